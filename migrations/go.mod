@@ -1,0 +1,3 @@
+module example.com/crm/migrations
+
+go 1.26.8

@@ -1,0 +1,233 @@
+// Package config loads the typed configuration of every binary from environment variables (the
+// names of the seed's table, plus DATABASE_URL, HTTP_ADDR, LOG_LEVEL and LOG_FORMAT) and an
+// optional file named by CONFIG_FILE, through viper. Only this package and the mains see viper;
+// everything else receives the structs.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+)
+
+// Service names, which also pick each binary's default HTTP address.
+const (
+	API           = "api"
+	IntakeGateway = "intake-gateway"
+	Worker        = "worker"
+	Scheduler     = "scheduler"
+)
+
+var defaultAddrs = map[string]string{
+	API:           ":3000",
+	IntakeGateway: ":3001",
+	Worker:        ":3002",
+	Scheduler:     ":3003",
+}
+
+// Config is the whole configuration. Each binary reads the parts it needs.
+type Config struct {
+	Service     string
+	DatabaseURL string
+	// DBMaxConns caps the binary's connection pool.
+	DBMaxConns int32
+	// HTTPAddr is where the binary serves its routes, health and metrics.
+	HTTPAddr string
+	Log      Log
+	Jobs     Jobs
+	Worker   WorkerConfig
+	Scheduler SchedulerConfig
+	AI       AI
+	Enrichment Enrichment
+	Rules    Rules
+}
+
+// Log configures zap.
+type Log struct {
+	Level  string // debug, info, warn, error
+	Format string // json or console
+}
+
+// Jobs holds the retry rules that every enqueuer and worker shares.
+type Jobs struct {
+	BaseDelay   time.Duration // JOB_BASE_DELAY_MS
+	MaxAttempts int           // JOB_MAX_ATTEMPTS
+	Timeout     time.Duration // JOB_TIMEOUT_MS: one attempt's limit
+	// Retention is how long completed jobs and their logs are kept before the pruner removes them.
+	Retention time.Duration // JOB_RETENTION_HOURS
+}
+
+// WorkerConfig configures the worker runtime.
+type WorkerConfig struct {
+	Enabled        bool
+	Concurrency    int           // WORKER_CONCURRENCY: jobs run at the same time by one process
+	PollInterval   time.Duration // WORKER_POLL_INTERVAL_MS: fallback poll when no notification arrives
+	LockTimeout    time.Duration // WORKER_LOCK_TIMEOUT_MINUTES: the reaper's horizon
+	ShutdownGrace  time.Duration // WORKER_SHUTDOWN_GRACE_MS: how long running jobs may finish on SIGTERM
+	ClaimBatch     int           // WORKER_CLAIM_BATCH: most jobs claimed by one query
+	ReaperInterval time.Duration // WORKER_REAPER_INTERVAL_MS
+}
+
+// SchedulerConfig configures the scheduler.
+type SchedulerConfig struct {
+	Enabled      bool
+	PollInterval time.Duration // SCHEDULER_POLL_INTERVAL_MS
+}
+
+// AI configures the OpenAI-compatible model; with no key the built-in scorers run.
+type AI struct {
+	APIKey  string
+	Model   string
+	BaseURL string
+}
+
+// Enrichment configures the optional external enrichment API.
+type Enrichment struct {
+	URL    string
+	APIKey string
+}
+
+// Rules are the business thresholds of the seed.
+type Rules struct {
+	BuyingSignalThreshold  int
+	GhostRiskSilenceDays   int
+	DealDecayThresholdDays int
+}
+
+// defaults holds every key with its default; a key's name is its environment variable.
+var defaults = map[string]any{
+	"DATABASE_URL":                "",
+	"DB_MAX_CONNS":                20,
+	"HTTP_ADDR":                   "",
+	"LOG_LEVEL":                   "info",
+	"LOG_FORMAT":                  "json",
+	"OPENAI_API_KEY":              "",
+	"AI_MODEL":                    "gpt-4o",
+	"OPENAI_BASE_URL":             "",
+	"WORKER_ENABLED":              true,
+	"WORKER_CONCURRENCY":          2,
+	"WORKER_POLL_INTERVAL_MS":     1000,
+	"WORKER_LOCK_TIMEOUT_MINUTES": 10.0,
+	"WORKER_SHUTDOWN_GRACE_MS":    25000,
+	"WORKER_CLAIM_BATCH":          100,
+	"WORKER_REAPER_INTERVAL_MS":   60000,
+	"JOB_BASE_DELAY_MS":           5000,
+	"JOB_MAX_ATTEMPTS":            3,
+	"JOB_TIMEOUT_MS":              300000,
+	"JOB_RETENTION_HOURS":         168,
+	"SCHEDULER_ENABLED":           true,
+	"SCHEDULER_POLL_INTERVAL_MS":  60000,
+	"ENRICHMENT_API_URL":          "",
+	"ENRICHMENT_API_KEY":          "",
+	"BUYING_SIGNAL_THRESHOLD":     75,
+	"GHOST_RISK_SILENCE_DAYS":     7,
+	"DEAL_DECAY_THRESHOLD_DAYS":   14,
+}
+
+// Load reads the configuration of service from the environment (and CONFIG_FILE, if set) and
+// validates it.
+func Load(service string) (Config, error) {
+	v := viper.New()
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+		if err := v.BindEnv(k); err != nil {
+			return Config{}, fmt.Errorf("bind %s: %w", k, err)
+		}
+	}
+	if err := v.BindEnv("CONFIG_FILE"); err != nil {
+		return Config{}, fmt.Errorf("bind CONFIG_FILE: %w", err)
+	}
+	if file := v.GetString("CONFIG_FILE"); file != "" {
+		v.SetConfigFile(file)
+		if err := v.ReadInConfig(); err != nil {
+			return Config{}, fmt.Errorf("read config file %s: %w", file, err)
+		}
+	}
+	ms := func(key string) time.Duration { return time.Duration(v.GetInt64(key)) * time.Millisecond }
+
+	cfg := Config{
+		Service:     service,
+		DatabaseURL: v.GetString("DATABASE_URL"),
+		DBMaxConns:  v.GetInt32("DB_MAX_CONNS"),
+		HTTPAddr:    v.GetString("HTTP_ADDR"),
+		Log:         Log{Level: strings.ToLower(v.GetString("LOG_LEVEL")), Format: strings.ToLower(v.GetString("LOG_FORMAT"))},
+		Jobs: Jobs{
+			BaseDelay:   ms("JOB_BASE_DELAY_MS"),
+			MaxAttempts: v.GetInt("JOB_MAX_ATTEMPTS"),
+			Timeout:     ms("JOB_TIMEOUT_MS"),
+			Retention:   time.Duration(v.GetInt64("JOB_RETENTION_HOURS")) * time.Hour,
+		},
+		Worker: WorkerConfig{
+			Enabled:        v.GetBool("WORKER_ENABLED"),
+			Concurrency:    v.GetInt("WORKER_CONCURRENCY"),
+			PollInterval:   ms("WORKER_POLL_INTERVAL_MS"),
+			LockTimeout:    time.Duration(v.GetFloat64("WORKER_LOCK_TIMEOUT_MINUTES") * float64(time.Minute)),
+			ShutdownGrace:  ms("WORKER_SHUTDOWN_GRACE_MS"),
+			ClaimBatch:     v.GetInt("WORKER_CLAIM_BATCH"),
+			ReaperInterval: ms("WORKER_REAPER_INTERVAL_MS"),
+		},
+		Scheduler: SchedulerConfig{
+			Enabled:      v.GetBool("SCHEDULER_ENABLED"),
+			PollInterval: ms("SCHEDULER_POLL_INTERVAL_MS"),
+		},
+		AI:         AI{APIKey: v.GetString("OPENAI_API_KEY"), Model: v.GetString("AI_MODEL"), BaseURL: v.GetString("OPENAI_BASE_URL")},
+		Enrichment: Enrichment{URL: v.GetString("ENRICHMENT_API_URL"), APIKey: v.GetString("ENRICHMENT_API_KEY")},
+		Rules: Rules{
+			BuyingSignalThreshold:  v.GetInt("BUYING_SIGNAL_THRESHOLD"),
+			GhostRiskSilenceDays:   v.GetInt("GHOST_RISK_SILENCE_DAYS"),
+			DealDecayThresholdDays: v.GetInt("DEAL_DECAY_THRESHOLD_DAYS"),
+		},
+	}
+	if cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = defaultAddrs[service]
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate reports every setting that is out of range, all at once.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.DatabaseURL != "", "DATABASE_URL is required")
+	check(c.DBMaxConns >= 2, "DB_MAX_CONNS must be at least 2, got %d", c.DBMaxConns)
+	check(c.HTTPAddr != "", "HTTP_ADDR is required for service %q", c.Service)
+	check(oneOf(c.Log.Level, "debug", "info", "warn", "error"), "LOG_LEVEL must be debug, info, warn or error, got %q", c.Log.Level)
+	check(oneOf(c.Log.Format, "json", "console"), "LOG_FORMAT must be json or console, got %q", c.Log.Format)
+	check(c.Jobs.BaseDelay > 0, "JOB_BASE_DELAY_MS must be positive")
+	check(c.Jobs.MaxAttempts >= 1 && c.Jobs.MaxAttempts <= 100, "JOB_MAX_ATTEMPTS must be 1..100, got %d", c.Jobs.MaxAttempts)
+	check(c.Jobs.Timeout > 0, "JOB_TIMEOUT_MS must be positive")
+	check(c.Jobs.Retention > 0, "JOB_RETENTION_HOURS must be positive")
+	check(c.Worker.Concurrency >= 1 && c.Worker.Concurrency <= 10000, "WORKER_CONCURRENCY must be 1..10000, got %d", c.Worker.Concurrency)
+	check(c.Worker.PollInterval > 0, "WORKER_POLL_INTERVAL_MS must be positive")
+	check(c.Worker.LockTimeout >= time.Second, "WORKER_LOCK_TIMEOUT_MINUTES must be at least one second")
+	check(c.Worker.ShutdownGrace >= 0, "WORKER_SHUTDOWN_GRACE_MS must not be negative")
+	check(c.Worker.ClaimBatch >= 1 && c.Worker.ClaimBatch <= 10000, "WORKER_CLAIM_BATCH must be 1..10000, got %d", c.Worker.ClaimBatch)
+	check(c.Worker.ReaperInterval > 0, "WORKER_REAPER_INTERVAL_MS must be positive")
+	check(c.Scheduler.PollInterval > 0, "SCHEDULER_POLL_INTERVAL_MS must be positive")
+	check(c.Rules.BuyingSignalThreshold >= 0 && c.Rules.BuyingSignalThreshold <= 100, "BUYING_SIGNAL_THRESHOLD must be 0..100")
+	check(c.Rules.GhostRiskSilenceDays >= 1, "GHOST_RISK_SILENCE_DAYS must be at least 1")
+	check(c.Rules.DealDecayThresholdDays >= 1, "DEAL_DECAY_THRESHOLD_DAYS must be at least 1")
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func oneOf(s string, allowed ...string) bool {
+	for _, a := range allowed {
+		if s == a {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,152 @@
+// Package db opens PostgreSQL for every binary: one pgx pool, with gorm on top of the same pool
+// for CRUD, the tenant-scoped transaction helper that every business query goes through, the
+// embedded migrations, and the classification of PostgreSQL errors.
+//
+// The hot queue paths (claim, complete, reap) use the pgx pool directly; everything else uses
+// gorm. Both share the pool's connections and its limits.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"go.uber.org/zap"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+)
+
+// Options configures Open.
+type Options struct {
+	URL      string
+	MaxConns int32
+	// AppName shows up in pg_stat_activity.application_name.
+	AppName string
+	Logger  *zap.Logger
+}
+
+// DB is the process's handle on PostgreSQL.
+type DB struct {
+	// Pool is the pgx pool, for hot paths and LISTEN.
+	Pool *pgxpool.Pool
+	// Gorm runs on Pool's connections.
+	Gorm *gorm.DB
+	sql  *sql.DB
+	url  string
+}
+
+// idleInTxTimeout ends sessions that sit idle inside a transaction (a hung process holding row
+// locks), so that nothing a crashed client began can block others for long (R5).
+const idleInTxTimeout = 60 * time.Second
+
+// Open connects, checks the connection and returns the handle.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	pc, err := pgxpool.ParseConfig(opts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		pc.MaxConns = opts.MaxConns
+	}
+	rp := pc.ConnConfig.RuntimeParams
+	if opts.AppName != "" {
+		rp["application_name"] = opts.AppName
+	}
+	rp["idle_in_transaction_session_timeout"] = strconv.FormatInt(idleInTxTimeout.Milliseconds(), 10)
+	// Durability of every acknowledged write is a promise (R2): never let a session turn it off.
+	rp["synchronous_commit"] = "on"
+	pc.MaxConnIdleTime = 5 * time.Minute
+	pc.HealthCheckPeriod = 30 * time.Second
+
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("create pool: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("ping database: %w", err)
+	}
+	sqlDB := stdlib.OpenDBFromPool(pool)
+	logger := opts.Logger
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	g, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), &gorm.Config{
+		Logger:                 newGormLogger(logger.Named("gorm")),
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		_ = sqlDB.Close()
+		pool.Close()
+		return nil, fmt.Errorf("open gorm: %w", err)
+	}
+	return &DB{Pool: pool, Gorm: g, sql: sqlDB, url: opts.URL}, nil
+}
+
+// URL returns the connection string the handle was opened with.
+func (d *DB) URL() string { return d.url }
+
+// Close releases every connection.
+func (d *DB) Close() {
+	_ = d.sql.Close()
+	d.Pool.Close()
+}
+
+// Tx runs fn in a transaction scoped to orgID: it sets app.org_id with set_config(..., true), so
+// the setting lives exactly as long as the transaction and never leaks into the next user of a
+// pooled connection, and row-level security policies can rely on it. fn's error rolls back.
+// Called on a *gorm.DB that is already a transaction, it opens a savepoint.
+func Tx(ctx context.Context, g *gorm.DB, orgID uuid.UUID, fn func(tx *gorm.DB) error) error {
+	if orgID == uuid.Nil {
+		return fmt.Errorf("tenant transaction: org id is required")
+	}
+	return g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := SetOrg(tx, orgID); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// SetOrg scopes the current transaction to orgID (transaction-local).
+func SetOrg(tx *gorm.DB, orgID uuid.UUID) error {
+	if err := tx.Exec("SELECT set_config('app.org_id', ?, true)", orgID.String()).Error; err != nil {
+		return fmt.Errorf("set tenant: %w", err)
+	}
+	return nil
+}
+
+// Tx is the method form of the package function Tx on the handle's gorm.
+func (d *DB) Tx(ctx context.Context, orgID uuid.UUID, fn func(tx *gorm.DB) error) error {
+	return Tx(ctx, d.Gorm, orgID, fn)
+}
+
+// Ready reports whether the database answers and its schema is at the embedded version.
+func (d *DB) Ready(ctx context.Context) error {
+	if err := d.Pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	var version int64
+	var dirty bool
+	err := d.Pool.QueryRow(ctx, "SELECT version, dirty FROM schema_migrations LIMIT 1").Scan(&version, &dirty)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	want, err := LatestVersion()
+	if err != nil {
+		return err
+	}
+	if dirty || version != int64(want) {
+		return fmt.Errorf("schema at version %d (dirty=%t), binary needs %d", version, dirty, want)
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/db"
+)
+
+// Config holds the queue's retry rules.
+type Config struct {
+	// BaseDelay is JOB_BASE_DELAY_MS: the first retry waits about this long, and each later one
+	// twice as long as the one before.
+	BaseDelay time.Duration
+	// MaxAttempts is JOB_MAX_ATTEMPTS, the default for jobs that do not set their own.
+	MaxAttempts int
+	// MaxDelay caps the backoff (default 24 h).
+	MaxDelay time.Duration
+	// Jitter returns a factor in [0,1) used to spread retries; nil uses math/rand.
+	Jitter func() float64
+}
+
+// Queue is the jobs table. It is safe for concurrent use.
+type Queue struct {
+	pool *pgxpool.Pool
+	gorm *gorm.DB
+	cfg  Config
+}
+
+// New returns the queue on d.
+func New(d *db.DB, cfg Config) *Queue {
+	if d == nil {
+		panic("jobs.New: nil db")
+	}
+	if cfg.BaseDelay <= 0 {
+		cfg.BaseDelay = 5 * time.Second
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 3
+	}
+	if cfg.MaxDelay <= 0 {
+		cfg.MaxDelay = 24 * time.Hour
+	}
+	if cfg.Jitter == nil {
+		cfg.Jitter = mrand.Float64
+	}
+	return &Queue{pool: d.Pool, gorm: d.Gorm, cfg: cfg}
+}
+
+// Backoff returns the delay before the retry that follows failed attempt number attempt (from 1):
+// BaseDelay * 2^(attempt-1), spread by ±20 % jitter so that jobs failing together do not retry
+// together, and capped at MaxDelay.
+func (q *Queue) Backoff(attempt int) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	exp := math.Pow(2, float64(attempt-1))
+	d := float64(q.cfg.BaseDelay) * exp * (0.8 + 0.4*q.cfg.Jitter())
+	if d > float64(q.cfg.MaxDelay) || math.IsInf(d, 0) || math.IsNaN(d) {
+		return q.cfg.MaxDelay
+	}
+	return time.Duration(d)
+}
+
+const enqueueSQL = `
+INSERT INTO jobs (org_id, job_type, payload, idempotency_key, max_attempts, run_at, event_id)
+SELECT x.org_id, x.job_type, x.payload, x.idempotency_key, x.max_attempts,
+       now() + x.delay_ms * interval '1 millisecond', x.event_id
+FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::int[], $6::bigint[], $7::bigint[])
+     AS x(org_id, job_type, payload, idempotency_key, max_attempts, delay_ms, event_id)
+ON CONFLICT (org_id, job_type, idempotency_key) DO NOTHING
+RETURNING id`
+
+// Enqueue inserts jobs in the caller's transaction tx (or autocommit on a plain *gorm.DB).
+// A job whose (org, type, idempotency key) exists already is silently skipped. It returns the
+// ids of the jobs it inserted. Workers are woken at commit by the jobs_notify_insert trigger.
+func (q *Queue) Enqueue(ctx context.Context, tx *gorm.DB, jobs ...NewJob) ([]int64, error) {
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	n := len(jobs)
+	orgs, types, payloads, keys := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	maxes, delays, eventIDs := make([]int32, n), make([]int64, n), make([]*int64, n)
+	for i, j := range jobs {
+		if j.OrgID == uuid.Nil || j.Type == "" || j.IdempotencyKey == "" {
+			return nil, fmt.Errorf("enqueue %s: org, type and idempotency key are required", j.Type)
+		}
+		p, err := marshalPayload(j.Payload)
+		if err != nil {
+			return nil, fmt.Errorf("enqueue %s: %w", j.Type, err)
+		}
+		orgs[i], types[i], payloads[i], keys[i] = j.OrgID.String(), j.Type, string(p), j.IdempotencyKey
+		maxes[i] = int32(q.cfg.MaxAttempts)
+		if j.MaxAttempts > 0 {
+			maxes[i] = int32(j.MaxAttempts)
+		}
+		delays[i] = max(j.Delay, 0).Milliseconds()
+		eventIDs[i] = j.EventID
+	}
+	rows, err := db.Conn(tx).QueryContext(ctx, enqueueSQL, orgs, types, payloads, keys, maxes, delays, eventIDs)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue jobs: %w", err)
+	}
+	defer rows.Close()
+	ids := make([]int64, 0, n)
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("enqueue jobs: scan id: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("enqueue jobs: %w", err)
+	}
+	return ids, nil
+}
+
+// NewClaimID returns a value unique to one claim by worker: "<worker>/<nonce>".
+func NewClaimID(worker string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return worker + "/" + hex.EncodeToString(b[:])
+}
+
+// claimSQL takes up to $1 runnable jobs, oldest run_at first. The CTE is an optimisation fence
+// over the partial claim index; SKIP LOCKED lets many claimers run at once without waiting on
+// each other; attempts < max_attempts is re-checked under the lock (R4).
+const claimSQL = `
+WITH next AS (
+    SELECT org_id, id
+    FROM jobs
+    WHERE status = 'pending' AND run_at <= now() AND attempts < max_attempts
+    ORDER BY run_at, id
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs j
+SET status = 'running', attempts = j.attempts + 1, locked_at = now(), locked_by = $2, attempted_at = now()
+FROM next
+WHERE j.org_id = next.org_id AND j.id = next.id
+RETURNING j.org_id, j.id, j.job_type, j.payload, j.idempotency_key, j.attempts, j.max_attempts, j.created_at`
+
+// Claim leases up to limit runnable jobs to the claim claimID (see NewClaimID) in one statement.
+func (q *Queue) Claim(ctx context.Context, claimID string, limit int) ([]*Job, error) {
+	rows, err := q.pool.Query(ctx, claimSQL, limit, claimID)
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Job, error) {
+		j := &Job{LockedBy: claimID}
+		var payload []byte
+		err := r.Scan(&j.OrgID, &j.ID, &j.Type, &payload, &j.IdempotencyKey, &j.Attempt, &j.MaxAttempts, &j.CreatedAt)
+		j.Payload = payload
+		return j, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	return out, nil
+}

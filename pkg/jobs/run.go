@@ -1,0 +1,54 @@
+package jobs
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/db"
+)
+
+// Run is one attempt of a job as a handler sees it.
+type Run struct {
+	// Job is the claimed attempt.
+	Job       *Job
+	q         *Queue
+	start     time.Time
+	completed atomic.Bool
+}
+
+// NewRun starts an attempt of job on q; the worker runtime calls it when a handler begins.
+func (q *Queue) NewRun(job *Job) *Run {
+	return &Run{Job: job, q: q, start: time.Now()}
+}
+
+// CompleteInTx runs fn in a transaction scoped to the job's org and completes the job in that
+// same transaction (R7, R21): the handler's writes and the completion commit together or not
+// at all. When the attempt has lost its lease it returns ErrLeaseLost and nothing of fn's
+// writes is kept. A handler that writes to the database must finish through CompleteInTx; one
+// that does not may simply return nil, and the runtime completes it in a batch.
+func (r *Run) CompleteInTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	err := db.Tx(ctx, r.q.gorm, r.Job.OrgID, func(tx *gorm.DB) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return r.q.CompleteTx(ctx, tx, r.Job, time.Since(r.start))
+	})
+	if err == nil {
+		r.completed.Store(true)
+	}
+	return err
+}
+
+// Completed reports whether CompleteInTx committed.
+func (r *Run) Completed() bool { return r.completed.Load() }
+
+// Elapsed is the time since the attempt began.
+func (r *Run) Elapsed() time.Duration { return time.Since(r.start) }
+
+// Handler runs one attempt of a job. It returns nil when the work is done, an error to retry
+// with backoff, or a Permanent error to dead-letter the job at once. It must stop when ctx is
+// cancelled (timeout, lost lease or shutdown) and be idempotent: delivery is at least once.
+type Handler func(ctx context.Context, run *Run) error

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"example.com/crm/pkg/config"
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/httpx"
+	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lifecycle"
+	"example.com/crm/services/worker/internal/handler"
+	"example.com/crm/services/worker/internal/runtime"
+)
+
+// app is the wired worker process.
+type app struct {
+	cfg     config.Config
+	log     *zap.Logger
+	db      *db.DB
+	reg     *prometheus.Registry
+	runtime *runtime.Runtime
+}
+
+func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, error) {
+	// Each running job may hold a connection, plus the completer, heartbeat, reaper and claims.
+	maxConns := max(cfg.DBMaxConns, int32(min(cfg.Worker.Concurrency, 200))+6)
+	d, err := db.Open(ctx, db.Options{URL: cfg.DatabaseURL, MaxConns: maxConns, AppName: "crm-worker", Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	reg := httpx.NewRegistry()
+	queue := jobs.New(d, jobs.Config{BaseDelay: cfg.Jobs.BaseDelay, MaxAttempts: cfg.Jobs.MaxAttempts})
+	reg.MustRegister(jobs.NewDepthCollector(queue))
+	rt := runtime.New(runtime.Config{
+		Concurrency:    cfg.Worker.Concurrency,
+		ClaimBatch:     cfg.Worker.ClaimBatch,
+		PollInterval:   cfg.Worker.PollInterval,
+		LockTimeout:    cfg.Worker.LockTimeout,
+		JobTimeout:     cfg.Jobs.Timeout,
+		ShutdownGrace:  cfg.Worker.ShutdownGrace,
+		ReaperInterval: cfg.Worker.ReaperInterval,
+		Retention:      cfg.Jobs.Retention,
+	}, d, queue, handler.Registry(), log, reg)
+	return &app{cfg: cfg, log: log, db: d, reg: reg, runtime: rt}, nil
+}
+
+func (a *app) run(ctx context.Context) error {
+	srv := httpx.NewServer(a.cfg.HTTPAddr, httpx.OpsHandler(a.db.Ready, a.reg))
+	components := []lifecycle.Component{{
+		Name: "http",
+		Run:  func(ctx context.Context) error { return httpx.Serve(ctx, srv, 5*time.Second, a.log) },
+	}}
+	if a.cfg.Worker.Enabled {
+		components = append(components, lifecycle.Component{Name: "worker", Run: a.runtime.Run})
+	} else {
+		a.log.Warn("WORKER_ENABLED is false: serving health only")
+	}
+	return lifecycle.Run(ctx, a.log, components...)
+}
+
+func (a *app) close() { a.db.Close() }

@@ -1,0 +1,257 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+
+	"example.com/crm/pkg/jobs"
+)
+
+// DefaultWorkerID is "<hostname>-<pid>", unique among live processes.
+func DefaultWorkerID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "worker"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+// completer commits successful attempts in batches: it takes whatever has queued up while the
+// previous batch was being written, so a busy worker writes large batches and an idle one
+// completes each job at once.
+type completer struct {
+	r       *Runtime
+	in      chan jobs.Completion
+	stopped chan struct{}
+}
+
+// maxCompleteBatch bounds one completion statement.
+const maxCompleteBatch = 2000
+
+func newCompleter(r *Runtime) *completer {
+	return &completer{r: r, in: make(chan jobs.Completion, max(1024, 2*r.cfg.Concurrency)), stopped: make(chan struct{})}
+}
+
+func (c *completer) add(x jobs.Completion) { c.in <- x }
+
+// close ends the completer after it has written everything added before.
+func (c *completer) close() { close(c.in) }
+
+func (c *completer) run() {
+	defer close(c.stopped)
+	batch := make([]jobs.Completion, 0, maxCompleteBatch)
+	for first := range c.in {
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < maxCompleteBatch {
+			select {
+			case x, ok := <-c.in:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, x)
+			default:
+				break drain
+			}
+		}
+		c.flush(batch)
+	}
+}
+
+func (c *completer) flush(batch []jobs.Completion) {
+	var done []int64
+	var err error
+	for try := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		done, err = c.r.queue.CompleteMany(ctx, batch)
+		cancel()
+		if err == nil {
+			break
+		}
+		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+	}
+	ids := make([]int64, len(batch))
+	for i, x := range batch {
+		ids[i] = x.Job.ID
+	}
+	defer c.r.forget(ids...)
+	if err != nil {
+		// The jobs stay running in the database; the reaper frees them and they run again.
+		c.r.log.Error("completing jobs failed; the reaper will retry them", zap.Error(err), zap.Int("jobs", len(batch)))
+		return
+	}
+	ok := make(map[int64]bool, len(done))
+	for _, id := range done {
+		ok[id] = true
+	}
+	for _, x := range batch {
+		if ok[x.Job.ID] {
+			c.r.m.completed.WithLabelValues(x.Job.Type).Inc()
+			continue
+		}
+		c.r.m.leaseLost.WithLabelValues(x.Job.Type).Inc()
+		c.r.log.Warn("job completion refused: lease lost", zap.String("job_type", x.Job.Type), zap.Int64("job_id", x.Job.ID), zap.Int("attempt", x.Job.Attempt))
+	}
+}
+
+// listen wakes the producer on every NOTIFY jobs_inserted, reconnecting after failures. The
+// notification is only a wake-up (R11): the producer also polls.
+func (r *Runtime) listen(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := r.listenOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		r.log.Warn("job notifications lost; reconnecting", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (r *Runtime) listenOnce(ctx context.Context) error {
+	cfg := r.db.Pool.Config().ConnConfig.Copy()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect listener: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN jobs_inserted"); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	// Anything committed while no one listened is found by this claim.
+	r.notify()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return fmt.Errorf("wait for notification: %w", err)
+		}
+		r.notify()
+	}
+}
+
+// heartbeat renews the leases this process holds and stops the attempts that lost theirs.
+func (r *Runtime) heartbeat(ctx context.Context, cancelAll context.CancelFunc) {
+	interval := r.cfg.LockTimeout / 4
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	lastOK := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		atts := r.snapshot()
+		if len(atts) == 0 {
+			lastOK = time.Now()
+			continue
+		}
+		held := make([]*jobs.Job, len(atts))
+		for i, a := range atts {
+			held[i] = a.job
+		}
+		hctx, cancel := context.WithTimeout(ctx, interval)
+		alive, err := r.queue.Heartbeat(hctx, held)
+		cancel()
+		if err != nil {
+			if time.Since(lastOK) < r.cfg.LockTimeout/2 {
+				r.log.Warn("lease renewal failed", zap.Error(err))
+				continue
+			}
+			r.log.Error("leases cannot be renewed; abandoning running jobs", zap.Error(err), zap.Int("jobs", len(atts)))
+			for _, a := range atts {
+				r.stop(a)
+			}
+			cancelAll()
+			continue
+		}
+		lastOK = time.Now()
+		for _, a := range atts {
+			if !alive[a.job.ID] {
+				r.stop(a)
+			}
+		}
+	}
+}
+
+// stop marks an attempt's lease lost and cancels its handler.
+func (r *Runtime) stop(a *attempt) {
+	a.lost.Store(true)
+	r.mu.Lock()
+	cancel := a.cancel
+	r.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// maintain runs the reaper every WORKER_REAPER_INTERVAL_MS (and once at start, so a restarted
+// fleet rescues its predecessors' jobs at once) and the pruner at most once a minute.
+func (r *Runtime) maintain(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	var lastPrune time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		r.reap(ctx)
+		if time.Since(lastPrune) >= time.Minute {
+			r.prune(ctx)
+			lastPrune = time.Now()
+		}
+		t.Reset(r.cfg.ReaperInterval)
+	}
+}
+
+func (r *Runtime) reap(ctx context.Context) {
+	for ctx.Err() == nil {
+		res, err := r.queue.Reap(ctx, r.cfg.LockTimeout)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Error("reaper failed", zap.Error(err))
+			}
+			return
+		}
+		n := res.Requeued + res.DeadLettered
+		if n == 0 {
+			return
+		}
+		r.m.reaped.Add(float64(n))
+		r.log.Warn("expired job leases reaped", zap.Int("requeued", res.Requeued), zap.Int("dead_lettered", res.DeadLettered))
+		r.notify()
+		if n < 1000 {
+			return
+		}
+	}
+}
+
+func (r *Runtime) prune(ctx context.Context) {
+	const batch = 5000
+	var total int64
+	for ctx.Err() == nil {
+		n, err := r.queue.Prune(ctx, r.cfg.Retention, batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Error("pruning finished jobs failed", zap.Error(err))
+			}
+			return
+		}
+		total += n
+		if n < batch {
+			break
+		}
+	}
+	if total > 0 {
+		r.log.Info("finished jobs pruned", zap.Int64("rows", total))
+	}
+}

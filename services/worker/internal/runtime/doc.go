@@ -1,0 +1,27 @@
+// Package runtime is the worker pool: it claims jobs in batches, runs their handlers on
+// WORKER_CONCURRENCY goroutines, completes them in batches, renews leases, reaps expired leases
+// of dead workers, prunes finished jobs, and drains gracefully on shutdown.
+//
+// # Wake-up
+//
+// An idle runtime sleeps until a NOTIFY on jobs_inserted (sent by the jobs insert trigger at
+// commit) or the fallback poll (WORKER_POLL_INTERVAL_MS), whichever comes first, so a fresh job
+// starts within milliseconds and a lost notification costs at most one poll interval (R11).
+//
+// # Leases (R5)
+//
+// Claims commit at once (status running, locked_at, locked_by = worker/nonce). Every quarter of
+// WORKER_LOCK_TIMEOUT_MINUTES the runtime renews the leases it holds; a job whose lease is gone
+// (reaped or released) has its context cancelled at once. When renewals keep failing (database
+// unreachable) for half the lock timeout, every running job is cancelled, so no attempt runs
+// past about three quarters of the lock timeout without a lease, and the reaper (horizon: the
+// full lock timeout) never hands a job to a second worker while the first still runs it —
+// provided handlers honour their context.
+//
+// # Shutdown
+//
+// On SIGTERM the runtime stops claiming, releases claimed jobs that have not started, lets
+// running jobs finish for WORKER_SHUTDOWN_GRACE_MS, then cancels the rest, flushes pending
+// completions and releases every job it still holds (pending again at once, the interrupted
+// attempt not counted), so nothing waits for the reaper.
+package runtime
