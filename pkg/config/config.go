@@ -35,14 +35,14 @@ type Config struct {
 	// DBMaxConns caps the binary's connection pool.
 	DBMaxConns int32
 	// HTTPAddr is where the binary serves its routes, health and metrics.
-	HTTPAddr string
-	Log      Log
-	Jobs     Jobs
-	Worker   WorkerConfig
-	Scheduler SchedulerConfig
-	AI       AI
+	HTTPAddr   string
+	Log        Log
+	Jobs       Jobs
+	Worker     WorkerConfig
+	Scheduler  SchedulerConfig
+	AI         AI
 	Enrichment Enrichment
-	Rules    Rules
+	Rules      Rules
 }
 
 // Log configures zap.

@@ -99,3 +99,10 @@ func SuperURL(t testing.TB, dbURL string) string {
 	admin.Path = target.Path
 	return admin.String()
 }
+
+// NewEmptyURL creates a fresh database with no migrations applied and returns its URL (as the
+// owner role), for tests of the migrations themselves.
+func NewEmptyURL(t testing.TB) string {
+	t.Helper()
+	return pgtestdb.Custom(t, config(t), pgtestdb.NoopMigrator{}).URL()
+}

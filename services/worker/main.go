@@ -4,44 +4,27 @@
 //
 // Usage:
 //
-//	worker [serve]              run until SIGINT/SIGTERM
-//	worker migrate up|down|version
+//	worker [serve]                          run until SIGINT/SIGTERM
+//	worker migrate up|down|version          migrate the database
+//	worker enqueue --org ID [--type noop] [--payload JSON] [--count N] [--key K]
+//	                                        enqueue jobs by hand (smoke checks, operators)
 package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
+	"example.com/crm/pkg/cli"
 	"example.com/crm/pkg/config"
-	"example.com/crm/pkg/db"
-	"example.com/crm/pkg/logging"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "worker:", err)
-		os.Exit(1)
-	}
+	cli.Main(config.Worker, serve, map[string]cli.Command{
+		"enqueue": {Usage: "enqueue --org ID [--type noop] [--payload JSON] [--count N] [--key K]   enqueue jobs by hand", Run: enqueueCmd},
+	})
 }
 
-func run(ctx context.Context, args []string) error {
-	cfg, err := config.Load(config.Worker)
-	if err != nil {
-		return err
-	}
-	if len(args) > 0 && args[0] == "migrate" {
-		return db.RunMigrateCommand(os.Stdout, cfg.DatabaseURL, args[1:])
-	}
-	if len(args) > 0 && args[0] != "serve" {
-		return fmt.Errorf("unknown command %q (want serve or migrate)", args[0])
-	}
-	log, err := logging.New(cfg.Log, config.Worker)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
-	app, err := newApp(ctx, cfg, log)
+func serve(ctx context.Context, env cli.Env) error {
+	app, err := newApp(ctx, env.Config, env.Log)
 	if err != nil {
 		return err
 	}

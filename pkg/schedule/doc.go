@@ -1,0 +1,21 @@
+// Package schedule turns the two schedule tables into jobs: cron_tasks (recurring, one job per
+// cron slot) and scheduled_tasks (one-off, at run_at). The scheduler binary calls Tick on a
+// timer; this package holds the rules so they can be tested without the binary.
+//
+// # Exactly one job per slot, whatever the replica count (R10)
+//
+// A cron fire is enqueued with idempotency key "cron:<task id>:<slot unix seconds>", where the
+// slot is computed from the cron expression and the task's last_slot_at, never from a local
+// clock; the jobs table's unique (org_id, job_type, idempotency_key) makes a second enqueue of
+// the same slot a no-op. Rows are taken FOR UPDATE SKIP LOCKED, so two schedulers ticking at
+// once split the tasks between them instead of both firing them. All times come from the
+// database clock (R9).
+//
+// # Catch-up
+//
+// After downtime, a task fires once for the latest slot it missed, not once per missed slot:
+// the recurring checks are idempotent sweeps, and a burst of identical sweeps does no good.
+// Slots older than 31 days are not looked for.
+//
+// It imports core packages only (db, jobs).
+package schedule

@@ -1,0 +1,188 @@
+package schedule
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/robfig/cron/v3"
+	"go.uber.org/zap"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/jobs"
+)
+
+// Result counts what one Tick enqueued.
+type Result struct {
+	CronFired       int
+	ScheduledQueued int
+	// Invalid counts cron tasks skipped because their expression or time zone is broken.
+	Invalid int
+}
+
+// Scheduler enqueues due cron slots and scheduled tasks.
+type Scheduler struct {
+	g     *gorm.DB
+	queue *jobs.Queue
+	log   *zap.Logger
+}
+
+// New returns a Scheduler over g (a cross-org handle: the scheduler is system work).
+func New(g *gorm.DB, queue *jobs.Queue, log *zap.Logger) *Scheduler {
+	if g == nil || queue == nil || log == nil {
+		panic("schedule.New: nil dependency")
+	}
+	return &Scheduler{g: g, queue: queue, log: log}
+}
+
+// maxLookback bounds how far back a task's missed slots are searched.
+const maxLookback = 31 * 24 * time.Hour
+
+// scheduledBatch bounds the one-off tasks moved by one Tick.
+const scheduledBatch = 1000
+
+type cronRow struct {
+	OrgID      uuid.UUID
+	ID         uuid.UUID
+	JobType    string
+	CronExpr   string
+	Timezone   string
+	Payload    []byte
+	LastSlotAt *time.Time
+	CreatedAt  time.Time
+	Now        time.Time
+}
+
+// Tick enqueues every cron slot that is due and every scheduled task whose time has come, in
+// one transaction: the jobs and the advanced schedule commit together.
+func (s *Scheduler) Tick(ctx context.Context) (Result, error) {
+	var res Result
+	err := s.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		if res.CronFired, res.Invalid, err = s.fireCron(ctx, tx); err != nil {
+			return err
+		}
+		res.ScheduledQueued, err = s.moveScheduled(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("schedule tick: %w", err)
+	}
+	return res, nil
+}
+
+func (s *Scheduler) fireCron(ctx context.Context, tx *gorm.DB) (fired, invalid int, err error) {
+	var rows []cronRow
+	err = tx.Raw(`SELECT org_id, id, job_type, cron_expr, timezone, payload, last_slot_at, created_at, now() AS now
+		FROM cron_tasks WHERE enabled ORDER BY org_id, id FOR UPDATE SKIP LOCKED`).Scan(&rows).Error
+	if err != nil {
+		return 0, 0, fmt.Errorf("load cron tasks: %w", err)
+	}
+	for _, r := range rows {
+		slot, ok, err := LatestSlot(r.CronExpr, r.Timezone, startOf(r), r.Now)
+		if err != nil {
+			invalid++
+			s.log.Warn("cron task skipped: invalid schedule", zap.Stringer("org_id", r.OrgID),
+				zap.Stringer("task_id", r.ID), zap.String("cron_expr", r.CronExpr), zap.Error(err))
+			continue
+		}
+		if !ok {
+			continue
+		}
+		key := "cron:" + r.ID.String() + ":" + strconv.FormatInt(slot.Unix(), 10)
+		if _, err := s.queue.Enqueue(ctx, tx, jobs.NewJob{
+			OrgID: r.OrgID, Type: r.JobType, Payload: slotPayload(r.Payload, slot), IdempotencyKey: key,
+		}); err != nil {
+			return 0, 0, fmt.Errorf("enqueue cron task %s: %w", r.ID, err)
+		}
+		if err := tx.Exec(`UPDATE cron_tasks SET last_slot_at = ? WHERE org_id = ? AND id = ?`, slot, r.OrgID, r.ID).Error; err != nil {
+			return 0, 0, fmt.Errorf("advance cron task %s: %w", r.ID, err)
+		}
+		fired++
+	}
+	return fired, invalid, nil
+}
+
+// startOf is the instant after which a task's next slot is looked for.
+func startOf(r cronRow) time.Time {
+	start := r.CreatedAt
+	if r.LastSlotAt != nil {
+		start = *r.LastSlotAt
+	}
+	return start
+}
+
+// slotPayload adds the slot to the task's payload object, so a handler knows which period it
+// covers ({"slot": RFC 3339}); a payload that is not an object is used as it is.
+func slotPayload(payload []byte, slot time.Time) json.RawMessage {
+	m := map[string]any{}
+	if len(payload) > 0 && json.Unmarshal(payload, &m) != nil {
+		return payload
+	}
+	m["slot"] = slot.UTC().Format(time.RFC3339)
+	b, err := json.Marshal(m)
+	if err != nil {
+		return payload
+	}
+	return b
+}
+
+// LatestSlot returns the latest slot of the 5-field cron expression expr, evaluated in time zone
+// tz, that lies in (after, now]; ok is false when there is none. Slots before now-31d are not
+// searched.
+func LatestSlot(expr, tz string, after, now time.Time) (slot time.Time, ok bool, err error) {
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("time zone %q: %w", tz, err)
+	}
+	sched, err := cron.ParseStandard(expr)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("cron expression %q: %w", expr, err)
+	}
+	if floor := now.Add(-maxLookback); after.Before(floor) {
+		after = floor
+	}
+	for next := sched.Next(after.In(loc)); !next.IsZero() && !next.After(now); next = sched.Next(next) {
+		slot, ok = next, true
+	}
+	return slot.UTC(), ok, nil
+}
+
+type scheduledRow struct {
+	OrgID   uuid.UUID
+	ID      uuid.UUID
+	JobType string
+	Payload []byte
+}
+
+func (s *Scheduler) moveScheduled(ctx context.Context, tx *gorm.DB) (int, error) {
+	var rows []scheduledRow
+	err := tx.Raw(`
+WITH due AS (
+    SELECT org_id, id FROM scheduled_tasks
+    WHERE status = 'pending' AND run_at <= now()
+    ORDER BY run_at
+    LIMIT ?
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE scheduled_tasks t SET status = 'enqueued', enqueued_at = now()
+FROM due WHERE t.org_id = due.org_id AND t.id = due.id
+RETURNING t.org_id, t.id, t.job_type, t.payload`, scheduledBatch).Scan(&rows).Error
+	if err != nil {
+		return 0, fmt.Errorf("take due scheduled tasks: %w", err)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	batch := make([]jobs.NewJob, len(rows))
+	for i, r := range rows {
+		batch[i] = jobs.NewJob{OrgID: r.OrgID, Type: r.JobType, Payload: json.RawMessage(r.Payload), IdempotencyKey: "scheduled:" + r.ID.String()}
+	}
+	if _, err := s.queue.Enqueue(ctx, tx, batch...); err != nil {
+		return 0, fmt.Errorf("enqueue scheduled tasks: %w", err)
+	}
+	return len(rows), nil
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# make run: starts the whole system on this machine. With no DATABASE_URL it starts a throwaway
+# PostgreSQL under .data/pg-dev (scripts/devdb.sh), migrates it, creates a demo org once (kept in
+# .data/demo-org.json) and prints its API key, then runs the four binaries until Ctrl-C.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ -z "${DATABASE_URL:-}" ]]; then
+	DATABASE_URL="$(scripts/devdb.sh start dev)"
+fi
+export DATABASE_URL
+export LOG_FORMAT="${LOG_FORMAT:-console}"
+
+for b in api intake-gateway worker scheduler; do
+	[[ -x "bin/$b" ]] || { echo "bin/$b is missing: run 'make build' (make run does it)" >&2; exit 1; }
+done
+
+bin/api migrate up >/dev/null
+
+# One demo org per database, reused across runs while it exists.
+demo=.data/demo-org.json
+mkdir -p .data
+if [[ -f "$demo" ]] && grep -q "$(printf '%s' "$DATABASE_URL" | sha256sum | cut -c1-16)" "$demo.db" 2>/dev/null; then
+	:
+else
+	bin/api org create --name "Demo org" >"$demo"
+	printf '%s' "$DATABASE_URL" | sha256sum | cut -c1-16 >"$demo.db"
+fi
+org_id="$(sed -E 's/.*"orgId":"([^"]+)".*/\1/' "$demo")"
+api_key="$(sed -E 's/.*"apiKey":"([^"]+)".*/\1/' "$demo")"
+
+pids=()
+stop() {
+	trap - INT TERM EXIT
+	echo
+	echo "stopping..."
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	wait || true
+}
+trap stop INT TERM EXIT
+
+HTTP_ADDR="${API_ADDR:-:3000}" bin/api serve & pids+=($!)
+HTTP_ADDR="${INTAKE_ADDR:-:3001}" bin/intake-gateway serve & pids+=($!)
+HTTP_ADDR="${WORKER_ADDR:-:3002}" bin/worker serve & pids+=($!)
+HTTP_ADDR="${SCHEDULER_ADDR:-:3003}" bin/scheduler serve & pids+=($!)
+
+cat <<INFO
+
+  Personal CRM is running (Ctrl-C stops it).
+    database        $DATABASE_URL
+    api             http://localhost:3000   (health: /healthz, metrics: /metrics)
+    intake-gateway  http://localhost:3001
+    worker          http://localhost:3002/metrics
+    scheduler       http://localhost:3003/metrics
+    demo org        $org_id
+    demo API key    $api_key   (shown again from $demo)
+
+  Enqueue a noop job and watch the worker run it:
+    DATABASE_URL='$DATABASE_URL' bin/worker enqueue --org $org_id --type noop --payload '{"sleepMs":100}'
+
+INFO
+
+# Any binary that exits brings the others down.
+wait -n "${pids[@]}" || true

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# make test: every test, with -race and -count=1 (the test cache cannot see database state),
+# against a real PostgreSQL. TEST_DATABASE_URL (or DATABASE_URL) must be a role that may create
+# databases and roles; with neither set, a throwaway cluster under .data/pg-test is started.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ -z "${TEST_DATABASE_URL:-}" && -z "${DATABASE_URL:-}" ]]; then
+	scripts/devdb.sh start test >/dev/null
+	TEST_DATABASE_URL="$(scripts/devdb.sh superurl test)"
+fi
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$DATABASE_URL}"
+
+# Two cores: the e2e packages start real processes, so packages run two at a time.
+exec go test -race -count=1 -p 2 -timeout 20m "$@" example.com/crm/...

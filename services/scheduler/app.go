@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"example.com/crm/pkg/cli"
+	"example.com/crm/pkg/httpx"
+	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lifecycle"
+	"example.com/crm/pkg/schedule"
+)
+
+// serve runs the scheduler until shutdown.
+func serve(ctx context.Context, env cli.Env) error {
+	d, err := cli.OpenDB(ctx, env, "crm-scheduler", 4)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	reg := httpx.NewRegistry()
+	queue := jobs.New(d, jobs.Config{BaseDelay: env.Config.Jobs.BaseDelay, MaxAttempts: env.Config.Jobs.MaxAttempts})
+	sched := schedule.New(d.Gorm, queue, env.Log.Named("schedule"))
+	components := []lifecycle.Component{cli.OpsComponent(env, d, reg)}
+	if env.Config.Scheduler.Enabled {
+		t := newTicker(sched, env.Config.Scheduler.PollInterval, env.Log, reg)
+		components = append(components, lifecycle.Component{Name: "scheduler", Run: t.run})
+	} else {
+		env.Log.Warn("SCHEDULER_ENABLED is false: serving health only")
+	}
+	return lifecycle.Run(ctx, env.Log, components...)
+}
+
+// ticker runs schedule.Tick on a gocron duration job. Singleton mode makes a slow tick delay the
+// next one instead of overlapping it.
+type ticker struct {
+	sched    *schedule.Scheduler
+	interval time.Duration
+	log      *zap.Logger
+	fired    *prometheus.CounterVec
+	errors   prometheus.Counter
+}
+
+func newTicker(sched *schedule.Scheduler, interval time.Duration, log *zap.Logger, reg prometheus.Registerer) *ticker {
+	t := &ticker{
+		sched:    sched,
+		interval: interval,
+		log:      log.Named("ticker"),
+		fired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crm_scheduler_enqueued_total", Help: "Jobs enqueued by the scheduler, by source (cron or scheduled).",
+		}, []string{"source"}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "crm_scheduler_tick_errors_total", Help: "Scheduler ticks that failed."}),
+	}
+	reg.MustRegister(t.fired, t.errors)
+	return t
+}
+
+func (t *ticker) run(ctx context.Context) error {
+	s, err := gocron.NewScheduler(gocron.WithLocation(time.UTC))
+	if err != nil {
+		return fmt.Errorf("create gocron scheduler: %w", err)
+	}
+	_, err = s.NewJob(
+		gocron.DurationJob(t.interval),
+		gocron.NewTask(func() { t.tick(ctx) }),
+		gocron.WithName("schedule tick"),
+		gocron.WithSingletonMode(gocron.LimitModeReschedule),
+		gocron.WithStartAt(gocron.WithStartImmediately()),
+	)
+	if err != nil {
+		return fmt.Errorf("add tick job: %w", err)
+	}
+	t.log.Info("scheduler starting", zap.Duration("interval", t.interval))
+	s.Start()
+	<-ctx.Done()
+	if err := s.Shutdown(); err != nil {
+		return fmt.Errorf("stop gocron scheduler: %w", err)
+	}
+	return nil
+}
+
+func (t *ticker) tick(ctx context.Context) {
+	tctx, cancel := context.WithTimeout(ctx, max(t.interval, 30*time.Second))
+	defer cancel()
+	res, err := t.sched.Tick(tctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			t.errors.Inc()
+			t.log.Error("schedule tick failed", zap.Error(err))
+		}
+		return
+	}
+	t.fired.WithLabelValues("cron").Add(float64(res.CronFired))
+	t.fired.WithLabelValues("scheduled").Add(float64(res.ScheduledQueued))
+	if res.CronFired+res.ScheduledQueued+res.Invalid > 0 {
+		t.log.Info("schedule tick", zap.Int("cron_fired", res.CronFired),
+			zap.Int("scheduled_enqueued", res.ScheduledQueued), zap.Int("invalid_cron_tasks", res.Invalid))
+	}
+}
