@@ -251,6 +251,8 @@ prepare_dirs() {
 	mkdir -p "$DATA_ROOT" "$DIR" "$RUN_DIR"
 	chmod 755 "$DATA_ROOT"
 	chmod 700 "$DIR" "$RUN_DIR"
+	# A data dir copied or restored without its modes is refused by the server: mend them.
+	[[ -d "$PGDATA_DIR" ]] && chmod 700 "$PGDATA_DIR"
 	if [[ $IS_ROOT == 1 ]]; then
 		chown postgres:postgres "$DATA_ROOT"
 		chown -R postgres:postgres "$DIR"
