@@ -29,7 +29,9 @@ func OpsHandler(ready ReadyFunc, gatherer prometheus.Gatherer) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	// A collector that cannot answer (the queue depth while the database is down) must not take
+	// every other series of the scrape down with it.
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	return mux
 }
 

@@ -20,22 +20,23 @@ type Completion struct {
 
 // completeManySQL completes a batch of attempts in one statement. Each row is fenced on its claim
 // (status, locked_by, attempts), so an attempt that lost its lease completes nothing; a log row
-// is written for exactly the attempts that did complete.
+// is written for exactly the attempts that did complete. The log row takes its duration from the
+// UPDATE's RETURNING (which may name the FROM items), so the statement joins the input once: a
+// second join of the completed rows back to the input is quadratic under the nested-loop plans
+// the planner picks when it cannot see the batch size.
 const completeManySQL = `
-WITH input AS (
-    SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::text[], $5::int[])
-        AS c(org_id, id, attempt, locked_by, duration_ms)
-), done AS (
+WITH done AS (
     UPDATE jobs j
     SET status = 'completed', completed_at = now(), locked_at = NULL, last_error = NULL
-    FROM input c
+    FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::text[], $5::int[])
+        AS c(org_id, id, attempt, locked_by, duration_ms)
     WHERE j.org_id = c.org_id AND j.id = c.id
       AND j.status = 'running' AND j.locked_by = c.locked_by AND j.attempts = c.attempt
-    RETURNING j.org_id, j.id, j.job_type, j.attempts, j.locked_by
+    RETURNING j.org_id, j.id, j.job_type, j.attempts, j.locked_by, c.duration_ms
 )
 INSERT INTO job_logs (org_id, job_id, job_type, attempt, worker, outcome, duration_ms)
-SELECT d.org_id, d.id, d.job_type, d.attempts, d.locked_by, 'completed', c.duration_ms
-FROM done d JOIN input c ON c.org_id = d.org_id AND c.id = d.id
+SELECT org_id, id, job_type, attempts, locked_by, 'completed', duration_ms
+FROM done
 RETURNING job_id`
 
 // CompleteMany completes a batch of attempts in one statement and returns the ids of the jobs
@@ -45,12 +46,15 @@ func (q *Queue) CompleteMany(ctx context.Context, done []Completion) ([]int64, e
 		return nil, nil
 	}
 	n := len(done)
-	orgs, ids, attempts, lockedBy, durs := make([]string, n), make([]int64, n), make([]int32, n), make([]string, n), make([]int32, n)
+	// Org ids go as [16]byte: pgx encodes them as binary uuids (strings would first fail a binary
+	// encoding of the whole array, format the error, and only then fall back to text).
+	orgs, ids, attempts, lockedBy, durs := make([][16]byte, n), make([]int64, n), make([]int32, n), make([]string, n), make([]int32, n)
 	for i, c := range done {
-		orgs[i], ids[i], attempts[i], lockedBy[i] = c.Job.OrgID.String(), c.Job.ID, int32(c.Job.Attempt), c.Job.LockedBy
+		orgs[i], ids[i], attempts[i], lockedBy[i] = c.Job.OrgID, c.Job.ID, int32(c.Job.Attempt), c.Job.LockedBy
 		durs[i] = durationMS(c.Duration)
 	}
-	rows, err := q.pool.Query(ctx, completeManySQL, orgs, ids, attempts, lockedBy, durs)
+	// Planned per call with the real arrays (see batchMode), so the plan fits the batch size.
+	rows, err := q.pool.Query(ctx, completeManySQL, batchMode, orgs, ids, attempts, lockedBy, durs)
 	if err != nil {
 		return nil, fmt.Errorf("complete jobs: %w", err)
 	}
@@ -195,9 +199,9 @@ func (q *Queue) fenced(ctx context.Context, query string, held []*Job) (map[int6
 		return out, nil
 	}
 	n := len(held)
-	orgs, ids, attempts, lockedBy := make([]string, n), make([]int64, n), make([]int32, n), make([]string, n)
+	orgs, ids, attempts, lockedBy := make([][16]byte, n), make([]int64, n), make([]int32, n), make([]string, n)
 	for i, j := range held {
-		orgs[i], ids[i], attempts[i], lockedBy[i] = j.OrgID.String(), j.ID, int32(j.Attempt), j.LockedBy
+		orgs[i], ids[i], attempts[i], lockedBy[i] = j.OrgID, j.ID, int32(j.Attempt), j.LockedBy
 	}
 	rows, err := q.pool.Query(ctx, query, orgs, ids, attempts, lockedBy)
 	if err != nil {

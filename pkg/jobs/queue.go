@@ -89,7 +89,9 @@ func (q *Queue) Enqueue(ctx context.Context, tx *gorm.DB, jobs ...NewJob) ([]int
 		return nil, nil
 	}
 	n := len(jobs)
-	orgs, types, payloads, keys := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	// Org ids go as [16]byte (binary uuid); as strings pgx would first fail a binary encoding of
+	// the whole array, format that error, and only then fall back to text.
+	orgs, types, payloads, keys := make([][16]byte, n), make([]string, n), make([]string, n), make([]string, n)
 	maxes, delays, eventIDs := make([]int32, n), make([]int64, n), make([]*int64, n)
 	for i, j := range jobs {
 		if j.OrgID == uuid.Nil || j.Type == "" || j.IdempotencyKey == "" {
@@ -99,7 +101,7 @@ func (q *Queue) Enqueue(ctx context.Context, tx *gorm.DB, jobs ...NewJob) ([]int
 		if err != nil {
 			return nil, fmt.Errorf("enqueue %s: %w", j.Type, err)
 		}
-		orgs[i], types[i], payloads[i], keys[i] = j.OrgID.String(), j.Type, string(p), j.IdempotencyKey
+		orgs[i], types[i], payloads[i], keys[i] = j.OrgID, j.Type, string(p), j.IdempotencyKey
 		maxes[i] = int32(q.cfg.MaxAttempts)
 		if j.MaxAttempts > 0 {
 			maxes[i] = int32(j.MaxAttempts)
@@ -125,6 +127,13 @@ func (q *Queue) Enqueue(ctx context.Context, tx *gorm.DB, jobs ...NewJob) ([]int
 	}
 	return ids, nil
 }
+
+// batchMode executes the batched queue statements (claim, complete) as unnamed statements with
+// a cached description: one round trip as with a prepared statement, but PostgreSQL plans every
+// call with the actual LIMIT and array sizes. A cached generic plan sees neither (it assumes a
+// LIMIT of 10 % of the table and 10 rows per unnest) and then joins the batch by scanning whole
+// tables or by nested loops over the batch; planning a call costs well under a millisecond.
+const batchMode = pgx.QueryExecModeCacheDescribe
 
 // NewClaimID returns a value unique to one claim by worker: "<worker>/<nonce>".
 func NewClaimID(worker string) string {
@@ -153,7 +162,7 @@ RETURNING j.org_id, j.id, j.job_type, j.payload, j.idempotency_key, j.attempts, 
 
 // Claim leases up to limit runnable jobs to the claim claimID (see NewClaimID) in one statement.
 func (q *Queue) Claim(ctx context.Context, claimID string, limit int) ([]*Job, error) {
-	rows, err := q.pool.Query(ctx, claimSQL, limit, claimID)
+	rows, err := q.pool.Query(ctx, claimSQL, batchMode, limit, claimID)
 	if err != nil {
 		return nil, fmt.Errorf("claim jobs: %w", err)
 	}

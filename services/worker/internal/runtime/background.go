@@ -137,7 +137,11 @@ func (r *Runtime) listenOnce(ctx context.Context) error {
 }
 
 // heartbeat renews the leases this process holds and stops the attempts that lost theirs.
-func (r *Runtime) heartbeat(ctx context.Context, cancelAll context.CancelFunc) {
+// Abandoning stops the attempts one by one and never cancels the pool's shared run context:
+// that context is also every later attempt's parent, so cancelling it would hand each job
+// claimed after the outage an already cancelled context, and the runtime would keep claiming
+// jobs only to hold them, running, until the process stops.
+func (r *Runtime) heartbeat(ctx context.Context) {
 	interval := r.cfg.LockTimeout / 4
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -169,7 +173,6 @@ func (r *Runtime) heartbeat(ctx context.Context, cancelAll context.CancelFunc) {
 			for _, a := range atts {
 				r.stop(a)
 			}
-			cancelAll()
 			continue
 		}
 		lastOK = time.Now()
