@@ -5,18 +5,13 @@ package main_test
 // tables (STYLE.md 4.6).
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,187 +22,37 @@ import (
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/proctest"
 )
 
 // workerBin is the worker binary built by TestMain.
 var workerBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "crm-worker-e2e-")
+	bin, cleanup, err := proctest.Build("example.com/crm/services/worker")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: temp dir:", err)
-		return 1
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	workerBin = filepath.Join(dir, "worker")
-	build := exec.Command("go", "build", "-o", workerBin, "example.com/crm/services/worker")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: build the worker:", err)
-		return 1
-	}
-	return m.Run()
+	workerBin = bin
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
 }
 
-// workerEnv is the environment of every worker process: nothing from the test's own
-// environment but PATH, so that no stray DATABASE_URL or CONFIG_FILE leaks in; extra entries
-// come last and win.
-func workerEnv(dbURL string, extra ...string) []string {
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"DATABASE_URL=" + dbURL,
-		"HTTP_ADDR=127.0.0.1:0",
-		"LOG_FORMAT=json",
-		"LOG_LEVEL=info",
-	}
-	return append(env, extra...)
-}
-
-// proc is one running worker process.
-type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	cancel context.CancelFunc
-	exited chan struct{} // closed when the process has been waited for
-}
-
-// startWorker starts `worker serve`. At the end of the test it is stopped with SIGTERM (and
-// killed if it does not exit), and its output is logged when the test failed.
-func startWorker(t *testing.T, name, dbURL string, extra ...string) *proc {
+// startWorker starts `worker serve` against dbURL with extra environment entries.
+func startWorker(t *testing.T, name, dbURL string, extra ...string) *proctest.Proc {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, workerBin, "serve")
-	cmd.Env = workerEnv(dbURL, extra...)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 20 * time.Second
-	require.NoError(t, cmd.Start())
-	p := &proc{name: name, cmd: cmd, out: out, cancel: cancel, exited: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		p.cancel()
-		select {
-		case <-p.exited:
-		case <-time.After(30 * time.Second):
-			t.Errorf("worker %s did not exit", p.name)
-		}
-		if t.Failed() {
-			t.Logf("output of worker %s (pid %d):\n%s", p.name, p.cmd.Process.Pid, p.out.String())
-		}
-	})
-	return p
+	return proctest.Start(t, workerBin, name, proctest.Env(dbURL, extra...), "serve")
 }
 
-// claimPrefix is how this process's claims start in locked_by and job_logs.worker:
-// "<host>-<pid>/" (runtime.DefaultWorkerID plus the nonce separator).
-func (p *proc) claimPrefix(t *testing.T) string {
+// claimPrefix is how p's claims start in locked_by and job_logs.worker: "<host>-<pid>/"
+// (runtime.DefaultWorkerID plus the nonce separator).
+func claimPrefix(t *testing.T, p *proctest.Proc) string {
 	t.Helper()
 	host, err := os.Hostname()
 	require.NoError(t, err)
-	return fmt.Sprintf("%s-%d/", host, p.cmd.Process.Pid)
-}
-
-// logLine waits for the first JSON log line whose msg is msg and returns it.
-func (p *proc) logLine(t *testing.T, msg string, within time.Duration) map[string]any {
-	t.Helper()
-	var found map[string]any
-	eventually(t, within, fmt.Sprintf("worker %s to log %q", p.name, msg), func() bool {
-		sc := bufio.NewScanner(strings.NewReader(p.out.String()))
-		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-		for sc.Scan() {
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == msg {
-				found = line
-				return true
-			}
-		}
-		select {
-		case <-p.exited:
-			require.FailNow(t, "worker "+p.name+" exited early")
-		default:
-		}
-		return false
-	})
-	return found
-}
-
-// baseURL returns http://<bound address> from the "http server listening" log line.
-func (p *proc) baseURL(t *testing.T) string {
-	t.Helper()
-	addr, ok := p.logLine(t, "http server listening", 10*time.Second)["addr"].(string)
-	require.True(t, ok, "the listening line names its addr")
-	return "http://" + addr
-}
-
-// waitExit waits for the process to end and returns its wait status.
-func (p *proc) waitExit(t *testing.T, within time.Duration) syscall.WaitStatus {
-	t.Helper()
-	select {
-	case <-p.exited:
-	case <-time.After(within):
-		require.FailNow(t, fmt.Sprintf("worker %s did not exit within %s", p.name, within))
-	}
-	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	require.True(t, ok)
-	return ws
-}
-
-func (p *proc) signal(t *testing.T, sig os.Signal) {
-	t.Helper()
-	require.NoError(t, p.cmd.Process.Signal(sig))
-}
-
-// runWorker runs a one-shot command of the binary (e.g. migrate version) and returns its stdout.
-func runWorker(t *testing.T, dbURL string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.CommandContext(t.Context(), workerBin, args...)
-	cmd.Env = workerEnv(dbURL)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "worker %v: %s", args, stderr.String())
-	return out
-}
-
-// syncBuffer collects a process's output; the process writes while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// eventually polls cond on the test goroutine (so cond may use require) until it holds.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			require.FailNow(t, "timed out after "+within.String()+" waiting for "+what)
-		}
-		<-tick.C
-	}
+	return fmt.Sprintf("%s-%d/", host, p.Cmd.Process.Pid)
 }
 
 // e2eDB is a test's database with one org, seen from the test process.
@@ -288,12 +133,12 @@ func (e *e2eDB) count(t *testing.T, query string, args ...any) int {
 func TestThreeWorkersTenThousandJobs(t *testing.T) {
 	const n = 10_000
 	e := newE2EDB(t)
-	workers := make([]*proc, 3)
+	workers := make([]*proctest.Proc, 3)
 	for i := range workers {
 		workers[i] = startWorker(t, fmt.Sprintf("w%d", i+1), e.url, "WORKER_CONCURRENCY=16")
 	}
 	for _, w := range workers {
-		w.logLine(t, "worker starting", 10*time.Second)
+		w.LogLine(t, "worker starting", 10*time.Second)
 	}
 
 	batch := make([]jobs.NewJob, n)
@@ -304,16 +149,16 @@ func TestThreeWorkersTenThousandJobs(t *testing.T) {
 	ids, err := e.queue.Enqueue(t.Context(), e.db.Gorm, batch...)
 	require.NoError(t, err)
 	require.Len(t, ids, n)
-	eventually(t, 60*time.Second, "all jobs to complete", func() bool {
+	proctest.Eventually(t, 60*time.Second, "all jobs to complete", func() bool {
 		return e.count(t, `SELECT count(*) FROM jobs WHERE status = 'completed'`) == n
 	})
 	t.Logf("%d jobs completed by 3 workers in %s", n, time.Since(begin).Round(time.Millisecond))
 
 	for _, w := range workers {
-		w.signal(t, syscall.SIGTERM)
+		w.Signal(t, syscall.SIGTERM)
 	}
 	for _, w := range workers {
-		require.Zero(t, w.waitExit(t, 30*time.Second).ExitStatus(), "worker %s exits cleanly", w.name)
+		require.Zero(t, w.WaitExit(t, 30*time.Second).ExitStatus(), "worker %s exits cleanly", w.Name)
 	}
 
 	require.Equal(t, n, e.count(t, `SELECT count(*) FROM jobs`))
@@ -339,7 +184,7 @@ WHERE l.outcome = 'completed' AND l.attempt = 1 AND l.worker = j.locked_by`), "e
 	t.Logf("jobs per worker: %v", perWorker)
 	require.Len(t, perWorker, 3)
 	for _, w := range workers {
-		require.Positive(t, perWorker[w.claimPrefix(t)], "worker %s did some of the work", w.name)
+		require.Positive(t, perWorker[claimPrefix(t, w)], "worker %s did some of the work", w.Name)
 	}
 }
 
@@ -360,7 +205,7 @@ func TestKilledWorkerJobIsReaped(t *testing.T) {
 	id := e.enqueueNoop(t, `{"sleepMs": 6000}`)[0]
 
 	var claimA string
-	eventually(t, 10*time.Second, "worker A to run the job", func() bool {
+	proctest.Eventually(t, 10*time.Second, "worker A to run the job", func() bool {
 		s := e.job(t, id)
 		if s.Status != "running" || s.LockedBy == nil {
 			return false
@@ -368,13 +213,13 @@ func TestKilledWorkerJobIsReaped(t *testing.T) {
 		claimA = *s.LockedBy
 		return true
 	})
-	require.True(t, strings.HasPrefix(claimA, a.claimPrefix(t)), "claimed by A: %s", claimA)
-	a.signal(t, syscall.SIGKILL)
-	require.Equal(t, syscall.SIGKILL, a.waitExit(t, 10*time.Second).Signal())
+	require.True(t, strings.HasPrefix(claimA, claimPrefix(t, a)), "claimed by A: %s", claimA)
+	a.Signal(t, syscall.SIGKILL)
+	require.Equal(t, syscall.SIGKILL, a.WaitExit(t, 10*time.Second).Signal())
 	require.Equal(t, jobState{Status: "running", Attempts: 1, LockedBy: &claimA}, e.job(t, id), "a dead worker's job keeps its lease")
 
 	b := startWorker(t, "B", e.url, leaseEnv...)
-	eventually(t, 30*time.Second, "worker B to complete the job", func() bool { return e.job(t, id).Status == "completed" })
+	proctest.Eventually(t, 30*time.Second, "worker B to complete the job", func() bool { return e.job(t, id).Status == "completed" })
 	s := e.job(t, id)
 	require.Equal(t, 2, s.Attempts)
 	logs := e.logs(t, id)
@@ -382,7 +227,7 @@ func TestKilledWorkerJobIsReaped(t *testing.T) {
 	require.Equal(t, attemptLog{Attempt: 1, Worker: claimA, Outcome: "reaped"}, logs[0])
 	require.Equal(t, 2, logs[1].Attempt)
 	require.Equal(t, "completed", logs[1].Outcome)
-	require.True(t, strings.HasPrefix(logs[1].Worker, b.claimPrefix(t)), "completed by B: %s", logs[1].Worker)
+	require.True(t, strings.HasPrefix(logs[1].Worker, claimPrefix(t, b)), "completed by B: %s", logs[1].Worker)
 	require.Equal(t, *s.LockedBy, logs[1].Worker)
 }
 
@@ -398,15 +243,15 @@ func TestSigtermReleasesUnfinishedJob(t *testing.T) {
 	a := startWorker(t, "A", e.url, env...)
 	ids := e.enqueueNoop(t, `{"sleepMs": 500}`, `{"sleepMs": 3000}`)
 	short, long := ids[0], ids[1]
-	eventually(t, 10*time.Second, "worker A to run both jobs", func() bool {
+	proctest.Eventually(t, 10*time.Second, "worker A to run both jobs", func() bool {
 		return e.job(t, long).Status == "running" && e.job(t, short).Attempts == 1
 	})
-	prefixA := a.claimPrefix(t)
+	prefixA := claimPrefix(t, a)
 	require.True(t, strings.HasPrefix(*e.job(t, long).LockedBy, prefixA))
 
 	begin := time.Now()
-	a.signal(t, syscall.SIGTERM)
-	require.Zero(t, a.waitExit(t, grace+10*time.Second).ExitStatus(), "a drained worker exits 0")
+	a.Signal(t, syscall.SIGTERM)
+	require.Zero(t, a.WaitExit(t, grace+10*time.Second).ExitStatus(), "a drained worker exits 0")
 	took := time.Since(begin)
 	require.Less(t, took, grace+3*time.Second, "exit within the grace period")
 
@@ -424,13 +269,13 @@ func TestSigtermReleasesUnfinishedJob(t *testing.T) {
 	require.True(t, strings.HasPrefix(logs[0].Worker, prefixA))
 
 	b := startWorker(t, "B", e.url, env...)
-	eventually(t, 15*time.Second, "worker B to complete the released job", func() bool { return e.job(t, long).Status == "completed" })
+	proctest.Eventually(t, 15*time.Second, "worker B to complete the released job", func() bool { return e.job(t, long).Status == "completed" })
 	s = e.job(t, long)
 	require.Equal(t, 1, s.Attempts)
 	logs = e.logs(t, long)
 	require.Len(t, logs, 2)
 	require.Equal(t, attemptLog{Attempt: 1, Worker: *s.LockedBy, Outcome: "completed"}, logs[1])
-	require.True(t, strings.HasPrefix(logs[1].Worker, b.claimPrefix(t)))
+	require.True(t, strings.HasPrefix(logs[1].Worker, claimPrefix(t, b)))
 }
 
 // TestMigrateAndOpsEndpoints proves the binary's operator surface: `worker migrate version`,
@@ -451,7 +296,7 @@ func TestMigrateAndOpsEndpoints(t *testing.T) {
 	migrate := func(cmd string) status {
 		t.Helper()
 		var s status
-		dec := json.NewDecoder(bytes.NewReader(runWorker(t, url, "migrate", cmd)))
+		dec := json.NewDecoder(bytes.NewReader(proctest.Run(t, workerBin, proctest.Env(url), "migrate", cmd)))
 		dec.DisallowUnknownFields()
 		require.NoError(t, dec.Decode(&s))
 		return s
@@ -460,7 +305,7 @@ func TestMigrateAndOpsEndpoints(t *testing.T) {
 	require.Equal(t, status{Latest: latest}, migrate("down"))
 
 	w := startWorker(t, "ops", url, "WORKER_POLL_INTERVAL_MS=200")
-	base := w.baseURL(t)
+	base := w.BaseURL(t)
 	client := &http.Client{Timeout: 5 * time.Second}
 	get := func(path string) (int, string) {
 		t.Helper()
@@ -490,8 +335,8 @@ func TestMigrateAndOpsEndpoints(t *testing.T) {
 	e := &e2eDB{db: d, url: url, org: dbtest.NewOrg(t, d, "ops"), queue: jobs.New(d, jobs.Config{})}
 	id := e.enqueueNoop(t, `{}`)[0]
 	// The runtime backs off (up to 5 s) after the claims that failed on the missing schema.
-	eventually(t, 20*time.Second, "the job to complete", func() bool { return e.job(t, id).Status == "completed" })
-	eventually(t, 5*time.Second, "the completion to be counted", func() bool {
+	proctest.Eventually(t, 20*time.Second, "the job to complete", func() bool { return e.job(t, id).Status == "completed" })
+	proctest.Eventually(t, 5*time.Second, "the completion to be counted", func() bool {
 		code, body := get("/metrics")
 		require.Equal(t, http.StatusOK, code, body)
 		return strings.Contains(body, `crm_jobs_completed_total{job_type="noop"} 1`)
@@ -500,6 +345,6 @@ func TestMigrateAndOpsEndpoints(t *testing.T) {
 	require.Contains(t, body, `crm_jobs_claimed_total{job_type="noop"} 1`)
 	require.Contains(t, body, `crm_jobs_queue_depth{status="pending"}`)
 
-	w.signal(t, syscall.SIGTERM)
-	require.Zero(t, w.waitExit(t, 30*time.Second).ExitStatus())
+	w.Signal(t, syscall.SIGTERM)
+	require.Zero(t, w.WaitExit(t, 30*time.Second).ExitStatus())
 }
