@@ -1,0 +1,164 @@
+package db_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/dbtest"
+)
+
+// txBundle is a fresh database opened twice: main with the usual pool for fixtures and checks,
+// and single with a one-connection pool, so that every statement on single runs on the same
+// server session and anything a transaction leaves behind is seen by the next one.
+type txBundle struct {
+	main   *db.DB
+	single *db.DB
+	orgA   uuid.UUID
+	orgB   uuid.UUID
+}
+
+func setupTx(t *testing.T) *txBundle {
+	t.Helper()
+	main, url := dbtest.NewDB(t)
+	single, err := db.Open(t.Context(), db.Options{URL: url, MaxConns: 1, AppName: "tx_test"})
+	require.NoError(t, err)
+	t.Cleanup(single.Close)
+	return &txBundle{
+		main:   main,
+		single: single,
+		orgA:   dbtest.NewOrg(t, main, "org-a"),
+		orgB:   dbtest.NewOrg(t, main, "org-b"),
+	}
+}
+
+// session reports which server session g runs on and its app.org_id ("" when unset).
+func session(t *testing.T, g *gorm.DB) (pid int, org string) {
+	t.Helper()
+	row := g.Raw(`SELECT pg_backend_pid(), coalesce(current_setting('app.org_id', true), '')`).Row()
+	require.NoError(t, row.Scan(&pid, &org))
+	return pid, org
+}
+
+func (b *txBundle) orgName(t *testing.T, id uuid.UUID) string {
+	t.Helper()
+	var name string
+	require.NoError(t, b.main.Pool.QueryRow(t.Context(), `SELECT name FROM orgs WHERE id = $1`, id).Scan(&name))
+	return name
+}
+
+// TestTxScopesOrgToTheTransaction proves R18: inside db.Tx and (*DB).Tx app.org_id is the
+// transaction's org, and after commit or rollback the same pooled connection (same backend pid)
+// carries no org into the next transaction or the next plain statement, through gorm or pgx.
+func TestTxScopesOrgToTheTransaction(t *testing.T) {
+	t.Parallel()
+	b := setupTx(t)
+	ctx := t.Context()
+
+	pid, org := session(t, b.single.Gorm)
+	require.Empty(t, org)
+
+	requireClean := func(when string) {
+		t.Helper()
+		gotPID, org := session(t, b.single.Gorm)
+		require.Equal(t, pid, gotPID, "%s: the pool has one connection", when)
+		require.Empty(t, org, "%s: the org leaked out of the transaction", when)
+		var raw *string
+		require.NoError(t, b.single.Pool.QueryRow(ctx, `SELECT nullif(current_setting('app.org_id', true), '')`).Scan(&raw))
+		require.Nil(t, raw, "%s: the org leaked to a pgx statement", when)
+	}
+
+	calls := 0
+	err := b.single.Tx(ctx, b.orgA, func(tx *gorm.DB) error {
+		calls++
+		gotPID, org := session(t, tx)
+		require.Equal(t, pid, gotPID)
+		require.Equal(t, b.orgA.String(), org)
+		return tx.Exec(`UPDATE orgs SET name = 'a-renamed' WHERE id = ?`, b.orgA).Error
+	})
+	require.NoError(t, err)
+	require.Equal(t, 1, calls)
+	require.Equal(t, "a-renamed", b.orgName(t, b.orgA), "the method form commits")
+	requireClean("after commit")
+
+	// The next transaction on the same connection starts without the previous org…
+	err = db.Tx(ctx, b.single.Gorm, b.orgB, func(tx *gorm.DB) error {
+		var before string
+		require.NoError(t, tx.Raw(`SELECT current_setting('app.org_id', true)`).Scan(&before).Error)
+		require.Equal(t, b.orgB.String(), before, "the new transaction sees only its own org")
+		return nil
+	})
+	require.NoError(t, err)
+	requireClean("after a second commit")
+
+	// …and a plain transaction with no org sees none.
+	err = b.single.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		_, org := session(t, tx)
+		require.Empty(t, org)
+		return nil
+	})
+	require.NoError(t, err)
+
+	boom := errors.New("boom")
+	err = db.Tx(ctx, b.single.Gorm, b.orgB, func(tx *gorm.DB) error {
+		_, org := session(t, tx)
+		require.Equal(t, b.orgB.String(), org)
+		if err := tx.Exec(`UPDATE orgs SET name = 'b-renamed' WHERE id = ?`, b.orgB).Error; err != nil {
+			return err
+		}
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	require.Equal(t, "org-b", b.orgName(t, b.orgB), "fn's error rolls the transaction back")
+	requireClean("after rollback")
+}
+
+// TestTxRefusesNilOrg proves a tenant transaction without an org is refused before it begins:
+// fn never runs, in either form.
+func TestTxRefusesNilOrg(t *testing.T) {
+	t.Parallel()
+	b := setupTx(t)
+	called := false
+	fn := func(*gorm.DB) error { called = true; return nil }
+
+	require.Error(t, db.Tx(t.Context(), b.single.Gorm, uuid.Nil, fn))
+	require.Error(t, b.single.Tx(t.Context(), uuid.Nil, fn))
+	require.False(t, called)
+}
+
+// TestTxNestedIsASavepoint proves db.Tx on a transaction opens a savepoint: the inner failure
+// rolls back only the inner writes and restores the outer org, and the outer transaction still
+// commits its own writes.
+func TestTxNestedIsASavepoint(t *testing.T) {
+	t.Parallel()
+	b := setupTx(t)
+	ctx := t.Context()
+	boom := errors.New("inner failed")
+
+	err := b.single.Tx(ctx, b.orgA, func(tx *gorm.DB) error {
+		if err := tx.Exec(`UPDATE orgs SET name = 'outer' WHERE id = ?`, b.orgA).Error; err != nil {
+			return err
+		}
+		inner := db.Tx(ctx, tx, b.orgB, func(tx *gorm.DB) error {
+			_, org := session(t, tx)
+			require.Equal(t, b.orgB.String(), org)
+			if err := tx.Exec(`UPDATE orgs SET name = 'inner' WHERE id = ?`, b.orgB).Error; err != nil {
+				return err
+			}
+			return boom
+		})
+		require.ErrorIs(t, inner, boom)
+		_, org := session(t, tx)
+		require.Equal(t, b.orgA.String(), org, "rolling back the savepoint restores the outer org")
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, "outer", b.orgName(t, b.orgA))
+	require.Equal(t, "org-b", b.orgName(t, b.orgB))
+	_, org := session(t, b.single.Gorm)
+	require.Empty(t, org)
+}

@@ -1,0 +1,437 @@
+package events_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/dbtest"
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/jobs"
+)
+
+// bundle is a fresh database with a queue, an emitter on it and one org.
+type bundle struct {
+	db  *db.DB
+	q   *jobs.Queue
+	em  *events.Emitter
+	org uuid.UUID
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	d, _ := dbtest.NewDB(t)
+	q := jobs.New(d, jobs.Config{})
+	return &bundle{db: d, q: q, em: events.NewEmitter(q), org: dbtest.NewOrg(t, d, "acme")}
+}
+
+// leadCreated is a lead.created event about a new lead.
+func (b *bundle) leadCreated(key string) events.NewEvent {
+	return events.NewEvent{
+		OrgID:          b.org,
+		Type:           events.LeadCreated,
+		EntityType:     "lead",
+		EntityID:       uuid.New(),
+		Payload:        map[string]any{"name": "Ada", "score": 42},
+		IdempotencyKey: key,
+		Actor:          "apikey:1",
+	}
+}
+
+func (b *bundle) count(t *testing.T, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, b.db.Pool.QueryRow(t.Context(), sql, args...).Scan(&n))
+	return n
+}
+
+// eventRow is an events row as stored.
+type eventRow struct {
+	Type, EntityType, Key, Actor string
+	EntityID                     *uuid.UUID
+	Payload                      []byte
+}
+
+func (b *bundle) event(t *testing.T, id int64) eventRow {
+	t.Helper()
+	var r eventRow
+	require.NoError(t, b.db.Pool.QueryRow(t.Context(), `
+SELECT type, entity_type, idempotency_key, actor, entity_id, payload FROM events WHERE id = $1`, id).
+		Scan(&r.Type, &r.EntityType, &r.Key, &r.Actor, &r.EntityID, &r.Payload))
+	return r
+}
+
+// jobRow is a jobs row as the emitter enqueues it.
+type jobRow struct {
+	OrgID   uuid.UUID
+	Type    string
+	Key     string
+	Status  string
+	EventID *int64
+	Payload []byte
+}
+
+// jobs returns every job in the database, by type.
+func (b *bundle) jobs(t *testing.T) []jobRow {
+	t.Helper()
+	rows, err := b.db.Pool.Query(t.Context(), `
+SELECT org_id, job_type, idempotency_key, status, event_id, payload FROM jobs ORDER BY job_type, id`)
+	require.NoError(t, err)
+	defer rows.Close()
+	out := []jobRow{}
+	for rows.Next() {
+		var r jobRow
+		require.NoError(t, rows.Scan(&r.OrgID, &r.Type, &r.Key, &r.Status, &r.EventID, &r.Payload))
+		out = append(out, r)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+func jobTypes(rows []jobRow) []string {
+	out := []string{}
+	for _, r := range rows {
+		out = append(out, r.Type)
+	}
+	return out
+}
+
+// TestEmitWritesEventAndMappedJobs proves Emit stores the event as given and enqueues, in the
+// same call, one pending job per JobMap entry of its type, each keyed "event:<id>", linked by
+// event_id and carrying the event in its payload.
+func TestEmitWritesEventAndMappedJobs(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := b.leadCreated("lead:1:created")
+
+	ev, created, err := b.em.Emit(t.Context(), b.db.Gorm, in)
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Positive(t, ev.ID)
+	require.Equal(t, b.org, ev.OrgID)
+	require.Equal(t, events.LeadCreated, ev.Type)
+	require.Equal(t, "lead", ev.EntityType)
+	require.Equal(t, &in.EntityID, ev.EntityID)
+	require.JSONEq(t, `{"name":"Ada","score":42}`, string(ev.Payload))
+	require.Equal(t, "lead:1:created", ev.IdempotencyKey)
+	require.Equal(t, "apikey:1", ev.Actor)
+	require.WithinDuration(t, time.Now(), ev.OccurredAt, time.Minute)
+	require.Equal(t, time.UTC, ev.OccurredAt.Location())
+
+	stored := b.event(t, ev.ID)
+	require.Equal(t, eventRow{Type: events.LeadCreated, EntityType: "lead", Key: "lead:1:created", Actor: "apikey:1",
+		EntityID: &in.EntityID, Payload: stored.Payload}, stored)
+	require.JSONEq(t, `{"name":"Ada","score":42}`, string(stored.Payload))
+
+	js := b.jobs(t)
+	require.Equal(t, []string{jobs.TypeEnrichLead, jobs.TypeQualifyLead}, jobTypes(js))
+	for _, j := range js {
+		require.Equal(t, b.org, j.OrgID)
+		require.Equal(t, fmt.Sprintf("event:%d", ev.ID), j.Key)
+		require.Equal(t, "pending", j.Status)
+		require.Equal(t, &ev.ID, j.EventID)
+		var p events.JobPayload
+		require.NoError(t, json.Unmarshal(j.Payload, &p))
+		require.Equal(t, ev.ID, p.EventID)
+		require.Equal(t, events.LeadCreated, p.EventType)
+		require.Equal(t, "lead", p.EntityType)
+		require.Equal(t, &in.EntityID, p.EntityID)
+		require.JSONEq(t, `{"name":"Ada","score":42}`, string(p.Data))
+		require.JSONEq(t, fmt.Sprintf(`{"eventId":%d,"eventType":"lead.created","entityType":"lead","entityId":%q,"data":{"name":"Ada","score":42}}`,
+			ev.ID, in.EntityID), string(j.Payload))
+	}
+}
+
+// TestEmitDefaults proves a missing payload is stored as {}, a missing actor as "system" and a
+// nil entity id as NULL (and left out of the job payload).
+func TestEmitDefaults(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	ev, created, err := b.em.Emit(t.Context(), b.db.Gorm, events.NewEvent{
+		OrgID: b.org, Type: events.SystemNoop, EntityType: "system", IdempotencyKey: "smoke-1",
+	})
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Nil(t, ev.EntityID)
+	require.Equal(t, "system", ev.Actor)
+	require.JSONEq(t, `{}`, string(ev.Payload))
+
+	stored := b.event(t, ev.ID)
+	require.Nil(t, stored.EntityID)
+	require.Equal(t, "system", stored.Actor)
+	require.JSONEq(t, `{}`, string(stored.Payload))
+
+	js := b.jobs(t)
+	require.Equal(t, []string{jobs.TypeNoop}, jobTypes(js))
+	require.JSONEq(t, fmt.Sprintf(`{"eventId":%d,"eventType":"system.noop","entityType":"system","data":{}}`, ev.ID), string(js[0].Payload))
+}
+
+// TestEmitIsIdempotent proves R3 for events: a second Emit with the same (org, key) returns the
+// first event unchanged with created false and enqueues nothing more, even with another payload
+// or type; the same key in another org is a new event with its own jobs.
+func TestEmitIsIdempotent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	other := dbtest.NewOrg(t, b.db, "other")
+
+	first, created, err := b.em.Emit(ctx, b.db.Gorm, b.leadCreated("k"))
+	require.NoError(t, err)
+	require.True(t, created)
+
+	repeat := b.leadCreated("k")
+	repeat.Payload = map[string]string{"name": "Changed"}
+	second, created, err := b.em.Emit(ctx, b.db.Gorm, repeat)
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, first, second, "the repeat returns the first event")
+
+	otherType := events.NewEvent{OrgID: b.org, Type: events.DealWon, EntityType: "deal", IdempotencyKey: "k"}
+	third, created, err := b.em.Emit(ctx, b.db.Gorm, otherType)
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, first.ID, third.ID)
+	require.Equal(t, events.LeadCreated, third.Type)
+
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM events`))
+	require.Len(t, b.jobs(t), 2, "a repeated emit enqueues nothing")
+	require.JSONEq(t, `{"name":"Ada","score":42}`, string(b.event(t, first.ID).Payload))
+
+	elsewhere := b.leadCreated("k")
+	elsewhere.OrgID = other
+	fourth, created, err := b.em.Emit(ctx, b.db.Gorm, elsewhere)
+	require.NoError(t, err)
+	require.True(t, created)
+	require.NotEqual(t, first.ID, fourth.ID)
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM events`))
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM jobs WHERE org_id = $1 AND event_id = $2`, other, fourth.ID))
+	require.Len(t, b.jobs(t), 4)
+}
+
+// TestEmitConcurrentSameKey proves the idempotency is enforced by the unique index, not by a
+// read before the insert: while one transaction holds an uncommitted emit, a second emit of the
+// same key waits for it and then returns that event with created false, so one event and one
+// set of jobs exist in the end.
+func TestEmitConcurrentSameKey(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+
+	tx := b.db.Gorm.WithContext(ctx).Begin()
+	require.NoError(t, tx.Error)
+	defer tx.Rollback()
+	first, created, err := b.em.Emit(ctx, tx, b.leadCreated("k"))
+	require.NoError(t, err)
+	require.True(t, created)
+
+	type result struct {
+		ev      events.Event
+		created bool
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ev, created, err := b.em.Emit(ctx, b.db.Gorm, b.leadCreated("k"))
+		done <- result{ev, created, err}
+	}()
+	require.Eventually(t, func() bool {
+		var waiting int
+		err := b.db.Pool.QueryRow(ctx, `
+SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
+		return err == nil && waiting == 1
+	}, 10*time.Second, 10*time.Millisecond, "the second emit waits on the first")
+	require.NoError(t, tx.Commit().Error)
+
+	var second result
+	select {
+	case second = <-done:
+	case <-time.After(10 * time.Second):
+		require.FailNow(t, "the second emit did not finish after the first committed")
+	}
+	require.NoError(t, second.err)
+	require.False(t, second.created)
+	require.Equal(t, first.ID, second.ev.ID)
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM events`))
+	require.Len(t, b.jobs(t), 2)
+}
+
+// TestEmitUnmappedTypeEnqueuesNothing proves an event type absent from JobMap is stored and
+// triggers no job.
+func TestEmitUnmappedTypeEnqueuesNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, isMapped := events.JobMap[events.LeadUpdated]
+	require.False(t, isMapped)
+
+	ev, created, err := b.em.Emit(t.Context(), b.db.Gorm, events.NewEvent{
+		OrgID: b.org, Type: events.LeadUpdated, EntityType: "lead", EntityID: uuid.New(), IdempotencyKey: "u1",
+	})
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Equal(t, events.LeadUpdated, b.event(t, ev.ID).Type)
+	require.Empty(t, b.jobs(t))
+}
+
+// TestJobMapEnqueuesEveryMappedType proves every JobMap entry works against the schema: each
+// mapped event type is a valid event type, and emitting it enqueues exactly its job types, all
+// of which are known job types.
+func TestJobMapEnqueuesEveryMappedType(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+
+	types := make([]string, 0, len(events.JobMap))
+	for et := range events.JobMap {
+		types = append(types, et)
+	}
+	sort.Strings(types)
+	for _, et := range types {
+		entity, _, _ := strings.Cut(et, ".")
+		ev, created, err := b.em.Emit(ctx, b.db.Gorm, events.NewEvent{OrgID: b.org, Type: et, EntityType: entity, IdempotencyKey: et})
+		require.NoError(t, err, et)
+		require.True(t, created, et)
+
+		want := slices.Clone(events.JobMap[et])
+		for _, jt := range want {
+			require.Contains(t, jobs.AllTypes, jt, et)
+		}
+		var got []string
+		rows, err := b.db.Pool.Query(ctx, `SELECT job_type FROM jobs WHERE event_id = $1`, ev.ID)
+		require.NoError(t, err)
+		for rows.Next() {
+			var jt string
+			require.NoError(t, rows.Scan(&jt))
+			got = append(got, jt)
+		}
+		require.NoError(t, rows.Err())
+		require.ElementsMatch(t, want, got, et)
+	}
+}
+
+// TestEmitValidates proves an event without org, type, entity type or key, with a type the
+// schema refuses, or of an unknown org is refused and writes nothing.
+func TestEmitValidates(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	valid := events.NewEvent{OrgID: b.org, Type: events.LeadCreated, EntityType: "lead", IdempotencyKey: "k"}
+
+	tests := map[string]func(e *events.NewEvent){
+		"missing org":         func(e *events.NewEvent) { e.OrgID = uuid.Nil },
+		"missing type":        func(e *events.NewEvent) { e.Type = "" },
+		"missing entity type": func(e *events.NewEvent) { e.EntityType = "" },
+		"missing key":         func(e *events.NewEvent) { e.IdempotencyKey = "" },
+		"bad type":            func(e *events.NewEvent) { e.Type = "LeadCreated" },
+		"unknown org":         func(e *events.NewEvent) { e.OrgID = uuid.New() },
+		"unmarshallable":      func(e *events.NewEvent) { e.Payload = func() {} },
+	}
+	for name, mutate := range tests {
+		ev := valid
+		mutate(&ev)
+		_, created, err := b.em.Emit(t.Context(), b.db.Gorm, ev)
+		require.Error(t, err, name)
+		require.False(t, created, name)
+	}
+	require.Zero(t, b.count(t, `SELECT count(*) FROM events`))
+	require.Empty(t, b.jobs(t))
+
+	require.Panics(t, func() { events.NewEmitter(nil) })
+}
+
+// TestEventsAreAppendOnly proves the database itself refuses UPDATE, DELETE and TRUNCATE on
+// events (insufficient_privilege from the triggers), for the role that owns the table, and the
+// history is unchanged afterwards.
+func TestEventsAreAppendOnly(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	ev, _, err := b.em.Emit(ctx, b.db.Gorm, b.leadCreated("k"))
+	require.NoError(t, err)
+	before := b.event(t, ev.ID)
+
+	for _, stmt := range []string{
+		`UPDATE events SET actor = 'mallory'`,
+		`UPDATE events SET payload = '{}' WHERE id = ` + fmt.Sprint(ev.ID),
+		`DELETE FROM events`,
+		`DELETE FROM events WHERE id = ` + fmt.Sprint(ev.ID),
+		`TRUNCATE events CASCADE`,
+	} {
+		_, err := b.db.Pool.Exec(ctx, stmt)
+		require.Error(t, err, stmt)
+		require.Equal(t, db.CodeInsufficientPriv, db.PgCode(err), "%s: %v", stmt, err)
+		require.ErrorContains(t, err, "append-only", stmt)
+	}
+	// Plain TRUNCATE is refused too (by the jobs foreign key before the trigger gets a say).
+	_, err = b.db.Pool.Exec(ctx, `TRUNCATE events`)
+	require.Error(t, err)
+
+	require.Equal(t, before, b.event(t, ev.ID))
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM events`))
+	require.Len(t, b.jobs(t), 2, "a refused TRUNCATE … CASCADE keeps the jobs")
+}
+
+// TestEmitIsTransactional proves R1: a state change, its event and the event's jobs written in
+// one tenant transaction all vanish when the transaction fails and all exist when it commits;
+// inside the transaction a repeated emit already sees the first.
+func TestEmitIsTransactional(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	boom := errors.New("boom")
+
+	change := func(name string, extraKey string) func(tx *gorm.DB) error {
+		return func(tx *gorm.DB) error {
+			if err := tx.Exec(`UPDATE orgs SET name = ? WHERE id = ?`, name, b.org).Error; err != nil {
+				return err
+			}
+			ev, created, err := b.em.Emit(ctx, tx, b.leadCreated("k"))
+			if err != nil {
+				return err
+			}
+			if !created {
+				return errors.New("first emit in the transaction not created")
+			}
+			again, created, err := b.em.Emit(ctx, tx, b.leadCreated("k"))
+			if err != nil {
+				return err
+			}
+			if created || again.ID != ev.ID {
+				return errors.New("repeated emit in the transaction created a new event")
+			}
+			_, err = b.q.Enqueue(ctx, tx, jobs.NewJob{OrgID: b.org, Type: jobs.TypeNoop, IdempotencyKey: extraKey})
+			return err
+		}
+	}
+	orgName := func() string {
+		t.Helper()
+		var name string
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT name FROM orgs WHERE id = $1`, b.org).Scan(&name))
+		return name
+	}
+
+	err := b.db.Tx(ctx, b.org, func(tx *gorm.DB) error {
+		if err := change("rolled back", "extra")(tx); err != nil {
+			return err
+		}
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	require.Equal(t, "acme", orgName())
+	require.Zero(t, b.count(t, `SELECT count(*) FROM events`))
+	require.Empty(t, b.jobs(t))
+
+	require.NoError(t, b.db.Tx(ctx, b.org, change("committed", "extra")))
+	require.Equal(t, "committed", orgName())
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM events`))
+	require.Equal(t, []string{jobs.TypeEnrichLead, jobs.TypeNoop, jobs.TypeQualifyLead}, jobTypes(b.jobs(t)))
+}
