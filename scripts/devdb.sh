@@ -6,6 +6,7 @@
 #   scripts/devdb.sh start    [NAME]  start (initdb once) and print the owner DATABASE_URL
 #   scripts/devdb.sh url      [NAME]  print the owner URL if running (exit 1 otherwise)
 #   scripts/devdb.sh superurl [NAME]  print the superuser URL if running (exit 1 otherwise)
+#   scripts/devdb.sh appurl   [NAME]  print the app-role URL (crm_api, bound by row-level security)
 #   scripts/devdb.sh stop     [NAME]  stop the server (no error if not running)
 #   scripts/devdb.sh destroy  [NAME]  stop and delete .data/pg-NAME
 #
@@ -28,7 +29,7 @@ log() { printf 'devdb: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-	echo "usage: $0 {start|url|superurl|stop|destroy} [NAME]" >&2
+	echo "usage: $0 {start|url|superurl|appurl|stop|destroy} [NAME]" >&2
 	exit 2
 }
 
@@ -368,6 +369,18 @@ BEGIN
   END IF;
 END
 $$;
+-- The api and the intake-gateway log in as crm_api, a member of crm_app (no owner rights, no
+-- BYPASSRLS), so that row-level security binds them (migration 000003).
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'crm_app') THEN
+    CREATE ROLE crm_app NOLOGIN NOSUPERUSER NOBYPASSRLS;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'crm_api') THEN
+    CREATE ROLE crm_api LOGIN PASSWORD 'crm_api' NOSUPERUSER NOBYPASSRLS IN ROLE crm_app;
+  END IF;
+END
+$$;
 SELECT 'CREATE DATABASE crm OWNER crm'
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'crm')
 \gexec
@@ -375,6 +388,7 @@ SQL
 }
 
 owner_url() { echo "postgres://crm:crm@127.0.0.1:$1/crm?sslmode=disable"; }
+app_url() { echo "postgres://crm_api:crm_api@127.0.0.1:$1/crm?sslmode=disable"; }
 super_url() { echo "postgres://postgres@127.0.0.1:$1/postgres?sslmode=disable"; }
 
 # Serialise start/stop/destroy of one NAME (e.g. `make run` and `make test`
@@ -434,6 +448,10 @@ url)
 superurl)
 	port="$(running_port_or_fail)"
 	super_url "$port"
+	;;
+appurl)
+	port="$(running_port_or_fail)"
+	app_url "$port"
 	;;
 stop)
 	take_lock

@@ -5,9 +5,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# DATABASE_URL is the owner (migrations, worker, scheduler); APP_DATABASE_URL is the role that
+# row-level security binds (api, intake-gateway). Without DATABASE_URL both come from devdb.
 if [[ -z "${DATABASE_URL:-}" ]]; then
 	DATABASE_URL="$(scripts/devdb.sh start dev)"
+	APP_DATABASE_URL="${APP_DATABASE_URL:-$(scripts/devdb.sh appurl dev)}"
 fi
+APP_DATABASE_URL="${APP_DATABASE_URL:-$DATABASE_URL}"
 export DATABASE_URL
 export LOG_FORMAT="${LOG_FORMAT:-console}"
 
@@ -39,8 +43,8 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-HTTP_ADDR="${API_ADDR:-:3000}" bin/api serve & pids+=($!)
-HTTP_ADDR="${INTAKE_ADDR:-:3001}" bin/intake-gateway serve & pids+=($!)
+DATABASE_URL="$APP_DATABASE_URL" HTTP_ADDR="${API_ADDR:-:3000}" bin/api serve & pids+=($!)
+DATABASE_URL="$APP_DATABASE_URL" HTTP_ADDR="${INTAKE_ADDR:-:3001}" bin/intake-gateway serve & pids+=($!)
 HTTP_ADDR="${WORKER_ADDR:-:3002}" bin/worker serve & pids+=($!)
 HTTP_ADDR="${SCHEDULER_ADDR:-:3003}" bin/scheduler serve & pids+=($!)
 

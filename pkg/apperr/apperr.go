@@ -13,17 +13,18 @@ type Code string
 
 // The error codes. Their HTTP statuses live in pkg/httpx.
 const (
-	Invalid      Code = "invalid"      // the input breaks a rule (422)
-	BadRequest   Code = "bad_request"  // the input cannot be parsed (400)
-	Unauthorized Code = "unauthorized" // no or bad credentials (401)
-	Forbidden    Code = "forbidden"    // credentials do not grant this (403)
-	NotFound     Code = "not_found"    // no such thing in this org (404)
-	Conflict     Code = "conflict"     // the current state forbids it (409)
-	TooLarge     Code = "too_large"    // the body is over its limit (413)
-	Unsupported  Code = "unsupported"  // wrong content type (415)
-	RateLimited  Code = "rate_limited" // slow down (429)
-	Unavailable  Code = "unavailable"  // shedding load or not ready (503)
-	Internal     Code = "internal"     // a bug or an outage; details are logged, not shown (500)
+	Invalid      Code = "invalid"            // the input breaks a rule (422)
+	BadRequest   Code = "bad_request"        // the input cannot be parsed (400)
+	Unauthorized Code = "unauthorized"       // no or bad credentials (401)
+	Forbidden    Code = "forbidden"          // credentials do not grant this (403)
+	NotFound     Code = "not_found"          // no such thing in this org (404)
+	NotAllowed   Code = "method_not_allowed" // the route exists, the method does not (405)
+	Conflict     Code = "conflict"           // the current state forbids it (409)
+	TooLarge     Code = "too_large"          // the body is over its limit (413)
+	Unsupported  Code = "unsupported"        // wrong content type (415)
+	RateLimited  Code = "rate_limited"       // slow down (429)
+	Unavailable  Code = "unavailable"        // shedding load or not ready (503)
+	Internal     Code = "internal"           // a bug or an outage; details are logged, not shown (500)
 )
 
 // FieldError is one validation failure of one input field.

@@ -37,12 +37,22 @@ type Config struct {
 	// HTTPAddr is where the binary serves its routes, health and metrics.
 	HTTPAddr   string
 	Log        Log
+	API        APIConfig
 	Jobs       Jobs
 	Worker     WorkerConfig
 	Scheduler  SchedulerConfig
 	AI         AI
 	Enrichment Enrichment
 	Rules      Rules
+}
+
+// APIConfig configures the HTTP API.
+type APIConfig struct {
+	// CORSOrigins are the browser origins allowed to call the API (API_CORS_ORIGINS, comma
+	// separated; "*" allows any; empty allows none).
+	CORSOrigins []string
+	// BodyLimit caps a request body (API_BODY_LIMIT_BYTES).
+	BodyLimit int64
 }
 
 // Log configures zap.
@@ -104,6 +114,8 @@ var defaults = map[string]any{
 	"HTTP_ADDR":                   "",
 	"LOG_LEVEL":                   "info",
 	"LOG_FORMAT":                  "json",
+	"API_CORS_ORIGINS":            "",
+	"API_BODY_LIMIT_BYTES":        1 << 20,
 	"OPENAI_API_KEY":              "",
 	"AI_MODEL":                    "gpt-4o",
 	"OPENAI_BASE_URL":             "",
@@ -154,6 +166,10 @@ func Load(service string) (Config, error) {
 		DBMaxConns:  v.GetInt32("DB_MAX_CONNS"),
 		HTTPAddr:    v.GetString("HTTP_ADDR"),
 		Log:         Log{Level: strings.ToLower(v.GetString("LOG_LEVEL")), Format: strings.ToLower(v.GetString("LOG_FORMAT"))},
+		API: APIConfig{
+			CORSOrigins: splitList(v.GetString("API_CORS_ORIGINS")),
+			BodyLimit:   v.GetInt64("API_BODY_LIMIT_BYTES"),
+		},
 		Jobs: Jobs{
 			BaseDelay:   ms("JOB_BASE_DELAY_MS"),
 			MaxAttempts: v.GetInt("JOB_MAX_ATTEMPTS"),
@@ -203,6 +219,7 @@ func (c Config) Validate() error {
 	check(c.HTTPAddr != "", "HTTP_ADDR is required for service %q", c.Service)
 	check(oneOf(c.Log.Level, "debug", "info", "warn", "error"), "LOG_LEVEL must be debug, info, warn or error, got %q", c.Log.Level)
 	check(oneOf(c.Log.Format, "json", "console"), "LOG_FORMAT must be json or console, got %q", c.Log.Format)
+	check(c.API.BodyLimit >= 1024 && c.API.BodyLimit <= 64<<20, "API_BODY_LIMIT_BYTES must be 1024..67108864, got %d", c.API.BodyLimit)
 	check(c.Jobs.BaseDelay > 0, "JOB_BASE_DELAY_MS must be positive")
 	check(c.Jobs.MaxAttempts >= 1 && c.Jobs.MaxAttempts <= 100, "JOB_MAX_ATTEMPTS must be 1..100, got %d", c.Jobs.MaxAttempts)
 	check(c.Jobs.Timeout > 0, "JOB_TIMEOUT_MS must be positive")
@@ -221,6 +238,17 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// splitList splits a comma-separated setting, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func oneOf(s string, allowed ...string) bool {

@@ -150,3 +150,26 @@ func (d *DB) Ready(ctx context.Context) error {
 	}
 	return nil
 }
+
+// CheckAppRole reports an error when the connection's role escapes row-level security: a
+// superuser, a role with BYPASSRLS, or the owner of the tables. The api and the intake-gateway
+// call it at start and warn (README: connect them as a member of crm_app).
+func (d *DB) CheckAppRole(ctx context.Context) error {
+	var super, bypass, owner bool
+	err := d.Pool.QueryRow(ctx, `
+SELECT r.rolsuper, r.rolbypassrls,
+       EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = 'leads' AND tableowner = current_user)
+FROM pg_roles r WHERE r.rolname = current_user`).Scan(&super, &bypass, &owner)
+	if err != nil {
+		return fmt.Errorf("read connection role: %w", err)
+	}
+	switch {
+	case super:
+		return fmt.Errorf("connected as a superuser")
+	case bypass:
+		return fmt.Errorf("connected as a role with BYPASSRLS")
+	case owner:
+		return fmt.Errorf("connected as the owner of the tables")
+	}
+	return nil
+}

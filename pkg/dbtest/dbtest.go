@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/peterldowns/pgtestdb"
 	"github.com/peterldowns/pgtestdb/migrators/golangmigrator"
 	"github.com/stretchr/testify/require"
@@ -105,4 +106,41 @@ func SuperURL(t testing.TB, dbURL string) string {
 func NewEmptyURL(t testing.TB) string {
 	t.Helper()
 	return pgtestdb.Custom(t, config(t), pgtestdb.NoopMigrator{}).URL()
+}
+
+// AppRole is the login role that tests use to act as the api and the intake-gateway do: a member
+// of crm_app, neither owner nor superuser, so row-level security binds it.
+const AppRole = "crm_app_test"
+
+// AppURL returns a URL for the database of dbURL as AppRole, creating the role (and crm_app, when
+// no migration has made it yet) on first use.
+func AppURL(t testing.TB, dbURL string) string {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, ServerURL(t))
+	require.NoError(t, err)
+	defer func() { _ = admin.Close(ctx) }()
+	// Two blocks: a racing creator of the first role must not stop the creation of the second.
+	for _, create := range []string{
+		`CREATE ROLE crm_app NOLOGIN NOSUPERUSER NOBYPASSRLS`,
+		`CREATE ROLE ` + AppRole + ` LOGIN PASSWORD '` + AppRole + `' NOSUPERUSER NOBYPASSRLS IN ROLE crm_app`,
+	} {
+		_, err = admin.Exec(ctx, `DO $$ BEGIN `+create+`; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`)
+		require.NoError(t, err, "create the app test roles")
+	}
+	u, err := url.Parse(dbURL)
+	require.NoError(t, err)
+	u.User = url.UserPassword(AppRole, AppRole)
+	return u.String()
+}
+
+// SuperDB opens the database of dbURL as the server's superuser, for tests' own assertions:
+// a superuser bypasses row-level security, so it sees every org's rows without a tenant
+// transaction and independently of the code under test. Closed when the test ends.
+func SuperDB(t testing.TB, dbURL string) *db.DB {
+	t.Helper()
+	d, err := db.Open(context.Background(), db.Options{URL: SuperURL(t, dbURL), MaxConns: 4, AppName: "dbtest-super"})
+	require.NoError(t, err)
+	t.Cleanup(d.Close)
+	return d
 }

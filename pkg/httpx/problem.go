@@ -56,6 +56,7 @@ var codes = map[apperr.Code]codeInfo{
 	apperr.Unauthorized: {http.StatusUnauthorized, "Unauthorized"},
 	apperr.Forbidden:    {http.StatusForbidden, "Forbidden"},
 	apperr.NotFound:     {http.StatusNotFound, "Not found"},
+	apperr.NotAllowed:   {http.StatusMethodNotAllowed, "Method not allowed"},
 	apperr.Conflict:     {http.StatusConflict, "Conflict"},
 	apperr.TooLarge:     {http.StatusRequestEntityTooLarge, "Payload too large"},
 	apperr.Unsupported:  {http.StatusUnsupportedMediaType, "Unsupported media type"},

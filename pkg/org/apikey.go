@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,10 +18,13 @@ import (
 )
 
 // keyPrefix starts every clear API key, so that leaked keys are easy to find in code and logs.
+// A key reads "crm_<org id, 32 hex>_<secret, 43 base64url>": the org in the key lets the api
+// check it inside that org's row-level security scope, and tell "a key of another org" (403)
+// from "no such key" (401) without any cross-org lookup.
 const keyPrefix = "crm_"
 
-// shownPrefixLen is how much of a clear key is stored to tell keys apart; it is not a secret.
-const shownPrefixLen = 12
+// secretShown is how much of the secret is kept in api_keys.prefix to tell keys apart.
+const secretShown = 6
 
 // NewKey is a freshly made API key: Clear is shown once and never stored.
 type NewKey struct {
@@ -34,22 +38,37 @@ func HashKey(clear string) []byte {
 	return h[:]
 }
 
-func generateKey() (string, error) {
+func generateKey(orgID uuid.UUID) (clear, shown string, err error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("generate api key: %w", err)
+		return "", "", fmt.Errorf("generate api key: %w", err)
 	}
-	return keyPrefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
+	secret := base64.RawURLEncoding.EncodeToString(b[:])
+	head := keyPrefix + hex.EncodeToString(orgID[:]) + "_"
+	return head + secret, head + secret[:secretShown], nil
+}
+
+// KeyOrg returns the org a clear key names, or false when clear is not shaped like a key.
+func KeyOrg(clear string) (uuid.UUID, bool) {
+	rest, ok := strings.CutPrefix(clear, keyPrefix)
+	if !ok || len(rest) != 32+1+43 || rest[32] != '_' {
+		return uuid.Nil, false
+	}
+	var id uuid.UUID
+	if _, err := hex.Decode(id[:], []byte(rest[:32])); err != nil {
+		return uuid.Nil, false
+	}
+	return id, true
 }
 
 func insertKey(tx *gorm.DB, orgID uuid.UUID, name string) (string, uuid.UUID, error) {
-	clear, err := generateKey()
+	clear, shown, err := generateKey(orgID)
 	if err != nil {
 		return "", uuid.Nil, err
 	}
 	id := uuid.New()
 	err = tx.Exec(`INSERT INTO api_keys (org_id, id, name, prefix, key_hash) VALUES (?, ?, ?, ?, ?)`,
-		orgID, id, name, clear[:shownPrefixLen], HashKey(clear)).Error
+		orgID, id, name, shown, HashKey(clear)).Error
 	if db.IsForeignKeyViolation(err) {
 		return "", uuid.Nil, apperr.Errorf(apperr.NotFound, "org %s not found", orgID)
 	}
@@ -96,12 +115,20 @@ func RevokeKey(ctx context.Context, g *gorm.DB, orgID, keyID uuid.UUID) error {
 // ErrBadKey is returned by Authenticate for a key that is missing, unknown or revoked.
 var ErrBadKey = errors.New("invalid api key")
 
-// Authenticate checks clear against the org's live keys and returns the key's id. The lookup
-// is by SHA-256 through a unique index, so its time does not depend on how much of a guessed key
-// is right. It returns apperr.Unauthorized for a bad key.
-func Authenticate(ctx context.Context, g *gorm.DB, orgID uuid.UUID, clear string) (uuid.UUID, error) {
-	if !strings.HasPrefix(clear, keyPrefix) {
-		return uuid.Nil, apperr.Wrap(ErrBadKey, apperr.Unauthorized, "invalid api key")
+// Principal is who a request acts as: an org and the key that proved it.
+type Principal struct {
+	OrgID uuid.UUID
+	KeyID uuid.UUID
+}
+
+// Authenticate checks the clear key and returns the org and key it belongs to. The key is
+// looked up inside the org it names (row-level security scope) by its SHA-256 through a unique
+// index, so the time taken does not depend on how much of a guessed key is right. A key that is
+// malformed, unknown or revoked is apperr.Unauthorized.
+func Authenticate(ctx context.Context, g *gorm.DB, clear string) (Principal, error) {
+	orgID, ok := KeyOrg(clear)
+	if !ok {
+		return Principal{}, apperr.Wrap(ErrBadKey, apperr.Unauthorized, "invalid api key")
 	}
 	var ids []uuid.UUID
 	err := db.Tx(ctx, g, orgID, func(tx *gorm.DB) error {
@@ -109,10 +136,10 @@ func Authenticate(ctx context.Context, g *gorm.DB, orgID uuid.UUID, clear string
 			orgID, HashKey(clear)).Scan(&ids).Error
 	})
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("authenticate: %w", err)
+		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
 	if len(ids) == 0 {
-		return uuid.Nil, apperr.Wrap(ErrBadKey, apperr.Unauthorized, "invalid api key")
+		return Principal{}, apperr.Wrap(ErrBadKey, apperr.Unauthorized, "invalid api key")
 	}
-	return ids[0], nil
+	return Principal{OrgID: orgID, KeyID: ids[0]}, nil
 }

@@ -2,20 +2,37 @@ package main
 
 import (
 	"context"
+	"time"
+
+	"go.uber.org/zap"
 
 	"example.com/crm/pkg/cli"
+	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/httpx"
+	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lifecycle"
+	"example.com/crm/services/api/internal/httpapi"
 )
 
-// serve runs the API until shutdown. The business routes come with the API issue; today the
-// process serves its health, readiness and metrics.
+// serve runs the API until shutdown. It should connect as a member of crm_app (see README):
+// then row-level security binds every query it makes.
 func serve(ctx context.Context, env cli.Env) error {
-	d, err := cli.OpenDB(ctx, env, "crm-api", 10)
+	d, err := cli.OpenDB(ctx, env, "crm-api", 20)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	if err := d.CheckAppRole(ctx); err != nil {
+		env.Log.Warn("row-level security does not bind this connection", zap.Error(err))
+	}
 	reg := httpx.NewRegistry()
-	return lifecycle.Run(ctx, env.Log, cli.OpsComponent(env, d, reg))
+	queue := jobs.New(d, jobs.Config{BaseDelay: env.Config.Jobs.BaseDelay, MaxAttempts: env.Config.Jobs.MaxAttempts})
+	srv := httpapi.New(httpapi.Deps{
+		DB: d, Queue: queue, Emitter: events.NewEmitter(queue), Log: env.Log, Config: env.Config.API, Registry: reg,
+	})
+	hs := httpx.NewServer(env.Config.HTTPAddr, srv)
+	return lifecycle.Run(ctx, env.Log, lifecycle.Component{
+		Name: "http",
+		Run:  func(ctx context.Context) error { return httpx.Serve(ctx, hs, 10*time.Second, env.Log) },
+	})
 }

@@ -1,0 +1,80 @@
+package httpx_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/httpx"
+)
+
+type sample struct {
+	Name  string         `json:"name"`
+	Count int            `json:"count"`
+	Inner map[string]any `json:"inner"`
+	List  []struct {
+		A string `json:"a"`
+	} `json:"list"`
+}
+
+// TestDecodeJSONStrict proves the strict decoder accepts a well-formed document and refuses every
+// kind of malformed body with a 400-class apperr, naming the field where there is one.
+func TestDecodeJSONStrict(t *testing.T) {
+	t.Parallel()
+	var ok sample
+	require.NoError(t, httpx.DecodeJSON([]byte(` {"name":"a","count":2,"inner":{"x":{"name":1}},"list":[{"a":"b"},{"a":"c"}]} `), &ok))
+	require.Equal(t, "a", ok.Name)
+
+	cases := map[string]struct {
+		body  string
+		field string
+	}{
+		"empty":                {body: ""},
+		"blank":                {body: "   "},
+		"not json":             {body: "name=a"},
+		"truncated":            {body: `{"name":"a"`},
+		"trailing data":        {body: `{"name":"a"} {}`},
+		"trailing garbage":     {body: `{"name":"a"}x`},
+		"unknown field":        {body: `{"name":"a","nope":1}`, field: "nope"},
+		"duplicate key":        {body: `{"name":"a","name":"b"}`, field: "name"},
+		"nested duplicate":     {body: `{"inner":{"x":1,"x":2}}`, field: "x"},
+		"duplicate in array":   {body: `{"list":[{"a":"1","a":"2"}]}`, field: "a"},
+		"wrong type":           {body: `{"count":"two"}`, field: "count"},
+		"array not object":     {body: `[1,2]`},
+		"invalid utf8":         {body: "{\"name\":\"\xff\"}"},
+		"nul escape":           {body: `{"name":"a\u0000b"}`},
+		"raw nul":              {body: "{\"name\":\"a\x00\"}"},
+		"float for int":        {body: `{"count":1.5}`, field: "count"},
+		"number overflow":      {body: `{"count":1e400}`, field: "count"},
+		"string is not object": {body: `"x"`},
+		"null then more":       {body: `null null`},
+		"unterminated string":  {body: `{"name":"a}`},
+		"nested arrays":        {body: strings.Repeat("[", 5) + strings.Repeat("]", 5)},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var s sample
+			err := httpx.DecodeJSON([]byte(tc.body), &s)
+			require.Error(t, err)
+			require.Equal(t, apperr.BadRequest, apperr.CodeOf(err), err.Error())
+			if tc.field != "" {
+				e, _ := apperr.As(err)
+				require.NotEmpty(t, e.Fields, err.Error())
+				require.Equal(t, tc.field, e.Fields[0].Field)
+			}
+		})
+	}
+}
+
+// TestReadBodyLimit proves a body over the limit is apperr.TooLarge and one at the limit passes.
+func TestReadBodyLimit(t *testing.T) {
+	t.Parallel()
+	b, err := httpx.ReadBody(strings.NewReader("12345"), 5)
+	require.NoError(t, err)
+	require.Equal(t, "12345", string(b))
+	_, err = httpx.ReadBody(strings.NewReader("123456"), 5)
+	require.Equal(t, apperr.TooLarge, apperr.CodeOf(err))
+}

@@ -1,0 +1,4 @@
+package httpapi
+
+// leadRoutes registers the lead routes.
+func (s *Server) leadRoutes(router) {}

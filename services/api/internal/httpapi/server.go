@@ -1,0 +1,56 @@
+// Package httpapi is the API's HTTP layer on echo v4: the conventions every route shares (request
+// ids, access logs, recovery, CORS, strict JSON, validation, problem+json errors, API-key auth,
+// Idempotency-Key, cursor pagination) and thin handlers that call the pkg domain packages.
+// Nothing here holds business rules; nothing outside this package sees echo.
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/go-playground/validator/v10"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"example.com/crm/pkg/config"
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/jobs"
+)
+
+// Deps are what the handlers need.
+type Deps struct {
+	DB       *db.DB
+	Queue    *jobs.Queue
+	Emitter  *events.Emitter
+	Log      *zap.Logger
+	Config   config.APIConfig
+	Registry *prometheus.Registry
+}
+
+// Server is the API's HTTP handler.
+type Server struct {
+	Deps
+	echo     *echo.Echo
+	validate *validator.Validate
+	metrics  *httpMetrics
+}
+
+// New builds the server with every route registered.
+func New(d Deps) *Server {
+	if d.DB == nil || d.Queue == nil || d.Emitter == nil || d.Log == nil || d.Registry == nil {
+		panic("httpapi.New: nil dependency")
+	}
+	if d.Config.BodyLimit <= 0 {
+		d.Config.BodyLimit = 1 << 20
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	s := &Server{Deps: d, echo: e, validate: newValidator(), metrics: newHTTPMetrics(d.Registry)}
+	e.HTTPErrorHandler = s.handleError
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
