@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 
+	"go.uber.org/zap"
+
 	"example.com/crm/pkg/cli"
 	"example.com/crm/pkg/httpx"
 	"example.com/crm/pkg/lifecycle"
@@ -16,6 +18,9 @@ func serve(ctx context.Context, env cli.Env) error {
 		return err
 	}
 	defer d.Close()
+	if err := d.CheckAppRole(ctx); err != nil {
+		env.Log.Warn("row-level security does not bind this connection", zap.Error(err))
+	}
 	reg := httpx.NewRegistry()
 	return lifecycle.Run(ctx, env.Log, cli.OpsComponent(env, d, reg))
 }

@@ -2,7 +2,10 @@ module example.com/crm/services/intake-gateway
 
 go 1.26.8
 
-require example.com/crm/pkg v0.0.0
+require (
+	example.com/crm/pkg v0.0.0
+	go.uber.org/zap v1.28.0
+)
 
 require (
 	example.com/crm/migrations v0.0.0 // indirect
@@ -33,7 +36,6 @@ require (
 	github.com/spf13/viper v1.21.0 // indirect
 	github.com/subosito/gotenv v1.6.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
-	go.uber.org/zap v1.28.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sync v0.23.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect

@@ -1,0 +1,89 @@
+package org_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/dbtest"
+	"example.com/crm/pkg/org"
+)
+
+// TestCreateSeedsDefaultsAndKey proves Create makes the org, its default cron tasks and a first
+// key that authenticates for that org, storing only the key's hash.
+func TestCreateSeedsDefaultsAndKey(t *testing.T) {
+	t.Parallel()
+	d, _ := dbtest.NewDB(t)
+	c, err := org.Create(t.Context(), d.Gorm, "  Acme  ")
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(c.APIKey, "crm_"))
+	keyOrg, ok := org.KeyOrg(c.APIKey)
+	require.True(t, ok)
+	require.Equal(t, c.OrgID, keyOrg)
+
+	var name string
+	var tasks, keys int
+	var stored struct{ KeyHash []byte }
+	require.NoError(t, d.Tx(t.Context(), c.OrgID, func(tx *gorm.DB) error {
+		if err := tx.Raw(`SELECT name FROM orgs WHERE id = ?`, c.OrgID).Scan(&name).Error; err != nil {
+			return err
+		}
+		if err := tx.Raw(`SELECT count(*) FROM cron_tasks WHERE org_id = ?`, c.OrgID).Scan(&tasks).Error; err != nil {
+			return err
+		}
+		if err := tx.Raw(`SELECT count(*) FROM api_keys WHERE org_id = ?`, c.OrgID).Scan(&keys).Error; err != nil {
+			return err
+		}
+		return tx.Raw(`SELECT key_hash FROM api_keys WHERE org_id = ?`, c.OrgID).Scan(&stored).Error
+	}))
+	require.Equal(t, "Acme", name)
+	require.Equal(t, len(org.DefaultCronTasks), tasks)
+	require.Equal(t, 1, keys)
+	require.Equal(t, org.HashKey(c.APIKey), stored.KeyHash, "only the hash is stored")
+
+	p, err := org.Authenticate(t.Context(), d.Gorm, c.APIKey)
+	require.NoError(t, err)
+	require.Equal(t, c.OrgID, p.OrgID)
+
+	_, err = org.Create(t.Context(), d.Gorm, "   ")
+	require.Equal(t, apperr.Invalid, apperr.CodeOf(err))
+}
+
+// TestKeysCreateRevokeAuthenticate proves a second key works alongside the first, a revoked key
+// stops authenticating, malformed or unknown keys are Unauthorized, and keys of an unknown org
+// cannot be made.
+func TestKeysCreateRevokeAuthenticate(t *testing.T) {
+	t.Parallel()
+	d, _ := dbtest.NewDB(t)
+	c, err := org.Create(t.Context(), d.Gorm, "acme")
+	require.NoError(t, err)
+	k, err := org.CreateKey(t.Context(), d.Gorm, c.OrgID, "ci")
+	require.NoError(t, err)
+	require.NotEqual(t, c.APIKey, k.Clear)
+
+	for _, key := range []string{c.APIKey, k.Clear} {
+		_, err := org.Authenticate(t.Context(), d.Gorm, key)
+		require.NoError(t, err)
+	}
+	require.NoError(t, org.RevokeKey(t.Context(), d.Gorm, c.OrgID, k.ID))
+	_, err = org.Authenticate(t.Context(), d.Gorm, k.Clear)
+	require.Equal(t, apperr.Unauthorized, apperr.CodeOf(err))
+	require.Equal(t, apperr.NotFound, apperr.CodeOf(org.RevokeKey(t.Context(), d.Gorm, c.OrgID, k.ID)), "revoked twice")
+
+	tampered := c.APIKey[:len(c.APIKey)-1] + "x"
+	if tampered == c.APIKey {
+		tampered = c.APIKey[:len(c.APIKey)-1] + "y"
+	}
+	for _, bad := range []string{"", "crm_", "nope", tampered, "crm_" + strings.Repeat("z", 76)} {
+		_, err := org.Authenticate(t.Context(), d.Gorm, bad)
+		require.Equal(t, apperr.Unauthorized, apperr.CodeOf(err), bad)
+	}
+	_, err = org.CreateKey(t.Context(), d.Gorm, uuid.New(), "x")
+	require.Error(t, err)
+	require.True(t, apperr.Is(err, apperr.NotFound) || db.IsForeignKeyViolation(err), err.Error())
+}
