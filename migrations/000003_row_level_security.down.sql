@@ -15,6 +15,9 @@ BEGIN
 END
 $$;
 
+ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM crm_app;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE, SELECT ON SEQUENCES FROM crm_app;
+
 -- crm_app is cluster-wide and may serve other databases: only this database's grants go.
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM crm_app;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM crm_app;

@@ -33,6 +33,10 @@ $$;
 GRANT USAGE ON SCHEMA public TO crm_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO crm_app;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO crm_app;
+-- Tables and sequences that later migrations create (as this same owner) get the same rights;
+-- their policies each migration must add itself (pkg/db's RLS test fails on a table without one).
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO crm_app;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO crm_app;
 -- History is append-only for everyone; tenants are created by operators, not by the api.
 REVOKE UPDATE, DELETE ON events FROM crm_app;
 REVOKE INSERT, DELETE ON orgs FROM crm_app;

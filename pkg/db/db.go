@@ -158,7 +158,8 @@ func (d *DB) CheckAppRole(ctx context.Context) error {
 	var super, bypass, owner bool
 	err := d.Pool.QueryRow(ctx, `
 SELECT r.rolsuper, r.rolbypassrls,
-       EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = 'leads' AND tableowner = current_user)
+       EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = 'leads'
+               AND pg_has_role(current_user, tableowner, 'USAGE'))
 FROM pg_roles r WHERE r.rolname = current_user`).Scan(&super, &bypass, &owner)
 	if err != nil {
 		return fmt.Errorf("read connection role: %w", err)
@@ -169,7 +170,7 @@ FROM pg_roles r WHERE r.rolname = current_user`).Scan(&super, &bypass, &owner)
 	case bypass:
 		return fmt.Errorf("connected as a role with BYPASSRLS")
 	case owner:
-		return fmt.Errorf("connected as the owner of the tables")
+		return fmt.Errorf("connected as the owner of the tables or a member of the owner role")
 	}
 	return nil
 }

@@ -12,12 +12,15 @@ import (
 	"example.com/crm/pkg/dbtest"
 )
 
-// txBundle is a fresh database opened twice: main with the usual pool for fixtures and checks,
-// and single with a one-connection pool, so that every statement on single runs on the same
-// server session and anything a transaction leaves behind is seen by the next one.
+// txBundle is a fresh database opened three times: main with the usual pool for fixtures;
+// single with a one-connection pool, so that every statement on single runs on the same server
+// session and anything a transaction leaves behind is seen by the next one; and super, a
+// superuser connection that row-level security does not bind, for checks that must not depend
+// on the tenant transaction under test.
 type txBundle struct {
 	main   *db.DB
 	single *db.DB
+	super  *db.DB
 	orgA   uuid.UUID
 	orgB   uuid.UUID
 }
@@ -31,6 +34,7 @@ func setupTx(t *testing.T) *txBundle {
 	return &txBundle{
 		main:   main,
 		single: single,
+		super:  dbtest.SuperDB(t, url),
 		orgA:   dbtest.NewOrg(t, main, "org-a"),
 		orgB:   dbtest.NewOrg(t, main, "org-b"),
 	}
@@ -44,10 +48,11 @@ func session(t *testing.T, g *gorm.DB) (pid int, org string) {
 	return pid, org
 }
 
+// orgName reads the committed name of org id through the superuser connection.
 func (b *txBundle) orgName(t *testing.T, id uuid.UUID) string {
 	t.Helper()
 	var name string
-	require.NoError(t, b.main.Pool.QueryRow(t.Context(), `SELECT name FROM orgs WHERE id = $1`, id).Scan(&name))
+	require.NoError(t, b.super.Pool.QueryRow(t.Context(), `SELECT name FROM orgs WHERE id = $1`, id).Scan(&name))
 	return name
 }
 

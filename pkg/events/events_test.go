@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,19 +21,49 @@ import (
 	"example.com/crm/pkg/jobs"
 )
 
-// bundle is a fresh database with a queue, an emitter on it and one org.
+// bundle is a fresh database with a queue, an emitter on it and one org. db is the owner's
+// handle that the code under test runs on; super is a superuser connection to the same
+// database, which row-level security does not bind, for the tests' own reads of every org's
+// rows.
 type bundle struct {
-	db  *db.DB
-	q   *jobs.Queue
-	em  *events.Emitter
-	org uuid.UUID
+	db    *db.DB
+	super *db.DB
+	q     *jobs.Queue
+	em    *events.Emitter
+	org   uuid.UUID
 }
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	d, _ := dbtest.NewDB(t)
+	d, url := dbtest.NewDB(t)
 	q := jobs.New(d, jobs.Config{})
-	return &bundle{db: d, q: q, em: events.NewEmitter(q), org: dbtest.NewOrg(t, d, "acme")}
+	return &bundle{db: d, super: dbtest.SuperDB(t, url), q: q, em: events.NewEmitter(q), org: dbtest.NewOrg(t, d, "acme")}
+}
+
+// emit emits ev as production code does: inside a tenant transaction of the event's org, or of
+// the bundle's org for an event without one (so that Emit's own check is what refuses it). It
+// returns what Emit returned, and the transaction's error.
+func (b *bundle) emit(ctx context.Context, ev events.NewEvent) (events.Event, bool, error) {
+	org := ev.OrgID
+	if org == uuid.Nil {
+		org = b.org
+	}
+	var (
+		stored  events.Event
+		created bool
+	)
+	err := b.db.Tx(ctx, org, func(tx *gorm.DB) error {
+		var err error
+		stored, created, err = b.em.Emit(ctx, tx, ev)
+		return err
+	})
+	return stored, created, err
+}
+
+// inTenantTx runs sql as the owner in a tenant transaction of the bundle's org, where the rows
+// of that org are visible to it.
+func (b *bundle) inTenantTx(ctx context.Context, sql string) error {
+	return b.db.Tx(ctx, b.org, func(tx *gorm.DB) error { return tx.Exec(sql).Error })
 }
 
 // leadCreated is a lead.created event about a new lead.
@@ -51,7 +82,7 @@ func (b *bundle) leadCreated(key string) events.NewEvent {
 func (b *bundle) count(t *testing.T, sql string, args ...any) int {
 	t.Helper()
 	var n int
-	require.NoError(t, b.db.Pool.QueryRow(t.Context(), sql, args...).Scan(&n))
+	require.NoError(t, b.super.Pool.QueryRow(t.Context(), sql, args...).Scan(&n))
 	return n
 }
 
@@ -65,7 +96,7 @@ type eventRow struct {
 func (b *bundle) event(t *testing.T, id int64) eventRow {
 	t.Helper()
 	var r eventRow
-	require.NoError(t, b.db.Pool.QueryRow(t.Context(), `
+	require.NoError(t, b.super.Pool.QueryRow(t.Context(), `
 SELECT type, entity_type, idempotency_key, actor, entity_id, payload FROM events WHERE id = $1`, id).
 		Scan(&r.Type, &r.EntityType, &r.Key, &r.Actor, &r.EntityID, &r.Payload))
 	return r
@@ -84,7 +115,7 @@ type jobRow struct {
 // jobs returns every job in the database, by type.
 func (b *bundle) jobs(t *testing.T) []jobRow {
 	t.Helper()
-	rows, err := b.db.Pool.Query(t.Context(), `
+	rows, err := b.super.Pool.Query(t.Context(), `
 SELECT org_id, job_type, idempotency_key, status, event_id, payload FROM jobs ORDER BY job_type, id`)
 	require.NoError(t, err)
 	defer rows.Close()
@@ -114,7 +145,7 @@ func TestEmitWritesEventAndMappedJobs(t *testing.T) {
 	b := setup(t)
 	in := b.leadCreated("lead:1:created")
 
-	ev, created, err := b.em.Emit(t.Context(), b.db.Gorm, in)
+	ev, created, err := b.emit(t.Context(), in)
 	require.NoError(t, err)
 	require.True(t, created)
 	require.Positive(t, ev.ID)
@@ -158,7 +189,7 @@ func TestEmitDefaults(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 
-	ev, created, err := b.em.Emit(t.Context(), b.db.Gorm, events.NewEvent{
+	ev, created, err := b.emit(t.Context(), events.NewEvent{
 		OrgID: b.org, Type: events.SystemNoop, EntityType: "system", IdempotencyKey: "smoke-1",
 	})
 	require.NoError(t, err)
@@ -186,19 +217,19 @@ func TestEmitIsIdempotent(t *testing.T) {
 	ctx := t.Context()
 	other := dbtest.NewOrg(t, b.db, "other")
 
-	first, created, err := b.em.Emit(ctx, b.db.Gorm, b.leadCreated("k"))
+	first, created, err := b.emit(ctx, b.leadCreated("k"))
 	require.NoError(t, err)
 	require.True(t, created)
 
 	repeat := b.leadCreated("k")
 	repeat.Payload = map[string]string{"name": "Changed"}
-	second, created, err := b.em.Emit(ctx, b.db.Gorm, repeat)
+	second, created, err := b.emit(ctx, repeat)
 	require.NoError(t, err)
 	require.False(t, created)
 	require.Equal(t, first, second, "the repeat returns the first event")
 
 	otherType := events.NewEvent{OrgID: b.org, Type: events.DealWon, EntityType: "deal", IdempotencyKey: "k"}
-	third, created, err := b.em.Emit(ctx, b.db.Gorm, otherType)
+	third, created, err := b.emit(ctx, otherType)
 	require.NoError(t, err)
 	require.False(t, created)
 	require.Equal(t, first.ID, third.ID)
@@ -210,7 +241,7 @@ func TestEmitIsIdempotent(t *testing.T) {
 
 	elsewhere := b.leadCreated("k")
 	elsewhere.OrgID = other
-	fourth, created, err := b.em.Emit(ctx, b.db.Gorm, elsewhere)
+	fourth, created, err := b.emit(ctx, elsewhere)
 	require.NoError(t, err)
 	require.True(t, created)
 	require.NotEqual(t, first.ID, fourth.ID)
@@ -220,9 +251,9 @@ func TestEmitIsIdempotent(t *testing.T) {
 }
 
 // TestEmitConcurrentSameKey proves the idempotency is enforced by the unique index, not by a
-// read before the insert: while one transaction holds an uncommitted emit, a second emit of the
-// same key waits for it and then returns that event with created false, so one event and one
-// set of jobs exist in the end.
+// read before the insert: while one tenant transaction holds an uncommitted emit, a second emit
+// of the same key (in its own tenant transaction) waits for it and then returns that event with
+// created false, so one event and one set of jobs exist in the end.
 func TestEmitConcurrentSameKey(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -231,6 +262,7 @@ func TestEmitConcurrentSameKey(t *testing.T) {
 	tx := b.db.Gorm.WithContext(ctx).Begin()
 	require.NoError(t, tx.Error)
 	defer tx.Rollback()
+	require.NoError(t, db.SetOrg(tx, b.org))
 	first, created, err := b.em.Emit(ctx, tx, b.leadCreated("k"))
 	require.NoError(t, err)
 	require.True(t, created)
@@ -242,7 +274,7 @@ func TestEmitConcurrentSameKey(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		ev, created, err := b.em.Emit(ctx, b.db.Gorm, b.leadCreated("k"))
+		ev, created, err := b.emit(ctx, b.leadCreated("k"))
 		done <- result{ev, created, err}
 	}()
 	require.Eventually(t, func() bool {
@@ -274,7 +306,7 @@ func TestEmitUnmappedTypeEnqueuesNothing(t *testing.T) {
 	_, isMapped := events.JobMap[events.LeadUpdated]
 	require.False(t, isMapped)
 
-	ev, created, err := b.em.Emit(t.Context(), b.db.Gorm, events.NewEvent{
+	ev, created, err := b.emit(t.Context(), events.NewEvent{
 		OrgID: b.org, Type: events.LeadUpdated, EntityType: "lead", EntityID: uuid.New(), IdempotencyKey: "u1",
 	})
 	require.NoError(t, err)
@@ -298,7 +330,7 @@ func TestJobMapEnqueuesEveryMappedType(t *testing.T) {
 	sort.Strings(types)
 	for _, et := range types {
 		entity, _, _ := strings.Cut(et, ".")
-		ev, created, err := b.em.Emit(ctx, b.db.Gorm, events.NewEvent{OrgID: b.org, Type: et, EntityType: entity, IdempotencyKey: et})
+		ev, created, err := b.emit(ctx, events.NewEvent{OrgID: b.org, Type: et, EntityType: entity, IdempotencyKey: et})
 		require.NoError(t, err, et)
 		require.True(t, created, et)
 
@@ -307,7 +339,7 @@ func TestJobMapEnqueuesEveryMappedType(t *testing.T) {
 			require.Contains(t, jobs.AllTypes, jt, et)
 		}
 		var got []string
-		rows, err := b.db.Pool.Query(ctx, `SELECT job_type FROM jobs WHERE event_id = $1`, ev.ID)
+		rows, err := b.super.Pool.Query(ctx, `SELECT job_type FROM jobs WHERE event_id = $1`, ev.ID)
 		require.NoError(t, err)
 		for rows.Next() {
 			var jt string
@@ -320,7 +352,9 @@ func TestJobMapEnqueuesEveryMappedType(t *testing.T) {
 }
 
 // TestEmitValidates proves an event without org, type, entity type or key, with a type the
-// schema refuses, or of an unknown org is refused and writes nothing.
+// schema refuses, or of an unknown org is refused and writes nothing. Each emit runs in a
+// tenant transaction of the event's own org, so the refusal comes from Emit or the schema,
+// never from row-level security.
 func TestEmitValidates(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -338,9 +372,10 @@ func TestEmitValidates(t *testing.T) {
 	for name, mutate := range tests {
 		ev := valid
 		mutate(&ev)
-		_, created, err := b.em.Emit(t.Context(), b.db.Gorm, ev)
+		_, created, err := b.emit(t.Context(), ev)
 		require.Error(t, err, name)
 		require.False(t, created, name)
+		require.NotEqual(t, db.CodeInsufficientPriv, db.PgCode(err), "%s: refused by row-level security: %v", name, err)
 	}
 	require.Zero(t, b.count(t, `SELECT count(*) FROM events`))
 	require.Empty(t, b.jobs(t))
@@ -350,12 +385,13 @@ func TestEmitValidates(t *testing.T) {
 
 // TestEventsAreAppendOnly proves the database itself refuses UPDATE, DELETE and TRUNCATE on
 // events (insufficient_privilege from the triggers), for the role that owns the table, and the
-// history is unchanged afterwards.
+// history is unchanged afterwards. The statements run in a tenant transaction of the event's
+// org, where row-level security lets them reach the row, so the triggers are what refuses them.
 func TestEventsAreAppendOnly(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := t.Context()
-	ev, _, err := b.em.Emit(ctx, b.db.Gorm, b.leadCreated("k"))
+	ev, _, err := b.emit(ctx, b.leadCreated("k"))
 	require.NoError(t, err)
 	before := b.event(t, ev.ID)
 
@@ -366,14 +402,13 @@ func TestEventsAreAppendOnly(t *testing.T) {
 		`DELETE FROM events WHERE id = ` + fmt.Sprint(ev.ID),
 		`TRUNCATE events CASCADE`,
 	} {
-		_, err := b.db.Pool.Exec(ctx, stmt)
+		err := b.inTenantTx(ctx, stmt)
 		require.Error(t, err, stmt)
 		require.Equal(t, db.CodeInsufficientPriv, db.PgCode(err), "%s: %v", stmt, err)
 		require.ErrorContains(t, err, "append-only", stmt)
 	}
 	// Plain TRUNCATE is refused too (by the jobs foreign key before the trigger gets a say).
-	_, err = b.db.Pool.Exec(ctx, `TRUNCATE events`)
-	require.Error(t, err)
+	require.Error(t, b.inTenantTx(ctx, `TRUNCATE events`))
 
 	require.Equal(t, before, b.event(t, ev.ID))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM events`))
@@ -415,7 +450,7 @@ func TestEmitIsTransactional(t *testing.T) {
 	orgName := func() string {
 		t.Helper()
 		var name string
-		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT name FROM orgs WHERE id = $1`, b.org).Scan(&name))
+		require.NoError(t, b.super.Pool.QueryRow(ctx, `SELECT name FROM orgs WHERE id = $1`, b.org).Scan(&name))
 		return name
 	}
 

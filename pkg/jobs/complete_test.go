@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
+	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/jobs"
 )
 
@@ -176,10 +177,13 @@ func TestCompleteInTx(t *testing.T) {
 	for _, j := range got {
 		byID[j.ID] = j
 	}
+	// orgs is under forced row-level security: the handler's committed write is read back
+	// through a superuser connection, which sees it without a tenant transaction.
+	super := dbtest.SuperDB(t, b.url)
 	orgName := func() string {
 		t.Helper()
 		var name string
-		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT name FROM orgs WHERE id = $1`, b.org).Scan(&name))
+		require.NoError(t, super.Pool.QueryRow(ctx, `SELECT name FROM orgs WHERE id = $1`, b.org).Scan(&name))
 		return name
 	}
 	rename := func(name string) func(tx *gorm.DB) error {

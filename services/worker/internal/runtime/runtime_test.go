@@ -25,6 +25,7 @@ import (
 // metrics registry.
 type bundle struct {
 	db    *db.DB
+	super *db.DB // sees every row (row-level security binds the owner on events)
 	org   uuid.UUID
 	queue *jobs.Queue
 	reg   *prometheus.Registry
@@ -32,9 +33,10 @@ type bundle struct {
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	d, _ := dbtest.NewDB(t)
+	d, url := dbtest.NewDB(t)
 	return &bundle{
 		db:    d,
+		super: dbtest.SuperDB(t, url),
 		org:   dbtest.NewOrg(t, d, "runtime test"),
 		queue: jobs.New(d, jobs.Config{BaseDelay: time.Hour, MaxAttempts: 3}),
 		reg:   prometheus.NewRegistry(),
@@ -386,7 +388,7 @@ func TestCompleteInTx(t *testing.T) {
 	var jobX, eventX, logX string
 	ctx := t.Context()
 	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT xmin::text FROM jobs WHERE id = $1`, id).Scan(&jobX))
-	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT xmin::text FROM events WHERE idempotency_key = $1`, fmt.Sprintf("job:%d", id)).Scan(&eventX))
+	require.NoError(t, b.super.Pool.QueryRow(ctx, `SELECT xmin::text FROM events WHERE idempotency_key = $1`, fmt.Sprintf("job:%d", id)).Scan(&eventX))
 	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT xmin::text FROM job_logs WHERE job_id = $1`, id).Scan(&logX))
 	require.Equal(t, jobX, eventX, "the handler's row and the completion are one transaction")
 	require.Equal(t, jobX, logX)
@@ -398,7 +400,7 @@ func TestCompleteInTx(t *testing.T) {
 	require.Equal(t, "failed", b.logs(t, bad)[0].Outcome)
 	require.Equal(t, "pending", b.job(t, bad).Status)
 	var n int
-	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE idempotency_key = $1`, fmt.Sprintf("job:%d", bad)).Scan(&n))
+	require.NoError(t, b.super.Pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE idempotency_key = $1`, fmt.Sprintf("job:%d", bad)).Scan(&n))
 	require.Zero(t, n, "the failed attempt's write was rolled back")
 }
 
@@ -471,7 +473,7 @@ func TestLostLeaseStopsHandler(t *testing.T) {
 		require.Empty(t, b.logs(t, id), "the old attempt of job %d wrote no outcome", id)
 	}
 	var n int
-	require.NoError(t, b.db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM events WHERE idempotency_key = 'stolen'`).Scan(&n))
+	require.NoError(t, b.super.Pool.QueryRow(t.Context(), `SELECT count(*) FROM events WHERE idempotency_key = 'stolen'`).Scan(&n))
 	require.Zero(t, n, "a refused CompleteInTx keeps none of its writes")
 }
 

@@ -1,0 +1,451 @@
+package db_test
+
+import (
+	"crypto/sha256"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/dbtest"
+)
+
+// rlsBundle is a fresh database with two orgs, A and B, each with one lead, one event, one job
+// and one API key, opened three ways: owner as the migrations' owner role (the worker and the
+// scheduler connect like this), app as the login role of the api and the intake-gateway (a
+// member of crm_app, one pooled connection, so consecutive transactions share a server
+// session), and super as a superuser, which row-level security does not bind, for fixtures and
+// checks of what is really stored.
+type rlsBundle struct {
+	owner *db.DB
+	app   *db.DB
+	super *db.DB
+	orgA  uuid.UUID
+	orgB  uuid.UUID
+	leadA uuid.UUID
+	leadB uuid.UUID
+}
+
+// seededTables are the tables that setupRLS fills with exactly one row per org, with the column
+// that names a row's org.
+var seededTables = []struct{ name, orgCol string }{
+	{"leads", "org_id"},
+	{"events", "org_id"},
+	{"jobs", "org_id"},
+	{"api_keys", "org_id"},
+	{"orgs", "id"},
+}
+
+// forcedTables are the tables whose policies bind their owner too (FORCE ROW LEVEL SECURITY).
+var forcedTables = []string{
+	"api_keys", "calls", "clients", "contracts", "deals", "events", "integrity_alerts", "intake_sources",
+	"invoices", "lead_activities", "lead_intake_raw", "leads", "onboarding_tasks", "orgs", "reports",
+}
+
+func setupRLS(t *testing.T) *rlsBundle {
+	t.Helper()
+	owner, url := dbtest.NewDB(t)
+	app, err := db.Open(t.Context(), db.Options{URL: dbtest.AppURL(t, url), MaxConns: 1, AppName: "rls_test"})
+	require.NoError(t, err)
+	t.Cleanup(app.Close)
+	b := &rlsBundle{
+		owner: owner,
+		app:   app,
+		super: dbtest.SuperDB(t, url),
+		orgA:  dbtest.NewOrg(t, owner, "org-a"),
+		orgB:  dbtest.NewOrg(t, owner, "org-b"),
+	}
+	b.leadA = seedOrg(t, owner, b.orgA)
+	b.leadB = seedOrg(t, owner, b.orgB)
+	for _, tbl := range seededTables {
+		require.ElementsMatch(t, []uuid.UUID{b.orgA, b.orgB}, visibleOrgs(t, b.super.Gorm, tbl.name, tbl.orgCol),
+			"%s: both orgs have a row", tbl.name)
+	}
+	return b
+}
+
+// seedOrg writes a lead, an event about it, a job caused by the event and an API key for org,
+// as the owner in a tenant transaction of org, the way production code writes. It returns the
+// lead's id.
+func seedOrg(t *testing.T, owner *db.DB, org uuid.UUID) uuid.UUID {
+	t.Helper()
+	var lead uuid.UUID
+	hash := sha256.Sum256(org[:])
+	require.NoError(t, owner.Tx(t.Context(), org, func(tx *gorm.DB) error {
+		if err := tx.Raw(`INSERT INTO leads (org_id, email, fingerprint) VALUES (?, 'ada@example.com', 'fp-ada') RETURNING id`,
+			org).Row().Scan(&lead); err != nil {
+			return err
+		}
+		var event int64
+		if err := tx.Raw(`
+INSERT INTO events (org_id, type, entity_type, entity_id, idempotency_key)
+VALUES (?, 'lead.created', 'lead', ?, 'seed') RETURNING id`, org, lead).Scan(&event).Error; err != nil {
+			return err
+		}
+		if err := tx.Exec(`INSERT INTO jobs (org_id, job_type, idempotency_key, event_id) VALUES (?, 'noop', 'seed', ?)`,
+			org, event).Error; err != nil {
+			return err
+		}
+		return tx.Exec(`INSERT INTO api_keys (org_id, prefix, key_hash) VALUES (?, 'crm_seed', ?)`, org, hash[:]).Error
+	}))
+	require.NotEqual(t, uuid.Nil, lead)
+	return lead
+}
+
+// visibleOrgs runs SELECT orgCol FROM table, with no filter, on g and returns the org of every
+// row it sees.
+func visibleOrgs(t *testing.T, g *gorm.DB, table, orgCol string) []uuid.UUID {
+	t.Helper()
+	rows, err := g.Raw(`SELECT ` + orgCol + ` FROM ` + table).Rows()
+	require.NoError(t, err, table)
+	defer func() { _ = rows.Close() }()
+	orgs := []uuid.UUID{}
+	for rows.Next() {
+		var org uuid.UUID
+		require.NoError(t, rows.Scan(&org), table)
+		orgs = append(orgs, org)
+	}
+	require.NoError(t, rows.Err(), table)
+	return orgs
+}
+
+// requireSeesOnly requires that g sees, in every seeded table, exactly the one row of org.
+func requireSeesOnly(t *testing.T, g *gorm.DB, org uuid.UUID, when string) {
+	t.Helper()
+	for _, tbl := range seededTables {
+		require.Equal(t, []uuid.UUID{org}, visibleOrgs(t, g, tbl.name, tbl.orgCol), "%s: %s", when, tbl.name)
+	}
+}
+
+// requireSeesNothing requires that g sees no row of any seeded table.
+func requireSeesNothing(t *testing.T, g *gorm.DB, when string) {
+	t.Helper()
+	for _, tbl := range seededTables {
+		require.Empty(t, visibleOrgs(t, g, tbl.name, tbl.orgCol), "%s: %s", when, tbl.name)
+	}
+}
+
+func backendPID(t *testing.T, g *gorm.DB) int {
+	t.Helper()
+	var pid int
+	require.NoError(t, g.Raw(`SELECT pg_backend_pid()`).Scan(&pid).Error)
+	require.Positive(t, pid)
+	return pid
+}
+
+// requireRefused requires err to be a PostgreSQL insufficient_privilege error (42501) whose
+// message contains what.
+func requireRefused(t *testing.T, err error, what, stmt string) {
+	t.Helper()
+	require.Error(t, err, stmt)
+	require.Equal(t, db.CodeInsufficientPriv, db.PgCode(err), "%s: %v", stmt, err)
+	require.ErrorContains(t, err, what, stmt)
+}
+
+const (
+	policyViolation  = "violates row-level security policy"
+	permissionDenied = "permission denied"
+)
+
+// TestRLSAppRoleSeesOnlyItsOrg proves R17/R18 for reads: inside a tenant transaction of org A
+// the app role's unfiltered SELECTs on leads, events, jobs, api_keys and orgs return org A's
+// rows only, though org B has rows in each; asking for org B's rows by org or by id finds
+// nothing; and a transaction of org B sees only B's.
+func TestRLSAppRoleSeesOnlyItsOrg(t *testing.T) {
+	t.Parallel()
+	b := setupRLS(t)
+	ctx := t.Context()
+
+	require.NoError(t, b.app.Tx(ctx, b.orgA, func(tx *gorm.DB) error {
+		requireSeesOnly(t, tx, b.orgA, "org A's transaction")
+		for _, tbl := range seededTables {
+			var n int
+			require.NoError(t, tx.Raw(`SELECT count(*) FROM `+tbl.name+` WHERE `+tbl.orgCol+` = ?`, b.orgB).Scan(&n).Error)
+			require.Zero(t, n, "%s: org B's rows asked for by org", tbl.name)
+		}
+		var n int
+		require.NoError(t, tx.Raw(`SELECT count(*) FROM leads WHERE id = ?`, b.leadB).Scan(&n).Error)
+		require.Zero(t, n, "org B's lead asked for by id")
+		return nil
+	}))
+	require.NoError(t, b.app.Tx(ctx, b.orgB, func(tx *gorm.DB) error {
+		requireSeesOnly(t, tx, b.orgB, "org B's transaction")
+		return nil
+	}))
+}
+
+// TestRLSPooledConnectionCarriesNoOrg proves R18 on a reused pooled connection: after a tenant
+// transaction of org A commits, and after one rolls back, a transaction on the same server
+// session (same backend pid) that sets no org sees no row of A or B, and a transaction of org B
+// on that session sees only B's rows.
+func TestRLSPooledConnectionCarriesNoOrg(t *testing.T) {
+	t.Parallel()
+	b := setupRLS(t)
+	ctx := t.Context()
+	pid := backendPID(t, b.app.Gorm)
+
+	requireNoTenant := func(when string) {
+		t.Helper()
+		require.NoError(t, b.app.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			require.Equal(t, pid, backendPID(t, tx), "%s: the pool has one connection", when)
+			requireSeesNothing(t, tx, when)
+			return nil
+		}))
+	}
+
+	require.NoError(t, b.app.Tx(ctx, b.orgA, func(tx *gorm.DB) error {
+		require.Equal(t, pid, backendPID(t, tx))
+		requireSeesOnly(t, tx, b.orgA, "org A's transaction")
+		return nil
+	}))
+	requireNoTenant("after org A's transaction committed")
+
+	boom := errors.New("boom")
+	err := b.app.Tx(ctx, b.orgA, func(tx *gorm.DB) error {
+		require.Equal(t, pid, backendPID(t, tx))
+		requireSeesOnly(t, tx, b.orgA, "org A's second transaction")
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	requireNoTenant("after org A's transaction rolled back")
+
+	require.NoError(t, b.app.Tx(ctx, b.orgB, func(tx *gorm.DB) error {
+		require.Equal(t, pid, backendPID(t, tx))
+		requireSeesOnly(t, tx, b.orgB, "org B's transaction after org A's")
+		return nil
+	}))
+	requireNoTenant("after org B's transaction committed")
+}
+
+// TestRLSAppRoleSeesNothingOutsideATenantTx proves R17's default: outside a tenant transaction
+// (autocommit through gorm or pgx, a plain transaction, or one that sets app.org_id to empty)
+// the app role sees no row of any tenant table, and cannot write one either.
+func TestRLSAppRoleSeesNothingOutsideATenantTx(t *testing.T) {
+	t.Parallel()
+	b := setupRLS(t)
+	ctx := t.Context()
+
+	requireSeesNothing(t, b.app.Gorm.WithContext(ctx), "autocommit through gorm")
+	for _, tbl := range seededTables {
+		var n int
+		require.NoError(t, b.app.Pool.QueryRow(ctx, `SELECT count(*) FROM `+tbl.name).Scan(&n))
+		require.Zero(t, n, "autocommit through pgx: %s", tbl.name)
+	}
+	require.NoError(t, b.app.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		requireSeesNothing(t, tx, "a plain transaction")
+		return nil
+	}))
+	require.NoError(t, b.app.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		require.NoError(t, tx.Exec(`SELECT set_config('app.org_id', '', true)`).Error)
+		requireSeesNothing(t, tx, "a transaction with an empty org")
+		return nil
+	}))
+
+	stmt := `INSERT INTO leads (org_id, email, fingerprint) VALUES ($1, 'eve@example.com', 'fp-eve')`
+	_, err := b.app.Pool.Exec(ctx, stmt, b.orgA)
+	requireRefused(t, err, policyViolation, stmt)
+	var n int
+	require.NoError(t, b.super.Pool.QueryRow(ctx, `SELECT count(*) FROM leads`).Scan(&n))
+	require.Equal(t, 2, n, "nothing was written")
+}
+
+// TestRLSWithCheckKeepsWritesInTheOrg proves the policies' WITH CHECK and the grants: inside
+// org A's tenant transaction the app role cannot insert a lead, an event or a job of org B nor
+// move a lead of A to B (42501, row-level security); it can neither update nor delete events
+// and can neither create nor delete orgs (42501, privilege), not even in a tenant transaction
+// of the new org; while it can write rows of its own org. Nothing refused is stored.
+func TestRLSWithCheckKeepsWritesInTheOrg(t *testing.T) {
+	t.Parallel()
+	b := setupRLS(t)
+	ctx := t.Context()
+
+	refused := []struct {
+		org  uuid.UUID
+		stmt string
+		args []any
+		what string
+	}{
+		{b.orgA, `INSERT INTO leads (org_id, email, fingerprint) VALUES (?, 'eve@example.com', 'fp-eve')`, []any{b.orgB}, policyViolation},
+		{b.orgA, `INSERT INTO events (org_id, type, entity_type, idempotency_key) VALUES (?, 'lead.created', 'lead', 'forged')`, []any{b.orgB}, policyViolation},
+		{b.orgA, `INSERT INTO jobs (org_id, job_type, idempotency_key) VALUES (?, 'noop', 'forged')`, []any{b.orgB}, policyViolation},
+		{b.orgA, `UPDATE leads SET org_id = ? WHERE id = ?`, []any{b.orgB, b.leadA}, policyViolation},
+		{b.orgA, `UPDATE events SET actor = 'mallory'`, nil, permissionDenied},
+		{b.orgA, `DELETE FROM events`, nil, permissionDenied},
+		{b.orgA, `DELETE FROM orgs`, nil, permissionDenied},
+	}
+	for _, r := range refused {
+		err := b.app.Tx(ctx, r.org, func(tx *gorm.DB) error { return tx.Exec(r.stmt, r.args...).Error })
+		requireRefused(t, err, r.what, r.stmt)
+	}
+	newOrg := uuid.New()
+	stmt := `INSERT INTO orgs (id, name) VALUES (?, 'new')`
+	err := b.app.Tx(ctx, newOrg, func(tx *gorm.DB) error { return tx.Exec(stmt, newOrg).Error })
+	requireRefused(t, err, permissionDenied, stmt+" in the new org's transaction")
+
+	// Nothing refused was stored: every seeded table still holds one row of each org, and A's
+	// lead is still A's.
+	for _, tbl := range seededTables {
+		require.ElementsMatch(t, []uuid.UUID{b.orgA, b.orgB}, visibleOrgs(t, b.super.Gorm, tbl.name, tbl.orgCol), tbl.name)
+	}
+	var leadOrg uuid.UUID
+	require.NoError(t, b.super.Gorm.Raw(`SELECT org_id FROM leads WHERE id = ?`, b.leadA).Row().Scan(&leadOrg))
+	require.Equal(t, b.orgA, leadOrg)
+
+	// The refusals are about the org, not the statements: the same writes in A's own org pass.
+	require.NoError(t, b.app.Tx(ctx, b.orgA, func(tx *gorm.DB) error {
+		if err := tx.Exec(`INSERT INTO leads (org_id, email, fingerprint) VALUES (?, 'bob@example.com', 'fp-bob')`, b.orgA).Error; err != nil {
+			return err
+		}
+		if err := tx.Exec(`INSERT INTO events (org_id, type, entity_type, idempotency_key) VALUES (?, 'lead.created', 'lead', 'own')`, b.orgA).Error; err != nil {
+			return err
+		}
+		res := tx.Exec(`UPDATE leads SET notes = 'seen' WHERE id = ?`, b.leadA)
+		if res.Error != nil {
+			return res.Error
+		}
+		require.EqualValues(t, 1, res.RowsAffected)
+		return nil
+	}))
+	var n int
+	require.NoError(t, b.super.Gorm.Raw(`SELECT count(*) FROM leads WHERE org_id = ?`, b.orgA).Scan(&n).Error)
+	require.Equal(t, 2, n)
+}
+
+// TestRLSAppRoleIsUnprivileged proves R17 for the role itself: the app role (and every role it
+// is a member of, crm_app included) has neither SUPERUSER nor BYPASSRLS, it owns no table and is
+// no member of a table's owner, and row-level security is active for it on every tenant table.
+func TestRLSAppRoleIsUnprivileged(t *testing.T) {
+	t.Parallel()
+	b := setupRLS(t)
+	g := b.app.Gorm.WithContext(t.Context())
+
+	var me string
+	require.NoError(t, g.Raw(`SELECT current_user`).Scan(&me).Error)
+	require.Equal(t, dbtest.AppRole, me)
+
+	var role struct{ Super, Bypass bool }
+	require.NoError(t, g.Raw(`SELECT rolsuper AS super, rolbypassrls AS bypass FROM pg_roles WHERE rolname = current_user`).
+		Scan(&role).Error)
+	require.False(t, role.Super, "rolsuper")
+	require.False(t, role.Bypass, "rolbypassrls")
+
+	var memberOf []string
+	require.NoError(t, g.Raw(`
+SELECT rolname FROM pg_roles
+WHERE pg_has_role(current_user, oid, 'MEMBER') AND (rolsuper OR rolbypassrls)`).Scan(&memberOf).Error)
+	require.Empty(t, memberOf, "no role the app role acts as may bypass row-level security")
+	var inApp bool
+	require.NoError(t, g.Raw(`SELECT pg_has_role(current_user, 'crm_app', 'MEMBER')`).Scan(&inApp).Error)
+	require.True(t, inApp, "the app role is a member of crm_app")
+
+	var tables, owned int
+	require.NoError(t, g.Raw(`SELECT count(*) FROM pg_tables WHERE schemaname = 'public'`).Scan(&tables).Error)
+	require.Positive(t, tables)
+	require.NoError(t, g.Raw(`
+SELECT count(*) FROM pg_tables
+WHERE schemaname = 'public' AND (tableowner = current_user OR pg_has_role(current_user, tableowner, 'MEMBER'))`).
+		Scan(&owned).Error)
+	require.Zero(t, owned, "the app role owns no table")
+
+	for _, tbl := range seededTables {
+		var active bool
+		require.NoError(t, g.Raw(`SELECT row_security_active(?::regclass)`, tbl.name).Scan(&active).Error)
+		require.True(t, active, "row-level security is active for the app role on %s", tbl.name)
+	}
+}
+
+// TestRLSCoversEveryTenantTable proves R17 for the schema: every table of the public schema but
+// golang-migrate's bookkeeping has row-level security enabled and a tenant_isolation policy, and
+// exactly the tables that are only touched in tenant transactions are FORCEd (the queue tables
+// are not, by design: the worker and the scheduler work across orgs as the owner). A table added
+// without a policy fails here.
+func TestRLSCoversEveryTenantTable(t *testing.T) {
+	t.Parallel()
+	b := setupRLS(t)
+	var rows []struct {
+		Name    string
+		Enabled bool
+		Forced  bool
+		Policy  bool
+	}
+	require.NoError(t, b.super.Gorm.WithContext(t.Context()).Raw(`
+SELECT c.relname AS name, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
+       EXISTS (SELECT 1 FROM pg_policies p WHERE p.schemaname = 'public' AND p.tablename = c.relname
+                                             AND p.policyname = 'tenant_isolation') AS policy
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'schema_migrations'
+ORDER BY c.relname`).Scan(&rows).Error)
+	require.NotEmpty(t, rows)
+	var forced []string
+	for _, r := range rows {
+		require.True(t, r.Enabled, "%s: row-level security enabled", r.Name)
+		require.True(t, r.Policy, "%s: tenant_isolation policy", r.Name)
+		if r.Forced {
+			forced = append(forced, r.Name)
+		}
+	}
+	require.Equal(t, slices.Sorted(slices.Values(forcedTables)), forced)
+}
+
+// TestRLSOwnerBoundOnForcedTables proves the documented split for the owner role (no superuser,
+// no BYPASSRLS): outside a tenant transaction it sees no row of the FORCEd tables (leads,
+// events, api_keys, orgs) and cannot write one, inside org A's it sees only A's rows, while it
+// sees the queue table jobs across orgs, which the worker and the scheduler rely on.
+func TestRLSOwnerBoundOnForcedTables(t *testing.T) {
+	t.Parallel()
+	b := setupRLS(t)
+	ctx := t.Context()
+	g := b.owner.Gorm.WithContext(ctx)
+
+	var role struct{ Super, Bypass bool }
+	require.NoError(t, g.Raw(`SELECT rolsuper AS super, rolbypassrls AS bypass FROM pg_roles WHERE rolname = current_user`).
+		Scan(&role).Error)
+	require.False(t, role.Super, "rolsuper")
+	require.False(t, role.Bypass, "rolbypassrls")
+	var owned []string
+	require.NoError(t, g.Raw(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user`).
+		Scan(&owned).Error)
+	for _, tbl := range seededTables {
+		require.Contains(t, owned, tbl.name, "the owner role owns %s", tbl.name)
+	}
+
+	forcedSeeded := []struct{ name, orgCol string }{}
+	for _, tbl := range seededTables {
+		if slices.Contains(forcedTables, tbl.name) {
+			forcedSeeded = append(forcedSeeded, tbl)
+		}
+	}
+	require.Len(t, forcedSeeded, 4, "leads, events, api_keys and orgs are forced")
+	for _, tbl := range forcedSeeded {
+		require.Empty(t, visibleOrgs(t, g, tbl.name, tbl.orgCol), "owner outside a tenant transaction: %s", tbl.name)
+	}
+	require.ElementsMatch(t, []uuid.UUID{b.orgA, b.orgB}, visibleOrgs(t, g, "jobs", "org_id"),
+		"the owner sees the queue of every org")
+
+	stmt := `INSERT INTO events (org_id, type, entity_type, idempotency_key) VALUES ($1, 'lead.created', 'lead', 'no-tenant')`
+	_, err := b.owner.Pool.Exec(ctx, stmt, b.orgA)
+	requireRefused(t, err, policyViolation, stmt)
+
+	require.NoError(t, b.owner.Tx(ctx, b.orgA, func(tx *gorm.DB) error {
+		for _, tbl := range forcedSeeded {
+			require.Equal(t, []uuid.UUID{b.orgA}, visibleOrgs(t, tx, tbl.name, tbl.orgCol), "owner in org A's transaction: %s", tbl.name)
+		}
+		return nil
+	}))
+}
+
+// TestCheckAppRole proves the start-up check of the api and the intake-gateway tells the app
+// role, which row-level security binds, from the roles that escape it: the tables' owner and a
+// superuser.
+func TestCheckAppRole(t *testing.T) {
+	t.Parallel()
+	b := setupRLS(t)
+	ctx := t.Context()
+	require.NoError(t, b.app.CheckAppRole(ctx))
+	require.ErrorContains(t, b.owner.CheckAppRole(ctx), "owner")
+	require.ErrorContains(t, b.super.CheckAppRole(ctx), "superuser")
+}
