@@ -2,14 +2,17 @@ package jobs
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
 )
 
 // ReapResult counts what one reaper pass did.
@@ -109,20 +112,39 @@ FROM dl
 WHERE j.org_id = dl.org_id AND j.id = dl.job_id AND j.status = 'failed'
 RETURNING j.id`
 
-// RetryDeadLetter puts the job of dead letter id back in the queue with its attempts reset.
-// It returns apperr.NotFound for an unknown dead letter and apperr.Conflict for one already
-// retried.
+// RetryDeadLetter puts the job of dead letter id back in the queue with its attempts reset, in a
+// tenant transaction of orgID of its own (see RetryDeadLetterTx). It returns apperr.NotFound for
+// an unknown dead letter and apperr.Conflict for one already retried.
 func (q *Queue) RetryDeadLetter(ctx context.Context, orgID uuid.UUID, deadLetterID int64, by string) (int64, error) {
 	var jobID int64
-	err := q.pool.QueryRow(ctx, retrySQL, orgID.String(), deadLetterID, by).Scan(&jobID)
+	err := db.Tx(ctx, q.gorm, orgID, func(tx *gorm.DB) error {
+		var err error
+		jobID, err = q.RetryDeadLetterTx(ctx, tx, orgID, deadLetterID, by)
+		return err
+	})
+	return jobID, err
+}
+
+// RetryDeadLetterTx is RetryDeadLetter in the caller's transaction tx, which must be scoped to
+// orgID (db.Tx) when row-level security binds the connection, as it binds the api. It returns
+// apperr.NotFound for an unknown dead letter (another org's included) and apperr.Conflict for one
+// already retried; after an error the caller must roll tx back.
+func (q *Queue) RetryDeadLetterTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, deadLetterID int64, by string) (int64, error) {
+	conn := db.Conn(tx)
+	var jobID int64
+	err := conn.QueryRowContext(ctx, retrySQL, orgID.String(), deadLetterID, by).Scan(&jobID)
 	if err == nil {
 		return jobID, nil
 	}
 	if !isNoRows(err) {
 		return 0, fmt.Errorf("retry dead letter %d: %w", deadLetterID, err)
 	}
+	// Nothing retried: tell an unknown dead letter from a retried one. (A dead letter whose job
+	// is not failed would have been marked retried by the statement above; the Conflict makes
+	// the caller roll that back.)
 	var retried bool
-	err = q.pool.QueryRow(ctx, `SELECT retried_at IS NOT NULL FROM dead_letter_jobs WHERE org_id = $1 AND id = $2`, orgID.String(), deadLetterID).Scan(&retried)
+	err = conn.QueryRowContext(ctx, `SELECT retried_at IS NOT NULL FROM dead_letter_jobs WHERE org_id = $1 AND id = $2`,
+		orgID.String(), deadLetterID).Scan(&retried)
 	switch {
 	case isNoRows(err):
 		return 0, apperr.Errorf(apperr.NotFound, "dead letter %d not found", deadLetterID)
@@ -147,4 +169,5 @@ SELECT (SELECT count(*) FROM jobs WHERE status = 'pending'),
 	return map[Status]int64{StatusPending: pending, StatusRunning: running, StatusFailed: failed}, nil
 }
 
-func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+// isNoRows reports an empty single-row result, from the pgx pool or from database/sql (gorm).
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) || errors.Is(err, sql.ErrNoRows) }
