@@ -7,6 +7,7 @@ package idempotency
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -24,10 +25,12 @@ const Retention = 24 * time.Hour
 // take the key over (the first request's process died between the two writes).
 const abandonAfter = 5 * time.Minute
 
-// Stored is the response of a finished request.
+// Stored is the response of a finished request: its status, body and the headers a client
+// acts on (Content-Type, Location).
 type Stored struct {
 	Status      int
 	ContentType string
+	Location    string
 	Body        []byte
 }
 
@@ -49,6 +52,7 @@ type record struct {
 	State          string
 	ResponseStatus *int
 	ContentType    *string
+	Location       *string
 	ResponseBody   []byte
 }
 
@@ -75,7 +79,8 @@ func Begin(ctx context.Context, g *gorm.DB, orgID uuid.UUID, key, method, path s
 			return nil
 		}
 		var r record
-		err := tx.Raw(`SELECT request_hash, state, response_status, response_headers->>'Content-Type' AS content_type, response_body
+		err := tx.Raw(`SELECT request_hash, state, response_status, response_headers->>'Content-Type' AS content_type,
+			response_headers->>'Location' AS location, response_body
 			FROM idempotency_records WHERE org_id = ? AND key = ?`, orgID, key).Scan(&r).Error
 		if err != nil {
 			return fmt.Errorf("read idempotency record: %w", err)
@@ -91,6 +96,9 @@ func Begin(ctx context.Context, g *gorm.DB, orgID uuid.UUID, key, method, path s
 		if r.ContentType != nil {
 			out.ContentType = *r.ContentType
 		}
+		if r.Location != nil {
+			out.Location = *r.Location
+		}
 		return nil
 	})
 	if err != nil {
@@ -105,7 +113,7 @@ func Finish(ctx context.Context, g *gorm.DB, orgID uuid.UUID, key string, resp S
 		err := tx.Exec(`UPDATE idempotency_records
 			SET state = 'done', response_status = ?, response_headers = ?, response_body = ?
 			WHERE org_id = ? AND key = ? AND state = 'in_flight'`,
-			resp.Status, fmt.Sprintf(`{"Content-Type": %q}`, resp.ContentType), resp.Body, orgID, key).Error
+			resp.Status, headersJSON(resp), resp.Body, orgID, key).Error
 		if err != nil {
 			return fmt.Errorf("store idempotent response: %w", err)
 		}
@@ -123,4 +131,13 @@ func Abandon(ctx context.Context, g *gorm.DB, orgID uuid.UUID, key string) error
 		return fmt.Errorf("abandon idempotency key: %w", err)
 	}
 	return nil
+}
+
+func headersJSON(resp Stored) string {
+	h := map[string]string{"Content-Type": resp.ContentType}
+	if resp.Location != "" {
+		h["Location"] = resp.Location
+	}
+	b, _ := json.Marshal(h) // a map of strings always marshals
+	return string(b)
 }

@@ -44,6 +44,9 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if stored != nil {
 			c.Response().Header().Set("Idempotent-Replayed", "true")
+			if stored.Location != "" {
+				c.Response().Header().Set(echo.HeaderLocation, stored.Location)
+			}
 			return c.Blob(stored.Status, stored.ContentType, stored.Body)
 		}
 
@@ -61,7 +64,8 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return nil
 		}
-		resp := idempotency.Stored{Status: c.Response().Status, ContentType: c.Response().Header().Get(echo.HeaderContentType), Body: rec.buf.Bytes()}
+		resp := idempotency.Stored{Status: c.Response().Status, ContentType: c.Response().Header().Get(echo.HeaderContentType),
+			Location: c.Response().Header().Get(echo.HeaderLocation), Body: rec.buf.Bytes()}
 		if ferr := idempotency.Finish(ctx, s.DB.Gorm, orgID, key, resp); ferr != nil {
 			s.Log.Error("storing idempotent response failed", zap.Error(ferr), zap.String("request_id", requestID(c)))
 		}

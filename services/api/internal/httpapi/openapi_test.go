@@ -1,0 +1,481 @@
+package httpapi_test
+
+// The OpenAPI document is the contract, so the suite holds the server to it: every exchange that
+// do() makes is validated against openapi.yaml with kin-openapi (validateExchange, set below), and
+// the tests here prove that the document is served as written, that Swagger UI and its assets are
+// served, and that the document and the server's routes name the same operations.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"example.com/crm/pkg/jobs"
+	"example.com/crm/services/api/internal/httpapi"
+)
+
+func init() {
+	// Response bodies that are not JSON are checked as strings: their media type is what matters.
+	for _, ct := range []string{"text/html", "text/css", "text/javascript", "application/openmetrics-text"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
+	}
+	openapi3filter.RegisterBodyDecoder("image/png", openapi3filter.FileBodyDecoder)
+	validateExchange = checkExchange
+}
+
+// spec is the document as the tests use it.
+type spec struct {
+	doc     *openapi3.T
+	json    []byte // the document re-encoded as JSON, as the server should serve it
+	router  routers.Router
+	problem *openapi3.Schema
+}
+
+// loadSpec reads openapi.yaml from the package directory, once for the whole test binary.
+var loadSpec = sync.OnceValues(func() (*spec, error) {
+	raw, err := os.ReadFile("openapi.yaml")
+	if err != nil {
+		return nil, err
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(raw)
+	if err != nil {
+		return nil, fmt.Errorf("load openapi.yaml: %w", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("openapi.yaml is not a valid OpenAPI document: %w", err)
+	}
+	js, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("route openapi.yaml: %w", err)
+	}
+	p := doc.Components.Schemas["Problem"]
+	if p == nil || p.Value == nil {
+		return nil, errors.New("openapi.yaml has no components/schemas/Problem")
+	}
+	return &spec{doc: doc, json: js, router: router, problem: p.Value}, nil
+})
+
+func mustSpec(t *testing.T) *spec {
+	t.Helper()
+	s, err := loadSpec()
+	require.NoError(t, err)
+	return s
+}
+
+var uuidFormat = openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC9562)
+
+// validationOptions are kin-openapi's options for the exchanges of the suite.
+var validationOptions = &openapi3filter.Options{
+	// A status the document does not list for the operation is a mismatch.
+	IncludeResponseStatus: true,
+	// A body sent to an operation that takes none, and accepted, is a mismatch too.
+	RejectWhenRequestBodyNotSpecified: true,
+	// The credentials' validity is the server's business (and checked by the tests); here the
+	// request must carry both, in the documented form.
+	AuthenticationFunc: func(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+		h := in.RequestValidationInput.Request.Header
+		switch in.SecuritySchemeName {
+		case "bearerAuth":
+			scheme, key, ok := strings.Cut(h.Get("Authorization"), " ")
+			if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
+				return in.NewError(errors.New("no bearer API key"))
+			}
+		case "orgId":
+			if err := uuidFormat.Validate(h.Get("X-Org-Id")); err != nil {
+				return in.NewError(fmt.Errorf("X-Org-Id: %w", err))
+			}
+		default:
+			return in.NewError(fmt.Errorf("unknown security scheme %q", in.SecuritySchemeName))
+		}
+		return nil
+	},
+	SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidator("uuid", uuidFormat)},
+}
+
+// checkExchange validates one exchange of the suite against the document:
+//   - the response, always: its status must be documented for the operation, its Content-Type
+//     one the document lists, its body must match the schema (or be empty when the document
+//     gives no content), its required headers present; a problem document must also agree
+//     with the status line;
+//   - the request (path and query parameters, headers, security, body), only when the server
+//     accepted it (status < 400): the suite sends malformed requests on purpose to see them
+//     refused, and for those the refusal is what is checked;
+//   - an exchange the document has no operation for (an unknown path or method) must be the
+//     server's 404 or 405, and its body must match components/schemas/Problem;
+//   - OPTIONS answered with 2xx (CORS preflight, echo's automatic OPTIONS) is not part of the
+//     contract and is skipped.
+func checkExchange(t *testing.T, req *http.Request, reqBody []byte, res *http.Response, resBody []byte) {
+	t.Helper()
+	s := mustSpec(t)
+	r, body := req, reqBody
+	if res.Request != nil && res.Request.URL.String() != req.URL.String() {
+		r, body = res.Request, nil // followed a redirect: res answers the last request
+	}
+	what := fmt.Sprintf("%s %s -> %d: %s", r.Method, r.URL.RequestURI(), res.StatusCode, clip(resBody))
+	ctx := t.Context()
+
+	route, params, err := s.router.FindRoute(r)
+	if err != nil {
+		if r.Method == http.MethodOptions && res.StatusCode < 400 {
+			return
+		}
+		switch {
+		case errors.Is(err, routers.ErrPathNotFound):
+			require.Equal(t, http.StatusNotFound, res.StatusCode, "%s: the document has no such path, so the server must not either", what)
+		case errors.Is(err, routers.ErrMethodNotAllowed):
+			require.Equal(t, http.StatusMethodNotAllowed, res.StatusCode, "%s: the document has no such method on this path, so the server must not either", what)
+		default:
+			require.NoError(t, err, what)
+		}
+		checkProblem(t, s, res, resBody, what)
+		return
+	}
+
+	clone := r.Clone(ctx)
+	clone.Body = io.NopCloser(bytes.NewReader(body))
+	clone.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	in := &openapi3filter.RequestValidationInput{Request: clone, PathParams: params, Route: route, Options: validationOptions}
+	if res.StatusCode < 400 {
+		require.NoError(t, openapi3filter.ValidateRequest(ctx, in), "request does not match the document: %s", what)
+	}
+
+	documented := route.Operation.Responses.Status(res.StatusCode)
+	require.NotNil(t, documented, "%s: status not documented for %s %s", what, route.Method, route.Path)
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: res.StatusCode, Header: res.Header, Options: validationOptions,
+	}
+	out.SetBodyBytes(resBody)
+	require.NoError(t, openapi3filter.ValidateResponse(ctx, out), "response does not match the document: %s", what)
+	if len(documented.Value.Content) == 0 && r.Method != http.MethodHead {
+		require.Empty(t, resBody, "%s: the document gives this response no body", what)
+	}
+	if mediaType(res.Header) == "application/problem+json" {
+		checkProblem(t, s, res, resBody, what)
+	}
+}
+
+// checkProblem validates a problem response against components/schemas/Problem and its status
+// and code against the status line.
+func checkProblem(t *testing.T, s *spec, res *http.Response, body []byte, what string) {
+	t.Helper()
+	require.Equal(t, "application/problem+json", mediaType(res.Header), what)
+	if res.Request != nil && res.Request.Method == http.MethodHead {
+		return
+	}
+	var v any
+	require.NoError(t, json.Unmarshal(body, &v), what)
+	require.NoError(t, s.problem.VisitJSON(v, openapi3.VisitAsResponse()), "problem does not match components/schemas/Problem: %s", what)
+	p, _ := v.(map[string]any)
+	require.EqualValues(t, res.StatusCode, p["status"], "%s: problem status", what)
+	require.Equal(t, "https://crm.example.com/problems/"+fmt.Sprint(p["code"]), p["type"], "%s: problem type", what)
+}
+
+func mediaType(h http.Header) string {
+	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	return mt
+}
+
+func clip(b []byte) string {
+	const limit = 600
+	if len(b) > limit {
+		return string(b[:limit]) + "..."
+	}
+	return string(b)
+}
+
+// anonymous drops the credentials do() adds.
+var anonymous = []reqOpt{withoutHeader("Authorization"), withoutHeader("X-Org-Id")}
+
+// TestOpenAPIDocumentServed proves /api/openapi.json is the embedded openapi.yaml, as JSON, that
+// it is a valid OpenAPI document, that it needs no credentials, and that it revalidates by ETag.
+func TestOpenAPIDocumentServed(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	s := mustSpec(t)
+
+	r := a.do(http.MethodGet, "/api/openapi.json", nil, anonymous...)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	require.Equal(t, "application/json", mediaType(r.Header))
+	require.JSONEq(t, string(s.json), string(r.Body))
+
+	served, err := openapi3.NewLoader().LoadFromData(r.Body)
+	require.NoError(t, err)
+	require.NoError(t, served.Validate(t.Context()))
+	require.Equal(t, "3.0.3", served.OpenAPI)
+
+	etag := r.Header.Get("ETag")
+	require.NotEmpty(t, etag)
+	require.Equal(t, http.StatusNotModified, a.do(http.MethodGet, "/api/openapi.json", nil, append(anonymous, withHeader("If-None-Match", etag))...).Status)
+	require.Equal(t, http.StatusOK, a.do(http.MethodGet, "/api/openapi.json", nil, append(anonymous, withHeader("If-None-Match", `"other"`))...).Status)
+}
+
+var assetRef = regexp.MustCompile(`(?:src|href)="([^"]+)"`)
+
+// TestSwaggerUIServed proves /api/docs leads to the Swagger UI page, that every asset the page
+// names is served from the binary with its content type, and that the page is pointed at the
+// API's own document.
+func TestSwaggerUIServed(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+
+	// /api/docs sends the browser to /api/docs/, where the page's relative URLs resolve.
+	noFollow := *a.srv.Client()
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, a.srv.URL+"/api/docs", nil)
+	require.NoError(t, err)
+	res, err := noFollow.Do(req)
+	require.NoError(t, err)
+	body, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	checkExchange(t, req, nil, res, body)
+	require.Equal(t, http.StatusMovedPermanently, res.StatusCode)
+	require.Equal(t, "docs/", res.Header.Get("Location"))
+
+	for _, path := range []string{"/api/docs", "/api/docs/"} {
+		r := a.do(http.MethodGet, path, nil, anonymous...)
+		require.Equal(t, http.StatusOK, r.Status, path)
+		require.Equal(t, "text/html", mediaType(r.Header), path)
+		require.Contains(t, r.Header.Get("Content-Security-Policy"), "script-src 'self'", path)
+		require.Contains(t, string(r.Body), `<div id="swagger-ui">`, path)
+	}
+
+	page := a.do(http.MethodGet, "/api/docs/", nil, anonymous...)
+	want := map[string]string{
+		"swagger-ui.css":       "text/css",
+		"swagger-ui-bundle.js": "text/javascript",
+		"init.js":              "text/javascript",
+		"favicon-32x32.png":    "image/png",
+		"favicon-16x16.png":    "image/png",
+	}
+	var refs []string
+	for _, m := range assetRef.FindAllStringSubmatch(string(page.Body), -1) {
+		refs = append(refs, m[1])
+	}
+	sort.Strings(refs)
+	wantRefs := make([]string, 0, len(want))
+	for name := range want {
+		wantRefs = append(wantRefs, name)
+	}
+	sort.Strings(wantRefs)
+	require.Equal(t, wantRefs, refs, "the page loads exactly these assets, by relative URL")
+
+	for name, ct := range want {
+		r := a.do(http.MethodGet, "/api/docs/"+name, nil, anonymous...)
+		require.Equal(t, http.StatusOK, r.Status, name)
+		require.Equal(t, ct, mediaType(r.Header), name)
+		require.Greater(t, len(r.Body), 100, name)
+		require.Contains(t, r.Header.Get("Cache-Control"), "max-age=", name)
+		require.Equal(t, http.StatusNotModified,
+			a.do(http.MethodGet, "/api/docs/"+name, nil, append(anonymous, withHeader("If-None-Match", r.Header.Get("ETag")))...).Status, name)
+	}
+	initJS := a.do(http.MethodGet, "/api/docs/init.js", nil, anonymous...)
+	require.Contains(t, string(initJS.Body), `url: "../openapi.json"`, "the UI shows the API's own document")
+	require.Contains(t, string(initJS.Body), "validatorUrl: null", "the UI calls no online validator")
+
+	// The licence travels with the code it covers.
+	for _, name := range []string{"LICENSE", "NOTICE", "swagger-ui-bundle.js.LICENSE.txt"} {
+		r := a.do(http.MethodGet, "/api/docs/"+name, nil, anonymous...)
+		require.Equal(t, http.StatusOK, r.Status, name)
+		require.Equal(t, "text/plain", mediaType(r.Header), name)
+	}
+	require.Contains(t, string(a.do(http.MethodGet, "/api/docs/LICENSE", nil, anonymous...).Body), "Apache License")
+
+	for _, name := range []string{"nope.js", "README.md", "..%2Fopenapi.yaml", "swagger-ui-bundle.js.map"} {
+		r := a.do(http.MethodGet, "/api/docs/"+name, nil, anonymous...)
+		require.Equal(t, http.StatusNotFound, r.Status, name)
+		require.Equal(t, "not_found", r.problem(t).Code, name)
+	}
+}
+
+// TestEveryRouteDocumented proves the server registers exactly the operations the document
+// describes, and that each of them answers a real request (with something other than "no such
+// route" or "method not allowed"; the exchange is validated like every other).
+func TestEveryRouteDocumented(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	s := mustSpec(t)
+
+	srv, ok := a.srv.Config.Handler.(*httpapi.Server)
+	require.True(t, ok, "the test server serves an *httpapi.Server")
+	registered := httpapi.RoutesOf(srv)
+
+	type op struct {
+		method, path string
+		operation    *openapi3.Operation
+	}
+	var ops []op
+	var documented []string
+	for path, item := range s.doc.Paths.Map() {
+		for method, o := range item.Operations() {
+			ops = append(ops, op{method, path, o})
+			documented = append(documented, method+" "+path)
+		}
+	}
+	sort.Strings(documented)
+	require.Equal(t, documented, registered, "routes registered by the server vs operations in openapi.yaml")
+
+	for _, o := range ops {
+		path := o.path
+		for _, p := range o.operation.Parameters {
+			if p.Value.In == openapi3.ParameterInPath {
+				path = strings.ReplaceAll(path, "{"+p.Value.Name+"}", samplePathValue(p.Value))
+			}
+		}
+		var body any
+		if o.operation.RequestBody != nil {
+			body = map[string]any{}
+		}
+		r := a.do(o.method, path, body)
+		require.NotEqual(t, http.StatusMethodNotAllowed, r.Status, "%s %s", o.method, path)
+		if r.Status == http.StatusNotFound {
+			require.NotEqual(t, "no such route", r.problem(t).Detail, "%s %s", o.method, path)
+		}
+	}
+}
+
+// samplePathValue is a well-formed value for a path parameter: its example, or one of its type.
+func samplePathValue(p *openapi3.Parameter) string {
+	if p.Schema == nil || p.Schema.Value == nil {
+		return "x"
+	}
+	sc := p.Schema.Value
+	switch {
+	case sc.Example != nil:
+		return fmt.Sprint(sc.Example)
+	case sc.Type.Is(openapi3.TypeInteger):
+		return "9007199254740991"
+	case sc.Format == "uuid":
+		return uuid.NewString()
+	default:
+		return "x"
+	}
+}
+
+// TestDocumentedSuccesses walks every operation through a success (and the typical refusals of
+// the writes), so that each documented 2xx body is checked against the document at least once
+// in this file, whatever the other tests do.
+func TestDocumentedSuccesses(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+
+	// Leads.
+	create := map[string]any{
+		"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com", "company": "Analytical Engines",
+		"website": "https://analytical.example.com", "source": "conference", "extra": map[string]any{"booth": "B12"},
+	}
+	r := a.do(http.MethodPost, "/leads", create, withHeader("Idempotency-Key", "contract-create-1"))
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	var l struct {
+		ID      string `json:"id"`
+		Version int    `json:"version"`
+	}
+	r.json(t, &l)
+	replay := a.do(http.MethodPost, "/leads", create, withHeader("Idempotency-Key", "contract-create-1"))
+	require.Equal(t, http.StatusCreated, replay.Status, string(replay.Body))
+	require.Equal(t, "true", replay.Header.Get("Idempotent-Replayed"))
+	require.Equal(t, http.StatusConflict, a.do(http.MethodPost, "/leads", create).Status, "a duplicate lead")
+	require.Equal(t, http.StatusUnprocessableEntity, a.do(http.MethodPost, "/leads", map[string]any{"name": "No Contact"}).Status)
+
+	lead := "/leads/" + l.ID
+	require.Equal(t, http.StatusOK, a.do(http.MethodGet, lead, nil).Status)
+	r = a.do(http.MethodPatch, lead, map[string]any{"title": "CTO", "priority": "high", "notes": nil, "version": l.Version})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	require.Equal(t, http.StatusConflict, a.do(http.MethodPatch, lead, map[string]any{"title": "CEO", "version": l.Version}).Status, "a stale version")
+	r = a.do(http.MethodPost, lead+"/stage", map[string]any{"stage": "qualified", "reason": "fits the ICP"})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	r = a.do(http.MethodPost, lead+"/stage", map[string]any{"stage": "converted"})
+	require.Equal(t, http.StatusConflict, r.Status, string(r.Body))
+	r = a.do(http.MethodPost, lead+"/activities", map[string]any{"kind": "call", "subject": "Intro call", "body": "Send pricing.", "occurredAt": "2026-01-15T10:30:00Z"})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	require.Equal(t, http.StatusCreated, a.do(http.MethodPost, lead+"/activities", map[string]any{"kind": "note", "body": "Met at the booth."}).Status)
+	require.Equal(t, http.StatusOK, a.do(http.MethodGet, lead+"/activities?limit=1", nil).Status)
+	var events struct {
+		NextCursor *string `json:"nextCursor"`
+	}
+	r = a.do(http.MethodGet, lead+"/events?limit=1", nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	r.json(t, &events)
+	require.NotNil(t, events.NextCursor)
+	require.Equal(t, http.StatusOK, a.do(http.MethodGet, lead+"/events?limit=200&cursor="+*events.NextCursor, nil).Status)
+	for _, q := range []string{"", "?stage=qualified&q=ada&sort=-updatedAt&limit=10", "?minScore=0&sort=score", "?limit=1"} {
+		r = a.do(http.MethodGet, "/leads"+q, nil)
+		require.Equal(t, http.StatusOK, r.Status, "%s: %s", q, r.Body)
+	}
+
+	// The queue: the lead's jobs, run into dead letters by hand.
+	queue := jobs.New(a.owner, jobs.Config{})
+	claimed, err := queue.Claim(t.Context(), jobs.NewClaimID("contract-test"), 10)
+	require.NoError(t, err)
+	require.NotEmpty(t, claimed, "lead.created enqueues jobs")
+	for _, j := range claimed {
+		_, err := queue.Fail(t.Context(), j, jobs.Permanentf("contract test"), 0)
+		require.NoError(t, err)
+	}
+	var jobPage struct {
+		Data []struct {
+			ID int64 `json:"id"`
+		} `json:"data"`
+	}
+	r = a.do(http.MethodGet, "/observability/jobs?status=failed&limit=5", nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	r.json(t, &jobPage)
+	require.NotEmpty(t, jobPage.Data)
+	jobID := fmt.Sprint(jobPage.Data[0].ID)
+	require.Equal(t, http.StatusOK, a.do(http.MethodGet, "/observability/jobs/"+jobID, nil).Status)
+	require.Equal(t, http.StatusOK, a.do(http.MethodGet, "/observability/logs?jobId="+jobID+"&outcome=dead", nil).Status)
+	var dead struct {
+		Data []struct {
+			ID int64 `json:"id"`
+		} `json:"data"`
+	}
+	r = a.do(http.MethodGet, "/observability/dead-letters?open=true", nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	r.json(t, &dead)
+	require.NotEmpty(t, dead.Data)
+	retry := "/observability/dead-letters/" + fmt.Sprint(dead.Data[0].ID) + "/retry"
+	require.Equal(t, http.StatusOK, a.do(http.MethodPost, retry, nil).Status)
+	require.Equal(t, http.StatusConflict, a.do(http.MethodPost, retry, nil).Status, "a dead letter is retried once")
+	require.Equal(t, http.StatusOK, a.do(http.MethodGet, "/observability/events?type=lead.created&entityType=lead&entityId="+l.ID, nil).Status)
+
+	_, err = a.super.Exec(t.Context(), `INSERT INTO integrity_alerts (org_id, check_name, severity, entity_type, entity_id, detail)
+		VALUES ($1, 'contract_check', 'critical', 'lead', $2, '{"why": "test"}'), ($1, 'org_check', 'info', NULL, NULL, '{}')`, a.org, l.ID)
+	require.NoError(t, err)
+	r = a.do(http.MethodGet, "/observability/integrity-alerts?open=true&limit=1", nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	r.json(t, &events)
+	require.NotNil(t, events.NextCursor)
+	require.Equal(t, http.StatusOK, a.do(http.MethodGet, "/observability/integrity-alerts?cursor="+*events.NextCursor, nil).Status)
+
+	// Deleted: gone from reads, its history stays.
+	require.Equal(t, http.StatusNoContent, a.do(http.MethodDelete, lead, nil).Status)
+	require.Equal(t, http.StatusNotFound, a.do(http.MethodGet, lead, nil).Status)
+	require.Equal(t, http.StatusOK, a.do(http.MethodGet, lead+"/events", nil).Status)
+
+	// The operational routes answer without credentials.
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		require.Equal(t, http.StatusOK, a.do(http.MethodGet, p, nil, anonymous...).Status, p)
+	}
+}
