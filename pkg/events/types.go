@@ -11,6 +11,7 @@ const (
 	LeadStageChanged    = "lead.stage_changed"
 	LeadUpdated         = "lead.updated"
 	LeadDeleted         = "lead.deleted"
+	LeadActivityAdded   = "lead.activity_added"
 	CallBooked          = "call.booked"
 	CallCompleted       = "call.completed"
 	CallNoShow          = "call.no_show"

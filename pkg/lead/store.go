@@ -1,0 +1,381 @@
+package lead
+
+// The gorm queries of the lead domain. Each takes the transaction it is given (a tenant
+// transaction of db.Tx) and filters org_id itself, under row-level security as a second guard.
+// Statements are plain parameterised SQL over explicit column lists.
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/page"
+)
+
+const leadColumns = `id, first_name, last_name, name, email, phone, company, website, domain, title,
+	profile_link, source, notes, extra, stage, stage_reason, score, score_reasons, icp_match,
+	recommended_path, priority, ghost_risk, revenue_band, enrichment, version, last_activity_at,
+	stage_changed_at, created_at, updated_at, fingerprint`
+
+const activityColumns = `id, lead_id, kind, subject, body, payload, occurred_at, created_by, created_at`
+
+func notFound(id uuid.UUID) error { return apperr.Errorf(apperr.NotFound, "lead %s not found", id) }
+
+// insertLead inserts l unless a live lead of the org has its fingerprint: the unique index
+// leads_org_id_fingerprint_key decides (R3), and a concurrent insert of the same fingerprint
+// waits for this one. It returns the stored lead and whether it was inserted.
+func insertLead(tx *gorm.DB, orgID uuid.UUID, l Lead) (Lead, bool, error) {
+	var out Lead
+	res := tx.Raw(`INSERT INTO leads (org_id, first_name, last_name, name, email, phone, company, website,
+	domain, title, profile_link, source, notes, extra, priority, fingerprint)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?)
+ON CONFLICT (org_id, fingerprint) WHERE deleted_at IS NULL DO NOTHING
+RETURNING `+leadColumns,
+		orgID, l.FirstName, l.LastName, l.Name, l.Email, l.Phone, l.Company, l.Website,
+		l.Domain, l.Title, l.ProfileLink, l.Source, l.Notes, l.Extra, string(l.Priority), l.Fingerprint).Scan(&out)
+	if res.Error != nil {
+		return Lead{}, false, fmt.Errorf("insert lead: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return Lead{}, false, nil
+	}
+	out.utc()
+	return out, true, nil
+}
+
+// liveLeadWithFingerprint returns the id of the org's live lead with fingerprint fp.
+func liveLeadWithFingerprint(tx *gorm.DB, orgID uuid.UUID, fp string) (uuid.UUID, bool, error) {
+	var ids []uuid.UUID
+	err := tx.Raw(`SELECT id FROM leads WHERE org_id = ? AND fingerprint = ? AND deleted_at IS NULL`, orgID, fp).
+		Scan(&ids).Error
+	if err != nil {
+		return uuid.Nil, false, fmt.Errorf("find lead by fingerprint: %w", err)
+	}
+	if len(ids) == 0 {
+		return uuid.Nil, false, nil
+	}
+	return ids[0], true, nil
+}
+
+// getLead returns the org's live lead id; forUpdate locks its row until the transaction ends,
+// so that changes of one lead serialise. A missing or deleted lead is apperr.NotFound.
+func getLead(tx *gorm.DB, orgID, id uuid.UUID, forUpdate bool) (Lead, error) {
+	q := `SELECT ` + leadColumns + ` FROM leads WHERE org_id = ? AND id = ? AND deleted_at IS NULL`
+	if forUpdate {
+		q += ` FOR UPDATE`
+	}
+	var out Lead
+	res := tx.Raw(q, orgID, id).Scan(&out)
+	if res.Error != nil {
+		return Lead{}, fmt.Errorf("get lead: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return Lead{}, notFound(id)
+	}
+	out.utc()
+	return out, nil
+}
+
+// leadExists reports whether the org has a lead id, live or soft-deleted.
+func leadExists(tx *gorm.DB, orgID, id uuid.UUID) (bool, error) {
+	var ok bool
+	if err := tx.Raw(`SELECT EXISTS (SELECT 1 FROM leads WHERE org_id = ? AND id = ?)`, orgID, id).Scan(&ok).Error; err != nil {
+		return false, fmt.Errorf("find lead: %w", err)
+	}
+	return ok, nil
+}
+
+// updateContact writes the editable fields of l (contact data, extra, priority and the derived
+// fingerprint) and moves the version on by one.
+func updateContact(tx *gorm.DB, orgID uuid.UUID, l Lead) (Lead, error) {
+	var out Lead
+	res := tx.Raw(`UPDATE leads SET first_name = ?, last_name = ?, name = ?, email = ?, phone = ?, company = ?,
+	website = ?, domain = ?, title = ?, profile_link = ?, source = ?, notes = ?, extra = ?::jsonb, priority = ?,
+	fingerprint = ?, version = version + 1
+WHERE org_id = ? AND id = ? AND deleted_at IS NULL
+RETURNING `+leadColumns,
+		l.FirstName, l.LastName, l.Name, l.Email, l.Phone, l.Company,
+		l.Website, l.Domain, l.Title, l.ProfileLink, l.Source, l.Notes, l.Extra, string(l.Priority),
+		l.Fingerprint, orgID, l.ID).Scan(&out)
+	if res.Error != nil {
+		return Lead{}, fmt.Errorf("update lead: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return Lead{}, notFound(l.ID)
+	}
+	out.utc()
+	return out, nil
+}
+
+// setStage moves the lead to stage to with reason, stamps stage_changed_at (and qualified_at
+// the first time it is qualified) and moves the version on by one.
+func setStage(tx *gorm.DB, orgID, id uuid.UUID, to Stage, reason *string) (Lead, error) {
+	var out Lead
+	res := tx.Raw(`UPDATE leads SET stage = ?, stage_reason = ?, stage_changed_at = now(), version = version + 1,
+	qualified_at = CASE WHEN ? = 'qualified' THEN coalesce(qualified_at, now()) ELSE qualified_at END
+WHERE org_id = ? AND id = ? AND deleted_at IS NULL
+RETURNING `+leadColumns, string(to), reason, string(to), orgID, id).Scan(&out)
+	if res.Error != nil {
+		return Lead{}, fmt.Errorf("set lead stage: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return Lead{}, notFound(id)
+	}
+	out.utc()
+	return out, nil
+}
+
+// softDelete marks the live lead deleted and returns it as it was; a missing or already deleted
+// lead is apperr.NotFound. The row lock of the UPDATE serialises it with other changes.
+func softDelete(tx *gorm.DB, orgID, id uuid.UUID) (Lead, error) {
+	var out Lead
+	res := tx.Raw(`UPDATE leads SET deleted_at = now() WHERE org_id = ? AND id = ? AND deleted_at IS NULL
+RETURNING `+leadColumns, orgID, id).Scan(&out)
+	if res.Error != nil {
+		return Lead{}, fmt.Errorf("delete lead: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return Lead{}, notFound(id)
+	}
+	out.utc()
+	return out, nil
+}
+
+// touchActivity moves the live lead's last_activity_at forward to at (never backward), locking
+// its row. A missing or deleted lead is apperr.NotFound.
+func touchActivity(tx *gorm.DB, orgID, id uuid.UUID, at time.Time) error {
+	res := tx.Exec(`UPDATE leads SET last_activity_at = greatest(last_activity_at, ?::timestamptz)
+WHERE org_id = ? AND id = ? AND deleted_at IS NULL`, at, orgID, id)
+	if res.Error != nil {
+		return fmt.Errorf("touch lead activity: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return notFound(id)
+	}
+	return nil
+}
+
+func insertActivity(tx *gorm.DB, orgID uuid.UUID, a Activity) (Activity, error) {
+	var out Activity
+	err := tx.Raw(`INSERT INTO lead_activities (org_id, lead_id, kind, subject, body, occurred_at, created_by)
+VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING `+activityColumns,
+		orgID, a.LeadID, string(a.Kind), a.Subject, a.Body, a.OccurredAt, a.CreatedBy).Scan(&out).Error
+	if err != nil {
+		return Activity{}, fmt.Errorf("insert lead activity: %w", err)
+	}
+	out.utc()
+	return out, nil
+}
+
+// leadCursor is the position of the last lead of a page under one sort.
+type leadCursor struct {
+	Sort  Sort       `json:"s"`
+	At    *time.Time `json:"t,omitempty"`
+	Score *int       `json:"n,omitempty"`
+	ID    uuid.UUID  `json:"i"`
+}
+
+func badCursor() error {
+	return apperr.Errorf(apperr.BadRequest, "invalid cursor").
+		WithFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor returned by this list"})
+}
+
+// keyset is one sort's ORDER BY and the condition "after the cursor" in that order.
+type keyset struct {
+	order string
+	after func(c leadCursor) (string, []any)
+}
+
+func timeKeyset(col string, desc bool) keyset {
+	dir, cmp := "ASC", ">"
+	if desc {
+		dir, cmp = "DESC", "<"
+	}
+	return keyset{
+		order: fmt.Sprintf("%s %s, id %s", col, dir, dir),
+		after: func(c leadCursor) (string, []any) {
+			return fmt.Sprintf("(%s, id) %s (?::timestamptz, ?::uuid)", col, cmp), []any{*c.At, c.ID}
+		},
+	}
+}
+
+// The score orders put NULL (unscored) below every score: NULLS FIRST ascending, NULLS LAST
+// descending, and the conditions after a cursor say so explicitly.
+var keysets = map[Sort]keyset{
+	SortCreatedAsc:  timeKeyset("created_at", false),
+	SortCreatedDesc: timeKeyset("created_at", true),
+	SortUpdatedAsc:  timeKeyset("updated_at", false),
+	SortUpdatedDesc: timeKeyset("updated_at", true),
+	SortScoreAsc: {
+		order: "score ASC NULLS FIRST, id ASC",
+		after: func(c leadCursor) (string, []any) {
+			if c.Score == nil {
+				return "((score IS NULL AND id > ?::uuid) OR score IS NOT NULL)", []any{c.ID}
+			}
+			return "(score, id) > (?::int, ?::uuid)", []any{*c.Score, c.ID}
+		},
+	},
+	SortScoreDesc: {
+		order: "score DESC NULLS LAST, id DESC",
+		after: func(c leadCursor) (string, []any) {
+			if c.Score == nil {
+				return "(score IS NULL AND id < ?::uuid)", []any{c.ID}
+			}
+			return "((score, id) < (?::int, ?::uuid) OR score IS NULL)", []any{*c.Score, c.ID}
+		},
+	},
+}
+
+func (c leadCursor) valid() bool {
+	switch c.Sort {
+	case SortCreatedAsc, SortCreatedDesc, SortUpdatedAsc, SortUpdatedDesc:
+		return c.At != nil && c.Score == nil
+	case SortScoreAsc, SortScoreDesc:
+		return c.At == nil
+	}
+	return false
+}
+
+func cursorOf(s Sort, l Lead) leadCursor {
+	c := leadCursor{Sort: s, ID: l.ID}
+	switch s {
+	case SortCreatedAsc, SortCreatedDesc:
+		c.At = &l.CreatedAt
+	case SortUpdatedAsc, SortUpdatedDesc:
+		c.At = &l.UpdatedAt
+	default:
+		c.Score = l.Score
+	}
+	return c
+}
+
+// escapeLike escapes LIKE's wildcards and its escape character (backslash, the default).
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// listLeads returns up to f.Page.Limit+1 live leads after the cursor. The search uses the
+// expressions of the trigram indexes (lower(name), lower(email), lower(company)).
+func listLeads(tx *gorm.DB, orgID uuid.UUID, f ListFilter) ([]Lead, error) {
+	ks, ok := keysets[f.Sort]
+	if !ok {
+		return nil, apperr.Errorf(apperr.BadRequest, "unknown sort %q", f.Sort)
+	}
+	var b strings.Builder
+	args := []any{orgID}
+	b.WriteString(`SELECT ` + leadColumns + ` FROM leads WHERE org_id = ? AND deleted_at IS NULL`)
+	if f.Stage != "" {
+		b.WriteString(` AND stage = ?`)
+		args = append(args, string(f.Stage))
+	}
+	if f.Q != "" {
+		pattern := "%" + escapeLike(f.Q) + "%"
+		b.WriteString(` AND (lower(name) LIKE lower(?) OR lower(email) LIKE lower(?) OR lower(company) LIKE lower(?))`)
+		args = append(args, pattern, pattern, pattern)
+	}
+	if f.MinScore != nil {
+		b.WriteString(` AND score >= ?`)
+		args = append(args, *f.MinScore)
+	}
+	if f.Page.Cursor != "" {
+		var c leadCursor
+		if err := page.Decode(f.Page.Cursor, &c); err != nil {
+			return nil, err
+		}
+		if c.Sort != f.Sort || !c.valid() {
+			return nil, badCursor()
+		}
+		cond, cargs := ks.after(c)
+		b.WriteString(` AND ` + cond)
+		args = append(args, cargs...)
+	}
+	b.WriteString(` ORDER BY ` + ks.order + ` LIMIT ?`)
+	args = append(args, f.Page.Limit+1)
+	var out []Lead
+	if err := tx.Raw(b.String(), args...).Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("list leads: %w", err)
+	}
+	for i := range out {
+		out[i].utc()
+	}
+	return out, nil
+}
+
+// activityCursor is the position of the last activity of a page.
+type activityCursor struct {
+	At time.Time `json:"t"`
+	ID uuid.UUID `json:"i"`
+}
+
+// listActivities returns up to limit+1 activities of the lead, newest first.
+func listActivities(tx *gorm.DB, orgID, leadID uuid.UUID, p page.Request) ([]Activity, error) {
+	q := `SELECT ` + activityColumns + ` FROM lead_activities WHERE org_id = ? AND lead_id = ?`
+	args := []any{orgID, leadID}
+	if p.Cursor != "" {
+		var c activityCursor
+		if err := page.Decode(p.Cursor, &c); err != nil {
+			return nil, err
+		}
+		if c.ID == uuid.Nil || c.At.IsZero() {
+			return nil, badCursor()
+		}
+		q += ` AND (occurred_at, id) < (?::timestamptz, ?::uuid)`
+		args = append(args, c.At, c.ID)
+	}
+	q += ` ORDER BY occurred_at DESC, id DESC LIMIT ?`
+	args = append(args, p.Limit+1)
+	var out []Activity
+	if err := tx.Raw(q, args...).Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("list lead activities: %w", err)
+	}
+	for i := range out {
+		out[i].utc()
+	}
+	return out, nil
+}
+
+// Event is one entry of a lead's history: an events row about the lead.
+type Event struct {
+	ID         int64     `json:"id" gorm:"column:id"`
+	Type       string    `json:"type" gorm:"column:type"`
+	EntityType string    `json:"entityType" gorm:"column:entity_type"`
+	EntityID   uuid.UUID `json:"entityId" gorm:"column:entity_id"`
+	Payload    Doc       `json:"payload" gorm:"column:payload"`
+	Actor      string    `json:"actor" gorm:"column:actor"`
+	OccurredAt time.Time `json:"occurredAt" gorm:"column:occurred_at"`
+}
+
+// eventCursor is the id of the last event of a page.
+type eventCursor struct {
+	ID int64 `json:"i"`
+}
+
+// listEvents returns up to limit+1 events about the lead, oldest first (events_entity_idx).
+func listEvents(tx *gorm.DB, orgID, leadID uuid.UUID, p page.Request) ([]Event, error) {
+	var after int64
+	if p.Cursor != "" {
+		var c eventCursor
+		if err := page.Decode(p.Cursor, &c); err != nil {
+			return nil, err
+		}
+		if c.ID <= 0 {
+			return nil, badCursor()
+		}
+		after = c.ID
+	}
+	var out []Event
+	err := tx.Raw(`SELECT id, type, entity_type, entity_id, payload, actor, occurred_at FROM events
+WHERE org_id = ? AND entity_type = ? AND entity_id = ? AND id > ?
+ORDER BY id LIMIT ?`, orgID, EntityType, leadID, after, p.Limit+1).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("list lead events: %w", err)
+	}
+	for i := range out {
+		out[i].OccurredAt = out[i].OccurredAt.UTC()
+	}
+	return out, nil
+}
