@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,6 +29,9 @@ type completer struct {
 	r       *Runtime
 	in      chan jobs.Completion
 	stopped chan struct{}
+
+	mu     sync.Mutex // guards closed and sends on in
+	closed bool
 }
 
 // maxCompleteBatch bounds one completion statement.
@@ -37,10 +41,26 @@ func newCompleter(r *Runtime) *completer {
 	return &completer{r: r, in: make(chan jobs.Completion, max(1024, 2*r.cfg.Concurrency)), stopped: make(chan struct{})}
 }
 
-func (c *completer) add(x jobs.Completion) { c.in <- x }
+// add queues a successful attempt for completion. It reports false once the completer is
+// closed: a handler that ignored cancellation past the end of shutdown finished too late, and
+// its job (already released) runs again elsewhere.
+func (c *completer) add(x jobs.Completion) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.in <- x
+	return true
+}
 
 // close ends the completer after it has written everything added before.
-func (c *completer) close() { close(c.in) }
+func (c *completer) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	close(c.in)
+}
 
 func (c *completer) run() {
 	defer close(c.stopped)

@@ -130,7 +130,9 @@ func (r *Runtime) Run(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-time.After(r.cfg.ShutdownGrace):
-		r.log.Warn("shutdown grace over, cancelling running jobs", zap.Int64("running", r.inflight.Load()))
+		if n := r.inflight.Load(); n > 0 {
+			r.log.Warn("shutdown grace over, cancelling running jobs", zap.Int64("running", n))
+		}
 		cancelRun()
 		select {
 		case <-done:
@@ -254,7 +256,9 @@ func (r *Runtime) runOne(runCtx context.Context, a *attempt, comp *completer) {
 		r.forget(job.ID)
 	case err == nil:
 		// Held until the completer has committed it.
-		comp.add(jobs.Completion{Job: job, Duration: elapsed})
+		if !comp.add(jobs.Completion{Job: job, Duration: elapsed}) {
+			log().Warn("job finished after shutdown released it; it will run again")
+		}
 	case runCtx.Err() != nil:
 		// Shutdown cut the attempt off: it is released, not failed.
 		log().Info("job interrupted by shutdown", zap.Error(err))
