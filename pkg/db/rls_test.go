@@ -41,9 +41,10 @@ var seededTables = []struct{ name, orgCol string }{
 }
 
 // forcedTables are the tables whose policies bind their owner too (FORCE ROW LEVEL SECURITY).
-// leads is not among them since migration 000005 (its lead_list view must read past the policy).
+// leads is not among them since migration 000005 (its lead_list view must read past the policy),
+// nor intake_sources since 000006 (the gateway's SECURITY DEFINER lookups must).
 var forcedTables = []string{
-	"api_keys", "calls", "clients", "contracts", "deals", "events", "integrity_alerts", "intake_sources",
+	"api_keys", "calls", "clients", "contracts", "deals", "events", "integrity_alerts",
 	"invoices", "lead_activities", "lead_intake_raw", "onboarding_tasks", "orgs", "reports",
 }
 
@@ -472,4 +473,139 @@ func TestRLSLeadListView(t *testing.T) {
 		return tx.Exec(`DELETE FROM lead_list`).Error
 	})
 	require.Equal(t, "42501", db.PgCode(err), "the view is read-only for the app role: %v", err)
+}
+
+// TestRLSIntakeLookupFunctions proves the gateway's two SECURITY DEFINER lookups (migration
+// 000006): the app role, outside any tenant transaction and still seeing no source row itself,
+// gets from intake_webhook_source_org the org of a live webhook source and from
+// intake_form_source the org and id of a live form source, and nothing else: no column but
+// those, nothing for a deleted source, a source of the other kind, an unknown id or token. It
+// also proves what makes them safe: definer rights with a pinned search_path, read-only,
+// executable by crm_app and not by PUBLIC, the only definer-rights functions crm_app may call;
+// and that crm_app has no write path around the policy of intake_sources, which is ENABLEd and
+// no longer FORCEd.
+func TestRLSIntakeLookupFunctions(t *testing.T) {
+	t.Parallel()
+	b := setupRLS(t)
+	ctx := t.Context()
+
+	source := func(org uuid.UUID, kind, name string, token any, deleted bool) uuid.UUID {
+		t.Helper()
+		var id uuid.UUID
+		require.NoError(t, b.owner.Tx(ctx, org, func(tx *gorm.DB) error {
+			return tx.Raw(`INSERT INTO intake_sources (org_id, kind, name, public_token, signing_secret, deleted_at)
+VALUES (?, ?, ?, ?, 'whsec_test', CASE WHEN ? THEN now() END) RETURNING id`, org, kind, name, token, deleted).Row().Scan(&id)
+		}))
+		return id
+	}
+	webhookA := source(b.orgA, "webhook", "webhook A", "frm_on_a_webhook", false)
+	formA := source(b.orgA, "form", "form A", "frm_a", false)
+	deletedB := source(b.orgB, "webhook", "deleted webhook B", nil, true)
+	source(b.orgB, "form", "deleted form B", "frm_deleted", true)
+	csvB := source(b.orgB, "csv", "csv B", "frm_on_a_csv", false)
+
+	app := b.app.Gorm.WithContext(ctx)
+	require.Empty(t, visibleOrgs(t, app, "intake_sources", "org_id"), "the app role sees no source row itself")
+
+	webhookOrg := func(id any) *uuid.UUID {
+		t.Helper()
+		var org *uuid.UUID
+		require.NoError(t, app.Raw(`SELECT intake_webhook_source_org(?)`, id).Row().Scan(&org))
+		return org
+	}
+	require.Equal(t, &b.orgA, webhookOrg(webhookA))
+	for name, id := range map[string]any{"a form": formA, "a csv": csvB, "deleted": deletedB, "unknown": uuid.New(), "null": nil} {
+		require.Nil(t, webhookOrg(id), name)
+	}
+
+	rows, err := app.Raw(`SELECT * FROM intake_form_source(?)`, "frm_a").Rows()
+	require.NoError(t, err)
+	cols, err := rows.Columns()
+	require.NoError(t, err)
+	require.Equal(t, []string{"org_id", "id"}, cols, "ids only")
+	var found []uuid.UUID
+	for rows.Next() {
+		var org, id uuid.UUID
+		require.NoError(t, rows.Scan(&org, &id))
+		found = append(found, org, id)
+	}
+	require.NoError(t, rows.Err())
+	require.NoError(t, rows.Close())
+	require.Equal(t, []uuid.UUID{b.orgA, formA}, found)
+	for _, token := range []string{"frm_deleted", "frm_on_a_webhook", "frm_on_a_csv", "frm_unknown", ""} {
+		var n int
+		require.NoError(t, app.Raw(`SELECT count(*) FROM intake_form_source(?)`, token).Scan(&n).Error)
+		require.Zero(t, n, token)
+	}
+
+	// What makes them safe, read from the catalog.
+	var fns []struct {
+		Name     string
+		Definer  bool
+		Volatile string
+		Config   string
+		Owner    string
+		Public   bool
+		App      bool
+	}
+	require.NoError(t, b.super.Gorm.WithContext(ctx).Raw(`
+SELECT p.proname AS name, p.prosecdef AS definer, p.provolatile AS volatile, array_to_string(p.proconfig, ';') AS config,
+       pg_get_userbyid(p.proowner) AS owner,
+       p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0) AS public,
+       has_function_privilege('crm_app', p.oid, 'EXECUTE') AS app
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = 'public' AND p.proname IN ('intake_webhook_source_org', 'intake_form_source')
+ORDER BY p.proname`).Scan(&fns).Error)
+	require.Len(t, fns, 2)
+	var tableOwner string
+	require.NoError(t, b.super.Gorm.Raw(`SELECT tableowner FROM pg_tables WHERE tablename = 'intake_sources'`).Scan(&tableOwner).Error)
+	for _, f := range fns {
+		require.True(t, f.Definer, "%s: SECURITY DEFINER", f.Name)
+		require.Equal(t, "s", f.Volatile, "%s: STABLE, so it cannot write", f.Name)
+		require.Equal(t, "search_path=pg_catalog, public", f.Config, f.Name)
+		require.Equal(t, tableOwner, f.Owner, "%s: owned by the tables' owner", f.Name)
+		require.False(t, f.Public, "%s: not executable by PUBLIC", f.Name)
+		require.True(t, f.App, "%s: executable by crm_app", f.Name)
+	}
+	var definers []string
+	require.NoError(t, b.super.Gorm.Raw(`
+SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = 'public' AND p.prosecdef AND has_function_privilege('crm_app', p.oid, 'EXECUTE')
+ORDER BY p.proname`).Scan(&definers).Error)
+	require.Equal(t, []string{"intake_form_source", "intake_webhook_source_org"}, definers,
+		"the only definer-rights functions the app role can call")
+
+	// No write path around the policy: no view over the table, no privilege that skips
+	// policies (TRUNCATE) or acts as the owner (TRIGGER, REFERENCES), and the policy binds the
+	// app role's writes as before.
+	var views int
+	require.NoError(t, b.super.Gorm.Raw(`SELECT count(*) FROM information_schema.view_table_usage WHERE table_name = 'intake_sources'`).
+		Scan(&views).Error)
+	require.Zero(t, views)
+	for _, priv := range []string{"TRUNCATE", "TRIGGER", "REFERENCES"} {
+		var has bool
+		require.NoError(t, b.super.Gorm.Raw(`SELECT has_table_privilege('crm_app', 'intake_sources', ?)`, priv).Scan(&has).Error)
+		require.False(t, has, priv)
+	}
+	var active bool
+	require.NoError(t, app.Raw(`SELECT row_security_active('intake_sources')`).Scan(&active).Error)
+	require.True(t, active, "row-level security binds the app role on intake_sources")
+	for _, stmt := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO intake_sources (org_id, kind, name) VALUES (?, 'webhook', 'forged')`, []any{b.orgB}},
+		{`UPDATE intake_sources SET org_id = ? WHERE id = ?`, []any{b.orgB, webhookA}},
+	} {
+		err := b.app.Tx(ctx, b.orgA, func(tx *gorm.DB) error { return tx.Exec(stmt.sql, stmt.args...).Error })
+		requireRefused(t, err, policyViolation, stmt.sql)
+	}
+	require.NoError(t, b.app.Tx(ctx, b.orgA, func(tx *gorm.DB) error {
+		res := tx.Exec(`UPDATE intake_sources SET name = name || '!' WHERE id = ?`, csvB)
+		require.Zero(t, res.RowsAffected, "org B's source is invisible to an update in A's transaction")
+		return res.Error
+	}))
+	require.ElementsMatch(t, []uuid.UUID{b.orgA, b.orgA, b.orgB, b.orgB, b.orgB},
+		visibleOrgs(t, b.owner.Gorm.WithContext(ctx), "intake_sources", "org_id"),
+		"the owner, not FORCEd on intake_sources, sees every org's sources (system work, as on jobs)")
 }

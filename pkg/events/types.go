@@ -31,6 +31,14 @@ const (
 	SystemNoop          = "system.noop"
 )
 
+// Event types of intake source changes (pkg/intake). Their payloads never hold a secret.
+const (
+	IntakeSourceCreated       = "intake_source.created"
+	IntakeSourceUpdated       = "intake_source.updated"
+	IntakeSourceDeleted       = "intake_source.deleted"
+	IntakeSourceSecretRotated = "intake_source.secret_rotated"
+)
+
 // JobMap is EVENT_JOB_MAP: the jobs that each event type enqueues, in the emitting transaction.
 // An event type that is absent triggers nothing.
 var JobMap = map[string][]string{

@@ -1,5 +1,19 @@
-// Package intake is how lead submissions enter the system. normalize.go holds what every entry
-// path shares (the intake gateway's webhook, form and CSV routes, and a lead created by hand in
-// the API): the normalisation of submitted contact data and the fingerprint that deduplicates
-// leads. It deals in plain strings so that any caller can use it without lead types.
+// Package intake is how lead submissions enter the system.
+//
+//   - normalize.go holds what every entry path shares (the intake gateway's webhook, form and
+//     CSV routes, and a lead created by hand in the API): the normalisation of submitted
+//     contact data and the fingerprint that deduplicates leads. It deals in plain strings so
+//     that any caller can use it without lead types.
+//   - source.go, store.go and service.go are the intake sources an org configures through the
+//     API (webhook, form, csv): their settings, their signing secrets (shown once, rotated with
+//     a grace period) and public form tokens, each change in one tenant transaction with its
+//     event.
+//   - resolve.go finds a source for the gateway: from the public routes, which know only its id
+//     or form token, through the SECURITY DEFINER functions of migration 000006; for a CSV
+//     upload, in the org of its API key.
+//   - signature.go verifies and makes webhook signatures (API.md, R13).
+//   - raw.go accepts a delivery: lead_intake_raw plus its process_intake job in one transaction,
+//     idempotent on the delivery key (R2, R3).
+//
+// It knows no transport: errors are apperr errors, which the services map to HTTP statuses.
 package intake

@@ -425,6 +425,44 @@ func TestDocumentedSuccesses(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.Status, "%s: %s", q, r.Body)
 	}
 
+	// Intake sources: each kind, the secret once, the typical refusals, rotation, delete.
+	webhook := map[string]any{"kind": "webhook", "name": "Zapier", "fieldMapping": map[string]any{"e-mail": "email"}, "rateLimitPerMinute": 120}
+	r = a.do(http.MethodPost, "/intake-sources", webhook, withHeader("Idempotency-Key", "contract-source-1"))
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	var src struct {
+		ID string `json:"id"`
+	}
+	r.json(t, &src)
+	replay = a.do(http.MethodPost, "/intake-sources", webhook, withHeader("Idempotency-Key", "contract-source-1"))
+	require.Equal(t, http.StatusCreated, replay.Status, string(replay.Body))
+	require.Equal(t, "true", replay.Header.Get("Idempotent-Replayed"))
+	require.Equal(t, http.StatusConflict, a.do(http.MethodPost, "/intake-sources", webhook).Status, "a taken name")
+	require.Equal(t, http.StatusUnprocessableEntity, a.do(http.MethodPost, "/intake-sources", map[string]any{"kind": "form", "name": "x", "redirectUrl": "http://example.com"}).Status)
+	r = a.do(http.MethodPost, "/intake-sources", map[string]any{
+		"kind": "form", "name": "Website", "redirectUrl": "https://www.example.com/thanks", "allowedOrigins": []string{"https://www.example.com"},
+	})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	var formSrc struct {
+		ID string `json:"id"`
+	}
+	r.json(t, &formSrc)
+	require.Equal(t, http.StatusCreated, a.do(http.MethodPost, "/intake-sources", map[string]any{"kind": "csv", "name": "Fair export"}).Status)
+	source := "/intake-sources/" + src.ID
+	require.Equal(t, http.StatusOK, a.do(http.MethodGet, source, nil).Status)
+	for _, q := range []string{"", "?kind=webhook", "?limit=1"} {
+		r = a.do(http.MethodGet, "/intake-sources"+q, nil)
+		require.Equal(t, http.StatusOK, r.Status, "%s: %s", q, r.Body)
+	}
+	r = a.do(http.MethodPatch, source, map[string]any{"name": "Zapier (prod)", "fieldMapping": map[string]any{"mail": "email"}, "redirectUrl": nil})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	require.Equal(t, http.StatusConflict, a.do(http.MethodPatch, source, map[string]any{"name": "Website"}).Status, "a taken name")
+	r = a.do(http.MethodPost, source+"/rotate-secret", map[string]any{"graceSeconds": 3600})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	require.Equal(t, http.StatusOK, a.do(http.MethodPost, source+"/rotate-secret", nil).Status, "no body: the default grace")
+	require.Equal(t, http.StatusConflict, a.do(http.MethodPost, "/intake-sources/"+formSrc.ID+"/rotate-secret", nil).Status, "a form has no secret")
+	require.Equal(t, http.StatusNoContent, a.do(http.MethodDelete, "/intake-sources/"+formSrc.ID, nil).Status)
+	require.Equal(t, http.StatusNotFound, a.do(http.MethodGet, "/intake-sources/"+formSrc.ID, nil).Status)
+
 	// The queue: the lead's jobs, run into dead letters by hand.
 	queue := jobs.New(a.owner, jobs.Config{})
 	claimed, err := queue.Claim(t.Context(), jobs.NewClaimID("contract-test"), 10)
