@@ -8,9 +8,6 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-
-	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/httpx"
 )
 
 // requestID is the request's id (X-Request-Id, echoed back).
@@ -37,13 +34,12 @@ func (s *Server) accessLog() echo.MiddlewareFunc {
 	log := s.Log.Named("http")
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogMethod: true, LogURIPath: true, LogRoutePath: true, LogLatency: true,
-		LogRequestID: true, LogRemoteIP: true, LogResponseSize: true,
+		LogRequestID: true, LogRemoteIP: true, LogResponseSize: true, LogError: true,
+		// The error handler writes the problem before the line is logged, so the status and
+		// size are the ones the client got.
+		HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			status := v.Status
-			if v.Error != nil && !c.Response().Committed {
-				// The error handler runs after this middleware; log the status it will write.
-				status = statusOf(v.Error)
-			}
 			s.metrics.duration.WithLabelValues(v.RoutePath, v.Method, strconv.Itoa(status)).Observe(v.Latency.Seconds())
 			log.Info("http request",
 				zap.String("method", v.Method), zap.String("path", v.URIPath), zap.String("route", v.RoutePath),
@@ -52,13 +48,6 @@ func (s *Server) accessLog() echo.MiddlewareFunc {
 			return nil
 		},
 	})
-}
-
-func statusOf(err error) int {
-	if he, ok := err.(*echo.HTTPError); ok { //nolint:errorlint // echo's own type, never wrapped here
-		return he.Code
-	}
-	return httpx.StatusOf(apperr.CodeOf(fromEcho(err)))
 }
 
 // recoverer turns a handler panic into a 500 problem (logged with its stack by the error

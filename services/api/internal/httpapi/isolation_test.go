@@ -1,0 +1,156 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/jobs"
+)
+
+// orgAData is what the first org owns, seen through its ids.
+type orgAData struct {
+	lead, source         string
+	job, deadLetter      int64
+	email, company, name string
+}
+
+// seedOrgA gives the test's org a lead with an activity, an intake source, jobs (from
+// lead.created), a dead letter and an integrity alert.
+func seedOrgA(t *testing.T, a *apiTest) orgAData {
+	t.Helper()
+	d := orgAData{email: "secret.person@hidden-corp.example", company: "Hidden Corp Unique", name: "Zebedee Hidden"}
+	r := a.do(http.MethodPost, "/leads", map[string]any{"name": d.name, "email": d.email, "company": d.company})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	var l struct{ ID string }
+	r.json(t, &l)
+	d.lead = l.ID
+	require.Equal(t, http.StatusCreated, a.do(http.MethodPost, "/leads/"+d.lead+"/activities", map[string]any{"kind": "note", "body": "hidden note"}).Status)
+	r = a.do(http.MethodPost, "/intake-sources", map[string]any{"kind": "webhook", "name": "Hidden source"})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	var s struct{ ID string }
+	r.json(t, &s)
+	d.source = s.ID
+
+	// A dead letter of org A: claim its jobs (as the worker does, as the owner) and fail one
+	// permanently; the other goes back to pending.
+	q := jobs.New(a.owner, jobs.Config{})
+	claimed, err := q.Claim(t.Context(), jobs.NewClaimID("isolation-test"), 10)
+	require.NoError(t, err)
+	require.NotEmpty(t, claimed)
+	d.job = claimed[0].ID
+	_, err = q.Fail(t.Context(), claimed[0], jobs.Permanentf("boom"), 0)
+	require.NoError(t, err)
+	require.NoError(t, a.super.QueryRow(t.Context(), `SELECT id FROM dead_letter_jobs WHERE org_id = $1`, a.org).Scan(&d.deadLetter))
+	_, err = q.Release(t.Context(), claimed[1:])
+	require.NoError(t, err)
+
+	require.NoError(t, a.owner.Tx(t.Context(), a.org, func(tx *gorm.DB) error {
+		return tx.Exec(`INSERT INTO integrity_alerts (org_id, check_name, entity_type, entity_id) VALUES (?, 'hidden_check', 'lead', ?)`,
+			a.org, d.lead).Error
+	}))
+	return d
+}
+
+// crossOrgRequests is, for every documented operation, the request org B makes with org A's ids:
+// a path with A's ids, maybe a query naming them, and a body where the operation takes one.
+func crossOrgRequests(d orgAData) map[string]struct {
+	path string
+	body any
+} {
+	type req = struct {
+		path string
+		body any
+	}
+	lead, src := "/leads/"+d.lead, "/intake-sources/"+d.source
+	job, dl := strconv.FormatInt(d.job, 10), strconv.FormatInt(d.deadLetter, 10)
+	return map[string]req{
+		"GET /leads":                                  {"/leads?q=hidden", nil},
+		"POST /leads":                                 {"/leads", map[string]any{"email": "b-own@example.com"}},
+		"GET /leads/{id}":                             {lead, nil},
+		"PATCH /leads/{id}":                           {lead, map[string]any{"title": "taken over"}},
+		"DELETE /leads/{id}":                          {lead, nil},
+		"POST /leads/{id}/stage":                      {lead + "/stage", map[string]any{"stage": "qualified"}},
+		"GET /leads/{id}/activities":                  {lead + "/activities", nil},
+		"POST /leads/{id}/activities":                 {lead + "/activities", map[string]any{"kind": "note", "body": "x"}},
+		"GET /leads/{id}/events":                      {lead + "/events", nil},
+		"GET /intake-sources":                         {"/intake-sources", nil},
+		"POST /intake-sources":                        {"/intake-sources", map[string]any{"kind": "csv", "name": "B's own"}},
+		"GET /intake-sources/{id}":                    {src, nil},
+		"PATCH /intake-sources/{id}":                  {src, map[string]any{"name": "taken over"}},
+		"DELETE /intake-sources/{id}":                 {src, nil},
+		"POST /intake-sources/{id}/rotate-secret":     {src + "/rotate-secret", map[string]any{}},
+		"GET /observability/jobs":                     {"/observability/jobs", nil},
+		"GET /observability/jobs/{id}":                {"/observability/jobs/" + job, nil},
+		"GET /observability/dead-letters":             {"/observability/dead-letters", nil},
+		"POST /observability/dead-letters/{id}/retry": {"/observability/dead-letters/" + dl + "/retry", nil},
+		"GET /observability/events":                   {"/observability/events?entityType=lead&entityId=" + d.lead, nil},
+		"GET /observability/logs":                     {"/observability/logs?jobId=" + job, nil},
+		"GET /observability/integrity-alerts":         {"/observability/integrity-alerts", nil},
+		"GET /healthz":                                {"/healthz", nil},
+		"GET /readyz":                                 {"/readyz", nil},
+		"GET /metrics":                                {"/metrics", nil},
+		"GET /api/openapi.json":                       {"/api/openapi.json", nil},
+		"GET /api/docs":                               {"/api/docs", nil},
+		"GET /api/docs/":                              {"/api/docs/", nil},
+		"GET /api/docs/{file}":                        {"/api/docs/index.html", nil},
+	}
+}
+
+// TestCrossOrgWalk walks every documented route as a second org, with its own valid key, aimed
+// at the first org's lead, source, job, dead letter, events and alert: every route that names
+// one of them answers 404 or 403, no answer of any route carries any of the first org's ids or
+// data, and afterwards the first org's rows are exactly as they were.
+func TestCrossOrgWalk(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	d := seedOrgA(t, a)
+	orgB, keyB := a.newOrg("intruder")
+	asB := asOrg(orgB, keyB)
+
+	secrets := []string{d.lead, d.source, d.email, d.company, d.name, "hidden note", "hidden_check", a.org.String()}
+	snapshot := func() string {
+		var s string
+		require.NoError(t, a.super.QueryRow(t.Context(), `
+SELECT concat_ws('|',
+  (SELECT string_agg(concat_ws(',', id, title, stage, version, deleted_at), ';' ORDER BY id) FROM leads WHERE org_id = $1),
+  (SELECT count(*) FROM lead_activities WHERE org_id = $1),
+  (SELECT string_agg(concat_ws(',', id, name, signing_secret, deleted_at), ';') FROM intake_sources WHERE org_id = $1),
+  (SELECT string_agg(concat_ws(',', id, status, attempts), ';' ORDER BY id) FROM jobs WHERE org_id = $1),
+  (SELECT string_agg(concat_ws(',', id, retried_at), ';') FROM dead_letter_jobs WHERE org_id = $1),
+  (SELECT count(*) FROM events WHERE org_id = $1))`, a.org).Scan(&s))
+		return s
+	}
+	before := snapshot()
+
+	reqs := crossOrgRequests(d)
+	s := mustSpec(t)
+	for path, item := range s.doc.Paths.Map() {
+		for method := range item.Operations() {
+			op := method + " " + path
+			rq, ok := reqs[op]
+			require.True(t, ok, "the cross-org walk must cover %s: add it to crossOrgRequests", op)
+			r := a.do(method, rq.path, rq.body, asB)
+			if strings.Contains(path, "{id}") {
+				require.Contains(t, []int{http.StatusNotFound, http.StatusForbidden}, r.Status, "%s as another org: %s", op, r.Body)
+			}
+			for _, secret := range secrets {
+				if strings.Contains(rq.path, secret) {
+					continue // an id the request itself names may come back in its 404
+				}
+				require.NotContains(t, string(r.Body), secret, "%s leaked org A's data", op)
+			}
+		}
+	}
+	require.Equal(t, before, snapshot(), "org A's rows changed under org B's requests")
+
+	// And org A still sees all of it.
+	for _, p := range []string{"/leads/" + d.lead, "/intake-sources/" + d.source, fmt.Sprintf("/observability/jobs/%d", d.job)} {
+		require.Equal(t, http.StatusOK, a.do(http.MethodGet, p, nil).Status, p)
+	}
+}
