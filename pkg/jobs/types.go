@@ -22,6 +22,10 @@ const (
 	TypeRenewalReminder      = "renewal_reminder"
 	TypeCheckIntegrity       = "check_integrity"
 	TypeGenerateWeeklyReport = "generate_weekly_report"
+	// TypeFollowUpLead is the follow-up of a lead that route_outreach put in nurture: it is
+	// scheduled in scheduled_tasks (due after the nurture delay) and, when the lead is still in
+	// nurture then, adds a "follow up" task activity to it (lead.Service.FollowUpTx).
+	TypeFollowUpLead = "follow_up_lead"
 )
 
 // AllTypes lists every job type, noop included.
@@ -30,5 +34,5 @@ var AllTypes = []string{
 	TypeAnalyzeCall, TypeEscalateLead, TypeCreateInvoice, TypeGenerateContract, TypeNudgeDeal,
 	TypeCreateClient, TypeStartOnboarding, TypeCheckDealDecay, TypeCheckLeadStale,
 	TypeRecalcAutoPriority, TypeRecalcGhostRisk, TypeRenewalReminder, TypeCheckIntegrity,
-	TypeGenerateWeeklyReport,
+	TypeGenerateWeeklyReport, TypeFollowUpLead,
 }

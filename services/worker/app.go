@@ -10,6 +10,7 @@ import (
 
 	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/httpx"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lifecycle"
@@ -36,6 +37,12 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 	reg := httpx.NewRegistry()
 	queue := jobs.New(d, jobs.Config{BaseDelay: cfg.Jobs.BaseDelay, MaxAttempts: cfg.Jobs.MaxAttempts})
 	reg.MustRegister(jobs.NewDepthCollector(queue))
+	emitter := events.NewEmitter(queue)
+	pipeline, err := handler.NewLeadPipeline(d.Gorm, emitter, cfg.AI, cfg.Enrichment)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("build lead pipeline: %w", err)
+	}
 	rt := runtime.New(runtime.Config{
 		Concurrency:    cfg.Worker.Concurrency,
 		ClaimBatch:     cfg.Worker.ClaimBatch,
@@ -45,7 +52,7 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 		ShutdownGrace:  cfg.Worker.ShutdownGrace,
 		ReaperInterval: cfg.Worker.ReaperInterval,
 		Retention:      cfg.Jobs.Retention,
-	}, d, queue, handler.Registry(), log, reg)
+	}, d, queue, handler.Registry(handler.Deps{Gorm: d.Gorm, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline}), log, reg)
 	return &app{cfg: cfg, log: log, db: d, reg: reg, runtime: rt}, nil
 }
 

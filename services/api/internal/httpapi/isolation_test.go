@@ -92,6 +92,8 @@ func crossOrgRequests(d orgAData) map[string]struct {
 		"GET /observability/events":                   {"/observability/events?entityType=lead&entityId=" + d.lead, nil},
 		"GET /observability/logs":                     {"/observability/logs?jobId=" + job, nil},
 		"GET /observability/integrity-alerts":         {"/observability/integrity-alerts", nil},
+		"GET /settings/icp":                           {"/settings/icp", nil},
+		"PUT /settings/icp":                           {"/settings/icp", map[string]any{"industries": []string{"b's own"}}},
 		"GET /healthz":                                {"/healthz", nil},
 		"GET /readyz":                                 {"/readyz", nil},
 		"GET /metrics":                                {"/metrics", nil},

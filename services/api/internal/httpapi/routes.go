@@ -38,6 +38,7 @@ func (s *Server) routes() {
 	s.leadRoutes(api)
 	s.intakeSourceRoutes(api)
 	s.observabilityRoutes(api)
+	s.settingsRoutes(api)
 }
 
 // router registers routes with a fixed middleware chain.

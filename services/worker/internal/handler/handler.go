@@ -5,19 +5,55 @@
 package handler
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"time"
 
+	"go.uber.org/zap"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lead"
 )
 
-// Registry returns the handler of every job type of the system.
-func Registry() map[string]jobs.Handler {
+// Deps are what the handlers need: the database (gorm), the queue and the emitter through which
+// their events enqueue the next jobs, the logger, and the lead pipeline of enrich_lead and
+// qualify_lead (NewLeadPipeline; nil leaves those two not implemented).
+type Deps struct {
+	Gorm     *gorm.DB
+	Queue    *jobs.Queue
+	Emitter  *events.Emitter
+	Log      *zap.Logger
+	Pipeline *lead.Pipeline
+	// FollowUpAfter is the delay of a nurture follow-up (zero is lead.DefaultNurtureFollowUp).
+	FollowUpAfter time.Duration
+}
+
+// Registry returns the handler of every job type of the system. It panics when a dependency is
+// missing, as constructors do.
+func Registry(d Deps) map[string]jobs.Handler {
+	if d.Gorm == nil || d.Queue == nil || d.Emitter == nil {
+		panic("handler.Registry: nil dependency")
+	}
+	if d.Log == nil {
+		d.Log = zap.NewNop()
+	}
+	leads := lead.NewService(d.Gorm, d.Emitter)
 	reg := make(map[string]jobs.Handler, len(jobs.AllTypes))
 	for _, t := range jobs.AllTypes {
 		reg[t] = notImplemented(t)
 	}
 	reg[jobs.TypeNoop] = Noop
+	reg[jobs.TypeProcessIntake] = ProcessIntake(leads, d.Log)
+	reg[jobs.TypeRouteOutreach] = RouteOutreach(leads, d.Log, d.FollowUpAfter)
+	reg[jobs.TypeFollowUpLead] = FollowUpLead(leads, d.Log)
+	if d.Pipeline != nil {
+		reg[jobs.TypeEnrichLead] = EnrichLead(EnrichDeps{Pipeline: d.Pipeline})
+		reg[jobs.TypeQualifyLead] = QualifyLead(QualifyDeps{Pipeline: d.Pipeline})
+	}
 	return reg
 }
 
@@ -25,4 +61,14 @@ func notImplemented(jobType string) jobs.Handler {
 	return func(context.Context, *jobs.Run) error {
 		return jobs.Permanent(fmt.Errorf("%s: %w", jobType, jobs.ErrNotImplemented))
 	}
+}
+
+// decodePayload reads a job's JSON payload strictly into dst; a payload that does not fit is a
+// permanent error (retrying cannot fix it).
+func decodePayload(run *jobs.Run, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(run.Job.Payload))
+	if err := dec.Decode(dst); err != nil {
+		return jobs.Permanentf("%s payload: %w", run.Job.Type, err)
+	}
+	return nil
 }

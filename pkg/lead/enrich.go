@@ -1,0 +1,72 @@
+package lead
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/enrichment"
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/jobs"
+)
+
+// EnrichedPayload is the payload of lead.enriched (idempotency key "lead.enriched:<lead id>":
+// a lead is enriched once).
+type EnrichedPayload struct {
+	// Enrichment is the stored enrichment document.
+	Enrichment enrichment.Result `json:"enrichment"`
+	// RevenueBand is the derived band ("" when unknown).
+	RevenueBand string `json:"revenueBand"`
+	// By is the job type that stored it: enrich_lead, or qualify_lead when it ran first.
+	By string `json:"by"`
+}
+
+// Enrich is the use case of enrich_lead. It reads the lead; a missing or deleted lead, or one
+// already enriched (by an earlier attempt or by qualify_lead, see Qualify), completes with
+// nothing written. Otherwise it calls the enricher (outside any transaction) and, in the
+// transaction of commit, stores the enrichment, the revenue band and (where the lead has none)
+// the domain, and emits lead.enriched. The first stored enrichment wins: the row is locked and
+// checked again before writing.
+//
+// An enricher error that retrying cannot fix (enrichment.IsPermanent: a 4xx, a garbage answer)
+// is returned as jobs.Permanent; any other (5xx, timeout) is returned for the queue to retry.
+func (p *Pipeline) Enrich(ctx context.Context, orgID, leadID uuid.UUID, commit Commit) error {
+	s, err := p.read(ctx, orgID, leadID, nil)
+	if err != nil {
+		return fmt.Errorf("enrich lead: %w", err)
+	}
+	if !s.found || s.lead.enriched() {
+		return commit(ctx, func(*gorm.DB) error { return nil })
+	}
+	res, err := p.enricher.Enrich(ctx, s.lead.enrichmentInput())
+	if err != nil {
+		if enrichment.IsPermanent(err) {
+			return jobs.Permanent(fmt.Errorf("enrich lead %s: %w", leadID, err))
+		}
+		return fmt.Errorf("enrich lead %s: %w", leadID, err)
+	}
+	err = commit(ctx, func(tx *gorm.DB) error {
+		_, err := p.storeEnrichmentTx(ctx, tx, orgID, leadID, res, jobs.TypeEnrichLead)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("enrich lead %s: %w", leadID, err)
+	}
+	return nil
+}
+
+// storeEnrichmentTx locks the lead and, unless it is gone or already enriched, stores r and
+// emits lead.enriched. It reports whether it stored.
+func (p *Pipeline) storeEnrichmentTx(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, r enrichment.Result, by string) (bool, error) {
+	cur, err := pipelineLead(tx, orgID, leadID, true)
+	if err != nil || !cur.found || cur.lead.enriched() {
+		return false, err
+	}
+	if err := storeEnrichment(tx, orgID, leadID, r); err != nil {
+		return false, err
+	}
+	return true, p.emit(ctx, tx, orgID, events.LeadEnriched, leadID, "lead.enriched:"+leadID.String(),
+		EnrichedPayload{Enrichment: r, RevenueBand: r.RevenueBand, By: by})
+}

@@ -1,0 +1,104 @@
+package lead
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/enrichment"
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/scoring"
+)
+
+// Enricher is what the pipeline needs of pkg/enrichment (enrichment.Client or
+// enrichment.LocalEnricher). Errors are retryable unless enrichment.IsPermanent.
+type Enricher interface {
+	Enrich(ctx context.Context, in enrichment.Input) (enrichment.Result, error)
+}
+
+// Scorer is what the pipeline needs of pkg/scoring (scoring.Builtin or *scoring.AI). Errors are
+// retryable unless scoring.IsPermanent.
+type Scorer interface {
+	Score(ctx context.Context, in scoring.Input) (scoring.Result, error)
+}
+
+// Commit runs fn in a tenant transaction of the job's org and commits it together with the
+// job's completion: jobs.Run.CompleteInTx, as a method value.
+type Commit func(ctx context.Context, fn func(tx *gorm.DB) error) error
+
+// Pipeline holds the worker's lead use cases: Enrich (enrich_lead) and Qualify (qualify_lead).
+// Each reads the lead, makes its external calls (enrichment API, model) outside any
+// transaction, then writes its results and events in the transaction of commit, so that the
+// writes and the job's completion commit together (R7) and a rerun changes nothing more.
+type Pipeline struct {
+	db       *gorm.DB
+	emitter  *events.Emitter
+	enricher Enricher
+	scorer   Scorer
+}
+
+// PipelineActor is the actor of the events the pipeline emits.
+const PipelineActor = "system:worker"
+
+// NewPipeline returns the pipeline on g, emitting through emitter, enriching with enricher and
+// scoring with scorer; all are required.
+func NewPipeline(g *gorm.DB, emitter *events.Emitter, enricher Enricher, scorer Scorer) *Pipeline {
+	if g == nil || emitter == nil || enricher == nil || scorer == nil {
+		panic("lead.NewPipeline: nil dependency")
+	}
+	return &Pipeline{db: g, emitter: emitter, enricher: enricher, scorer: scorer}
+}
+
+// snapshot is the lead as the pipeline reads it before its external calls.
+type snapshot struct {
+	lead     Lead
+	scoredBy *string
+	found    bool
+}
+
+// read returns the org's live lead id with its scored_by; found is false for a missing or
+// deleted lead.
+func (p *Pipeline) read(ctx context.Context, orgID, id uuid.UUID, with func(tx *gorm.DB, s *snapshot) error) (snapshot, error) {
+	var s snapshot
+	err := db.Tx(ctx, p.db, orgID, func(tx *gorm.DB) error {
+		var err error
+		s, err = pipelineLead(tx, orgID, id, false)
+		if err != nil || !s.found || with == nil {
+			return err
+		}
+		return with(tx, &s)
+	})
+	if err != nil {
+		return snapshot{}, fmt.Errorf("read lead %s: %w", id, err)
+	}
+	return s, nil
+}
+
+func (p *Pipeline) emit(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, typ string, leadID uuid.UUID, key string, payload any) error {
+	_, _, err := p.emitter.Emit(ctx, tx, events.NewEvent{
+		OrgID: orgID, Type: typ, EntityType: EntityType, EntityID: leadID,
+		Payload: payload, IdempotencyKey: key, Actor: PipelineActor,
+	})
+	return err
+}
+
+// enriched reports whether the lead has a stored enrichment (anything but the default {}).
+func (l Lead) enriched() bool {
+	return len(l.Enrichment) > 0 && !sameJSON(l.Enrichment, []byte("{}"))
+}
+
+// enrichmentInput is the lead as enrichment sees it.
+func (l Lead) enrichmentInput() enrichment.Input {
+	return enrichment.Input{Email: str(l.Email), Website: str(l.Website), Domain: str(l.Domain)}
+}
+
+// scoringLead is the lead as the scorers see it.
+func (l Lead) scoringLead() scoring.Lead {
+	return scoring.Lead{
+		Name: str(l.Name), Email: str(l.Email), Phone: str(l.Phone), Company: str(l.Company), Website: str(l.Website),
+		Domain: str(l.Domain), Title: str(l.Title), ProfileLink: str(l.ProfileLink), Source: str(l.Source), Notes: str(l.Notes),
+	}
+}

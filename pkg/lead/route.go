@@ -1,0 +1,314 @@
+package lead
+
+// route_outreach: what happens to a lead after qualification, by its recommended path
+// (DESIGN.md "Flow": lead.qualified -> route_outreach), and the nurture follow-up it schedules.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/jobs"
+)
+
+// Path is a lead's recommended path (leads.recommended_path), set by qualification.
+type Path string
+
+// The recommended paths.
+const (
+	PathBookCall   Path = "book_call"
+	PathNurture    Path = "nurture"
+	PathDisqualify Path = "disqualify"
+)
+
+// Valid reports whether p is a recommended path.
+func (p Path) Valid() bool { return p == PathBookCall || p == PathNurture || p == PathDisqualify }
+
+// RouteActor is the actor of the events that RouteTx emits; FollowUpActor of FollowUpTx's.
+const (
+	RouteActor    = "job:route_outreach"
+	FollowUpActor = "job:" + jobs.TypeFollowUpLead
+)
+
+// LeadFollowUpScheduled is the event of a nurture follow-up put into scheduled_tasks; its
+// idempotency key is "lead.follow_up_scheduled:<scheduled task id>". No job reacts to it: the
+// scheduler enqueues the follow-up itself when it is due.
+const LeadFollowUpScheduled = "lead.follow_up_scheduled"
+
+// DefaultNurtureFollowUp is how long after routing a nurture lead's follow-up is due when
+// RouteInput.FollowUpAfter is zero.
+const DefaultNurtureFollowUp = 14 * 24 * time.Hour
+
+// The subjects of the task activities routing and follow-ups add.
+const (
+	BookCallSubject = "Book a call"
+	FollowUpSubject = "Follow up with nurture lead"
+)
+
+// FollowUpPayload is the payload of the follow_up_lead job that a nurture routing schedules.
+type FollowUpPayload struct {
+	LeadID  uuid.UUID `json:"leadId"`
+	EventID int64     `json:"eventId"`
+}
+
+// FollowUpScheduledPayload is the payload of lead.follow_up_scheduled.
+type FollowUpScheduledPayload struct {
+	TaskID  uuid.UUID `json:"taskId"`
+	JobType string    `json:"jobType"`
+	RunAt   time.Time `json:"runAt"`
+}
+
+// RouteInput names the lead.qualified event to act on. Path and Reason come from the event's
+// payload when it carries them (see ParseQualified); an empty Path means the lead's stored
+// recommended path.
+type RouteInput struct {
+	LeadID  uuid.UUID
+	EventID int64
+	Path    Path
+	Reason  string
+	// FollowUpAfter is how long after routing a nurture follow-up is due; zero is
+	// DefaultNurtureFollowUp.
+	FollowUpAfter time.Duration
+}
+
+// RouteResult is what RouteTx did.
+type RouteResult struct {
+	// Path is the path acted on ("" when skipped before one was known).
+	Path Path
+	// Changes lists what was written, in order: "priority", "task", "follow_up", "stage". Empty
+	// on a rerun or when skipped.
+	Changes []string
+	// Skipped says why nothing was done ("" when the path was acted on, even if a rerun found
+	// everything done already).
+	Skipped string
+}
+
+// ParseQualified reads the recommended path and a reason from a lead.qualified payload
+// (lead.QualifiedPayload: {"recommendedPath", "score", "scoreReasons", ...}; a payload that
+// carries the lead, {"lead": {"recommendedPath": ...}}, is read too). The reason is the
+// payload's "reason" or "stageReason", else made of its score and score reasons. Missing or
+// unknown values are empty.
+func ParseQualified(data json.RawMessage) (Path, string) {
+	var p struct {
+		RecommendedPath Path            `json:"recommendedPath"`
+		Reason          string          `json:"reason"`
+		StageReason     string          `json:"stageReason"`
+		Score           *int            `json:"score"`
+		ScoreReasons    json.RawMessage `json:"scoreReasons"`
+		Lead            *struct {
+			RecommendedPath Path `json:"recommendedPath"`
+		} `json:"lead"`
+	}
+	if len(data) == 0 || json.Unmarshal(data, &p) != nil {
+		return "", ""
+	}
+	path := p.RecommendedPath
+	if !path.Valid() && p.Lead != nil {
+		path = p.Lead.RecommendedPath
+	}
+	if !path.Valid() {
+		path = ""
+	}
+	reason := p.Reason
+	if reason == "" {
+		reason = p.StageReason
+	}
+	var reasons []string
+	if reason == "" && json.Unmarshal(p.ScoreReasons, &reasons) == nil && len(reasons) > 0 {
+		reason = "Qualification"
+		if p.Score != nil {
+			reason += fmt.Sprintf(" (score %d)", *p.Score)
+		}
+		reason += ": " + strings.Join(reasons, "; ")
+	}
+	return path, reason
+}
+
+// RouteTx acts on the recommended path of the live lead in.LeadID inside the caller's tenant
+// transaction tx (the route_outreach job's CompleteInTx), once per lead.qualified event
+// in.EventID:
+//
+//   - book_call: priority high (an urgent lead stays urgent; lead.updated), and a "task" activity
+//     "Book a call" (dedup key "route:<event id>:task"; lead.activity_added);
+//   - nurture: a follow_up_lead job in scheduled_tasks, due after in.FollowUpAfter (dedup key
+//     "route:<event id>"; lead.follow_up_scheduled);
+//   - disqualify: stage disqualified with the reason, through the stage machine
+//     (lead.stage_changed). A lead already disqualified stays as it is; one that has reached a
+//     stage from which the move is not allowed is skipped.
+//
+// Every write is guarded by a unique key or a state check, so a rerun changes nothing. A lead
+// that is gone (deleted), in a final stage, or without a path is skipped: that is an outcome,
+// not an error, since retrying would not change it.
+func (s *Service) RouteTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, in RouteInput) (RouteResult, error) {
+	cur, err := getLead(tx, orgID, in.LeadID, true)
+	if apperr.CodeOf(err) == apperr.NotFound {
+		return RouteResult{Path: in.Path, Skipped: "lead not found or deleted"}, nil
+	}
+	if err != nil {
+		return RouteResult{}, err
+	}
+	path := in.Path
+	if path == "" && cur.RecommendedPath != nil {
+		path = Path(*cur.RecommendedPath)
+	}
+	if !path.Valid() {
+		return RouteResult{Skipped: "lead has no recommended path"}, nil
+	}
+	out := RouteResult{Path: path}
+	switch path {
+	case PathBookCall:
+		if cur.Stage.Final() {
+			out.Skipped = fmt.Sprintf("lead is %s", cur.Stage)
+			return out, nil
+		}
+		return out, s.routeBookCall(ctx, tx, orgID, cur, in.EventID, &out)
+	case PathNurture:
+		if cur.Stage.Final() {
+			out.Skipped = fmt.Sprintf("lead is %s", cur.Stage)
+			return out, nil
+		}
+		return out, s.routeNurture(ctx, tx, orgID, cur, in, &out)
+	default:
+		return out, s.routeDisqualify(ctx, tx, orgID, cur, in.Reason, &out)
+	}
+}
+
+func (s *Service) routeBookCall(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, cur Lead, eventID int64, out *RouteResult) error {
+	if cur.Priority == PriorityLow || cur.Priority == PriorityNormal {
+		updated, err := setPriority(tx, orgID, cur.ID, PriorityHigh)
+		if err != nil {
+			return err
+		}
+		if err := s.emit(ctx, tx, orgID, RouteActor, events.LeadUpdated, cur.ID,
+			fmt.Sprintf("lead.updated:%s:%d", cur.ID, updated.Version), UpdatedPayload{
+				Version: updated.Version, Changes: map[string]Change{"priority": {From: cur.Priority, To: PriorityHigh}},
+			}); err != nil {
+			return err
+		}
+		out.Changes = append(out.Changes, "priority")
+	}
+	subject := BookCallSubject
+	body := "Qualification recommends booking a call with this lead."
+	payload, _ := json.Marshal(map[string]any{"eventId": eventID, "path": PathBookCall})
+	a, inserted, err := insertActivityOnce(tx, orgID, Activity{
+		LeadID: cur.ID, Kind: ActivityTask, Subject: &subject, Body: &body, Payload: payload,
+		OccurredAt: s.now().UTC(), CreatedBy: ptr(RouteActor),
+	}, fmt.Sprintf("route:%d:task", eventID))
+	if err != nil || !inserted {
+		return err
+	}
+	out.Changes = append(out.Changes, "task")
+	return s.emit(ctx, tx, orgID, RouteActor, events.LeadActivityAdded, cur.ID, "lead.activity_added:"+a.ID.String(),
+		ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt})
+}
+
+func (s *Service) routeNurture(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, cur Lead, in RouteInput, out *RouteResult) error {
+	eventID := in.EventID
+	delay := in.FollowUpAfter
+	if delay <= 0 {
+		delay = DefaultNurtureFollowUp
+	}
+	payload, err := json.Marshal(FollowUpPayload{LeadID: cur.ID, EventID: eventID})
+	if err != nil {
+		return fmt.Errorf("encode follow-up: %w", err)
+	}
+	var rows []struct {
+		ID    uuid.UUID
+		RunAt time.Time
+	}
+	err = tx.Raw(`INSERT INTO scheduled_tasks (org_id, job_type, payload, run_at, entity_type, entity_id, dedup_key)
+VALUES (?, ?, ?::jsonb, now() + ? * interval '1 millisecond', ?, ?, ?)
+ON CONFLICT (org_id, dedup_key) DO NOTHING
+RETURNING id, run_at`, orgID, jobs.TypeFollowUpLead, string(payload), delay.Milliseconds(), EntityType, cur.ID,
+		fmt.Sprintf("route:%d", eventID)).Scan(&rows).Error
+	if err != nil {
+		return fmt.Errorf("schedule follow-up: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	out.Changes = append(out.Changes, "follow_up")
+	return s.emit(ctx, tx, orgID, RouteActor, LeadFollowUpScheduled, cur.ID, "lead.follow_up_scheduled:"+rows[0].ID.String(),
+		FollowUpScheduledPayload{TaskID: rows[0].ID, JobType: jobs.TypeFollowUpLead, RunAt: rows[0].RunAt.UTC()})
+}
+
+func (s *Service) routeDisqualify(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, cur Lead, reason string, out *RouteResult) error {
+	if cur.Stage == StageDisqualified {
+		return nil // qualification (or a person) disqualified it already
+	}
+	if !CanMove(cur.Stage, StageDisqualified) {
+		out.Skipped = fmt.Sprintf("a lead in stage %s cannot be disqualified", cur.Stage)
+		return nil
+	}
+	if reason == "" {
+		reason = "Qualification recommends disqualifying this lead"
+		if cur.Score != nil {
+			reason += fmt.Sprintf(" (score %d)", *cur.Score)
+		}
+	}
+	if r := []rune(reason); len(r) > MaxReasonLen {
+		reason = string(r[:MaxReasonLen])
+	}
+	updated, err := setStage(tx, orgID, cur.ID, StageDisqualified, &reason)
+	if err != nil {
+		return err
+	}
+	out.Changes = append(out.Changes, "stage")
+	return s.emit(ctx, tx, orgID, RouteActor, events.LeadStageChanged, cur.ID,
+		fmt.Sprintf("lead.stage_changed:%s:%d", cur.ID, updated.Version),
+		StageChangedPayload{From: cur.Stage, To: StageDisqualified, Reason: &reason, Version: updated.Version})
+}
+
+// FollowUpTx runs a nurture follow-up that RouteTx scheduled, inside the caller's tenant
+// transaction tx (the follow_up_lead job's CompleteInTx): when the lead is still live and in
+// nurture, it adds a "task" activity "Follow up with nurture lead" (dedup key "follow_up:" +
+// key, where key is the job's idempotency key, stable across attempts) and emits
+// lead.activity_added. A lead that has moved on or is gone needs no follow-up: skipped is true
+// and nothing is written.
+func (s *Service) FollowUpTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, p FollowUpPayload, key string) (skipped bool, err error) {
+	cur, err := getLead(tx, orgID, p.LeadID, true)
+	if apperr.CodeOf(err) == apperr.NotFound {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if cur.Stage != StageNurture {
+		return true, nil
+	}
+	subject := FollowUpSubject
+	body := "This lead was put in nurture; time to get back in touch."
+	payload, _ := json.Marshal(map[string]any{"eventId": p.EventID})
+	a, inserted, err := insertActivityOnce(tx, orgID, Activity{
+		LeadID: cur.ID, Kind: ActivityTask, Subject: &subject, Body: &body, Payload: payload,
+		OccurredAt: s.now().UTC(), CreatedBy: ptr(FollowUpActor),
+	}, "follow_up:"+key)
+	if err != nil || !inserted {
+		return false, err
+	}
+	return false, s.emit(ctx, tx, orgID, FollowUpActor, events.LeadActivityAdded, cur.ID, "lead.activity_added:"+a.ID.String(),
+		ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt})
+}
+
+// setPriority sets the live lead's priority and moves its version on by one.
+func setPriority(tx *gorm.DB, orgID, id uuid.UUID, p Priority) (Lead, error) {
+	var out Lead
+	res := tx.Raw(`UPDATE leads SET priority = ?, version = version + 1
+WHERE org_id = ? AND id = ? AND deleted_at IS NULL
+RETURNING `+leadColumns, string(p), orgID, id).Scan(&out)
+	if res.Error != nil {
+		return Lead{}, fmt.Errorf("set lead priority: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return Lead{}, notFound(id)
+	}
+	out.utc()
+	return out, nil
+}

@@ -1,0 +1,198 @@
+package lead_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/intake"
+	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lead"
+)
+
+// qualified creates a lead and puts it where qualification leaves it: stage, recommended path
+// and priority, as the superuser writes them.
+func (p *pipe) qualified(t *testing.T, email string, stage lead.Stage, path lead.Path, priority lead.Priority) uuid.UUID {
+	t.Helper()
+	l, err := p.svc.Create(t.Context(), p.org, "test", lead.NewLead{Contact: intake.Contact{Email: email}})
+	require.NoError(t, err)
+	_, err = p.super.Pool.Exec(t.Context(), `UPDATE leads SET stage = $2, recommended_path = $3, priority = $4, score = 42 WHERE id = $1`,
+		l.ID, string(stage), string(path), string(priority))
+	require.NoError(t, err)
+	return l.ID
+}
+
+// route runs RouteTx in a tenant transaction of its own.
+func (p *pipe) route(t *testing.T, in lead.RouteInput) lead.RouteResult {
+	t.Helper()
+	var res lead.RouteResult
+	require.NoError(t, p.d.Tx(t.Context(), p.org, func(tx *gorm.DB) error {
+		var err error
+		res, err = p.svc.RouteTx(t.Context(), tx, p.org, in)
+		return err
+	}))
+	return res
+}
+
+func (p *pipe) str(t *testing.T, sql string, args ...any) string {
+	t.Helper()
+	var s string
+	require.NoError(t, p.super.Pool.QueryRow(t.Context(), sql, args...).Scan(&s))
+	return s
+}
+
+// TestRouteBookCall proves book_call raises the priority to high with lead.updated and adds one
+// "Book a call" task with lead.activity_added; a rerun of the same event changes nothing; an
+// urgent lead stays urgent.
+func TestRouteBookCall(t *testing.T) {
+	t.Parallel()
+	p := newPipe(t)
+	id := p.qualified(t, "book@example.com", lead.StageQualified, lead.PathBookCall, lead.PriorityNormal)
+
+	res := p.route(t, lead.RouteInput{LeadID: id, EventID: 7})
+	require.Equal(t, lead.PathBookCall, res.Path)
+	require.Equal(t, []string{"priority", "task"}, res.Changes)
+	require.Empty(t, res.Skipped)
+	require.Equal(t, "high", p.str(t, `SELECT priority FROM leads WHERE id = $1`, id))
+	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM lead_activities WHERE lead_id = $1 AND kind = 'task' AND subject = 'Book a call'
+		AND dedup_key = 'route:7:task'`, id))
+	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = 'lead.updated'
+		AND payload->'changes'->'priority'->>'to' = 'high'`, id))
+	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = 'lead.activity_added'`, id))
+
+	again := p.route(t, lead.RouteInput{LeadID: id, EventID: 7})
+	require.Empty(t, again.Changes)
+	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM lead_activities WHERE lead_id = $1`, id))
+	require.Equal(t, 3, p.count(t, `SELECT count(*) FROM events WHERE entity_id = $1`, id), "created, updated, activity_added")
+
+	urgent := p.qualified(t, "urgent@example.com", lead.StageQualified, lead.PathBookCall, lead.PriorityUrgent)
+	res = p.route(t, lead.RouteInput{LeadID: urgent, EventID: 8})
+	require.Equal(t, []string{"task"}, res.Changes)
+	require.Equal(t, "urgent", p.str(t, `SELECT priority FROM leads WHERE id = $1`, urgent))
+}
+
+// TestRouteNurture proves nurture schedules one follow_up_lead task (dedup key
+// "route:<event id>") due after the follow-up delay, with lead.follow_up_scheduled; a rerun
+// schedules nothing; and the follow-up, when it runs, adds one task while the lead is still in
+// nurture and nothing once it has moved on.
+func TestRouteNurture(t *testing.T) {
+	t.Parallel()
+	p := newPipe(t)
+	id := p.qualified(t, "nurture@example.com", lead.StageNurture, lead.PathNurture, lead.PriorityNormal)
+
+	res := p.route(t, lead.RouteInput{LeadID: id, EventID: 9, FollowUpAfter: 72 * time.Hour})
+	require.Equal(t, []string{"follow_up"}, res.Changes)
+	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM scheduled_tasks WHERE org_id = $1 AND job_type = $2 AND entity_type = 'lead'
+		AND entity_id = $3 AND dedup_key = 'route:9' AND status = 'pending'
+		AND run_at BETWEEN now() + interval '71 hours' AND now() + interval '73 hours'`, p.org, jobs.TypeFollowUpLead, id))
+	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = $2`, id, lead.LeadFollowUpScheduled))
+	require.Equal(t, "normal", p.str(t, `SELECT priority FROM leads WHERE id = $1`, id))
+
+	again := p.route(t, lead.RouteInput{LeadID: id, EventID: 9})
+	require.Empty(t, again.Changes)
+	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM scheduled_tasks WHERE org_id = $1`, p.org))
+
+	var payload lead.FollowUpPayload
+	require.NoError(t, json.Unmarshal([]byte(p.str(t, `SELECT payload::text FROM scheduled_tasks WHERE org_id = $1`, p.org)), &payload))
+	require.Equal(t, lead.FollowUpPayload{LeadID: id, EventID: 9}, payload)
+	followUp := func() bool {
+		var skipped bool
+		require.NoError(t, p.d.Tx(t.Context(), p.org, func(tx *gorm.DB) error {
+			var err error
+			skipped, err = p.svc.FollowUpTx(t.Context(), tx, p.org, payload, "scheduled:x")
+			return err
+		}))
+		return skipped
+	}
+	require.False(t, followUp())
+	require.False(t, followUp(), "a rerun is no error")
+	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM lead_activities WHERE lead_id = $1 AND kind = 'task' AND dedup_key = 'follow_up:scheduled:x'`, id))
+
+	_, err := p.svc.ChangeStage(t.Context(), p.org, "test", id, lead.StageContacted, "")
+	require.NoError(t, err)
+	payload.EventID = 10
+	require.True(t, followUp(), "a lead that moved on needs no follow-up")
+}
+
+// TestRouteDisqualify proves disqualify moves the lead to disqualified with the reason through
+// the stage machine (lead.stage_changed), once; a lead already disqualified or in a final stage
+// is left alone without an error.
+func TestRouteDisqualify(t *testing.T) {
+	t.Parallel()
+	p := newPipe(t)
+	id := p.qualified(t, "dq@example.com", lead.StageNew, lead.PathDisqualify, lead.PriorityNormal)
+
+	res := p.route(t, lead.RouteInput{LeadID: id, EventID: 11, Reason: "free-mail domain, no company"})
+	require.Equal(t, []string{"stage"}, res.Changes)
+	require.Equal(t, "disqualified", p.str(t, `SELECT stage FROM leads WHERE id = $1`, id))
+	require.Equal(t, "free-mail domain, no company", p.str(t, `SELECT stage_reason FROM leads WHERE id = $1`, id))
+	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = 'lead.stage_changed'
+		AND payload->>'from' = 'new' AND payload->>'to' = 'disqualified'`, id))
+
+	again := p.route(t, lead.RouteInput{LeadID: id, EventID: 11})
+	require.Empty(t, again.Changes)
+	require.Empty(t, again.Skipped)
+	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = 'lead.stage_changed'`, id))
+
+	// Without a reason the score says why; a converted lead cannot be disqualified.
+	other := p.qualified(t, "dq2@example.com", lead.StageQualified, lead.PathDisqualify, lead.PriorityNormal)
+	p.route(t, lead.RouteInput{LeadID: other, EventID: 12})
+	require.Contains(t, p.str(t, `SELECT stage_reason FROM leads WHERE id = $1`, other), "score 42")
+	done := p.qualified(t, "won@example.com", lead.StageConverted, lead.PathDisqualify, lead.PriorityNormal)
+	res = p.route(t, lead.RouteInput{LeadID: done, EventID: 13})
+	require.NotEmpty(t, res.Skipped)
+	require.Empty(t, res.Changes)
+	require.Equal(t, "converted", p.str(t, `SELECT stage FROM leads WHERE id = $1`, done))
+}
+
+// TestRouteSkips proves a deleted lead, a lead without a path and a final lead on book_call are
+// skipped without writes, and that the event's path wins over the stored one.
+func TestRouteSkips(t *testing.T) {
+	t.Parallel()
+	p := newPipe(t)
+	gone := p.qualified(t, "gone@example.com", lead.StageQualified, lead.PathBookCall, lead.PriorityNormal)
+	require.NoError(t, p.svc.Delete(t.Context(), p.org, "test", gone))
+	require.NotEmpty(t, p.route(t, lead.RouteInput{LeadID: gone, EventID: 1}).Skipped)
+	require.NotEmpty(t, p.route(t, lead.RouteInput{LeadID: uuid.New(), EventID: 2}).Skipped)
+
+	l, err := p.svc.Create(t.Context(), p.org, "test", lead.NewLead{Contact: intake.Contact{Email: "nopath@example.com"}})
+	require.NoError(t, err)
+	require.NotEmpty(t, p.route(t, lead.RouteInput{LeadID: l.ID, EventID: 3}).Skipped)
+
+	lost := p.qualified(t, "lost@example.com", lead.StageLost, lead.PathBookCall, lead.PriorityNormal)
+	require.NotEmpty(t, p.route(t, lead.RouteInput{LeadID: lost, EventID: 4}).Skipped)
+	require.Equal(t, 0, p.count(t, `SELECT count(*) FROM lead_activities WHERE org_id = $1`, p.org))
+
+	// The path of the event wins over the stored one.
+	id := p.qualified(t, "both@example.com", lead.StageNurture, lead.PathBookCall, lead.PriorityNormal)
+	res := p.route(t, lead.RouteInput{LeadID: id, EventID: 5, Path: lead.PathNurture})
+	require.Equal(t, lead.PathNurture, res.Path)
+	require.Equal(t, []string{"follow_up"}, res.Changes)
+}
+
+// TestParseQualified proves the path and reason are read from both payload shapes, and that
+// anything unknown is empty.
+func TestParseQualified(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		data   string
+		path   lead.Path
+		reason string
+	}{
+		{`{"recommendedPath": "book_call", "reason": "fits"}`, lead.PathBookCall, "fits"},
+		{`{"lead": {"recommendedPath": "nurture"}, "stageReason": "later"}`, lead.PathNurture, "later"},
+		{`{"recommendedPath": "disqualify", "score": 12, "scoreReasons": ["free-mail domain", "no title"]}`, lead.PathDisqualify,
+			"Qualification (score 12): free-mail domain; no title"},
+		{`{"recommendedPath": "call_me"}`, "", ""},
+		{`not json`, "", ""},
+		{``, "", ""},
+	} {
+		path, reason := lead.ParseQualified(json.RawMessage(tc.data))
+		require.Equal(t, tc.path, path, tc.data)
+		require.Equal(t, tc.reason, reason, tc.data)
+	}
+}

@@ -1,0 +1,63 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"example.com/crm/pkg/org"
+)
+
+// settingsRoutes registers the org settings routes: the ideal customer profile that
+// qualification scores leads against (issue 4, item 5).
+func (s *Server) settingsRoutes(r router) {
+	h := &settingsHandlers{s: s}
+	r.GET("/settings/icp", h.getICP)
+	r.PUT("/settings/icp", h.putICP)
+}
+
+// settingsHandlers are the settings routes' handlers.
+type settingsHandlers struct {
+	s *Server
+}
+
+// icpRequest is the body of PUT /settings/icp: the whole ICP, replacing the stored one. An
+// absent or null list is empty ("no preference"). The limits are org.ICP's.
+type icpRequest struct {
+	Industries      []string `json:"industries" validate:"max=50,dive,min=1,max=100,nocontrol"`
+	MinEmployees    *int     `json:"minEmployees" validate:"omitnil,min=1,max=10000000"`
+	MaxEmployees    *int     `json:"maxEmployees" validate:"omitnil,min=1,max=10000000"`
+	Titles          []string `json:"titles" validate:"max=50,dive,min=1,max=100,nocontrol"`
+	Seniorities     []string `json:"seniorities" validate:"max=10,dive,oneof=owner founder c_level vp head director manager senior entry"`
+	Countries       []string `json:"countries" validate:"max=250,dive,len=2,alpha"`
+	Keywords        []string `json:"keywords" validate:"max=100,dive,min=1,max=100,nocontrol"`
+	ExcludedDomains []string `json:"excludedDomains" validate:"max=500,dive,max=253,fqdn"`
+}
+
+// getICP answers the org's ICP (the empty ICP when it never set one).
+func (h *settingsHandlers) getICP(c echo.Context) error {
+	icp, err := org.GetICP(c.Request().Context(), h.s.DB.Gorm, orgOf(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, icp)
+}
+
+// putICP replaces the org's ICP and emits org.icp_updated (org.SetICP); a PUT that changes
+// nothing emits nothing.
+func (h *settingsHandlers) putICP(c echo.Context) error {
+	var req icpRequest
+	if err := h.s.bindJSON(c, &req); err != nil {
+		return err
+	}
+	in := org.ICP{
+		Industries: req.Industries, MinEmployees: req.MinEmployees, MaxEmployees: req.MaxEmployees,
+		Titles: req.Titles, Seniorities: req.Seniorities, Countries: req.Countries, Keywords: req.Keywords,
+		ExcludedDomains: req.ExcludedDomains,
+	}
+	out, err := org.SetICP(c.Request().Context(), h.s.DB.Gorm, h.s.Emitter, orgOf(c), actorOf(c), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}

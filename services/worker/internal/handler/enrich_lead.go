@@ -1,0 +1,72 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/ai"
+	"example.com/crm/pkg/config"
+	"example.com/crm/pkg/enrichment"
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lead"
+	"example.com/crm/pkg/scoring"
+)
+
+// EnrichDeps are what enrich_lead needs: the lead pipeline (NewLeadPipeline).
+type EnrichDeps struct {
+	Pipeline *lead.Pipeline
+}
+
+// EnrichLead returns the enrich_lead handler: for the lead.created event of its payload
+// (events.JobPayload) it runs lead.Pipeline.Enrich, which calls the enrichment API (if any)
+// before completing the job in one transaction with its writes and lead.enriched.
+func EnrichLead(d EnrichDeps) jobs.Handler {
+	if d.Pipeline == nil {
+		panic("handler.EnrichLead: nil pipeline")
+	}
+	return func(ctx context.Context, run *jobs.Run) error {
+		id, err := pipelineLeadID(run)
+		if err != nil {
+			return err
+		}
+		return d.Pipeline.Enrich(ctx, run.Job.OrgID, id, run.CompleteInTx)
+	}
+}
+
+// NewLeadPipeline builds the lead pipeline of enrich_lead and qualify_lead from the
+// configuration: the enrichment API client when ENRICHMENT_API_URL is set (else local
+// enrichment only), and the AI scorer when OPENAI_API_KEY is set (else scoring.Builtin).
+func NewLeadPipeline(g *gorm.DB, emitter *events.Emitter, aiCfg config.AI, enrCfg config.Enrichment) (*lead.Pipeline, error) {
+	enricher, err := enrichment.NewEnricher(enrichment.Config{URL: enrCfg.URL, APIKey: enrCfg.APIKey})
+	if err != nil {
+		return nil, fmt.Errorf("lead pipeline: %w", err)
+	}
+	var scorer lead.Scorer = scoring.Builtin{}
+	if aiCfg.APIKey != "" {
+		client, err := ai.New(ai.Config{APIKey: aiCfg.APIKey, Model: aiCfg.Model, BaseURL: aiCfg.BaseURL})
+		if err != nil {
+			return nil, fmt.Errorf("lead pipeline: %w", err)
+		}
+		scorer = scoring.NewAI(client)
+	}
+	return lead.NewPipeline(g, emitter, enricher, scorer), nil
+}
+
+// pipelineLeadID reads the lead id of an enrich_lead or qualify_lead job: the entity of the
+// lead.created event in its payload. A payload that is not that is permanent.
+func pipelineLeadID(run *jobs.Run) (uuid.UUID, error) {
+	var p events.JobPayload
+	if err := json.NewDecoder(bytes.NewReader(run.Job.Payload)).Decode(&p); err != nil {
+		return uuid.Nil, jobs.Permanentf("%s payload: %w", run.Job.Type, err)
+	}
+	if p.EntityID == nil || p.EntityType != lead.EntityType {
+		return uuid.Nil, jobs.Permanentf("%s: event %d is not about a lead", run.Job.Type, p.EventID)
+	}
+	return *p.EntityID, nil
+}
