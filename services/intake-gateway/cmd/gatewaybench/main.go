@@ -1,0 +1,121 @@
+// Command gatewaybench benchmarks the intake gateway against the real binary and writes the
+// figures into BENCHMARKS.md (between the gatewaybench markers of "## Intake gateway").
+//
+// What it does, in order:
+//
+//  1. setup: a fresh database (bench_gateway) on the server of BENCH_DATABASE_URL (a superuser),
+//     migrated with db.Migrate; one org made with org.Create, a webhook source and a csv source
+//     (each with the highest rate limit a source may have, so that the limiter never refuses),
+//     and a login role that is a member of crm_app (crm_gatewaybench), so that the gateway runs
+//     bound by row-level security exactly as in production.
+//  2. webhook: the real gateway binary (production defaults, LOG_LEVEL=info) and an open-loop
+//     load generator sending signed webhooks at a fixed rate (default 1,000/s for 30 s, after a
+//     5 s warm-up), each a distinct lead, each request on its own goroutine at its scheduled
+//     time, over keep-alive connections. Latency is measured from the scheduled send time to the
+//     end of the answer, so that a stalled generator counts against the figures rather than
+//     hiding them. Accepted/s is 202s divided by the measured window; the rows are counted in
+//     lead_intake_raw afterwards.
+//  3. csv: a fresh gateway process (so that its peak RSS is the upload's alone), one upload of a
+//     generated file of 1,000,000 rows (text/csv, with its Content-Length), rows/s from the
+//     start of the request to the 202, the rows counted in the table, and the process's peak
+//     resident set (VmHWM of /proc/<pid>/status).
+//
+// Usage (scripts/bench.sh builds the binary and starts the devdb test cluster when
+// BENCH_DATABASE_URL is unset):
+//
+//	go build -o bin/intake-gateway ./services/intake-gateway
+//	go run ./services/intake-gateway/cmd/gatewaybench -gateway bin/intake-gateway -out BENCHMARKS.md
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the command line.
+type options struct {
+	serverURL string
+	gateway   string
+	out       string
+	dbName    string
+	rate      int
+	duration  time.Duration
+	warmup    time.Duration
+	csvRows   int
+	scenarios []string
+	keep      bool
+}
+
+func main() {
+	var o options
+	var scenarios string
+	flag.StringVar(&o.serverURL, "db", os.Getenv("BENCH_DATABASE_URL"), "superuser URL of the PostgreSQL server (BENCH_DATABASE_URL)")
+	flag.StringVar(&o.gateway, "gateway", "bin/intake-gateway", "the gateway binary")
+	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "file whose \"## Intake gateway\" section gets the report ('' prints it)")
+	flag.StringVar(&o.dbName, "dbname", "bench_gateway", "database to create (dropped first, and afterwards unless -keep)")
+	flag.IntVar(&o.rate, "rate", 1000, "webhook requests per second")
+	flag.DurationVar(&o.duration, "duration", 30*time.Second, "measured webhook load")
+	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "webhook warm-up before the measured load")
+	flag.IntVar(&o.csvRows, "csv-rows", 1_000_000, "rows of the CSV upload")
+	flag.StringVar(&scenarios, "scenarios", "webhook,csv", "scenarios to run")
+	flag.BoolVar(&o.keep, "keep", false, "keep the database afterwards")
+	flag.Parse()
+	o.scenarios = strings.Split(scenarios, ",")
+	if o.serverURL == "" {
+		fmt.Fprintln(os.Stderr, "gatewaybench: set BENCH_DATABASE_URL or -db (a superuser URL)")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "gatewaybench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	began := time.Now()
+	env, err := setup(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer env.close(ctx, o.keep)
+	rep := report{opts: o, machine: machine(ctx, env), began: began}
+	for _, sc := range o.scenarios {
+		switch sc {
+		case "webhook":
+			r, err := webhookScenario(ctx, o, env)
+			if err != nil {
+				return fmt.Errorf("webhook: %w", err)
+			}
+			rep.webhook = &r
+		case "csv":
+			r, err := csvScenario(ctx, o, env)
+			if err != nil {
+				return fmt.Errorf("csv: %w", err)
+			}
+			rep.csv = &r
+		default:
+			return errors.New("unknown scenario " + sc)
+		}
+	}
+	rep.took = time.Since(began)
+	rep.machine.loadEnd = loadAvg()
+	text := rep.markdown()
+	if o.out == "" {
+		fmt.Println(text)
+		return nil
+	}
+	if err := writeSection(o.out, text); err != nil {
+		return err
+	}
+	fmt.Println(text)
+	return nil
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/intake"
+	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/org"
+)
+
+// appRole is the login role the gateway runs as: a member of crm_app.
+const appRole = "crm_gatewaybench"
+
+// benchEnv is the prepared database.
+type benchEnv struct {
+	admin    *pgx.Conn
+	super    *db.DB
+	dbName   string
+	superURL string
+	appURL   string
+	created  org.Created
+	hook     intake.Created
+	csv      intake.Created
+}
+
+func withDB(raw, name, user string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("parse database url: %w", err)
+	}
+	u.Path = "/" + name
+	if user != "" {
+		u.User = url.UserPassword(user, user)
+	}
+	return u.String(), nil
+}
+
+func setup(ctx context.Context, o options) (*benchEnv, error) {
+	admin, err := pgx.Connect(ctx, o.serverURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	e := &benchEnv{admin: admin, dbName: o.dbName}
+	ident := pgx.Identifier{o.dbName}.Sanitize()
+	for _, stmt := range []string{"DROP DATABASE IF EXISTS " + ident + " WITH (FORCE)", "CREATE DATABASE " + ident} {
+		if _, err := admin.Exec(ctx, stmt); err != nil {
+			return nil, fmt.Errorf("%s: %w", stmt, err)
+		}
+	}
+	if e.superURL, err = withDB(o.serverURL, o.dbName, ""); err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(e.superURL, "up"); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	for _, create := range []string{
+		`CREATE ROLE crm_app NOLOGIN NOSUPERUSER NOBYPASSRLS`,
+		`CREATE ROLE ` + appRole + ` LOGIN PASSWORD '` + appRole + `' NOSUPERUSER NOBYPASSRLS IN ROLE crm_app`,
+	} {
+		if _, err := admin.Exec(ctx, `DO $$ BEGIN `+create+`; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`); err != nil {
+			return nil, fmt.Errorf("create roles: %w", err)
+		}
+	}
+	if e.appURL, err = withDB(o.serverURL, o.dbName, appRole); err != nil {
+		return nil, err
+	}
+	if e.super, err = db.Open(ctx, db.Options{URL: e.superURL, MaxConns: 4, AppName: "gatewaybench"}); err != nil {
+		return nil, err
+	}
+	if e.created, err = org.Create(ctx, e.super.Gorm, "bench"); err != nil {
+		return nil, err
+	}
+	svc := intake.NewService(e.super.Gorm, events.NewEmitter(jobs.New(e.super, jobs.Config{})))
+	if e.hook, err = svc.Create(ctx, e.created.OrgID, "bench", intake.NewSource{
+		Kind: intake.KindWebhook, Name: "bench webhook", RateLimitPerMinute: intake.MaxRateLimit,
+	}); err != nil {
+		return nil, err
+	}
+	if e.csv, err = svc.Create(ctx, e.created.OrgID, "bench", intake.NewSource{
+		Kind: intake.KindCSV, Name: "bench csv", RateLimitPerMinute: intake.MaxRateLimit,
+	}); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *benchEnv) close(ctx context.Context, keep bool) {
+	e.super.Close()
+	if !keep {
+		_, _ = e.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{e.dbName}.Sanitize()+" WITH (FORCE)")
+	}
+	_ = e.admin.Close(ctx)
+}
+
+// count runs a counting query as the superuser.
+func (e *benchEnv) count(ctx context.Context, q string, args ...any) (int, error) {
+	var n int
+	err := e.super.Pool.QueryRow(ctx, q, args...).Scan(&n)
+	return n, err
+}
+
+// pgSettings describes the server for the report.
+func (e *benchEnv) pgSettings(ctx context.Context) string {
+	var version string
+	_ = e.admin.QueryRow(ctx, "SHOW server_version").Scan(&version)
+	var parts []string
+	for _, s := range []string{"shared_buffers", "synchronous_commit", "fsync", "wal_sync_method", "max_connections"} {
+		var v string
+		if e.admin.QueryRow(ctx, "SELECT current_setting($1)", s).Scan(&v) == nil {
+			parts = append(parts, s+"="+v)
+		}
+	}
+	return version + ", same machine; " + strings.Join(parts, ", ")
+}
+
+// hostInfo reads a /proc file's field.
+func hostInfo(file, key string) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}

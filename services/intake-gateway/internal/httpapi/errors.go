@@ -1,0 +1,63 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/httpx"
+)
+
+// handleError is echo's HTTPErrorHandler: every failure, echo's own 404 and 405 included,
+// leaves as an RFC 9457 problem document. Internal errors are logged with the request id and
+// shown to the client without their detail.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	err = fromEcho(err)
+	p := httpx.ProblemFor(err)
+	p.Instance = c.Request().URL.Path
+	if p.Status >= 500 {
+		s.Log.Error("request failed", zap.Error(err), zap.String("request_id", requestID(c)),
+			zap.String("method", c.Request().Method), zap.String("path", c.Request().URL.Path))
+	}
+	if p.Status == http.StatusUnauthorized && c.Path() == "/intake/csv" {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="crm"`)
+	}
+	c.Response().Header().Set("Content-Type", httpx.ProblemContentType)
+	c.Response().Header().Set("X-Content-Type-Options", "nosniff")
+	_ = c.JSON(p.Status, p)
+}
+
+// fromEcho turns echo's own errors (no route, wrong method) into apperr errors; anything else
+// passes through.
+func fromEcho(err error) error {
+	var he *echo.HTTPError
+	if !errors.As(err, &he) {
+		return err
+	}
+	switch he.Code {
+	case http.StatusNotFound:
+		return apperr.Errorf(apperr.NotFound, "no such route")
+	case http.StatusMethodNotAllowed:
+		return apperr.Errorf(apperr.NotAllowed, "method not allowed on this route")
+	case http.StatusRequestEntityTooLarge:
+		return apperr.Errorf(apperr.TooLarge, "request body is too large")
+	case http.StatusUnsupportedMediaType:
+		return apperr.Errorf(apperr.Unsupported, "unsupported content type")
+	case http.StatusServiceUnavailable:
+		return apperr.Errorf(apperr.Unavailable, "service unavailable")
+	}
+	if he.Code >= 400 && he.Code < 500 {
+		return apperr.Errorf(apperr.BadRequest, "bad request")
+	}
+	return err
+}
+
+// notFound is the answer for any source or form token that cannot be used: it says nothing of
+// why (unknown, deleted, another kind).
+func notFound() error { return apperr.Errorf(apperr.NotFound, "intake source not found") }
