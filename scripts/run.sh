@@ -24,11 +24,14 @@ bin/api migrate up >/dev/null
 # One demo org per database, reused across runs while it exists.
 demo=.data/demo-org.json
 mkdir -p .data
-if [[ -f "$demo" ]] && grep -q "$(printf '%s' "$DATABASE_URL" | sha256sum | cut -c1-16)" "$demo.db" 2>/dev/null; then
+# The marker ties the demo org to this database and to the API key format (v2: the key names its
+# org), so a stale file from another database or an older build is replaced.
+marker="v2:$(printf '%s' "$DATABASE_URL" | sha256sum | cut -c1-16)"
+if [[ -f "$demo" ]] && [[ "$(cat "$demo.db" 2>/dev/null)" == "$marker" ]]; then
 	:
 else
 	bin/api org create --name "Demo org" >"$demo"
-	printf '%s' "$DATABASE_URL" | sha256sum | cut -c1-16 >"$demo.db"
+	echo "$marker" >"$demo.db"
 fi
 org_id="$(sed -E 's/.*"orgId":"([^"]+)".*/\1/' "$demo")"
 api_key="$(sed -E 's/.*"apiKey":"([^"]+)".*/\1/' "$demo")"
