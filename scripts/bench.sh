@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: the job-queue benchmarks (services/worker/cmd/jobbench), whose report replaces the
-# generated part of the "## Job queue" section of BENCHMARKS.md.
+# generated part of the "## Job queue" section of BENCHMARKS.md, then the API benchmarks
+# (services/api/cmd/apibench, section "## API").
 #
 # BENCH_DATABASE_URL names the PostgreSQL server: a role that may create and drop databases
 # (bench_jobs_*, dropped afterwards). Without it the devdb test cluster under .data/pg-test is
@@ -22,4 +23,13 @@ if [[ -z "${BENCH_DATABASE_URL:-}" ]]; then
 fi
 export BENCH_DATABASE_URL
 
-exec bin/jobbench -worker bin/worker -out BENCHMARKS.md "$@"
+go build -o bin/intake-gateway ./services/intake-gateway && go run ./services/intake-gateway/cmd/gatewaybench -gateway bin/intake-gateway -out BENCHMARKS.md
+bin/jobbench -worker bin/worker -out BENCHMARKS.md "$@"
+
+# The API benchmarks (services/api/cmd/apibench): 1,000,000 leads in a bench_api database (dropped
+# afterwards), the real bin/api against a floor handler, into the "## API" section. About 3-4
+# minutes; APIBENCH_FLAGS passes flags to it (go run ./services/api/cmd/apibench -h lists them).
+go build -o bin/api ./services/api
+go build -o bin/apibench ./services/api/cmd/apibench
+# shellcheck disable=SC2086 # APIBENCH_FLAGS is a list of flags
+bin/apibench -api bin/api -out BENCHMARKS.md ${APIBENCH_FLAGS:-}

@@ -53,6 +53,10 @@ type APIConfig struct {
 	CORSOrigins []string
 	// BodyLimit caps a request body (API_BODY_LIMIT_BYTES).
 	BodyLimit int64
+	// KeyCacheTTL is how long the API remembers an API key it accepted (API_KEY_CACHE_TTL_MS; 0
+	// asks the database on every request). A revoked key keeps working in a running api process
+	// for up to this long.
+	KeyCacheTTL time.Duration
 }
 
 // Log configures zap.
@@ -116,6 +120,7 @@ var defaults = map[string]any{
 	"LOG_FORMAT":                  "json",
 	"API_CORS_ORIGINS":            "",
 	"API_BODY_LIMIT_BYTES":        1 << 20,
+	"API_KEY_CACHE_TTL_MS":        5000,
 	"OPENAI_API_KEY":              "",
 	"AI_MODEL":                    "gpt-4o",
 	"OPENAI_BASE_URL":             "",
@@ -169,6 +174,7 @@ func Load(service string) (Config, error) {
 		API: APIConfig{
 			CORSOrigins: splitList(v.GetString("API_CORS_ORIGINS")),
 			BodyLimit:   v.GetInt64("API_BODY_LIMIT_BYTES"),
+			KeyCacheTTL: ms("API_KEY_CACHE_TTL_MS"),
 		},
 		Jobs: Jobs{
 			BaseDelay:   ms("JOB_BASE_DELAY_MS"),
@@ -206,6 +212,9 @@ func Load(service string) (Config, error) {
 	return cfg, nil
 }
 
+// maxKeyCacheTTL bounds API_KEY_CACHE_TTL_MS: it is also how long a revoked key may go on working.
+const maxKeyCacheTTL = time.Minute
+
 // Validate reports every setting that is out of range, all at once.
 func (c Config) Validate() error {
 	var errs []error
@@ -220,6 +229,8 @@ func (c Config) Validate() error {
 	check(oneOf(c.Log.Level, "debug", "info", "warn", "error"), "LOG_LEVEL must be debug, info, warn or error, got %q", c.Log.Level)
 	check(oneOf(c.Log.Format, "json", "console"), "LOG_FORMAT must be json or console, got %q", c.Log.Format)
 	check(c.API.BodyLimit >= 1024 && c.API.BodyLimit <= 64<<20, "API_BODY_LIMIT_BYTES must be 1024..67108864, got %d", c.API.BodyLimit)
+	check(c.API.KeyCacheTTL >= 0 && c.API.KeyCacheTTL <= maxKeyCacheTTL, "API_KEY_CACHE_TTL_MS must be 0..%d, got %d",
+		maxKeyCacheTTL.Milliseconds(), c.API.KeyCacheTTL.Milliseconds())
 	check(c.Jobs.BaseDelay > 0, "JOB_BASE_DELAY_MS must be positive")
 	check(c.Jobs.MaxAttempts >= 1 && c.Jobs.MaxAttempts <= 100, "JOB_MAX_ATTEMPTS must be 1..100, got %d", c.Jobs.MaxAttempts)
 	check(c.Jobs.Timeout > 0, "JOB_TIMEOUT_MS must be positive")

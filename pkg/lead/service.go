@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
@@ -18,20 +19,37 @@ import (
 )
 
 // Service holds the lead use cases. Each runs in one tenant transaction of the org it is given;
-// every change emits its event in that transaction, with actor as the event's actor.
+// every change emits its event in that transaction, with actor as the event's actor. The hot
+// reads (Get, List) run in a read-only tenant transaction sent in one round trip (db.ReadTx).
 type Service struct {
 	db      *gorm.DB
+	read    func(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error
 	emitter *events.Emitter
 	// Now is the clock for checks of client-given times; nil is time.Now.
 	Now func() time.Time
 }
 
-// NewService returns the use cases on g, emitting through emitter.
+// NewService returns the use cases on g, emitting through emitter. Its reads borrow g's
+// connections (db.GormReadTx); NewServiceDB saves that layer.
 func NewService(g *gorm.DB, emitter *events.Emitter) *Service {
 	if g == nil || emitter == nil {
 		panic("lead.NewService: nil dependency")
 	}
-	return &Service{db: g, emitter: emitter}
+	read := func(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error {
+		return db.GormReadTx(ctx, g, orgID, queue)
+	}
+	return &Service{db: g, read: read, emitter: emitter}
+}
+
+// NewServiceDB is NewService on d, with the reads on d's pgx pool directly (db.DB.ReadTx), as
+// the api runs it.
+func NewServiceDB(d *db.DB, emitter *events.Emitter) *Service {
+	if d == nil {
+		panic("lead.NewServiceDB: nil database")
+	}
+	s := NewService(d.Gorm, emitter)
+	s.read = d.ReadTx
+	return s
 }
 
 func (s *Service) now() time.Time {
@@ -113,13 +131,13 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 // apperr.NotFound.
 func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Lead, error) {
 	var out Lead
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		var err error
-		out, err = getLead(tx, orgID, id, false)
-		return err
-	})
+	found := false
+	err := s.read(ctx, orgID, func(b *pgx.Batch) { queueGetLead(b, orgID, id, &out, &found) })
 	if err != nil {
 		return Lead{}, fmt.Errorf("get lead: %w", err)
+	}
+	if !found {
+		return Lead{}, fmt.Errorf("get lead: %w", notFound(id))
 	}
 	return out, nil
 }
@@ -420,17 +438,13 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page
 	if err := checkFilter(f); err != nil {
 		return page.Page[Lead]{}, err
 	}
-	var out page.Page[Lead]
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		rows, err := listLeads(tx, orgID, f)
-		if err != nil {
-			return err
-		}
-		out = page.Finish(rows, f.Page.Limit, func(l Lead) any { return cursorOf(f.Sort, l) })
-		return nil
-	})
+	q, args, err := listLeadsSQL(orgID, f)
 	if err != nil {
 		return page.Page[Lead]{}, fmt.Errorf("list leads: %w", err)
 	}
-	return out, nil
+	rows := make([]Lead, 0, f.Page.Limit+1)
+	if err := s.read(ctx, orgID, func(b *pgx.Batch) { queueListLeads(b, q, args, f.Q != "", &rows) }); err != nil {
+		return page.Page[Lead]{}, fmt.Errorf("list leads: %w", err)
+	}
+	return page.Finish(rows, f.Page.Limit, func(l Lead) any { return cursorOf(f.Sort, l) }), nil
 }

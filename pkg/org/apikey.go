@@ -9,8 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
@@ -55,7 +58,7 @@ func KeyOrg(clear string) (uuid.UUID, bool) {
 		return uuid.Nil, false
 	}
 	var id uuid.UUID
-	if _, err := hex.Decode(id[:], []byte(rest[:32])); err != nil {
+	if _, err := hex.Decode(id[:], []byte(rest[:32])); err != nil || id == uuid.Nil {
 		return uuid.Nil, false
 	}
 	return id, true
@@ -121,25 +124,154 @@ type Principal struct {
 	KeyID uuid.UUID
 }
 
-// Authenticate checks the clear key and returns the org and key it belongs to. The key is
-// looked up inside the org it names (row-level security scope) by its SHA-256 through a unique
-// index, so the time taken does not depend on how much of a guessed key is right. A key that is
-// malformed, unknown or revoked is apperr.Unauthorized.
-func Authenticate(ctx context.Context, g *gorm.DB, clear string) (Principal, error) {
-	orgID, ok := KeyOrg(clear)
-	if !ok {
-		return Principal{}, apperr.Wrap(ErrBadKey, apperr.Unauthorized, "invalid api key")
-	}
-	var ids []uuid.UUID
-	err := db.Tx(ctx, g, orgID, func(tx *gorm.DB) error {
-		return tx.Raw(`SELECT id FROM api_keys WHERE org_id = ? AND key_hash = ? AND revoked_at IS NULL`,
-			orgID, HashKey(clear)).Scan(&ids).Error
+// keyLookupSQL finds the unrevoked key with the given hash in its org, through the unique index
+// api_keys_org_id_key_hash_key.
+const keyLookupSQL = `SELECT id FROM api_keys WHERE org_id = $1 AND key_hash = $2 AND revoked_at IS NULL`
+
+// readFunc runs a single-round-trip tenant read (db.ReadTx and its variants).
+type readFunc func(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error
+
+func badKey() error { return apperr.Wrap(ErrBadKey, apperr.Unauthorized, "invalid api key") }
+
+// lookupKey finds the unrevoked key of org orgID whose SHA-256 is hash, inside that org's
+// row-level security scope, in one round trip.
+func lookupKey(ctx context.Context, read readFunc, orgID uuid.UUID, hash []byte) (Principal, error) {
+	var id uuid.UUID
+	found := false
+	err := read(ctx, orgID, func(b *pgx.Batch) {
+		b.Queue(keyLookupSQL, db.UUID(orgID), hash).QueryRow(func(row pgx.Row) error {
+			err := row.Scan(&id)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			found = err == nil
+			return err
+		})
 	})
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
-	if len(ids) == 0 {
-		return Principal{}, apperr.Wrap(ErrBadKey, apperr.Unauthorized, "invalid api key")
+	if !found {
+		return Principal{}, badKey()
 	}
-	return Principal{OrgID: orgID, KeyID: ids[0]}, nil
+	return Principal{OrgID: orgID, KeyID: id}, nil
+}
+
+// Authenticate checks the clear key and returns the org and key it belongs to. The key is
+// looked up inside the org it names (row-level security scope) by its SHA-256 through a unique
+// index, so the time taken does not depend on how much of a guessed key is right. A key that is
+// malformed, unknown or revoked is apperr.Unauthorized. g must be the database handle, not a
+// transaction (db.GormReadTx); the api uses a KeyCache instead.
+func Authenticate(ctx context.Context, g *gorm.DB, clear string) (Principal, error) {
+	orgID, ok := KeyOrg(clear)
+	if !ok {
+		return Principal{}, badKey()
+	}
+	read := func(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error {
+		return db.GormReadTx(ctx, g, orgID, queue)
+	}
+	return lookupKey(ctx, read, orgID, HashKey(clear))
+}
+
+// MaxCachedKeys bounds the keys a KeyCache remembers at once. Only keys that authenticated are
+// remembered, so guessing cannot fill it; past the bound, new keys are simply not remembered.
+const MaxCachedKeys = 10_000
+
+// KeyCache authenticates API keys as Authenticate does, on the pgx pool of a *db.DB (one round
+// trip per check), and remembers every key it accepted for TTL, keyed by the key's SHA-256:
+// within that time the key is accepted again without asking the database. A key revoked in the
+// meantime therefore keeps working in this process until its entry expires, for at most TTL
+// (API_KEY_CACHE_TTL_MS). Keys that fail are never remembered. With TTL <= 0 every check asks
+// the database. Safe for concurrent use.
+type KeyCache struct {
+	db  *db.DB
+	ttl time.Duration
+	// Now is the clock of the expiries; nil is time.Now.
+	Now func() time.Time
+
+	mu      sync.RWMutex
+	entries map[[sha256.Size]byte]cachedKey
+}
+
+type cachedKey struct {
+	p       Principal
+	expires time.Time
+}
+
+// NewKeyCache returns a cache of the keys of d that remembers an accepted key for ttl (<= 0:
+// not at all).
+func NewKeyCache(d *db.DB, ttl time.Duration) *KeyCache {
+	if d == nil {
+		panic("org.NewKeyCache: nil database")
+	}
+	return &KeyCache{db: d, ttl: ttl, entries: map[[sha256.Size]byte]cachedKey{}}
+}
+
+// TTL is how long an accepted key is remembered (<= 0: not at all).
+func (c *KeyCache) TTL() time.Duration { return c.ttl }
+
+func (c *KeyCache) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// Authenticate is Authenticate with the cache: a key accepted less than TTL ago is accepted
+// again at once.
+func (c *KeyCache) Authenticate(ctx context.Context, clear string) (Principal, error) {
+	orgID, ok := KeyOrg(clear)
+	if !ok {
+		return Principal{}, badKey()
+	}
+	sum := sha256.Sum256([]byte(clear))
+	if c.ttl <= 0 {
+		return lookupKey(ctx, c.db.ReadTx, orgID, sum[:])
+	}
+	now := c.now()
+	c.mu.RLock()
+	e, hit := c.entries[sum]
+	c.mu.RUnlock()
+	if hit && now.Before(e.expires) {
+		return e.p, nil
+	}
+	p, err := lookupKey(ctx, c.db.ReadTx, orgID, sum[:])
+	if err != nil {
+		if hit {
+			c.forget(sum)
+		}
+		return Principal{}, err
+	}
+	c.remember(sum, cachedKey{p: p, expires: now.Add(c.ttl)}, now)
+	return p, nil
+}
+
+// remember stores e under sum, first dropping expired entries when the cache is full.
+func (c *KeyCache) remember(sum [sha256.Size]byte, e cachedKey, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= MaxCachedKeys {
+		for k, old := range c.entries {
+			if !now.Before(old.expires) {
+				delete(c.entries, k)
+			}
+		}
+		if len(c.entries) >= MaxCachedKeys {
+			return
+		}
+	}
+	c.entries[sum] = e
+}
+
+func (c *KeyCache) forget(sum [sha256.Size]byte) {
+	c.mu.Lock()
+	delete(c.entries, sum)
+	c.mu.Unlock()
+}
+
+// Len is the number of keys remembered (expired ones included until they are dropped).
+func (c *KeyCache) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
 }

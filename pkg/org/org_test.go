@@ -79,7 +79,8 @@ func TestKeysCreateRevokeAuthenticate(t *testing.T) {
 	if tampered == c.APIKey {
 		tampered = c.APIKey[:len(c.APIKey)-1] + "y"
 	}
-	for _, bad := range []string{"", "crm_", "nope", tampered, "crm_" + strings.Repeat("z", 76)} {
+	for _, bad := range []string{"", "crm_", "nope", tampered, "crm_" + strings.Repeat("z", 76),
+		"crm_" + strings.Repeat("0", 32) + "_" + strings.Repeat("A", 43)} {
 		_, err := org.Authenticate(t.Context(), d.Gorm, bad)
 		require.Equal(t, apperr.Unauthorized, apperr.CodeOf(err), bad)
 	}

@@ -13,7 +13,9 @@ import (
 const principalKey = "crm.principal"
 
 // authenticate requires `Authorization: Bearer <key>` and `X-Org-Id: <uuid>`: no key or an
-// invalid, unknown or revoked one is 401; a good key of another org than X-Org-Id is 403.
+// invalid, unknown or revoked one is 401; a good key of another org than X-Org-Id is 403. Keys
+// are checked through s.keys, which remembers an accepted key for Config.KeyCacheTTL (a revoked
+// key is refused once its entry expires).
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		scheme, key, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
@@ -29,7 +31,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return apperr.Errorf(apperr.BadRequest, "X-Org-Id must be a UUID").
 				WithFields(apperr.FieldError{Field: "X-Org-Id", Message: "must be a UUID"})
 		}
-		p, err := org.Authenticate(c.Request().Context(), s.DB.Gorm, strings.TrimSpace(key))
+		p, err := s.keys.Authenticate(c.Request().Context(), strings.TrimSpace(key))
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ import (
 
 // leadRoutes registers the lead routes (API.md "API": leads, stage, activities, events).
 func (s *Server) leadRoutes(r router) {
-	h := &leadHandlers{svc: lead.NewService(s.DB.Gorm, s.Emitter), s: s}
+	h := &leadHandlers{svc: lead.NewServiceDB(s.DB, s.Emitter), s: s}
 	r.GET("/leads", h.list)
 	r.POST("/leads", h.create)
 	r.GET("/leads/:id", h.get)
@@ -145,7 +145,7 @@ func (h *leadHandlers) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, l)
+	return writeLead(c, http.StatusOK, &l)
 }
 
 func (h *leadHandlers) update(c echo.Context) error {
@@ -290,7 +290,7 @@ func (h *leadHandlers) list(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, out)
+	return writeLeadPage(c, http.StatusOK, &out)
 }
 
 // bind is bindJSON with one step more: the request's string members are trimmed between

@@ -16,6 +16,7 @@ import (
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/org"
 )
 
 // Deps are what the handlers need.
@@ -34,6 +35,8 @@ type Server struct {
 	echo     *echo.Echo
 	validate *validator.Validate
 	metrics  *httpMetrics
+	// keys checks API keys, remembering accepted ones for Config.KeyCacheTTL.
+	keys *org.KeyCache
 }
 
 // New builds the server with every route registered.
@@ -46,7 +49,8 @@ func New(d Deps) *Server {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{Deps: d, echo: e, validate: newValidator(), metrics: newHTTPMetrics(d.Registry)}
+	s := &Server{Deps: d, echo: e, validate: newValidator(), metrics: newHTTPMetrics(d.Registry),
+		keys: org.NewKeyCache(d.DB, d.Config.KeyCacheTTL)}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
 	return s

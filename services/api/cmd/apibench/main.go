@@ -1,0 +1,209 @@
+// Command apibench benchmarks the API's hot reads end to end against the real bin/api process
+// and writes the figures into BENCHMARKS.md (between the generated-part markers of "## API").
+//
+// What it does, in order:
+//
+//  1. seed: a fresh database (bench_api) on the server of BENCH_DATABASE_URL (a superuser),
+//     migrated with db.Migrate, 10 orgs made with org.Create (each with its API key), and
+//     1,000,000 leads spread evenly over them, inserted with INSERT ... SELECT generate_series as
+//     the superuser (valid rows: an email each, the intake fingerprint, realistic names and
+//     companies: each company word is 0.1 % of an org's leads) as a bulk load (insertLeads:
+//     secondary indexes rebuilt from their definitions afterwards), then VACUUM ANALYZE. A login
+//     role that is a member of crm_app (crm_apibench) is ensured, so the api runs bound by
+//     row-level security exactly as in production. The database is dropped at the end (-keep
+//     keeps it, and -reuse measures an earlier kept one again without seeding).
+//  2. floor: `apibench floor` started as its own process, an echo server with one route that
+//     reads one lead by primary key through a pgx pool (same driver, same pool size as the api)
+//     and writes it as the API does; no authentication, no tenant transaction, superuser
+//     connection (so no row-level security either). It is the most a Go handler on this machine
+//     can do per read, and the yardstick of the API.
+//  3. api: the real bin/api with DATABASE_URL set to the crm_apibench role and the production
+//     defaults (LOG_LEVEL=info, i.e. one JSON access-log line per request); then once more at
+//     LOG_LEVEL=warn to show what the access log costs.
+//  4. load: a closed loop of 50 keep-alive connections (raw HTTP/1.1 over TCP, one goroutine
+//     each, so that the generator takes as little of the shared CPU as it can), a warm-up, then
+//     a fixed duration per scenario with every latency recorded: floor GET, GET /leads/{id},
+//     GET /leads?limit=50 and GET /leads?q=<company word>&limit=50, random leads, orgs and words
+//     from the seeded set.
+//
+// Before the load every scenario is checked once for correctness: the lead asked for (and
+// byte-for-byte what the floor returns for it), a page of 50 of the right org in order, search
+// hits that contain the word, 404 for another org's lead, and that the api's connections log in
+// as the crm_app member.
+//
+// Usage (scripts/bench.sh, i.e. make bench, builds both binaries and starts the devdb test
+// cluster when BENCH_DATABASE_URL is unset):
+//
+//	go build -o bin/api ./services/api
+//	go run ./services/api/cmd/apibench -api bin/api -out BENCHMARKS.md
+//
+// -profile FILE runs the api in this process instead (same handler, same settings) and writes a
+// CPU profile of the measured part of GET /leads/{id}: a diagnostic, its figures are not the
+// report's.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Scenario names, in the order they run.
+const (
+	scFloor  = "floor"
+	scGet    = "get"
+	scList   = "list"
+	scSearch = "search"
+)
+
+var allScenarios = []string{scFloor, scGet, scList, scSearch}
+
+// options are the command line.
+type options struct {
+	serverURL string
+	apiBin    string
+	dbName    string
+	leads     int
+	orgs      int
+	conns     int
+	warmup    time.Duration
+	duration  time.Duration
+	scenarios []string
+	logLevels []string // LOG_LEVEL of each api run; the first is the headline
+	apiEnv    []string // more settings of the api process
+	maxConns  int      // DB_MAX_CONNS of the api, and the floor's pool size
+	runs      int
+	out       string
+	keep      bool
+	reuse     bool // use an already seeded bench database (diagnostics)
+	profile   string
+	logDir    string
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "floor" {
+		if err := floorMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "apibench floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := runMain(); err != nil {
+		fmt.Fprintln(os.Stderr, "apibench:", err)
+		os.Exit(1)
+	}
+}
+
+func runMain() error {
+	var o options
+	var scen, levels, extra string
+	flag.StringVar(&o.serverURL, "database-url", os.Getenv("BENCH_DATABASE_URL"), "superuser URL of the PostgreSQL server (default $BENCH_DATABASE_URL, else the devdb test cluster)")
+	flag.StringVar(&o.apiBin, "api", "bin/api", "api binary (go build -o bin/api ./services/api)")
+	flag.StringVar(&o.dbName, "db", "bench_api", "name of the bench database (dropped and created)")
+	flag.IntVar(&o.leads, "leads", 1_000_000, "leads to seed")
+	flag.IntVar(&o.orgs, "orgs", 10, "orgs to spread the leads over")
+	flag.IntVar(&o.conns, "conns", 50, "concurrent keep-alive connections of the load generator")
+	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before each measurement")
+	flag.DurationVar(&o.duration, "duration", 15*time.Second, "measured time per scenario")
+	flag.StringVar(&scen, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios: floor, get, list, search")
+	flag.StringVar(&levels, "log-levels", "info,warn", "LOG_LEVEL of each api run (the first is the production default and the headline)")
+	flag.StringVar(&extra, "api-env", "", "more KEY=VALUE settings (comma-separated) for the api process")
+	flag.IntVar(&o.maxConns, "db-max-conns", 20, "DB_MAX_CONNS of the api and pool size of the floor")
+	flag.IntVar(&o.runs, "runs", 1, "repetitions of each measurement (the one with the most requests/s counts)")
+	flag.StringVar(&o.out, "out", "", "Markdown file whose \"## API\" section is replaced by the report (empty: stdout only)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the bench database")
+	flag.BoolVar(&o.reuse, "reuse", false, "reuse the bench database of an earlier -keep run instead of seeding")
+	flag.StringVar(&o.profile, "profile", "", "run the api in process and write a CPU profile of GET /leads/{id} to this file (diagnostics)")
+	flag.Parse()
+
+	o.scenarios = splitList(scen)
+	for _, s := range o.scenarios {
+		if !slices.Contains(allScenarios, s) {
+			return fmt.Errorf("unknown scenario %q", s)
+		}
+	}
+	o.logLevels = splitList(levels)
+	for _, l := range o.logLevels {
+		if !slices.Contains([]string{"debug", "info", "warn", "error"}, l) {
+			return fmt.Errorf("bad -log-levels entry %q", l)
+		}
+	}
+	if len(o.logLevels) == 0 {
+		return errors.New("-log-levels needs at least one level")
+	}
+	for _, kv := range splitList(extra) {
+		if !strings.Contains(kv, "=") {
+			return fmt.Errorf("bad -api-env entry %q (want KEY=VALUE)", kv)
+		}
+		o.apiEnv = append(o.apiEnv, kv)
+	}
+	if o.leads < o.orgs || o.orgs < 2 || o.conns < 1 || o.warmup < 0 || o.duration <= 0 || o.runs < 1 || o.maxConns < 2 {
+		return errors.New("need leads >= orgs >= 2, and positive connections, durations, runs and pool size")
+	}
+	if o.profile == "" {
+		bin, err := filepath.Abs(o.apiBin)
+		if err != nil {
+			return fmt.Errorf("api binary: %w", err)
+		}
+		if st, err := os.Stat(bin); err != nil || st.IsDir() {
+			return fmt.Errorf("api binary %s not found (build it: go build -o bin/api ./services/api)", bin)
+		}
+		o.apiBin = bin
+	}
+	if o.serverURL == "" {
+		out, err := exec.Command("scripts/devdb.sh", "superurl", "test").Output()
+		if err != nil {
+			return fmt.Errorf("no BENCH_DATABASE_URL and no devdb test cluster (scripts/devdb.sh start test): %w", err)
+		}
+		o.serverURL = strings.TrimSpace(string(out))
+	}
+	var err error
+	o.logDir, err = os.MkdirTemp("", "apibench-")
+	if err != nil {
+		return fmt.Errorf("log dir: %w", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b := &bench{opts: o}
+	rep, err := b.all(ctx)
+	if err != nil {
+		logf("logs kept in %s", o.logDir)
+		return err
+	}
+	md := rep.markdown()
+	fmt.Print(md)
+	if o.out != "" && o.profile == "" {
+		if err := writeSection(o.out, md); err != nil {
+			return err
+		}
+		logf("wrote %s", o.out)
+	}
+	_ = os.RemoveAll(o.logDir)
+	return nil
+}
+
+// splitList splits a comma-separated flag, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// logf prints progress to stderr.
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "apibench: "+format+"\n", args...)
+}
