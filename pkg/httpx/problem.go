@@ -106,3 +106,31 @@ func WriteProblem(w http.ResponseWriter, p Problem) {
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
 }
+
+// ErrorForStatus is the apperr error for a bare HTTP status that a framework answered on its
+// own (no route, wrong method, a middleware's refusal), so that it leaves as a problem document
+// like every other failure. Statuses without an apperr code give nil.
+func ErrorForStatus(status int) error {
+	switch status {
+	case http.StatusNotFound:
+		return apperr.Errorf(apperr.NotFound, "no such route")
+	case http.StatusMethodNotAllowed:
+		return apperr.Errorf(apperr.NotAllowed, "method not allowed on this route")
+	case http.StatusRequestEntityTooLarge:
+		return apperr.Errorf(apperr.TooLarge, "request body is too large")
+	case http.StatusUnsupportedMediaType:
+		return apperr.Errorf(apperr.Unsupported, "unsupported content type")
+	case http.StatusUnauthorized:
+		return apperr.Errorf(apperr.Unauthorized, "authentication required")
+	case http.StatusForbidden:
+		return apperr.Errorf(apperr.Forbidden, "forbidden")
+	case http.StatusTooManyRequests:
+		return apperr.Errorf(apperr.RateLimited, "too many requests")
+	case http.StatusServiceUnavailable:
+		return apperr.Errorf(apperr.Unavailable, "service unavailable")
+	}
+	if status >= 400 && status < 500 {
+		return apperr.Errorf(apperr.BadRequest, "bad request")
+	}
+	return nil
+}

@@ -40,20 +40,8 @@ func fromEcho(err error) error {
 	if !errors.As(err, &he) {
 		return err
 	}
-	switch he.Code {
-	case http.StatusNotFound:
-		return apperr.Errorf(apperr.NotFound, "no such route")
-	case http.StatusMethodNotAllowed:
-		return apperr.Errorf(apperr.NotAllowed, "method not allowed on this route")
-	case http.StatusRequestEntityTooLarge:
-		return apperr.Errorf(apperr.TooLarge, "request body is too large")
-	case http.StatusUnsupportedMediaType:
-		return apperr.Errorf(apperr.Unsupported, "unsupported content type")
-	case http.StatusServiceUnavailable:
-		return apperr.Errorf(apperr.Unavailable, "service unavailable")
-	}
-	if he.Code >= 400 && he.Code < 500 {
-		return apperr.Errorf(apperr.BadRequest, "bad request")
+	if mapped := httpx.ErrorForStatus(he.Code); mapped != nil {
+		return mapped
 	}
 	return err
 }
