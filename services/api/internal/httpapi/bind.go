@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"mime"
 	"reflect"
 	"strconv"
@@ -19,19 +20,65 @@ import (
 // its `validate` tags. Wrong content type is 415, a body over the limit 413, an unparsable one
 // 400, and a rule broken 422 with one entry per field.
 func (s *Server) bindJSON(c echo.Context, dst any) error {
-	ct := c.Request().Header.Get(echo.HeaderContentType)
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || (mt != echo.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
-		return apperr.Errorf(apperr.Unsupported, "Content-Type must be application/json")
+	return s.bindJSONWith(c, dst, bindOpts{})
+}
+
+// bindOpts varies bindJSON for the routes that need it.
+type bindOpts struct {
+	// optional accepts an empty body (dst stays as it is) before any content-type check.
+	optional bool
+	// trim trims the top-level string fields of dst before validation.
+	trim bool
+}
+
+func (s *Server) bindJSONWith(c echo.Context, dst any, o bindOpts) error {
+	if !o.optional {
+		if err := requireJSON(c); err != nil {
+			return err
+		}
 	}
 	body, err := httpx.ReadBody(c.Request().Body, s.Config.BodyLimit)
 	if err != nil {
 		return err
 	}
+	if o.optional {
+		if len(bytes.TrimSpace(body)) == 0 {
+			return nil
+		}
+		if err := requireJSON(c); err != nil {
+			return err
+		}
+	}
 	if err := httpx.DecodeJSON(body, dst); err != nil {
 		return err
 	}
+	if o.trim {
+		trimStrings(dst)
+	}
 	return s.check(dst)
+}
+
+// requireJSON refuses a request whose Content-Type is not JSON (415).
+func requireJSON(c echo.Context) error {
+	mt, _, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	if err != nil || (mt != echo.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
+		return apperr.Errorf(apperr.Unsupported, "Content-Type must be application/json")
+	}
+	return nil
+}
+
+// trimStrings trims the string and *string fields of the struct that v points to.
+func trimStrings(v any) {
+	rv := reflect.ValueOf(v).Elem()
+	for i := range rv.NumField() {
+		f := rv.Field(i)
+		switch {
+		case f.Kind() == reflect.String:
+			f.SetString(strings.TrimSpace(f.String()))
+		case f.Kind() == reflect.Pointer && !f.IsNil() && f.Elem().Kind() == reflect.String:
+			f.Elem().SetString(strings.TrimSpace(f.Elem().String()))
+		}
+	}
 }
 
 // check validates v with its `validate` tags.

@@ -1,16 +1,11 @@
 package httpapi
 
 import (
-	"bytes"
-	"mime"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/httpx"
 	"example.com/crm/pkg/intake"
 )
 
@@ -174,19 +169,5 @@ func (h *intakeSourceHandlers) rotateSecret(c echo.Context) error {
 // bindOptionalJSON is bindJSON for a body that may be left out: an empty body leaves dst as it
 // is; anything else must be JSON, as everywhere.
 func (h *intakeSourceHandlers) bindOptionalJSON(c echo.Context, dst any) error {
-	body, err := httpx.ReadBody(c.Request().Body, h.s.Config.BodyLimit)
-	if err != nil {
-		return err
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil
-	}
-	mt, _, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
-	if err != nil || (mt != echo.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
-		return apperr.Errorf(apperr.Unsupported, "Content-Type must be application/json")
-	}
-	if err := httpx.DecodeJSON(body, dst); err != nil {
-		return err
-	}
-	return h.s.check(dst)
+	return h.s.bindJSONWith(c, dst, bindOpts{optional: true})
 }

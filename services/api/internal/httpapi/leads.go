@@ -2,17 +2,13 @@ package httpapi
 
 import (
 	"encoding/json"
-	"mime"
 	"net/http"
-	"reflect"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/httpx"
 	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/lead"
 )
@@ -297,32 +293,5 @@ func (h *leadHandlers) list(c echo.Context) error {
 // decoding and validation. The lead use cases normalise (trim) their input anyway, so
 // " Ada@Example.com " is taken as the email it plainly is rather than refused.
 func (h *leadHandlers) bind(c echo.Context, dst any) error {
-	ct := c.Request().Header.Get(echo.HeaderContentType)
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || (mt != echo.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
-		return apperr.Errorf(apperr.Unsupported, "Content-Type must be application/json")
-	}
-	body, err := httpx.ReadBody(c.Request().Body, h.s.Config.BodyLimit)
-	if err != nil {
-		return err
-	}
-	if err := httpx.DecodeJSON(body, dst); err != nil {
-		return err
-	}
-	trimStrings(dst)
-	return h.s.check(dst)
-}
-
-// trimStrings trims the string and *string fields of the struct that v points to.
-func trimStrings(v any) {
-	rv := reflect.ValueOf(v).Elem()
-	for i := range rv.NumField() {
-		f := rv.Field(i)
-		switch {
-		case f.Kind() == reflect.String:
-			f.SetString(strings.TrimSpace(f.String()))
-		case f.Kind() == reflect.Pointer && !f.IsNil() && f.Elem().Kind() == reflect.String:
-			f.Elem().SetString(strings.TrimSpace(f.Elem().String()))
-		}
-	}
+	return h.s.bindJSONWith(c, dst, bindOpts{trim: true})
 }
