@@ -65,12 +65,12 @@ func TestReadsMatchTheGormPath(t *testing.T) {
 		ks := keysets[f.Sort]
 		where := ""
 		if f.Q != "" {
-			where = ` AND (lower(name) LIKE lower(@q) OR lower(email) LIKE lower(@q) OR lower(company) LIKE lower(@q))`
+			where = ` AND ` + searchCondition + `(@q)`
 		}
 		var out []Lead
 		require.NoError(t, db.Tx(ctx, app.Gorm, orgID, func(tx *gorm.DB) error {
 			return tx.Raw(`SELECT `+leadColumns+` FROM lead_list WHERE org_id = @org`+where+` ORDER BY `+ks.order,
-				map[string]any{"org": orgID, "q": "%" + escapeLike(f.Q) + "%"}).Scan(&out).Error
+				map[string]any{"org": orgID, "q": f.Q}).Scan(&out).Error
 		}))
 		for i := range out {
 			out[i].utc()

@@ -245,11 +245,12 @@ func (s *server) seedDB(ctx context.Context, o options) (*seed, error) {
 type leadIndex struct {
 	name, def string
 	comment   *string
+	after     []string // its statistics targets (ALTER INDEX ... SET STATISTICS)
 }
 
 // insertLeads fills leads the way a bulk load is done: the secondary indexes (every index that
 // backs no constraint) are dropped first and built again afterwards from their own definitions
-// (pg_get_indexdef, comments included), so the schema ends exactly as migrated; the unique
+// (pg_get_indexdef, comments and statistics targets included), so the schema ends exactly as migrated; the unique
 // fingerprint index, built last, proves the rows unique. Foreign-key triggers are off during
 // the insert (session_replication_role = replica, superuser only), and the rows are checked
 // against orgs afterwards instead. This takes about a third of the time of inserting into the
@@ -261,7 +262,9 @@ func insertLeads(ctx context.Context, d *db.DB, orgIDs []uuid.UUID, n int) error
 	}
 	defer conn.Release()
 	rows, err := conn.Query(ctx, `
-SELECT c.relname, pg_get_indexdef(i.indexrelid), obj_description(i.indexrelid, 'pg_class')
+SELECT c.relname, pg_get_indexdef(i.indexrelid), obj_description(i.indexrelid, 'pg_class'),
+       ARRAY(SELECT format('ALTER INDEX %I ALTER COLUMN %s SET STATISTICS %s', c.relname, a.attnum, a.attstattarget)
+             FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND a.attstattarget > 0)
 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 WHERE i.indrelid = 'leads'::regclass
   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
@@ -271,7 +274,7 @@ ORDER BY i.indisunique, c.relname`)
 	}
 	idx, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (leadIndex, error) {
 		var x leadIndex
-		err := r.Scan(&x.name, &x.def, &x.comment)
+		err := r.Scan(&x.name, &x.def, &x.comment, &x.after)
 		return x, err
 	})
 	if err != nil {
@@ -315,6 +318,11 @@ ORDER BY i.indisunique, c.relname`)
 	for _, x := range idx {
 		if err := exec(x.def); err != nil {
 			return err
+		}
+		for _, q := range x.after {
+			if err := exec(q); err != nil {
+				return err
+			}
 		}
 		if x.comment != nil {
 			if err := exec("COMMENT ON INDEX " + pgx.Identifier{x.name}.Sanitize() + " IS " + pgLiteral(*x.comment)); err != nil {

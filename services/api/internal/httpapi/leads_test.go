@@ -704,15 +704,22 @@ func TestLeadListFiltersSortsAndPages(t *testing.T) {
 		slices.Sort(names)
 		return names
 	}
+	// q: every word must begin a word of the name, company or email, in any case.
 	require.Equal(t, []string{"Ada Lovelace"}, q("q=LoV"), "name, any case")
-	require.Equal(t, []string{"Alan Turing", "Barbara Liskov", "Margaret Hamilton"}, q("q=AR"), "in names and companies")
+	require.Equal(t, []string{"Barbara Liskov", "John Backus"}, q("q=BA"), "first and last names, email")
+	require.Empty(t, q("q=ing"), "words match by their beginning, not inside")
 	require.Equal(t, []string{"Dennis Ritchie", "Ken Thompson"}, q("q=bell-labs.COM"), "email")
+	require.Equal(t, []string{"Ada Lovelace"}, q("q=ada@engines"), "email")
 	require.Equal(t, []string{"Frances Allen", "John Backus"}, q("q=ibm"))
 	require.Equal(t, []string{"Grace Hopper"}, q("q=us+navy"), "company")
-	require.Equal(t, []string{"Barbara Liskov"}, q("q="+url.QueryEscape("100%")), "% is literal")
-	require.Equal(t, []string{"Donald Knuth"}, q("q="+url.QueryEscape("_")), "_ is literal")
+	require.Equal(t, []string{"Grace Hopper"}, q("q=gra+hop"), "every word, each a prefix")
+	require.Empty(t, q("q=grace+turing"), "all words must match")
+	require.Equal(t, []string{"Barbara Liskov"}, q("q="+url.QueryEscape("100%")), "% is text")
+	require.Equal(t, []string{"Donald Knuth"}, q("q="+url.QueryEscape("stanford_cs")), "_ separates words")
+	require.Empty(t, q("q="+url.QueryEscape("_")), "no word, no match")
 	require.Equal(t, []string{"Edsger Dijkstra"}, q("q="+url.QueryEscape("tu/e")))
-	require.Empty(t, q("q="+url.QueryEscape(`\`)), `\ is literal`)
+	require.Empty(t, q("q="+url.QueryEscape(`\`)), `\ is no word`)
+	require.Equal(t, []string{"Alan Turing"}, q("q="+url.QueryEscape(`'a':* | !b`)), "query syntax is only words")
 	require.Equal(t, []string{"Ada Lovelace", "Alan Turing", "Donald Knuth", "Frances Allen", "Grace Hopper"}, q("minScore=75"))
 	require.Len(t, q("minScore=0"), 8, "unscored leads have no score to pass")
 
