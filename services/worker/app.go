@@ -43,6 +43,11 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 		d.Close()
 		return nil, fmt.Errorf("build lead pipeline: %w", err)
 	}
+	calls, err := handler.NewCallService(d.Gorm, emitter, cfg.AI, cfg.Rules)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("build call service: %w", err)
+	}
 	rt := runtime.New(runtime.Config{
 		Concurrency:    cfg.Worker.Concurrency,
 		ClaimBatch:     cfg.Worker.ClaimBatch,
@@ -52,7 +57,7 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 		ShutdownGrace:  cfg.Worker.ShutdownGrace,
 		ReaperInterval: cfg.Worker.ReaperInterval,
 		Retention:      cfg.Jobs.Retention,
-	}, d, queue, handler.Registry(handler.Deps{Gorm: d.Gorm, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline}), log, reg)
+	}, d, queue, handler.Registry(handler.Deps{Gorm: d.Gorm, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline, Calls: calls}), log, reg)
 	return &app{cfg: cfg, log: log, db: d, reg: reg, runtime: rt}, nil
 }
 

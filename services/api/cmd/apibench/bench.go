@@ -39,6 +39,8 @@ type bench struct {
 	// floorBodies are the floor's answers for the first sampled leads, which the api's must
 	// equal byte for byte.
 	floorBodies map[int][]byte
+	// deals is the deal seed (deals.go); nil when no deal scenario runs.
+	deals *dealSeed
 }
 
 // run is one measured scenario against one server.
@@ -68,6 +70,10 @@ type report struct {
 	checks    []string
 	matches   float64 // average search hits of a word in one org
 	took      time.Duration
+
+	// The deal scenarios (deals.go): their seed and what their check proved.
+	deals      *dealSeed
+	dealChecks []string
 }
 
 // all seeds, runs the floor and the api runs, and drops the database.
@@ -94,6 +100,13 @@ func (b *bench) all(ctx context.Context) (rep *report, err error) {
 		b.seed.took.Round(time.Second))
 	if rep.matches, err = b.searchMatches(ctx); err != nil {
 		return nil, err
+	}
+	if slices.ContainsFunc(b.opts.scenarios, isDealScenario) {
+		if b.deals, err = b.seedDeals(ctx, b.opts.deals); err != nil {
+			return nil, err
+		}
+		rep.deals = b.deals
+		logf("seed: %s deals in one org, %s, ready in %s", num(float64(b.deals.deals)), b.deals.size, b.deals.took.Round(time.Millisecond))
 	}
 	if b.opts.profile != "" {
 		return rep, b.profileAPI(ctx)
@@ -129,7 +142,7 @@ func (b *bench) measure(ctx context.Context, p *serverProc, appName, sc, level s
 	for i := range b.opts.runs {
 		res, err := runLoad(ctx, loadConfig{
 			addr: p.addr, conns: b.opts.conns, warmup: b.opts.warmup, duration: b.opts.duration,
-			next:   scenarioRequests(sc, b.seed),
+			next:   b.requests(sc),
 			sample: func() cpuSnap { return takeCPU(ctx, b.srv.admin, p, appName, b.seed.name) },
 		})
 		if err != nil {
@@ -228,6 +241,11 @@ func (b *bench) apiRuns(ctx context.Context, rep *report, level string, scenario
 			return fmt.Errorf("correctness check: %w", err)
 		}
 		rep.checks = checks
+		if b.deals != nil {
+			if rep.dealChecks, err = b.checkDeals(ctx, p.addr); err != nil {
+				return fmt.Errorf("deal correctness check: %w", err)
+			}
+		}
 	}
 	for _, sc := range scenarios {
 		r, err := b.measure(ctx, p, apiAppName, sc, level)
@@ -493,7 +511,7 @@ func (b *bench) profileAPI(ctx context.Context) error {
 		}
 		res, err := runLoad(ctx, loadConfig{
 			addr: addr, conns: b.opts.conns, warmup: b.opts.warmup, duration: b.opts.duration,
-			next: scenarioRequests(sc, b.seed),
+			next: b.requests(sc),
 			sample: func() cpuSnap {
 				// The profile covers the measured window of the first scenario only.
 				if sc == firstAPIScenario(b.opts.scenarios) {

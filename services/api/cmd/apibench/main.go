@@ -25,6 +25,9 @@
 //     a fixed duration per scenario with every latency recorded: floor GET, GET /leads/{id},
 //     GET /leads?limit=50 and GET /leads?q=<company word>&limit=50, random leads, orgs and words
 //     from the seeded set.
+//  5. deals (deals.go): 100,000 deals (-deals) in the first org, then GET /deals?limit=50 and
+//     GET /analytics/pipeline on the same api process, reported beside the floor in their own
+//     section ("## Deals API"); -deals-only runs the floor and these two alone.
 //
 // Before the load every scenario is checked once for correctness: the lead asked for (and
 // byte-for-byte what the floor returns for it), a page of 50 of the right org in order, search
@@ -65,7 +68,7 @@ const (
 	scSearch = "search"
 )
 
-var allScenarios = []string{scFloor, scGet, scList, scSearch}
+var allScenarios = []string{scFloor, scGet, scList, scSearch, scDeals, scPipeline}
 
 // options are the command line.
 type options struct {
@@ -74,6 +77,8 @@ type options struct {
 	dbName    string
 	leads     int
 	orgs      int
+	deals     int  // deals seeded in one org for the deal scenarios (deals.go)
+	dealsOnly bool // run the floor and the deal scenarios only, and write only their section
 	conns     int
 	warmup    time.Duration
 	duration  time.Duration
@@ -111,10 +116,12 @@ func runMain() error {
 	flag.StringVar(&o.dbName, "db", "bench_api", "name of the bench database (dropped and created)")
 	flag.IntVar(&o.leads, "leads", 1_000_000, "leads to seed")
 	flag.IntVar(&o.orgs, "orgs", 10, "orgs to spread the leads over")
+	flag.IntVar(&o.deals, "deals", 100_000, "deals to seed in one org for the deal scenarios")
+	flag.BoolVar(&o.dealsOnly, "deals-only", false, "run only the floor and the deal scenarios (deals, pipeline) and write only the \"## Deals API\" section")
 	flag.IntVar(&o.conns, "conns", 50, "concurrent keep-alive connections of the load generator")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before each measurement")
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "measured time per scenario")
-	flag.StringVar(&scen, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios: floor, get, list, search")
+	flag.StringVar(&scen, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios: floor, get, list, search, deals, pipeline")
 	flag.StringVar(&levels, "log-levels", "info,warn", "LOG_LEVEL of each api run (the first is the production default and the headline)")
 	flag.StringVar(&extra, "api-env", "", "more KEY=VALUE settings (comma-separated) for the api process")
 	flag.IntVar(&o.maxConns, "db-max-conns", 20, "DB_MAX_CONNS of the api and pool size of the floor")
@@ -126,6 +133,9 @@ func runMain() error {
 	flag.Parse()
 
 	o.scenarios = splitList(scen)
+	if o.dealsOnly {
+		o.scenarios = []string{scFloor, scDeals, scPipeline}
+	}
 	for _, s := range o.scenarios {
 		if !slices.Contains(allScenarios, s) {
 			return fmt.Errorf("unknown scenario %q", s)
@@ -145,6 +155,9 @@ func runMain() error {
 			return fmt.Errorf("bad -api-env entry %q (want KEY=VALUE)", kv)
 		}
 		o.apiEnv = append(o.apiEnv, kv)
+	}
+	if o.deals < 1 {
+		return errors.New("-deals must be at least 1")
 	}
 	if o.leads < o.orgs || o.orgs < 2 || o.conns < 1 || o.warmup < 0 || o.duration <= 0 || o.runs < 1 || o.maxConns < 2 {
 		return errors.New("need leads >= orgs >= 2, and positive connections, durations, runs and pool size")
@@ -181,10 +194,24 @@ func runMain() error {
 		return err
 	}
 	md := rep.markdown()
-	fmt.Print(md)
+	if !o.dealsOnly {
+		fmt.Print(md)
+	}
+	var dealsMD string
+	if rep.hasDeals() {
+		dealsMD = rep.dealsMarkdown()
+		fmt.Print("\n" + dealsMD)
+	}
 	if o.out != "" && o.profile == "" {
-		if err := writeSection(o.out, md); err != nil {
-			return err
+		if !o.dealsOnly {
+			if err := writeSection(o.out, md); err != nil {
+				return err
+			}
+		}
+		if dealsMD != "" {
+			if err := writeDealsSection(o.out, dealsMD); err != nil {
+				return err
+			}
 		}
 		logf("wrote %s", o.out)
 	}

@@ -168,6 +168,9 @@ func (r *report) markdown() string {
 	p("| Scenario | `LOG_LEVEL` | Requests/s | p50 | p90 | p99 | max | Errors | CPU per request: server + its backends | Load generator CPU per request | Machine busy |")
 	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, x := range r.runs {
+		if isDealScenario(x.scenario) {
+			continue // reported in their own section (dealsMarkdown)
+		}
 		lvl := x.level
 		if lvl == "" {
 			lvl = "–"
@@ -239,21 +242,27 @@ const (
 // or the section (at the end) when missing. Everything outside the markers, the other sections
 // included, is kept as it is.
 func writeSection(path, body string) error {
+	return writeMarked(path, "## API", beginMarker, endMarker, body)
+}
+
+// writeMarked puts body between the markers begin and end of path, creating the file or the
+// section (headed heading, at the end) when missing; everything outside the markers is kept.
+func writeMarked(path, heading, begin, end, body string) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
 	text := string(old)
-	gen := beginMarker + "\n\n" + body + "\n" + endMarker
+	gen := begin + "\n\n" + body + "\n" + end
 	switch {
-	case strings.Contains(text, beginMarker) && strings.Contains(text, endMarker):
-		i := strings.Index(text, beginMarker)
-		j := strings.Index(text, endMarker) + len(endMarker)
+	case strings.Contains(text, begin) && strings.Contains(text, end):
+		i := strings.Index(text, begin)
+		j := strings.Index(text, end) + len(end)
 		text = text[:i] + gen + text[j:]
 	case text == "":
-		text = "# Benchmarks\n\n## API\n\n" + gen + "\n"
+		text = "# Benchmarks\n\n" + heading + "\n\n" + gen + "\n"
 	default:
-		text = strings.TrimRight(text, "\n") + "\n\n## API\n\n" + gen + "\n"
+		text = strings.TrimRight(text, "\n") + "\n\n" + heading + "\n\n" + gen + "\n"
 	}
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

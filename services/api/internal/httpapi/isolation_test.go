@@ -18,6 +18,9 @@ type orgAData struct {
 	lead, source         string
 	job, deadLetter      int64
 	email, company, name string
+	dealLead, deal       string // a converted lead and its deal (seedDeal)
+	dealTitle            string
+	callLead, call       string // a lead with a booked call (seedCall)
 }
 
 // seedOrgA gives the test's org a lead with an activity, an intake source, jobs (from
@@ -54,7 +57,28 @@ func seedOrgA(t *testing.T, a *apiTest) orgAData {
 		return tx.Exec(`INSERT INTO integrity_alerts (org_id, check_name, entity_type, entity_id) VALUES (?, 'hidden_check', 'lead', ?)`,
 			a.org, d.lead).Error
 	}))
+	seedDeal(t, a, &d)
+	seedCall(t, a, &d)
 	return d
+}
+
+// seedDeal gives org A a second lead, moved to call_booked, and a deal of it (which converts it).
+func seedDeal(t *testing.T, a *apiTest, d *orgAData) {
+	t.Helper()
+	d.dealTitle = "Hidden Deal Unique"
+	r := a.do(http.MethodPost, "/leads", map[string]any{"name": "Hidden Buyer", "email": "hidden.buyer@hidden-corp.example"})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	var l struct{ ID string }
+	r.json(t, &l)
+	d.dealLead = l.ID
+	for _, st := range []string{"qualified", "contacted", "call_booked"} {
+		require.Equal(t, http.StatusOK, a.do(http.MethodPost, "/leads/"+l.ID+"/stage", map[string]any{"stage": st}).Status)
+	}
+	r = a.do(http.MethodPost, "/deals", map[string]any{"leadId": l.ID, "title": d.dealTitle, "dealValue": 777777777777, "currency": "EUR"})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	var dl struct{ ID string }
+	r.json(t, &dl)
+	d.deal = dl.ID
 }
 
 // crossOrgRequests is, for every documented operation, the request org B makes with org A's ids:
@@ -71,6 +95,18 @@ func crossOrgRequests(d orgAData) map[string]struct {
 	job, dl := strconv.FormatInt(d.job, 10), strconv.FormatInt(d.deadLetter, 10)
 	return map[string]req{
 		"GET /leads":                                  {"/leads?q=hidden", nil},
+		"GET /deals":                                  {"/deals?leadId=" + d.dealLead, nil},
+		"POST /deals":                                 {"/deals", map[string]any{"leadId": d.dealLead, "title": "taken over", "dealValue": 1, "currency": "EUR"}},
+		"GET /deals/{id}":                             {"/deals/" + d.deal, nil},
+		"PATCH /deals/{id}":                           {"/deals/" + d.deal, map[string]any{"title": "taken over"}},
+		"POST /deals/{id}/stage":                      {"/deals/" + d.deal + "/stage", map[string]any{"stage": "won"}},
+		"GET /analytics/pipeline":                     {"/analytics/pipeline", nil},
+		"GET /calls":                                  {"/calls?leadId=" + d.callLead, nil},
+		"POST /calls":                                 {"/calls", map[string]any{"leadId": d.callLead, "scheduledAt": callSoon()}},
+		"GET /calls/{id}":                             {"/calls/" + d.call, nil},
+		"POST /calls/{id}/complete":                   {"/calls/" + d.call + "/complete", map[string]any{"transcript": "taken over"}},
+		"POST /calls/{id}/no-show":                    {"/calls/" + d.call + "/no-show", nil},
+		"POST /calls/{id}/cancel":                     {"/calls/" + d.call + "/cancel", map[string]any{"reason": "taken over"}},
 		"POST /leads":                                 {"/leads", map[string]any{"email": "b-own@example.com"}},
 		"GET /leads/{id}":                             {lead, nil},
 		"PATCH /leads/{id}":                           {lead, map[string]any{"title": "taken over"}},
@@ -116,12 +152,16 @@ func TestCrossOrgWalk(t *testing.T) {
 	asB := asOrg(orgB, keyB)
 
 	secrets := []string{d.lead, d.source, d.email, d.company, d.name, "hidden note", "hidden_check", a.org.String()}
+	secrets = append(secrets, d.deal, d.dealLead, d.dealTitle, "777777777777")
+	secrets = append(secrets, d.call, d.callLead)
 	snapshot := func() string {
 		var s string
 		require.NoError(t, a.super.QueryRow(t.Context(), `
 SELECT concat_ws('|',
   (SELECT string_agg(concat_ws(',', id, title, stage, version, deleted_at), ';' ORDER BY id) FROM leads WHERE org_id = $1),
   (SELECT count(*) FROM lead_activities WHERE org_id = $1),
+  (SELECT string_agg(concat_ws(',', id, title, stage, deal_value, version), ';') FROM deals WHERE org_id = $1),
+  (SELECT string_agg(concat_ws(',', id, status, version, transcript), ';') FROM calls WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, name, signing_secret, deleted_at), ';') FROM intake_sources WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, status, attempts), ';' ORDER BY id) FROM jobs WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, retried_at), ';') FROM dead_letter_jobs WHERE org_id = $1),

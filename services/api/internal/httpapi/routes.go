@@ -36,6 +36,8 @@ func (s *Server) routes() {
 	// path is a plain 404 and a wrong method a 405, before any authentication.
 	api := router{e: e, mw: []echo.MiddlewareFunc{s.authenticate, s.idempotent}}
 	s.leadRoutes(api)
+	s.callRoutes(api)
+	s.dealRoutes(api)
 	s.intakeSourceRoutes(api)
 	s.observabilityRoutes(api)
 	s.settingsRoutes(api)

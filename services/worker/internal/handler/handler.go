@@ -14,6 +14,8 @@ import (
 	"go.uber.org/zap"
 	"gorm.io/gorm"
 
+	"example.com/crm/pkg/call"
+	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
@@ -30,6 +32,9 @@ type Deps struct {
 	Pipeline *lead.Pipeline
 	// FollowUpAfter is the delay of a nurture follow-up (zero is lead.DefaultNurtureFollowUp).
 	FollowUpAfter time.Duration
+	// Calls are the call use cases of analyze_call and escalate_lead (NewCallService); nil is
+	// the built-in analyser with call.DefaultBuyingSignalThreshold.
+	Calls *call.Service
 }
 
 // Registry returns the handler of every job type of the system. It panics when a dependency is
@@ -50,6 +55,13 @@ func Registry(d Deps) map[string]jobs.Handler {
 	reg[jobs.TypeProcessIntake] = ProcessIntake(leads, d.Log)
 	reg[jobs.TypeRouteOutreach] = RouteOutreach(leads, d.Log, d.FollowUpAfter)
 	reg[jobs.TypeFollowUpLead] = FollowUpLead(leads, d.Log)
+	reg[jobs.TypeNudgeDeal] = NudgeDeal(deal.NewService(d.Gorm, d.Emitter), d.Log)
+	calls := d.Calls
+	if calls == nil {
+		calls = call.NewService(d.Gorm, d.Emitter, call.Options{})
+	}
+	reg[jobs.TypeAnalyzeCall] = AnalyzeCall(calls, d.Log)
+	reg[jobs.TypeEscalateLead] = EscalateLead(calls, d.Log)
 	if d.Pipeline != nil {
 		reg[jobs.TypeEnrichLead] = EnrichLead(EnrichDeps{Pipeline: d.Pipeline})
 		reg[jobs.TypeQualifyLead] = QualifyLead(QualifyDeps{Pipeline: d.Pipeline})

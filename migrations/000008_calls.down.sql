@@ -1,0 +1,1 @@
+DROP INDEX calls_org_id_scheduled_at_id_idx;

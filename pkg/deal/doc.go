@@ -1,0 +1,19 @@
+// Package deal is the deal domain: the Deal of a converted lead, its enforced stage machine with
+// per-stage default probabilities (stage.go), money and the weighted value computed on read
+// (money.go), the queries on the deals table (store.go), the pipeline sums of
+// GET /analytics/pipeline (pipeline.go) and the use cases the API and the worker call
+// (service.go, nudge.go).
+//
+// Every use case that changes state runs in one tenant transaction (db.Tx) that also emits the
+// change's events, so the change, its history and the jobs it triggers commit together (R1):
+// creating a deal converts its lead (through the lead stage machine) and emits deal.created;
+// a stage change emits deal.stage_changed and, when final, deal.won (which enqueues
+// create_invoice and generate_contract through events.JobMap) or deal.lost.
+//
+// Money is an int64 in minor units of an ISO 4217 currency (DESIGN.md "Data", R26); a
+// probability is held as an integer number of basis points (1/10,000), exactly the
+// numeric(5,4) column, so no value ever goes through a float. weightedValue is never stored.
+//
+// It knows no transport: errors are apperr errors, which the services map to HTTP statuses or
+// job outcomes.
+package deal

@@ -1,0 +1,303 @@
+package deal
+
+// The queries of the deal domain. Each filters org_id itself, under row-level security as a
+// second guard. The writes run on the connection of the gorm transaction they are given (a
+// tenant transaction of db.Tx) through database/sql; the hot reads (one deal, a page of deals,
+// the pipeline sums) are queued on a pgx batch that db.ReadTx sends with its tenant transaction
+// in a single round trip. Both scan the same columns into the same pgtype values, which both
+// drivers fill without reflection.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/page"
+)
+
+// dealColumns are the columns of a Deal, in dealScan order. The probability is read as whole
+// basis points (probability_bp, generated from the numeric(5,4) column: exact) and the date as
+// its ISO text.
+const dealColumns = `id, lead_id, title, deal_value, currency, stage, probability_bp,
+	to_char(expected_close_date, 'YYYY-MM-DD'), lost_reason, stage_changed_at, won_at, lost_at, version,
+	created_at, updated_at`
+
+func notFound(id uuid.UUID) error { return apperr.Errorf(apperr.NotFound, "deal %s not found", id) }
+
+// rowScanner is a row of either driver: *sql.Row, *sql.Rows, pgx.Row or pgx.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// dealScan receives rows of dealColumns.
+type dealScan struct {
+	id, leadID            pgtype.UUID
+	d                     Deal
+	stage                 string
+	prob                  int32
+	closeDate, lostReason pgtype.Text
+	wonAt, lostAt         pgtype.Timestamptz
+	stageChanged, created time.Time
+	updated               time.Time
+	dest                  []any
+}
+
+func newDealScan() *dealScan {
+	s := &dealScan{}
+	s.dest = []any{&s.id, &s.leadID, &s.d.Title, &s.d.DealValue, &s.d.Currency, &s.stage, &s.prob,
+		&s.closeDate, &s.lostReason, &s.stageChanged, &s.wonAt, &s.lostAt, &s.d.Version, &s.created, &s.updated}
+	return s
+}
+
+// scan reads the current row into a new Deal, with its times in UTC and its weighted value.
+func (s *dealScan) scan(row rowScanner) (Deal, error) {
+	s.d = Deal{}
+	if err := row.Scan(s.dest...); err != nil {
+		return Deal{}, err // the callers say what they were reading
+	}
+	d := s.d
+	d.ID, d.LeadID = s.id.Bytes, s.leadID.Bytes
+	d.Stage, d.Probability = Stage(s.stage), Probability(s.prob)
+	d.WeightedValue = WeightedValue(d.DealValue, d.Probability)
+	if s.closeDate.Valid {
+		v := s.closeDate.String
+		d.ExpectedCloseDate = &v
+	}
+	if s.lostReason.Valid {
+		v := s.lostReason.String
+		d.LostReason = &v
+	}
+	if s.wonAt.Valid {
+		t := s.wonAt.Time.UTC()
+		d.WonAt = &t
+	}
+	if s.lostAt.Valid {
+		t := s.lostAt.Time.UTC()
+		d.LostAt = &t
+	}
+	d.StageChangedAt, d.CreatedAt, d.UpdatedAt = s.stageChanged.UTC(), s.created.UTC(), s.updated.UTC()
+	return d, nil
+}
+
+// queryDeal runs a statement that returns at most one deal on tx's connection; found is false
+// when it returned none.
+func queryDeal(ctx context.Context, tx *gorm.DB, q string, args ...any) (Deal, bool, error) {
+	d, err := newDealScan().scan(db.Conn(tx).QueryRowContext(ctx, q, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Deal{}, false, nil
+	}
+	if err != nil {
+		return Deal{}, false, err
+	}
+	return d, true, nil
+}
+
+// getDealSQL reads the org's deal by its primary key: the read of GET /deals/{id}.
+const getDealSQL = `SELECT ` + dealColumns + ` FROM deals WHERE org_id = $1 AND id = $2`
+
+// queueGetDeal queues the read of the org's deal id into out; found reports whether there is
+// one. A missing deal is not an error of the batch.
+func queueGetDeal(b *pgx.Batch, orgID, id uuid.UUID, out *Deal, found *bool) {
+	b.Queue(getDealSQL, db.UUID(orgID), db.UUID(id)).QueryRow(func(row pgx.Row) error {
+		d, err := newDealScan().scan(row)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("get deal: %w", err)
+		}
+		*out, *found = d, true
+		return nil
+	})
+}
+
+// lockDeal returns the org's deal id with its row locked until the transaction ends, so that
+// changes of one deal serialise. A missing deal is apperr.NotFound.
+func lockDeal(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID) (Deal, error) {
+	d, found, err := queryDeal(ctx, tx, getDealSQL+` FOR UPDATE`, orgID, id)
+	if err != nil {
+		return Deal{}, fmt.Errorf("lock deal: %w", err)
+	}
+	if !found {
+		return Deal{}, notFound(id)
+	}
+	return d, nil
+}
+
+// insertDeal inserts d (with its id) and returns it as stored.
+func insertDeal(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, d Deal) (Deal, error) {
+	out, _, err := queryDeal(ctx, tx, `INSERT INTO deals (org_id, id, lead_id, title, deal_value, currency, stage,
+	probability, expected_close_date)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::numeric / 10000, $9::date)
+RETURNING `+dealColumns,
+		orgID, d.ID, d.LeadID, d.Title, d.DealValue, d.Currency, string(d.Stage), int32(d.Probability), d.ExpectedCloseDate)
+	if err != nil {
+		return Deal{}, fmt.Errorf("insert deal: %w", err)
+	}
+	return out, nil
+}
+
+// updateFields writes the editable fields of d and moves the version on by one.
+func updateFields(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, d Deal) (Deal, error) {
+	out, found, err := queryDeal(ctx, tx, `UPDATE deals SET title = $3, deal_value = $4, currency = $5,
+	probability = $6::numeric / 10000, expected_close_date = $7::date, version = version + 1
+WHERE org_id = $1 AND id = $2
+RETURNING `+dealColumns,
+		orgID, d.ID, d.Title, d.DealValue, d.Currency, int32(d.Probability), d.ExpectedCloseDate)
+	if err != nil {
+		return Deal{}, fmt.Errorf("update deal: %w", err)
+	}
+	if !found {
+		return Deal{}, notFound(d.ID)
+	}
+	return out, nil
+}
+
+// setStage moves the deal to stage to with its default probability, stamps stage_changed_at
+// (and won_at or lost_at when it closes), records the lost reason and moves the version on.
+func setStage(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, to Stage, lostReason *string) (Deal, error) {
+	out, found, err := queryDeal(ctx, tx, `UPDATE deals SET stage = $3, probability = $4::numeric / 10000,
+	stage_changed_at = now(), lost_reason = $5, version = version + 1,
+	won_at = CASE WHEN $3 = 'won' THEN now() ELSE won_at END,
+	lost_at = CASE WHEN $3 = 'lost' THEN now() ELSE lost_at END
+WHERE org_id = $1 AND id = $2
+RETURNING `+dealColumns,
+		orgID, id, string(to), int32(DefaultProbability(to)), lostReason)
+	if err != nil {
+		return Deal{}, fmt.Errorf("set deal stage: %w", err)
+	}
+	if !found {
+		return Deal{}, notFound(id)
+	}
+	return out, nil
+}
+
+// dealCursor is the position of the last deal of a page under one sort.
+type dealCursor struct {
+	Sort  Sort       `json:"s"`
+	At    *time.Time `json:"t,omitempty"`
+	Value *int64     `json:"v,omitempty"`
+	ID    uuid.UUID  `json:"i"`
+}
+
+func badCursor() error {
+	return apperr.Errorf(apperr.BadRequest, "invalid cursor").
+		WithFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor returned by this list"})
+}
+
+// sqlArgs collects the arguments of a statement and names each one's placeholder ($n).
+type sqlArgs []any
+
+func (a *sqlArgs) add(v any) string {
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a))
+}
+
+// keyset is one sort's ORDER BY and the condition "after the cursor" in that order.
+type keyset struct {
+	order string
+	after func(c dealCursor, a *sqlArgs) string
+	valid func(c dealCursor) bool
+	key   func(s Sort, d Deal) dealCursor
+}
+
+func timeKeyset(col string, desc bool, at func(d Deal) time.Time) keyset {
+	dir, cmp := "ASC", ">"
+	if desc {
+		dir, cmp = "DESC", "<"
+	}
+	return keyset{
+		order: fmt.Sprintf("%s %s, id %s", col, dir, dir),
+		after: func(c dealCursor, a *sqlArgs) string {
+			return fmt.Sprintf("(%s, id) %s (%s::timestamptz, %s::uuid)", col, cmp, a.add(*c.At), a.add(c.ID))
+		},
+		valid: func(c dealCursor) bool { return c.At != nil && c.Value == nil },
+		key: func(s Sort, d Deal) dealCursor {
+			t := at(d)
+			return dealCursor{Sort: s, At: &t, ID: d.ID}
+		},
+	}
+}
+
+func valueKeyset(desc bool) keyset {
+	dir, cmp := "ASC", ">"
+	if desc {
+		dir, cmp = "DESC", "<"
+	}
+	return keyset{
+		order: fmt.Sprintf("deal_value %s, id %s", dir, dir),
+		after: func(c dealCursor, a *sqlArgs) string {
+			return fmt.Sprintf("(deal_value, id) %s (%s::int8, %s::uuid)", cmp, a.add(*c.Value), a.add(c.ID))
+		},
+		valid: func(c dealCursor) bool { return c.Value != nil && c.At == nil },
+		key: func(s Sort, d Deal) dealCursor {
+			v := d.DealValue
+			return dealCursor{Sort: s, Value: &v, ID: d.ID}
+		},
+	}
+}
+
+var keysets = map[Sort]keyset{
+	SortCreatedAsc:  timeKeyset("created_at", false, func(d Deal) time.Time { return d.CreatedAt }),
+	SortCreatedDesc: timeKeyset("created_at", true, func(d Deal) time.Time { return d.CreatedAt }),
+	SortUpdatedAsc:  timeKeyset("updated_at", false, func(d Deal) time.Time { return d.UpdatedAt }),
+	SortUpdatedDesc: timeKeyset("updated_at", true, func(d Deal) time.Time { return d.UpdatedAt }),
+	SortValueAsc:    valueKeyset(false),
+	SortValueDesc:   valueKeyset(true),
+}
+
+// listDealsSQL is the statement that reads up to f.Page.Limit+1 deals after the cursor.
+func listDealsSQL(orgID uuid.UUID, f ListFilter) (string, []any, error) {
+	ks := keysets[f.Sort]
+	var b strings.Builder
+	var a sqlArgs
+	b.WriteString(`SELECT ` + dealColumns + ` FROM deals WHERE org_id = ` + a.add(db.UUID(orgID)))
+	if f.Stage != "" {
+		b.WriteString(` AND stage = ` + a.add(string(f.Stage)))
+	}
+	if f.LeadID != nil {
+		b.WriteString(` AND lead_id = ` + a.add(db.UUID(*f.LeadID)))
+	}
+	if f.MinValue != nil {
+		b.WriteString(` AND deal_value >= ` + a.add(*f.MinValue))
+	}
+	if f.Page.Cursor != "" {
+		var c dealCursor
+		if err := page.Decode(f.Page.Cursor, &c); err != nil {
+			return "", nil, err
+		}
+		if c.Sort != f.Sort || c.ID == uuid.Nil || !ks.valid(c) {
+			return "", nil, badCursor()
+		}
+		b.WriteString(` AND ` + ks.after(c, &a))
+	}
+	b.WriteString(` ORDER BY ` + ks.order + ` LIMIT ` + a.add(f.Page.Limit+1))
+	return b.String(), a, nil
+}
+
+// queueListDeals queues the read of a page of deals (listDealsSQL) into out.
+func queueListDeals(b *pgx.Batch, q string, args []any, out *[]Deal) {
+	b.Queue(q, args...).Query(func(rows pgx.Rows) error {
+		s := newDealScan()
+		for rows.Next() {
+			d, err := s.scan(rows)
+			if err != nil {
+				return fmt.Errorf("list deals: %w", err)
+			}
+			*out = append(*out, d)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("list deals: %w", err)
+		}
+		return nil
+	})
+}
