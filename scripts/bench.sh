@@ -23,12 +23,19 @@ if [[ -z "${BENCH_DATABASE_URL:-}" ]]; then
 fi
 export BENCH_DATABASE_URL
 
-go build -o bin/intake-gateway ./services/intake-gateway && go run ./services/intake-gateway/cmd/gatewaybench -gateway bin/intake-gateway -out BENCHMARKS.md
+# The intake gateway (services/intake-gateway/cmd/gatewaybench, section "## Intake gateway"):
+# signed webhooks, a CSV upload, and the lead pipeline (10,000 webhook leads through the gateway
+# and two bin/worker processes to routed). GATEWAYBENCH_FLAGS passes flags to it, e.g.
+# GATEWAYBENCH_FLAGS=-pipeline-only.
+# shellcheck disable=SC2086 # GATEWAYBENCH_FLAGS is a list of flags
+go build -o bin/intake-gateway ./services/intake-gateway && go run ./services/intake-gateway/cmd/gatewaybench -gateway bin/intake-gateway -worker bin/worker -out BENCHMARKS.md ${GATEWAYBENCH_FLAGS:-}
 bin/jobbench -worker bin/worker -out BENCHMARKS.md "$@"
 
 # The API benchmarks (services/api/cmd/apibench): 1,000,000 leads in a bench_api database (dropped
-# afterwards), the real bin/api against a floor handler, into the "## API" section. About 3-4
-# minutes; APIBENCH_FLAGS passes flags to it (go run ./services/api/cmd/apibench -h lists them).
+# afterwards), the real bin/api against a floor handler, into the "## API" section; then 100,000
+# deals of one org (GET /deals, GET /analytics/pipeline) into the "## Deals API" section. About
+# 4-5 minutes; APIBENCH_FLAGS passes flags to it (go run ./services/api/cmd/apibench -h lists
+# them), e.g. APIBENCH_FLAGS=-deals-only.
 go build -o bin/api ./services/api
 go build -o bin/apibench ./services/api/cmd/apibench
 # shellcheck disable=SC2086 # APIBENCH_FLAGS is a list of flags

@@ -76,6 +76,10 @@ var droppedHeaders = []string{"authorization", "cookie", "proxy-authorization", 
 //
 // An envelope that breaks the table's rules (no org, a bad key, content type or CSV position, an
 // empty body) is apperr.BadRequest and writes nothing.
+//
+// Accept runs in db.Tx on gorm (five round trips for a new delivery), so it composes with a
+// caller's transaction; the gateway's hot path is Acceptor.Accept, the same write in one round
+// trip.
 func Accept(ctx context.Context, g *gorm.DB, queue *jobs.Queue, d Delivery) (Accepted, error) {
 	if queue == nil {
 		return Accepted{}, fmt.Errorf("accept intake: nil queue")

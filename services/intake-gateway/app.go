@@ -13,6 +13,7 @@ import (
 	"example.com/crm/pkg/cli"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/httpx"
+	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lifecycle"
 	"example.com/crm/services/intake-gateway/internal/httpapi"
@@ -40,8 +41,11 @@ func newApp(ctx context.Context, env cli.Env) (*app, error) {
 		env.Log.Warn("row-level security does not bind this connection", zap.Error(err))
 	}
 	reg := httpx.NewRegistry()
-	queue := jobs.New(d, jobs.Config{BaseDelay: env.Config.Jobs.BaseDelay, MaxAttempts: env.Config.Jobs.MaxAttempts})
-	srv := httpapi.New(httpapi.Deps{DB: d, Queue: queue, Log: env.Log, Registry: reg, Config: cfg})
+	jobsCfg := jobs.Config{BaseDelay: env.Config.Jobs.BaseDelay, MaxAttempts: env.Config.Jobs.MaxAttempts}
+	srv := httpapi.New(httpapi.Deps{
+		DB: d, Queue: jobs.New(d, jobsCfg), Acceptor: intake.NewAcceptor(d, jobsCfg),
+		Log: env.Log, Registry: reg, Config: cfg,
+	})
 	return &app{env: env, db: d, hs: httpx.NewServer(env.Config.HTTPAddr, srv)}, nil
 }
 

@@ -38,6 +38,9 @@ func TestMain(m *testing.M) {
 	gatewayBin = bin
 	code := m.Run()
 	cleanup()
+	if workerBuild.cleanup != nil {
+		workerBuild.cleanup()
+	}
 	os.Exit(code)
 }
 

@@ -19,12 +19,23 @@
 //     generated file of 1,000,000 rows (text/csv, with its Content-Length), rows/s from the
 //     start of the request to the 202, the rows counted in the table, and the process's peak
 //     resident set (VmHWM of /proc/<pid>/status).
+//  4. pipeline (its own database, bench_gateway_pipeline, owned by the login role
+//     crm_pipelinebench, which the workers connect as, as the production owner does): a fresh
+//     gateway and two worker processes (-worker, built-in scorer, -pipeline-worker-env), and
+//     10,000 distinct signed webhook leads posted by 32 concurrent senders as fast as the
+//     gateway takes them, while the workers run process_intake, enrich_lead, qualify_lead and
+//     route_outreach. Leads/s runs from the first post to the last route_outreach completion;
+//     the run is then checked (every lead once, qualified and routed as its path says, every job
+//     completed on its first attempt). Its report goes between the gatewaybench-pipeline markers,
+//     so that it can be re-taken alone: -scenarios pipeline (or -pipeline-only).
 //
-// Usage (scripts/bench.sh builds the binary and starts the devdb test cluster when
+// Usage (scripts/bench.sh builds the binaries and starts the devdb test cluster when
 // BENCH_DATABASE_URL is unset):
 //
 //	go build -o bin/intake-gateway ./services/intake-gateway
-//	go run ./services/intake-gateway/cmd/gatewaybench -gateway bin/intake-gateway -out BENCHMARKS.md
+//	go build -o bin/worker ./services/worker
+//	go run ./services/intake-gateway/cmd/gatewaybench -gateway bin/intake-gateway -worker bin/worker -out BENCHMARKS.md
+//	go run ./services/intake-gateway/cmd/gatewaybench -pipeline-only   # the pipeline alone
 package main
 
 import (
@@ -37,6 +48,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // options are the command line.
@@ -51,7 +64,17 @@ type options struct {
 	csvRows   int
 	scenarios []string
 	keep      bool
+
+	worker            string
+	pipelineLeads     int
+	pipelineWorkers   int
+	pipelineSenders   int
+	pipelineWorkerEnv string
+	pipelineTimeout   time.Duration
 }
+
+// defaultPipelineWorkerEnv are the worker settings of the pipeline scenario.
+const defaultPipelineWorkerEnv = "WORKER_CONCURRENCY=32 WORKER_CLAIM_BATCH=16"
 
 func main() {
 	var o options
@@ -64,9 +87,19 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "measured webhook load")
 	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "webhook warm-up before the measured load")
 	flag.IntVar(&o.csvRows, "csv-rows", 1_000_000, "rows of the CSV upload")
-	flag.StringVar(&scenarios, "scenarios", "webhook,csv", "scenarios to run")
-	flag.BoolVar(&o.keep, "keep", false, "keep the database afterwards")
+	flag.StringVar(&scenarios, "scenarios", "webhook,csv,pipeline", "scenarios to run (webhook, csv, pipeline)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the databases afterwards")
+	flag.StringVar(&o.worker, "worker", "bin/worker", "the worker binary (pipeline scenario)")
+	flag.IntVar(&o.pipelineLeads, "pipeline-leads", 10_000, "webhook leads of the pipeline scenario")
+	flag.IntVar(&o.pipelineWorkers, "pipeline-workers", 2, "worker processes of the pipeline scenario")
+	flag.IntVar(&o.pipelineSenders, "pipeline-senders", 32, "concurrent senders of the pipeline scenario")
+	flag.StringVar(&o.pipelineWorkerEnv, "pipeline-worker-env", defaultPipelineWorkerEnv, "settings of the pipeline's workers (space-separated NAME=value)")
+	flag.DurationVar(&o.pipelineTimeout, "pipeline-timeout", 10*time.Minute, "how long the pipeline may take to route every lead")
+	pipelineOnly := flag.Bool("pipeline-only", false, "run only the pipeline scenario (same as -scenarios pipeline)")
 	flag.Parse()
+	if *pipelineOnly {
+		scenarios = "pipeline"
+	}
 	o.scenarios = strings.Split(scenarios, ",")
 	if o.serverURL == "" {
 		fmt.Fprintln(os.Stderr, "gatewaybench: set BENCH_DATABASE_URL or -db (a superuser URL)")
@@ -82,14 +115,28 @@ func main() {
 
 func run(ctx context.Context, o options) error {
 	began := time.Now()
-	env, err := setup(ctx, o)
+	admin, err := pgx.Connect(ctx, o.serverURL)
 	if err != nil {
-		return err
+		return fmt.Errorf("connect: %w", err)
 	}
-	defer env.close(ctx, o.keep)
-	rep := report{opts: o, machine: machine(ctx, env), began: began}
+	defer func() { _ = admin.Close(ctx) }()
+	rep := report{opts: o, machine: machine(ctx, admin), began: began}
+	// The webhook and csv scenarios share one database, made when the first of them runs.
+	var env *benchEnv
 	for _, sc := range o.scenarios {
+		if (sc == "webhook" || sc == "csv") && env == nil {
+			if env, err = setup(ctx, o); err != nil {
+				return err
+			}
+			defer env.close(ctx, o.keep)
+		}
 		switch sc {
+		case "pipeline":
+			r, err := pipelineScenario(ctx, o)
+			if err != nil {
+				return fmt.Errorf("pipeline: %w", err)
+			}
+			rep.pipeline = &r
 		case "webhook":
 			r, err := webhookScenario(ctx, o, env)
 			if err != nil {
@@ -108,14 +155,25 @@ func run(ctx context.Context, o options) error {
 	}
 	rep.took = time.Since(began)
 	rep.machine.loadEnd = loadAvg()
-	text := rep.markdown()
-	if o.out == "" {
-		fmt.Println(text)
-		return nil
+	// Each part goes between its own markers, so that a run of some scenarios keeps the
+	// figures of the others.
+	for _, part := range []struct {
+		text       string
+		begin, end string
+	}{
+		{rep.markdown(), beginMarker, endMarker},
+		{rep.pipelineMarkdown(), pipelineBeginMarker, pipelineEndMarker},
+	} {
+		if part.text == "" {
+			continue
+		}
+		fmt.Println(part.text)
+		if o.out == "" {
+			continue
+		}
+		if err := writeSection(o.out, part.begin, part.end, part.text); err != nil {
+			return err
+		}
 	}
-	if err := writeSection(o.out, text); err != nil {
-		return err
-	}
-	fmt.Println(text)
 	return nil
 }

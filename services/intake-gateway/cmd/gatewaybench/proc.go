@@ -121,39 +121,46 @@ func procCPU(pid int) (time.Duration, bool) {
 	return time.Duration(u+st) * time.Second / clockTicks, true
 }
 
-// cpuSnap is the CPU time of the gateway and of the server backends serving it.
+// cpuSnap is the CPU time of a process (or several) and of the server backends serving it.
 type cpuSnap struct {
-	gateway  time.Duration
+	proc     time.Duration
 	backends map[int]time.Duration
 }
 
 func (p *gatewayProc) cpu(ctx context.Context, e *benchEnv) cpuSnap {
-	s := cpuSnap{backends: map[int]time.Duration{}}
-	s.gateway, _ = procCPU(p.cmd.Process.Pid)
-	rows, err := e.admin.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = 'crm-intake-gateway' AND datname = $1`, e.dbName)
+	s := cpuSnap{backends: backendCPU(ctx, e, "crm-intake-gateway")}
+	s.proc, _ = procCPU(p.cmd.Process.Pid)
+	return s
+}
+
+// backendCPU returns the CPU time of each server backend of the bench database whose
+// application_name is app (empty when the server is not on this machine).
+func backendCPU(ctx context.Context, e *benchEnv, app string) map[int]time.Duration {
+	out := map[int]time.Duration{}
+	rows, err := e.admin.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = $2`, app, e.dbName)
 	if err != nil {
-		return s
+		return out
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var pid int
 		if rows.Scan(&pid) == nil {
 			if c, ok := procCPU(pid); ok {
-				s.backends[pid] = c
+				out[pid] = c
 			}
 		}
 	}
-	return s
+	return out
 }
 
-// cpuBetween returns the gateway's and its backends' CPU time from a to b (-1 for the backends
+// cpuBetween returns the process's and its backends' CPU time from a to b (-1 for the backends
 // when the server is not on this machine).
-func cpuBetween(a, b cpuSnap) (gateway, backends time.Duration) {
+func cpuBetween(a, b cpuSnap) (proc, backends time.Duration) {
 	if len(b.backends) == 0 {
-		return b.gateway - a.gateway, -1
+		return b.proc - a.proc, -1
 	}
 	for pid, c := range b.backends {
 		backends += c - a.backends[pid]
 	}
-	return b.gateway - a.gateway, backends
+	return b.proc - a.proc, backends
 }

@@ -26,6 +26,8 @@ type benchEnv struct {
 	dbName   string
 	superURL string
 	appURL   string
+	// ownerURL connects as the database's owner role (setupDB's owner); superURL when none.
+	ownerURL string
 	created  org.Created
 	hook     intake.Created
 	csv      intake.Created
@@ -43,14 +45,37 @@ func withDB(raw, name, user string) (string, error) {
 	return u.String(), nil
 }
 
-func setup(ctx context.Context, o options) (*benchEnv, error) {
+// setup prepares o.dbName, owned and migrated by the superuser.
+func setup(ctx context.Context, o options) (*benchEnv, error) { return setupDB(ctx, o, "") }
+
+// setupDB prepares o.dbName. With owner set, that login role (created when missing, with the
+// rights of dbtest's owner: NOSUPERUSER CREATEDB CREATEROLE) owns the database and runs the
+// migrations, so that the forced row-level security of the business tables binds it as it
+// binds the production owner; otherwise the superuser does.
+func setupDB(ctx context.Context, o options, owner string) (*benchEnv, error) {
 	admin, err := pgx.Connect(ctx, o.serverURL)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	e := &benchEnv{admin: admin, dbName: o.dbName}
+	roles := []string{
+		`CREATE ROLE crm_app NOLOGIN NOSUPERUSER NOBYPASSRLS`,
+		`CREATE ROLE ` + appRole + ` LOGIN PASSWORD '` + appRole + `' NOSUPERUSER NOBYPASSRLS IN ROLE crm_app`,
+	}
+	if owner != "" {
+		roles = append(roles, `CREATE ROLE `+owner+` LOGIN PASSWORD '`+owner+`' NOSUPERUSER NOBYPASSRLS CREATEDB CREATEROLE`)
+	}
+	for _, create := range roles {
+		if _, err := admin.Exec(ctx, `DO $$ BEGIN `+create+`; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`); err != nil {
+			return nil, fmt.Errorf("create roles: %w", err)
+		}
+	}
 	ident := pgx.Identifier{o.dbName}.Sanitize()
-	for _, stmt := range []string{"DROP DATABASE IF EXISTS " + ident + " WITH (FORCE)", "CREATE DATABASE " + ident} {
+	create := "CREATE DATABASE " + ident
+	if owner != "" {
+		create += " OWNER " + pgx.Identifier{owner}.Sanitize()
+	}
+	for _, stmt := range []string{"DROP DATABASE IF EXISTS " + ident + " WITH (FORCE)", create} {
 		if _, err := admin.Exec(ctx, stmt); err != nil {
 			return nil, fmt.Errorf("%s: %w", stmt, err)
 		}
@@ -58,16 +83,14 @@ func setup(ctx context.Context, o options) (*benchEnv, error) {
 	if e.superURL, err = withDB(o.serverURL, o.dbName, ""); err != nil {
 		return nil, err
 	}
-	if _, err := db.Migrate(e.superURL, "up"); err != nil {
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	for _, create := range []string{
-		`CREATE ROLE crm_app NOLOGIN NOSUPERUSER NOBYPASSRLS`,
-		`CREATE ROLE ` + appRole + ` LOGIN PASSWORD '` + appRole + `' NOSUPERUSER NOBYPASSRLS IN ROLE crm_app`,
-	} {
-		if _, err := admin.Exec(ctx, `DO $$ BEGIN `+create+`; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`); err != nil {
-			return nil, fmt.Errorf("create roles: %w", err)
+	e.ownerURL = e.superURL
+	if owner != "" {
+		if e.ownerURL, err = withDB(o.serverURL, o.dbName, owner); err != nil {
+			return nil, err
 		}
+	}
+	if _, err := db.Migrate(e.ownerURL, "up"); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	if e.appURL, err = withDB(o.serverURL, o.dbName, appRole); err != nil {
 		return nil, err
@@ -108,13 +131,13 @@ func (e *benchEnv) count(ctx context.Context, q string, args ...any) (int, error
 }
 
 // pgSettings describes the server for the report.
-func (e *benchEnv) pgSettings(ctx context.Context) string {
+func pgSettings(ctx context.Context, admin *pgx.Conn) string {
 	var version string
-	_ = e.admin.QueryRow(ctx, "SHOW server_version").Scan(&version)
+	_ = admin.QueryRow(ctx, "SHOW server_version").Scan(&version)
 	var parts []string
 	for _, s := range []string{"shared_buffers", "synchronous_commit", "fsync", "wal_sync_method", "max_connections"} {
 		var v string
-		if e.admin.QueryRow(ctx, "SELECT current_setting($1)", s).Scan(&v) == nil {
+		if admin.QueryRow(ctx, "SELECT current_setting($1)", s).Scan(&v) == nil {
 			parts = append(parts, s+"="+v)
 		}
 	}

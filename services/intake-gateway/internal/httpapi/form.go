@@ -64,7 +64,7 @@ func (s *Server) form(c echo.Context) error {
 		s.metrics.deliveries.WithLabelValues("form", "honeypot").Inc()
 		return formAnswer(c, src, uuid.New())
 	}
-	acc, err := intake.Accept(ctx, s.DB.Gorm, s.Queue, intake.Delivery{
+	acc, err := s.Acceptor.Accept(ctx, intake.Delivery{
 		OrgID: src.OrgID, SourceID: &src.ID, DeliveryKey: "form:" + uuid.NewString(), ContentType: mt, Body: body,
 		Headers: auditHeaders(c),
 	})

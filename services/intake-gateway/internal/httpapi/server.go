@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/jobs"
 )
 
@@ -25,8 +26,9 @@ type Config struct {
 	// it replaces the server's read and write timeouts for that request.
 	CSVTimeout time.Duration
 	// SourceCacheTTL is how long a looked-up source is remembered (INTAKE_SOURCE_CACHE_TTL_MS,
-	// default 5 s). A rotated secret, a changed setting or a deleted source takes up to this
-	// long to reach a running gateway.
+	// default 5 s). A changed setting, a secret dropped by a rotation or a deleted source takes
+	// up to this long to reach a running gateway; a new secret is picked up by the first
+	// signature that the cached secrets refuse (sourceCache.refresh).
 	SourceCacheTTL time.Duration
 	// DisableSourceCache looks every request's source up (INTAKE_SOURCE_CACHE_TTL_MS=0).
 	DisableSourceCache bool
@@ -49,8 +51,12 @@ const (
 
 // Deps are what the handlers need.
 type Deps struct {
-	DB       *db.DB
-	Queue    *jobs.Queue
+	DB *db.DB
+	// Queue enqueues the process_intake jobs of CSV rows.
+	Queue *jobs.Queue
+	// Acceptor stores webhook and form deliveries in one round trip; nil builds one on DB with
+	// the jobs defaults. Give it the queue's jobs.Config, so that its jobs get the same attempts.
+	Acceptor *intake.Acceptor
 	Log      *zap.Logger
 	Registry *prometheus.Registry
 	Config   Config
@@ -77,6 +83,9 @@ func New(d Deps) *Server {
 	d.Config = d.Config.withDefaults()
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.Acceptor == nil {
+		d.Acceptor = intake.NewAcceptor(d.DB, jobs.Config{})
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

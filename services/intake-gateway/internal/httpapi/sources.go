@@ -18,8 +18,10 @@ import (
 const maxCachedSources = 10_000
 
 // sourceCache remembers looked-up sources, and "not found", for a few seconds, so that the
-// public routes cost no lookup per request. The price is staleness: a rotated secret, a changed
-// setting or a deleted source reaches the gateway after at most ttl. Safe for concurrent use.
+// public routes cost no lookup per request. The price is staleness: a changed setting, a
+// secret dropped by a rotation or a deleted source reaches the gateway after at most ttl. A new
+// secret works at once: a webhook whose signature the cached secrets refuse reloads its source
+// (refresh), at most once per minRefreshAge per source. Safe for concurrent use.
 type sourceCache struct {
 	ttl time.Duration
 	now func() time.Time
@@ -38,8 +40,13 @@ const lookupTimeout = 5 * time.Second
 type cachedSource struct {
 	src     intake.Source
 	missing bool
+	loaded  time.Time
 	expires time.Time
 }
+
+// minRefreshAge is how old a cached source must be before a refused signature may reload it
+// (refresh), so that forged signatures cost at most one lookup per source per this long.
+const minRefreshAge = time.Second
 
 func newSourceCache(ttl time.Duration, now func() time.Time) *sourceCache {
 	return &sourceCache{ttl: ttl, now: now, entries: map[string]cachedSource{}}
@@ -69,7 +76,8 @@ func (c *sourceCache) get(ctx context.Context, key string, load func(ctx context
 		if err != nil && !missing {
 			return nil, err
 		}
-		e := cachedSource{src: src, missing: missing, expires: c.now().Add(c.ttl)}
+		now := c.now()
+		e := cachedSource{src: src, missing: missing, loaded: now, expires: now.Add(c.ttl)}
 		c.put(key, e)
 		return e, nil
 	})
@@ -86,6 +94,26 @@ func (c *sourceCache) get(ctx context.Context, key string, load func(ctx context
 		}
 		return e.src, nil
 	}
+}
+
+// refresh drops the entry of key when it was loaded at least minRefreshAge ago and loads it
+// again, as get would: for a signature that the cached secrets refuse, which may be signed with
+// a secret rotated in since. ok is false when nothing was reloaded (no cache, or an entry too
+// young to reload), and the caller keeps its answer.
+func (c *sourceCache) refresh(ctx context.Context, key string, load func(ctx context.Context) (intake.Source, error)) (src intake.Source, ok bool, err error) {
+	if c.ttl <= 0 {
+		return intake.Source{}, false, nil
+	}
+	c.mu.Lock()
+	e, found := c.entries[key]
+	if found && c.now().Sub(e.loaded) < minRefreshAge {
+		c.mu.Unlock()
+		return intake.Source{}, false, nil
+	}
+	delete(c.entries, key)
+	c.mu.Unlock()
+	src, err = c.get(ctx, key, load)
+	return src, true, err
 }
 
 func (c *sourceCache) put(key string, e cachedSource) {
@@ -107,9 +135,16 @@ func (c *sourceCache) put(key string, e cachedSource) {
 
 // webhookSource returns the live webhook source id (apperr.NotFound otherwise).
 func (s *Server) webhookSource(ctx context.Context, id uuid.UUID) (intake.Source, error) {
-	return s.sources.get(ctx, "webhook:"+id.String(), func(ctx context.Context) (intake.Source, error) {
-		return intake.SourceForWebhook(ctx, s.DB.Gorm, id)
-	})
+	return s.sources.get(ctx, "webhook:"+id.String(), s.loadWebhookSource(id))
+}
+
+// refreshWebhookSource reloads the cached webhook source id (sourceCache.refresh).
+func (s *Server) refreshWebhookSource(ctx context.Context, id uuid.UUID) (intake.Source, bool, error) {
+	return s.sources.refresh(ctx, "webhook:"+id.String(), s.loadWebhookSource(id))
+}
+
+func (s *Server) loadWebhookSource(id uuid.UUID) func(ctx context.Context) (intake.Source, error) {
+	return func(ctx context.Context) (intake.Source, error) { return intake.SourceForWebhook(ctx, s.DB.Gorm, id) }
 }
 
 // formSource returns the live form source of token (apperr.NotFound otherwise).

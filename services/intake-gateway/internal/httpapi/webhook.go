@@ -43,7 +43,19 @@ func (s *Server) webhook(c echo.Context) error {
 		return err
 	}
 	sig := c.Request().Header.Get(SignatureHeader)
-	if err := intake.VerifyWebhook(sig, body, s.Now(), src.Secrets()...); err != nil {
+	err = intake.VerifyWebhook(sig, body, s.Now(), src.Secrets()...)
+	if errors.Is(err, intake.ErrSignatureMismatch) {
+		// Perhaps signed with a secret rotated in since the source was cached.
+		fresh, reloaded, ferr := s.refreshWebhookSource(ctx, id)
+		if ferr != nil {
+			return ferr
+		}
+		if reloaded {
+			src = fresh
+			err = intake.VerifyWebhook(sig, body, s.Now(), src.Secrets()...)
+		}
+	}
+	if err != nil {
 		s.metrics.signatures.WithLabelValues(signatureReason(err)).Inc()
 		return err
 	}
@@ -57,7 +69,7 @@ func (s *Server) webhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	acc, err := intake.Accept(ctx, s.DB.Gorm, s.Queue, intake.Delivery{
+	acc, err := s.Acceptor.Accept(ctx, intake.Delivery{
 		OrgID: src.OrgID, SourceID: &src.ID, DeliveryKey: key, ContentType: mt, Body: body, Headers: auditHeaders(c),
 	})
 	if err != nil {

@@ -1,0 +1,241 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/jobs"
+)
+
+// acceptSetOrgSQL scopes the pipelined transaction of Acceptor.Accept to the delivery's org, so
+// that row-level security binds its statements as in db.Tx, and defers the workers' wake-up to
+// after its commit (app.jobs_notify, migration 000010; see Acceptor).
+const acceptSetOrgSQL = "SELECT set_config('app.org_id', $1, true), set_config('app.jobs_notify', 'deferred', true)"
+
+// wakeSQL wakes idle workers as the jobs insert trigger would; alone in its transaction, which
+// writes nothing, it holds PostgreSQL's notify lock only for an instant.
+const wakeSQL = "SELECT pg_notify('jobs_inserted', '')"
+
+// wakeTimeout bounds one wake-up.
+const wakeTimeout = 5 * time.Second
+
+// acceptSQL stores a delivery and enqueues its process_intake job in one statement. The raw row
+// is inserted ON CONFLICT DO NOTHING on the table's unique keys (R3), and the job is inserted
+// from what that insert returned, so a delivery stored before inserts neither; a delivery
+// whose copy is being stored by another transaction waits for it and then inserts neither. The
+// job is what jobs.Queue.Enqueue would write: payload ProcessIntakeJob, idempotency key
+// "intake:<intake id>", run at once, $10 attempts (the queue's JOB_MAX_ATTEMPTS). It returns the
+// new row's id, or no row for a delivery stored before.
+const acceptSQL = `
+WITH raw AS (
+	INSERT INTO lead_intake_raw (org_id, source_id, batch_id, row_number, delivery_key, content_type, body, headers)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
+	ON CONFLICT DO NOTHING
+	RETURNING org_id, id
+), job AS (
+	INSERT INTO jobs (org_id, job_type, payload, idempotency_key, max_attempts)
+	SELECT org_id, $9, jsonb_build_object('intakeId', id), 'intake:' || id, $10
+	FROM raw
+	ON CONFLICT (org_id, job_type, idempotency_key) DO NOTHING
+)
+SELECT id FROM raw`
+
+// The lookups of the row a duplicate delivery conflicted with, one per shape of delivery so that
+// each is an index scan of one of the table's unique keys.
+const (
+	storedBySourceSQL = `SELECT id FROM lead_intake_raw WHERE org_id = $1 AND source_id = $2 AND delivery_key = $3`
+	storedNoSourceSQL = `SELECT id FROM lead_intake_raw WHERE org_id = $1 AND source_id IS NULL AND delivery_key = $2`
+	storedRowSQL      = `SELECT id FROM lead_intake_raw WHERE org_id = $1 AND batch_id = $2 AND row_number = $3
+UNION ALL
+SELECT id FROM lead_intake_raw WHERE org_id = $1 AND source_id IS NOT DISTINCT FROM $4 AND delivery_key = $5
+LIMIT 1`
+)
+
+// defaultMaxAttempts is jobs.New's default of JOB_MAX_ATTEMPTS.
+const defaultMaxAttempts = 3
+
+// rollbackTimeout bounds the ROLLBACK that cleans up a connection after a failed pipeline.
+const rollbackTimeout = 5 * time.Second
+
+// Acceptor accepts deliveries as Accept does, in one round trip to PostgreSQL: the gateway's
+// hot path. Safe for concurrent use.
+//
+// Its transactions do not notify the workers themselves: PostgreSQL lets only one transaction
+// that sent NOTIFY commit at a time, holding a lock across the flush of its commit (migration
+// 000010), which capped the gateway at about one delivery per WAL flush. Instead, after a commit
+// that stored a new delivery, the Acceptor sends NOTIFY jobs_inserted on its own, off the
+// request's path; deliveries committed while one is on its way share the next one. The 202 does
+// not wait for it, and a lost one costs at most the workers' poll interval (R11).
+type Acceptor struct {
+	pool        *pgxpool.Pool
+	maxAttempts int32
+
+	wakeMu sync.Mutex
+	// waking is true while a wake-up goroutine runs; again asks it for one more round.
+	waking, again bool
+}
+
+// NewAcceptor returns an Acceptor on d's pgx pool whose process_intake jobs get cfg.MaxAttempts
+// attempts (JOB_MAX_ATTEMPTS; the jobs.Queue default when zero), as the queue built with the
+// same cfg would give them. d should be connected as a member of crm_app, like the gateway.
+func NewAcceptor(d *db.DB, cfg jobs.Config) *Acceptor {
+	if d == nil {
+		panic("intake.NewAcceptor: nil db")
+	}
+	n := int32(defaultMaxAttempts)
+	if cfg.MaxAttempts > 0 {
+		n = int32(min(cfg.MaxAttempts, 1<<30))
+	}
+	return &Acceptor{pool: d.Pool, maxAttempts: n}
+}
+
+// Accept stores d in lead_intake_raw and enqueues its process_intake job with the guarantees of
+// the package function Accept: one tenant transaction of d.OrgID that writes nothing else, both
+// committed when Accept returns without error (R2), a delivery stored before writing nothing
+// and answered with the stored row's id and Duplicate (R3), also when copies arrive at once, an
+// unknown source apperr.NotFound, a bad envelope apperr.BadRequest.
+//
+// The difference is the cost. set_config('app.org_id') and one statement (acceptSQL: the raw
+// row and, from what it returned, the job) go to the server as one pipeline ending in a single
+// Sync, without BEGIN or COMMIT: everything before a Sync is one implicit transaction
+// (PostgreSQL protocol, "Pipelining"), which the Sync commits (or rolls back after an error),
+// and its answer arrives only after the commit has been flushed (synchronous_commit=on, see
+// db.Open). So a new delivery costs one round trip where the transaction on gorm costs five
+// (BEGIN, set_config, two INSERTs, COMMIT). A duplicate costs a second one, to read the stored
+// row's id in a new snapshot (the conflicting row may have been committed after the first
+// statement's snapshot was taken).
+func (a *Acceptor) Accept(ctx context.Context, d Delivery) (Accepted, error) {
+	headers, err := checkDelivery(&d)
+	if err != nil {
+		return Accepted{}, err
+	}
+	var source, batch pgtype.UUID
+	if d.SourceID != nil {
+		source = db.UUID(*d.SourceID)
+	}
+	var rowNumber pgtype.Int4
+	if d.BatchID != nil {
+		batch = db.UUID(*d.BatchID)
+		rowNumber = pgtype.Int4{Int32: int32(d.RowNumber), Valid: true}
+	}
+	org := db.UUID(d.OrgID)
+	var ids []uuid.UUID
+	err = a.pipeline(ctx, d.OrgID, func(b *pgx.Batch) {
+		b.Queue(acceptSQL, org, source, batch, rowNumber, d.DeliveryKey, d.ContentType, d.Body, string(headers),
+			jobs.TypeProcessIntake, a.maxAttempts).Query(scanIDs(&ids))
+	})
+	if db.IsForeignKeyViolation(err) {
+		return Accepted{}, fmt.Errorf("accept intake: %w", sourceNotFound())
+	}
+	if err != nil {
+		return Accepted{}, fmt.Errorf("accept intake: %w", err)
+	}
+	if len(ids) == 1 {
+		a.wake()
+		return Accepted{IntakeID: ids[0]}, nil
+	}
+	err = a.pipeline(ctx, d.OrgID, func(b *pgx.Batch) {
+		var q *pgx.QueuedQuery
+		switch {
+		case d.BatchID != nil:
+			q = b.Queue(storedRowSQL, org, batch, rowNumber, source, d.DeliveryKey)
+		case d.SourceID != nil:
+			q = b.Queue(storedBySourceSQL, org, source, d.DeliveryKey)
+		default:
+			q = b.Queue(storedNoSourceSQL, org, d.DeliveryKey)
+		}
+		q.Query(scanIDs(&ids))
+	})
+	if err != nil {
+		return Accepted{}, fmt.Errorf("accept intake: find stored intake row: %w", err)
+	}
+	if len(ids) == 0 {
+		// The conflicting row was pruned between the two statements: vanishingly rare, and a
+		// retry of the whole delivery inserts it anew.
+		return Accepted{}, apperr.Errorf(apperr.Conflict, "the delivery conflicted with a row that is gone; retry")
+	}
+	return Accepted{IntakeID: ids[0], Duplicate: true}, nil
+}
+
+// wake makes sure a NOTIFY jobs_inserted is sent after now: it starts the wake-up goroutine, or
+// asks the running one for another round, so concurrent deliveries share notifications.
+func (a *Acceptor) wake() {
+	a.wakeMu.Lock()
+	defer a.wakeMu.Unlock()
+	if a.waking {
+		a.again = true
+		return
+	}
+	a.waking = true
+	go a.wakeLoop()
+}
+
+func (a *Acceptor) wakeLoop() {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), wakeTimeout)
+		// An error (the pool closing, the server away) only delays the workers until their poll.
+		_, _ = a.pool.Exec(ctx, wakeSQL)
+		cancel()
+		a.wakeMu.Lock()
+		if !a.again {
+			a.waking = false
+			a.wakeMu.Unlock()
+			return
+		}
+		a.again = false
+		a.wakeMu.Unlock()
+	}
+}
+
+// scanIDs returns a batch callback that collects the uuid of each row into ids.
+func scanIDs(ids *[]uuid.UUID) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		*ids = (*ids)[:0]
+		for rows.Next() {
+			var id pgtype.UUID
+			if err := rows.Scan(&id); err != nil {
+				return fmt.Errorf("scan intake id: %w", err)
+			}
+			*ids = append(*ids, uuid.UUID(id.Bytes))
+		}
+		return rows.Err()
+	}
+}
+
+// pipeline runs acceptSetOrgSQL for orgID and the statements that queue adds as one pipeline,
+// i.e. one transaction committed by its Sync, in one round trip. A connection left inside a
+// transaction by a failure is rolled back before it goes back to the pool.
+func (a *Acceptor) pipeline(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error {
+	c, err := a.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("acquire connection: %w", err)
+	}
+	defer c.Release()
+	b := &pgx.Batch{}
+	b.Queue(acceptSetOrgSQL, orgID.String())
+	queue(b)
+	conn := c.Conn()
+	err = conn.SendBatch(ctx, b).Close()
+	if err == nil {
+		return nil
+	}
+	if !conn.IsClosed() && conn.PgConn().TxStatus() != 'I' {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		defer cancel()
+		if _, rerr := conn.Exec(rctx, "ROLLBACK"); rerr != nil {
+			// The connection is unusable now; the pool drops it on release.
+			return errors.Join(err, fmt.Errorf("roll back: %w", rerr))
+		}
+	}
+	return err
+}
