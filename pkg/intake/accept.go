@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,13 +20,6 @@ import (
 // that row-level security binds its statements as in db.Tx, and defers the workers' wake-up to
 // after its commit (app.jobs_notify, migration 000010; see Acceptor).
 const acceptSetOrgSQL = "SELECT set_config('app.org_id', $1, true), set_config('app.jobs_notify', 'deferred', true)"
-
-// wakeSQL wakes idle workers as the jobs insert trigger would; alone in its transaction, which
-// writes nothing, it holds PostgreSQL's notify lock only for an instant.
-const wakeSQL = "SELECT pg_notify('jobs_inserted', '')"
-
-// wakeTimeout bounds one wake-up.
-const wakeTimeout = 5 * time.Second
 
 // acceptSQL stores a delivery and enqueues its process_intake job in one statement. The raw row
 // is inserted ON CONFLICT DO NOTHING on the table's unique keys (R3), and the job is inserted
@@ -79,10 +71,7 @@ const rollbackTimeout = 5 * time.Second
 type Acceptor struct {
 	pool        *pgxpool.Pool
 	maxAttempts int32
-
-	wakeMu sync.Mutex
-	// waking is true while a wake-up goroutine runs; again asks it for one more round.
-	waking, again bool
+	waker       *jobs.Waker
 }
 
 // NewAcceptor returns an Acceptor on d's pgx pool whose process_intake jobs get cfg.MaxAttempts
@@ -96,7 +85,7 @@ func NewAcceptor(d *db.DB, cfg jobs.Config) *Acceptor {
 	if cfg.MaxAttempts > 0 {
 		n = int32(min(cfg.MaxAttempts, 1<<30))
 	}
-	return &Acceptor{pool: d.Pool, maxAttempts: n}
+	return &Acceptor{pool: d.Pool, maxAttempts: n, waker: jobs.NewWaker(d.Pool)}
 }
 
 // Accept stores d in lead_intake_raw and enqueues its process_intake job with the guarantees of
@@ -141,7 +130,7 @@ func (a *Acceptor) Accept(ctx context.Context, d Delivery) (Accepted, error) {
 		return Accepted{}, fmt.Errorf("accept intake: %w", err)
 	}
 	if len(ids) == 1 {
-		a.wake()
+		a.waker.Wake()
 		return Accepted{IntakeID: ids[0]}, nil
 	}
 	err = a.pipeline(ctx, d.OrgID, func(b *pgx.Batch) {
@@ -165,36 +154,6 @@ func (a *Acceptor) Accept(ctx context.Context, d Delivery) (Accepted, error) {
 		return Accepted{}, apperr.Errorf(apperr.Conflict, "the delivery conflicted with a row that is gone; retry")
 	}
 	return Accepted{IntakeID: ids[0], Duplicate: true}, nil
-}
-
-// wake makes sure a NOTIFY jobs_inserted is sent after now: it starts the wake-up goroutine, or
-// asks the running one for another round, so concurrent deliveries share notifications.
-func (a *Acceptor) wake() {
-	a.wakeMu.Lock()
-	defer a.wakeMu.Unlock()
-	if a.waking {
-		a.again = true
-		return
-	}
-	a.waking = true
-	go a.wakeLoop()
-}
-
-func (a *Acceptor) wakeLoop() {
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), wakeTimeout)
-		// An error (the pool closing, the server away) only delays the workers until their poll.
-		_, _ = a.pool.Exec(ctx, wakeSQL)
-		cancel()
-		a.wakeMu.Lock()
-		if !a.again {
-			a.waking = false
-			a.wakeMu.Unlock()
-			return
-		}
-		a.again = false
-		a.wakeMu.Unlock()
-	}
 }
 
 // scanIDs returns a batch callback that collects the uuid of each row into ids.

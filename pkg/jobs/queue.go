@@ -32,9 +32,10 @@ type Config struct {
 
 // Queue is the jobs table. It is safe for concurrent use.
 type Queue struct {
-	pool *pgxpool.Pool
-	gorm *gorm.DB
-	cfg  Config
+	pool  *pgxpool.Pool
+	gorm  *gorm.DB
+	cfg   Config
+	waker *Waker
 }
 
 // New returns the queue on d.
@@ -54,7 +55,7 @@ func New(d *db.DB, cfg Config) *Queue {
 	if cfg.Jitter == nil {
 		cfg.Jitter = mrand.Float64
 	}
-	return &Queue{pool: d.Pool, gorm: d.Gorm, cfg: cfg}
+	return &Queue{pool: d.Pool, gorm: d.Gorm, cfg: cfg, waker: NewWaker(d.Pool)}
 }
 
 // Backoff returns the delay before the retry that follows failed attempt number attempt (from 1):
@@ -83,7 +84,8 @@ RETURNING id`
 
 // Enqueue inserts jobs in the caller's transaction tx (or autocommit on a plain *gorm.DB).
 // A job whose (org, type, idempotency key) exists already is silently skipped. It returns the
-// ids of the jobs it inserted. Workers are woken at commit by the jobs_notify_insert trigger.
+// ids of the jobs it inserted. Workers are woken at commit by the jobs insert trigger, or, in a
+// transaction that deferred that (Run.CompleteInTx), by a Waker after the commit.
 func (q *Queue) Enqueue(ctx context.Context, tx *gorm.DB, jobs ...NewJob) ([]int64, error) {
 	if len(jobs) == 0 {
 		return nil, nil
@@ -124,6 +126,9 @@ func (q *Queue) Enqueue(ctx context.Context, tx *gorm.DB, jobs ...NewJob) ([]int
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("enqueue jobs: %w", err)
+	}
+	if len(ids) > 0 {
+		markInserted(ctx, tx)
 	}
 	return ids, nil
 }

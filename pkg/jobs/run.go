@@ -2,12 +2,12 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm"
-
-	"example.com/crm/pkg/db"
 )
 
 // Run is one attempt of a job as a handler sees it.
@@ -29,8 +29,20 @@ func (q *Queue) NewRun(job *Job) *Run {
 // at all. When the attempt has lost its lease it returns ErrLeaseLost and nothing of fn's
 // writes is kept. A handler that writes to the database must finish through CompleteInTx; one
 // that does not may simply return nil, and the runtime completes it in a batch.
+//
+// The jobs fn enqueues (Queue.Enqueue, e.g. through the events' job map) wake the workers after
+// the commit rather than inside it (DeferWakeSQL, Waker), so that the handlers' transactions do
+// not commit one at a time behind PostgreSQL's notify lock.
 func (r *Run) CompleteInTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	err := db.Tx(ctx, r.q.gorm, r.Job.OrgID, func(tx *gorm.DB) error {
+	if r.Job.OrgID == uuid.Nil {
+		return fmt.Errorf("complete job %d: org id is required", r.Job.ID)
+	}
+	ctx, inserted := withInsertedMark(ctx)
+	err := r.q.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// db.Tx's tenant scope and the deferred wake-up in one statement.
+		if err := tx.Exec(tenantDeferWakeSQL, r.Job.OrgID.String()).Error; err != nil {
+			return fmt.Errorf("set tenant: %w", err)
+		}
 		if err := fn(tx); err != nil {
 			return err
 		}
@@ -38,6 +50,9 @@ func (r *Run) CompleteInTx(ctx context.Context, fn func(tx *gorm.DB) error) erro
 	})
 	if err == nil {
 		r.completed.Store(true)
+		if inserted.Load() {
+			r.q.waker.Wake()
+		}
 	}
 	return err
 }

@@ -1,0 +1,107 @@
+package jobs
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"gorm.io/gorm"
+)
+
+// tenantDeferWakeSQL scopes a transaction to an org (as db.SetOrg does) and makes the jobs it
+// inserts skip the NOTIFY of the jobs insert trigger (app.jobs_notify, migration 000010): the
+// transaction then owes the workers a Waker.Wake after its commit.
+//
+// Why: PostgreSQL lets only one transaction that sent NOTIFY commit at a time, holding a
+// database-wide lock until its commit record is flushed. Every transaction that enqueues would
+// otherwise wait in line behind the others' disk flushes: the worker transactions of the lead
+// pipeline spent most of their time in that line.
+const tenantDeferWakeSQL = "SELECT set_config('app.org_id', ?, true), set_config('app.jobs_notify', 'deferred', true)"
+
+// wakeSQL wakes idle workers as the insert trigger would. Alone in its transaction, which writes
+// nothing, it holds the notify lock only for an instant.
+const wakeSQL = "SELECT pg_notify('jobs_inserted', '')"
+
+// wakeTimeout bounds one wake-up.
+const wakeTimeout = 5 * time.Second
+
+// Waker sends NOTIFY jobs_inserted after commits that deferred it (app.jobs_notify), off the
+// caller's path: Wake returns at once, and wake-ups asked for while one is on its way share the
+// next one. A lost wake-up (server away, process ending) costs at most the workers' poll interval
+// (R11). Safe for concurrent use.
+type Waker struct {
+	pool *pgxpool.Pool
+
+	mu sync.Mutex
+	// waking is true while the wake-up goroutine runs; again asks it for one more round.
+	waking, again bool
+}
+
+// NewWaker returns a Waker that notifies through pool (nil: a Waker that does nothing).
+func NewWaker(pool *pgxpool.Pool) *Waker {
+	return &Waker{pool: pool}
+}
+
+// Wake makes sure a NOTIFY jobs_inserted is sent after now.
+func (w *Waker) Wake() {
+	if w.pool == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.waking {
+		w.again = true
+		return
+	}
+	w.waking = true
+	go w.loop()
+}
+
+func (w *Waker) loop() {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), wakeTimeout)
+		// An error (the pool closing, the server away) only delays the workers until their poll.
+		_, _ = w.pool.Exec(ctx, wakeSQL)
+		cancel()
+		w.mu.Lock()
+		if !w.again {
+			w.waking = false
+			w.mu.Unlock()
+			return
+		}
+		w.again = false
+		w.mu.Unlock()
+	}
+}
+
+// insertedKey is the context key of an *atomic.Bool that Enqueue sets when it inserted a job:
+// how a transaction that deferred its wake-up learns whether it owes one.
+type insertedKey struct{}
+
+// withInsertedMark returns ctx carrying a fresh mark, and the mark.
+func withInsertedMark(ctx context.Context) (context.Context, *atomic.Bool) {
+	m := new(atomic.Bool)
+	return context.WithValue(ctx, insertedKey{}, m), m
+}
+
+// markInserted records on the transaction's context (and on ctx, which a handler may have
+// passed instead) that jobs were inserted.
+func markInserted(ctx context.Context, tx *gorm.DB) {
+	for _, c := range []context.Context{ctx, txContext(tx)} {
+		if c == nil {
+			continue
+		}
+		if m, ok := c.Value(insertedKey{}).(*atomic.Bool); ok {
+			m.Store(true)
+		}
+	}
+}
+
+func txContext(tx *gorm.DB) context.Context {
+	if tx == nil || tx.Statement == nil {
+		return nil
+	}
+	return tx.Statement.Context
+}
