@@ -5,7 +5,8 @@
 // # Wake-up
 //
 // An idle runtime sleeps until a NOTIFY on jobs_inserted (sent by the jobs insert trigger at
-// commit) or the fallback poll (WORKER_POLL_INTERVAL_MS), whichever comes first, so a fresh job
+// commit, or by a jobs.Waker right after the commit of a handler's transaction or an intake
+// delivery, see migration 000010) or the fallback poll (WORKER_POLL_INTERVAL_MS), whichever comes first, so a fresh job
 // starts within milliseconds and a lost notification costs at most one poll interval (R11).
 //
 // # Leases (R5)
