@@ -89,11 +89,6 @@ type callCursor struct {
 	ID   uuid.UUID `json:"i"`
 }
 
-func badCursor() error {
-	return apperr.Errorf(apperr.BadRequest, "invalid cursor").
-		WithFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor returned by this list"})
-}
-
 // listCalls returns up to f.Page.Limit+1 of the org's calls that pass f, after the cursor.
 func listCalls(tx *gorm.DB, orgID uuid.UUID, f ListFilter) ([]Call, error) {
 	var b strings.Builder
@@ -125,7 +120,7 @@ func listCalls(tx *gorm.DB, orgID uuid.UUID, f ListFilter) ([]Call, error) {
 			return nil, err
 		}
 		if c.Sort != f.Sort || c.ID == uuid.Nil || c.At.IsZero() {
-			return nil, badCursor()
+			return nil, page.BadCursor()
 		}
 		b.WriteString(fmt.Sprintf(` AND (scheduled_at, id) %s (%s::timestamptz, %s::uuid)`, cmp, arg(c.At), arg(c.ID)))
 	}

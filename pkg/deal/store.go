@@ -12,7 +12,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -189,23 +188,10 @@ type dealCursor struct {
 	ID    uuid.UUID  `json:"i"`
 }
 
-func badCursor() error {
-	return apperr.Errorf(apperr.BadRequest, "invalid cursor").
-		WithFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor returned by this list"})
-}
-
-// sqlArgs collects the arguments of a statement and names each one's placeholder ($n).
-type sqlArgs []any
-
-func (a *sqlArgs) add(v any) string {
-	*a = append(*a, v)
-	return "$" + strconv.Itoa(len(*a))
-}
-
 // keyset is one sort's ORDER BY and the condition "after the cursor" in that order.
 type keyset struct {
 	order string
-	after func(c dealCursor, a *sqlArgs) string
+	after func(c dealCursor, a *db.Args) string
 	valid func(c dealCursor) bool
 	key   func(s Sort, d Deal) dealCursor
 }
@@ -217,8 +203,8 @@ func timeKeyset(col string, desc bool, at func(d Deal) time.Time) keyset {
 	}
 	return keyset{
 		order: fmt.Sprintf("%s %s, id %s", col, dir, dir),
-		after: func(c dealCursor, a *sqlArgs) string {
-			return fmt.Sprintf("(%s, id) %s (%s::timestamptz, %s::uuid)", col, cmp, a.add(*c.At), a.add(c.ID))
+		after: func(c dealCursor, a *db.Args) string {
+			return fmt.Sprintf("(%s, id) %s (%s::timestamptz, %s::uuid)", col, cmp, a.Add(*c.At), a.Add(c.ID))
 		},
 		valid: func(c dealCursor) bool { return c.At != nil && c.Value == nil },
 		key: func(s Sort, d Deal) dealCursor {
@@ -235,8 +221,8 @@ func valueKeyset(desc bool) keyset {
 	}
 	return keyset{
 		order: fmt.Sprintf("deal_value %s, id %s", dir, dir),
-		after: func(c dealCursor, a *sqlArgs) string {
-			return fmt.Sprintf("(deal_value, id) %s (%s::int8, %s::uuid)", cmp, a.add(*c.Value), a.add(c.ID))
+		after: func(c dealCursor, a *db.Args) string {
+			return fmt.Sprintf("(deal_value, id) %s (%s::int8, %s::uuid)", cmp, a.Add(*c.Value), a.Add(c.ID))
 		},
 		valid: func(c dealCursor) bool { return c.Value != nil && c.At == nil },
 		key: func(s Sort, d Deal) dealCursor {
@@ -259,16 +245,16 @@ var keysets = map[Sort]keyset{
 func listDealsSQL(orgID uuid.UUID, f ListFilter) (string, []any, error) {
 	ks := keysets[f.Sort]
 	var b strings.Builder
-	var a sqlArgs
-	b.WriteString(`SELECT ` + dealColumns + ` FROM deals WHERE org_id = ` + a.add(db.UUID(orgID)))
+	var a db.Args
+	b.WriteString(`SELECT ` + dealColumns + ` FROM deals WHERE org_id = ` + a.Add(db.UUID(orgID)))
 	if f.Stage != "" {
-		b.WriteString(` AND stage = ` + a.add(string(f.Stage)))
+		b.WriteString(` AND stage = ` + a.Add(string(f.Stage)))
 	}
 	if f.LeadID != nil {
-		b.WriteString(` AND lead_id = ` + a.add(db.UUID(*f.LeadID)))
+		b.WriteString(` AND lead_id = ` + a.Add(db.UUID(*f.LeadID)))
 	}
 	if f.MinValue != nil {
-		b.WriteString(` AND deal_value >= ` + a.add(*f.MinValue))
+		b.WriteString(` AND deal_value >= ` + a.Add(*f.MinValue))
 	}
 	if f.Page.Cursor != "" {
 		var c dealCursor
@@ -276,11 +262,11 @@ func listDealsSQL(orgID uuid.UUID, f ListFilter) (string, []any, error) {
 			return "", nil, err
 		}
 		if c.Sort != f.Sort || c.ID == uuid.Nil || !ks.valid(c) {
-			return "", nil, badCursor()
+			return "", nil, page.BadCursor()
 		}
 		b.WriteString(` AND ` + ks.after(c, &a))
 	}
-	b.WriteString(` ORDER BY ` + ks.order + ` LIMIT ` + a.add(f.Page.Limit+1))
+	b.WriteString(` ORDER BY ` + ks.order + ` LIMIT ` + a.Add(f.Page.Limit+1))
 	return b.String(), a, nil
 }
 

@@ -9,7 +9,6 @@ package lead
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -262,23 +261,10 @@ type leadCursor struct {
 	ID    uuid.UUID  `json:"i"`
 }
 
-func badCursor() error {
-	return apperr.Errorf(apperr.BadRequest, "invalid cursor").
-		WithFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor returned by this list"})
-}
-
-// sqlArgs collects the arguments of a statement and names each one's placeholder ($n).
-type sqlArgs []any
-
-func (a *sqlArgs) add(v any) string {
-	*a = append(*a, v)
-	return "$" + strconv.Itoa(len(*a))
-}
-
 // keyset is one sort's ORDER BY and the condition "after the cursor" in that order.
 type keyset struct {
 	order string
-	after func(c leadCursor, a *sqlArgs) string
+	after func(c leadCursor, a *db.Args) string
 }
 
 func timeKeyset(col string, desc bool) keyset {
@@ -288,8 +274,8 @@ func timeKeyset(col string, desc bool) keyset {
 	}
 	return keyset{
 		order: fmt.Sprintf("%s %s, id %s", col, dir, dir),
-		after: func(c leadCursor, a *sqlArgs) string {
-			return fmt.Sprintf("(%s, id) %s (%s::timestamptz, %s::uuid)", col, cmp, a.add(*c.At), a.add(c.ID))
+		after: func(c leadCursor, a *db.Args) string {
+			return fmt.Sprintf("(%s, id) %s (%s::timestamptz, %s::uuid)", col, cmp, a.Add(*c.At), a.Add(c.ID))
 		},
 	}
 }
@@ -303,20 +289,20 @@ var keysets = map[Sort]keyset{
 	SortUpdatedDesc: timeKeyset("updated_at", true),
 	SortScoreAsc: {
 		order: "score ASC NULLS FIRST, id ASC",
-		after: func(c leadCursor, a *sqlArgs) string {
+		after: func(c leadCursor, a *db.Args) string {
 			if c.Score == nil {
-				return "((score IS NULL AND id > " + a.add(c.ID) + "::uuid) OR score IS NOT NULL)"
+				return "((score IS NULL AND id > " + a.Add(c.ID) + "::uuid) OR score IS NOT NULL)"
 			}
-			return "(score, id) > (" + a.add(*c.Score) + "::int, " + a.add(c.ID) + "::uuid)"
+			return "(score, id) > (" + a.Add(*c.Score) + "::int, " + a.Add(c.ID) + "::uuid)"
 		},
 	},
 	SortScoreDesc: {
 		order: "score DESC NULLS LAST, id DESC",
-		after: func(c leadCursor, a *sqlArgs) string {
+		after: func(c leadCursor, a *db.Args) string {
 			if c.Score == nil {
-				return "(score IS NULL AND id < " + a.add(c.ID) + "::uuid)"
+				return "(score IS NULL AND id < " + a.Add(c.ID) + "::uuid)"
 			}
-			return "((score, id) < (" + a.add(*c.Score) + "::int, " + a.add(c.ID) + "::uuid) OR score IS NULL)"
+			return "((score, id) < (" + a.Add(*c.Score) + "::int, " + a.Add(c.ID) + "::uuid) OR score IS NULL)"
 		},
 	},
 }
@@ -364,16 +350,16 @@ func listLeadsSQL(orgID uuid.UUID, f ListFilter) (string, []any, error) {
 		return "", nil, apperr.Errorf(apperr.BadRequest, "unknown sort %q", f.Sort)
 	}
 	var b strings.Builder
-	var a sqlArgs
-	b.WriteString(`SELECT ` + leadColumns + ` FROM lead_list WHERE org_id = ` + a.add(db.UUID(orgID)))
+	var a db.Args
+	b.WriteString(`SELECT ` + leadColumns + ` FROM lead_list WHERE org_id = ` + a.Add(db.UUID(orgID)))
 	if f.Stage != "" {
-		b.WriteString(` AND stage = ` + a.add(string(f.Stage)))
+		b.WriteString(` AND stage = ` + a.Add(string(f.Stage)))
 	}
 	if f.Q != "" {
-		b.WriteString(` AND ` + searchCondition + `(` + a.add(f.Q) + `::text)`)
+		b.WriteString(` AND ` + searchCondition + `(` + a.Add(f.Q) + `::text)`)
 	}
 	if f.MinScore != nil {
-		b.WriteString(` AND score >= ` + a.add(*f.MinScore))
+		b.WriteString(` AND score >= ` + a.Add(*f.MinScore))
 	}
 	if f.Page.Cursor != "" {
 		var c leadCursor
@@ -381,11 +367,11 @@ func listLeadsSQL(orgID uuid.UUID, f ListFilter) (string, []any, error) {
 			return "", nil, err
 		}
 		if c.Sort != f.Sort || !c.valid() {
-			return "", nil, badCursor()
+			return "", nil, page.BadCursor()
 		}
 		b.WriteString(` AND ` + ks.after(c, &a))
 	}
-	b.WriteString(` ORDER BY ` + ks.order + ` LIMIT ` + a.add(f.Page.Limit+1))
+	b.WriteString(` ORDER BY ` + ks.order + ` LIMIT ` + a.Add(f.Page.Limit+1))
 	return b.String(), a, nil
 }
 
@@ -426,7 +412,7 @@ func listActivities(tx *gorm.DB, orgID, leadID uuid.UUID, p page.Request) ([]Act
 			return nil, err
 		}
 		if c.ID == uuid.Nil || c.At.IsZero() {
-			return nil, badCursor()
+			return nil, page.BadCursor()
 		}
 		q += ` AND (occurred_at, id) < (?::timestamptz, ?::uuid)`
 		args = append(args, c.At, c.ID)
@@ -468,7 +454,7 @@ func listEvents(tx *gorm.DB, orgID, leadID uuid.UUID, p page.Request) ([]Event, 
 			return nil, err
 		}
 		if c.ID <= 0 {
-			return nil, badCursor()
+			return nil, page.BadCursor()
 		}
 		after = c.ID
 	}

@@ -44,11 +44,16 @@ func Encode(key any) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// Decode reads a cursor made by Encode into key. A cursor that is not one is apperr.BadRequest
-// on field "cursor".
-func Decode(cursor string, key any) error {
-	bad := apperr.Errorf(apperr.BadRequest, "invalid cursor").
+// BadCursor is the error of a cursor that this list did not make: apperr.BadRequest on field
+// "cursor". Decode returns it, and lists return it for a cursor of another sort or shape.
+func BadCursor() error {
+	return apperr.Errorf(apperr.BadRequest, "invalid cursor").
 		WithFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor returned by this list"})
+}
+
+// Decode reads a cursor made by Encode into key. A cursor that is not one is BadCursor.
+func Decode(cursor string, key any) error {
+	bad := BadCursor()
 	if len(cursor) > maxCursorLen {
 		return bad
 	}

@@ -25,24 +25,7 @@ func writeDealPage(c echo.Context, status int, p *page.Page[deal.Deal]) error {
 }
 
 // appendDealPage appends p as encoding/json encodes a page.Page[deal.Deal].
-func appendDealPage(b []byte, p *page.Page[deal.Deal]) []byte {
-	b = append(b, `{"data":`...)
-	if p.Data == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i := range p.Data {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendDeal(b, &p.Data[i])
-		}
-		b = append(b, ']')
-	}
-	b = append(b, `,"nextCursor":`...)
-	b = appendStringPtr(b, p.NextCursor)
-	return append(b, '}')
-}
+func appendDealPage(b []byte, p *page.Page[deal.Deal]) []byte { return appendPage(b, p, appendDeal) }
 
 // appendDeal appends d as encoding/json encodes a deal.Deal.
 func appendDeal(b []byte, d *deal.Deal) []byte {

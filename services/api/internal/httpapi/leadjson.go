@@ -54,7 +54,10 @@ func writeLeadPage(c echo.Context, status int, p *page.Page[lead.Lead]) error {
 }
 
 // appendLeadPage appends p as encoding/json encodes a page.Page[lead.Lead].
-func appendLeadPage(b []byte, p *page.Page[lead.Lead]) []byte {
+func appendLeadPage(b []byte, p *page.Page[lead.Lead]) []byte { return appendPage(b, p, appendLead) }
+
+// appendPage appends p as encoding/json encodes a page.Page[T] whose items appendItem encodes.
+func appendPage[T any](b []byte, p *page.Page[T], appendItem func(b []byte, v *T) []byte) []byte {
 	b = append(b, `{"data":`...)
 	if p.Data == nil {
 		b = append(b, "null"...)
@@ -64,7 +67,7 @@ func appendLeadPage(b []byte, p *page.Page[lead.Lead]) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendLead(b, &p.Data[i])
+			b = appendItem(b, &p.Data[i])
 		}
 		b = append(b, ']')
 	}
