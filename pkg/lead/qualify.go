@@ -140,16 +140,18 @@ func (p *Pipeline) storeQualificationTx(ctx context.Context, tx *gorm.DB, orgID,
 	if err != nil || !cur.found || cur.scoredBy != nil {
 		return err
 	}
-	if err := storeScore(tx, orgID, leadID, res); err != nil {
-		return err
-	}
 	out := QualifiedPayload{
 		Score: res.Score, ScoreReasons: res.Reasons, ICPMatch: res.ICPMatch, RecommendedPath: res.RecommendedPath,
 		ScoredBy: res.Model, Stage: cur.lead.Stage, Version: cur.lead.Version, Reason: stageReason(res),
 	}
-	if to := PathStage[res.RecommendedPath]; cur.lead.Stage == StageNew && CanMove(cur.lead.Stage, to) {
+	to := PathStage[res.RecommendedPath]
+	if cur.lead.Stage != StageNew || !CanMove(cur.lead.Stage, to) {
+		if err := storeScore(tx, orgID, leadID, res); err != nil {
+			return err
+		}
+	} else {
 		reason := out.Reason
-		moved, err := setStage(tx, orgID, leadID, to, &reason)
+		moved, err := storeScoreAndStage(tx, orgID, leadID, res, to, &reason)
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ package lead
 // qualify.go). Like store.go they filter org_id themselves under row-level security.
 
 import (
-	"database/sql"
 	"encoding/json"
 	"fmt"
 
@@ -16,25 +15,26 @@ import (
 	"example.com/crm/pkg/scoring"
 )
 
-// pipelineLead reads the org's live lead id and its scored_by; forUpdate locks the row. A
-// missing or deleted lead is found == false, not an error: the job has nothing to do.
+// pipelineLead reads the org's live lead id and its scored_by in one statement; forUpdate locks
+// the row. A missing or deleted lead is found == false, not an error: the job has nothing to do.
 func pipelineLead(tx *gorm.DB, orgID, id uuid.UUID, forUpdate bool) (snapshot, error) {
-	l, err := getLead(tx, orgID, id, forUpdate)
-	if err != nil {
-		if isNotFound(err) {
-			return snapshot{}, nil
-		}
-		return snapshot{}, err
+	q := `SELECT ` + leadColumns + `, scored_by FROM leads WHERE org_id = ? AND id = ? AND deleted_at IS NULL`
+	if forUpdate {
+		q += ` FOR UPDATE`
 	}
-	var scoredBy sql.NullString
-	if err := tx.Raw(`SELECT scored_by FROM leads WHERE org_id = ? AND id = ?`, orgID, id).Row().Scan(&scoredBy); err != nil {
-		return snapshot{}, fmt.Errorf("read lead scored_by: %w", err)
+	var row struct {
+		Lead
+		ScoredBy *string `gorm:"column:scored_by"`
 	}
-	s := snapshot{lead: l, found: true}
-	if scoredBy.Valid {
-		s.scoredBy = &scoredBy.String
+	res := tx.Raw(q, orgID, id).Scan(&row)
+	if res.Error != nil {
+		return snapshot{}, fmt.Errorf("read lead: %w", res.Error)
 	}
-	return s, nil
+	if res.RowsAffected == 0 {
+		return snapshot{}, nil
+	}
+	row.Lead.utc()
+	return snapshot{lead: row.Lead, scoredBy: row.ScoredBy, found: true}, nil
 }
 
 // storeEnrichment writes the enrichment document and the revenue band, and the domain where
@@ -58,8 +58,32 @@ WHERE org_id = ? AND id = ? AND deleted_at IS NULL`, string(doc), r.RevenueBand,
 	return nil
 }
 
+// storeScoreAndStage writes a qualification and moves the lead to stage to with reason, in one
+// UPDATE (one new version of the row instead of two): what storeScore and setStage do together.
+func storeScoreAndStage(tx *gorm.DB, orgID, id uuid.UUID, r scoring.Result, to Stage, reason *string) (Lead, error) {
+	reasons, err := json.Marshal(r.Reasons)
+	if err != nil {
+		return Lead{}, fmt.Errorf("encode score reasons: %w", err)
+	}
+	var out Lead
+	res := tx.Raw(`UPDATE leads SET score = ?, score_reasons = ?::jsonb, icp_match = ?, recommended_path = ?, scored_by = ?,
+	stage = ?, stage_reason = ?, stage_changed_at = now(), version = version + 1,
+	qualified_at = CASE WHEN ? = 'qualified' THEN coalesce(qualified_at, now()) ELSE qualified_at END
+WHERE org_id = ? AND id = ? AND deleted_at IS NULL
+RETURNING `+leadColumns, r.Score, string(reasons), r.ICPMatch, string(r.RecommendedPath), r.Model,
+		string(to), reason, string(to), orgID, id).Scan(&out)
+	if res.Error != nil {
+		return Lead{}, fmt.Errorf("store score and stage: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return Lead{}, notFound(id)
+	}
+	out.utc()
+	return out, nil
+}
+
 // storeScore writes a qualification. Like storeEnrichment it does not move the version; a stage
-// change that goes with it does (setStage).
+// change that goes with it does (storeScoreAndStage).
 func storeScore(tx *gorm.DB, orgID, id uuid.UUID, r scoring.Result) error {
 	reasons, err := json.Marshal(r.Reasons)
 	if err != nil {
