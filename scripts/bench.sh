@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# make bench: the job-queue benchmarks (services/worker/cmd/jobbench), whose report replaces the
-# generated part of the "## Job queue" section of BENCHMARKS.md, then the API benchmarks
-# (services/api/cmd/apibench, section "## API").
+# make bench: the intake gateway and the lead pipeline (services/intake-gateway/cmd/gatewaybench,
+# "## Intake gateway"), the job queue (services/worker/cmd/jobbench, "## Job queue"), then the
+# API and the deal reads (services/api/cmd/apibench, "## API" and "## Deals API"); each replaces
+# the generated parts of its sections of BENCHMARKS.md.
 #
 # BENCH_DATABASE_URL names the PostgreSQL server: a role that may create and drop databases
-# (bench_jobs_*, dropped afterwards). Without it the devdb test cluster under .data/pg-test is
-# started and its superuser is used. Takes about 3 minutes on 2 cores; run it on an otherwise
+# (bench_* databases, dropped afterwards). Without it the devdb test cluster under .data/pg-test
+# is started and its superuser is used. Takes about 15 minutes on 2 cores; run it on an otherwise
 # idle machine, since PostgreSQL, the workers and the load generator share the cores. Arguments
 # go to jobbench (go run ./services/worker/cmd/jobbench -h lists them), e.g.
 #
