@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"example.com/crm/pkg/benchreport"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/deal"
 )
@@ -277,7 +278,7 @@ func (r *report) dealsMarkdown() string {
 	p := func(format string, args ...any) { fmt.Fprintf(&s, format+"\n", args...) }
 	m := r.machine
 	p("Measured %s by `scripts/bench.sh` (`apibench %s`), on the machine of the API section (%d cores, %s; PostgreSQL %s).",
-		m.date.Format("2006-01-02 15:04 MST"), strings.Join(os.Args[1:], " "), m.nproc, m.cpuModel, m.pgVersion)
+		m.date.Format("2006-01-02 15:04 MST"), strings.Join(os.Args[1:], " "), m.NProc, m.CPU, m.pgVersion)
 	p("Load average (1/5/15 min): %s at start, %s at end.", r.startLoad, r.endLoad)
 	p("")
 	if ds := r.deals; ds != nil {
@@ -341,7 +342,7 @@ const (
 	dealsEndMarker   = "<!-- apibench-deals:end -->"
 )
 
-// writeDealsSection puts body between the deal markers of path (see writeMarked).
+// writeDealsSection puts body between the deal markers of path (benchreport.WriteSection).
 func writeDealsSection(path, body string) error {
-	return writeMarked(path, "## Deals API", dealsBeginMarker, dealsEndMarker, body)
+	return benchreport.WriteSection(path, "## Deals API", dealsBeginMarker, dealsEndMarker, body)
 }

@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	goruntime "runtime"
-	"strconv"
 	"strings"
 	"time"
+
+	"example.com/crm/pkg/benchreport"
 )
 
 // Targets of the API (the API issue).
@@ -27,86 +26,33 @@ var scenarioTitles = map[string]string{
 
 // machineInfo describes where the figures were taken.
 type machineInfo struct {
-	nproc      int
-	cpuModel   string
-	memory     string
+	benchreport.Machine
 	pgVersion  string
 	pgSettings []string
-	goVersion  string
 	apiGo      string
 	date       time.Time
 }
 
+// apiSettings are the server settings the report names: those that matter for the reads.
+var apiSettings = []string{"shared_buffers", "synchronous_commit", "fsync", "max_connections", "work_mem",
+	"effective_cache_size", "random_page_cost", "jit", "plan_cache_mode", "autovacuum"}
+
 func (b *bench) machine(ctx context.Context) (machineInfo, error) {
-	m := machineInfo{nproc: goruntime.NumCPU(), cpuModel: "unknown", memory: "unknown", goVersion: goruntime.Version(), date: time.Now().UTC()}
-	if out, err := exec.Command("nproc").Output(); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(out))); err == nil {
-			m.nproc = n
-		}
-	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.cpuModel = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
-				if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
-					m.memory = fmt.Sprintf("%.1f GiB", kb/(1<<20))
-				}
-			}
-		}
-	}
-	if out, err := exec.Command("go", "version").Output(); err == nil {
-		m.goVersion = strings.TrimSpace(string(out))
-	}
-	if out, err := exec.Command("go", "version", b.opts.apiBin).Output(); err == nil {
-		if _, v, ok := strings.Cut(strings.TrimSpace(string(out)), ": "); ok {
-			m.apiGo = v
-		}
-	}
+	m := machineInfo{Machine: benchreport.DescribeMachine(), apiGo: benchreport.BinaryGo(b.opts.apiBin), date: time.Now().UTC()}
 	var err error
-	m.pgVersion, m.pgSettings, err = b.srv.settings(ctx)
+	m.pgVersion, m.pgSettings, err = benchreport.ServerSettings(ctx, b.srv.admin, apiSettings...)
 	return m, err
 }
 
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-// pct is the p-th percentile (nearest rank) of sorted durations.
-func pct(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(float64(len(sorted))*p/100+0.999999) - 1
-	i = min(max(i, 0), len(sorted)-1)
-	return sorted[i]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+// Shorthands of the report's formats.
+var (
+	loadAvg = benchreport.LoadAvg
+	pct     = benchreport.Percentile
+	ms      = benchreport.Millis
+	num     = benchreport.Num
+)
 
 func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d.Nanoseconds())/1000) }
-
-func num(f float64) string {
-	s := strconv.FormatInt(int64(f+0.5), 10)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
 
 func verdict(ok bool) string {
 	if ok {
@@ -135,11 +81,11 @@ func (r *report) markdown() string {
 	p("")
 	p("| Machine | |")
 	p("| --- | --- |")
-	p("| `nproc` | %d |", m.nproc)
-	p("| CPU | %s |", m.cpuModel)
-	p("| Memory | %s |", m.memory)
+	p("| `nproc` | %d |", m.NProc)
+	p("| CPU | %s |", m.CPU)
+	p("| Memory | %s |", m.Memory)
 	p("| PostgreSQL | %s, same machine; %s |", m.pgVersion, strings.Join(m.pgSettings, ", "))
-	p("| Go | %s (api built with %s) |", m.goVersion, orUnknown(m.apiGo))
+	p("| Go | %s (api built with %s) |", m.Go, orUnknown(m.apiGo))
 	p("| Load average (1/5/15 min) | %s at start, %s at end |", r.startLoad, r.endLoad)
 	p("")
 	sd := r.seed
@@ -242,30 +188,5 @@ const (
 // or the section (at the end) when missing. Everything outside the markers, the other sections
 // included, is kept as it is.
 func writeSection(path, body string) error {
-	return writeMarked(path, "## API", beginMarker, endMarker, body)
-}
-
-// writeMarked puts body between the markers begin and end of path, creating the file or the
-// section (headed heading, at the end) when missing; everything outside the markers is kept.
-func writeMarked(path, heading, begin, end, body string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	text := string(old)
-	gen := begin + "\n\n" + body + "\n" + end
-	switch {
-	case strings.Contains(text, begin) && strings.Contains(text, end):
-		i := strings.Index(text, begin)
-		j := strings.Index(text, end) + len(end)
-		text = text[:i] + gen + text[j:]
-	case text == "":
-		text = "# Benchmarks\n\n" + heading + "\n\n" + gen + "\n"
-	default:
-		text = strings.TrimRight(text, "\n") + "\n\n" + heading + "\n\n" + gen + "\n"
-	}
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return benchreport.WriteSection(path, "## API", beginMarker, endMarker, body)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"example.com/crm/pkg/benchreport"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/org"
 )
@@ -30,7 +31,7 @@ type server struct {
 func connectServer(ctx context.Context, rawURL string) (*server, error) {
 	conn, err := pgx.Connect(ctx, rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", redact(rawURL), err)
+		return nil, fmt.Errorf("connect to %s: %w", benchreport.Redact(rawURL), err)
 	}
 	s := &server{url: rawURL, admin: conn}
 	var backend int
@@ -106,7 +107,7 @@ func companyWords() []string {
 func sqlArray(xs []string) string {
 	q := make([]string, len(xs))
 	for i, x := range xs {
-		q[i] = pgLiteral(x)
+		q[i] = benchreport.PGLiteral(x)
 	}
 	return "ARRAY[" + strings.Join(q, ", ") + "]"
 }
@@ -325,7 +326,7 @@ ORDER BY i.indisunique, c.relname`)
 			}
 		}
 		if x.comment != nil {
-			if err := exec("COMMENT ON INDEX " + pgx.Identifier{x.name}.Sanitize() + " IS " + pgLiteral(*x.comment)); err != nil {
+			if err := exec("COMMENT ON INDEX " + pgx.Identifier{x.name}.Sanitize() + " IS " + benchreport.PGLiteral(*x.comment)); err != nil {
 				return err
 			}
 		}
@@ -421,64 +422,4 @@ func (s *server) dropDB(ctx context.Context, name string, keep bool) error {
 		return fmt.Errorf("drop database %s: %w", name, err)
 	}
 	return nil
-}
-
-// settings returns the server settings that matter for the reads, as "name=value".
-func (s *server) settings(ctx context.Context) (version string, list []string, err error) {
-	if err := s.admin.QueryRow(ctx, "SHOW server_version").Scan(&version); err != nil {
-		return "", nil, fmt.Errorf("server version: %w", err)
-	}
-	rows, err := s.admin.Query(ctx, `
-SELECT name, setting, coalesce(unit, '') FROM pg_settings
-WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'max_connections', 'work_mem',
-               'effective_cache_size', 'random_page_cost', 'jit', 'plan_cache_mode', 'autovacuum')
-ORDER BY name`)
-	if err != nil {
-		return "", nil, fmt.Errorf("server settings: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name, setting, unit string
-		if err := rows.Scan(&name, &setting, &unit); err != nil {
-			return "", nil, fmt.Errorf("server settings: %w", err)
-		}
-		list = append(list, name+"="+humanSetting(setting, unit))
-	}
-	return version, list, rows.Err()
-}
-
-// humanSetting turns pg_settings' (setting, unit) into what SHOW prints, for the common units.
-func humanSetting(setting, unit string) string {
-	n, err := strconv.ParseInt(setting, 10, 64)
-	if err != nil || unit == "" {
-		return setting + unit
-	}
-	switch unit {
-	case "8kB":
-		n *= 8 << 10
-	case "kB":
-		n <<= 10
-	case "MB":
-		n <<= 20
-	default:
-		return setting + unit
-	}
-	switch {
-	case n%(1<<30) == 0:
-		return strconv.FormatInt(n>>30, 10) + "GB"
-	case n%(1<<20) == 0:
-		return strconv.FormatInt(n>>20, 10) + "MB"
-	default:
-		return strconv.FormatInt(n>>10, 10) + "kB"
-	}
-}
-
-func pgLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	return u.Redacted()
 }

@@ -33,7 +33,7 @@ func (r *report) pipelineMarkdown() string {
 		total := pr.cpuGateway + pr.cpuGatewayDB + pr.cpuWorkers + pr.cpuWorkerDB
 		p("CPU per lead (load-independent): gateway %s + its backends %s, workers %s + their backends %s = %s, i.e. at most about %s leads/s if these processes had all %d cores to themselves (the load generator, WAL writer and checkpointer not counted).",
 			per(pr.cpuGateway), per(pr.cpuGatewayDB), per(pr.cpuWorkers), per(pr.cpuWorkerDB), per(total),
-			num(float64(r.machine.nproc)*float64(time.Second)/float64(total/time.Duration(pr.leads))), r.machine.nproc)
+			num(float64(r.machine.NProc)*float64(time.Second)/float64(total/time.Duration(pr.leads))), r.machine.NProc)
 		p("")
 	}
 	p("Checked after the run: %s leads, one per delivery, each scored by the built-in scorer with one `lead.enriched` and one `lead.qualified`; paths book_call %s (each priority high with a task), nurture %s (each with its follow-up in `scheduled_tasks`), disqualify %s (stage disqualified); jobs %s, every one completed on its first attempt, none dead-lettered; %s events in all. Warnings or errors logged by the workers: %d.",

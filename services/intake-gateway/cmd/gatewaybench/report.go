@@ -3,55 +3,45 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"example.com/crm/pkg/benchreport"
 )
 
 // machineInfo describes where the figures were taken.
 type machineInfo struct {
-	nproc     int
-	cpu       string
-	memory    string
+	benchreport.Machine
 	pg        string
-	goVersion string
 	loadStart string
 	loadEnd   string
 }
 
+// gatewaySettings are the server settings the report names: those that matter for the writes.
+var gatewaySettings = []string{"shared_buffers", "synchronous_commit", "fsync", "wal_sync_method", "max_connections"}
+
 func machine(ctx context.Context, admin *pgx.Conn) machineInfo {
-	m := machineInfo{nproc: runtime.NumCPU(), cpu: hostInfo("/proc/cpuinfo", "model name"), goVersion: runtime.Version(), loadStart: loadAvg()}
-	if out, err := exec.Command("nproc").Output(); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(out))); err == nil {
-			m.nproc = n
-		}
+	m := machineInfo{Machine: benchreport.DescribeMachine(), loadStart: loadAvg()}
+	m.Go = runtime.Version()
+	version, settings, err := benchreport.ServerSettings(ctx, admin, gatewaySettings...)
+	if err != nil {
+		m.pg = "unknown"
+		return m
 	}
-	m.memory = hostInfo("/proc/meminfo", "MemTotal")
-	if f := strings.Fields(m.memory); len(f) == 2 {
-		if kb, err := strconv.ParseFloat(f[0], 64); err == nil {
-			m.memory = fmt.Sprintf("%.1f GiB", kb/(1<<20))
-		}
-	}
-	m.pg = pgSettings(ctx, admin)
+	m.pg = version + ", same machine; " + strings.Join(settings, ", ")
 	return m
 }
 
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
+// Shorthands of the report's formats.
+var (
+	loadAvg = benchreport.LoadAvg
+	pct     = benchreport.Percentile
+	ms      = benchreport.Millis
+	num     = benchreport.Num
+)
 
 // report is what the run found.
 type report struct {
@@ -62,25 +52,6 @@ type report struct {
 	webhook  *webhookResult
 	csv      *csvResult
 	pipeline *pipelineResult
-}
-
-// pct is the p-th percentile (nearest rank) of sorted durations.
-func pct(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(float64(len(sorted))*p/100+0.5) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
-
-func num(f float64) string {
-	s := strconv.FormatFloat(f, 'f', 0, 64)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }
 
 func verdict(ok bool, missed string) string {
@@ -98,11 +69,11 @@ func (r *report) machineTable(p func(format string, args ...any)) {
 	p("")
 	p("| Machine | |")
 	p("| --- | --- |")
-	p("| `nproc` | %d |", m.nproc)
-	p("| CPU | %s |", m.cpu)
-	p("| Memory | %s |", m.memory)
+	p("| `nproc` | %d |", m.NProc)
+	p("| CPU | %s |", m.CPU)
+	p("| Memory | %s |", m.Memory)
 	p("| PostgreSQL | %s |", m.pg)
-	p("| Go | %s |", m.goVersion)
+	p("| Go | %s |", m.Go)
 	p("| Load average (1/5/15 min) | %s at start, %s at end |", m.loadStart, m.loadEnd)
 	p("")
 }
@@ -133,7 +104,7 @@ func (r *report) markdown() string {
 			p("")
 			p("CPU per request (load-independent): gateway %s + its PostgreSQL backends %s = %s, i.e. at most about %s requests/s if the gateway and its backends had all %d cores to themselves (the load generator, WAL writer and checkpointer not counted).",
 				us(w.cpuGateway/time.Duration(w.sent)), us(w.cpuServer/time.Duration(w.sent)), us(per),
-				num(float64(m.nproc)*float64(time.Second)/float64(per)), m.nproc)
+				num(float64(m.NProc)*float64(time.Second)/float64(per)), m.NProc)
 		}
 		if w.firstError != "" {
 			p("")
@@ -172,28 +143,7 @@ const (
 	pipelineEndMarker   = "<!-- gatewaybench-pipeline:end -->"
 )
 
-// writeSection puts body between the markers begin and end of path, adding them under a new
-// "## Intake gateway" section at the end when they are missing. Everything outside the markers
-// is kept as it is.
+// writeSection puts body between the markers begin and end of path, under "## Intake gateway".
 func writeSection(path, beginMarker, endMarker, body string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	text := string(old)
-	gen := beginMarker + "\n\n" + body + "\n" + endMarker
-	switch {
-	case strings.Contains(text, beginMarker) && strings.Contains(text, endMarker):
-		i := strings.Index(text, beginMarker)
-		j := strings.Index(text, endMarker) + len(endMarker)
-		text = text[:i] + gen + text[j:]
-	case text == "":
-		text = "# Benchmarks\n\n" + sectionHeading + "\n\n" + gen + "\n"
-	default:
-		text = strings.TrimRight(text, "\n") + "\n\n" + sectionHeading + "\n\n" + gen + "\n"
-	}
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return benchreport.WriteSection(path, sectionHeading, beginMarker, endMarker, body)
 }

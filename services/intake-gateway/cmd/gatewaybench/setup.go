@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -128,32 +126,4 @@ func (e *benchEnv) count(ctx context.Context, q string, args ...any) (int, error
 	var n int
 	err := e.super.Pool.QueryRow(ctx, q, args...).Scan(&n)
 	return n, err
-}
-
-// pgSettings describes the server for the report.
-func pgSettings(ctx context.Context, admin *pgx.Conn) string {
-	var version string
-	_ = admin.QueryRow(ctx, "SHOW server_version").Scan(&version)
-	var parts []string
-	for _, s := range []string{"shared_buffers", "synchronous_commit", "fsync", "wal_sync_method", "max_connections"} {
-		var v string
-		if admin.QueryRow(ctx, "SELECT current_setting($1)", s).Scan(&v) == nil {
-			parts = append(parts, s+"="+v)
-		}
-	}
-	return version + ", same machine; " + strings.Join(parts, ", ")
-}
-
-// hostInfo reads a /proc file's field.
-func hostInfo(file, key string) string {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "unknown"
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == key {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
 }

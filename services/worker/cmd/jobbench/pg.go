@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"example.com/crm/pkg/benchreport"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/jobs"
 )
@@ -27,7 +28,7 @@ type server struct {
 func connectServer(ctx context.Context, rawURL string) (*server, error) {
 	conn, err := pgx.Connect(ctx, rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", redact(rawURL), err)
+		return nil, fmt.Errorf("connect to %s: %w", benchreport.Redact(rawURL), err)
 	}
 	s := &server{url: rawURL, admin: conn}
 	var backend int
@@ -72,7 +73,7 @@ func (s *server) createDB(ctx context.Context, name string, settings []string) (
 	}
 	for _, kv := range settings {
 		k, v, _ := strings.Cut(kv, "=")
-		if _, err := s.admin.Exec(ctx, "ALTER DATABASE "+ident+" SET "+pgx.Identifier(strings.Split(k, ".")).Sanitize()+" = "+pgLiteral(v)); err != nil {
+		if _, err := s.admin.Exec(ctx, "ALTER DATABASE "+ident+" SET "+pgx.Identifier(strings.Split(k, ".")).Sanitize()+" = "+benchreport.PGLiteral(v)); err != nil {
 			return nil, fmt.Errorf("set %s on %s: %w", k, name, err)
 		}
 	}
@@ -311,67 +312,6 @@ func (b *benchDB) workerBackendCPU(ctx context.Context) (time.Duration, bool, er
 		total += own
 	}
 	return time.Duration(total) * time.Second / clkTck, len(pids) > 0, nil
-}
-
-// settings returns the server settings that matter for the queue, as "name=value".
-func (s *server) settings(ctx context.Context) (version string, list []string, err error) {
-	if err := s.admin.QueryRow(ctx, "SHOW server_version").Scan(&version); err != nil {
-		return "", nil, fmt.Errorf("server version: %w", err)
-	}
-	rows, err := s.admin.Query(ctx, `
-SELECT name, setting, coalesce(unit, '') FROM pg_settings
-WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'wal_sync_method', 'max_wal_size',
-               'checkpoint_timeout', 'max_connections', 'work_mem', 'commit_delay', 'wal_level',
-               'full_page_writes', 'autovacuum')
-ORDER BY name`)
-	if err != nil {
-		return "", nil, fmt.Errorf("server settings: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name, setting, unit string
-		if err := rows.Scan(&name, &setting, &unit); err != nil {
-			return "", nil, fmt.Errorf("server settings: %w", err)
-		}
-		list = append(list, name+"="+humanSetting(setting, unit))
-	}
-	return version, list, rows.Err()
-}
-
-// humanSetting turns pg_settings' (setting, unit) into what SHOW prints, for the common units.
-func humanSetting(setting, unit string) string {
-	n, err := strconv.ParseInt(setting, 10, 64)
-	if err != nil || unit == "" {
-		return setting + unit
-	}
-	switch unit {
-	case "8kB":
-		n *= 8 << 10
-	case "kB":
-		n <<= 10
-	case "MB":
-		n <<= 20
-	default:
-		return setting + unit
-	}
-	switch {
-	case n%(1<<30) == 0:
-		return strconv.FormatInt(n>>30, 10) + "GB"
-	case n%(1<<20) == 0:
-		return strconv.FormatInt(n>>20, 10) + "MB"
-	default:
-		return strconv.FormatInt(n>>10, 10) + "kB"
-	}
-}
-
-func pgLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	return u.Redacted()
 }
 
 func firstWords(q string) string {

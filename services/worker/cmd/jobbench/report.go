@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	goruntime "runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"example.com/crm/pkg/benchreport"
 )
 
 // Targets of the queue (the benchmark issue).
@@ -22,84 +21,33 @@ const (
 
 // machineInfo describes where the figures were taken.
 type machineInfo struct {
-	nproc      int
-	cpuModel   string
-	memory     string
+	benchreport.Machine
 	pgVersion  string
 	pgSettings []string
-	goVersion  string
 	workerGo   string
 	date       time.Time
 }
 
+// queueSettings are the server settings the report names: those that matter for the queue.
+var queueSettings = []string{"shared_buffers", "synchronous_commit", "fsync", "wal_sync_method", "max_wal_size",
+	"checkpoint_timeout", "max_connections", "work_mem", "commit_delay", "wal_level", "full_page_writes", "autovacuum"}
+
 func (b *bench) machine(ctx context.Context) (machineInfo, error) {
-	m := machineInfo{nproc: goruntime.NumCPU(), cpuModel: "unknown", memory: "unknown", goVersion: goruntime.Version(), date: time.Now().UTC()}
-	if out, err := exec.Command("nproc").Output(); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(out))); err == nil {
-			m.nproc = n
-		}
-	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.cpuModel = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
-				if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
-					m.memory = fmt.Sprintf("%.1f GiB", kb/(1<<20))
-				}
-			}
-		}
-	}
-	if out, err := exec.Command("go", "version").Output(); err == nil {
-		m.goVersion = strings.TrimSpace(string(out))
-	}
-	if out, err := exec.Command("go", "version", b.opts.workerBin).Output(); err == nil {
-		if _, v, ok := strings.Cut(strings.TrimSpace(string(out)), ": "); ok {
-			m.workerGo = v
-		}
-	}
+	m := machineInfo{Machine: benchreport.DescribeMachine(), workerGo: benchreport.BinaryGo(b.opts.workerBin), date: time.Now().UTC()}
 	var err error
-	m.pgVersion, m.pgSettings, err = b.srv.settings(ctx)
+	m.pgVersion, m.pgSettings, err = benchreport.ServerSettings(ctx, b.srv.admin, queueSettings...)
 	return m, err
 }
 
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
+// Shorthands of the report's formats.
+var (
+	loadAvg = benchreport.LoadAvg
+	pct     = benchreport.Percentile
+	ms      = benchreport.Millis
+	num     = benchreport.Num
+)
 
-// pct is the p-th percentile (nearest rank) of sorted durations.
-func pct(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(float64(len(sorted))*p/100+0.999999) - 1
-	i = min(max(i, 0), len(sorted)-1)
-	return sorted[i]
-}
-
-func ms(d time.Duration) string  { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
 func sec(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
-func num(f float64) string {
-	s := strconv.FormatInt(int64(f+0.5), 10)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
 
 func verdict(ok bool) string {
 	if ok {
@@ -118,11 +66,11 @@ func (r *report) markdown() string {
 	p("")
 	p("| Machine | |")
 	p("| --- | --- |")
-	p("| `nproc` | %d |", m.nproc)
-	p("| CPU | %s |", m.cpuModel)
-	p("| Memory | %s |", m.memory)
+	p("| `nproc` | %d |", m.NProc)
+	p("| CPU | %s |", m.CPU)
+	p("| Memory | %s |", m.Memory)
 	p("| PostgreSQL | %s, same machine; %s |", m.pgVersion, strings.Join(m.pgSettings, ", "))
-	p("| Go | %s (worker built with %s) |", m.goVersion, orUnknown(m.workerGo))
+	p("| Go | %s (worker built with %s) |", m.Go, orUnknown(m.workerGo))
 	p("| Load average (1/5/15 min) | %s at start, %s at end |", r.startLoad, r.endLoad)
 	p("")
 	settings := "`" + strings.Join(r.opts.settings, "` `") + "`"
@@ -139,7 +87,7 @@ func (r *report) markdown() string {
 			"*Server CPU* counts every PostgreSQL process (other databases and background work included), *machine busy* "+
 			"the share of all %d cores in use, *WAL* what the server wrote per job. Claims and completions count the "+
 			"statements (distinct `locked_by` and `finished_at` in `job_logs`).",
-			num(float64(r.opts.jobs)), num(float64(r.opts.enqueueBatch)), settings, m.nproc)
+			num(float64(r.opts.jobs)), num(float64(r.opts.enqueueBatch)), settings, m.NProc)
 		p("")
 		p("| Workers | Run | Jobs/s (wall) | Jobs/s (steady) | Wall | CPU per job: worker + its backends | Server CPU | Machine busy | WAL per job | Claims (jobs each) | Completions (jobs each) | Enqueue |")
 		p("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -316,30 +264,7 @@ const (
 	endMarker   = "<!-- jobbench:end -->"
 )
 
-// writeSection puts body between the markers of the "## Job queue" section of path, creating
-// the file or the section when missing.
+// writeSection puts body between the markers of the "## Job queue" section of path.
 func writeSection(path, body string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	text := string(old)
-	gen := beginMarker + "\n\n" + body + "\n" + endMarker
-	switch {
-	case strings.Contains(text, beginMarker) && strings.Contains(text, endMarker):
-		i := strings.Index(text, beginMarker)
-		j := strings.Index(text, endMarker) + len(endMarker)
-		text = text[:i] + gen + text[j:]
-	case text == "":
-		text = "# Benchmarks\n\n## Job queue\n\n" + gen + "\n"
-	case strings.HasPrefix(text, "## Job queue\n") || strings.Contains(text, "\n## Job queue\n"):
-		i := strings.Index(text, "## Job queue\n") + len("## Job queue\n")
-		text = text[:i] + "\n" + gen + "\n" + text[i:]
-	default:
-		text = strings.TrimRight(text, "\n") + "\n\n## Job queue\n\n" + gen + "\n"
-	}
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return benchreport.WriteSection(path, "## Job queue", beginMarker, endMarker, body)
 }
