@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -135,20 +136,9 @@ func (s *Server) listJobs(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	pr, err := pageRequest(c)
-	if err != nil {
-		return err
-	}
-	var p page.Page[jobs.Record]
-	err = s.inOrg(c, func(tx *gorm.DB) error {
-		var err error
-		p, err = jobs.List(c.Request().Context(), tx, orgOf(c), jobs.Filter{Status: jobs.Status(status), Type: typ}, pr)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, mapPage(p, toJobResponse))
+	return listInOrg(s, c, func(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, pr page.Request) (page.Page[jobs.Record], error) {
+		return jobs.List(ctx, tx, orgID, jobs.Filter{Status: jobs.Status(status), Type: typ}, pr)
+	}, toJobResponse)
 }
 
 // GET /observability/jobs/{id}
@@ -193,25 +183,14 @@ func (s *Server) listDeadLetters(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	pr, err := pageRequest(c)
-	if err != nil {
-		return err
-	}
-	var p page.Page[jobs.DeadLetter]
-	err = s.inOrg(c, func(tx *gorm.DB) error {
-		var err error
-		p, err = jobs.ListDeadLetters(c.Request().Context(), tx, orgOf(c), jobs.DeadLetterFilter{Type: typ, Open: open}, pr)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, mapPage(p, func(d jobs.DeadLetter) deadLetterResponse {
+	return listInOrg(s, c, func(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, pr page.Request) (page.Page[jobs.DeadLetter], error) {
+		return jobs.ListDeadLetters(ctx, tx, orgID, jobs.DeadLetterFilter{Type: typ, Open: open}, pr)
+	}, func(d jobs.DeadLetter) deadLetterResponse {
 		return deadLetterResponse{
 			ID: d.ID, JobID: d.JobID, Type: d.Type, Payload: d.Payload, Attempts: d.Attempts, LastError: d.LastError,
 			Reason: d.Reason, FailedAt: d.FailedAt.UTC(), RetriedAt: utcPtr(d.RetriedAt), RetriedBy: d.RetriedBy,
 		}
-	}))
+	})
 }
 
 // POST /observability/dead-letters/{id}/retry: the job runs again with a fresh set of attempts;
@@ -246,25 +225,14 @@ func (s *Server) listEvents(c echo.Context) error {
 	if f.EntityID, err = queryUUID(c, "entityId"); err != nil {
 		return err
 	}
-	pr, err := pageRequest(c)
-	if err != nil {
-		return err
-	}
-	var p page.Page[events.Event]
-	err = s.inOrg(c, func(tx *gorm.DB) error {
-		var err error
-		p, err = events.List(c.Request().Context(), tx, orgOf(c), f, pr)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, mapPage(p, func(ev events.Event) eventResponse {
+	return listInOrg(s, c, func(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, pr page.Request) (page.Page[events.Event], error) {
+		return events.List(ctx, tx, orgID, f, pr)
+	}, func(ev events.Event) eventResponse {
 		return eventResponse{
 			ID: ev.ID, Type: ev.Type, EntityType: ev.EntityType, EntityID: ev.EntityID, Payload: ev.Payload,
 			Actor: ev.Actor, OccurredAt: ev.OccurredAt.UTC(), IdempotencyKey: ev.IdempotencyKey,
 		}
-	}))
+	})
 }
 
 // GET /observability/logs?jobId=&outcome=&type=
@@ -284,25 +252,14 @@ func (s *Server) listJobLogs(c echo.Context) error {
 	if f.Type, err = queryJobType(c, "type"); err != nil {
 		return err
 	}
-	pr, err := pageRequest(c)
-	if err != nil {
-		return err
-	}
-	var p page.Page[jobs.LogEntry]
-	err = s.inOrg(c, func(tx *gorm.DB) error {
-		var err error
-		p, err = jobs.ListLogs(c.Request().Context(), tx, orgOf(c), f, pr)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, mapPage(p, func(l jobs.LogEntry) jobLogResponse {
+	return listInOrg(s, c, func(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, pr page.Request) (page.Page[jobs.LogEntry], error) {
+		return jobs.ListLogs(ctx, tx, orgID, f, pr)
+	}, func(l jobs.LogEntry) jobLogResponse {
 		return jobLogResponse{
 			ID: l.ID, JobID: l.JobID, Type: l.Type, Attempt: l.Attempt, Worker: l.Worker, Outcome: l.Outcome,
 			Error: l.Error, DurationMS: l.DurationMS, FinishedAt: l.FinishedAt.UTC(),
 		}
-	}))
+	})
 }
 
 // GET /observability/integrity-alerts?open=&severity=
@@ -315,25 +272,34 @@ func (s *Server) listIntegrityAlerts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return listInOrg(s, c, func(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, pr page.Request) (page.Page[integrity.Alert], error) {
+		return integrity.List(ctx, tx, orgID, integrity.Filter{Open: open, Severity: severity}, pr)
+	}, func(a integrity.Alert) integrityAlertResponse {
+		return integrityAlertResponse{
+			ID: a.ID, CheckName: a.CheckName, Severity: a.Severity, EntityType: a.EntityType, EntityID: a.EntityID,
+			Detail: a.Detail, DetectedAt: a.DetectedAt.UTC(), ResolvedAt: utcPtr(a.ResolvedAt),
+		}
+	})
+}
+
+// listInOrg answers a list route: it reads the page request, runs list in a tenant transaction
+// of the caller's org and answers with the page, each item mapped by to. The route's own filters
+// are read (and refused) before it.
+func listInOrg[T, R any](s *Server, c echo.Context, list func(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, pr page.Request) (page.Page[T], error), to func(T) R) error {
 	pr, err := pageRequest(c)
 	if err != nil {
 		return err
 	}
-	var p page.Page[integrity.Alert]
+	var p page.Page[T]
 	err = s.inOrg(c, func(tx *gorm.DB) error {
 		var err error
-		p, err = integrity.List(c.Request().Context(), tx, orgOf(c), integrity.Filter{Open: open, Severity: severity}, pr)
+		p, err = list(c.Request().Context(), tx, orgOf(c), pr)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, mapPage(p, func(a integrity.Alert) integrityAlertResponse {
-		return integrityAlertResponse{
-			ID: a.ID, CheckName: a.CheckName, Severity: a.Severity, EntityType: a.EntityType, EntityID: a.EntityID,
-			Detail: a.Detail, DetectedAt: a.DetectedAt.UTC(), ResolvedAt: utcPtr(a.ResolvedAt),
-		}
-	}))
+	return c.JSON(http.StatusOK, mapPage(p, to))
 }
 
 // inOrg runs fn in a tenant transaction of the caller's org.
