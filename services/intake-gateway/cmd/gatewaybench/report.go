@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strings"
 	"time"
 
@@ -25,7 +24,6 @@ var gatewaySettings = []string{"shared_buffers", "synchronous_commit", "fsync", 
 
 func machine(ctx context.Context, admin *pgx.Conn) machineInfo {
 	m := machineInfo{Machine: benchreport.DescribeMachine(), loadStart: loadAvg()}
-	m.Go = runtime.Version()
 	version, settings, err := benchreport.ServerSettings(ctx, admin, gatewaySettings...)
 	if err != nil {
 		m.pg = "unknown"
