@@ -66,19 +66,59 @@ func NewEmitter(queue *jobs.Queue) *Emitter {
 	return &Emitter{queue: queue, jobMap: JobMap}
 }
 
+// insertSQL inserts the event: $1..$7 are org, type, entity type, entity id (NULL for none),
+// payload, idempotency key and actor. A repeat of (org, key) inserts nothing and returns no row.
+//
+// Emit runs it alone for an event type without jobs in JobMap rather than insertWithJobsSQL
+// with no job types: the jobs insert in there would still fire the jobs insert trigger (FOR
+// EACH STATEMENT, even for no rows), whose NOTIFY makes the commit queue behind PostgreSQL's
+// notify lock and wakes the workers for nothing.
 const insertSQL = `
 INSERT INTO events (org_id, type, entity_type, entity_id, payload, idempotency_key, actor)
 VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
 ON CONFLICT (org_id, idempotency_key) DO NOTHING
-RETURNING org_id, id, type, entity_type, entity_id, payload, idempotency_key, actor, occurred_at`
+RETURNING ` + eventColumns
+
+// insertWithJobsSQL is Emit's statement for an event type with jobs in JobMap: it inserts the
+// event and, in the same round trip, one job per type of $8 (max_attempts $9) as Queue.Enqueue
+// would have: keyed "event:<id>", linked by event_id, runnable now. It returns the event and
+// the number of jobs inserted, or no row on a repeat, when ev is empty and so no job is
+// inserted (the jobs insert still fires the statement trigger; a rare repeat may thus wake the
+// workers for nothing, which costs them one empty claim).
+//
+// The job payload is built here because the event id exists only inside the statement. It is
+// the JSON of JobPayload: eventId, eventType, entityType, entityId (the uuid's text, left out
+// when NULL as omitempty does) and data (the event's stored payload). jsonb_build_object renders
+// a bigint as a number and a uuid as its canonical lower-case text, as encoding/json does for
+// int64 and uuid.UUID. Only entityId is added conditionally: jsonb_strip_nulls would also strip
+// nulls inside data.
+//
+// All sub-statements of a WITH see the same snapshot, but the foreign key from jobs to events
+// is checked after the whole statement, when the new event is visible to it.
+const insertWithJobsSQL = `
+WITH ev AS (` + insertSQL + `
+), j AS (
+    INSERT INTO jobs (org_id, job_type, payload, idempotency_key, max_attempts, run_at, event_id)
+    SELECT ev.org_id, t.job_type,
+           jsonb_build_object('eventId', ev.id, 'eventType', ev.type, 'entityType', ev.entity_type, 'data', ev.payload)
+               || CASE WHEN ev.entity_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('entityId', ev.entity_id) END,
+           'event:' || ev.id, $9::int, now(), ev.id
+    FROM ev CROSS JOIN unnest($8::text[]) AS t(job_type)
+    ON CONFLICT (org_id, job_type, idempotency_key) DO NOTHING
+    RETURNING 1
+)
+SELECT ` + eventColumns + `, (SELECT count(*) FROM j) FROM ev`
 
 const selectByKeySQL = `
-SELECT org_id, id, type, entity_type, entity_id, payload, idempotency_key, actor, occurred_at
+SELECT ` + eventColumns + `
 FROM events WHERE org_id = $1 AND idempotency_key = $2`
 
 // Emit writes ev in tx and, when it is new, enqueues the jobs JobMap names for its type in the
 // same transaction (job idempotency key "event:<id>"). It returns the stored event and whether
 // this call created it; a repeat returns the first event with created false and enqueues nothing.
+//
+// A new event costs one statement, jobs included; a repeat costs a second one to read the first
+// event.
 func (e *Emitter) Emit(ctx context.Context, tx *gorm.DB, ev NewEvent) (Event, bool, error) {
 	if ev.OrgID == uuid.Nil || ev.Type == "" || ev.EntityType == "" || ev.IdempotencyKey == "" {
 		return Event{}, false, fmt.Errorf("emit %s: org, type, entity type and idempotency key are required", ev.Type)
@@ -100,7 +140,18 @@ func (e *Emitter) Emit(ctx context.Context, tx *gorm.DB, ev NewEvent) (Event, bo
 		entityID = ev.EntityID.String()
 	}
 	conn := db.Conn(tx)
-	stored, err := scanEvent(conn.QueryRowContext(ctx, insertSQL, ev.OrgID.String(), ev.Type, ev.EntityType, entityID, string(payload), ev.IdempotencyKey, actor))
+	args := []any{ev.OrgID.String(), ev.Type, ev.EntityType, entityID, string(payload), ev.IdempotencyKey, actor}
+	var (
+		stored Event
+		jobCnt int64
+		err    error
+	)
+	if types := e.jobMap[ev.Type]; len(types) > 0 {
+		args = append(args, types, int32(e.queue.MaxAttempts()))
+		stored, err = scanEvent(conn.QueryRowContext(ctx, insertWithJobsSQL, args...), &jobCnt)
+	} else {
+		stored, err = scanEvent(conn.QueryRowContext(ctx, insertSQL, args...))
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		// Emitted before: a new statement sees the committed first emit (READ COMMITTED).
 		stored, err = scanEvent(conn.QueryRowContext(ctx, selectByKeySQL, ev.OrgID.String(), ev.IdempotencyKey))
@@ -112,39 +163,23 @@ func (e *Emitter) Emit(ctx context.Context, tx *gorm.DB, ev NewEvent) (Event, bo
 	if err != nil {
 		return Event{}, false, fmt.Errorf("emit %s: %w", ev.Type, err)
 	}
-	if err := e.enqueue(ctx, tx, stored); err != nil {
-		return Event{}, false, err
+	if jobCnt > 0 {
+		// As Queue.Enqueue does: a transaction that deferred the trigger's NOTIFY wakes the
+		// workers after its commit only if it knows it inserted jobs.
+		jobs.MarkInserted(ctx, tx)
 	}
 	return stored, true, nil
 }
 
-func (e *Emitter) enqueue(ctx context.Context, tx *gorm.DB, ev Event) error {
-	types := e.jobMap[ev.Type]
-	if len(types) == 0 {
-		return nil
-	}
-	payload, err := json.Marshal(JobPayload{EventID: ev.ID, EventType: ev.Type, EntityType: ev.EntityType, EntityID: ev.EntityID, Data: ev.Payload})
-	if err != nil {
-		return fmt.Errorf("emit %s: marshal job payload: %w", ev.Type, err)
-	}
-	key := fmt.Sprintf("event:%d", ev.ID)
-	batch := make([]jobs.NewJob, len(types))
-	for i, t := range types {
-		batch[i] = jobs.NewJob{OrgID: ev.OrgID, Type: t, Payload: json.RawMessage(payload), IdempotencyKey: key, EventID: &ev.ID}
-	}
-	if _, err := e.queue.Enqueue(ctx, tx, batch...); err != nil {
-		return fmt.Errorf("emit %s: %w", ev.Type, err)
-	}
-	return nil
-}
-
 type rowScanner interface{ Scan(dest ...any) error }
 
-func scanEvent(row rowScanner) (Event, error) {
+// scanEvent reads the eventColumns of row, and the columns that follow them into extra.
+func scanEvent(row rowScanner, extra ...any) (Event, error) {
 	var ev Event
 	var entityID sql.NullString
 	var payload []byte
-	if err := row.Scan(&ev.OrgID, &ev.ID, &ev.Type, &ev.EntityType, &entityID, &payload, &ev.IdempotencyKey, &ev.Actor, &ev.OccurredAt); err != nil {
+	dest := append([]any{&ev.OrgID, &ev.ID, &ev.Type, &ev.EntityType, &entityID, &payload, &ev.IdempotencyKey, &ev.Actor, &ev.OccurredAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return Event{}, err
 	}
 	if entityID.Valid {

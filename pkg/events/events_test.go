@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
@@ -469,4 +470,196 @@ func TestEmitIsTransactional(t *testing.T) {
 	require.Equal(t, "committed", orgName())
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM events`))
 	require.Equal(t, []string{jobs.TypeEnrichLead, jobs.TypeNoop, jobs.TypeQualifyLead}, jobTypes(b.jobs(t)))
+}
+
+// TestEmitJobPayloadIsJobPayloadJSON proves the jobs Emit enqueues in its one statement are
+// exactly the rows Queue.Enqueue wrote for the JobMap of the event's type before: one per job
+// type, keyed "event:<id>", linked by event_id, with the queue's configured default attempt
+// count, runnable now, and carrying the JSON that json.Marshal gives for the JobPayload of the
+// stored event, which handlers decode back into the same JobPayload. entityId is left out for
+// an event without an entity (omitempty), while nulls inside data, including a key of data
+// named entityId, are kept.
+func TestEmitJobPayloadIsJobPayloadJSON(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	// A default that differs from the package default (3), to prove the queue's is used.
+	em := events.NewEmitter(jobs.New(b.db, jobs.Config{MaxAttempts: 7}))
+	entity := uuid.New()
+
+	tests := []struct {
+		name string
+		in   events.NewEvent
+	}{
+		{"entity and nested payload", events.NewEvent{OrgID: b.org, Type: events.DealWon, EntityType: "deal", EntityID: entity,
+			Payload: map[string]any{
+				"amount": json.Number("1234.50"), "currency": "EUR", "note": nil, "html": "<b>&</b> ü \u2028",
+				"nested": map[string]any{"xs": []any{1, map[string]any{"y": nil}}, "big": json.Number("12345678901234567890")},
+			},
+			IdempotencyKey: "deal:won"}},
+		{"no entity, default payload", events.NewEvent{OrgID: b.org, Type: events.LeadQualified, EntityType: "lead",
+			IdempotencyKey: "lead:qualified"}},
+		{"no entity, data with nulls and its own entityId", events.NewEvent{OrgID: b.org, Type: events.SystemNoop, EntityType: "system",
+			Payload: map[string]any{"entityId": nil, "a": nil}, IdempotencyKey: "noop:nulls"}},
+		{"array payload", events.NewEvent{OrgID: b.org, Type: events.InvoicePaid, EntityType: "invoice", EntityID: entity,
+			Payload: []string{"x", "y"}, IdempotencyKey: "invoice:paid"}},
+	}
+	for _, tc := range tests {
+		var ev events.Event
+		require.NoError(t, b.db.Tx(ctx, b.org, func(tx *gorm.DB) error {
+			var created bool
+			var err error
+			ev, created, err = em.Emit(ctx, tx, tc.in)
+			if err == nil && !created {
+				err = errors.New("not created")
+			}
+			return err
+		}), tc.name)
+
+		want := events.JobPayload{EventID: ev.ID, EventType: ev.Type, EntityType: ev.EntityType, EntityID: ev.EntityID, Data: ev.Payload}
+		wantJSON, err := json.Marshal(want)
+		require.NoError(t, err, tc.name)
+
+		// Read every row before asserting: a failed require must not leave the rows (and their
+		// connection) open, or the cleanup waits for them.
+		type job struct {
+			OrgID                 uuid.UUID
+			Type, Key, Status     string
+			Attempts, MaxAttempts int
+			RunsNow               bool
+			EventID               int64
+			Payload               []byte
+		}
+		rows, err := b.super.Pool.Query(ctx, `
+SELECT org_id, job_type, idempotency_key, status, attempts, max_attempts, run_at <= now() AND run_at >= now() - interval '1 minute',
+       event_id, payload
+FROM jobs WHERE event_id = $1 ORDER BY id`, ev.ID)
+		require.NoError(t, err, tc.name)
+		got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (job, error) {
+			var j job
+			err := r.Scan(&j.OrgID, &j.Type, &j.Key, &j.Status, &j.Attempts, &j.MaxAttempts, &j.RunsNow, &j.EventID, &j.Payload)
+			return j, err
+		})
+		require.NoError(t, err, tc.name)
+
+		var types []string
+		for _, j := range got {
+			types = append(types, j.Type)
+			require.Equal(t, job{OrgID: b.org, Type: j.Type, Key: fmt.Sprintf("event:%d", ev.ID), Status: "pending", MaxAttempts: 7,
+				RunsNow: true, EventID: ev.ID, Payload: j.Payload}, j, tc.name)
+
+			require.JSONEq(t, string(wantJSON), string(j.Payload), tc.name)
+			var decoded events.JobPayload
+			require.NoError(t, json.Unmarshal(j.Payload, &decoded), tc.name)
+			require.JSONEq(t, string(want.Data), string(decoded.Data), tc.name)
+			decoded.Data = want.Data
+			require.Equal(t, want, decoded, tc.name)
+
+			var keys map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(j.Payload, &keys), tc.name)
+			_, hasEntity := keys["entityId"]
+			require.Equal(t, tc.in.EntityID != uuid.Nil, hasEntity, "%s: entityId present only with an entity", tc.name)
+		}
+		require.Equal(t, events.JobMap[tc.in.Type], types, "%s: one job per JobMap entry, in its order", tc.name)
+	}
+	require.JSONEq(t, `{"entityId":null,"a":null}`, string(b.event(t, b.eventID(t, "noop:nulls")).Payload))
+}
+
+// eventID returns the id of the bundle org's event with idempotency key key.
+func (b *bundle) eventID(t *testing.T, key string) int64 {
+	t.Helper()
+	var id int64
+	require.NoError(t, b.super.Pool.QueryRow(t.Context(), `SELECT id FROM events WHERE org_id = $1 AND idempotency_key = $2`, b.org, key).Scan(&id))
+	return id
+}
+
+// TestEmitRepeatEnqueuesNothing proves a repeated emit of a mapped type inserts no job by itself,
+// not merely thanks to the jobs' idempotency keys: once the first event's jobs are gone (pruned),
+// a repeat still returns the first event with created false and enqueues nothing, in a later
+// transaction as in the same one.
+func TestEmitRepeatEnqueuesNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+
+	first, created, err := b.emit(ctx, b.leadCreated("k"))
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Len(t, b.jobs(t), 2)
+	_, err = b.super.Pool.Exec(ctx, `DELETE FROM jobs`)
+	require.NoError(t, err)
+
+	again, created, err := b.emit(ctx, b.leadCreated("k"))
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, first, again)
+	require.Empty(t, b.jobs(t), "a repeat enqueues nothing")
+
+	require.NoError(t, b.db.Tx(ctx, b.org, func(tx *gorm.DB) error {
+		ev, created, err := b.em.Emit(ctx, tx, events.NewEvent{OrgID: b.org, Type: events.DealWon, EntityType: "deal", IdempotencyKey: "won"})
+		if err != nil || !created {
+			return fmt.Errorf("first emit: created %v: %w", created, err)
+		}
+		if err := tx.Exec(`DELETE FROM jobs WHERE event_id = ?`, ev.ID).Error; err != nil {
+			return err
+		}
+		again, created, err := b.em.Emit(ctx, tx, events.NewEvent{OrgID: b.org, Type: events.DealWon, EntityType: "deal", IdempotencyKey: "won"})
+		if err != nil || created || again.ID != ev.ID {
+			return fmt.Errorf("repeat in the transaction: created %v, id %d: %w", created, again.ID, err)
+		}
+		return nil
+	}))
+	require.Empty(t, b.jobs(t), "a repeat in the same transaction enqueues nothing")
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM events`))
+}
+
+// TestEmitMarksInsertedJobsForWaker proves Emit tells a transaction that deferred the jobs
+// trigger's NOTIFY (jobs.Run.CompleteInTx) that it inserted jobs exactly when it did, as
+// Queue.Enqueue does: a handler that emits a new event of a mapped type wakes the workers after
+// its commit; one that emits a repeat, or an event of a type without jobs, wakes nobody.
+func TestEmitMarksInsertedJobsForWaker(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	listener, err := b.db.Pool.Acquire(ctx)
+	require.NoError(t, err)
+	t.Cleanup(listener.Release)
+	_, err = listener.Exec(ctx, "LISTEN jobs_inserted")
+	require.NoError(t, err)
+	wait := func(within time.Duration) error {
+		wctx, cancel := context.WithTimeout(ctx, within)
+		defer cancel()
+		_, err := listener.Conn().WaitForNotification(wctx)
+		return err
+	}
+
+	handlerJobs := make([]jobs.NewJob, 3)
+	for i := range handlerJobs {
+		handlerJobs[i] = jobs.NewJob{OrgID: b.org, Type: jobs.TypeNoop, IdempotencyKey: fmt.Sprint("handler-", i)}
+	}
+	_, err = b.q.Enqueue(ctx, b.db.Gorm, handlerJobs...)
+	require.NoError(t, err)
+	require.NoError(t, wait(5*time.Second), "an autocommit enqueue notifies through the trigger")
+	claimed, err := b.q.Claim(ctx, jobs.NewClaimID("w"), 3)
+	require.NoError(t, err)
+	require.Len(t, claimed, 3)
+	handle := func(j *jobs.Job, ev events.NewEvent) bool {
+		t.Helper()
+		var created bool
+		require.NoError(t, b.q.NewRun(j).CompleteInTx(ctx, func(tx *gorm.DB) error {
+			var err error
+			_, created, err = b.em.Emit(ctx, tx, ev)
+			return err
+		}))
+		return created
+	}
+
+	require.True(t, handle(claimed[0], b.leadCreated("k")))
+	require.NoError(t, wait(5*time.Second), "the new event's jobs woke the workers after the commit")
+	require.Len(t, b.jobs(t), 3+2)
+
+	require.False(t, handle(claimed[1], b.leadCreated("k")))
+	require.True(t, handle(claimed[2], events.NewEvent{OrgID: b.org, Type: events.LeadUpdated, EntityType: "lead", IdempotencyKey: "u"}))
+	require.ErrorIs(t, wait(300*time.Millisecond), context.DeadlineExceeded, "no job inserted, nothing to wake for")
+	require.Len(t, b.jobs(t), 3+2)
 }

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -247,4 +248,70 @@ func TestCompleteInTx(t *testing.T) {
 	require.Equal(t, "renamed", orgName(), "the handler's write of a lost lease is rolled back")
 	require.Equal(t, jobs.StatusPending, b.row(t, ids[2]).Status)
 	require.Equal(t, []string{"reaped"}, b.outcomes(t, ids[2]))
+}
+
+// TestCompleteInTxTransactionRules proves that the transaction CompleteInTx opens behaves as a
+// gorm transaction: a nested Transaction is a savepoint whose rollback keeps the outer writes,
+// and a handler that swallows a failed statement gets an error instead of a commit, with
+// nothing kept and the job still leased. The connection is clean for the next run.
+func TestCompleteInTxTransactionRules(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	ids := b.enqueueN(t, "j", 3)
+	got := b.claim(t, jobs.NewClaimID("w"), 10, 3)
+	byID := map[int64]*jobs.Job{}
+	for _, j := range got {
+		byID[j.ID] = j
+	}
+	super := dbtest.SuperDB(t, b.url)
+	orgName := func() string {
+		t.Helper()
+		var name string
+		require.NoError(t, super.Pool.QueryRow(ctx, `SELECT name FROM orgs WHERE id = $1`, b.org).Scan(&name))
+		return name
+	}
+	rename := func(tx *gorm.DB, name string) error {
+		return tx.Exec(`UPDATE orgs SET name = ? WHERE id = ?`, name, b.org).Error
+	}
+
+	// A savepoint rolled back inside the handler keeps the rest of its writes.
+	undo := errors.New("undo")
+	run := b.q.NewRun(byID[ids[0]])
+	require.NoError(t, run.CompleteInTx(ctx, func(tx *gorm.DB) error {
+		err := tx.Transaction(func(sp *gorm.DB) error {
+			if err := rename(sp, "inner"); err != nil {
+				return err
+			}
+			return undo
+		})
+		if !errors.Is(err, undo) {
+			return fmt.Errorf("savepoint: %w", err)
+		}
+		return rename(tx, "outer")
+	}))
+	require.Equal(t, "outer", orgName())
+	require.Equal(t, jobs.StatusCompleted, b.row(t, ids[0]).Status)
+
+	// A failed statement whose error the handler ignores aborts the transaction: no commit.
+	run = b.q.NewRun(byID[ids[1]])
+	err := run.CompleteInTx(ctx, func(tx *gorm.DB) error {
+		if err := rename(tx, "aborted"); err != nil {
+			return err
+		}
+		_ = tx.Exec(`SELECT 1 / 0`).Error
+		return nil
+	})
+	require.Error(t, err)
+	require.NotErrorIs(t, err, jobs.ErrLeaseLost)
+	require.False(t, run.Completed())
+	require.Equal(t, "outer", orgName())
+	require.Equal(t, jobs.StatusRunning, b.row(t, ids[1]).Status)
+	require.Empty(t, b.logs(t, ids[1]))
+
+	// The next run on the pool starts a transaction of its own.
+	run = b.q.NewRun(byID[ids[2]])
+	require.NoError(t, run.CompleteInTx(ctx, func(tx *gorm.DB) error { return rename(tx, "next") }))
+	require.Equal(t, "next", orgName())
+	require.Equal(t, jobs.StatusCompleted, b.row(t, ids[2]).Status)
 }

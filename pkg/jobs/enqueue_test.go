@@ -143,11 +143,13 @@ func TestEnqueueDelay(t *testing.T) {
 }
 
 // TestEnqueueMaxAttempts proves a job gets the queue's default attempt count (3 when the Config
-// leaves it zero) unless it sets its own.
+// leaves it zero, as Queue.MaxAttempts reports) unless it sets its own.
 func TestEnqueueMaxAttempts(t *testing.T) {
 	t.Parallel()
 	b := setupWith(t, jobs.Config{MaxAttempts: 5})
 	defaults := jobs.New(b.db, jobs.Config{})
+	require.Equal(t, 5, b.q.MaxAttempts())
+	require.Equal(t, 3, defaults.MaxAttempts())
 
 	custom := b.job("custom")
 	custom.MaxAttempts = 7

@@ -2,11 +2,13 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/db"
@@ -73,32 +75,18 @@ func (q *Queue) CompleteMany(ctx context.Context, done []Completion) ([]int64, e
 	return completed, nil
 }
 
-const completeOneSQL = `
-WITH done AS (
-    UPDATE jobs
-    SET status = 'completed', completed_at = now(), locked_at = NULL, last_error = NULL
-    WHERE org_id = $1 AND id = $2 AND status = 'running' AND locked_by = $3 AND attempts = $4
-    RETURNING org_id, id, job_type, attempts, locked_by
-)
-INSERT INTO job_logs (org_id, job_id, job_type, attempt, worker, outcome, duration_ms)
-SELECT org_id, id, job_type, attempts, locked_by, 'completed', $5 FROM done
-RETURNING job_id`
-
-// CompleteTx completes job inside the caller's transaction tx, so that the handler's writes and
-// the completion commit together (R7). It returns ErrLeaseLost when the attempt no longer holds
-// the job; the caller must then roll tx back.
+// CompleteTx completes job inside the caller's transaction tx, so that the caller's writes and
+// the completion commit together (R7): complete_job (migration 000012), the same fenced
+// completion as CompleteInTx's. It returns ErrLeaseLost when the attempt no longer holds the
+// job; the statement has then failed, and the caller must roll tx back.
 func (q *Queue) CompleteTx(ctx context.Context, tx *gorm.DB, job *Job, d time.Duration) error {
-	rows, err := db.Conn(tx).QueryContext(ctx, completeOneSQL, job.OrgID.String(), job.ID, job.LockedBy, job.Attempt, durationMS(d))
+	_, err := db.Conn(tx).ExecContext(ctx, completeJobSQL, job.OrgID.String(), job.ID, job.LockedBy, job.Attempt, durationMS(d))
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == leaseLostState {
+		return ErrLeaseLost
+	}
 	if err != nil {
 		return fmt.Errorf("complete job %d: %w", job.ID, err)
-	}
-	defer rows.Close()
-	ok := rows.Next()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("complete job %d: %w", job.ID, err)
-	}
-	if !ok {
-		return ErrLeaseLost
 	}
 	return nil
 }

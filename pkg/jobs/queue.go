@@ -58,6 +58,11 @@ func New(d *db.DB, cfg Config) *Queue {
 	return &Queue{pool: d.Pool, gorm: d.Gorm, cfg: cfg, waker: NewWaker(d.Pool)}
 }
 
+// MaxAttempts is the number of attempts a job gets when it does not set its own (Config.MaxAttempts,
+// 3 when unset): what Enqueue stores for such jobs, for writers that insert jobs by their own
+// statement.
+func (q *Queue) MaxAttempts() int { return q.cfg.MaxAttempts }
+
 // Backoff returns the delay before the retry that follows failed attempt number attempt (from 1):
 // BaseDelay * 2^(attempt-1), spread by ±20 % jitter so that jobs failing together do not retry
 // together, and capped at MaxDelay.
@@ -128,7 +133,7 @@ func (q *Queue) Enqueue(ctx context.Context, tx *gorm.DB, jobs ...NewJob) ([]int
 		return nil, fmt.Errorf("enqueue jobs: %w", err)
 	}
 	if len(ids) > 0 {
-		markInserted(ctx, tx)
+		MarkInserted(ctx, tx)
 	}
 	return ids, nil
 }

@@ -31,23 +31,18 @@ func (q *Queue) NewRun(job *Job) *Run {
 // that does not may simply return nil, and the runtime completes it in a batch.
 //
 // The jobs fn enqueues (Queue.Enqueue, e.g. through the events' job map) wake the workers after
-// the commit rather than inside it (DeferWakeSQL, Waker), so that the handlers' transactions do
-// not commit one at a time behind PostgreSQL's notify lock.
+// the commit rather than inside it (beginTenantSQL, Waker), so that the handlers'
+// transactions do not commit one at a time behind PostgreSQL's notify lock.
+//
+// The transaction costs two round trips besides fn's statements: BEGIN goes to the server
+// together with the tenant scope, and the completion together with the COMMIT (see
+// pipelinedTx). fn's tx behaves as a gorm transaction: a nested Transaction is a savepoint.
 func (r *Run) CompleteInTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	if r.Job.OrgID == uuid.Nil {
 		return fmt.Errorf("complete job %d: org id is required", r.Job.ID)
 	}
 	ctx, inserted := withInsertedMark(ctx)
-	err := r.q.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// db.Tx's tenant scope and the deferred wake-up in one statement.
-		if err := tx.Exec(tenantDeferWakeSQL, r.Job.OrgID.String()).Error; err != nil {
-			return fmt.Errorf("set tenant: %w", err)
-		}
-		if err := fn(tx); err != nil {
-			return err
-		}
-		return r.q.CompleteTx(ctx, tx, r.Job, time.Since(r.start))
-	})
+	err := r.q.pipelinedTx(ctx, r.Job, fn, func() time.Duration { return time.Since(r.start) })
 	if err == nil {
 		r.completed.Store(true)
 		if inserted.Load() {

@@ -10,16 +10,6 @@ import (
 	"gorm.io/gorm"
 )
 
-// tenantDeferWakeSQL scopes a transaction to an org (as db.SetOrg does) and makes the jobs it
-// inserts skip the NOTIFY of the jobs insert trigger (app.jobs_notify, migration 000010): the
-// transaction then owes the workers a Waker.Wake after its commit.
-//
-// Why: PostgreSQL lets only one transaction that sent NOTIFY commit at a time, holding a
-// database-wide lock until its commit record is flushed. Every transaction that enqueues would
-// otherwise wait in line behind the others' disk flushes: the worker transactions of the lead
-// pipeline spent most of their time in that line.
-const tenantDeferWakeSQL = "SELECT set_config('app.org_id', ?, true), set_config('app.jobs_notify', 'deferred', true)"
-
 // wakeSQL wakes idle workers as the insert trigger would. Alone in its transaction, which writes
 // nothing, it holds the notify lock only for an instant.
 const wakeSQL = "SELECT pg_notify('jobs_inserted', '')"
@@ -84,7 +74,7 @@ func (w *Waker) loop() {
 	}
 }
 
-// insertedKey is the context key of an *atomic.Bool that Enqueue sets when it inserted a job:
+// insertedKey is the context key of an *atomic.Bool that MarkInserted sets when a job was inserted:
 // how a transaction that deferred its wake-up learns whether it owes one.
 type insertedKey struct{}
 
@@ -94,9 +84,14 @@ func withInsertedMark(ctx context.Context) (context.Context, *atomic.Bool) {
 	return context.WithValue(ctx, insertedKey{}, m), m
 }
 
-// markInserted records on the transaction's context (and on ctx, which a handler may have
-// passed instead) that jobs were inserted.
-func markInserted(ctx context.Context, tx *gorm.DB) {
+// MarkInserted records that the transaction tx has inserted jobs. Code that inserts into jobs by
+// its own statement rather than through Queue.Enqueue (events.Emitter writes an event and its
+// jobs in one) must call it whenever that statement inserted at least one row, exactly as Enqueue
+// does: a transaction that deferred the insert trigger's NOTIFY (Run.CompleteInTx) learns from
+// this mark that it owes the workers a Waker.Wake after its commit; without it the jobs wait for
+// the workers' next poll. The mark is recorded on the transaction's context and on ctx (a
+// handler may pass either); where neither carries one, it does nothing.
+func MarkInserted(ctx context.Context, tx *gorm.DB) {
 	for _, c := range []context.Context{ctx, txContext(tx)} {
 		if c == nil {
 			continue

@@ -11,6 +11,23 @@ import (
 	"example.com/crm/pkg/jobs"
 )
 
+// listen returns a function that waits up to within for a NOTIFY jobs_inserted on a connection
+// of b that listens from now on.
+func listen(t *testing.T, b *bundle) func(within time.Duration) error {
+	t.Helper()
+	listener, err := b.db.Pool.Acquire(t.Context())
+	require.NoError(t, err)
+	t.Cleanup(listener.Release)
+	_, err = listener.Exec(t.Context(), "LISTEN jobs_inserted")
+	require.NoError(t, err)
+	return func(within time.Duration) error {
+		wctx, cancel := context.WithTimeout(t.Context(), within)
+		defer cancel()
+		_, err := listener.Conn().WaitForNotification(wctx)
+		return err
+	}
+}
+
 // TestCompleteInTxWakesAfterCommit proves that the jobs a handler's transaction enqueues wake the
 // workers after its commit, not inside it (migration 000010, jobs.Waker): the transaction runs
 // with app.jobs_notify = 'deferred', a NOTIFY jobs_inserted arrives once it has committed, and a
@@ -19,17 +36,7 @@ func TestCompleteInTxWakesAfterCommit(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := t.Context()
-	listener, err := b.db.Pool.Acquire(ctx)
-	require.NoError(t, err)
-	t.Cleanup(listener.Release)
-	_, err = listener.Exec(ctx, "LISTEN jobs_inserted")
-	require.NoError(t, err)
-	wait := func(within time.Duration) error {
-		wctx, cancel := context.WithTimeout(ctx, within)
-		defer cancel()
-		_, err := listener.Conn().WaitForNotification(wctx)
-		return err
-	}
+	wait := listen(t, b)
 	b.enqueueN(t, "j", 3)
 	require.NoError(t, wait(5*time.Second), "an autocommit enqueue notifies through the trigger")
 	got := b.claim(t, jobs.NewClaimID("w"), 10, 3)
@@ -48,7 +55,7 @@ func TestCompleteInTxWakesAfterCommit(t *testing.T) {
 
 	// A handler that enqueues nothing, and one whose enqueue rolls back: no wake-up.
 	require.NoError(t, b.q.NewRun(got[1]).CompleteInTx(ctx, func(*gorm.DB) error { return nil }))
-	err = b.q.NewRun(got[2]).CompleteInTx(ctx, func(tx *gorm.DB) error {
+	err := b.q.NewRun(got[2]).CompleteInTx(ctx, func(tx *gorm.DB) error {
 		if _, err := b.q.Enqueue(ctx, tx, b.job("rolled-back")); err != nil {
 			return err
 		}
@@ -57,4 +64,52 @@ func TestCompleteInTxWakesAfterCommit(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorIs(t, wait(300*time.Millisecond), context.DeadlineExceeded, "nothing committed, nothing to wake for")
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM jobs WHERE idempotency_key IN ('follow-up', 'rolled-back')`))
+}
+
+// TestMarkInsertedWakesAfterCommit proves what MarkInserted is for: jobs inserted by a statement
+// of the caller's own (not Enqueue) in a transaction that deferred the trigger's NOTIFY wake the
+// workers after its commit when, and only when, the caller marks them, through the
+// transaction's context or through the ctx a handler was given; outside such a transaction
+// the mark does nothing.
+func TestMarkInsertedWakesAfterCommit(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	wait := listen(t, b)
+	b.enqueueN(t, "j", 3)
+	require.NoError(t, wait(5*time.Second), "an autocommit enqueue notifies through the trigger")
+	got := b.claim(t, jobs.NewClaimID("w"), 10, 3)
+
+	insert := func(tx *gorm.DB, key string) error {
+		return tx.Exec(`INSERT INTO jobs (org_id, job_type, idempotency_key) VALUES (?, 'noop', ?)`, b.org.String(), key).Error
+	}
+	// Inserted without the mark: the deferred NOTIFY is never sent.
+	require.NoError(t, b.q.NewRun(got[0]).CompleteInTx(ctx, func(tx *gorm.DB) error { return insert(tx, "unmarked") }))
+	require.ErrorIs(t, wait(300*time.Millisecond), context.DeadlineExceeded, "an unmarked insert owes no wake-up")
+
+	// Marked through the transaction's context (ctx here is the test's own, without a mark).
+	require.NoError(t, b.q.NewRun(got[1]).CompleteInTx(ctx, func(tx *gorm.DB) error {
+		if err := insert(tx, "marked-tx"); err != nil {
+			return err
+		}
+		jobs.MarkInserted(ctx, tx)
+		return nil
+	}))
+	require.NoError(t, wait(5*time.Second), "the marked insert woke the workers")
+
+	// Marked through the handler's ctx, with a transaction whose context carries no mark.
+	require.NoError(t, b.q.NewRun(got[2]).CompleteInTx(ctx, func(tx *gorm.DB) error {
+		if err := insert(tx, "marked-ctx"); err != nil {
+			return err
+		}
+		jobs.MarkInserted(tx.Statement.Context, tx.WithContext(context.Background()))
+		return nil
+	}))
+	require.NoError(t, wait(5*time.Second), "the marked insert woke the workers")
+
+	require.NotPanics(t, func() {
+		jobs.MarkInserted(ctx, nil)
+		jobs.MarkInserted(ctx, b.db.Gorm)
+	})
+	require.Equal(t, 3, b.count(t, `SELECT count(*) FROM jobs WHERE idempotency_key LIKE '%marked%'`))
 }
