@@ -60,7 +60,7 @@ func (p *Pipeline) Enrich(ctx context.Context, orgID, leadID uuid.UUID, commit C
 // storeEnrichmentTx locks the lead and, unless it is gone or already enriched, stores r and
 // emits lead.enriched. It reports whether it stored.
 func (p *Pipeline) storeEnrichmentTx(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, r enrichment.Result, by string) (bool, error) {
-	cur, err := pipelineLead(tx, orgID, leadID, true)
+	cur, err := lockPipelineLead(tx, orgID, leadID)
 	if err != nil || !cur.found || cur.lead.enriched() {
 		return false, err
 	}

@@ -81,6 +81,9 @@ type rawIntake struct {
 	LeadID       *uuid.UUID
 	RejectReason *string
 	ReceivedAt   time.Time
+	// FieldMapping is the mapping of the source (also of one deleted since the delivery was
+	// accepted); none for a delivery without a source or a source that is gone.
+	FieldMapping intake.FieldMapping
 }
 
 // ProcessIntakeTx processes the raw intake row intakeID of orgID inside the caller's tenant
@@ -112,11 +115,7 @@ func (s *Service) ProcessIntakeTx(ctx context.Context, tx *gorm.DB, orgID, intak
 	if raw.Status != string(IntakePending) {
 		return IntakeResult{Status: IntakeStatus(raw.Status), LeadID: raw.LeadID, RejectReason: str(raw.RejectReason), AlreadyDone: true}, nil
 	}
-	mapping, err := sourceMapping(tx, orgID, raw.SourceID)
-	if err != nil {
-		return IntakeResult{}, err
-	}
-	l, c, reason := buildIntakeLead(raw, mapping)
+	l, c, reason := buildIntakeLead(raw, raw.FieldMapping)
 	if reason != "" {
 		return IntakeResult{Status: IntakeRejected, RejectReason: reason}, markRaw(tx, orgID, raw.ID, IntakeRejected, nil, nil, &reason)
 	}
@@ -377,8 +376,11 @@ func submitted(c intake.Contact) map[string]string {
 // lockRawIntake reads and locks the org's raw intake row id; a missing one is apperr.NotFound.
 func lockRawIntake(tx *gorm.DB, orgID, id uuid.UUID) (rawIntake, error) {
 	var rows []rawIntake
-	err := tx.Raw(`SELECT id, source_id, content_type, body, status, lead_id, reject_reason, received_at
-FROM lead_intake_raw WHERE org_id = ? AND id = ? FOR UPDATE`, orgID, id).Scan(&rows).Error
+	err := tx.Raw(`SELECT r.id, r.source_id, r.content_type, r.body, r.status, r.lead_id, r.reject_reason, r.received_at,
+	s.field_mapping
+FROM lead_intake_raw r LEFT JOIN intake_sources s ON s.org_id = r.org_id AND s.id = r.source_id
+WHERE r.org_id = ? AND r.id = ?
+FOR UPDATE OF r`, orgID, id).Scan(&rows).Error
 	if err != nil {
 		return rawIntake{}, fmt.Errorf("lock raw intake: %w", err)
 	}
@@ -388,32 +390,18 @@ FROM lead_intake_raw WHERE org_id = ? AND id = ? FOR UPDATE`, orgID, id).Scan(&r
 	return rows[0], nil
 }
 
-// sourceMapping returns the field mapping of the org's intake source id (also of a source
-// deleted since the delivery was accepted); none for a nil id or a source that is gone.
-func sourceMapping(tx *gorm.DB, orgID uuid.UUID, id *uuid.UUID) (intake.FieldMapping, error) {
-	if id == nil {
-		return intake.FieldMapping{}, nil
-	}
-	var rows []struct{ FieldMapping intake.FieldMapping }
-	if err := tx.Raw(`SELECT field_mapping FROM intake_sources WHERE org_id = ? AND id = ?`, orgID, *id).
-		Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("read intake source mapping: %w", err)
-	}
-	if len(rows) == 0 {
-		return intake.FieldMapping{}, nil
-	}
-	return rows[0].FieldMapping, nil
-}
-
-// markRaw records the outcome of the pending raw row id.
+// markRaw records the outcome of the pending raw row id. The caller holds the row's lock
+// (lockRawIntake) and has seen it pending, so the row is found by the primary key alone: a
+// status condition would let the planner pick the (org_id, status, received_at) index instead,
+// which on a table without statistics yet walks every pending row of the org.
 func markRaw(tx *gorm.DB, orgID, id uuid.UUID, status IntakeStatus, leadID *uuid.UUID, fingerprint, reason *string) error {
 	res := tx.Exec(`UPDATE lead_intake_raw SET status = ?, lead_id = ?, fingerprint = ?, reject_reason = ?, processed_at = now()
-WHERE org_id = ? AND id = ? AND status = 'pending'`, string(status), leadID, fingerprint, reason, orgID, id)
+WHERE org_id = ? AND id = ?`, string(status), leadID, fingerprint, reason, orgID, id)
 	if res.Error != nil {
 		return fmt.Errorf("mark raw intake %s: %w", status, res.Error)
 	}
 	if res.RowsAffected != 1 {
-		return fmt.Errorf("mark raw intake %s: row %s is no longer pending", status, id)
+		return fmt.Errorf("mark raw intake %s: row %s not found", status, id)
 	}
 	return nil
 }

@@ -5,11 +5,13 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/enrichment"
 	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/org"
 	"example.com/crm/pkg/scoring"
 )
 
@@ -59,17 +61,15 @@ type snapshot struct {
 	found    bool
 }
 
-// read returns the org's live lead id with its scored_by; found is false for a missing or
-// deleted lead.
-func (p *Pipeline) read(ctx context.Context, orgID, id uuid.UUID, with func(tx *gorm.DB, s *snapshot) error) (snapshot, error) {
+// read returns the org's live lead id with its scored_by, and when icp is not nil the org's
+// ICP into it, in one round trip (db.GormReadTx); found is false for a missing or deleted lead.
+func (p *Pipeline) read(ctx context.Context, orgID, id uuid.UUID, icp *org.ICP) (snapshot, error) {
 	var s snapshot
-	err := db.Tx(ctx, p.db, orgID, func(tx *gorm.DB) error {
-		var err error
-		s, err = pipelineLead(tx, orgID, id, false)
-		if err != nil || !s.found || with == nil {
-			return err
+	err := db.GormReadTx(ctx, p.db, orgID, func(b *pgx.Batch) {
+		queuePipelineLead(b, orgID, id, &s)
+		if icp != nil {
+			org.QueueGetICP(b, orgID, icp)
 		}
-		return with(tx, &s)
 	})
 	if err != nil {
 		return snapshot{}, fmt.Errorf("read lead %s: %w", id, err)

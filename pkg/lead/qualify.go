@@ -73,11 +73,7 @@ var PathStage = map[scoring.Path]Stage{
 // completes with nothing written, so a rerun changes nothing more.
 func (p *Pipeline) Qualify(ctx context.Context, orgID, leadID uuid.UUID, commit Commit) error {
 	var icp org.ICP
-	s, err := p.read(ctx, orgID, leadID, func(tx *gorm.DB, _ *snapshot) error {
-		var err error
-		icp, err = org.GetICPTx(tx, orgID)
-		return err
-	})
+	s, err := p.read(ctx, orgID, leadID, &icp)
 	if err != nil {
 		return fmt.Errorf("qualify lead: %w", err)
 	}
@@ -136,7 +132,7 @@ func (p *Pipeline) enrichmentFor(ctx context.Context, l Lead) (enrichment.Result
 // storeQualificationTx locks the lead and, unless it is gone or already scored, stores res,
 // moves a new lead's stage and emits lead.stage_changed and lead.qualified.
 func (p *Pipeline) storeQualificationTx(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, res scoring.Result) error {
-	cur, err := pipelineLead(tx, orgID, leadID, true)
+	cur, err := lockPipelineLead(tx, orgID, leadID)
 	if err != nil || !cur.found || cur.scoredBy != nil {
 		return err
 	}

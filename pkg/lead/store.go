@@ -55,10 +55,15 @@ func newLeadScan() *leadScan {
 	return s
 }
 
-// scan reads the current row into a new Lead, with its times in UTC.
-func (s *leadScan) scan(row pgx.Row) (Lead, error) {
+// scan reads the current row into a new Lead, with its times in UTC. extra receives the row's
+// columns after leadColumns, if the query has more.
+func (s *leadScan) scan(row pgx.Row, extra ...any) (Lead, error) {
 	s.l = Lead{}
-	if err := row.Scan(s.dest...); err != nil {
+	dest := s.dest
+	if len(extra) > 0 {
+		dest = append(dest[:len(dest):len(dest)], extra...)
+	}
+	if err := row.Scan(dest...); err != nil {
 		return Lead{}, err // the callers say what they were reading
 	}
 	l := s.l
@@ -144,22 +149,27 @@ func liveLeadWithFingerprint(tx *gorm.DB, orgID uuid.UUID, fp string) (uuid.UUID
 }
 
 // getLead returns the org's live lead id; forUpdate locks its row until the transaction ends,
-// so that changes of one lead serialise. A missing or deleted lead is apperr.NotFound.
+// so that changes of one lead serialise. A missing or deleted lead is apperr.NotFound. Like
+// pipelineLeadSQL it finds the row by the primary key alone and checks deletion afterwards, so
+// that no partial index is ever a candidate for the plan.
 func getLead(tx *gorm.DB, orgID, id uuid.UUID, forUpdate bool) (Lead, error) {
-	q := `SELECT ` + leadColumns + ` FROM leads WHERE org_id = ? AND id = ? AND deleted_at IS NULL`
+	q := `SELECT ` + leadColumns + `, deleted_at IS NOT NULL AS deleted FROM leads WHERE org_id = ? AND id = ?`
 	if forUpdate {
 		q += ` FOR UPDATE`
 	}
-	var out Lead
+	var out struct {
+		Lead
+		Deleted bool `gorm:"column:deleted"`
+	}
 	res := tx.Raw(q, orgID, id).Scan(&out)
 	if res.Error != nil {
 		return Lead{}, fmt.Errorf("get lead: %w", res.Error)
 	}
-	if res.RowsAffected == 0 {
+	if res.RowsAffected == 0 || out.Deleted {
 		return Lead{}, notFound(id)
 	}
-	out.utc()
-	return out, nil
+	out.Lead.utc()
+	return out.Lead, nil
 }
 
 // leadExists reports whether the org has a lead id, live or soft-deleted.

@@ -5,37 +5,76 @@ package lead
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/enrichment"
 	"example.com/crm/pkg/scoring"
 )
 
-// pipelineLead reads the org's live lead id and its scored_by in one statement; forUpdate locks
-// the row. A missing or deleted lead is found == false, not an error: the job has nothing to do.
-func pipelineLead(tx *gorm.DB, orgID, id uuid.UUID, forUpdate bool) (snapshot, error) {
-	q := `SELECT ` + leadColumns + `, scored_by FROM leads WHERE org_id = ? AND id = ? AND deleted_at IS NULL`
-	if forUpdate {
-		q += ` FOR UPDATE`
-	}
+// pipelineLeadSQL reads a lead with its scored_by and whether it is deleted. It looks the row
+// up by the primary key alone, and reports deletion instead of filtering it: with
+// "deleted_at IS NULL" in the WHERE clause, every partial index of leads on org_id (WHERE
+// deleted_at IS NULL) is a candidate too, and while the table has no statistics yet (a new
+// database: autovacuum analyzes it a minute or more later) the planner rates them as cheap as
+// the primary key and may keep a generic plan that walks the org's whole index for one lead.
+const pipelineLeadSQL = `SELECT ` + leadColumns + `, scored_by, deleted_at IS NOT NULL FROM leads WHERE org_id = $1 AND id = $2`
+
+// queuePipelineLead queues the read of the org's lead id with its scored_by into out, on a tenant
+// read (db.ReadTx). A missing or deleted lead leaves out.found false.
+func queuePipelineLead(b *pgx.Batch, orgID, id uuid.UUID, out *snapshot) {
+	b.Queue(pipelineLeadSQL, db.UUID(orgID), db.UUID(id)).QueryRow(func(row pgx.Row) error {
+		var scoredBy pgtype.Text
+		var deleted bool
+		l, err := newLeadScan().scan(row, &scoredBy, &deleted)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read lead: %w", err)
+		}
+		if deleted {
+			return nil
+		}
+		*out = snapshot{lead: l, found: true}
+		if scoredBy.Valid {
+			out.scoredBy = &scoredBy.String
+		}
+		return nil
+	})
+}
+
+// lockPipelineLead reads the org's live lead id with its scored_by in the caller's transaction
+// and locks its row (by the primary key alone, see pipelineLeadSQL). A missing or deleted lead
+// is found == false, not an error: the job has nothing to do.
+func lockPipelineLead(tx *gorm.DB, orgID, id uuid.UUID) (snapshot, error) {
 	var row struct {
 		Lead
 		ScoredBy *string `gorm:"column:scored_by"`
+		Deleted  bool    `gorm:"column:deleted"`
 	}
-	res := tx.Raw(q, orgID, id).Scan(&row)
+	res := tx.Raw(`SELECT `+leadColumns+`, scored_by, deleted_at IS NOT NULL AS deleted
+FROM leads WHERE org_id = ? AND id = ? FOR UPDATE`, orgID, id).Scan(&row)
 	if res.Error != nil {
-		return snapshot{}, fmt.Errorf("read lead: %w", res.Error)
+		return snapshot{}, fmt.Errorf("lock lead: %w", res.Error)
 	}
-	if res.RowsAffected == 0 {
+	if res.RowsAffected == 0 || row.Deleted {
 		return snapshot{}, nil
 	}
 	row.Lead.utc()
 	return snapshot{lead: row.Lead, scoredBy: row.ScoredBy, found: true}, nil
 }
+
+// The writes below run after lockPipelineLead in the same transaction, which holds the lead's
+// row lock and has seen it live, so they find the row by the primary key alone (see
+// pipelineLeadSQL for why no other condition is in their WHERE clause).
 
 // storeEnrichment writes the enrichment document and the revenue band, and the domain where
 // the lead has none (the stored domain is part of the dedup fingerprint, so a domain intake
@@ -48,7 +87,7 @@ func storeEnrichment(tx *gorm.DB, orgID, id uuid.UUID, r enrichment.Result) erro
 	}
 	res := tx.Exec(`UPDATE leads SET enrichment = ?::jsonb, revenue_band = nullif(?, ''),
 	domain = coalesce(domain, nullif(?, '')), updated_at = now()
-WHERE org_id = ? AND id = ? AND deleted_at IS NULL`, string(doc), r.RevenueBand, r.Domain, orgID, id)
+WHERE org_id = ? AND id = ?`, string(doc), r.RevenueBand, r.Domain, orgID, id)
 	if res.Error != nil {
 		return fmt.Errorf("store enrichment: %w", res.Error)
 	}
@@ -69,7 +108,7 @@ func storeScoreAndStage(tx *gorm.DB, orgID, id uuid.UUID, r scoring.Result, to S
 	res := tx.Raw(`UPDATE leads SET score = ?, score_reasons = ?::jsonb, icp_match = ?, recommended_path = ?, scored_by = ?,
 	stage = ?, stage_reason = ?, stage_changed_at = now(), version = version + 1,
 	qualified_at = CASE WHEN ? = 'qualified' THEN coalesce(qualified_at, now()) ELSE qualified_at END
-WHERE org_id = ? AND id = ? AND deleted_at IS NULL
+WHERE org_id = ? AND id = ?
 RETURNING `+leadColumns, r.Score, string(reasons), r.ICPMatch, string(r.RecommendedPath), r.Model,
 		string(to), reason, string(to), orgID, id).Scan(&out)
 	if res.Error != nil {
@@ -91,7 +130,7 @@ func storeScore(tx *gorm.DB, orgID, id uuid.UUID, r scoring.Result) error {
 	}
 	res := tx.Exec(`UPDATE leads SET score = ?, score_reasons = ?::jsonb, icp_match = ?, recommended_path = ?,
 	scored_by = ?, updated_at = now()
-WHERE org_id = ? AND id = ? AND deleted_at IS NULL`, r.Score, string(reasons), r.ICPMatch, string(r.RecommendedPath), r.Model, orgID, id)
+WHERE org_id = ? AND id = ?`, r.Score, string(reasons), r.ICPMatch, string(r.RecommendedPath), r.Model, orgID, id)
 	if res.Error != nil {
 		return fmt.Errorf("store score: %w", res.Error)
 	}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
@@ -165,10 +166,38 @@ func GetICPTx(tx *gorm.DB, orgID uuid.UUID) (ICP, error) {
 	var raw []byte
 	if err := tx.Raw(`SELECT icp FROM orgs WHERE id = ?`, orgID).Row().Scan(&raw); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return ICP{}, apperr.Errorf(apperr.NotFound, "org not found")
+			return ICP{}, orgNotFound()
 		}
 		return ICP{}, fmt.Errorf("read icp: %w", err)
 	}
+	return decodeICP(orgID, raw)
+}
+
+// QueueGetICP queues the read of orgID's ICP into out on a tenant read (db.ReadTx), for callers
+// that read it in the same round trip as other rows. An unknown org fails the batch with
+// apperr.NotFound, as GetICP does.
+func QueueGetICP(b *pgx.Batch, orgID uuid.UUID, out *ICP) {
+	b.Queue(getICPSQL, db.UUID(orgID)).QueryRow(func(row pgx.Row) error {
+		var raw []byte
+		if err := row.Scan(&raw); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return orgNotFound()
+			}
+			return fmt.Errorf("read icp: %w", err)
+		}
+		p, err := decodeICP(orgID, raw)
+		*out = p
+		return err
+	})
+}
+
+// getICPSQL reads an org's stored ICP (pgx placeholders).
+const getICPSQL = `SELECT icp FROM orgs WHERE id = $1`
+
+func orgNotFound() error { return apperr.Errorf(apperr.NotFound, "org not found") }
+
+// decodeICP decodes orgID's stored ICP (NULL or {} is the empty ICP) and normalises it.
+func decodeICP(orgID uuid.UUID, raw []byte) (ICP, error) {
 	var p ICP
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &p); err != nil {
