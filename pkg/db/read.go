@@ -22,7 +22,7 @@ const readSetOrgSQL = "SELECT set_config('app.org_id', $1, true), set_config('tr
 // driver.Valuer, whose text pgx then parses back into the 16 bytes it sends.
 func UUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
-// rollbackTimeout bounds the ROLLBACK that cleans up a failed tenant read.
+// rollbackTimeout bounds the ROLLBACK that cleans up after a failed transaction (RollbackOpen).
 const rollbackTimeout = 5 * time.Second
 
 // ReadTx runs read-only queries in one transaction scoped to orgID, in a single round trip:
@@ -51,15 +51,27 @@ func ReadTx(ctx context.Context, conn *pgx.Conn, orgID uuid.UUID, queue func(b *
 	if err == nil {
 		return nil
 	}
-	if !conn.IsClosed() && conn.PgConn().TxStatus() != 'I' {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
-		defer cancel()
-		if _, rerr := conn.Exec(rctx, "ROLLBACK"); rerr != nil {
-			// The connection is unusable now; the pool drops it on release.
-			return errors.Join(fmt.Errorf("tenant read: %w", err), fmt.Errorf("roll back tenant read: %w", rerr))
-		}
+	if rerr := RollbackOpen(ctx, conn); rerr != nil {
+		return errors.Join(fmt.Errorf("tenant read: %w", err), rerr)
 	}
 	return fmt.Errorf("tenant read: %w", err)
+}
+
+// RollbackOpen rolls back the transaction that a failed pipeline or statement left open on
+// conn, if there is one, so that the connection goes back to its pool clean. The ROLLBACK runs
+// even when ctx is done (for at most rollbackTimeout). When it fails, the connection is
+// unusable, and the pool drops it on release (pgxpool and database/sql both discard a
+// connection that is still inside a transaction).
+func RollbackOpen(ctx context.Context, conn *pgx.Conn) error {
+	if conn.IsClosed() || conn.PgConn().TxStatus() == 'I' {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	if _, err := conn.Exec(rctx, "ROLLBACK"); err != nil {
+		return fmt.Errorf("roll back: %w", err)
+	}
+	return nil
 }
 
 // ReadTx is ReadTx on a connection of the handle's pgx pool.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -15,11 +14,6 @@ import (
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/jobs"
 )
-
-// acceptSetOrgSQL scopes the pipelined transaction of Acceptor.Accept to the delivery's org, so
-// that row-level security binds its statements as in db.Tx, and defers the workers' wake-up to
-// after its commit (app.jobs_notify, migration 000010; see Acceptor).
-const acceptSetOrgSQL = "SELECT set_config('app.org_id', $1, true), set_config('app.jobs_notify', 'deferred', true)"
 
 // acceptSQL stores a delivery and enqueues its process_intake job in one statement. The raw row
 // is inserted ON CONFLICT DO NOTHING on the table's unique keys (R3), and the job is inserted
@@ -53,14 +47,8 @@ SELECT id FROM lead_intake_raw WHERE org_id = $1 AND source_id IS NOT DISTINCT F
 LIMIT 1`
 )
 
-// defaultMaxAttempts is jobs.New's default of JOB_MAX_ATTEMPTS.
-const defaultMaxAttempts = 3
-
-// rollbackTimeout bounds the ROLLBACK that cleans up a connection after a failed pipeline.
-const rollbackTimeout = 5 * time.Second
-
-// Acceptor accepts deliveries as Accept does, in one round trip to PostgreSQL: the gateway's
-// hot path. Safe for concurrent use.
+// Acceptor stores deliveries in lead_intake_raw with their process_intake jobs, each in one
+// round trip to PostgreSQL: the gateway's write path. Safe for concurrent use.
 //
 // Its transactions do not notify the workers themselves: PostgreSQL lets only one transaction
 // that sent NOTIFY commit at a time, holding a lock across the flush of its commit (migration
@@ -81,28 +69,34 @@ func NewAcceptor(d *db.DB, cfg jobs.Config) *Acceptor {
 	if d == nil {
 		panic("intake.NewAcceptor: nil db")
 	}
-	n := int32(defaultMaxAttempts)
+	n := int32(jobs.DefaultMaxAttempts)
 	if cfg.MaxAttempts > 0 {
 		n = int32(min(cfg.MaxAttempts, 1<<30))
 	}
 	return &Acceptor{pool: d.Pool, maxAttempts: n, waker: jobs.NewWaker(d.Pool)}
 }
 
-// Accept stores d in lead_intake_raw and enqueues its process_intake job with the guarantees of
-// the package function Accept: one tenant transaction of d.OrgID that writes nothing else, both
-// committed when Accept returns without error (R2), a delivery stored before writing nothing
-// and answered with the stored row's id and Duplicate (R3), also when copies arrive at once, an
-// unknown source apperr.NotFound, a bad envelope apperr.BadRequest.
+// Accept stores d in lead_intake_raw and enqueues its process_intake job, in one tenant
+// transaction of d.OrgID that writes nothing else (R2, DESIGN.md "Shape"): when Accept returns
+// without error, both are committed, and the gateway may answer 202.
 //
-// The difference is the cost. set_config('app.org_id') and one statement (acceptSQL: the raw
-// row and, from what it returned, the job) go to the server as one pipeline ending in a single
-// Sync, without BEGIN or COMMIT: everything before a Sync is one implicit transaction
-// (PostgreSQL protocol, "Pipelining"), which the Sync commits (or rolls back after an error),
-// and its answer arrives only after the commit has been flushed (synchronous_commit=on, see
-// db.Open). So a new delivery costs one round trip where the transaction on gorm costs five
-// (BEGIN, set_config, two INSERTs, COMMIT). A duplicate costs a second one, to read the stored
-// row's id in a new snapshot (the conflicting row may have been committed after the first
-// statement's snapshot was taken).
+// A delivery whose (org, source, delivery key), or (org, batch, row), is stored already writes
+// nothing: the insert is ON CONFLICT DO NOTHING on the table's unique keys (R3, never
+// check-then-insert), and Accept returns the stored row's id with Duplicate set. So a replayed
+// webhook or a re-sent CSV row adds no raw row and no job, also when both copies arrive at
+// once: the second insert waits for the first to commit, then finds its row. An unknown source
+// is apperr.NotFound; an envelope that breaks the table's rules (no org, a bad key, content type
+// or CSV position, an empty body) is apperr.BadRequest and writes nothing.
+//
+// set_config('app.org_id') and one statement (acceptSQL: the raw row and, from what it
+// returned, the job) go to the server as one pipeline ending in a single Sync, without BEGIN or
+// COMMIT: everything before a Sync is one implicit transaction (PostgreSQL protocol,
+// "Pipelining"), which the Sync commits (or rolls back after an error), and its answer arrives
+// only after the commit has been flushed (synchronous_commit=on, see db.Open). So a new
+// delivery costs one round trip where a transaction on gorm costs five (BEGIN, set_config, two
+// INSERTs, COMMIT). A duplicate costs a second one, to read the stored row's id in a new
+// snapshot (the conflicting row may have been committed after the first statement's snapshot
+// was taken).
 func (a *Acceptor) Accept(ctx context.Context, d Delivery) (Accepted, error) {
 	headers, err := checkDelivery(&d)
 	if err != nil {
@@ -171,7 +165,8 @@ func scanIDs(ids *[]uuid.UUID) func(pgx.Rows) error {
 	}
 }
 
-// pipeline runs acceptSetOrgSQL for orgID and the statements that queue adds as one pipeline,
+// pipeline scopes a transaction to orgID with the workers' wake-up deferred
+// (jobs.TenantDeferWakeSQL) and runs it with and the statements that queue adds as one pipeline,
 // i.e. one transaction committed by its Sync, in one round trip. A connection left inside a
 // transaction by a failure is rolled back before it goes back to the pool.
 func (a *Acceptor) pipeline(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error {
@@ -181,20 +176,15 @@ func (a *Acceptor) pipeline(ctx context.Context, orgID uuid.UUID, queue func(b *
 	}
 	defer c.Release()
 	b := &pgx.Batch{}
-	b.Queue(acceptSetOrgSQL, orgID.String())
+	b.Queue(jobs.TenantDeferWakeSQL, orgID.String())
 	queue(b)
 	conn := c.Conn()
 	err = conn.SendBatch(ctx, b).Close()
 	if err == nil {
 		return nil
 	}
-	if !conn.IsClosed() && conn.PgConn().TxStatus() != 'I' {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
-		defer cancel()
-		if _, rerr := conn.Exec(rctx, "ROLLBACK"); rerr != nil {
-			// The connection is unusable now; the pool drops it on release.
-			return errors.Join(err, fmt.Errorf("roll back: %w", rerr))
-		}
+	if rerr := db.RollbackOpen(ctx, conn); rerr != nil {
+		return errors.Join(err, rerr)
 	}
 	return err
 }

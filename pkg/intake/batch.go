@@ -44,7 +44,7 @@ RETURNING id`
 
 // AcceptRows stores the rows of a CSV upload in lead_intake_raw and enqueues a process_intake
 // job for each new one, all in one tenant transaction of r.OrgID that writes nothing else: it
-// is Accept for many rows at once (one statement for the rows, one for their jobs), so that an
+// is Acceptor.Accept for many rows at once (one statement for the rows, one for their jobs), so that an
 // upload of a million rows takes a thousand transactions, not a million. It returns how many
 // rows were new; rows stored before (a retried batch) are skipped and enqueue nothing.
 //

@@ -82,33 +82,17 @@ func (b *bundle) form(t *testing.T, org uuid.UUID, name string) intake.Created {
 	return c
 }
 
-// acceptPath is one way to accept a delivery, each with the same guarantees: the tenant
-// transaction on gorm (intake.Accept) and the one-round-trip pipeline (intake.Acceptor).
-type acceptPath struct {
-	name   string
-	accept func(ctx context.Context, b *bundle, cfg jobs.Config, d intake.Delivery) (intake.Accepted, error)
+// acceptWith accepts d as the gateway does (intake.Acceptor), with the jobs settings cfg.
+func acceptWith(ctx context.Context, b *bundle, cfg jobs.Config, d intake.Delivery) (intake.Accepted, error) {
+	return intake.NewAcceptor(b.app, cfg).Accept(ctx, d)
 }
 
-var acceptPaths = []acceptPath{
-	{"gorm transaction", func(ctx context.Context, b *bundle, cfg jobs.Config, d intake.Delivery) (intake.Accepted, error) {
-		return intake.Accept(ctx, b.app.Gorm, jobs.New(b.app, cfg), d)
-	}},
-	{"one round trip", func(ctx context.Context, b *bundle, cfg jobs.Config, d intake.Delivery) (intake.Accepted, error) {
-		return intake.NewAcceptor(b.app, cfg).Accept(ctx, d)
-	}},
-}
-
-// acceptFunc accepts d the way of the path under test, with the default jobs settings.
+// acceptFunc accepts d as the gateway does, with the default jobs settings.
 type acceptFunc func(d intake.Delivery) (intake.Accepted, error)
 
-// forEachAcceptPath runs test once per accept path, in parallel, each on a fresh bundle.
-func forEachAcceptPath(t *testing.T, test func(t *testing.T, b *bundle, path acceptPath, accept acceptFunc)) {
+// withAcceptor runs test on a fresh bundle with its accept function.
+func withAcceptor(t *testing.T, test func(t *testing.T, b *bundle, accept acceptFunc)) {
 	t.Helper()
-	for _, p := range acceptPaths {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			b := setup(t)
-			test(t, b, p, func(d intake.Delivery) (intake.Accepted, error) { return p.accept(t.Context(), b, jobs.Config{}, d) })
-		})
-	}
+	b := setup(t)
+	test(t, b, func(d intake.Delivery) (intake.Accepted, error) { return acceptWith(t.Context(), b, jobs.Config{}, d) })
 }

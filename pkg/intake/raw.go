@@ -1,7 +1,6 @@
 package intake
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -10,14 +9,11 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/db"
-	"example.com/crm/pkg/jobs"
 )
 
-// Delivery is one intake delivery as received, for Accept: a webhook or form body, or one CSV
+// Delivery is one intake delivery as received, for Acceptor.Accept: a webhook or form body, or one CSV
 // row. The gateway has checked only its envelope (R14: signature, size, content type, UTF-8,
 // framing); every business rule runs later in process_intake.
 type Delivery struct {
@@ -39,7 +35,7 @@ type Delivery struct {
 	Headers map[string]string
 }
 
-// Accepted is the answer of Accept.
+// Accepted is the answer of Acceptor.Accept.
 type Accepted struct {
 	// IntakeID is the lead_intake_raw row of the delivery, new or the one stored before.
 	IntakeID uuid.UUID
@@ -47,7 +43,7 @@ type Accepted struct {
 	Duplicate bool
 }
 
-// ProcessIntakeJob is the payload of the process_intake job that Accept enqueues; its
+// ProcessIntakeJob is the payload of the process_intake job that Acceptor.Accept enqueues; its
 // idempotency key is "intake:<intake id>".
 type ProcessIntakeJob struct {
 	IntakeID uuid.UUID `json:"intakeId"`
@@ -63,62 +59,6 @@ const (
 
 // droppedHeaders are never stored, even when passed.
 var droppedHeaders = []string{"authorization", "cookie", "proxy-authorization", "x-api-key"}
-
-// Accept stores d in lead_intake_raw and enqueues its process_intake job, in one tenant
-// transaction of d.OrgID that writes nothing else (R2, DESIGN.md "Shape"): when Accept returns
-// without error, both are committed, and the gateway may answer 202. g is the gateway's handle.
-//
-// A delivery whose (org, source, delivery key), or (org, batch, row), is stored already writes
-// nothing: the insert is ON CONFLICT DO NOTHING on the table's unique keys (R3, never
-// check-then-insert), and Accept returns the stored row's id with Duplicate set. So a replayed
-// webhook or a re-sent CSV row adds no raw row and no job, also when both copies arrive at
-// once: the second insert waits for the first to commit, then finds its row.
-//
-// An envelope that breaks the table's rules (no org, a bad key, content type or CSV position, an
-// empty body) is apperr.BadRequest and writes nothing.
-//
-// Accept runs in db.Tx on gorm (five round trips for a new delivery), so it composes with a
-// caller's transaction; the gateway's hot path is Acceptor.Accept, the same write in one round
-// trip.
-func Accept(ctx context.Context, g *gorm.DB, queue *jobs.Queue, d Delivery) (Accepted, error) {
-	if queue == nil {
-		return Accepted{}, fmt.Errorf("accept intake: nil queue")
-	}
-	headers, err := checkDelivery(&d)
-	if err != nil {
-		return Accepted{}, err
-	}
-	var rowNumber *int
-	if d.BatchID != nil {
-		rowNumber = &d.RowNumber
-	}
-	var out Accepted
-	err = db.Tx(ctx, g, d.OrgID, func(tx *gorm.DB) error {
-		id, inserted, err := insertRaw(tx, d, rowNumber, headers)
-		if db.IsForeignKeyViolation(err) {
-			return sourceNotFound()
-		}
-		if err != nil {
-			return err
-		}
-		if !inserted {
-			// Stored before: a new statement sees the committed first row (READ COMMITTED).
-			out.Duplicate = true
-			out.IntakeID, err = storedDelivery(tx, d, rowNumber)
-			return err
-		}
-		out.IntakeID = id
-		_, err = queue.Enqueue(ctx, tx, jobs.NewJob{
-			OrgID: d.OrgID, Type: jobs.TypeProcessIntake, Payload: ProcessIntakeJob{IntakeID: out.IntakeID},
-			IdempotencyKey: "intake:" + out.IntakeID.String(),
-		})
-		return err
-	})
-	if err != nil {
-		return Accepted{}, fmt.Errorf("accept intake: %w", err)
-	}
-	return out, nil
-}
 
 // checkDelivery checks d's envelope against the table's rules, fills in a CSV row's key, and
 // returns the headers to store as a JSON object.

@@ -43,7 +43,7 @@ SELECT org_id, source_id, delivery_key, content_type, body, headers, status FROM
 // the delivery's org, and nothing else.
 func TestAcceptWritesRawRowAndJob(t *testing.T) {
 	t.Parallel()
-	forEachAcceptPath(t, func(t *testing.T, b *bundle, path acceptPath, accept acceptFunc) {
+	withAcceptor(t, func(t *testing.T, b *bundle, accept acceptFunc) {
 		wh := b.webhook(t, b.org, "Zapier")
 		eventsBefore := b.count(t, `SELECT count(*) FROM events`)
 		body := []byte("{\"email\": \"ada@example.com\",\n \"name\": \"Ada \u00e9\"}  ")
@@ -89,7 +89,7 @@ func TestAcceptWritesRawRowAndJob(t *testing.T) {
 // and one job, and every copy gets its id.
 func TestAcceptIsIdempotent(t *testing.T) {
 	t.Parallel()
-	forEachAcceptPath(t, func(t *testing.T, b *bundle, path acceptPath, accept acceptFunc) {
+	withAcceptor(t, func(t *testing.T, b *bundle, accept acceptFunc) {
 		wh := b.webhook(t, b.org, "Zapier")
 		f := b.form(t, b.org, "Website")
 		whOther := b.webhook(t, b.other, "Zapier")
@@ -159,7 +159,7 @@ func TestAcceptIsIdempotent(t *testing.T) {
 // re-sent (batch, row) is a duplicate even under another key.
 func TestAcceptCSVRows(t *testing.T) {
 	t.Parallel()
-	forEachAcceptPath(t, func(t *testing.T, b *bundle, path acceptPath, accept acceptFunc) {
+	withAcceptor(t, func(t *testing.T, b *bundle, accept acceptFunc) {
 		batch := uuid.New()
 		row := func(n int, key string) intake.Delivery {
 			return intake.Delivery{OrgID: b.org, BatchID: &batch, RowNumber: n, DeliveryKey: key, ContentType: "text/csv", Body: []byte("ada@example.com,Ada")}
@@ -183,7 +183,7 @@ func TestAcceptCSVRows(t *testing.T) {
 // raw row is not kept either; and a refused envelope or a source of another org writes nothing.
 func TestAcceptIsOneTransaction(t *testing.T) {
 	t.Parallel()
-	forEachAcceptPath(t, func(t *testing.T, b *bundle, path acceptPath, accept acceptFunc) {
+	withAcceptor(t, func(t *testing.T, b *bundle, accept acceptFunc) {
 		ctx := t.Context()
 		wh := b.webhook(t, b.org, "Zapier")
 		whOther := b.webhook(t, b.other, "Zapier")
@@ -191,7 +191,7 @@ func TestAcceptIsOneTransaction(t *testing.T) {
 
 		// A queue whose jobs break the table's CHECK (max_attempts 1..100): the enqueue fails after
 		// the raw row was inserted.
-		_, err := path.accept(ctx, b, jobs.Config{MaxAttempts: 101}, ok)
+		_, err := acceptWith(ctx, b, jobs.Config{MaxAttempts: 101}, ok)
 		require.Error(t, err)
 		require.Zero(t, b.count(t, `SELECT count(*) FROM lead_intake_raw`), "the raw row rolled back with the job")
 		require.Zero(t, b.count(t, `SELECT count(*) FROM jobs`))
@@ -241,7 +241,7 @@ func TestAcceptIsOneTransaction(t *testing.T) {
 // replay outside the window is refused before anything is written.
 func TestSignedWebhookReplay(t *testing.T) {
 	t.Parallel()
-	forEachAcceptPath(t, func(t *testing.T, b *bundle, path acceptPath, accept acceptFunc) {
+	withAcceptor(t, func(t *testing.T, b *bundle, accept acceptFunc) {
 		ctx := t.Context()
 		wh := b.webhook(t, b.org, "Zapier")
 		old := wh.SigningSecret

@@ -175,7 +175,7 @@ func Sign(secret string, t time.Time, body []byte) string {
 // in its grace period a sender may sign with both secrets, and a replay that kept only the other
 // v1 value would then count as a new delivery. The digest of what was signed is the same for an
 // exact replay whatever v1 values it carries, and distinct for every other delivery: a replay
-// inside the tolerance window adds no raw row and no job (Accept), and one outside it fails
+// inside the tolerance window adds no raw row and no job (Acceptor.Accept), and one outside it fails
 // VerifyWebhook.
 func WebhookDeliveryKey(header string, body []byte) (string, error) {
 	h, err := parseSignature(header)

@@ -277,39 +277,3 @@ func formSourceIDs(g *gorm.DB, token string) (orgID, id uuid.UUID, found bool, e
 	}
 	return rows[0].OrgID, rows[0].ID, true, nil
 }
-
-// insertRaw stores delivery d in lead_intake_raw unless one of the table's unique keys ((org,
-// source, delivery key) or (org, batch, row)) holds it already (R3). It returns the new row's id
-// and whether it was inserted.
-func insertRaw(tx *gorm.DB, d Delivery, rowNumber *int, headers []byte) (uuid.UUID, bool, error) {
-	var ids []uuid.UUID
-	err := tx.Raw(`INSERT INTO lead_intake_raw (org_id, source_id, batch_id, row_number, delivery_key, content_type, body, headers)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?::jsonb)
-ON CONFLICT DO NOTHING
-RETURNING id`, d.OrgID, d.SourceID, d.BatchID, rowNumber, d.DeliveryKey, d.ContentType, d.Body, string(headers)).
-		Scan(&ids).Error
-	if err != nil {
-		return uuid.Nil, false, fmt.Errorf("insert intake row: %w", err)
-	}
-	if len(ids) == 0 {
-		return uuid.Nil, false, nil
-	}
-	return ids[0], true, nil
-}
-
-// storedDelivery returns the id of the stored row that d conflicted with.
-func storedDelivery(tx *gorm.DB, d Delivery, rowNumber *int) (uuid.UUID, error) {
-	var ids []uuid.UUID
-	err := tx.Raw(`SELECT id FROM lead_intake_raw
-WHERE org_id = ? AND ((source_id IS NOT DISTINCT FROM ? AND delivery_key = ?) OR (batch_id = ? AND row_number = ?))
-LIMIT 1`, d.OrgID, d.SourceID, d.DeliveryKey, d.BatchID, rowNumber).Scan(&ids).Error
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("find stored intake row: %w", err)
-	}
-	if len(ids) == 0 {
-		// The conflicting row was pruned between the two statements: vanishingly rare, and a
-		// retry of the whole delivery inserts it anew.
-		return uuid.Nil, apperr.Errorf(apperr.Conflict, "the delivery conflicted with a row that is gone; retry")
-	}
-	return ids[0], nil
-}

@@ -22,13 +22,18 @@ type Config struct {
 	// BaseDelay is JOB_BASE_DELAY_MS: the first retry waits about this long, and each later one
 	// twice as long as the one before.
 	BaseDelay time.Duration
-	// MaxAttempts is JOB_MAX_ATTEMPTS, the default for jobs that do not set their own.
+	// MaxAttempts is JOB_MAX_ATTEMPTS, the default for jobs that do not set their own
+	// (DefaultMaxAttempts when unset).
 	MaxAttempts int
 	// MaxDelay caps the backoff (default 24 h).
 	MaxDelay time.Duration
 	// Jitter returns a factor in [0,1) used to spread retries; nil uses math/rand.
 	Jitter func() float64
 }
+
+// DefaultMaxAttempts is JOB_MAX_ATTEMPTS when it is not set: the attempts of a job that does
+// not set its own.
+const DefaultMaxAttempts = 3
 
 // Queue is the jobs table. It is safe for concurrent use.
 type Queue struct {
@@ -47,7 +52,7 @@ func New(d *db.DB, cfg Config) *Queue {
 		cfg.BaseDelay = 5 * time.Second
 	}
 	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 3
+		cfg.MaxAttempts = DefaultMaxAttempts
 	}
 	if cfg.MaxDelay <= 0 {
 		cfg.MaxDelay = 24 * time.Hour

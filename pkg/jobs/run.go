@@ -31,7 +31,7 @@ func (q *Queue) NewRun(job *Job) *Run {
 // that does not may simply return nil, and the runtime completes it in a batch.
 //
 // The jobs fn enqueues (Queue.Enqueue, e.g. through the events' job map) wake the workers after
-// the commit rather than inside it (beginTenantSQL, Waker), so that the handlers'
+// the commit rather than inside it (TenantDeferWakeSQL, Waker), so that the handlers'
 // transactions do not commit one at a time behind PostgreSQL's notify lock.
 //
 // The transaction costs two round trips besides fn's statements: BEGIN goes to the server

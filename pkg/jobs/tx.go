@@ -12,9 +12,11 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
+
+	"example.com/crm/pkg/db"
 )
 
-// beginTenantSQL opens the handler's transaction, sent right behind BEGIN: it scopes the
+// TenantDeferWakeSQL ($1: the org id) opens a transaction that writes jobs: it scopes the
 // transaction to an org (as db.SetOrg does) and makes the jobs it inserts skip the NOTIFY of the
 // jobs insert trigger (app.jobs_notify, migration 000010): the transaction then owes the workers
 // a Waker.Wake after its commit.
@@ -23,7 +25,9 @@ import (
 // database-wide lock until its commit record is flushed. Every transaction that enqueues would
 // otherwise wait in line behind the others' disk flushes: the worker transactions of the lead
 // pipeline spent most of their time in that line.
-const beginTenantSQL = "SELECT set_config('app.org_id', $1, true), set_config('app.jobs_notify', 'deferred', true)"
+//
+// CompleteInTx sends it right behind BEGIN; intake.Acceptor at the head of its pipeline.
+const TenantDeferWakeSQL = "SELECT set_config('app.org_id', $1, true), set_config('app.jobs_notify', 'deferred', true)"
 
 // completeJobSQL completes the attempt fenced on its claim and logs it (migration 000012); it
 // raises leaseLostState when the attempt no longer holds the job.
@@ -32,13 +36,10 @@ const completeJobSQL = "SELECT complete_job($1, $2, $3, $4, $5)"
 // leaseLostState is the SQLSTATE complete_job raises for an attempt that lost its lease.
 const leaseLostState = "CJ001"
 
-// rollbackTimeout bounds the ROLLBACK after a failed handler transaction.
-const rollbackTimeout = 5 * time.Second
-
 // pipelinedTx runs fn in a transaction on one connection and completes job in it, in two round
 // trips besides fn's own statements:
 //
-//  1. BEGIN and beginTenantSQL, as one pipeline;
+//  1. BEGIN and TenantDeferWakeSQL, as one pipeline;
 //  2. fn's statements, through a gorm session on that connection;
 //  3. complete_job and COMMIT, as one pipeline. When the attempt has lost its lease,
 //     complete_job fails, the server skips the COMMIT queued behind it (after an error it
@@ -61,7 +62,7 @@ func (q *Queue) pipelinedTx(ctx context.Context, job *Job, fn func(tx *gorm.DB) 
 
 	begin := &pgx.Batch{}
 	begin.Queue("BEGIN")
-	begin.Queue(beginTenantSQL, job.OrgID.String())
+	begin.Queue(TenantDeferWakeSQL, job.OrgID.String())
 	if err := sendBatch(ctx, conn, begin); err != nil {
 		return rollback(ctx, conn, fmt.Errorf("complete job %d: begin: %w", job.ID, err))
 	}
@@ -109,24 +110,22 @@ func sendBatch(ctx context.Context, conn *sql.Conn, b *pgx.Batch) error {
 
 // rollback ends the connection's transaction, if one is open, after cause, and returns cause.
 // A connection whose ROLLBACK fails is discarded (driver.ErrBadConn) instead of going back to
-// the pool inside a transaction.
+// the pool.
 func rollback(ctx context.Context, conn *sql.Conn, cause error) error {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
-	defer cancel()
+	var rerr error
 	err := conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return driver.ErrBadConn
 		}
-		c := sc.Conn()
-		if c.IsClosed() || c.PgConn().TxStatus() == 'I' {
-			return nil
-		}
-		if _, err := c.Exec(rctx, "ROLLBACK"); err != nil {
+		if rerr = db.RollbackOpen(ctx, sc.Conn()); rerr != nil {
 			return driver.ErrBadConn
 		}
 		return nil
 	})
+	if rerr != nil {
+		return errors.Join(cause, rerr)
+	}
 	if err != nil {
 		return errors.Join(cause, fmt.Errorf("roll back: %w", err))
 	}

@@ -61,7 +61,7 @@ VALUES ($1, $2, 'webhook', $3, 'whsec_test', $4::jsonb)`, p.org, id, "source "+i
 // the raw row's id.
 func (p *pipe) accept(t *testing.T, sourceID *uuid.UUID, contentType, body string) uuid.UUID {
 	t.Helper()
-	a, err := intake.Accept(t.Context(), p.d.Gorm, p.queue, intake.Delivery{
+	a, err := intake.NewAcceptor(p.d, jobs.Config{}).Accept(t.Context(), intake.Delivery{
 		OrgID: p.org, SourceID: sourceID, DeliveryKey: uuid.NewString(), ContentType: contentType, Body: []byte(body),
 	})
 	require.NoError(t, err)
