@@ -621,23 +621,13 @@ func TestEmitMarksInsertedJobsForWaker(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := t.Context()
-	listener, err := b.db.Pool.Acquire(ctx)
-	require.NoError(t, err)
-	t.Cleanup(listener.Release)
-	_, err = listener.Exec(ctx, "LISTEN jobs_inserted")
-	require.NoError(t, err)
-	wait := func(within time.Duration) error {
-		wctx, cancel := context.WithTimeout(ctx, within)
-		defer cancel()
-		_, err := listener.Conn().WaitForNotification(wctx)
-		return err
-	}
+	wait := dbtest.Listen(t, b.db.Pool, "jobs_inserted")
 
 	handlerJobs := make([]jobs.NewJob, 3)
 	for i := range handlerJobs {
 		handlerJobs[i] = jobs.NewJob{OrgID: b.org, Type: jobs.TypeNoop, IdempotencyKey: fmt.Sprint("handler-", i)}
 	}
-	_, err = b.q.Enqueue(ctx, b.db.Gorm, handlerJobs...)
+	_, err := b.q.Enqueue(ctx, b.db.Gorm, handlerJobs...)
 	require.NoError(t, err)
 	require.NoError(t, wait(5*time.Second), "an autocommit enqueue notifies through the trigger")
 	claimed, err := b.q.Claim(ctx, jobs.NewClaimID("w"), 3)

@@ -64,17 +64,7 @@ func TestAcceptorWakesWorkers(t *testing.T) {
 	b := setup(t)
 	ctx := t.Context()
 	wh := b.webhook(t, b.org, "Zapier")
-	listener, err := b.super.Pool.Acquire(ctx)
-	require.NoError(t, err)
-	t.Cleanup(listener.Release)
-	_, err = listener.Exec(ctx, "LISTEN jobs_inserted")
-	require.NoError(t, err)
-	wait := func(within time.Duration) error {
-		wctx, cancel := context.WithTimeout(ctx, within)
-		defer cancel()
-		_, err := listener.Conn().WaitForNotification(wctx)
-		return err
-	}
+	wait := dbtest.Listen(t, b.super.Pool, "jobs_inserted")
 
 	// An enqueue in a deferring transaction notifies nobody.
 	require.NoError(t, b.owner.Tx(ctx, b.org, func(tx *gorm.DB) error {
@@ -86,7 +76,7 @@ func TestAcceptorWakesWorkers(t *testing.T) {
 	}))
 	require.ErrorIs(t, wait(300*time.Millisecond), context.DeadlineExceeded, "no notification from a deferring transaction")
 
-	_, err = intake.NewAcceptor(b.app, jobs.Config{}).Accept(ctx, intake.Delivery{
+	_, err := intake.NewAcceptor(b.app, jobs.Config{}).Accept(ctx, intake.Delivery{
 		OrgID: b.org, SourceID: &wh.ID, DeliveryKey: "k", ContentType: "application/json", Body: []byte(`{}`),
 	})
 	require.NoError(t, err)

@@ -173,20 +173,8 @@ func TestCompleteInTx(t *testing.T) {
 	ctx := t.Context()
 	ids := b.enqueueN(t, "j", 4)
 	claimID := jobs.NewClaimID("w")
-	got := b.claim(t, claimID, 10, 4)
-	byID := map[int64]*jobs.Job{}
-	for _, j := range got {
-		byID[j.ID] = j
-	}
-	// orgs is under forced row-level security: the handler's committed write is read back
-	// through a superuser connection, which sees it without a tenant transaction.
-	super := dbtest.SuperDB(t, b.url)
-	orgName := func() string {
-		t.Helper()
-		var name string
-		require.NoError(t, super.Pool.QueryRow(ctx, `SELECT name FROM orgs WHERE id = $1`, b.org).Scan(&name))
-		return name
-	}
+	byID := claimByID(t, b, claimID, 4)
+	orgName := orgNameOf(t, b)
 	rename := func(name string) func(tx *gorm.DB) error {
 		return func(tx *gorm.DB) error {
 			var scoped string
@@ -259,18 +247,8 @@ func TestCompleteInTxTransactionRules(t *testing.T) {
 	b := setup(t)
 	ctx := t.Context()
 	ids := b.enqueueN(t, "j", 3)
-	got := b.claim(t, jobs.NewClaimID("w"), 10, 3)
-	byID := map[int64]*jobs.Job{}
-	for _, j := range got {
-		byID[j.ID] = j
-	}
-	super := dbtest.SuperDB(t, b.url)
-	orgName := func() string {
-		t.Helper()
-		var name string
-		require.NoError(t, super.Pool.QueryRow(ctx, `SELECT name FROM orgs WHERE id = $1`, b.org).Scan(&name))
-		return name
-	}
+	byID := claimByID(t, b, jobs.NewClaimID("w"), 3)
+	orgName := orgNameOf(t, b)
 	rename := func(tx *gorm.DB, name string) error {
 		return tx.Exec(`UPDATE orgs SET name = ? WHERE id = ?`, name, b.org).Error
 	}
@@ -314,4 +292,28 @@ func TestCompleteInTxTransactionRules(t *testing.T) {
 	require.NoError(t, run.CompleteInTx(ctx, func(tx *gorm.DB) error { return rename(tx, "next") }))
 	require.Equal(t, "next", orgName())
 	require.Equal(t, jobs.StatusCompleted, b.row(t, ids[2]).Status)
+}
+
+// claimByID claims b's n runnable jobs for claimID and returns them by id.
+func claimByID(t *testing.T, b *bundle, claimID string, n int) map[int64]*jobs.Job {
+	t.Helper()
+	byID := map[int64]*jobs.Job{}
+	for _, j := range b.claim(t, claimID, 10, n) {
+		byID[j.ID] = j
+	}
+	return byID
+}
+
+// orgNameOf returns a reader of the name of b's org, which the tests' handlers rename. orgs is
+// under forced row-level security: a handler's committed write is read back through a
+// superuser connection, which sees it without a tenant transaction.
+func orgNameOf(t *testing.T, b *bundle) func() string {
+	t.Helper()
+	super := dbtest.SuperDB(t, b.url)
+	return func() string {
+		t.Helper()
+		var name string
+		require.NoError(t, super.Pool.QueryRow(t.Context(), `SELECT name FROM orgs WHERE id = $1`, b.org).Scan(&name))
+		return name
+	}
 }

@@ -8,25 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
+	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/jobs"
 )
-
-// listen returns a function that waits up to within for a NOTIFY jobs_inserted on a connection
-// of b that listens from now on.
-func listen(t *testing.T, b *bundle) func(within time.Duration) error {
-	t.Helper()
-	listener, err := b.db.Pool.Acquire(t.Context())
-	require.NoError(t, err)
-	t.Cleanup(listener.Release)
-	_, err = listener.Exec(t.Context(), "LISTEN jobs_inserted")
-	require.NoError(t, err)
-	return func(within time.Duration) error {
-		wctx, cancel := context.WithTimeout(t.Context(), within)
-		defer cancel()
-		_, err := listener.Conn().WaitForNotification(wctx)
-		return err
-	}
-}
 
 // TestCompleteInTxWakesAfterCommit proves that the jobs a handler's transaction enqueues wake the
 // workers after its commit, not inside it (migration 000010, jobs.Waker): the transaction runs
@@ -36,7 +20,7 @@ func TestCompleteInTxWakesAfterCommit(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := t.Context()
-	wait := listen(t, b)
+	wait := dbtest.Listen(t, b.db.Pool, "jobs_inserted")
 	b.enqueueN(t, "j", 3)
 	require.NoError(t, wait(5*time.Second), "an autocommit enqueue notifies through the trigger")
 	got := b.claim(t, jobs.NewClaimID("w"), 10, 3)
@@ -75,7 +59,7 @@ func TestMarkInsertedWakesAfterCommit(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := t.Context()
-	wait := listen(t, b)
+	wait := dbtest.Listen(t, b.db.Pool, "jobs_inserted")
 	b.enqueueN(t, "j", 3)
 	require.NoError(t, wait(5*time.Second), "an autocommit enqueue notifies through the trigger")
 	got := b.claim(t, jobs.NewClaimID("w"), 10, 3)
