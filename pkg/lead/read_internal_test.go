@@ -10,10 +10,13 @@ import (
 
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
+	"example.com/crm/pkg/enrichment"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/org"
 	"example.com/crm/pkg/page"
+	"example.com/crm/pkg/scoring"
 )
 
 // TestReadsMatchTheGormPath proves the single-round-trip reads (pgx, leadScan) return exactly
@@ -106,4 +109,51 @@ func TestReadsMatchTheGormPath(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPipelineLeadReads proves the pipeline's two reads of a lead by primary key alone agree with
+// each other and treat a deleted lead as absent: the one-round-trip read before the external
+// calls (Pipeline.read) and the locking read in the write transaction (lockPipelineLead), which
+// a delete between the two reaches.
+func TestPipelineLeadReads(t *testing.T) {
+	t.Parallel()
+	owner, _ := dbtest.NewDB(t)
+	ctx := t.Context()
+	em := events.NewEmitter(jobs.New(owner, jobs.Config{}))
+	orgID, other := dbtest.NewOrg(t, owner, "acme"), dbtest.NewOrg(t, owner, "other")
+	svc := NewService(owner.Gorm, em)
+	p := NewPipeline(owner.Gorm, em, enrichment.LocalEnricher{}, scoring.Builtin{})
+	l, err := svc.Create(ctx, orgID, "test", NewLead{Contact: intake.Contact{Email: "ada@acme.example", Name: "Ada"}})
+	require.NoError(t, err)
+
+	locked := func(org, id uuid.UUID) snapshot {
+		t.Helper()
+		var s snapshot
+		require.NoError(t, db.Tx(ctx, owner.Gorm, org, func(tx *gorm.DB) error {
+			var err error
+			s, err = lockPipelineLead(tx, org, id)
+			return err
+		}))
+		return s
+	}
+	var icp org.ICP
+	read, err := p.read(ctx, orgID, l.ID, &icp)
+	require.NoError(t, err)
+	require.True(t, read.found)
+	require.Nil(t, read.scoredBy)
+	require.Equal(t, l, read.lead)
+	require.Equal(t, read, locked(orgID, l.ID))
+
+	// Another org's id, or an unknown one, is absent.
+	require.False(t, locked(other, l.ID).found)
+	s, err := p.read(ctx, orgID, uuid.New(), nil)
+	require.NoError(t, err)
+	require.False(t, s.found)
+
+	// Deleted: absent to both reads.
+	require.NoError(t, svc.Delete(ctx, orgID, "test", l.ID))
+	s, err = p.read(ctx, orgID, l.ID, nil)
+	require.NoError(t, err)
+	require.False(t, s.found)
+	require.False(t, locked(orgID, l.ID).found)
 }
