@@ -56,7 +56,7 @@ func (b *bundle) count(t *testing.T, sql string, args ...any) int {
 // accept stores a delivery as the gateway does: the raw row and its process_intake job.
 func (b *bundle) accept(t *testing.T, body string) uuid.UUID {
 	t.Helper()
-	a, err := intake.Accept(t.Context(), b.d.Gorm, b.queue, intake.Delivery{
+	a, err := intake.NewAcceptor(b.d, jobs.Config{}).Accept(t.Context(), intake.Delivery{
 		OrgID: b.org, DeliveryKey: uuid.NewString(), ContentType: "application/json", Body: []byte(body),
 	})
 	require.NoError(t, err)
