@@ -44,6 +44,31 @@ type pipelineResult struct {
 	// cpu of the gateway, the workers, and the PostgreSQL backends serving each (-1: unknown).
 	cpuGateway, cpuWorkers, cpuGatewayDB, cpuWorkerDB time.Duration
 	warnings                                          int
+	// work is what PostgreSQL counted for the run's database (pg_stat_database), nil when it
+	// could not be read.
+	work *dbWork
+}
+
+// dbWork is pg_stat_database's count of transactions and row writes in one database: figures
+// that, unlike time and CPU, do not depend on what else the machine does, so builds compare by
+// them exactly.
+type dbWork struct {
+	commits, rollbacks, inserted, updated, deleted int64
+}
+
+// readDBWork reads the counts of the run's database.
+func readDBWork(ctx context.Context, e *benchEnv) (dbWork, error) {
+	var w dbWork
+	err := e.super.Pool.QueryRow(ctx, `SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted
+FROM pg_stat_database WHERE datname = current_database()`).Scan(&w.commits, &w.rollbacks, &w.inserted, &w.updated, &w.deleted)
+	if err != nil {
+		return dbWork{}, fmt.Errorf("read pg_stat_database: %w", err)
+	}
+	return w, nil
+}
+
+func (w dbWork) minus(o dbWork) dbWork {
+	return dbWork{w.commits - o.commits, w.rollbacks - o.rollbacks, w.inserted - o.inserted, w.updated - o.updated, w.deleted - o.deleted}
 }
 
 // pipelineBody is lead i's webhook body: a quarter each of leads the built-in scorer sends to
@@ -130,6 +155,7 @@ func pipelineScenario(ctx context.Context, o options) (pipelineResult, error) {
 		return res.StatusCode, nil
 	}
 
+	workBefore, workErr := readDBWork(ctx, e)
 	before := pipelineCPU(ctx, e, gw, workers)
 	var next atomic.Int64
 	var retries atomic.Int64
@@ -211,6 +237,22 @@ func pipelineScenario(ctx context.Context, o options) (pipelineResult, error) {
 	}
 	for _, w := range workers {
 		r.warnings += w.warnings()
+	}
+	// A backend reports its counts to pg_stat_database when it is idle or when it ends: stop the
+	// processes, so that every backend of theirs has ended, before reading them.
+	for _, w := range workers {
+		w.stop()
+	}
+	gw.stop()
+	if workErr == nil {
+		var after dbWork
+		if after, workErr = readDBWork(ctx, e); workErr == nil {
+			w := after.minus(workBefore)
+			r.work = &w
+		}
+	}
+	if workErr != nil {
+		fmt.Fprintln(os.Stderr, "gatewaybench: no database work figures:", workErr)
 	}
 	return r, nil
 }
@@ -314,8 +356,9 @@ func pipelineCPU(ctx context.Context, e *benchEnv, gw *gatewayProc, workers []*w
 
 // workerProc is one running worker.
 type workerProc struct {
-	cmd *exec.Cmd
-	log *os.File
+	cmd      *exec.Cmd
+	log      *os.File
+	stopOnce sync.Once
 }
 
 // startWorker runs the worker binary against dbURL with extra settings and waits for its
@@ -363,8 +406,12 @@ func (w *workerProc) warnings() int {
 	return strings.Count(string(b), `"level":"warn"`) + strings.Count(string(b), `"level":"error"`)
 }
 
-// stop sends SIGTERM and waits.
+// stop sends SIGTERM and waits; calls after the first do nothing.
 func (w *workerProc) stop() {
+	w.stopOnce.Do(w.terminate)
+}
+
+func (w *workerProc) terminate() {
 	_ = w.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { _ = w.cmd.Wait(); close(done) }()

@@ -36,6 +36,12 @@ func (r *report) pipelineMarkdown() string {
 			num(float64(r.machine.NProc)*float64(time.Second)/float64(total/time.Duration(pr.leads))), r.machine.NProc)
 		p("")
 	}
+	if w := pr.work; w != nil {
+		per := func(n int64) string { return fmt.Sprintf("%.1f", float64(n)/float64(pr.leads)) }
+		p("Database work per lead (`pg_stat_database` of the run's database, counted from the first post until the processes ended; independent of the machine's load, so builds compare by it exactly): %s transactions committed (read-only ones and the harness's polls included), %s rolled back, %s rows inserted, %s updated, %s deleted.",
+			per(w.commits), per(w.rollbacks), per(w.inserted), per(w.updated), per(w.deleted))
+		p("")
+	}
 	p("Checked after the run: %s leads, one per delivery, each scored by the built-in scorer with one `lead.enriched` and one `lead.qualified`; paths book_call %s (each priority high with a task), nurture %s (each with its follow-up in `scheduled_tasks`), disqualify %s (stage disqualified); jobs %s, every one completed on its first attempt, none dead-lettered; %s events in all. Warnings or errors logged by the workers: %d.",
 		num(float64(pr.leads)), num(float64(pr.paths["book_call"])), num(float64(pr.paths["nurture"])), num(float64(pr.paths["disqualify"])),
 		jobList(pr.jobs), num(float64(pr.events)), pr.warnings)

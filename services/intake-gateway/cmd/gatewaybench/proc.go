@@ -9,15 +9,17 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
 
 // gatewayProc is one running gateway.
 type gatewayProc struct {
-	cmd  *exec.Cmd
-	base string
-	log  *os.File
+	cmd      *exec.Cmd
+	base     string
+	log      *os.File
+	stopOnce sync.Once
 }
 
 // startGateway runs the gateway binary as the app role with the production defaults plus extra
@@ -76,8 +78,12 @@ func (p *gatewayProc) peakRSS() (int64, error) {
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", p.cmd.Process.Pid)
 }
 
-// stop sends SIGTERM and waits.
+// stop sends SIGTERM and waits; calls after the first do nothing.
 func (p *gatewayProc) stop() {
+	p.stopOnce.Do(p.terminate)
+}
+
+func (p *gatewayProc) terminate() {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { _ = p.cmd.Wait(); close(done) }()
