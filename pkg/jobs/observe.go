@@ -186,8 +186,8 @@ func JobLogs(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, jobID int64) ([]
 }
 
 // ListLogs returns the org's job logs, newest first (id descending), narrowed by f. The job
-// filter is served by job_logs_job_idx, the rest by job_logs_list_idx. A bad cursor is
-// apperr.BadRequest.
+// filter is served by job_logs_job_idx, the rest by the primary key (org_id, id) scanned
+// backwards. A bad cursor is apperr.BadRequest.
 func ListLogs(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f LogFilter, p page.Request) (page.Page[LogEntry], error) {
 	limit, after, err := idPage(p)
 	if err != nil {
