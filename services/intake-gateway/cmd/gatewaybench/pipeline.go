@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"example.com/crm/pkg/intake"
@@ -355,11 +354,7 @@ func pipelineCPU(ctx context.Context, e *benchEnv, gw *gatewayProc, workers []*w
 }
 
 // workerProc is one running worker.
-type workerProc struct {
-	cmd      *exec.Cmd
-	log      *os.File
-	stopOnce sync.Once
-}
+type workerProc struct{ *child }
 
 // startWorker runs the worker binary against dbURL with extra settings and waits for its
 // "worker starting" log line.
@@ -382,7 +377,7 @@ func startWorker(ctx context.Context, o options, dbURL string, extra []string) (
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", o.worker, err)
 	}
-	w := &workerProc{cmd: cmd, log: logFile}
+	w := &workerProc{&child{cmd: cmd, log: logFile, name: "worker", grace: 30 * time.Second}}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		b, _ := os.ReadFile(logFile.Name())
@@ -404,27 +399,4 @@ func (w *workerProc) warnings() int {
 		return -1
 	}
 	return strings.Count(string(b), `"level":"warn"`) + strings.Count(string(b), `"level":"error"`)
-}
-
-// stop sends SIGTERM and waits; calls after the first do nothing.
-func (w *workerProc) stop() {
-	w.stopOnce.Do(w.terminate)
-}
-
-func (w *workerProc) terminate() {
-	_ = w.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = w.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = w.cmd.Process.Kill()
-		<-done
-	}
-	_ = w.log.Close()
-	if os.Getenv("GATEWAYBENCH_KEEP_LOGS") == "" {
-		_ = os.Remove(w.log.Name())
-	} else {
-		fmt.Fprintln(os.Stderr, "worker log kept:", w.log.Name())
-	}
 }

@@ -16,9 +16,18 @@ import (
 
 // gatewayProc is one running gateway.
 type gatewayProc struct {
-	cmd      *exec.Cmd
-	base     string
-	log      *os.File
+	*child
+	base string
+}
+
+// child is a process the benchmark started, with the file its output goes to.
+type child struct {
+	cmd *exec.Cmd
+	log *os.File
+	// name says whose log is kept ("gateway", "worker"); grace is how long stop waits after
+	// SIGTERM before it kills.
+	name     string
+	grace    time.Duration
 	stopOnce sync.Once
 }
 
@@ -43,7 +52,7 @@ func startGateway(ctx context.Context, o options, e *benchEnv, extra ...string) 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", o.gateway, err)
 	}
-	p := &gatewayProc{cmd: cmd, base: "http://" + addr, log: logFile}
+	p := &gatewayProc{child: &child{cmd: cmd, log: logFile, name: "gateway", grace: 20 * time.Second}, base: "http://" + addr}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/readyz", nil)
@@ -78,27 +87,26 @@ func (p *gatewayProc) peakRSS() (int64, error) {
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", p.cmd.Process.Pid)
 }
 
-// stop sends SIGTERM and waits; calls after the first do nothing.
-func (p *gatewayProc) stop() {
-	p.stopOnce.Do(p.terminate)
-}
-
-func (p *gatewayProc) terminate() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-	}
-	_ = p.log.Close()
-	if os.Getenv("GATEWAYBENCH_KEEP_LOGS") == "" {
-		_ = os.Remove(p.log.Name())
-	} else {
-		fmt.Fprintln(os.Stderr, "gateway log kept:", p.log.Name())
-	}
+// stop sends SIGTERM, waits (killing the process after its grace) and removes its log unless
+// GATEWAYBENCH_KEEP_LOGS is set; calls after the first do nothing.
+func (c *child) stop() {
+	c.stopOnce.Do(func() {
+		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = c.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(c.grace):
+			_ = c.cmd.Process.Kill()
+			<-done
+		}
+		_ = c.log.Close()
+		if os.Getenv("GATEWAYBENCH_KEEP_LOGS") == "" {
+			_ = os.Remove(c.log.Name())
+		} else {
+			fmt.Fprintln(os.Stderr, c.name+" log kept:", c.log.Name())
+		}
+	})
 }
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat times (100 on Linux).
