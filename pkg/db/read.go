@@ -98,17 +98,18 @@ func GormReadTx(ctx context.Context, g *gorm.DB, orgID uuid.UUID, queue func(b *
 		return fmt.Errorf("tenant read: acquire connection: %w", err)
 	}
 	defer c.Close()
-	var rerr error
-	err = c.Raw(func(dc any) error {
+	return WithPgx(c, func(conn *pgx.Conn) error { return ReadTx(ctx, conn, orgID, queue) })
+}
+
+// WithPgx runs fn on the pgx connection underneath conn, a connection of the database/sql pool
+// that Open builds on pgx, and returns fn's error. fn must not keep the *pgx.Conn; returning
+// driver.ErrBadConn makes database/sql discard the connection instead of reusing it.
+func WithPgx(conn *sql.Conn, fn func(c *pgx.Conn) error) error {
+	return conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
 		if !ok {
-			return fmt.Errorf("tenant read: database/sql driver connection is %T, not pgx", dc)
+			return fmt.Errorf("database/sql driver connection is %T, not pgx", dc)
 		}
-		rerr = ReadTx(ctx, sc.Conn(), orgID, queue)
-		return nil
+		return fn(sc.Conn())
 	})
-	if err != nil {
-		return fmt.Errorf("tenant read: %w", err)
-	}
-	return rerr
 }

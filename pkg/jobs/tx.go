@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/db"
@@ -93,19 +92,7 @@ func (q *Queue) pipelinedTx(ctx context.Context, job *Job, fn func(tx *gorm.DB) 
 
 // sendBatch sends b on conn's pgx connection as one pipeline and reads every answer.
 func sendBatch(ctx context.Context, conn *sql.Conn, b *pgx.Batch) error {
-	var berr error
-	err := conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("database/sql driver connection is %T, not pgx", dc)
-		}
-		berr = sc.Conn().SendBatch(ctx, b).Close()
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return berr
+	return db.WithPgx(conn, func(c *pgx.Conn) error { return c.SendBatch(ctx, b).Close() })
 }
 
 // rollback ends the connection's transaction, if one is open, after cause, and returns cause.
@@ -113,12 +100,8 @@ func sendBatch(ctx context.Context, conn *sql.Conn, b *pgx.Batch) error {
 // the pool.
 func rollback(ctx context.Context, conn *sql.Conn, cause error) error {
 	var rerr error
-	err := conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return driver.ErrBadConn
-		}
-		if rerr = db.RollbackOpen(ctx, sc.Conn()); rerr != nil {
+	err := db.WithPgx(conn, func(c *pgx.Conn) error {
+		if rerr = db.RollbackOpen(ctx, c); rerr != nil {
 			return driver.ErrBadConn
 		}
 		return nil
