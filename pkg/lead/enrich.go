@@ -32,7 +32,27 @@ type EnrichedPayload struct {
 //
 // An enricher error that retrying cannot fix (enrichment.IsPermanent: a 4xx, a garbage answer)
 // is returned as jobs.Permanent; any other (5xx, timeout) is returned for the queue to retry.
+//
+// An Offline pipeline has no call to make outside the transaction, so it reads the lead only
+// once, locked, in the transaction of commit, and enriches it there.
 func (p *Pipeline) Enrich(ctx context.Context, orgID, leadID uuid.UUID, commit Commit) error {
+	if p.Offline() {
+		err := commit(ctx, func(tx *gorm.DB) error {
+			cur, err := lockPipelineLead(tx, orgID, leadID)
+			if err != nil || !cur.found || cur.lead.enriched() {
+				return err
+			}
+			res, err := p.enrich(ctx, cur.lead)
+			if err != nil {
+				return err
+			}
+			return p.writeEnrichment(ctx, tx, orgID, leadID, res, jobs.TypeEnrichLead)
+		})
+		if err != nil {
+			return fmt.Errorf("enrich lead %s: %w", leadID, err)
+		}
+		return nil
+	}
 	s, err := p.read(ctx, orgID, leadID, nil)
 	if err != nil {
 		return fmt.Errorf("enrich lead: %w", err)
@@ -40,11 +60,8 @@ func (p *Pipeline) Enrich(ctx context.Context, orgID, leadID uuid.UUID, commit C
 	if !s.found || s.lead.enriched() {
 		return commit(ctx, func(*gorm.DB) error { return nil })
 	}
-	res, err := p.enricher.Enrich(ctx, s.lead.enrichmentInput())
+	res, err := p.enrich(ctx, s.lead)
 	if err != nil {
-		if enrichment.IsPermanent(err) {
-			return jobs.Permanent(fmt.Errorf("enrich lead %s: %w", leadID, err))
-		}
 		return fmt.Errorf("enrich lead %s: %w", leadID, err)
 	}
 	err = commit(ctx, func(tx *gorm.DB) error {
@@ -57,6 +74,15 @@ func (p *Pipeline) Enrich(ctx context.Context, orgID, leadID uuid.UUID, commit C
 	return nil
 }
 
+// enrich runs the enricher on l; an error retrying cannot fix is jobs.Permanent.
+func (p *Pipeline) enrich(ctx context.Context, l Lead) (enrichment.Result, error) {
+	res, err := p.enricher.Enrich(ctx, l.enrichmentInput())
+	if err != nil && enrichment.IsPermanent(err) {
+		return enrichment.Result{}, jobs.Permanent(err)
+	}
+	return res, err
+}
+
 // storeEnrichmentTx locks the lead and, unless it is gone or already enriched, stores r and
 // emits lead.enriched. It reports whether it stored.
 func (p *Pipeline) storeEnrichmentTx(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, r enrichment.Result, by string) (bool, error) {
@@ -64,9 +90,15 @@ func (p *Pipeline) storeEnrichmentTx(ctx context.Context, tx *gorm.DB, orgID, le
 	if err != nil || !cur.found || cur.lead.enriched() {
 		return false, err
 	}
+	return true, p.writeEnrichment(ctx, tx, orgID, leadID, r, by)
+}
+
+// writeEnrichment stores r on the lead, which the transaction has locked and seen live and not
+// yet enriched, and emits lead.enriched.
+func (p *Pipeline) writeEnrichment(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, r enrichment.Result, by string) error {
 	if err := storeEnrichment(tx, orgID, leadID, r); err != nil {
-		return false, err
+		return err
 	}
-	return true, p.emit(ctx, tx, orgID, events.LeadEnriched, leadID, "lead.enriched:"+leadID.String(),
+	return p.emit(ctx, tx, orgID, events.LeadEnriched, leadID, "lead.enriched:"+leadID.String(),
 		EnrichedPayload{Enrichment: r, RevenueBand: r.RevenueBand, By: by})
 }

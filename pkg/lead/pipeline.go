@@ -54,6 +54,15 @@ func NewPipeline(g *gorm.DB, emitter *events.Emitter, enricher Enricher, scorer 
 	return &Pipeline{db: g, emitter: emitter, enricher: enricher, scorer: scorer}
 }
 
+// Offline reports whether the pipeline calls no external service: local enrichment
+// (enrichment.LocalEnricher) and the built-in scorer (scoring.Builtin). Its use cases then take
+// about a millisecond and may share a transaction (jobs.Batch).
+func (p *Pipeline) Offline() bool {
+	_, localEnricher := p.enricher.(enrichment.LocalEnricher)
+	_, builtin := p.scorer.(scoring.Builtin)
+	return localEnricher && builtin
+}
+
 // snapshot is the lead as the pipeline reads it before its external calls.
 type snapshot struct {
 	lead     Lead

@@ -3,6 +3,7 @@ package lead_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -253,4 +254,86 @@ func TestQualifyAIErrors(t *testing.T) {
 			require.Equal(t, lead.StageNew, got.Stage)
 		})
 	}
+}
+
+// localEnricher is enrichment.LocalEnricher behind another type, so that a pipeline using it is
+// not Offline and takes the path with a read before its calls.
+type localEnricher struct{}
+
+func (localEnricher) Enrich(ctx context.Context, in enrichment.Input) (enrichment.Result, error) {
+	return enrichment.LocalEnricher{}.Enrich(ctx, in)
+}
+
+// TestOfflinePipelineAgrees proves the offline path (local enrichment and the built-in scorer:
+// one locked read inside the transaction) stores exactly what the path with a read before the
+// calls stores, for both orders of enrich_lead and qualify_lead, that its reruns are no-ops, and
+// that it leaves a deleted lead alone.
+func TestOfflinePipelineAgrees(t *testing.T) {
+	t.Parallel()
+	b := setupPipeline(t, nil)
+	em := events.NewEmitter(jobs.New(b.d, jobs.Config{}))
+	offline := lead.NewPipeline(b.d.Gorm, em, enrichment.LocalEnricher{}, scoring.Builtin{})
+	online := lead.NewPipeline(b.d.Gorm, em, localEnricher{}, scoring.Builtin{})
+	require.True(t, offline.Offline())
+	require.False(t, online.Offline())
+	require.False(t, b.pipe.Offline())
+
+	// The stored outcome of a lead, without its ids and times.
+	type outcome struct {
+		Stage, Enrichment, ScoreReasons, Path, Band, Domain string
+		Score, Version                                      int
+		ICP                                                 bool
+		Events                                              map[string]int
+	}
+	outcomeOf := func(id uuid.UUID) outcome {
+		t.Helper()
+		got, err := b.svc.Get(t.Context(), b.org, id)
+		require.NoError(t, err)
+		require.NotNil(t, got.Score)
+		o := outcome{Stage: string(got.Stage), Enrichment: string(got.Enrichment), ScoreReasons: string(got.ScoreReasons),
+			Path: *got.RecommendedPath, Score: *got.Score, Version: got.Version, ICP: *got.ICPMatch, Events: map[string]int{}}
+		if got.RevenueBand != nil {
+			o.Band = *got.RevenueBand
+		}
+		if got.Domain != nil {
+			o.Domain = *got.Domain
+		}
+		for _, typ := range []string{events.LeadEnriched, events.LeadQualified, events.LeadStageChanged} {
+			o.Events[typ] = b.events(t, typ, id)
+		}
+		return o
+	}
+	n := 0
+	newLead := func() lead.Lead { // b.newLead's lead, under a new email at the same domain
+		t.Helper()
+		n++
+		l, err := b.svc.Create(t.Context(), b.org, "test", lead.NewLead{Contact: intake.Contact{
+			Email: fmt.Sprintf("ada%d@acme.io", n), Name: "Ada Lovelace", Title: "CTO", Company: "Acme", Phone: "+44 20 1234", Website: "https://www.acme.io"}})
+		require.NoError(t, err)
+		return l
+	}
+	run := func(p *lead.Pipeline, qualifyFirst bool) outcome {
+		t.Helper()
+		l := newLead()
+		steps := []func(context.Context, uuid.UUID, uuid.UUID, lead.Commit) error{p.Enrich, p.Qualify}
+		if qualifyFirst {
+			steps[0], steps[1] = steps[1], steps[0]
+		}
+		for _, step := range append(steps, steps...) { // the second round is a rerun: a no-op
+			require.NoError(t, step(t.Context(), b.org, l.ID, b.commit))
+		}
+		return outcomeOf(l.ID)
+	}
+	for _, qualifyFirst := range []bool{false, true} {
+		want := run(online, qualifyFirst)
+		require.Equal(t, want, run(offline, qualifyFirst), "qualify first: %v", qualifyFirst)
+		require.Equal(t, map[string]int{events.LeadEnriched: 1, events.LeadQualified: 1, events.LeadStageChanged: 1}, want.Events)
+		require.Equal(t, string(lead.StageQualified), want.Stage)
+	}
+
+	l := newLead()
+	require.NoError(t, b.svc.Delete(t.Context(), b.org, "test", l.ID))
+	require.NoError(t, offline.Enrich(t.Context(), b.org, l.ID, b.commit))
+	require.NoError(t, offline.Qualify(t.Context(), b.org, l.ID, b.commit))
+	require.Zero(t, b.events(t, events.LeadEnriched, l.ID)+b.events(t, events.LeadQualified, l.ID), "a deleted lead is left alone")
 }

@@ -71,7 +71,40 @@ var PathStage = map[scoring.Path]Stage{
 // lead.stage_changed), while a lead that has moved on keeps its stage; and emits lead.qualified,
 // which enqueues route_outreach. A lead already scored (scored_by set), missing or deleted
 // completes with nothing written, so a rerun changes nothing more.
+//
+// An Offline pipeline has no call to make outside the transaction, so it reads the lead (locked)
+// and the ICP only once, in the transaction of commit, and enriches and scores there.
 func (p *Pipeline) Qualify(ctx context.Context, orgID, leadID uuid.UUID, commit Commit) error {
+	if p.Offline() {
+		err := commit(ctx, func(tx *gorm.DB) error {
+			cur, err := lockPipelineLead(tx, orgID, leadID)
+			if err != nil || !cur.found || cur.scoredBy != nil {
+				return err
+			}
+			icp, err := org.GetICPTx(tx, orgID)
+			if err != nil {
+				return err
+			}
+			enr, store, err := p.enrichmentFor(ctx, cur.lead)
+			if err != nil {
+				return err
+			}
+			res, err := p.score(ctx, cur.lead, enr, icp)
+			if err != nil {
+				return err
+			}
+			if store {
+				if err := p.writeEnrichment(ctx, tx, orgID, leadID, enr, jobs.TypeQualifyLead); err != nil {
+					return err
+				}
+			}
+			return p.writeQualification(ctx, tx, orgID, leadID, cur, res)
+		})
+		if err != nil {
+			return fmt.Errorf("qualify lead %s: %w", leadID, err)
+		}
+		return nil
+	}
 	var icp org.ICP
 	s, err := p.read(ctx, orgID, leadID, &icp)
 	if err != nil {
@@ -84,15 +117,9 @@ func (p *Pipeline) Qualify(ctx context.Context, orgID, leadID uuid.UUID, commit 
 	if err != nil {
 		return fmt.Errorf("qualify lead %s: %w", leadID, err)
 	}
-	res, err := p.scorer.Score(ctx, scoring.Input{Lead: s.lead.scoringLead(), Enrichment: enr, ICP: ScoringICP(icp)})
+	res, err := p.score(ctx, s.lead, enr, icp)
 	if err != nil {
-		if scoring.IsPermanent(err) {
-			return jobs.Permanent(fmt.Errorf("qualify lead %s: %w", leadID, err))
-		}
 		return fmt.Errorf("qualify lead %s: %w", leadID, err)
-	}
-	if err := res.Validate(); err != nil {
-		return fmt.Errorf("qualify lead %s: invalid score: %w", leadID, err)
 	}
 	err = commit(ctx, func(tx *gorm.DB) error {
 		if store {
@@ -106,6 +133,22 @@ func (p *Pipeline) Qualify(ctx context.Context, orgID, leadID uuid.UUID, commit 
 		return fmt.Errorf("qualify lead %s: %w", leadID, err)
 	}
 	return nil
+}
+
+// score runs the scorer on l and validates its answer; an error retrying cannot fix is
+// jobs.Permanent.
+func (p *Pipeline) score(ctx context.Context, l Lead, enr enrichment.Result, icp org.ICP) (scoring.Result, error) {
+	res, err := p.scorer.Score(ctx, scoring.Input{Lead: l.scoringLead(), Enrichment: enr, ICP: ScoringICP(icp)})
+	if err != nil {
+		if scoring.IsPermanent(err) {
+			return scoring.Result{}, jobs.Permanent(err)
+		}
+		return scoring.Result{}, err
+	}
+	if err := res.Validate(); err != nil {
+		return scoring.Result{}, fmt.Errorf("invalid score: %w", err)
+	}
+	return res, nil
 }
 
 // enrichmentFor returns the enrichment to score with and whether Qualify should store it (see
@@ -136,6 +179,12 @@ func (p *Pipeline) storeQualificationTx(ctx context.Context, tx *gorm.DB, orgID,
 	if err != nil || !cur.found || cur.scoredBy != nil {
 		return err
 	}
+	return p.writeQualification(ctx, tx, orgID, leadID, cur, res)
+}
+
+// writeQualification stores res on the lead cur, which the transaction has locked and seen live
+// and not yet scored, moves a new lead's stage and emits lead.stage_changed and lead.qualified.
+func (p *Pipeline) writeQualification(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, cur snapshot, res scoring.Result) error {
 	out := QualifiedPayload{
 		Score: res.Score, ScoreReasons: res.Reasons, ICPMatch: res.ICPMatch, RecommendedPath: res.RecommendedPath,
 		ScoredBy: res.Model, Stage: cur.lead.Stage, Version: cur.lead.Version, Reason: stageReason(res),
