@@ -181,6 +181,22 @@ func (q *Queue) Release(ctx context.Context, held []*Job) (map[int64]bool, error
 	return q.fenced(ctx, releaseSQL, held)
 }
 
+// unclaimSQL undoes claims that no attempt followed: the jobs are pending again in their place
+// in the queue (run_at kept), with the claim's attempt not counted and nothing logged.
+const unclaimSQL = `
+UPDATE jobs j
+SET status = 'pending', locked_at = NULL, locked_by = NULL, attempts = j.attempts - 1
+FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::text[]) AS c(org_id, id, attempt, locked_by)
+WHERE j.org_id = c.org_id AND j.id = c.id
+  AND j.status = 'running' AND j.locked_by = c.locked_by AND j.attempts = c.attempt
+RETURNING j.id`
+
+// Unclaim hands back claimed jobs whose attempts never started (a worker that claimed more than
+// it will run soon), as if they had not been claimed. It returns the ids it handed back.
+func (q *Queue) Unclaim(ctx context.Context, claimed []*Job) (map[int64]bool, error) {
+	return q.fenced(ctx, unclaimSQL, claimed)
+}
+
 func (q *Queue) fenced(ctx context.Context, query string, held []*Job) (map[int64]bool, error) {
 	out := make(map[int64]bool, len(held))
 	if len(held) == 0 {

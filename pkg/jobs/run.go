@@ -16,7 +16,9 @@ type Run struct {
 	Job       *Job
 	q         *Queue
 	start     time.Time
+	end       time.Time // set by Finish
 	completed atomic.Bool
+	batch     *Batch // the shared transaction of a batched attempt (Queue.NewBatch)
 }
 
 // NewRun starts an attempt of job on q; the worker runtime calls it when a handler begins.
@@ -37,9 +39,15 @@ func (q *Queue) NewRun(job *Job) *Run {
 // The transaction costs two round trips besides fn's statements: BEGIN goes to the server
 // together with the tenant scope, and the completion together with the COMMIT (see
 // pipelinedTx). fn's tx behaves as a gorm transaction: a nested Transaction is a savepoint.
+//
+// In an attempt of a Batch, fn runs in the batch's transaction instead, and the job completes
+// when the batch commits (Batch.Commit): Completed stays false until then.
 func (r *Run) CompleteInTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	if r.Job.OrgID == uuid.Nil {
 		return fmt.Errorf("complete job %d: org id is required", r.Job.ID)
+	}
+	if r.batch != nil {
+		return r.batch.exec(ctx, fn)
 	}
 	ctx, inserted := withInsertedMark(ctx)
 	err := r.q.pipelinedTx(ctx, r.Job, fn, func() time.Duration { return time.Since(r.start) })
@@ -52,11 +60,24 @@ func (r *Run) CompleteInTx(ctx context.Context, fn func(tx *gorm.DB) error) erro
 	return err
 }
 
-// Completed reports whether CompleteInTx committed.
+// Completed reports whether CompleteInTx (or the attempt's Batch) committed.
 func (r *Run) Completed() bool { return r.completed.Load() }
 
-// Elapsed is the time since the attempt began.
-func (r *Run) Elapsed() time.Duration { return time.Since(r.start) }
+// Elapsed is the time since the attempt began, or its run time once it has finished (Finish).
+func (r *Run) Elapsed() time.Duration {
+	if !r.end.IsZero() {
+		return r.end.Sub(r.start)
+	}
+	return time.Since(r.start)
+}
+
+// Begin restarts the attempt's clock. The attempts of a Batch are made together, before the
+// first of them starts; the runtime calls Begin when each one's handler starts.
+func (r *Run) Begin() { r.start, r.end = time.Now(), time.Time{} }
+
+// Finish stops the attempt's clock when its handler returns: Elapsed, and the duration a Batch
+// logs for the attempt, end there rather than at the batch's commit.
+func (r *Run) Finish() { r.end = time.Now() }
 
 // Handler runs one attempt of a job. It returns nil when the work is done, an error to retry
 // with backoff, or a Permanent error to dead-letter the job at once. It must stop when ctx is

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS complete_jobs(uuid[], bigint[], text[], int[], int[]);

@@ -1,0 +1,184 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
+)
+
+// completeJobsSQL completes every attempt of a batch, fenced on its claim, and logs them
+// (migration 000014); it raises leaseLostState unless every attempt still held its job.
+const completeJobsSQL = "SELECT complete_jobs($1, $2, $3, $4, $5)"
+
+// ErrBatchAborted is what CompleteInTx returns to an attempt of a Batch after an earlier
+// attempt's fn failed: the batch's transaction is lost and the batch must be rolled back.
+var ErrBatchAborted = errors.New("the batch's transaction was aborted by an earlier job")
+
+// Batch is one transaction shared by attempts of jobs of one org. Each attempt's
+// Run.CompleteInTx runs its fn in that transaction instead of one of its own, and Commit
+// completes every attempt and commits, so a batch of n jobs costs one BEGIN, one completion
+// statement and one COMMIT instead of n of each, and one durable commit instead of n.
+//
+// A batch is all or nothing. When any fn fails, or any attempt has lost its lease by Commit,
+// nothing of the batch is kept (R7 holds for each job) and the caller rolls it back and runs
+// the jobs one at a time as usual, where each failure is the one job's own. That makes batching
+// transparent to handlers, with one condition that decides which job types may be batched: the
+// transaction is open from the first attempt's fn to Commit, across the later attempts' work,
+// so only job types whose handlers make no slow calls (network, models) should share one.
+// Attempts of one batch run one after the other, never at the same time.
+type Batch struct {
+	q        *Queue
+	org      uuid.UUID
+	runs     []*Run
+	conn     *sql.Conn // the transaction's connection, from the first fn on
+	inserted atomic.Bool
+	err      error // the first fn's failure; the transaction is lost
+	done     bool  // committed or rolled back
+}
+
+// NewBatch starts attempts of claimed jobs, which must all belong to one org, as one batch;
+// Runs returns their runs in the same order.
+func (q *Queue) NewBatch(claimed []*Job) (*Batch, error) {
+	if len(claimed) == 0 {
+		return nil, errors.New("new batch: no jobs")
+	}
+	b := &Batch{q: q, org: claimed[0].OrgID, runs: make([]*Run, len(claimed))}
+	if b.org == uuid.Nil {
+		return nil, fmt.Errorf("new batch: job %d: org id is required", claimed[0].ID)
+	}
+	seen := make(map[int64]bool, len(claimed))
+	for i, j := range claimed {
+		if j.OrgID != b.org {
+			return nil, fmt.Errorf("new batch: job %d belongs to org %s, not %s", j.ID, j.OrgID, b.org)
+		}
+		if seen[j.ID] {
+			return nil, fmt.Errorf("new batch: job %d is named twice", j.ID)
+		}
+		seen[j.ID] = true
+		b.runs[i] = q.NewRun(j)
+		b.runs[i].batch = b
+	}
+	return b, nil
+}
+
+// Runs are the batch's attempts, in the order of NewBatch.
+func (b *Batch) Runs() []*Run { return b.runs }
+
+// exec runs fn in the batch's transaction, opening it on the first call.
+func (b *Batch) exec(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	switch {
+	case b.done:
+		return errors.New("batch already ended")
+	case b.err != nil:
+		return ErrBatchAborted
+	}
+	if b.conn == nil {
+		if err := b.begin(ctx); err != nil {
+			b.err = err
+			return err
+		}
+	}
+	tx := b.q.gorm.Session(&gorm.Session{Context: context.WithValue(ctx, insertedKey{}, &b.inserted), NewDB: true})
+	tx.Statement.ConnPool = connTx{b.conn}
+	if err := fn(tx); err != nil {
+		b.err = err
+		return err
+	}
+	return nil
+}
+
+// begin opens the transaction: BEGIN and TenantDeferWakeSQL in one round trip.
+func (b *Batch) begin(ctx context.Context) error {
+	sqlDB, err := b.q.gorm.DB()
+	if err != nil {
+		return fmt.Errorf("begin batch: %w", err)
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("begin batch: acquire connection: %w", err)
+	}
+	b.conn = conn
+	begin := &pgx.Batch{}
+	begin.Queue("BEGIN")
+	begin.Queue(TenantDeferWakeSQL, b.org.String())
+	if err := sendBatch(ctx, conn, begin); err != nil {
+		return fmt.Errorf("begin batch: %w", err)
+	}
+	return nil
+}
+
+// Commit completes every attempt of the batch (fenced on its claim, each with its own run time:
+// Run.Elapsed, framed by Run.Begin and Run.Finish)
+// and commits, in one round trip, then marks the runs completed and wakes the workers for the
+// jobs the batch enqueued. It returns ErrLeaseLost when any attempt had lost its lease and the
+// error of the first failed fn when one failed; the batch is then rolled back and nothing of it
+// is kept.
+func (b *Batch) Commit(ctx context.Context) error {
+	if b.done {
+		return errors.New("batch already ended")
+	}
+	if b.err != nil {
+		return errors.Join(ErrBatchAborted, b.end(ctx, b.err))
+	}
+	if b.conn == nil {
+		// No attempt wrote anything: the completions are the whole transaction.
+		if err := b.begin(ctx); err != nil {
+			return b.end(ctx, err)
+		}
+	}
+	n := len(b.runs)
+	orgs, ids, lockedBy, attempts, durs := make([][16]byte, n), make([]int64, n), make([]string, n), make([]int32, n), make([]int32, n)
+	for i, r := range b.runs {
+		orgs[i], ids[i], lockedBy[i], attempts[i] = r.Job.OrgID, r.Job.ID, r.Job.LockedBy, int32(r.Job.Attempt)
+		durs[i] = durationMS(r.Elapsed())
+	}
+	var tag pgconn.CommandTag
+	commit := &pgx.Batch{}
+	commit.Queue(completeJobsSQL, orgs, ids, lockedBy, attempts, durs)
+	commit.Queue("COMMIT").Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
+	err := sendBatch(ctx, b.conn, commit)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == leaseLostState:
+		return b.end(ctx, ErrLeaseLost)
+	case err != nil:
+		return b.end(ctx, fmt.Errorf("commit batch: %w", err))
+	case tag.String() != "COMMIT":
+		return b.end(ctx, fmt.Errorf("commit batch: transaction rolled back (%s)", tag.String()))
+	}
+	b.done = true
+	b.conn.Close()
+	for _, r := range b.runs {
+		r.completed.Store(true)
+	}
+	if b.inserted.Load() {
+		b.q.waker.Wake()
+	}
+	return nil
+}
+
+// Rollback ends the batch without keeping anything of it; after Commit it does nothing.
+func (b *Batch) Rollback(ctx context.Context) {
+	if !b.done {
+		_ = b.end(ctx, nil)
+	}
+}
+
+// end rolls back what is open and returns the connection, then returns cause.
+func (b *Batch) end(ctx context.Context, cause error) error {
+	b.done = true
+	if b.conn == nil {
+		return cause
+	}
+	conn := b.conn
+	b.conn = nil
+	defer conn.Close()
+	return rollback(context.WithoutCancel(ctx), conn, cause)
+}
