@@ -82,6 +82,7 @@ type WorkerConfig struct {
 	LockTimeout    time.Duration // WORKER_LOCK_TIMEOUT_MINUTES: the reaper's horizon
 	ShutdownGrace  time.Duration // WORKER_SHUTDOWN_GRACE_MS: how long running jobs may finish on SIGTERM
 	ClaimBatch     int           // WORKER_CLAIM_BATCH: most jobs claimed by one query
+	BatchSize      int           // WORKER_BATCH_SIZE: most jobs of one type and org run in one transaction
 	ReaperInterval time.Duration // WORKER_REAPER_INTERVAL_MS
 }
 
@@ -130,6 +131,7 @@ var defaults = map[string]any{
 	"WORKER_LOCK_TIMEOUT_MINUTES": 10.0,
 	"WORKER_SHUTDOWN_GRACE_MS":    25000,
 	"WORKER_CLAIM_BATCH":          100,
+	"WORKER_BATCH_SIZE":           16,
 	"WORKER_REAPER_INTERVAL_MS":   60000,
 	"JOB_BASE_DELAY_MS":           5000,
 	"JOB_MAX_ATTEMPTS":            3,
@@ -189,6 +191,7 @@ func Load(service string) (Config, error) {
 			LockTimeout:    time.Duration(v.GetFloat64("WORKER_LOCK_TIMEOUT_MINUTES") * float64(time.Minute)),
 			ShutdownGrace:  ms("WORKER_SHUTDOWN_GRACE_MS"),
 			ClaimBatch:     v.GetInt("WORKER_CLAIM_BATCH"),
+			BatchSize:      v.GetInt("WORKER_BATCH_SIZE"),
 			ReaperInterval: ms("WORKER_REAPER_INTERVAL_MS"),
 		},
 		Scheduler: SchedulerConfig{
@@ -240,6 +243,7 @@ func (c Config) Validate() error {
 	check(c.Worker.LockTimeout >= time.Second, "WORKER_LOCK_TIMEOUT_MINUTES must be at least one second")
 	check(c.Worker.ShutdownGrace >= 0, "WORKER_SHUTDOWN_GRACE_MS must not be negative")
 	check(c.Worker.ClaimBatch >= 1 && c.Worker.ClaimBatch <= 10000, "WORKER_CLAIM_BATCH must be 1..10000, got %d", c.Worker.ClaimBatch)
+	check(c.Worker.BatchSize >= 1 && c.Worker.BatchSize <= 1000, "WORKER_BATCH_SIZE must be 1..1000, got %d", c.Worker.BatchSize)
 	check(c.Worker.ReaperInterval > 0, "WORKER_REAPER_INTERVAL_MS must be positive")
 	check(c.Scheduler.PollInterval > 0, "SCHEDULER_POLL_INTERVAL_MS must be positive")
 	check(c.Rules.BuyingSignalThreshold >= 0 && c.Rules.BuyingSignalThreshold <= 100, "BUYING_SIGNAL_THRESHOLD must be 0..100")

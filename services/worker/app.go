@@ -48,6 +48,7 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 		d.Close()
 		return nil, fmt.Errorf("build call service: %w", err)
 	}
+	deps := handler.Deps{Gorm: d.Gorm, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline, Calls: calls}
 	rt := runtime.New(runtime.Config{
 		Concurrency:    cfg.Worker.Concurrency,
 		ClaimBatch:     cfg.Worker.ClaimBatch,
@@ -57,7 +58,9 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 		ShutdownGrace:  cfg.Worker.ShutdownGrace,
 		ReaperInterval: cfg.Worker.ReaperInterval,
 		Retention:      cfg.Jobs.Retention,
-	}, d, queue, handler.Registry(handler.Deps{Gorm: d.Gorm, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline, Calls: calls}), log, reg)
+		BatchSize:      cfg.Worker.BatchSize,
+		BatchTypes:     handler.BatchTypes(deps),
+	}, d, queue, handler.Registry(deps), log, reg)
 	return &app{cfg: cfg, log: log, db: d, reg: reg, runtime: rt}, nil
 }
 

@@ -69,6 +69,19 @@ func Registry(d Deps) map[string]jobs.Handler {
 	return reg
 }
 
+// BatchTypes are the job types whose attempts may share one transaction (jobs.Batch, runtime
+// Config.BatchTypes): those whose handlers only read and write the database, so that a batch's
+// transaction is never held open across a network call. These are the intake pipeline's
+// process_intake and route_outreach (and the nurture follow_up_lead), and enrich_lead and
+// qualify_lead when the pipeline is offline (no enrichment API, the built-in scorer).
+func BatchTypes(d Deps) []string {
+	types := []string{jobs.TypeProcessIntake, jobs.TypeRouteOutreach, jobs.TypeFollowUpLead}
+	if d.Pipeline != nil && d.Pipeline.Offline() {
+		types = append(types, jobs.TypeEnrichLead, jobs.TypeQualifyLead)
+	}
+	return types
+}
+
 func notImplemented(jobType string) jobs.Handler {
 	return func(context.Context, *jobs.Run) error {
 		return jobs.Permanent(fmt.Errorf("%s: %w", jobType, jobs.ErrNotImplemented))

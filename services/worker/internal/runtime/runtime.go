@@ -29,6 +29,11 @@ type Config struct {
 	ReaperInterval time.Duration
 	// Retention is how long completed jobs are kept before the pruner deletes them.
 	Retention time.Duration
+	// BatchSize is the most jobs of one type and org run in one transaction (jobs.Batch); 1 runs
+	// every job alone. BatchTypes are the job types that may be batched: those whose handlers
+	// make no slow calls, since a batch's transaction stays open across its jobs.
+	BatchSize  int
+	BatchTypes []string
 }
 
 // Runtime is one worker process's pool.
@@ -37,10 +42,11 @@ type Runtime struct {
 	db       *db.DB
 	queue    *jobs.Queue
 	handlers map[string]jobs.Handler
+	batched  map[string]bool // the job types that may run in a batch
 	log      *zap.Logger
 	m        *metrics
 
-	inflight atomic.Int64  // claimed and not yet handed back
+	inflight atomic.Int64  // units (a job or a batch) claimed and not yet handed back
 	wake     chan struct{} // a notification or poll: there may be new jobs
 	freed    chan struct{} // a slot became free
 
@@ -82,11 +88,19 @@ func New(cfg Config, d *db.DB, queue *jobs.Queue, handlers map[string]jobs.Handl
 	if cfg.WorkerID == "" {
 		cfg.WorkerID = DefaultWorkerID()
 	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 1
+	}
+	batched := make(map[string]bool, len(cfg.BatchTypes))
+	for _, t := range cfg.BatchTypes {
+		batched[t] = cfg.BatchSize > 1
+	}
 	return &Runtime{
 		cfg:      cfg,
 		db:       d,
 		queue:    queue,
 		handlers: handlers,
+		batched:  batched,
 		log:      log.Named("runtime").With(zap.String("worker", cfg.WorkerID)),
 		m:        newMetrics(reg),
 		wake:     make(chan struct{}, 1),
@@ -115,7 +129,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 	bg.Go(func() { r.heartbeat(bgCtx) })
 	bg.Go(func() { r.maintain(ctx) })
 
-	work := make(chan *attempt)
+	work := make(chan []*attempt)
 	var execs sync.WaitGroup
 	for range r.cfg.Concurrency {
 		execs.Go(func() { r.execute(runCtx, work, comp) })
@@ -150,16 +164,26 @@ func (r *Runtime) Run(ctx context.Context) error {
 }
 
 // produce claims jobs whenever there are free slots and work is likely, until ctx ends.
-func (r *Runtime) produce(ctx context.Context, work chan<- *attempt) {
+//
+// A slot runs one unit: a job, or a batch of up to BatchSize jobs of one batched type and org.
+// While the head of the queue holds batched types (the last claim had one), a claim asks for
+// BatchSize jobs per free slot, so that batches can form; otherwise for one per slot, so that
+// slow jobs are not hoarded by one process while others are idle.
+func (r *Runtime) produce(ctx context.Context, work chan<- []*attempt) {
 	poll := time.NewTimer(0) // claim at once on start
 	defer poll.Stop()
 	likely := false
+	wide := false // the first claim that meets a batched type widens the next
 	errDelay := 100 * time.Millisecond
 	for {
 		free := int64(r.cfg.Concurrency) - r.inflight.Load()
 		if likely && free > 0 {
-			n := int(min(free, int64(r.cfg.ClaimBatch)))
-			claimed, err := r.queue.Claim(ctx, jobs.NewClaimID(r.cfg.WorkerID), n)
+			n := free
+			if wide {
+				n *= int64(r.cfg.BatchSize)
+			}
+			n = min(n, int64(r.cfg.ClaimBatch))
+			claimed, err := r.queue.Claim(ctx, jobs.NewClaimID(r.cfg.WorkerID), int(n))
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -174,8 +198,16 @@ func (r *Runtime) produce(ctx context.Context, work chan<- *attempt) {
 				continue
 			}
 			errDelay = 100 * time.Millisecond
-			likely = len(claimed) == n
-			if !r.dispatch(ctx, claimed, work) {
+			likely = len(claimed) == int(n)
+			units, spare, anyBatched := r.group(claimed, int(free))
+			if len(claimed) > 0 {
+				wide = anyBatched
+			}
+			if len(spare) > 0 {
+				r.unclaim(spare)
+				likely = true
+			}
+			if !r.dispatch(ctx, units, work) {
 				return
 			}
 			continue
@@ -193,36 +225,141 @@ func (r *Runtime) produce(ctx context.Context, work chan<- *attempt) {
 	}
 }
 
-// dispatch hands claimed jobs to the executors; on shutdown it releases the ones not yet started
-// and reports false.
-func (r *Runtime) dispatch(ctx context.Context, claimed []*jobs.Job, work chan<- *attempt) bool {
-	r.inflight.Add(int64(len(claimed)))
-	r.m.running.Set(float64(r.inflight.Load()))
-	atts := make([]*attempt, len(claimed))
+// group splits claimed jobs, in claim order, into units: jobs of a batched type are gathered by
+// type and org into batches of up to BatchSize, any other job is a unit of its own. Units of
+// batched types are all kept (a slot runs each soon); the other units are kept while there are
+// fewer units than free slots, and the rest is returned as spare, to be released at once rather
+// than hoarded. anyBatched reports whether any claimed job is of a batched type.
+func (r *Runtime) group(claimed []*jobs.Job, free int) (units [][]*jobs.Job, spare []*jobs.Job, anyBatched bool) {
+	type key struct {
+		typ string
+		org [16]byte
+	}
+	open := map[key]int{} // the unit still filling for a type and org
+	for _, j := range claimed {
+		if !r.batched[j.Type] {
+			if len(units) < free {
+				units = append(units, []*jobs.Job{j})
+			} else {
+				spare = append(spare, j)
+			}
+			continue
+		}
+		anyBatched = true
+		k := key{j.Type, j.OrgID}
+		if i, ok := open[k]; ok && len(units[i]) < r.cfg.BatchSize {
+			units[i] = append(units[i], j)
+			continue
+		}
+		open[k] = len(units)
+		units = append(units, []*jobs.Job{j})
+	}
+	return units, spare, anyBatched
+}
+
+// dispatch hands claimed units to the executors; on shutdown it releases the ones not yet
+// started and reports false.
+func (r *Runtime) dispatch(ctx context.Context, units [][]*jobs.Job, work chan<- []*attempt) bool {
+	r.inflight.Add(int64(len(units)))
+	batches := make([][]*attempt, len(units))
 	r.mu.Lock()
-	for i, j := range claimed {
-		atts[i] = &attempt{job: j}
-		r.held[j.ID] = atts[i]
-		r.m.claimed.WithLabelValues(j.Type).Inc()
+	for i, u := range units {
+		batches[i] = make([]*attempt, len(u))
+		for k, j := range u {
+			a := &attempt{job: j}
+			batches[i][k] = a
+			r.held[j.ID] = a
+			r.m.claimed.WithLabelValues(j.Type).Inc()
+			r.m.running.Inc()
+		}
 	}
 	r.mu.Unlock()
-	for i, a := range atts {
+	for i, u := range batches {
 		select {
-		case work <- a:
+		case work <- u:
 		case <-ctx.Done():
-			r.release(atts[i:])
-			r.m.running.Set(float64(r.inflight.Add(-int64(len(atts) - i))))
+			var rest []*attempt
+			for _, u := range batches[i:] {
+				rest = append(rest, u...)
+			}
+			r.release(rest)
+			r.m.running.Sub(float64(len(rest)))
+			r.inflight.Add(-int64(len(batches) - i))
 			return false
 		}
 	}
 	return true
 }
 
-// execute runs attempts until work is closed.
-func (r *Runtime) execute(runCtx context.Context, work <-chan *attempt, comp *completer) {
-	for a := range work {
+// execute runs units until work is closed.
+func (r *Runtime) execute(runCtx context.Context, work <-chan []*attempt, comp *completer) {
+	for u := range work {
+		if len(u) == 1 {
+			r.runOne(runCtx, u[0], comp)
+		} else {
+			r.runBatch(runCtx, u, comp)
+		}
+		r.slotFreed()
+	}
+}
+
+// runBatch runs the attempts of one batch in one transaction (jobs.Batch), one after the other,
+// and commits them together. When any of them fails, or lost its lease, the batch is rolled
+// back and each of its jobs runs again alone (runOne), where a failure is that job's own: the
+// others' writes were not kept, and handlers are idempotent.
+func (r *Runtime) runBatch(runCtx context.Context, atts []*attempt, comp *completer) {
+	claimed := make([]*jobs.Job, len(atts))
+	for i, a := range atts {
+		claimed[i] = a.job
+	}
+	b, err := r.queue.NewBatch(claimed)
+	if err == nil {
+		err = r.callBatch(runCtx, b, atts)
+	}
+	if err == nil {
+		for i, run := range b.Runs() {
+			r.m.duration.WithLabelValues(run.Job.Type).Observe(run.Elapsed().Seconds())
+			r.m.completed.WithLabelValues(run.Job.Type).Inc()
+			r.forget(atts[i].job.ID)
+		}
+		r.m.running.Sub(float64(len(atts)))
+		return
+	}
+	r.log.Info("job batch rolled back; running its jobs one at a time",
+		zap.String("job_type", atts[0].job.Type), zap.Int("jobs", len(atts)), zap.Error(err))
+	for _, a := range atts {
 		r.runOne(runCtx, a, comp)
 	}
+}
+
+// callBatch runs b's handlers and commits b; on any failure it rolls b back and returns why.
+func (r *Runtime) callBatch(runCtx context.Context, b *jobs.Batch, atts []*attempt) error {
+	ctx, cancelAll := context.WithTimeout(runCtx, r.cfg.JobTimeout)
+	defer cancelAll()
+	defer b.Rollback(ctx)
+	for i, run := range b.Runs() {
+		a := atts[i]
+		jctx, cancel := context.WithTimeout(ctx, r.cfg.JobTimeout)
+		r.mu.Lock()
+		a.cancel = cancel
+		r.mu.Unlock()
+		if a.lost.Load() {
+			cancel()
+		}
+		run.Begin()
+		err := r.call(jctx, run, func() *zap.Logger { return r.jobLog(run.Job) })
+		run.Finish()
+		cancel()
+		if err != nil {
+			return fmt.Errorf("job %d: %w", run.Job.ID, err)
+		}
+	}
+	for _, a := range atts {
+		if a.lost.Load() {
+			return fmt.Errorf("job %d: %w", a.job.ID, jobs.ErrLeaseLost)
+		}
+	}
+	return b.Commit(ctx)
 }
 
 func (r *Runtime) runOne(runCtx context.Context, a *attempt, comp *completer) {
@@ -265,7 +402,7 @@ func (r *Runtime) runOne(runCtx context.Context, a *attempt, comp *completer) {
 	default:
 		r.fail(a, err, elapsed, log())
 	}
-	r.slotFreed()
+	r.m.running.Dec()
 }
 
 // jobLog is the logger of one attempt.
@@ -318,8 +455,9 @@ func (r *Runtime) forget(ids ...int64) {
 	r.mu.Unlock()
 }
 
+// slotFreed marks a unit done and wakes the producer.
 func (r *Runtime) slotFreed() {
-	r.m.running.Set(float64(r.inflight.Add(-1)))
+	r.inflight.Add(-1)
 	select {
 	case r.freed <- struct{}{}:
 	default:
@@ -353,6 +491,15 @@ func (r *Runtime) release(atts []*attempt) {
 		r.log.Info("jobs released", zap.Int("released", len(released)), zap.Int("held", len(held)))
 	}
 	r.forget(ids...)
+}
+
+// unclaim hands back claimed jobs that were never dispatched.
+func (r *Runtime) unclaim(spare []*jobs.Job) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := r.queue.Unclaim(ctx, spare); err != nil {
+		r.log.Error("handing back spare jobs failed; the reaper will free them", zap.Error(err), zap.Int("jobs", len(spare)))
+	}
 }
 
 // releaseAll releases every job still held (the last step of shutdown).

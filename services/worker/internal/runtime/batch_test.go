@@ -1,0 +1,233 @@
+package runtime_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/jobs"
+	"example.com/crm/services/worker/internal/runtime"
+)
+
+// calls counts handler calls per job.
+type calls struct {
+	mu sync.Mutex
+	n  map[int64]int
+}
+
+func (c *calls) add(id int64) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[int64]int{}
+	}
+	c.n[id]++
+	return c.n[id]
+}
+
+func (c *calls) get(id int64) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[id]
+}
+
+// writeEvent is a handler body: one event keyed by the job, written in CompleteInTx.
+func writeEvent(ctx context.Context, run *jobs.Run) error {
+	return run.CompleteInTx(ctx, func(tx *gorm.DB) error {
+		return tx.Exec(`INSERT INTO events (org_id, type, entity_type, idempotency_key) VALUES (?, 'job.done', 'job', ?)`,
+			run.Job.OrgID, fmt.Sprintf("job:%d", run.Job.ID)).Error
+	})
+}
+
+// enqueueN inserts n jobs of jobType in one statement, so that one claim can see them all.
+func (b *bundle) enqueueN(t *testing.T, jobType string, n int) []int64 {
+	t.Helper()
+	nj := make([]jobs.NewJob, n)
+	for i := range nj {
+		nj[i] = jobs.NewJob{OrgID: b.org, Type: jobType, IdempotencyKey: fmt.Sprintf("%s-%d-%d", jobType, i, time.Now().UnixNano())}
+	}
+	ids, err := b.queue.Enqueue(t.Context(), b.db.Gorm, nj...)
+	require.NoError(t, err)
+	require.Len(t, ids, n)
+	return ids
+}
+
+// txOf returns the transaction (xmin) that completed job id, and checks that its event was
+// written by that same transaction and that it has exactly one log row, 'completed'.
+func (b *bundle) txOf(t *testing.T, id int64) string {
+	t.Helper()
+	ctx := t.Context()
+	var jobX, eventX, logX string
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT xmin::text FROM jobs WHERE id = $1 AND status = 'completed'`, id).Scan(&jobX))
+	require.NoError(t, b.super.Pool.QueryRow(ctx, `SELECT xmin::text FROM events WHERE idempotency_key = $1`, fmt.Sprintf("job:%d", id)).Scan(&eventX))
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT xmin::text FROM job_logs WHERE job_id = $1 AND outcome = 'completed'`, id).Scan(&logX))
+	require.Equal(t, jobX, eventX, "job %d: its write commits with its completion", id)
+	require.Equal(t, jobX, logX)
+	require.Len(t, b.logs(t, id), 1, "job %d completed once, nothing else logged", id)
+	return jobX
+}
+
+// TestBatchesShareOneTransaction proves that jobs of a batched type run in shared transactions
+// of at most BatchSize jobs, each job's write committing with its own completion, and that jobs
+// of other types never share one.
+func TestBatchesShareOneTransaction(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	batched := b.enqueueN(t, "write", 40)
+	solo := b.enqueueN(t, "solo", 6)
+	b.start(t, runtime.Config{Concurrency: 2, BatchSize: 8, BatchTypes: []string{"write"}, PollInterval: 50 * time.Millisecond},
+		map[string]jobs.Handler{"write": writeEvent, "solo": writeEvent})
+	for _, id := range append(batched, solo...) {
+		b.waitStatus(t, id, jobs.StatusCompleted, 10*time.Second)
+	}
+
+	perTx := map[string]int{}
+	for _, id := range batched {
+		perTx[b.txOf(t, id)]++
+	}
+	require.Less(t, len(perTx), len(batched), "some jobs shared a transaction")
+	for tx, n := range perTx {
+		require.LessOrEqual(t, n, 8, "transaction %s ran at most BatchSize jobs", tx)
+	}
+	soloTx := map[string]bool{}
+	for _, id := range solo {
+		tx := b.txOf(t, id)
+		require.NotContains(t, perTx, tx)
+		require.False(t, soloTx[tx], "a job of a type that is not batched has a transaction of its own")
+		soloTx[tx] = true
+	}
+	require.Equal(t, 46.0, b.counter(t, "crm_jobs_completed_total"))
+	require.Zero(t, b.counter(t, "crm_jobs_failed_total"))
+}
+
+// TestBatchFailureRunsJobsAlone proves the fallback: when one job of a batch fails, nothing of
+// the batch is kept, every job of it runs again alone, the good ones complete once (their
+// writes kept once, on attempt 1) and only the bad one is a failed attempt.
+func TestBatchFailureRunsJobsAlone(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ids := b.enqueueN(t, "write", 12)
+	bad := ids[5]
+	var c calls
+	b.start(t, runtime.Config{Concurrency: 1, BatchSize: 12, BatchTypes: []string{"write"}, PollInterval: 50 * time.Millisecond},
+		map[string]jobs.Handler{"write": func(ctx context.Context, run *jobs.Run) error {
+			c.add(run.Job.ID)
+			if run.Job.ID == bad {
+				return run.CompleteInTx(ctx, func(tx *gorm.DB) error {
+					if err := tx.Exec(`INSERT INTO events (org_id, type, entity_type, idempotency_key) VALUES (?, 'job.done', 'job', ?)`,
+						run.Job.OrgID, fmt.Sprintf("job:%d", run.Job.ID)).Error; err != nil {
+						return err
+					}
+					return errors.New("failing after the write")
+				})
+			}
+			return writeEvent(ctx, run)
+		}})
+	eventually(t, 10*time.Second, "the bad job's failed attempt", func() bool { return len(b.logs(t, bad)) == 1 })
+	for _, id := range ids {
+		if id == bad {
+			continue
+		}
+		b.waitStatus(t, id, jobs.StatusCompleted, 10*time.Second)
+		b.txOf(t, id)
+		require.Equal(t, 1, b.job(t, id).Attempts)
+	}
+	require.Equal(t, "failed", b.logs(t, bad)[0].Outcome)
+	require.Equal(t, "pending", b.job(t, bad).Status, "retried alone after BaseDelay")
+	var n int
+	require.NoError(t, b.super.Pool.QueryRow(t.Context(), `SELECT count(*) FROM events WHERE idempotency_key = $1`, fmt.Sprintf("job:%d", bad)).Scan(&n))
+	require.Zero(t, n, "the failed attempt's write was rolled back")
+	ranTwice := 0
+	for _, id := range ids {
+		if c.get(id) == 2 {
+			ranTwice++
+		}
+	}
+	require.Positive(t, ranTwice, "the bad job's batch ran again one job at a time")
+	require.Equal(t, 11.0, b.counter(t, "crm_jobs_completed_total"))
+	require.Equal(t, 1.0, b.counter(t, "crm_jobs_failed_total"))
+}
+
+// TestBatchLeaseLost proves R6 for batches: a job of a batch taken over by another claim while
+// the batch runs makes the batch's commit fail; the batch's other jobs then complete alone, and
+// the taken job is left to its new holder with nothing of the old attempt kept or logged.
+func TestBatchLeaseLost(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ids := b.enqueueN(t, "write", 6)
+	stolen := ids[2]
+	var c calls
+	b.start(t, runtime.Config{Concurrency: 1, BatchSize: 6, BatchTypes: []string{"write"}, PollInterval: 50 * time.Millisecond,
+		LockTimeout: time.Hour, ReaperInterval: time.Hour},
+		map[string]jobs.Handler{"write": func(ctx context.Context, run *jobs.Run) error {
+			if c.add(run.Job.ID) == 1 && run.Job.ID == stolen {
+				// Another claim takes the job over while this attempt runs.
+				if _, err := b.db.Pool.Exec(ctx, `UPDATE jobs SET locked_by = 'thief' WHERE id = $1`, run.Job.ID); err != nil {
+					return err
+				}
+			}
+			return writeEvent(ctx, run)
+		}})
+	for _, id := range ids {
+		if id != stolen {
+			b.waitStatus(t, id, jobs.StatusCompleted, 10*time.Second)
+			b.txOf(t, id)
+		}
+	}
+	eventually(t, 5*time.Second, "the lost lease counted", func() bool { return b.counter(t, "crm_jobs_lease_lost_total") == 1 })
+	r := b.job(t, stolen)
+	require.Equal(t, "running", r.Status)
+	require.Equal(t, "thief", *r.LockedBy)
+	require.Empty(t, b.logs(t, stolen))
+	var n int
+	require.NoError(t, b.super.Pool.QueryRow(t.Context(), `SELECT count(*) FROM events WHERE idempotency_key = $1`, fmt.Sprintf("job:%d", stolen)).Scan(&n))
+	require.Zero(t, n, "nothing of the taken job's attempt is kept")
+	require.Equal(t, 5.0, b.counter(t, "crm_jobs_completed_total"))
+}
+
+// TestSpareJobsAreNotHoarded proves that a wide claim (taken because the queue's head held a
+// batched type) hands back at once, uncounted and unlogged, the jobs of other types it cannot
+// start soon, so that other workers can take them; each then runs once, on attempt 1.
+func TestSpareJobsAreNotHoarded(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	first := b.enqueueN(t, "write", 1)[0]
+	release := make(chan struct{})
+	started := make(chan int64, 10)
+	b.start(t, runtime.Config{Concurrency: 1, BatchSize: 8, BatchTypes: []string{"write"}, PollInterval: 50 * time.Millisecond},
+		map[string]jobs.Handler{
+			"write": writeEvent,
+			"slow": func(ctx context.Context, run *jobs.Run) error {
+				started <- run.Job.ID
+				<-release
+				return nil
+			},
+		})
+	b.waitStatus(t, first, jobs.StatusCompleted, 10*time.Second)
+	slow := b.enqueueN(t, "slow", 6)
+	running := receive(t, started, 10*time.Second, "a slow job to start")
+	// The claim after the batched job was wide (8 jobs): it kept one slow job and handed the
+	// others back.
+	eventually(t, 5*time.Second, "the spare jobs handed back", func() bool {
+		var n int
+		require.NoError(t, b.db.Pool.QueryRow(t.Context(),
+			`SELECT count(*) FROM jobs WHERE id = ANY($1) AND status = 'pending' AND attempts = 0 AND locked_by IS NULL
+			   AND attempted_at IS NOT NULL`, slow).Scan(&n))
+		return n == len(slow)-1 // attempted_at: claimed once, then handed back
+	})
+	require.Equal(t, "running", b.job(t, running).Status)
+	close(release)
+	for _, id := range slow {
+		b.waitStatus(t, id, jobs.StatusCompleted, 10*time.Second)
+		require.Equal(t, 1, b.job(t, id).Attempts)
+		logs := b.logs(t, id)
+		require.Len(t, logs, 1, "job %d: no log of the handed-back claim", id)
+		require.Equal(t, "completed", logs[0].Outcome)
+	}
+}
