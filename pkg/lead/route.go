@@ -297,11 +297,13 @@ func (s *Service) FollowUpTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, 
 		ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt})
 }
 
-// setPriority sets the live lead's priority and moves its version on by one.
+// setPriority sets the lead's priority and moves its version on by one. Like setStage it runs
+// after getLead locked the lead and saw it live in the same transaction, so it finds the row by
+// the primary key alone (see pipelineLeadSQL).
 func setPriority(tx *gorm.DB, orgID, id uuid.UUID, p Priority) (Lead, error) {
 	var out Lead
 	res := tx.Raw(`UPDATE leads SET priority = ?, version = version + 1
-WHERE org_id = ? AND id = ? AND deleted_at IS NULL
+WHERE org_id = ? AND id = ?
 RETURNING `+leadColumns, string(p), orgID, id).Scan(&out)
 	if res.Error != nil {
 		return Lead{}, fmt.Errorf("set lead priority: %w", res.Error)

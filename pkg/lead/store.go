@@ -204,12 +204,14 @@ RETURNING `+leadColumns,
 }
 
 // setStage moves the lead to stage to with reason, stamps stage_changed_at (and qualified_at
-// the first time it is qualified) and moves the version on by one.
+// the first time it is qualified) and moves the version on by one. Every caller has locked the
+// lead with getLead and seen it live in the same transaction, so it finds the row by the primary
+// key alone (see pipelineLeadSQL for why).
 func setStage(tx *gorm.DB, orgID, id uuid.UUID, to Stage, reason *string) (Lead, error) {
 	var out Lead
 	res := tx.Raw(`UPDATE leads SET stage = ?, stage_reason = ?, stage_changed_at = now(), version = version + 1,
 	qualified_at = CASE WHEN ? = 'qualified' THEN coalesce(qualified_at, now()) ELSE qualified_at END
-WHERE org_id = ? AND id = ? AND deleted_at IS NULL
+WHERE org_id = ? AND id = ?
 RETURNING `+leadColumns, string(to), reason, string(to), orgID, id).Scan(&out)
 	if res.Error != nil {
 		return Lead{}, fmt.Errorf("set lead stage: %w", res.Error)
