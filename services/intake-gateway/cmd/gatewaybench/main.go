@@ -73,8 +73,9 @@ type options struct {
 	pipelineTimeout   time.Duration
 }
 
-// defaultPipelineWorkerEnv are the worker settings of the pipeline scenario.
-const defaultPipelineWorkerEnv = "WORKER_CONCURRENCY=32 WORKER_CLAIM_BATCH=16"
+// defaultPipelineWorkerEnv are the worker settings of the pipeline scenario: the production
+// defaults, named.
+const defaultPipelineWorkerEnv = "WORKER_CONCURRENCY=2 WORKER_BATCH_SIZE=16"
 
 func main() {
 	var o options
