@@ -38,7 +38,7 @@ type EnrichedPayload struct {
 func (p *Pipeline) Enrich(ctx context.Context, orgID, leadID uuid.UUID, commit Commit) error {
 	if p.Offline() {
 		err := commit(ctx, func(tx *gorm.DB) error {
-			cur, err := lockPipelineLead(tx, orgID, leadID)
+			cur, err := lockPipelineLead(tx, orgID, leadID, nil)
 			if err != nil || !cur.found || cur.lead.enriched() {
 				return err
 			}
@@ -86,7 +86,7 @@ func (p *Pipeline) enrich(ctx context.Context, l Lead) (enrichment.Result, error
 // storeEnrichmentTx locks the lead and, unless it is gone or already enriched, stores r and
 // emits lead.enriched. It reports whether it stored.
 func (p *Pipeline) storeEnrichmentTx(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, r enrichment.Result, by string) (bool, error) {
-	cur, err := lockPipelineLead(tx, orgID, leadID)
+	cur, err := lockPipelineLead(tx, orgID, leadID, nil)
 	if err != nil || !cur.found || cur.lead.enriched() {
 		return false, err
 	}
@@ -99,6 +99,12 @@ func (p *Pipeline) writeEnrichment(ctx context.Context, tx *gorm.DB, orgID, lead
 	if err := storeEnrichment(tx, orgID, leadID, r); err != nil {
 		return err
 	}
-	return p.emit(ctx, tx, orgID, events.LeadEnriched, leadID, "lead.enriched:"+leadID.String(),
+	_, _, err := p.emitter.Emit(ctx, tx, enrichedEvent(orgID, leadID, r, by))
+	return err
+}
+
+// enrichedEvent is the lead.enriched of r, stored by the job type by.
+func enrichedEvent(orgID, leadID uuid.UUID, r enrichment.Result, by string) events.NewEvent {
+	return event(orgID, events.LeadEnriched, leadID, "lead.enriched:"+leadID.String(),
 		EnrichedPayload{Enrichment: r, RevenueBand: r.RevenueBand, By: by})
 }

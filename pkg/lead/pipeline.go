@@ -86,12 +86,9 @@ func (p *Pipeline) read(ctx context.Context, orgID, id uuid.UUID, icp *org.ICP) 
 	return s, nil
 }
 
-func (p *Pipeline) emit(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, typ string, leadID uuid.UUID, key string, payload any) error {
-	_, _, err := p.emitter.Emit(ctx, tx, events.NewEvent{
-		OrgID: orgID, Type: typ, EntityType: EntityType, EntityID: leadID,
-		Payload: payload, IdempotencyKey: key, Actor: PipelineActor,
-	})
-	return err
+// event is an event of the pipeline about lead leadID.
+func event(orgID uuid.UUID, typ string, leadID uuid.UUID, key string, payload any) events.NewEvent {
+	return leadEvent(orgID, PipelineActor, typ, leadID, key, payload)
 }
 
 // enriched reports whether the lead has a stored enrichment (anything but the default {}).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -77,12 +78,9 @@ var PathStage = map[scoring.Path]Stage{
 func (p *Pipeline) Qualify(ctx context.Context, orgID, leadID uuid.UUID, commit Commit) error {
 	if p.Offline() {
 		err := commit(ctx, func(tx *gorm.DB) error {
-			cur, err := lockPipelineLead(tx, orgID, leadID)
+			var icp org.ICP
+			cur, err := lockPipelineLead(tx, orgID, leadID, &icp)
 			if err != nil || !cur.found || cur.scoredBy != nil {
-				return err
-			}
-			icp, err := org.GetICPTx(tx, orgID)
-			if err != nil {
 				return err
 			}
 			enr, store, err := p.enrichmentFor(ctx, cur.lead)
@@ -93,12 +91,13 @@ func (p *Pipeline) Qualify(ctx context.Context, orgID, leadID uuid.UUID, commit 
 			if err != nil {
 				return err
 			}
-			if store {
-				if err := p.writeEnrichment(ctx, tx, orgID, leadID, enr, jobs.TypeQualifyLead); err != nil {
-					return err
-				}
+			if !store {
+				return p.writeQualification(ctx, tx, orgID, leadID, cur, res)
 			}
-			return p.writeQualification(ctx, tx, orgID, leadID, cur, res)
+			if err := storeEnrichment(tx, orgID, leadID, enr); err != nil {
+				return err
+			}
+			return p.writeQualification(ctx, tx, orgID, leadID, cur, res, enrichedEvent(orgID, leadID, enr, jobs.TypeQualifyLead))
 		})
 		if err != nil {
 			return fmt.Errorf("qualify lead %s: %w", leadID, err)
@@ -175,7 +174,7 @@ func (p *Pipeline) enrichmentFor(ctx context.Context, l Lead) (enrichment.Result
 // storeQualificationTx locks the lead and, unless it is gone or already scored, stores res,
 // moves a new lead's stage and emits lead.stage_changed and lead.qualified.
 func (p *Pipeline) storeQualificationTx(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, res scoring.Result) error {
-	cur, err := lockPipelineLead(tx, orgID, leadID)
+	cur, err := lockPipelineLead(tx, orgID, leadID, nil)
 	if err != nil || !cur.found || cur.scoredBy != nil {
 		return err
 	}
@@ -183,8 +182,10 @@ func (p *Pipeline) storeQualificationTx(ctx context.Context, tx *gorm.DB, orgID,
 }
 
 // writeQualification stores res on the lead cur, which the transaction has locked and seen live
-// and not yet scored, moves a new lead's stage and emits lead.stage_changed and lead.qualified.
-func (p *Pipeline) writeQualification(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, cur snapshot, res scoring.Result) error {
+// and not yet scored, moves a new lead's stage, and emits the events before (if any), then
+// lead.stage_changed and lead.qualified, all in one statement (events.Emitter.EmitAll).
+func (p *Pipeline) writeQualification(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, cur snapshot, res scoring.Result, before ...events.NewEvent) error {
+	evs := slices.Clip(before) // appending copies: the caller's slice stays as it was
 	out := QualifiedPayload{
 		Score: res.Score, ScoreReasons: res.Reasons, ICPMatch: res.ICPMatch, RecommendedPath: res.RecommendedPath,
 		ScoredBy: res.Model, Stage: cur.lead.Stage, Version: cur.lead.Version, Reason: stageReason(res),
@@ -200,14 +201,14 @@ func (p *Pipeline) writeQualification(ctx context.Context, tx *gorm.DB, orgID, l
 		if err != nil {
 			return err
 		}
-		if err := p.emit(ctx, tx, orgID, events.LeadStageChanged, leadID,
+		evs = append(evs, event(orgID, events.LeadStageChanged, leadID,
 			fmt.Sprintf("lead.stage_changed:%s:%d", leadID, moved.Version),
-			StageChangedPayload{From: cur.lead.Stage, To: to, Reason: &reason, Version: moved.Version}); err != nil {
-			return err
-		}
+			StageChangedPayload{From: cur.lead.Stage, To: to, Reason: &reason, Version: moved.Version}))
 		out.Stage, out.StageChanged, out.Version = to, true, moved.Version
 	}
-	return p.emit(ctx, tx, orgID, events.LeadQualified, leadID, "lead.qualified:"+leadID.String(), out)
+	evs = append(evs, event(orgID, events.LeadQualified, leadID, "lead.qualified:"+leadID.String(), out))
+	_, err := p.emitter.EmitAll(ctx, tx, evs...)
+	return err
 }
 
 // stageReason is the stage reason of a qualification: who scored, the score and the first

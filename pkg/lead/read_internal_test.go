@@ -117,7 +117,7 @@ func TestReadsMatchTheGormPath(t *testing.T) {
 // a delete between the two reaches.
 func TestPipelineLeadReads(t *testing.T) {
 	t.Parallel()
-	owner, _ := dbtest.NewDB(t)
+	owner, url := dbtest.NewDB(t)
 	ctx := t.Context()
 	em := events.NewEmitter(jobs.New(owner, jobs.Config{}))
 	orgID, other := dbtest.NewOrg(t, owner, "acme"), dbtest.NewOrg(t, owner, "other")
@@ -131,7 +131,7 @@ func TestPipelineLeadReads(t *testing.T) {
 		var s snapshot
 		require.NoError(t, db.Tx(ctx, owner.Gorm, org, func(tx *gorm.DB) error {
 			var err error
-			s, err = lockPipelineLead(tx, org, id)
+			s, err = lockPipelineLead(tx, org, id, nil)
 			return err
 		}))
 		return s
@@ -143,6 +143,20 @@ func TestPipelineLeadReads(t *testing.T) {
 	require.Nil(t, read.scoredBy)
 	require.Equal(t, l, read.lead)
 	require.Equal(t, read, locked(orgID, l.ID))
+
+	// The locking read of qualification reads the ICP in the same statement, as read does.
+	_, err = dbtest.SuperDB(t, url).Pool.Exec(ctx, `UPDATE orgs SET icp = '{"industries":["SaaS"],"minEmployees":50}' WHERE id = $1`, orgID)
+	require.NoError(t, err)
+	icp = org.ICP{}
+	_, err = p.read(ctx, orgID, l.ID, &icp)
+	require.NoError(t, err)
+	require.Equal(t, []string{"saas"}, icp.Industries, "normalised")
+	var lockedICP org.ICP
+	require.NoError(t, db.Tx(ctx, owner.Gorm, orgID, func(tx *gorm.DB) error {
+		_, err := lockPipelineLead(tx, orgID, l.ID, &lockedICP)
+		return err
+	}))
+	require.Equal(t, icp, lockedICP)
 
 	// Another org's id, or an unknown one, is absent.
 	require.False(t, locked(other, l.ID).found)

@@ -180,18 +180,20 @@ func (s *Service) RouteTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, in 
 	}
 }
 
+// routeBookCall raises the lead's priority to high (unless it is high or urgent already) and
+// adds the "book a call" task, once per qualification event, and emits lead.updated and
+// lead.activity_added for what it changed, in one statement.
 func (s *Service) routeBookCall(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, cur Lead, eventID int64, out *RouteResult) error {
+	var evs []events.NewEvent
 	if cur.Priority == PriorityLow || cur.Priority == PriorityNormal {
 		updated, err := setPriority(tx, orgID, cur.ID, PriorityHigh)
 		if err != nil {
 			return err
 		}
-		if err := s.emit(ctx, tx, orgID, RouteActor, events.LeadUpdated, cur.ID,
+		evs = append(evs, leadEvent(orgID, RouteActor, events.LeadUpdated, cur.ID,
 			fmt.Sprintf("lead.updated:%s:%d", cur.ID, updated.Version), UpdatedPayload{
 				Version: updated.Version, Changes: map[string]Change{"priority": {From: cur.Priority, To: PriorityHigh}},
-			}); err != nil {
-			return err
-		}
+			}))
 		out.Changes = append(out.Changes, "priority")
 	}
 	subject := BookCallSubject
@@ -201,12 +203,16 @@ func (s *Service) routeBookCall(ctx context.Context, tx *gorm.DB, orgID uuid.UUI
 		LeadID: cur.ID, Kind: ActivityTask, Subject: &subject, Body: &body, Payload: payload,
 		OccurredAt: s.now().UTC(), CreatedBy: ptr(RouteActor),
 	}, fmt.Sprintf("route:%d:task", eventID))
-	if err != nil || !inserted {
+	if err != nil {
 		return err
 	}
-	out.Changes = append(out.Changes, "task")
-	return s.emit(ctx, tx, orgID, RouteActor, events.LeadActivityAdded, cur.ID, "lead.activity_added:"+a.ID.String(),
-		ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt})
+	if inserted {
+		out.Changes = append(out.Changes, "task")
+		evs = append(evs, leadEvent(orgID, RouteActor, events.LeadActivityAdded, cur.ID, "lead.activity_added:"+a.ID.String(),
+			ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt}))
+	}
+	_, err = s.emitter.EmitAll(ctx, tx, evs...)
+	return err
 }
 
 func (s *Service) routeNurture(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, cur Lead, in RouteInput, out *RouteResult) error {

@@ -60,11 +60,16 @@ func (s *Service) now() time.Time {
 }
 
 func (s *Service) emit(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor, typ string, leadID uuid.UUID, key string, payload any) error {
-	_, _, err := s.emitter.Emit(ctx, tx, events.NewEvent{
+	_, _, err := s.emitter.Emit(ctx, tx, leadEvent(orgID, actor, typ, leadID, key, payload))
+	return err
+}
+
+// leadEvent is an event about lead leadID.
+func leadEvent(orgID uuid.UUID, actor, typ string, leadID uuid.UUID, key string, payload any) events.NewEvent {
+	return events.NewEvent{
 		OrgID: orgID, Type: typ, EntityType: EntityType, EntityID: leadID,
 		Payload: payload, IdempotencyKey: key, Actor: actor,
-	})
-	return err
+	}
 }
 
 // duplicate is the refusal of a lead whose fingerprint a live lead of the org already has.

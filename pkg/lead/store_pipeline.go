@@ -16,6 +16,7 @@ import (
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/enrichment"
+	"example.com/crm/pkg/org"
 	"example.com/crm/pkg/scoring"
 )
 
@@ -53,20 +54,33 @@ func queuePipelineLead(b *pgx.Batch, orgID, id uuid.UUID, out *snapshot) {
 
 // lockPipelineLead reads the org's live lead id with its scored_by in the caller's transaction
 // and locks its row (by the primary key alone, see pipelineLeadSQL). A missing or deleted lead
-// is found == false, not an error: the job has nothing to do.
-func lockPipelineLead(tx *gorm.DB, orgID, id uuid.UUID) (snapshot, error) {
+// is found == false, not an error: the job has nothing to do. When icp is not nil it also reads
+// the org's ICP into it, in the same statement (the org's row is not locked).
+func lockPipelineLead(tx *gorm.DB, orgID, id uuid.UUID, icp *org.ICP) (snapshot, error) {
 	var row struct {
 		Lead
 		ScoredBy *string `gorm:"column:scored_by"`
 		Deleted  bool    `gorm:"column:deleted"`
+		ICP      []byte  `gorm:"column:icp"`
 	}
-	res := tx.Raw(`SELECT `+leadColumns+`, scored_by, deleted_at IS NOT NULL AS deleted
-FROM leads WHERE org_id = ? AND id = ? FOR UPDATE`, orgID, id).Scan(&row)
+	icpColumn := "NULL::jsonb"
+	if icp != nil {
+		icpColumn = "(SELECT icp FROM orgs WHERE id = leads.org_id)"
+	}
+	res := tx.Raw(`SELECT `+leadColumns+`, scored_by, deleted_at IS NOT NULL AS deleted, `+icpColumn+` AS icp
+FROM leads WHERE org_id = ? AND id = ? FOR UPDATE OF leads`, orgID, id).Scan(&row)
 	if res.Error != nil {
 		return snapshot{}, fmt.Errorf("lock lead: %w", res.Error)
 	}
 	if res.RowsAffected == 0 || row.Deleted {
 		return snapshot{}, nil
+	}
+	if icp != nil {
+		p, err := org.DecodeICP(orgID, row.ICP)
+		if err != nil {
+			return snapshot{}, fmt.Errorf("lock lead: %w", err)
+		}
+		*icp = p
 	}
 	row.Lead.utc()
 	return snapshot{lead: row.Lead, scoredBy: row.ScoredBy, found: true}, nil

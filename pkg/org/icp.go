@@ -170,7 +170,7 @@ func GetICPTx(tx *gorm.DB, orgID uuid.UUID) (ICP, error) {
 		}
 		return ICP{}, fmt.Errorf("read icp: %w", err)
 	}
-	return decodeICP(orgID, raw)
+	return DecodeICP(orgID, raw)
 }
 
 // QueueGetICP queues the read of orgID's ICP into out on a tenant read (db.ReadTx), for callers
@@ -185,7 +185,7 @@ func QueueGetICP(b *pgx.Batch, orgID uuid.UUID, out *ICP) {
 			}
 			return fmt.Errorf("read icp: %w", err)
 		}
-		p, err := decodeICP(orgID, raw)
+		p, err := DecodeICP(orgID, raw)
 		*out = p
 		return err
 	})
@@ -196,8 +196,9 @@ const getICPSQL = `SELECT icp FROM orgs WHERE id = $1`
 
 func orgNotFound() error { return apperr.Errorf(apperr.NotFound, "org not found") }
 
-// decodeICP decodes orgID's stored ICP (NULL or {} is the empty ICP) and normalises it.
-func decodeICP(orgID uuid.UUID, raw []byte) (ICP, error) {
+// DecodeICP decodes orgID's stored ICP, the orgs.icp column (NULL or {} is the empty ICP),
+// and normalises it.
+func DecodeICP(orgID uuid.UUID, raw []byte) (ICP, error) {
 	var p ICP
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &p); err != nil {
