@@ -127,12 +127,8 @@ func (s *Service) ProcessIntakeTx(ctx context.Context, tx *gorm.DB, orgID, intak
 			return IntakeResult{}, err
 		}
 		if inserted {
-			if err := s.emit(ctx, tx, orgID, IntakeActor, events.LeadCreated, stored.ID,
-				"lead.created:"+stored.ID.String(), CreatedPayload{Via: ViaIntake, Lead: stored}); err != nil {
-				return IntakeResult{}, err
-			}
-			return IntakeResult{Status: IntakeProcessed, LeadID: &stored.ID},
-				markRaw(tx, orgID, raw.ID, IntakeProcessed, &stored.ID, &l.Fingerprint, nil)
+			return IntakeResult{Status: IntakeProcessed, LeadID: &stored.ID}, s.emit(ctx, tx, orgID, IntakeActor, events.LeadCreated,
+				stored.ID, "lead.created:"+stored.ID.String(), CreatedPayload{Via: ViaIntake, Lead: stored})
 		}
 		existing, found, err := liveLeadWithFingerprint(tx, orgID, l.Fingerprint)
 		if err != nil {
@@ -406,26 +402,41 @@ WHERE org_id = ? AND id = ?`, string(status), leadID, fingerprint, reason, orgID
 	return nil
 }
 
-// insertIntakeLead inserts the intake lead l with its source sourceID and raw row intakeID unless a live lead of
-// the org has its fingerprint; see insertLead.
+// insertIntakeLead inserts the intake lead l with its source sourceID and raw row intakeID unless
+// a live lead of the org has its fingerprint (see insertLead), and when it inserts, marks the raw
+// row processed with the new lead, as markRaw would, in the same statement. The caller holds the
+// raw row's lock (lockRawIntake) and has seen it pending.
 func insertIntakeLead(tx *gorm.DB, orgID uuid.UUID, l Lead, sourceID *uuid.UUID, intakeID uuid.UUID) (Lead, bool, error) {
-	var out Lead
-	res := tx.Raw(`INSERT INTO leads (org_id, first_name, last_name, name, email, phone, company, website,
-	domain, title, profile_link, source, notes, extra, priority, fingerprint, source_id, intake_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?)
-ON CONFLICT (org_id, fingerprint) WHERE deleted_at IS NULL DO NOTHING
-RETURNING `+leadColumns,
+	var out struct {
+		Lead
+		Marked int `gorm:"column:marked"`
+	}
+	res := tx.Raw(`WITH l AS (
+    INSERT INTO leads (org_id, first_name, last_name, name, email, phone, company, website,
+        domain, title, profile_link, source, notes, extra, priority, fingerprint, source_id, intake_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?)
+    ON CONFLICT (org_id, fingerprint) WHERE deleted_at IS NULL DO NOTHING
+    RETURNING `+leadColumns+`
+), r AS (
+    UPDATE lead_intake_raw SET status = ?, lead_id = l.id, fingerprint = l.fingerprint, reject_reason = NULL, processed_at = now()
+    FROM l WHERE lead_intake_raw.org_id = ? AND lead_intake_raw.id = ?
+    RETURNING 1
+)
+SELECT l.*, (SELECT count(*) FROM r) AS marked FROM l`,
 		orgID, l.FirstName, l.LastName, l.Name, l.Email, l.Phone, l.Company, l.Website,
 		l.Domain, l.Title, l.ProfileLink, l.Source, l.Notes, l.Extra, string(l.Priority), l.Fingerprint,
-		sourceID, intakeID).Scan(&out)
+		sourceID, intakeID, string(IntakeProcessed), orgID, intakeID).Scan(&out)
 	if res.Error != nil {
 		return Lead{}, false, fmt.Errorf("insert intake lead: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return Lead{}, false, nil
 	}
-	out.utc()
-	return out, true, nil
+	if out.Marked != 1 {
+		return Lead{}, false, fmt.Errorf("mark raw intake %s: row %s not found", IntakeProcessed, intakeID)
+	}
+	out.Lead.utc()
+	return out.Lead, true, nil
 }
 
 // insertActivityOnce inserts a system activity with dedupKey; when the org has an activity with
