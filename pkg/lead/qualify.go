@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -91,13 +90,7 @@ func (p *Pipeline) Qualify(ctx context.Context, orgID, leadID uuid.UUID, commit 
 			if err != nil {
 				return err
 			}
-			if !store {
-				return p.writeQualification(ctx, tx, orgID, leadID, cur, res)
-			}
-			if err := storeEnrichment(tx, orgID, leadID, enr); err != nil {
-				return err
-			}
-			return p.writeQualification(ctx, tx, orgID, leadID, cur, res, enrichedEvent(orgID, leadID, enr, jobs.TypeQualifyLead))
+			return p.writeQualification(ctx, tx, orgID, leadID, cur, res, toStore(cur, store, enr))
 		})
 		if err != nil {
 			return fmt.Errorf("qualify lead %s: %w", leadID, err)
@@ -121,12 +114,11 @@ func (p *Pipeline) Qualify(ctx context.Context, orgID, leadID uuid.UUID, commit 
 		return fmt.Errorf("qualify lead %s: %w", leadID, err)
 	}
 	err = commit(ctx, func(tx *gorm.DB) error {
-		if store {
-			if _, err := p.storeEnrichmentTx(ctx, tx, orgID, leadID, enr, jobs.TypeQualifyLead); err != nil {
-				return err
-			}
+		cur, err := lockPipelineLead(tx, orgID, leadID, nil)
+		if err != nil || !cur.found || cur.scoredBy != nil {
+			return err
 		}
-		return p.storeQualificationTx(ctx, tx, orgID, leadID, res)
+		return p.writeQualification(ctx, tx, orgID, leadID, cur, res, toStore(cur, store, enr))
 	})
 	if err != nil {
 		return fmt.Errorf("qualify lead %s: %w", leadID, err)
@@ -171,40 +163,44 @@ func (p *Pipeline) enrichmentFor(ctx context.Context, l Lead) (enrichment.Result
 	}
 }
 
-// storeQualificationTx locks the lead and, unless it is gone or already scored, stores res,
-// moves a new lead's stage and emits lead.stage_changed and lead.qualified.
-func (p *Pipeline) storeQualificationTx(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, res scoring.Result) error {
-	cur, err := lockPipelineLead(tx, orgID, leadID, nil)
-	if err != nil || !cur.found || cur.scoredBy != nil {
-		return err
+// toStore is the enrichment Qualify stores with its score: enr when enrichmentFor said to store
+// it and the locked lead cur is still not enriched (enrich_lead may have stored one since the
+// read), else nil. The first stored enrichment wins.
+func toStore(cur snapshot, store bool, enr enrichment.Result) *enrichment.Result {
+	if !store || cur.lead.enriched() {
+		return nil
 	}
-	return p.writeQualification(ctx, tx, orgID, leadID, cur, res)
+	return &enr
 }
 
-// writeQualification stores res on the lead cur, which the transaction has locked and seen live
-// and not yet scored, moves a new lead's stage, and emits the events before (if any), then
-// lead.stage_changed and lead.qualified, all in one statement (events.Emitter.EmitAll).
-func (p *Pipeline) writeQualification(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, cur snapshot, res scoring.Result, before ...events.NewEvent) error {
-	evs := slices.Clip(before) // appending copies: the caller's slice stays as it was
+// writeQualification stores res (and the enrichment enr, unless nil) on the lead cur, which the
+// transaction has locked and seen live and not yet scored, in one UPDATE; moves a new lead's
+// stage in it; and emits lead.enriched (for enr), lead.stage_changed and lead.qualified in one
+// statement (events.Emitter.EmitAll).
+func (p *Pipeline) writeQualification(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, cur snapshot, res scoring.Result, enr *enrichment.Result) error {
+	var evs []events.NewEvent
+	if enr != nil {
+		evs = append(evs, enrichedEvent(orgID, leadID, *enr, jobs.TypeQualifyLead))
+	}
 	out := QualifiedPayload{
 		Score: res.Score, ScoreReasons: res.Reasons, ICPMatch: res.ICPMatch, RecommendedPath: res.RecommendedPath,
 		ScoredBy: res.Model, Stage: cur.lead.Stage, Version: cur.lead.Version, Reason: stageReason(res),
 	}
 	to := PathStage[res.RecommendedPath]
 	if cur.lead.Stage != StageNew || !CanMove(cur.lead.Stage, to) {
-		if err := storeScore(tx, orgID, leadID, res); err != nil {
+		if err := storeScore(tx, orgID, leadID, res, enr); err != nil {
 			return err
 		}
 	} else {
 		reason := out.Reason
-		moved, err := storeScoreAndStage(tx, orgID, leadID, res, to, &reason)
+		version, err := storeScoreAndStage(tx, orgID, leadID, res, enr, to, &reason)
 		if err != nil {
 			return err
 		}
 		evs = append(evs, event(orgID, events.LeadStageChanged, leadID,
-			fmt.Sprintf("lead.stage_changed:%s:%d", leadID, moved.Version),
-			StageChangedPayload{From: cur.lead.Stage, To: to, Reason: &reason, Version: moved.Version}))
-		out.Stage, out.StageChanged, out.Version = to, true, moved.Version
+			fmt.Sprintf("lead.stage_changed:%s:%d", leadID, version),
+			StageChangedPayload{From: cur.lead.Stage, To: to, Reason: &reason, Version: version}))
+		out.Stage, out.StageChanged, out.Version = to, true, version
 	}
 	evs = append(evs, event(orgID, events.LeadQualified, leadID, "lead.qualified:"+leadID.String(), out))
 	_, err := p.emitter.EmitAll(ctx, tx, evs...)

@@ -95,13 +95,11 @@ FROM leads WHERE org_id = ? AND id = ? FOR UPDATE OF leads`, orgID, id).Scan(&ro
 // derived is never rewritten). It does not move the version: enrichment is derived data, not
 // an edit a client could conflict with.
 func storeEnrichment(tx *gorm.DB, orgID, id uuid.UUID, r enrichment.Result) error {
-	doc, err := json.Marshal(r)
+	set, args, err := enrichmentSet(&r)
 	if err != nil {
-		return fmt.Errorf("encode enrichment: %w", err)
+		return err
 	}
-	res := tx.Exec(`UPDATE leads SET enrichment = ?::jsonb, revenue_band = nullif(?, ''),
-	domain = coalesce(domain, nullif(?, '')), updated_at = now()
-WHERE org_id = ? AND id = ?`, string(doc), r.RevenueBand, r.Domain, orgID, id)
+	res := tx.Exec(`UPDATE leads SET `+set+`updated_at = now() WHERE org_id = ? AND id = ?`, append(args, orgID, id)...)
 	if res.Error != nil {
 		return fmt.Errorf("store enrichment: %w", res.Error)
 	}
@@ -111,40 +109,63 @@ WHERE org_id = ? AND id = ?`, string(doc), r.RevenueBand, r.Domain, orgID, id)
 	return nil
 }
 
-// storeScoreAndStage writes a qualification and moves the lead to stage to with reason, in one
-// UPDATE (one new version of the row instead of two): what storeScore and setStage do together.
-func storeScoreAndStage(tx *gorm.DB, orgID, id uuid.UUID, r scoring.Result, to Stage, reason *string) (Lead, error) {
+// enrichmentSet is the start of a SET list that stores r as storeEnrichment does, with its
+// arguments; for nil it is empty.
+func enrichmentSet(r *enrichment.Result) (string, []any, error) {
+	if r == nil {
+		return "", nil, nil
+	}
+	doc, err := json.Marshal(r)
+	if err != nil {
+		return "", nil, fmt.Errorf("encode enrichment: %w", err)
+	}
+	return `enrichment = ?::jsonb, revenue_band = nullif(?, ''), domain = coalesce(domain, nullif(?, '')), `,
+		[]any{string(doc), r.RevenueBand, r.Domain}, nil
+}
+
+// storeScoreAndStage writes a qualification (with the enrichment enr, unless nil) and moves the
+// lead to stage to with reason, in one UPDATE (one new version of the row instead of two or
+// three), and returns the lead's new version: what storeScore and setStage do together.
+func storeScoreAndStage(tx *gorm.DB, orgID, id uuid.UUID, r scoring.Result, enr *enrichment.Result, to Stage, reason *string) (int, error) {
+	set, args, err := enrichmentSet(enr)
+	if err != nil {
+		return 0, err
+	}
 	reasons, err := json.Marshal(r.Reasons)
 	if err != nil {
-		return Lead{}, fmt.Errorf("encode score reasons: %w", err)
+		return 0, fmt.Errorf("encode score reasons: %w", err)
 	}
-	var out Lead
-	res := tx.Raw(`UPDATE leads SET score = ?, score_reasons = ?::jsonb, icp_match = ?, recommended_path = ?, scored_by = ?,
+	var version []int
+	res := tx.Raw(`UPDATE leads SET `+set+`score = ?, score_reasons = ?::jsonb, icp_match = ?, recommended_path = ?, scored_by = ?,
 	stage = ?, stage_reason = ?, stage_changed_at = now(), version = version + 1,
 	qualified_at = CASE WHEN ? = 'qualified' THEN coalesce(qualified_at, now()) ELSE qualified_at END
 WHERE org_id = ? AND id = ?
-RETURNING `+leadColumns, r.Score, string(reasons), r.ICPMatch, string(r.RecommendedPath), r.Model,
-		string(to), reason, string(to), orgID, id).Scan(&out)
+RETURNING version`, append(args, r.Score, string(reasons), r.ICPMatch, string(r.RecommendedPath), r.Model,
+		string(to), reason, string(to), orgID, id)...).Scan(&version)
 	if res.Error != nil {
-		return Lead{}, fmt.Errorf("store score and stage: %w", res.Error)
+		return 0, fmt.Errorf("store score and stage: %w", res.Error)
 	}
-	if res.RowsAffected == 0 {
-		return Lead{}, notFound(id)
+	if len(version) == 0 {
+		return 0, notFound(id)
 	}
-	out.utc()
-	return out, nil
+	return version[0], nil
 }
 
-// storeScore writes a qualification. Like storeEnrichment it does not move the version; a stage
-// change that goes with it does (storeScoreAndStage).
-func storeScore(tx *gorm.DB, orgID, id uuid.UUID, r scoring.Result) error {
+// storeScore writes a qualification (with the enrichment enr, unless nil). Like
+// storeEnrichment it does not move the version; a stage change that goes with it does
+// (storeScoreAndStage).
+func storeScore(tx *gorm.DB, orgID, id uuid.UUID, r scoring.Result, enr *enrichment.Result) error {
+	set, args, err := enrichmentSet(enr)
+	if err != nil {
+		return err
+	}
 	reasons, err := json.Marshal(r.Reasons)
 	if err != nil {
 		return fmt.Errorf("encode score reasons: %w", err)
 	}
-	res := tx.Exec(`UPDATE leads SET score = ?, score_reasons = ?::jsonb, icp_match = ?, recommended_path = ?,
+	res := tx.Exec(`UPDATE leads SET `+set+`score = ?, score_reasons = ?::jsonb, icp_match = ?, recommended_path = ?,
 	scored_by = ?, updated_at = now()
-WHERE org_id = ? AND id = ?`, r.Score, string(reasons), r.ICPMatch, string(r.RecommendedPath), r.Model, orgID, id)
+WHERE org_id = ? AND id = ?`, append(args, r.Score, string(reasons), r.ICPMatch, string(r.RecommendedPath), r.Model, orgID, id)...)
 	if res.Error != nil {
 		return fmt.Errorf("store score: %w", res.Error)
 	}
