@@ -120,31 +120,15 @@ FROM events WHERE org_id = $1 AND idempotency_key = $2`
 // A new event costs one statement, jobs included; a repeat costs a second one to read the first
 // event.
 func (e *Emitter) Emit(ctx context.Context, tx *gorm.DB, ev NewEvent) (Event, bool, error) {
-	if ev.OrgID == uuid.Nil || ev.Type == "" || ev.EntityType == "" || ev.IdempotencyKey == "" {
-		return Event{}, false, fmt.Errorf("emit %s: org, type, entity type and idempotency key are required", ev.Type)
-	}
-	payload := []byte("{}")
-	if ev.Payload != nil {
-		b, err := json.Marshal(ev.Payload)
-		if err != nil {
-			return Event{}, false, fmt.Errorf("emit %s: marshal payload: %w", ev.Type, err)
-		}
-		payload = b
-	}
-	actor := ev.Actor
-	if actor == "" {
-		actor = "system"
-	}
-	var entityID any
-	if ev.EntityID != uuid.Nil {
-		entityID = ev.EntityID.String()
+	payload, actor, entityID, err := ev.columns()
+	if err != nil {
+		return Event{}, false, err
 	}
 	conn := db.Conn(tx)
-	args := []any{ev.OrgID.String(), ev.Type, ev.EntityType, entityID, string(payload), ev.IdempotencyKey, actor}
+	args := []any{ev.OrgID.String(), ev.Type, ev.EntityType, entityID, payload, ev.IdempotencyKey, actor}
 	var (
 		stored Event
 		jobCnt int64
-		err    error
 	)
 	if types := e.jobMap[ev.Type]; len(types) > 0 {
 		args = append(args, types, int32(e.queue.MaxAttempts()))
@@ -223,24 +207,9 @@ func (e *Emitter) EmitAll(ctx context.Context, tx *gorm.DB, evs ...NewEvent) (in
 	var mapped []string
 	seen := map[string]bool{}
 	for i, ev := range evs {
-		if ev.OrgID == uuid.Nil || ev.Type == "" || ev.EntityType == "" || ev.IdempotencyKey == "" {
-			return 0, fmt.Errorf("emit %s: org, type, entity type and idempotency key are required", ev.Type)
-		}
-		payloads[i] = "{}"
-		if ev.Payload != nil {
-			b, err := json.Marshal(ev.Payload)
-			if err != nil {
-				return 0, fmt.Errorf("emit %s: marshal payload: %w", ev.Type, err)
-			}
-			payloads[i] = string(b)
-		}
-		actors[i] = ev.Actor
-		if actors[i] == "" {
-			actors[i] = "system"
-		}
-		if ev.EntityID != uuid.Nil {
-			id := ev.EntityID.String()
-			entityIDs[i] = &id
+		var err error
+		if payloads[i], actors[i], entityIDs[i], err = ev.columns(); err != nil {
+			return 0, err
 		}
 		orgs[i], types[i], entityTypes[i], keys[i] = ev.OrgID.String(), ev.Type, ev.EntityType, ev.IdempotencyKey
 		if !seen[ev.Type] {
@@ -262,6 +231,32 @@ func (e *Emitter) EmitAll(ctx context.Context, tx *gorm.DB, evs ...NewEvent) (in
 		jobs.MarkInserted(ctx, tx)
 	}
 	return int(created), nil
+}
+
+// columns checks ev and returns what the events insert stores for it besides its org, type,
+// entity type and key: the payload's JSON ({} for none), the actor ("system" for none) and the
+// entity id's text (nil, NULL, for none).
+func (ev NewEvent) columns() (payload, actor string, entityID *string, err error) {
+	if ev.OrgID == uuid.Nil || ev.Type == "" || ev.EntityType == "" || ev.IdempotencyKey == "" {
+		return "", "", nil, fmt.Errorf("emit %s: org, type, entity type and idempotency key are required", ev.Type)
+	}
+	payload = "{}"
+	if ev.Payload != nil {
+		b, err := json.Marshal(ev.Payload)
+		if err != nil {
+			return "", "", nil, fmt.Errorf("emit %s: marshal payload: %w", ev.Type, err)
+		}
+		payload = string(b)
+	}
+	actor = ev.Actor
+	if actor == "" {
+		actor = "system"
+	}
+	if ev.EntityID != uuid.Nil {
+		id := ev.EntityID.String()
+		entityID = &id
+	}
+	return payload, actor, entityID, nil
 }
 
 type rowScanner interface{ Scan(dest ...any) error }
