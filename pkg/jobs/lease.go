@@ -145,12 +145,15 @@ func (q *Queue) Fail(ctx context.Context, job *Job, cause error, d time.Duration
 	return FailResult{RetryIn: delay}, nil
 }
 
-// heartbeatSQL refreshes the leases of the given attempts and returns the ones still held.
-const heartbeatSQL = `
-UPDATE jobs j SET locked_at = now()
+// heldBy is the FROM and WHERE of a statement on the jobs j that the given attempts still hold
+// ($1..$4: org ids, job ids, attempt numbers, claims), as c: the fence of Queue.fenced.
+const heldBy = `
 FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::text[]) AS c(org_id, id, attempt, locked_by)
 WHERE j.org_id = c.org_id AND j.id = c.id
-  AND j.status = 'running' AND j.locked_by = c.locked_by AND j.attempts = c.attempt
+  AND j.status = 'running' AND j.locked_by = c.locked_by AND j.attempts = c.attempt`
+
+// heartbeatSQL refreshes the leases of the given attempts and returns the ones still held.
+const heartbeatSQL = `UPDATE jobs j SET locked_at = now()` + heldBy + `
 RETURNING j.id`
 
 // Heartbeat renews the leases of running attempts (R5) and returns the ids still held; an
@@ -164,10 +167,7 @@ func (q *Queue) Heartbeat(ctx context.Context, held []*Job) (map[int64]bool, err
 const releaseSQL = `
 WITH r AS (
     UPDATE jobs j
-    SET status = 'pending', run_at = now(), locked_at = NULL, locked_by = NULL, attempts = j.attempts - 1
-    FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::text[]) AS c(org_id, id, attempt, locked_by)
-    WHERE j.org_id = c.org_id AND j.id = c.id
-      AND j.status = 'running' AND j.locked_by = c.locked_by AND j.attempts = c.attempt
+    SET status = 'pending', run_at = now(), locked_at = NULL, locked_by = NULL, attempts = j.attempts - 1` + heldBy + `
     RETURNING j.org_id, j.id, j.job_type, c.attempt, c.locked_by
 ), lg AS (
     INSERT INTO job_logs (org_id, job_id, job_type, attempt, worker, outcome, error)
@@ -185,10 +185,7 @@ func (q *Queue) Release(ctx context.Context, held []*Job) (map[int64]bool, error
 // in the queue (run_at kept), with the claim's attempt not counted and nothing logged.
 const unclaimSQL = `
 UPDATE jobs j
-SET status = 'pending', locked_at = NULL, locked_by = NULL, attempts = j.attempts - 1
-FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::text[]) AS c(org_id, id, attempt, locked_by)
-WHERE j.org_id = c.org_id AND j.id = c.id
-  AND j.status = 'running' AND j.locked_by = c.locked_by AND j.attempts = c.attempt
+SET status = 'pending', locked_at = NULL, locked_by = NULL, attempts = j.attempts - 1` + heldBy + `
 RETURNING j.id`
 
 // Unclaim hands back claimed jobs whose attempts never started (a worker that claimed more than
