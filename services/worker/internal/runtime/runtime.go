@@ -338,14 +338,7 @@ func (r *Runtime) callBatch(runCtx context.Context, b *jobs.Batch, atts []*attem
 	defer cancelAll()
 	defer b.Rollback(ctx)
 	for i, run := range b.Runs() {
-		a := atts[i]
-		jctx, cancel := context.WithTimeout(ctx, r.cfg.JobTimeout)
-		r.mu.Lock()
-		a.cancel = cancel
-		r.mu.Unlock()
-		if a.lost.Load() {
-			cancel()
-		}
+		jctx, cancel := r.begin(ctx, atts[i])
 		run.Begin()
 		err := r.call(jctx, run, func() *zap.Logger { return r.jobLog(run.Job) })
 		run.Finish()
@@ -367,15 +360,7 @@ func (r *Runtime) runOne(runCtx context.Context, a *attempt, comp *completer) {
 	// The attempt's logger is built only when it logs, which a successful attempt never does
 	// (building it eagerly cost about a tenth of the runtime's CPU per noop job).
 	log := func() *zap.Logger { return r.jobLog(job) }
-	jctx, cancel := context.WithTimeout(runCtx, r.cfg.JobTimeout)
-	r.mu.Lock()
-	a.cancel = cancel
-	r.mu.Unlock()
-	if a.lost.Load() {
-		// Stopped between claim and start (stop saw no cancel func yet): do not run it live.
-		cancel()
-	}
-
+	jctx, cancel := r.begin(runCtx, a)
 	run := r.queue.NewRun(job)
 	err := r.call(jctx, run, log)
 	cancel()
@@ -403,6 +388,21 @@ func (r *Runtime) runOne(runCtx context.Context, a *attempt, comp *completer) {
 		r.fail(a, err, elapsed, log())
 	}
 	r.m.running.Dec()
+}
+
+// begin makes the context of attempt a's handler (parent, limited to JOB_TIMEOUT_MS) and gives
+// its cancel to a, so that a lost lease stops the handler (stop). An attempt stopped between its
+// claim and now (stop saw no cancel func yet) gets an already cancelled context: it does not run
+// live.
+func (r *Runtime) begin(parent context.Context, a *attempt) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(parent, r.cfg.JobTimeout)
+	r.mu.Lock()
+	a.cancel = cancel
+	r.mu.Unlock()
+	if a.lost.Load() {
+		cancel()
+	}
+	return ctx, cancel
 }
 
 // jobLog is the logger of one attempt.
