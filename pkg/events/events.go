@@ -97,17 +97,22 @@ RETURNING ` + eventColumns
 // is checked after the whole statement, when the new event is visible to it.
 const insertWithJobsSQL = `
 WITH ev AS (` + insertSQL + `
-), j AS (
-    INSERT INTO jobs (org_id, job_type, payload, idempotency_key, max_attempts, run_at, event_id)
-    SELECT ev.org_id, t.job_type,
-           jsonb_build_object('eventId', ev.id, 'eventType', ev.type, 'entityType', ev.entity_type, 'data', ev.payload)
-               || CASE WHEN ev.entity_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('entityId', ev.entity_id) END,
-           'event:' || ev.id, $9::int, now(), ev.id
+), j AS (` + insertEventJob + `
     FROM ev CROSS JOIN unnest($8::text[]) AS t(job_type)
     ON CONFLICT (org_id, job_type, idempotency_key) DO NOTHING
     RETURNING 1
 )
 SELECT ` + eventColumns + `, (SELECT count(*) FROM j) FROM ev`
+
+// insertEventJob inserts, for each row of a FROM that names an inserted event ev and a job type
+// t.job_type, the job that event triggers: keyed "event:<id>", linked by event_id, runnable now,
+// with max_attempts $9 and the payload described at insertWithJobsSQL.
+const insertEventJob = `
+    INSERT INTO jobs (org_id, job_type, payload, idempotency_key, max_attempts, run_at, event_id)
+    SELECT ev.org_id, t.job_type,
+           jsonb_build_object('eventId', ev.id, 'eventType', ev.type, 'entityType', ev.entity_type, 'data', ev.payload)
+               || CASE WHEN ev.entity_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('entityId', ev.entity_id) END,
+           'event:' || ev.id, $9::int, now(), ev.id`
 
 const selectByKeySQL = `
 SELECT ` + eventColumns + `
@@ -175,17 +180,13 @@ SELECT count(*), 0::bigint FROM ev`
 
 // emitAllWithJobsSQL is EmitAll's statement when some of them do: $8 holds each new event
 // type's job types ("<event type>:<job type>", in JobMap's order) and $9 their max_attempts,
-// and the jobs are what insertWithJobsSQL writes for one event, in the same order. It returns the numbers of events and of jobs inserted.
+// and the jobs are what insertWithJobsSQL writes for one event, in the same order. It returns
+// the numbers of events and of jobs inserted.
 const emitAllWithJobsSQL = emitAllInput + `, m AS (
     SELECT split_part(x, ':', 1) AS type, split_part(x, ':', 2) AS job_type, ord FROM unnest($8::text[]) WITH ORDINALITY AS u(x, ord)
-), j AS (
-    INSERT INTO jobs (org_id, job_type, payload, idempotency_key, max_attempts, run_at, event_id)
-    SELECT ev.org_id, m.job_type,
-           jsonb_build_object('eventId', ev.id, 'eventType', ev.type, 'entityType', ev.entity_type, 'data', ev.payload)
-               || CASE WHEN ev.entity_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('entityId', ev.entity_id) END,
-           'event:' || ev.id, $9::int, now(), ev.id
-    FROM ev JOIN m ON m.type = ev.type
-    ORDER BY ev.id, m.ord
+), j AS (` + insertEventJob + `
+    FROM ev JOIN m AS t ON t.type = ev.type
+    ORDER BY ev.id, t.ord
     ON CONFLICT (org_id, job_type, idempotency_key) DO NOTHING
     RETURNING 1
 )
