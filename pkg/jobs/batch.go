@@ -71,6 +71,21 @@ func (q *Queue) NewBatch(claimed []*Job) (*Batch, error) {
 // Runs are the batch's attempts, in the order of NewBatch.
 func (b *Batch) Runs() []*Run { return b.runs }
 
+// Org is the org of the batch's jobs.
+func (b *Batch) Org() uuid.UUID { return b.org }
+
+// Exec runs fn in the batch's transaction, as each run's CompleteInTx does: for a BatchHandler,
+// which does the work of all the batch's jobs at once. A failed fn aborts the batch.
+func (b *Batch) Exec(ctx context.Context, fn func(tx *gorm.DB) error) error { return b.exec(ctx, fn) }
+
+// BatchHandler does the work of all the attempts of a Batch at once, typically with one
+// statement per step for all of their jobs, in the batch's transaction (Batch.Exec); the runtime
+// then commits the batch. Any error makes the runtime roll the batch back and run its jobs one at
+// a time through the type's Handler, so a BatchHandler may refuse whatever it does not handle
+// (a payload it cannot read, a case it leaves to the Handler) by returning an error. It must
+// write exactly what the Handler would write for each job.
+type BatchHandler func(ctx context.Context, b *Batch) error
+
 // exec runs fn in the batch's transaction, opening it on the first call.
 func (b *Batch) exec(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	switch {
