@@ -96,7 +96,7 @@ func (p *Pipeline) storeEnrichmentTx(ctx context.Context, tx *gorm.DB, orgID, le
 // writeEnrichment stores r on the lead, which the transaction has locked and seen live and not
 // yet enriched, and emits lead.enriched.
 func (p *Pipeline) writeEnrichment(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, r enrichment.Result, by string) error {
-	if err := storeEnrichment(tx, orgID, leadID, r); err != nil {
+	if err := storeLeadWrites(ctx, tx, orgID, []leadWrite{{id: leadID, enrichment: &r}}); err != nil {
 		return err
 	}
 	_, _, err := p.emitter.Emit(ctx, tx, enrichedEvent(orgID, leadID, r, by))

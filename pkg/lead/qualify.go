@@ -90,7 +90,7 @@ func (p *Pipeline) Qualify(ctx context.Context, orgID, leadID uuid.UUID, commit 
 			if err != nil {
 				return err
 			}
-			return p.writeQualification(ctx, tx, orgID, leadID, cur, res, toStore(cur, store, enr))
+			return p.writeQualification(ctx, tx, orgID, cur, res, toStore(cur, store, enr))
 		})
 		if err != nil {
 			return fmt.Errorf("qualify lead %s: %w", leadID, err)
@@ -118,7 +118,7 @@ func (p *Pipeline) Qualify(ctx context.Context, orgID, leadID uuid.UUID, commit 
 		if err != nil || !cur.found || cur.scoredBy != nil {
 			return err
 		}
-		return p.writeQualification(ctx, tx, orgID, leadID, cur, res, toStore(cur, store, enr))
+		return p.writeQualification(ctx, tx, orgID, cur, res, toStore(cur, store, enr))
 	})
 	if err != nil {
 		return fmt.Errorf("qualify lead %s: %w", leadID, err)
@@ -174,10 +174,23 @@ func toStore(cur snapshot, store bool, enr enrichment.Result) *enrichment.Result
 }
 
 // writeQualification stores res (and the enrichment enr, unless nil) on the lead cur, which the
-// transaction has locked and seen live and not yet scored, in one UPDATE; moves a new lead's
-// stage in it; and emits lead.enriched (for enr), lead.stage_changed and lead.qualified in one
-// statement (events.Emitter.EmitAll).
-func (p *Pipeline) writeQualification(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, cur snapshot, res scoring.Result, enr *enrichment.Result) error {
+// transaction has locked and seen live and not yet scored, with a new lead's stage move, in one
+// UPDATE, and emits the events of qualification in one statement (events.Emitter.EmitAll).
+func (p *Pipeline) writeQualification(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, cur snapshot, res scoring.Result, enr *enrichment.Result) error {
+	w, evs := qualification(orgID, cur, res, enr)
+	if err := storeLeadWrites(ctx, tx, orgID, []leadWrite{w}); err != nil {
+		return err
+	}
+	_, err := p.emitter.EmitAll(ctx, tx, evs...)
+	return err
+}
+
+// qualification is what qualifying the locked lead cur with res writes and emits: the score
+// (with the enrichment enr unless nil, then lead.enriched first); for a lead still in stage new,
+// the move to PathStage[res.RecommendedPath] with its lead.stage_changed (its version is the
+// locked one plus one); and lead.qualified.
+func qualification(orgID uuid.UUID, cur snapshot, res scoring.Result, enr *enrichment.Result) (leadWrite, []events.NewEvent) {
+	leadID := cur.lead.ID
 	var evs []events.NewEvent
 	if enr != nil {
 		evs = append(evs, enrichedEvent(orgID, leadID, *enr, jobs.TypeQualifyLead))
@@ -186,25 +199,16 @@ func (p *Pipeline) writeQualification(ctx context.Context, tx *gorm.DB, orgID, l
 		Score: res.Score, ScoreReasons: res.Reasons, ICPMatch: res.ICPMatch, RecommendedPath: res.RecommendedPath,
 		ScoredBy: res.Model, Stage: cur.lead.Stage, Version: cur.lead.Version, Reason: stageReason(res),
 	}
-	to := PathStage[res.RecommendedPath]
-	if cur.lead.Stage != StageNew || !CanMove(cur.lead.Stage, to) {
-		if err := storeScore(tx, orgID, leadID, res, enr); err != nil {
-			return err
-		}
-	} else {
-		reason := out.Reason
-		version, err := storeScoreAndStage(tx, orgID, leadID, res, enr, to, &reason)
-		if err != nil {
-			return err
-		}
+	w := leadWrite{id: leadID, enrichment: enr, score: &res}
+	if to := PathStage[res.RecommendedPath]; cur.lead.Stage == StageNew && CanMove(cur.lead.Stage, to) {
+		reason, version := out.Reason, cur.lead.Version+1
+		w.stage, w.reason = &to, &reason
 		evs = append(evs, event(orgID, events.LeadStageChanged, leadID,
 			fmt.Sprintf("lead.stage_changed:%s:%d", leadID, version),
 			StageChangedPayload{From: cur.lead.Stage, To: to, Reason: &reason, Version: version}))
 		out.Stage, out.StageChanged, out.Version = to, true, version
 	}
-	evs = append(evs, event(orgID, events.LeadQualified, leadID, "lead.qualified:"+leadID.String(), out))
-	_, err := p.emitter.EmitAll(ctx, tx, evs...)
-	return err
+	return w, append(evs, event(orgID, events.LeadQualified, leadID, "lead.qualified:"+leadID.String(), out))
 }
 
 // stageReason is the stage reason of a qualification: who scored, the score and the first

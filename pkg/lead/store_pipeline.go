@@ -4,7 +4,6 @@ package lead
 // qualify.go). Like store.go they filter org_id themselves under row-level security.
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -15,9 +14,7 @@ import (
 
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/db"
-	"example.com/crm/pkg/enrichment"
 	"example.com/crm/pkg/org"
-	"example.com/crm/pkg/scoring"
 )
 
 // pipelineLeadSQL reads a lead with its scored_by and whether it is deleted. It looks the row
@@ -86,93 +83,11 @@ FROM leads WHERE org_id = ? AND id = ? FOR UPDATE OF leads`, orgID, id).Scan(&ro
 	return snapshot{lead: row.Lead, scoredBy: row.ScoredBy, found: true}, nil
 }
 
-// The writes below run after lockPipelineLead in the same transaction, which holds the lead's
-// row lock and has seen it live, so they find the row by the primary key alone (see
-// pipelineLeadSQL for why no other condition is in their WHERE clause).
-
-// storeEnrichment writes the enrichment document and the revenue band, and the domain where
-// the lead has none (the stored domain is part of the dedup fingerprint, so a domain intake
-// derived is never rewritten). It does not move the version: enrichment is derived data, not
-// an edit a client could conflict with.
-func storeEnrichment(tx *gorm.DB, orgID, id uuid.UUID, r enrichment.Result) error {
-	set, args, err := enrichmentSet(&r)
-	if err != nil {
-		return err
-	}
-	res := tx.Exec(`UPDATE leads SET `+set+`updated_at = now() WHERE org_id = ? AND id = ?`, append(args, orgID, id)...)
-	if res.Error != nil {
-		return fmt.Errorf("store enrichment: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return notFound(id)
-	}
-	return nil
-}
-
-// enrichmentSet is the start of a SET list that stores r as storeEnrichment does, with its
-// arguments; for nil it is empty.
-func enrichmentSet(r *enrichment.Result) (string, []any, error) {
-	if r == nil {
-		return "", nil, nil
-	}
-	doc, err := json.Marshal(r)
-	if err != nil {
-		return "", nil, fmt.Errorf("encode enrichment: %w", err)
-	}
-	return `enrichment = ?::jsonb, revenue_band = nullif(?, ''), domain = coalesce(domain, nullif(?, '')), `,
-		[]any{string(doc), r.RevenueBand, r.Domain}, nil
-}
-
-// storeScoreAndStage writes a qualification (with the enrichment enr, unless nil) and moves the
-// lead to stage to with reason, in one UPDATE (one new version of the row instead of two or
-// three), and returns the lead's new version: what storeScore and setStage do together.
-func storeScoreAndStage(tx *gorm.DB, orgID, id uuid.UUID, r scoring.Result, enr *enrichment.Result, to Stage, reason *string) (int, error) {
-	set, args, err := enrichmentSet(enr)
-	if err != nil {
-		return 0, err
-	}
-	reasons, err := json.Marshal(r.Reasons)
-	if err != nil {
-		return 0, fmt.Errorf("encode score reasons: %w", err)
-	}
-	var version []int
-	res := tx.Raw(`UPDATE leads SET `+set+`score = ?, score_reasons = ?::jsonb, icp_match = ?, recommended_path = ?, scored_by = ?,
-	stage = ?, stage_reason = ?, stage_changed_at = now(), version = version + 1,
-	qualified_at = CASE WHEN ? = 'qualified' THEN coalesce(qualified_at, now()) ELSE qualified_at END
-WHERE org_id = ? AND id = ?
-RETURNING version`, append(args, r.Score, string(reasons), r.ICPMatch, string(r.RecommendedPath), r.Model,
-		string(to), reason, string(to), orgID, id)...).Scan(&version)
-	if res.Error != nil {
-		return 0, fmt.Errorf("store score and stage: %w", res.Error)
-	}
-	if len(version) == 0 {
-		return 0, notFound(id)
-	}
-	return version[0], nil
-}
-
-// storeScore writes a qualification (with the enrichment enr, unless nil). Like
-// storeEnrichment it does not move the version; a stage change that goes with it does
-// (storeScoreAndStage).
-func storeScore(tx *gorm.DB, orgID, id uuid.UUID, r scoring.Result, enr *enrichment.Result) error {
-	set, args, err := enrichmentSet(enr)
-	if err != nil {
-		return err
-	}
-	reasons, err := json.Marshal(r.Reasons)
-	if err != nil {
-		return fmt.Errorf("encode score reasons: %w", err)
-	}
-	res := tx.Exec(`UPDATE leads SET `+set+`score = ?, score_reasons = ?::jsonb, icp_match = ?, recommended_path = ?,
-	scored_by = ?, updated_at = now()
-WHERE org_id = ? AND id = ?`, append(args, r.Score, string(reasons), r.ICPMatch, string(r.RecommendedPath), r.Model, orgID, id)...)
-	if res.Error != nil {
-		return fmt.Errorf("store score: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return notFound(id)
-	}
-	return nil
-}
+// The writes that follow lockPipelineLead in the same transaction (storeLeadWrites,
+// pipeline_many.go) find the row by the primary key alone, since the transaction holds the lead's
+// row lock and has seen it live (see pipelineLeadSQL for why no other condition is in their WHERE
+// clause). An enrichment does not move the version: it is derived data, not an edit a client
+// could conflict with; neither does a score, unless it comes with a stage move. The stored domain
+// is part of the dedup fingerprint, so a domain that intake derived is never rewritten.
 
 func isNotFound(err error) bool { return apperr.Is(err, apperr.NotFound) }

@@ -1,0 +1,247 @@
+package lead
+
+// The batch forms of Enrich and Qualify: the same use cases for many leads of one org at once,
+// with one statement per step for all of them (jobs.BatchHandler). They write exactly what Enrich
+// and Qualify write lead by lead (TestPipelineManyAgrees), and only for an Offline pipeline: with
+// an enrichment API or a model, each lead's call must happen outside the transaction, and the
+// lead-by-lead use cases do that.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/enrichment"
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/org"
+	"example.com/crm/pkg/scoring"
+)
+
+// errNotOffline refuses a batch form on a pipeline that calls out.
+var errNotOffline = errors.New("the batch forms of the pipeline need an offline pipeline (no enrichment API, the built-in scorer)")
+
+// EnrichMany is Enrich for the leads ids of orgID, in the one transaction of commit: one
+// statement locks and reads them, one stores the enrichments of those not yet enriched, and one
+// emits their lead.enriched events. A missing, deleted or enriched lead gets nothing.
+func (p *Pipeline) EnrichMany(ctx context.Context, orgID uuid.UUID, ids []uuid.UUID, commit Commit) error {
+	if !p.Offline() {
+		return errNotOffline
+	}
+	err := commit(ctx, func(tx *gorm.DB) error {
+		leads, err := lockPipelineLeads(ctx, tx, orgID, ids, nil)
+		if err != nil {
+			return err
+		}
+		var rows []leadWrite
+		var evs []events.NewEvent
+		for _, cur := range leads {
+			if cur.lead.enriched() {
+				continue
+			}
+			res, err := p.enrich(ctx, cur.lead)
+			if err != nil {
+				return fmt.Errorf("lead %s: %w", cur.lead.ID, err)
+			}
+			rows = append(rows, leadWrite{id: cur.lead.ID, enrichment: &res})
+			evs = append(evs, enrichedEvent(orgID, cur.lead.ID, res, jobs.TypeEnrichLead))
+		}
+		if err := storeLeadWrites(ctx, tx, orgID, rows); err != nil {
+			return err
+		}
+		_, err = p.emitter.EmitAll(ctx, tx, evs...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("enrich %d leads: %w", len(ids), err)
+	}
+	return nil
+}
+
+// QualifyMany is Qualify for the leads ids of orgID, in the one transaction of commit: one
+// statement locks and reads them with the org's ICP, one stores every score (with the
+// enrichment a lead did not have yet, and the stage move of a lead still new), and one emits
+// their lead.enriched, lead.stage_changed and lead.qualified events. A missing, deleted or
+// scored lead gets nothing.
+func (p *Pipeline) QualifyMany(ctx context.Context, orgID uuid.UUID, ids []uuid.UUID, commit Commit) error {
+	if !p.Offline() {
+		return errNotOffline
+	}
+	err := commit(ctx, func(tx *gorm.DB) error {
+		var icp org.ICP
+		leads, err := lockPipelineLeads(ctx, tx, orgID, ids, &icp)
+		if err != nil {
+			return err
+		}
+		var rows []leadWrite
+		var evs []events.NewEvent
+		for _, cur := range leads {
+			if cur.scoredBy != nil {
+				continue
+			}
+			enr, store, err := p.enrichmentFor(ctx, cur.lead)
+			if err != nil {
+				return fmt.Errorf("lead %s: %w", cur.lead.ID, err)
+			}
+			res, err := p.score(ctx, cur.lead, enr, icp)
+			if err != nil {
+				return fmt.Errorf("lead %s: %w", cur.lead.ID, err)
+			}
+			w, qualifiedEvs := qualification(orgID, cur, res, toStore(cur, store, enr))
+			rows = append(rows, w)
+			evs = append(evs, qualifiedEvs...)
+		}
+		if err := storeLeadWrites(ctx, tx, orgID, rows); err != nil {
+			return err
+		}
+		_, err = p.emitter.EmitAll(ctx, tx, evs...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("qualify %d leads: %w", len(ids), err)
+	}
+	return nil
+}
+
+// lockPipelineLeadsSQL locks and reads leads of an org ($1) by id ($2) with their scored_by and
+// deletion, in id order (two batches over the same leads lock them in the same order), and with
+// the org's ICP when $3.
+const lockPipelineLeadsSQL = `SELECT ` + leadColumns + `, scored_by, deleted_at IS NOT NULL AS deleted,
+    CASE WHEN $3 THEN (SELECT icp FROM orgs WHERE id = leads.org_id) END AS icp
+FROM leads WHERE org_id = $1 AND id = ANY($2::uuid[])
+ORDER BY id
+FOR UPDATE OF leads`
+
+// lockPipelineLeads is lockPipelineLead for many leads in one statement: the live ones among
+// ids, locked, in id order, each once; and the org's ICP into icp unless it is nil.
+func lockPipelineLeads(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID, icp *org.ICP) ([]snapshot, error) {
+	text := make([]string, len(ids))
+	for i, id := range ids {
+		text[i] = id.String()
+	}
+	rows, err := db.Conn(tx).QueryContext(ctx, lockPipelineLeadsSQL, orgID.String(), text, icp != nil)
+	if err != nil {
+		return nil, fmt.Errorf("lock leads: %w", err)
+	}
+	defer rows.Close()
+	type lockedRow struct {
+		Lead
+		ScoredBy *string `gorm:"column:scored_by"`
+		Deleted  bool    `gorm:"column:deleted"`
+		ICP      []byte  `gorm:"column:icp"`
+	}
+	var got []lockedRow
+	for rows.Next() {
+		var row lockedRow
+		if err := tx.ScanRows(rows, &row); err != nil {
+			return nil, fmt.Errorf("lock leads: %w", err)
+		}
+		got = append(got, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("lock leads: %w", err)
+	}
+	out := make([]snapshot, 0, len(got))
+	for i, row := range got {
+		if icp != nil && i == 0 {
+			if *icp, err = org.DecodeICP(orgID, row.ICP); err != nil {
+				return nil, fmt.Errorf("lock leads: %w", err)
+			}
+		}
+		if row.Deleted {
+			continue
+		}
+		row.Lead.utc()
+		out = append(out, snapshot{lead: row.Lead, scoredBy: row.ScoredBy, found: true})
+	}
+	return out, nil
+}
+
+// leadWrite is what the pipeline writes to one locked lead: an enrichment, a score, a stage
+// move, each when not nil.
+type leadWrite struct {
+	id         uuid.UUID
+	enrichment *enrichment.Result
+	score      *scoring.Result
+	stage      *Stage  // with score: the stage it moves the lead to
+	reason     *string // with stage
+}
+
+// storeLeadWritesSQL applies leadWrites (parallel arrays from $2, one element per lead) to the
+// org's ($1) leads by primary key, as storeEnrichment, storeScore and storeScoreAndStage do one
+// by one: an enrichment (doc, band, domain) where has_enrichment, a score where has_score, a
+// stage move (and the version) where to_stage is not NULL. It returns how many rows it changed.
+const storeLeadWritesSQL = `
+WITH w AS (
+    SELECT * FROM unnest($2::uuid[], $3::boolean[], $4::text[], $5::text[], $6::text[],
+        $7::boolean[], $8::int[], $9::text[], $10::boolean[], $11::text[], $12::text[], $13::text[], $14::text[])
+    AS w(id, has_enrichment, doc, band, domain, has_score, score, reasons, icp_match, path, scored_by, to_stage, reason)
+), u AS (
+    UPDATE leads l SET
+        enrichment = CASE WHEN w.has_enrichment THEN w.doc::jsonb ELSE l.enrichment END,
+        revenue_band = CASE WHEN w.has_enrichment THEN nullif(w.band, '') ELSE l.revenue_band END,
+        domain = CASE WHEN w.has_enrichment THEN coalesce(l.domain, nullif(w.domain, '')) ELSE l.domain END,
+        score = CASE WHEN w.has_score THEN w.score ELSE l.score END,
+        score_reasons = CASE WHEN w.has_score THEN w.reasons::jsonb ELSE l.score_reasons END,
+        icp_match = CASE WHEN w.has_score THEN w.icp_match ELSE l.icp_match END,
+        recommended_path = CASE WHEN w.has_score THEN w.path ELSE l.recommended_path END,
+        scored_by = CASE WHEN w.has_score THEN w.scored_by ELSE l.scored_by END,
+        stage = coalesce(w.to_stage, l.stage),
+        stage_reason = CASE WHEN w.to_stage IS NULL THEN l.stage_reason ELSE w.reason END,
+        stage_changed_at = CASE WHEN w.to_stage IS NULL THEN l.stage_changed_at ELSE now() END,
+        version = l.version + CASE WHEN w.to_stage IS NULL THEN 0 ELSE 1 END,
+        qualified_at = CASE WHEN w.to_stage = 'qualified' THEN coalesce(l.qualified_at, now()) ELSE l.qualified_at END,
+        updated_at = now()
+    FROM w WHERE l.org_id = $1 AND l.id = w.id
+    RETURNING 1
+)
+SELECT count(*) FROM u`
+
+// storeLeadWrites applies rows, each to a lead the transaction has locked and seen live, in one
+// statement.
+func storeLeadWrites(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, rows []leadWrite) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	n := len(rows)
+	ids, docs, bands, domains, reasons, paths, scoredBy := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	hasEnr, hasScore, icpMatch := make([]bool, n), make([]bool, n), make([]bool, n)
+	scores := make([]int32, n)
+	toStage, stageReason := make([]*string, n), make([]*string, n)
+	for i, w := range rows {
+		ids[i] = w.id.String()
+		if w.enrichment != nil {
+			doc, err := json.Marshal(w.enrichment)
+			if err != nil {
+				return fmt.Errorf("encode enrichment: %w", err)
+			}
+			hasEnr[i], docs[i], bands[i], domains[i] = true, string(doc), w.enrichment.RevenueBand, w.enrichment.Domain
+		}
+		if r := w.score; r != nil {
+			rs, err := json.Marshal(r.Reasons)
+			if err != nil {
+				return fmt.Errorf("encode score reasons: %w", err)
+			}
+			hasScore[i], scores[i], reasons[i], icpMatch[i], paths[i], scoredBy[i] = true, int32(r.Score), string(rs), r.ICPMatch, string(r.RecommendedPath), r.Model
+		}
+		if w.stage != nil {
+			s := string(*w.stage)
+			toStage[i], stageReason[i] = &s, w.reason
+		}
+	}
+	var changed int
+	err := db.Conn(tx).QueryRowContext(ctx, storeLeadWritesSQL, orgID.String(), ids, hasEnr, docs, bands, domains,
+		hasScore, scores, reasons, icpMatch, paths, scoredBy, toStage, stageReason).Scan(&changed)
+	if err != nil {
+		return fmt.Errorf("store %d leads: %w", n, err)
+	}
+	if changed != n {
+		return fmt.Errorf("store %d leads: %d rows changed", n, changed)
+	}
+	return nil
+}
