@@ -60,6 +60,7 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 		Retention:      cfg.Jobs.Retention,
 		BatchSize:      cfg.Worker.BatchSize,
 		BatchTypes:     handler.BatchTypes(deps),
+		BatchHandlers:  handler.BatchRegistry(deps),
 	}, d, queue, handler.Registry(deps), log, reg)
 	return &app{cfg: cfg, log: log, db: d, reg: reg, runtime: rt}, nil
 }

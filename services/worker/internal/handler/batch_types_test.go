@@ -16,7 +16,8 @@ import (
 // TestBatchTypes proves which job types may share a transaction: the database-only steps of the
 // intake pipeline always, enrich_lead and qualify_lead only while neither the enrichment API nor
 // a model is configured (a batch's transaction must never wait on the network), and every type
-// named has a handler that is not the "not implemented" one.
+// named has a handler that is not the "not implemented" one; and that those two then have batch
+// handlers (BatchRegistry), and no type has one otherwise.
 func TestBatchTypes(t *testing.T) {
 	t.Parallel()
 	d, _ := dbtest.NewDB(t)
@@ -37,6 +38,15 @@ func TestBatchTypes(t *testing.T) {
 		deps := handler.Deps{Gorm: d.Gorm, Queue: q, Emitter: em, Log: zap.NewNop(), Pipeline: pipe}
 		got := handler.BatchTypes(deps)
 		require.ElementsMatch(t, tc.want, got, name)
+		var withBatchHandler []string
+		for typ := range handler.BatchRegistry(deps) {
+			withBatchHandler = append(withBatchHandler, typ)
+		}
+		if name == "offline" {
+			require.ElementsMatch(t, []string{jobs.TypeEnrichLead, jobs.TypeQualifyLead}, withBatchHandler, "the set-based pipeline")
+		} else {
+			require.Empty(t, withBatchHandler, name)
+		}
 		reg := handler.Registry(deps)
 		for _, typ := range got {
 			err := reg[typ](t.Context(), q.NewRun(&jobs.Job{OrgID: [16]byte{1}, Type: typ, Payload: []byte(`"not an object"`)}))

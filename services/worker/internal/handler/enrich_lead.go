@@ -58,6 +58,36 @@ func NewLeadPipeline(g *gorm.DB, emitter *events.Emitter, aiCfg config.AI, enrCf
 	return lead.NewPipeline(g, emitter, enricher, scorer), nil
 }
 
+// BatchRegistry returns the batch handlers (jobs.BatchHandler) of the job types that have one:
+// enrich_lead and qualify_lead of an offline pipeline (lead.Pipeline.EnrichMany and
+// QualifyMany: one statement per step for a whole batch of leads). Job types without one run
+// their Handler once per job of a batch.
+func BatchRegistry(d Deps) map[string]jobs.BatchHandler {
+	reg := map[string]jobs.BatchHandler{}
+	if d.Pipeline != nil && d.Pipeline.Offline() {
+		reg[jobs.TypeEnrichLead] = pipelineBatch(d.Pipeline.EnrichMany)
+		reg[jobs.TypeQualifyLead] = pipelineBatch(d.Pipeline.QualifyMany)
+	}
+	return reg
+}
+
+// pipelineBatch is the batch handler that reads the lead id of every job of the batch and runs
+// many over them in the batch's transaction. A payload it cannot read fails the batch, and the
+// job then fails alone, permanently, through its Handler.
+func pipelineBatch(many func(ctx context.Context, orgID uuid.UUID, ids []uuid.UUID, commit lead.Commit) error) jobs.BatchHandler {
+	return func(ctx context.Context, b *jobs.Batch) error {
+		ids := make([]uuid.UUID, 0, len(b.Runs()))
+		for _, run := range b.Runs() {
+			id, err := pipelineLeadID(run)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return many(ctx, b.Org(), ids, b.Exec)
+	}
+}
+
 // pipelineLeadID reads the lead id of an enrich_lead or qualify_lead job: the entity of the
 // lead.created event in its payload. A payload that is not that is permanent.
 func pipelineLeadID(run *jobs.Run) (uuid.UUID, error) {

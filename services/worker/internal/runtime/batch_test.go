@@ -231,3 +231,61 @@ func TestSpareJobsAreNotHoarded(t *testing.T) {
 		require.Equal(t, "completed", logs[0].Outcome)
 	}
 }
+
+// TestBatchHandler proves a type's BatchHandler does the work of a whole batch in its
+// transaction (each job's write committing with its completion), and that when it fails or
+// panics the batch is rolled back and its jobs run one at a time through the type's Handler.
+func TestBatchHandler(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ids := b.enqueueN(t, "write", 30)
+	bad := ids[20]
+	var perJob, batches calls
+	panicked := false
+	var mu sync.Mutex
+	b.start(t, runtime.Config{Concurrency: 1, BatchSize: 10, BatchTypes: []string{"write"}, PollInterval: 50 * time.Millisecond,
+		BatchHandlers: map[string]jobs.BatchHandler{"write": func(ctx context.Context, batch *jobs.Batch) error {
+			batches.add(0)
+			mu.Lock()
+			first := !panicked
+			panicked = true
+			mu.Unlock()
+			if first {
+				panic("the first batch panics")
+			}
+			for _, run := range batch.Runs() {
+				if run.Job.ID == bad {
+					return errors.New("a job this batch handler leaves to the Handler")
+				}
+			}
+			return batch.Exec(ctx, func(tx *gorm.DB) error {
+				for _, run := range batch.Runs() {
+					if err := tx.Exec(`INSERT INTO events (org_id, type, entity_type, idempotency_key) VALUES (?, 'job.done', 'job', ?)`,
+						run.Job.OrgID, fmt.Sprintf("job:%d", run.Job.ID)).Error; err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}}},
+		map[string]jobs.Handler{"write": func(ctx context.Context, run *jobs.Run) error {
+			perJob.add(run.Job.ID)
+			return writeEvent(ctx, run)
+		}})
+	perTx := map[string]int{}
+	for _, id := range ids {
+		b.waitStatus(t, id, jobs.StatusCompleted, 10*time.Second)
+		perTx[b.txOf(t, id)]++
+	}
+	require.GreaterOrEqual(t, batches.get(0), 3, "the batch handler ran, a panic did not stop the runtime")
+	require.Equal(t, 1, perJob.get(bad), "the refused batch ran through the Handler")
+	byHandler := 0
+	for _, id := range ids {
+		byHandler += perJob.get(id)
+	}
+	require.Less(t, byHandler, len(ids), "the other batches ran through the batch handler")
+	require.GreaterOrEqual(t, byHandler, 2, "the panicked batch and the refused one ran job by job")
+	require.Less(t, len(perTx), len(ids))
+	require.Equal(t, 30.0, b.counter(t, "crm_jobs_completed_total"))
+	require.Zero(t, b.counter(t, "crm_jobs_failed_total"))
+}

@@ -34,6 +34,9 @@ type Config struct {
 	// make no slow calls, since a batch's transaction stays open across its jobs.
 	BatchSize  int
 	BatchTypes []string
+	// BatchHandlers do the work of a whole batch of their type at once (jobs.BatchHandler); a
+	// batched type without one runs its Handler once per job of the batch.
+	BatchHandlers map[string]jobs.BatchHandler
 }
 
 // Runtime is one worker process's pool.
@@ -337,14 +340,20 @@ func (r *Runtime) callBatch(runCtx context.Context, b *jobs.Batch, atts []*attem
 	ctx, cancelAll := context.WithTimeout(runCtx, r.cfg.JobTimeout)
 	defer cancelAll()
 	defer b.Rollback(ctx)
-	for i, run := range b.Runs() {
-		jctx, cancel := r.begin(ctx, atts[i])
-		run.Begin()
-		err := r.call(jctx, run, func() *zap.Logger { return r.jobLog(run.Job) })
-		run.Finish()
-		cancel()
-		if err != nil {
-			return fmt.Errorf("job %d: %w", run.Job.ID, err)
+	if bh := r.cfg.BatchHandlers[atts[0].job.Type]; bh != nil {
+		if err := r.callBatchHandler(ctx, bh, b, atts); err != nil {
+			return err
+		}
+	} else {
+		for i, run := range b.Runs() {
+			jctx, cancel := r.begin(ctx, atts[i])
+			run.Begin()
+			err := r.call(jctx, run, func() *zap.Logger { return r.jobLog(run.Job) })
+			run.Finish()
+			cancel()
+			if err != nil {
+				return fmt.Errorf("job %d: %w", run.Job.ID, err)
+			}
 		}
 	}
 	for _, a := range atts {
@@ -388,6 +397,40 @@ func (r *Runtime) runOne(runCtx context.Context, a *attempt, comp *completer) {
 		r.fail(a, err, elapsed, log())
 	}
 	r.m.running.Dec()
+}
+
+// callBatchHandler runs bh over the whole batch b, under one context that a lost lease of any
+// of its attempts cancels, turning a panic into an error. Each attempt's run time is the
+// handler's.
+func (r *Runtime) callBatchHandler(ctx context.Context, bh jobs.BatchHandler, b *jobs.Batch, atts []*attempt) (err error) {
+	bctx, cancel := context.WithTimeout(ctx, r.cfg.JobTimeout)
+	defer cancel()
+	r.mu.Lock()
+	for _, a := range atts {
+		a.cancel = cancel
+	}
+	r.mu.Unlock()
+	for _, a := range atts {
+		if a.lost.Load() {
+			cancel()
+		}
+	}
+	for _, run := range b.Runs() {
+		run.Begin()
+	}
+	defer func() {
+		for _, run := range b.Runs() {
+			run.Finish()
+		}
+		if p := recover(); p != nil {
+			r.log.Error("batch handler panicked", zap.String("job_type", atts[0].job.Type), zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+			err = fmt.Errorf("batch handler panicked: %v", p)
+		}
+	}()
+	if err := bh(bctx, b); err != nil {
+		return fmt.Errorf("batch of %d %s jobs: %w", len(atts), atts[0].job.Type, err)
+	}
+	return nil
 }
 
 // begin makes the context of attempt a's handler (parent, limited to JOB_TIMEOUT_MS) and gives
