@@ -163,24 +163,26 @@ func lockPipelineLeads(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []
 }
 
 // leadWrite is what the pipeline writes to one locked lead: an enrichment, a score, a stage
-// move, each when not nil.
+// move, a priority, each when not nil. A stage move or a priority moves the version on by one.
 type leadWrite struct {
 	id         uuid.UUID
 	enrichment *enrichment.Result
 	score      *scoring.Result
-	stage      *Stage  // with score: the stage it moves the lead to
+	stage      *Stage  // the stage it moves the lead to
 	reason     *string // with stage
+	priority   *Priority
 }
 
 // storeLeadWritesSQL applies leadWrites (parallel arrays from $2, one element per lead) to the
-// org's ($1) leads by primary key, as storeEnrichment, storeScore and storeScoreAndStage do one
-// by one: an enrichment (doc, band, domain) where has_enrichment, a score where has_score, a
-// stage move (and the version) where to_stage is not NULL. It returns how many rows it changed.
+// org's ($1) leads by primary key: an enrichment (doc, band, domain) where has_enrichment, a
+// score where has_score, a stage move where to_stage is not NULL, a priority where priority is
+// not NULL, the version moved on by one for either of the last two. It returns how many rows it
+// changed.
 const storeLeadWritesSQL = `
 WITH w AS (
     SELECT * FROM unnest($2::uuid[], $3::boolean[], $4::text[], $5::text[], $6::text[],
-        $7::boolean[], $8::int[], $9::text[], $10::boolean[], $11::text[], $12::text[], $13::text[], $14::text[])
-    AS w(id, has_enrichment, doc, band, domain, has_score, score, reasons, icp_match, path, scored_by, to_stage, reason)
+        $7::boolean[], $8::int[], $9::text[], $10::boolean[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+    AS w(id, has_enrichment, doc, band, domain, has_score, score, reasons, icp_match, path, scored_by, to_stage, reason, priority)
 ), u AS (
     UPDATE leads l SET
         enrichment = CASE WHEN w.has_enrichment THEN w.doc::jsonb ELSE l.enrichment END,
@@ -194,7 +196,8 @@ WITH w AS (
         stage = coalesce(w.to_stage, l.stage),
         stage_reason = CASE WHEN w.to_stage IS NULL THEN l.stage_reason ELSE w.reason END,
         stage_changed_at = CASE WHEN w.to_stage IS NULL THEN l.stage_changed_at ELSE now() END,
-        version = l.version + CASE WHEN w.to_stage IS NULL THEN 0 ELSE 1 END,
+        priority = coalesce(w.priority, l.priority),
+        version = l.version + CASE WHEN w.to_stage IS NULL AND w.priority IS NULL THEN 0 ELSE 1 END,
         qualified_at = CASE WHEN w.to_stage = 'qualified' THEN coalesce(l.qualified_at, now()) ELSE l.qualified_at END,
         updated_at = now()
     FROM w WHERE l.org_id = $1 AND l.id = w.id
@@ -212,7 +215,7 @@ func storeLeadWrites(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, rows []l
 	ids, docs, bands, domains, reasons, paths, scoredBy := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	hasEnr, hasScore, icpMatch := make([]bool, n), make([]bool, n), make([]bool, n)
 	scores := make([]int32, n)
-	toStage, stageReason := make([]*string, n), make([]*string, n)
+	toStage, stageReason, priority := make([]*string, n), make([]*string, n), make([]*string, n)
 	for i, w := range rows {
 		ids[i] = w.id.String()
 		if w.enrichment != nil {
@@ -233,10 +236,14 @@ func storeLeadWrites(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, rows []l
 			s := string(*w.stage)
 			toStage[i], stageReason[i] = &s, w.reason
 		}
+		if w.priority != nil {
+			p := string(*w.priority)
+			priority[i] = &p
+		}
 	}
 	var changed int
 	err := db.Conn(tx).QueryRowContext(ctx, storeLeadWritesSQL, orgID.String(), ids, hasEnr, docs, bands, domains,
-		hasScore, scores, reasons, icpMatch, paths, scoredBy, toStage, stageReason).Scan(&changed)
+		hasScore, scores, reasons, icpMatch, paths, scoredBy, toStage, stageReason, priority).Scan(&changed)
 	if err != nil {
 		return fmt.Errorf("store %d leads: %w", n, err)
 	}

@@ -2,6 +2,7 @@ package lead_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -195,4 +196,73 @@ func TestParseQualified(t *testing.T) {
 		require.Equal(t, tc.path, path, tc.data)
 		require.Equal(t, tc.reason, reason, tc.data)
 	}
+}
+
+// TestRouteMany proves RouteMany routes many leads of every path in one call as RouteTx routes
+// each alone (the same results, leads and event counts, compared lead by lead against twins
+// routed one at a time), that a second call is a rerun that changes nothing, and that two inputs
+// about one lead are refused with nothing written.
+func TestRouteMany(t *testing.T) {
+	t.Parallel()
+	p := newPipe(t)
+	type twin struct {
+		stage    lead.Stage
+		path     lead.Path
+		priority lead.Priority
+	}
+	cases := []twin{
+		{lead.StageQualified, lead.PathBookCall, lead.PriorityNormal},
+		{lead.StageQualified, lead.PathBookCall, lead.PriorityUrgent},
+		{lead.StageNurture, lead.PathNurture, lead.PriorityNormal},
+		{lead.StageNew, lead.PathDisqualify, lead.PriorityLow},
+		{lead.StageDisqualified, lead.PathDisqualify, lead.PriorityNormal},
+		{lead.StageConverted, lead.PathBookCall, lead.PriorityNormal},
+	}
+	state := func(id uuid.UUID) string {
+		return p.str(t, `SELECT concat_ws(' ', stage, stage_reason, priority, version,
+			(SELECT count(*) FROM lead_activities a WHERE a.lead_id = l.id),
+			(SELECT count(*) FROM scheduled_tasks s WHERE s.entity_id = l.id),
+			(SELECT string_agg(type, ',' ORDER BY id) FROM events e WHERE e.entity_id = l.id))
+			FROM leads l WHERE id = $1`, id)
+	}
+	var ins []lead.RouteInput
+	var alone []lead.RouteResult
+	var twins []uuid.UUID
+	for i, c := range cases {
+		one := p.qualified(t, fmt.Sprintf("one%d@example.com", i), c.stage, c.path, c.priority)
+		alone = append(alone, p.route(t, lead.RouteInput{LeadID: one, EventID: int64(100 + i), Reason: "why"}))
+		many := p.qualified(t, fmt.Sprintf("many%d@example.com", i), c.stage, c.path, c.priority)
+		ins = append(ins, lead.RouteInput{LeadID: many, EventID: int64(200 + i), Reason: "why"})
+		twins = append(twins, one)
+	}
+	gone := p.qualified(t, "gone@example.com", lead.StageQualified, lead.PathBookCall, lead.PriorityNormal)
+	require.NoError(t, p.svc.Delete(t.Context(), p.org, "test", gone))
+	ins = append(ins, lead.RouteInput{LeadID: gone, EventID: 300})
+	routeMany := func(ins []lead.RouteInput) ([]lead.RouteResult, error) {
+		var out []lead.RouteResult
+		err := p.d.Tx(t.Context(), p.org, func(tx *gorm.DB) error {
+			var err error
+			out, err = p.svc.RouteMany(t.Context(), tx, p.org, ins)
+			return err
+		})
+		return out, err
+	}
+	got, err := routeMany(ins)
+	require.NoError(t, err)
+	require.Equal(t, append(alone, lead.RouteResult{Skipped: "lead not found or deleted"}), got)
+	for i := range cases {
+		require.Equal(t, state(twins[i]), state(ins[i].LeadID), "case %d", i)
+	}
+	before := p.count(t, `SELECT count(*) FROM events`)
+	again, err := routeMany(ins)
+	require.NoError(t, err)
+	for _, r := range again {
+		require.Empty(t, r.Changes)
+	}
+	require.Equal(t, before, p.count(t, `SELECT count(*) FROM events`), "a rerun emits nothing")
+
+	fresh := p.qualified(t, "twice@example.com", lead.StageQualified, lead.PathBookCall, lead.PriorityNormal)
+	_, err = routeMany([]lead.RouteInput{{LeadID: fresh, EventID: 400}, {LeadID: fresh, EventID: 401}})
+	require.Error(t, err)
+	require.Equal(t, "normal", p.str(t, `SELECT priority FROM leads WHERE id = $1`, fresh))
 }
