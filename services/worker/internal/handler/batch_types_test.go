@@ -3,13 +3,17 @@ package handler_test
 import (
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
 	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lead"
 	"example.com/crm/services/worker/internal/handler"
 )
 
@@ -17,7 +21,7 @@ import (
 // intake pipeline always, enrich_lead and qualify_lead only while neither the enrichment API nor
 // a model is configured (a batch's transaction must never wait on the network), and every type
 // named has a handler that is not the "not implemented" one; and that those two then have batch
-// handlers (BatchRegistry), and no type has one otherwise.
+// handlers (BatchRegistry), as route_outreach always does.
 func TestBatchTypes(t *testing.T) {
 	t.Parallel()
 	d, _ := dbtest.NewDB(t)
@@ -43,9 +47,9 @@ func TestBatchTypes(t *testing.T) {
 			withBatchHandler = append(withBatchHandler, typ)
 		}
 		if name == "offline" {
-			require.ElementsMatch(t, []string{jobs.TypeEnrichLead, jobs.TypeQualifyLead}, withBatchHandler, "the set-based pipeline")
+			require.ElementsMatch(t, []string{jobs.TypeEnrichLead, jobs.TypeQualifyLead, jobs.TypeRouteOutreach}, withBatchHandler, "the set-based pipeline")
 		} else {
-			require.Empty(t, withBatchHandler, name)
+			require.Equal(t, []string{jobs.TypeRouteOutreach}, withBatchHandler, name)
 		}
 		reg := handler.Registry(deps)
 		for _, typ := range got {
@@ -54,4 +58,74 @@ func TestBatchTypes(t *testing.T) {
 		}
 	}
 	require.ElementsMatch(t, always, handler.BatchTypes(handler.Deps{Gorm: d.Gorm, Queue: q, Emitter: em}), "no pipeline")
+}
+
+// TestBatchHandlersRunThePipeline proves the batch handlers take leads from created to routed:
+// enrich_lead, qualify_lead and then route_outreach jobs of several leads, each type run as one
+// batch through its batch handler and committed, leave every lead scored and routed once with
+// every job completed; and a batch holding a job whose payload is not a lead's event is refused,
+// writing nothing, so that its jobs run through their Handlers.
+func TestBatchHandlersRunThePipeline(t *testing.T) {
+	t.Parallel()
+	d, url := dbtest.NewDB(t)
+	super := dbtest.SuperDB(t, url)
+	q := jobs.New(d, jobs.Config{})
+	em := events.NewEmitter(q)
+	org := dbtest.NewOrg(t, d, "acme")
+	pipe, err := handler.NewLeadPipeline(d.Gorm, em, config.AI{}, config.Enrichment{})
+	require.NoError(t, err)
+	reg := handler.BatchRegistry(handler.Deps{Gorm: d.Gorm, Queue: q, Emitter: em, Pipeline: pipe})
+	leads := lead.NewService(d.Gorm, em)
+	for i, email := range []string{"ada@acme.io", "grace@gmail.com", "alan@beta.io"} {
+		_, err := leads.Create(t.Context(), org, "test", lead.NewLead{Contact: intake.Contact{Email: email, Title: []string{"CTO", "", "VP"}[i]}})
+		require.NoError(t, err)
+	}
+	count := func(sql string) int {
+		var n int
+		require.NoError(t, super.Pool.QueryRow(t.Context(), sql).Scan(&n))
+		return n
+	}
+	// runType claims every pending job, and runs those of typ as one batch.
+	runType := func(typ string, want int) error {
+		claimed, err := q.Claim(t.Context(), jobs.NewClaimID("test"), 100)
+		require.NoError(t, err)
+		var mine, others []*jobs.Job
+		for _, j := range claimed {
+			if j.Type == typ {
+				mine = append(mine, j)
+			} else {
+				others = append(others, j)
+			}
+		}
+		_, err = q.Unclaim(t.Context(), others)
+		require.NoError(t, err)
+		require.Len(t, mine, want, typ)
+		b, err := q.NewBatch(mine)
+		require.NoError(t, err)
+		defer b.Rollback(t.Context())
+		if err := reg[typ](t.Context(), b); err != nil {
+			return err
+		}
+		return b.Commit(t.Context())
+	}
+	require.NoError(t, runType(jobs.TypeQualifyLead, 3))
+	require.NoError(t, runType(jobs.TypeEnrichLead, 3))
+	require.NoError(t, runType(jobs.TypeRouteOutreach, 3))
+	require.Equal(t, 3, count(`SELECT count(*) FROM leads WHERE scored_by = 'builtin' AND enrichment <> '{}'`))
+	require.Equal(t, 3, count(`SELECT count(*) FROM events WHERE type = 'lead.qualified'`))
+	require.Equal(t, 3, count(`SELECT count(*) FROM events WHERE type = 'lead.enriched'`))
+	require.Equal(t, 2, count(`SELECT count(*) FROM leads WHERE priority = 'high'`), "the two book_call leads")
+	require.Equal(t, 1, count(`SELECT count(*) FROM scheduled_tasks`), "the nurture lead's follow-up")
+	require.Equal(t, 9, count(`SELECT count(*) FROM jobs WHERE status = 'completed'`))
+
+	// A job whose payload is not a lead's event: the batch is refused and writes nothing.
+	_, err = leads.Create(t.Context(), org, "test", lead.NewLead{Contact: intake.Contact{Email: "edsger@beta.io"}})
+	require.NoError(t, err)
+	_, err = super.Pool.Exec(t.Context(), `UPDATE jobs SET payload = '{"eventId": 1, "entityType": "deal"}' WHERE status = 'pending' AND job_type = 'enrich_lead'`)
+	require.NoError(t, err)
+	_, err = q.Enqueue(t.Context(), d.Gorm, jobs.NewJob{OrgID: org, Type: jobs.TypeEnrichLead, IdempotencyKey: "odd", Payload: []byte(`{"eventId": 2, "entityType": "lead", "entityId": "` + uuid.NewString() + `"}`)})
+	require.NoError(t, err)
+	err = runType(jobs.TypeEnrichLead, 2)
+	require.True(t, jobs.IsPermanent(err), "%v", err)
+	require.Equal(t, 3, count(`SELECT count(*) FROM events WHERE type = 'lead.enriched'`))
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"go.uber.org/zap"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/ai"
@@ -58,12 +59,20 @@ func NewLeadPipeline(g *gorm.DB, emitter *events.Emitter, aiCfg config.AI, enrCf
 	return lead.NewPipeline(g, emitter, enricher, scorer), nil
 }
 
-// BatchRegistry returns the batch handlers (jobs.BatchHandler) of the job types that have one:
-// enrich_lead and qualify_lead of an offline pipeline (lead.Pipeline.EnrichMany and
-// QualifyMany: one statement per step for a whole batch of leads). Job types without one run
-// their Handler once per job of a batch.
+// BatchRegistry returns the batch handlers (jobs.BatchHandler) of the job types that have one,
+// each one statement per step for a whole batch of leads: route_outreach (lead.Service.
+// RouteMany), and enrich_lead and qualify_lead of an offline pipeline (lead.Pipeline.EnrichMany
+// and QualifyMany). Batched job types without one run their Handler once per job of a batch.
 func BatchRegistry(d Deps) map[string]jobs.BatchHandler {
-	reg := map[string]jobs.BatchHandler{}
+	if d.Gorm == nil || d.Emitter == nil {
+		panic("handler.BatchRegistry: nil dependency")
+	}
+	if d.Log == nil {
+		d.Log = zap.NewNop()
+	}
+	reg := map[string]jobs.BatchHandler{
+		jobs.TypeRouteOutreach: RouteOutreachBatch(lead.NewService(d.Gorm, d.Emitter), d.Log, d.FollowUpAfter),
+	}
 	if d.Pipeline != nil && d.Pipeline.Offline() {
 		reg[jobs.TypeEnrichLead] = pipelineBatch(d.Pipeline.EnrichMany)
 		reg[jobs.TypeQualifyLead] = pipelineBatch(d.Pipeline.QualifyMany)

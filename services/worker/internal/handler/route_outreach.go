@@ -23,17 +23,12 @@ func RouteOutreach(leads *lead.Service, log *zap.Logger, followUpAfter time.Dura
 		panic("handler.RouteOutreach: nil dependency")
 	}
 	return func(ctx context.Context, run *jobs.Run) error {
-		var p events.JobPayload
-		if err := decodePayload(run, &p); err != nil {
+		in, err := routeInput(run, followUpAfter)
+		if err != nil {
 			return err
 		}
-		if p.EntityID == nil || p.EntityType != lead.EntityType {
-			return jobs.Permanentf("route_outreach: event %d is not about a lead", p.EventID)
-		}
-		path, reason := lead.ParseQualified(p.Data)
-		in := lead.RouteInput{LeadID: *p.EntityID, EventID: p.EventID, Path: path, Reason: reason, FollowUpAfter: followUpAfter}
 		var res lead.RouteResult
-		err := run.CompleteInTx(ctx, func(tx *gorm.DB) error {
+		err = run.CompleteInTx(ctx, func(tx *gorm.DB) error {
 			var err error
 			res, err = leads.RouteTx(ctx, tx, run.Job.OrgID, in)
 			return err
@@ -41,18 +36,67 @@ func RouteOutreach(leads *lead.Service, log *zap.Logger, followUpAfter time.Dura
 		if err != nil {
 			return fmt.Errorf("route lead %s: %w", in.LeadID, err)
 		}
-		fields := []zap.Field{
-			zap.Int64("job_id", run.Job.ID), zap.String("org_id", run.Job.OrgID.String()),
-			zap.String("lead_id", in.LeadID.String()), zap.Int64("event_id", p.EventID),
-			zap.String("path", string(res.Path)), zap.Strings("changes", res.Changes),
-		}
-		if res.Skipped != "" {
-			log.Info("lead not routed", append(fields, zap.String("reason", res.Skipped))...)
-			return nil
-		}
-		log.Debug("lead routed", fields...)
+		logRouted(log, run, in, res)
 		return nil
 	}
+}
+
+// RouteOutreachBatch returns the batch handler of route_outreach: lead.Service.RouteMany over
+// the batch's jobs in its transaction, one statement per step for all of their leads.
+func RouteOutreachBatch(leads *lead.Service, log *zap.Logger, followUpAfter time.Duration) jobs.BatchHandler {
+	if leads == nil || log == nil {
+		panic("handler.RouteOutreachBatch: nil dependency")
+	}
+	return func(ctx context.Context, b *jobs.Batch) error {
+		ins := make([]lead.RouteInput, len(b.Runs()))
+		for i, run := range b.Runs() {
+			var err error
+			if ins[i], err = routeInput(run, followUpAfter); err != nil {
+				return err
+			}
+		}
+		var res []lead.RouteResult
+		err := b.Exec(ctx, func(tx *gorm.DB) error {
+			var err error
+			res, err = leads.RouteMany(ctx, tx, b.Org(), ins)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("route %d leads: %w", len(ins), err)
+		}
+		for i, run := range b.Runs() {
+			logRouted(log, run, ins[i], res[i])
+		}
+		return nil
+	}
+}
+
+// routeInput reads a route_outreach job's payload: the lead.qualified event it was enqueued
+// for. A payload that is not that is permanent.
+func routeInput(run *jobs.Run, followUpAfter time.Duration) (lead.RouteInput, error) {
+	var p events.JobPayload
+	if err := decodePayload(run, &p); err != nil {
+		return lead.RouteInput{}, err
+	}
+	if p.EntityID == nil || p.EntityType != lead.EntityType {
+		return lead.RouteInput{}, jobs.Permanentf("route_outreach: event %d is not about a lead", p.EventID)
+	}
+	path, reason := lead.ParseQualified(p.Data)
+	return lead.RouteInput{LeadID: *p.EntityID, EventID: p.EventID, Path: path, Reason: reason, FollowUpAfter: followUpAfter}, nil
+}
+
+// logRouted logs what routing did: a skipped lead at info, a routed one at debug.
+func logRouted(log *zap.Logger, run *jobs.Run, in lead.RouteInput, res lead.RouteResult) {
+	fields := []zap.Field{
+		zap.Int64("job_id", run.Job.ID), zap.String("org_id", run.Job.OrgID.String()),
+		zap.String("lead_id", in.LeadID.String()), zap.Int64("event_id", in.EventID),
+		zap.String("path", string(res.Path)), zap.Strings("changes", res.Changes),
+	}
+	if res.Skipped != "" {
+		log.Info("lead not routed", append(fields, zap.String("reason", res.Skipped))...)
+		return
+	}
+	log.Debug("lead routed", fields...)
 }
 
 // FollowUpLead returns the follow_up_lead handler: the nurture follow-up that route_outreach
