@@ -28,7 +28,9 @@
 // form; the jobs of other types it cannot start at once are handed back unclaimed
 // (jobs.Queue.Unclaim), not hoarded. A batch that fails in any way (a handler error, a lost
 // lease, the commit) is rolled back and its jobs run again one at a time, so a failure, a retry
-// or a dead letter is always one job's own.
+// or a dead letter is always one job's own. A type with a batch handler (Config.BatchHandlers,
+// jobs.BatchHandler) has it do the whole batch at once, under one context that a lost lease of
+// any of the batch's attempts cancels; the others run their Handler once per job.
 //
 // # Shutdown
 //
