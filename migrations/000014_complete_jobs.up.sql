@@ -21,7 +21,8 @@ BEGIN
         UPDATE jobs j
         SET status = 'completed', completed_at = now(), locked_at = NULL, last_error = NULL
         FROM unnest(p_org_ids, p_ids, p_locked_by, p_attempts, p_durations_ms) AS c(org_id, id, locked_by, attempt, duration_ms)
-        WHERE j.org_id = c.org_id AND j.id = c.id
+        WHERE j.org_id = ANY(p_org_ids) AND j.id = ANY(p_ids) -- the look-up by primary key, whatever the statistics
+          AND j.org_id = c.org_id AND j.id = c.id
           AND j.status = 'running' AND j.locked_by = c.locked_by AND j.attempts = c.attempt
         RETURNING j.org_id, j.id, j.job_type, j.attempts, j.locked_by, c.duration_ms
     ), logged AS (

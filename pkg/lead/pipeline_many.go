@@ -109,16 +109,19 @@ func (p *Pipeline) QualifyMany(ctx context.Context, orgID uuid.UUID, ids []uuid.
 }
 
 // lockPipelineLeadsSQL locks and reads leads of an org ($1) by id ($2) with their scored_by and
-// deletion, in id order (two batches over the same leads lock them in the same order), and with
-// the org's ICP when $3.
+// deletion, and with the org's ICP when $3. It has no ORDER BY: with one, the planner may walk
+// the org's whole primary key range in id order and filter it (reading every lead of the org
+// per batch, as a pipeline run showed) instead of looking the ids up; the look-up visits the
+// primary key in key order anyway, so two batches over the same leads lock them in the same
+// order.
 const lockPipelineLeadsSQL = `SELECT ` + leadColumns + `, scored_by, deleted_at IS NOT NULL AS deleted,
     CASE WHEN $3 THEN (SELECT icp FROM orgs WHERE id = leads.org_id) END AS icp
 FROM leads WHERE org_id = $1 AND id = ANY($2::uuid[])
-ORDER BY id
 FOR UPDATE OF leads`
 
 // lockPipelineLeads is lockPipelineLead for many leads in one statement: the live ones among
-// ids, locked, in id order, each once; and the org's ICP into icp unless it is nil.
+// ids, locked (in the order of the primary key), each once; and the org's ICP into icp unless
+// it is nil.
 func lockPipelineLeads(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID, icp *org.ICP) ([]snapshot, error) {
 	text := make([]string, len(ids))
 	for i, id := range ids {
@@ -174,7 +177,8 @@ type leadWrite struct {
 }
 
 // storeLeadWritesSQL applies leadWrites (parallel arrays from $2, one element per lead) to the
-// org's ($1) leads by primary key: an enrichment (doc, band, domain) where has_enrichment, a
+// org's ($1) leads by primary key (l.id = ANY($2) gives the planner the look-up by key; joined
+// on w alone it may scan the org's leads and hash them): an enrichment (doc, band, domain) where has_enrichment, a
 // score where has_score, a stage move where to_stage is not NULL, a priority where priority is
 // not NULL, the version moved on by one for either of the last two. It returns how many rows it
 // changed.
@@ -200,7 +204,7 @@ WITH w AS (
         version = l.version + CASE WHEN w.to_stage IS NULL AND w.priority IS NULL THEN 0 ELSE 1 END,
         qualified_at = CASE WHEN w.to_stage = 'qualified' THEN coalesce(l.qualified_at, now()) ELSE l.qualified_at END,
         updated_at = now()
-    FROM w WHERE l.org_id = $1 AND l.id = w.id
+    FROM w WHERE l.org_id = $1 AND l.id = ANY($2::uuid[]) AND l.id = w.id
     RETURNING 1
 )
 SELECT count(*) FROM u`
