@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 )
 
@@ -100,32 +98,20 @@ func (b *Batch) exec(ctx context.Context, fn func(tx *gorm.DB) error) error {
 			return err
 		}
 	}
-	tx := b.q.gorm.Session(&gorm.Session{Context: context.WithValue(ctx, insertedKey{}, &b.inserted), NewDB: true})
-	tx.Statement.ConnPool = connTx{b.conn}
-	if err := fn(tx); err != nil {
+	if err := fn(b.q.txSession(context.WithValue(ctx, insertedKey{}, &b.inserted), b.conn)); err != nil {
 		b.err = err
 		return err
 	}
 	return nil
 }
 
-// begin opens the transaction: BEGIN and TenantDeferWakeSQL in one round trip.
+// begin opens the batch's transaction (beginTenantTx).
 func (b *Batch) begin(ctx context.Context) error {
-	sqlDB, err := b.q.gorm.DB()
+	conn, err := b.q.beginTenantTx(ctx, b.org)
 	if err != nil {
 		return fmt.Errorf("begin batch: %w", err)
-	}
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("begin batch: acquire connection: %w", err)
 	}
 	b.conn = conn
-	begin := &pgx.Batch{}
-	begin.Queue("BEGIN")
-	begin.Queue(TenantDeferWakeSQL, b.org.String())
-	if err := sendBatch(ctx, conn, begin); err != nil {
-		return fmt.Errorf("begin batch: %w", err)
-	}
 	return nil
 }
 
@@ -154,19 +140,11 @@ func (b *Batch) Commit(ctx context.Context) error {
 		orgs[i], ids[i], lockedBy[i], attempts[i] = r.Job.OrgID, r.Job.ID, r.Job.LockedBy, int32(r.Job.Attempt)
 		durs[i] = durationMS(r.Elapsed())
 	}
-	var tag pgconn.CommandTag
-	commit := &pgx.Batch{}
-	commit.Queue(completeJobsSQL, orgs, ids, lockedBy, attempts, durs)
-	commit.Queue("COMMIT").Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
-	err := sendBatch(ctx, b.conn, commit)
-	var pgErr *pgconn.PgError
-	switch {
-	case errors.As(err, &pgErr) && pgErr.Code == leaseLostState:
-		return b.end(ctx, ErrLeaseLost)
-	case err != nil:
-		return b.end(ctx, fmt.Errorf("commit batch: %w", err))
-	case tag.String() != "COMMIT":
-		return b.end(ctx, fmt.Errorf("commit batch: transaction rolled back (%s)", tag.String()))
+	if err := completeAndCommit(ctx, b.conn, completeJobsSQL, orgs, ids, lockedBy, attempts, durs); err != nil {
+		if !errors.Is(err, ErrLeaseLost) {
+			err = fmt.Errorf("commit batch: %w", err)
+		}
+		return b.end(ctx, err)
 	}
 	b.done = true
 	b.conn.Close()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
@@ -49,43 +50,70 @@ const leaseLostState = "CJ001"
 // COMMIT. On every failure the transaction is rolled back before the connection is returned;
 // when that fails too, the connection is discarded rather than reused.
 func (q *Queue) pipelinedTx(ctx context.Context, job *Job, fn func(tx *gorm.DB) error, elapsed func() time.Duration) error {
-	sqlDB, err := q.gorm.DB()
+	conn, err := q.beginTenantTx(ctx, job.OrgID)
 	if err != nil {
 		return fmt.Errorf("complete job %d: %w", job.ID, err)
 	}
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("complete job %d: acquire connection: %w", job.ID, err)
-	}
 	defer conn.Close()
-
-	begin := &pgx.Batch{}
-	begin.Queue("BEGIN")
-	begin.Queue(TenantDeferWakeSQL, job.OrgID.String())
-	if err := sendBatch(ctx, conn, begin); err != nil {
-		return rollback(ctx, conn, fmt.Errorf("complete job %d: begin: %w", job.ID, err))
-	}
-
-	tx := q.gorm.Session(&gorm.Session{Context: ctx, NewDB: true})
-	tx.Statement.ConnPool = connTx{conn}
-	if err := fn(tx); err != nil {
+	if err := fn(q.txSession(ctx, conn)); err != nil {
 		return rollback(ctx, conn, err)
 	}
+	err = completeAndCommit(ctx, conn, completeJobSQL, job.OrgID.String(), job.ID, job.LockedBy, job.Attempt, durationMS(elapsed()))
+	if err != nil {
+		return fmt.Errorf("complete job %d: %w", job.ID, err)
+	}
+	return nil
+}
 
+// beginTenantTx acquires a connection and opens a transaction on it scoped to orgID with the
+// workers' wake-up deferred: BEGIN and TenantDeferWakeSQL in one round trip. The caller closes
+// the connection; on an error it is closed here, its transaction rolled back.
+func (q *Queue) beginTenantTx(ctx context.Context, orgID uuid.UUID) (*sql.Conn, error) {
+	sqlDB, err := q.gorm.DB()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("acquire connection: %w", err)
+	}
+	begin := &pgx.Batch{}
+	begin.Queue("BEGIN")
+	begin.Queue(TenantDeferWakeSQL, orgID.String())
+	if err := sendBatch(ctx, conn, begin); err != nil {
+		err = rollback(ctx, conn, fmt.Errorf("begin: %w", err))
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// txSession is a gorm session on the transaction open on conn (see connTx), with ctx.
+func (q *Queue) txSession(ctx context.Context, conn *sql.Conn) *gorm.DB {
+	tx := q.gorm.Session(&gorm.Session{Context: ctx, NewDB: true})
+	tx.Statement.ConnPool = connTx{conn}
+	return tx
+}
+
+// completeAndCommit sends the completion query (complete_job or complete_jobs) and COMMIT on
+// conn's transaction as one pipeline. It returns ErrLeaseLost when the completion refused (the
+// server then skips the COMMIT), and an error when the COMMIT did not commit; in both cases the
+// transaction has been rolled back.
+func completeAndCommit(ctx context.Context, conn *sql.Conn, query string, args ...any) error {
 	var tag pgconn.CommandTag
 	commit := &pgx.Batch{}
-	commit.Queue(completeJobSQL, job.OrgID.String(), job.ID, job.LockedBy, job.Attempt, durationMS(elapsed()))
+	commit.Queue(query, args...)
 	commit.Queue("COMMIT").Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
-	err = sendBatch(ctx, conn, commit)
+	err := sendBatch(ctx, conn, commit)
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == leaseLostState:
 		return rollback(ctx, conn, ErrLeaseLost)
 	case err != nil:
-		return rollback(ctx, conn, fmt.Errorf("complete job %d: %w", job.ID, err))
+		return rollback(ctx, conn, err)
 	case tag.String() != "COMMIT":
 		// COMMIT of a transaction that had already failed answers ROLLBACK without an error.
-		return fmt.Errorf("complete job %d: transaction rolled back (%s)", job.ID, tag.String())
+		return fmt.Errorf("transaction rolled back (%s)", tag.String())
 	}
 	return nil
 }
