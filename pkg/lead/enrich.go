@@ -33,25 +33,12 @@ type EnrichedPayload struct {
 // An enricher error that retrying cannot fix (enrichment.IsPermanent: a 4xx, a garbage answer)
 // is returned as jobs.Permanent; any other (5xx, timeout) is returned for the queue to retry.
 //
-// An Offline pipeline has no call to make outside the transaction, so it reads the lead only
-// once, locked, in the transaction of commit, and enriches it there.
+// An Offline pipeline has no call to make outside the transaction: it is EnrichMany of one
+// lead, which reads the lead only once, locked, in the transaction of commit, and enriches it
+// there.
 func (p *Pipeline) Enrich(ctx context.Context, orgID, leadID uuid.UUID, commit Commit) error {
 	if p.Offline() {
-		err := commit(ctx, func(tx *gorm.DB) error {
-			cur, err := lockPipelineLead(tx, orgID, leadID, nil)
-			if err != nil || !cur.found || cur.lead.enriched() {
-				return err
-			}
-			res, err := p.enrich(ctx, cur.lead)
-			if err != nil {
-				return err
-			}
-			return p.writeEnrichment(ctx, tx, orgID, leadID, res, jobs.TypeEnrichLead)
-		})
-		if err != nil {
-			return fmt.Errorf("enrich lead %s: %w", leadID, err)
-		}
-		return nil
+		return p.EnrichMany(ctx, orgID, []uuid.UUID{leadID}, commit)
 	}
 	s, err := p.read(ctx, orgID, leadID, nil)
 	if err != nil {
@@ -86,7 +73,7 @@ func (p *Pipeline) enrich(ctx context.Context, l Lead) (enrichment.Result, error
 // storeEnrichmentTx locks the lead and, unless it is gone or already enriched, stores r and
 // emits lead.enriched. It reports whether it stored.
 func (p *Pipeline) storeEnrichmentTx(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, r enrichment.Result, by string) (bool, error) {
-	cur, err := lockPipelineLead(tx, orgID, leadID, nil)
+	cur, err := lockPipelineLead(ctx, tx, orgID, leadID, nil)
 	if err != nil || !cur.found || cur.lead.enriched() {
 		return false, err
 	}

@@ -30,32 +30,15 @@ var errNotOffline = errors.New("the batch forms of the pipeline need an offline 
 // statement locks and reads them, one stores the enrichments of those not yet enriched, and one
 // emits their lead.enriched events. A missing, deleted or enriched lead gets nothing.
 func (p *Pipeline) EnrichMany(ctx context.Context, orgID uuid.UUID, ids []uuid.UUID, commit Commit) error {
-	if !p.Offline() {
-		return errNotOffline
-	}
-	err := commit(ctx, func(tx *gorm.DB) error {
-		leads, err := lockPipelineLeads(ctx, tx, orgID, ids, nil)
+	err := p.many(ctx, orgID, ids, false, commit, func(cur snapshot, _ org.ICP) (*leadWrite, []events.NewEvent, error) {
+		if cur.lead.enriched() {
+			return nil, nil, nil
+		}
+		res, err := p.enrich(ctx, cur.lead)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		var rows []leadWrite
-		var evs []events.NewEvent
-		for _, cur := range leads {
-			if cur.lead.enriched() {
-				continue
-			}
-			res, err := p.enrich(ctx, cur.lead)
-			if err != nil {
-				return fmt.Errorf("lead %s: %w", cur.lead.ID, err)
-			}
-			rows = append(rows, leadWrite{id: cur.lead.ID, enrichment: &res})
-			evs = append(evs, enrichedEvent(orgID, cur.lead.ID, res, jobs.TypeEnrichLead))
-		}
-		if err := storeLeadWrites(ctx, tx, orgID, rows); err != nil {
-			return err
-		}
-		_, err = p.emitter.EmitAll(ctx, tx, evs...)
-		return err
+		return &leadWrite{id: cur.lead.ID, enrichment: &res}, []events.NewEvent{enrichedEvent(orgID, cur.lead.ID, res, jobs.TypeEnrichLead)}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("enrich %d leads: %w", len(ids), err)
@@ -69,32 +52,57 @@ func (p *Pipeline) EnrichMany(ctx context.Context, orgID uuid.UUID, ids []uuid.U
 // their lead.enriched, lead.stage_changed and lead.qualified events. A missing, deleted or
 // scored lead gets nothing.
 func (p *Pipeline) QualifyMany(ctx context.Context, orgID uuid.UUID, ids []uuid.UUID, commit Commit) error {
+	err := p.many(ctx, orgID, ids, true, commit, func(cur snapshot, icp org.ICP) (*leadWrite, []events.NewEvent, error) {
+		if cur.scoredBy != nil {
+			return nil, nil, nil
+		}
+		enr, store, err := p.enrichmentFor(ctx, cur.lead)
+		if err != nil {
+			return nil, nil, err
+		}
+		res, err := p.score(ctx, cur.lead, enr, icp)
+		if err != nil {
+			return nil, nil, err
+		}
+		w, evs := qualification(orgID, cur, res, toStore(cur, store, enr))
+		return &w, evs, nil
+	})
+	if err != nil {
+		return fmt.Errorf("qualify %d leads: %w", len(ids), err)
+	}
+	return nil
+}
+
+// many is the frame of the batch forms, for an Offline pipeline: in the transaction of commit
+// it locks and reads the live leads among ids (with the org's ICP when withICP), asks plan what
+// each one gets (nil: nothing), stores every write in one statement and emits every event in
+// one.
+func (p *Pipeline) many(ctx context.Context, orgID uuid.UUID, ids []uuid.UUID, withICP bool, commit Commit,
+	plan func(cur snapshot, icp org.ICP) (*leadWrite, []events.NewEvent, error)) error {
 	if !p.Offline() {
 		return errNotOffline
 	}
-	err := commit(ctx, func(tx *gorm.DB) error {
+	return commit(ctx, func(tx *gorm.DB) error {
 		var icp org.ICP
-		leads, err := lockPipelineLeads(ctx, tx, orgID, ids, &icp)
+		icpOut := &icp
+		if !withICP {
+			icpOut = nil
+		}
+		leads, err := lockPipelineLeads(ctx, tx, orgID, ids, icpOut)
 		if err != nil {
 			return err
 		}
 		var rows []leadWrite
 		var evs []events.NewEvent
 		for _, cur := range leads {
-			if cur.scoredBy != nil {
-				continue
-			}
-			enr, store, err := p.enrichmentFor(ctx, cur.lead)
+			w, more, err := plan(cur, icp)
 			if err != nil {
 				return fmt.Errorf("lead %s: %w", cur.lead.ID, err)
 			}
-			res, err := p.score(ctx, cur.lead, enr, icp)
-			if err != nil {
-				return fmt.Errorf("lead %s: %w", cur.lead.ID, err)
+			if w != nil {
+				rows = append(rows, *w)
 			}
-			w, qualifiedEvs := qualification(orgID, cur, res, toStore(cur, store, enr))
-			rows = append(rows, w)
-			evs = append(evs, qualifiedEvs...)
+			evs = append(evs, more...)
 		}
 		if err := storeLeadWrites(ctx, tx, orgID, rows); err != nil {
 			return err
@@ -102,10 +110,6 @@ func (p *Pipeline) QualifyMany(ctx context.Context, orgID uuid.UUID, ids []uuid.
 		_, err = p.emitter.EmitAll(ctx, tx, evs...)
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("qualify %d leads: %w", len(ids), err)
-	}
-	return nil
 }
 
 // lockPipelineLeadsSQL locks and reads leads of an org ($1) by id ($2) with their scored_by and

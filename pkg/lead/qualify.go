@@ -72,30 +72,12 @@ var PathStage = map[scoring.Path]Stage{
 // which enqueues route_outreach. A lead already scored (scored_by set), missing or deleted
 // completes with nothing written, so a rerun changes nothing more.
 //
-// An Offline pipeline has no call to make outside the transaction, so it reads the lead (locked)
-// and the ICP only once, in the transaction of commit, and enriches and scores there.
+// An Offline pipeline has no call to make outside the transaction: it is QualifyMany of one
+// lead, which reads the lead (locked) and the ICP only once, in the transaction of commit, and
+// enriches and scores there.
 func (p *Pipeline) Qualify(ctx context.Context, orgID, leadID uuid.UUID, commit Commit) error {
 	if p.Offline() {
-		err := commit(ctx, func(tx *gorm.DB) error {
-			var icp org.ICP
-			cur, err := lockPipelineLead(tx, orgID, leadID, &icp)
-			if err != nil || !cur.found || cur.scoredBy != nil {
-				return err
-			}
-			enr, store, err := p.enrichmentFor(ctx, cur.lead)
-			if err != nil {
-				return err
-			}
-			res, err := p.score(ctx, cur.lead, enr, icp)
-			if err != nil {
-				return err
-			}
-			return p.writeQualification(ctx, tx, orgID, cur, res, toStore(cur, store, enr))
-		})
-		if err != nil {
-			return fmt.Errorf("qualify lead %s: %w", leadID, err)
-		}
-		return nil
+		return p.QualifyMany(ctx, orgID, []uuid.UUID{leadID}, commit)
 	}
 	var icp org.ICP
 	s, err := p.read(ctx, orgID, leadID, &icp)
@@ -114,7 +96,7 @@ func (p *Pipeline) Qualify(ctx context.Context, orgID, leadID uuid.UUID, commit 
 		return fmt.Errorf("qualify lead %s: %w", leadID, err)
 	}
 	err = commit(ctx, func(tx *gorm.DB) error {
-		cur, err := lockPipelineLead(tx, orgID, leadID, nil)
+		cur, err := lockPipelineLead(ctx, tx, orgID, leadID, nil)
 		if err != nil || !cur.found || cur.scoredBy != nil {
 			return err
 		}

@@ -131,7 +131,7 @@ func TestPipelineLeadReads(t *testing.T) {
 		var s snapshot
 		require.NoError(t, db.Tx(ctx, owner.Gorm, org, func(tx *gorm.DB) error {
 			var err error
-			s, err = lockPipelineLead(tx, org, id, nil)
+			s, err = lockPipelineLead(ctx, tx, org, id, nil)
 			return err
 		}))
 		return s
@@ -153,7 +153,7 @@ func TestPipelineLeadReads(t *testing.T) {
 	require.Equal(t, []string{"saas"}, icp.Industries, "normalised")
 	var lockedICP org.ICP
 	require.NoError(t, db.Tx(ctx, owner.Gorm, orgID, func(tx *gorm.DB) error {
-		_, err := lockPipelineLead(tx, orgID, l.ID, &lockedICP)
+		_, err := lockPipelineLead(ctx, tx, orgID, l.ID, &lockedICP)
 		return err
 	}))
 	require.Equal(t, icp, lockedICP)

@@ -4,6 +4,7 @@ package lead
 // qualify.go). Like store.go they filter org_id themselves under row-level security.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -50,37 +51,15 @@ func queuePipelineLead(b *pgx.Batch, orgID, id uuid.UUID, out *snapshot) {
 }
 
 // lockPipelineLead reads the org's live lead id with its scored_by in the caller's transaction
-// and locks its row (by the primary key alone, see pipelineLeadSQL). A missing or deleted lead
-// is found == false, not an error: the job has nothing to do. When icp is not nil it also reads
-// the org's ICP into it, in the same statement (the org's row is not locked).
-func lockPipelineLead(tx *gorm.DB, orgID, id uuid.UUID, icp *org.ICP) (snapshot, error) {
-	var row struct {
-		Lead
-		ScoredBy *string `gorm:"column:scored_by"`
-		Deleted  bool    `gorm:"column:deleted"`
-		ICP      []byte  `gorm:"column:icp"`
+// and locks its row: lockPipelineLeads of one lead. A missing or deleted lead is found == false,
+// not an error: the job has nothing to do. When icp is not nil it also reads the org's ICP into
+// it, in the same statement (the org's row is not locked).
+func lockPipelineLead(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, icp *org.ICP) (snapshot, error) {
+	leads, err := lockPipelineLeads(ctx, tx, orgID, []uuid.UUID{id}, icp)
+	if err != nil || len(leads) == 0 {
+		return snapshot{}, err
 	}
-	icpColumn := "NULL::jsonb"
-	if icp != nil {
-		icpColumn = "(SELECT icp FROM orgs WHERE id = leads.org_id)"
-	}
-	res := tx.Raw(`SELECT `+leadColumns+`, scored_by, deleted_at IS NOT NULL AS deleted, `+icpColumn+` AS icp
-FROM leads WHERE org_id = ? AND id = ? FOR UPDATE OF leads`, orgID, id).Scan(&row)
-	if res.Error != nil {
-		return snapshot{}, fmt.Errorf("lock lead: %w", res.Error)
-	}
-	if res.RowsAffected == 0 || row.Deleted {
-		return snapshot{}, nil
-	}
-	if icp != nil {
-		p, err := org.DecodeICP(orgID, row.ICP)
-		if err != nil {
-			return snapshot{}, fmt.Errorf("lock lead: %w", err)
-		}
-		*icp = p
-	}
-	row.Lead.utc()
-	return snapshot{lead: row.Lead, scoredBy: row.ScoredBy, found: true}, nil
+	return leads[0], nil
 }
 
 // The writes that follow lockPipelineLead in the same transaction (storeLeadWrites,
