@@ -509,10 +509,7 @@ func TestBatchWakesAfterCommit(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := t.Context()
-	wait := dbtest.Listen(t, b.db.Pool, "jobs_inserted")
-	b.enqueueN(t, "j", 7)
-	require.NoError(t, wait(5*time.Second), "an autocommit enqueue notifies through the trigger")
-	got := b.claim(t, jobs.NewClaimID("w"), 10, 7)
+	wait, got := b.listenAndClaim(t, 7)
 	enqueue := func(key string) func(tx *gorm.DB) error {
 		return func(tx *gorm.DB) error {
 			_, err := b.q.Enqueue(ctx, tx, b.job(key))

@@ -12,6 +12,16 @@ import (
 	"example.com/crm/pkg/jobs"
 )
 
+// listenAndClaim listens on jobs_inserted, enqueues n jobs (checking that the autocommit enqueue
+// notifies through the trigger) and claims them; wait waits for the next notification.
+func (b *bundle) listenAndClaim(t *testing.T, n int) (wait func(time.Duration) error, got []*jobs.Job) {
+	t.Helper()
+	wait = dbtest.Listen(t, b.db.Pool, "jobs_inserted")
+	b.enqueueN(t, "j", n)
+	require.NoError(t, wait(5*time.Second), "an autocommit enqueue notifies through the trigger")
+	return wait, b.claim(t, jobs.NewClaimID("w"), 10, n)
+}
+
 // TestCompleteInTxWakesAfterCommit proves that the jobs a handler's transaction enqueues wake the
 // workers after its commit, not inside it (migration 000010, jobs.Waker): the transaction runs
 // with app.jobs_notify = 'deferred', a NOTIFY jobs_inserted arrives once it has committed, and a
@@ -20,10 +30,7 @@ func TestCompleteInTxWakesAfterCommit(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := t.Context()
-	wait := dbtest.Listen(t, b.db.Pool, "jobs_inserted")
-	b.enqueueN(t, "j", 3)
-	require.NoError(t, wait(5*time.Second), "an autocommit enqueue notifies through the trigger")
-	got := b.claim(t, jobs.NewClaimID("w"), 10, 3)
+	wait, got := b.listenAndClaim(t, 3)
 
 	// A handler that enqueues: deferred in its transaction, woken after the commit.
 	var setting string
@@ -59,10 +66,7 @@ func TestMarkInsertedWakesAfterCommit(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := t.Context()
-	wait := dbtest.Listen(t, b.db.Pool, "jobs_inserted")
-	b.enqueueN(t, "j", 3)
-	require.NoError(t, wait(5*time.Second), "an autocommit enqueue notifies through the trigger")
-	got := b.claim(t, jobs.NewClaimID("w"), 10, 3)
+	wait, got := b.listenAndClaim(t, 3)
 
 	insert := func(tx *gorm.DB, key string) error {
 		return tx.Exec(`INSERT INTO jobs (org_id, job_type, idempotency_key) VALUES (?, 'noop', ?)`, b.org.String(), key).Error
