@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -113,24 +114,28 @@ func (p *Pipeline) many(ctx context.Context, orgID uuid.UUID, ids []uuid.UUID, w
 }
 
 // lockPipelineLeadsSQL locks and reads leads of an org ($1) by id ($2) with their scored_by and
-// deletion, and with the org's ICP when $3. It has no ORDER BY: with one, the planner may walk
-// the org's whole primary key range in id order and filter it (reading every lead of the org
-// per batch, as a pipeline run showed) instead of looking the ids up; the look-up visits the
-// primary key in key order anyway, so two batches over the same leads lock them in the same
-// order.
-const lockPipelineLeadsSQL = `SELECT ` + leadColumns + `, scored_by, deleted_at IS NOT NULL AS deleted,
-    CASE WHEN $3 THEN (SELECT icp FROM orgs WHERE id = leads.org_id) END AS icp
-FROM leads WHERE org_id = $1 AND id = ANY($2::uuid[])
-FOR UPDATE OF leads`
+// deletion, and with the org's ICP when $3, in the order of $2.
+//
+// Each id is looked up on its own (a LATERAL subquery, kept apart by OFFSET 0, per element of
+// $2), so the plan is a primary-key probe per lead whatever the statistics say. Written as
+// "org_id = $1 AND id = ANY($2)", the planner of a young table (no statistics yet, as in a new
+// install's first minute) guessed two rows for the org and read every lead of the org per batch
+// through a bitmap of org_id, filtering the ids out of it: hundreds of buffers per batch, more
+// the more leads the org has.
+const lockPipelineLeadsSQL = `SELECT l.* FROM unnest($2::uuid[]) AS k(id)
+CROSS JOIN LATERAL (
+    SELECT ` + leadColumns + `, scored_by, deleted_at IS NOT NULL AS deleted,
+        CASE WHEN $3 THEN (SELECT icp FROM orgs WHERE id = leads.org_id) END AS icp
+    FROM leads WHERE org_id = $1 AND id = k.id
+    OFFSET 0
+    FOR UPDATE OF leads
+) l`
 
 // lockPipelineLeads is lockPipelineLead for many leads in one statement: the live ones among
-// ids, locked (in the order of the primary key), each once; and the org's ICP into icp unless
-// it is nil.
+// ids, locked in the order of the primary key (so two batches over the same leads cannot
+// deadlock), each once; and the org's ICP into icp unless it is nil.
 func lockPipelineLeads(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID, icp *org.ICP) ([]snapshot, error) {
-	text := make([]string, len(ids))
-	for i, id := range ids {
-		text[i] = id.String()
-	}
+	text := keyOrder(ids)
 	rows, err := db.Conn(tx).QueryContext(ctx, lockPipelineLeadsSQL, orgID.String(), text, icp != nil)
 	if err != nil {
 		return nil, fmt.Errorf("lock leads: %w", err)
@@ -169,6 +174,17 @@ func lockPipelineLeads(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []
 	return out, nil
 }
 
+// keyOrder returns ids as text, each once, in PostgreSQL's order of uuids (their bytes, which is
+// the order of their lower-case text form).
+func keyOrder(ids []uuid.UUID) []string {
+	text := make([]string, len(ids))
+	for i, id := range ids {
+		text[i] = id.String()
+	}
+	slices.Sort(text)
+	return slices.Compact(text)
+}
+
 // leadWrite is what the pipeline writes to one locked lead: an enrichment, a score, a stage
 // move, a priority, each when not nil. A stage move or a priority moves the version on by one.
 type leadWrite struct {
@@ -181,16 +197,22 @@ type leadWrite struct {
 }
 
 // storeLeadWritesSQL applies leadWrites (parallel arrays from $2, one element per lead) to the
-// org's ($1) leads by primary key (l.id = ANY($2) gives the planner the look-up by key; joined
-// on w alone it may scan the org's leads and hash them): an enrichment (doc, band, domain) where has_enrichment, a
-// score where has_score, a stage move where to_stage is not NULL, a priority where priority is
-// not NULL, the version moved on by one for either of the last two. It returns how many rows it
-// changed.
+// org's ($1) leads: an enrichment (doc, band, domain) where has_enrichment, a score where
+// has_score, a stage move where to_stage is not NULL, a priority where priority is not NULL, the
+// version moved on by one for either of the last two. It returns how many rows it changed.
+//
+// As in lockPipelineLeadsSQL, each lead is found by its own primary-key probe (the LATERAL
+// subquery of k), and the UPDATE then reaches it by its tuple id (a TID scan per lead), so no
+// plan reads the org's other leads, whatever the statistics say.
 const storeLeadWritesSQL = `
 WITH w AS (
     SELECT * FROM unnest($2::uuid[], $3::boolean[], $4::text[], $5::text[], $6::text[],
         $7::boolean[], $8::int[], $9::text[], $10::boolean[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
     AS w(id, has_enrichment, doc, band, domain, has_score, score, reasons, icp_match, path, scored_by, to_stage, reason, priority)
+), k AS (
+    SELECT w.*, t.ct FROM w CROSS JOIN LATERAL (
+        SELECT ctid AS ct FROM leads WHERE org_id = $1 AND id = w.id OFFSET 0
+    ) t
 ), u AS (
     UPDATE leads l SET
         enrichment = CASE WHEN w.has_enrichment THEN w.doc::jsonb ELSE l.enrichment END,
@@ -208,7 +230,7 @@ WITH w AS (
         version = l.version + CASE WHEN w.to_stage IS NULL AND w.priority IS NULL THEN 0 ELSE 1 END,
         qualified_at = CASE WHEN w.to_stage = 'qualified' THEN coalesce(l.qualified_at, now()) ELSE l.qualified_at END,
         updated_at = now()
-    FROM w WHERE l.org_id = $1 AND l.id = ANY($2::uuid[]) AND l.id = w.id
+    FROM k w WHERE l.ctid = w.ct
     RETURNING 1
 )
 SELECT count(*) FROM u`
@@ -219,6 +241,22 @@ func storeLeadWrites(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, rows []l
 	if len(rows) == 0 {
 		return nil
 	}
+	args, err := storeLeadWritesArgs(orgID, rows)
+	if err != nil {
+		return err
+	}
+	var changed int
+	if err := db.Conn(tx).QueryRowContext(ctx, storeLeadWritesSQL, args...).Scan(&changed); err != nil {
+		return fmt.Errorf("store %d leads: %w", len(rows), err)
+	}
+	if changed != len(rows) {
+		return fmt.Errorf("store %d leads: %d rows changed", len(rows), changed)
+	}
+	return nil
+}
+
+// storeLeadWritesArgs returns the parameters of storeLeadWritesSQL for rows of orgID.
+func storeLeadWritesArgs(orgID uuid.UUID, rows []leadWrite) ([]any, error) {
 	n := len(rows)
 	ids, docs, bands, domains, reasons, paths, scoredBy := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	hasEnr, hasScore, icpMatch := make([]bool, n), make([]bool, n), make([]bool, n)
@@ -229,14 +267,14 @@ func storeLeadWrites(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, rows []l
 		if w.enrichment != nil {
 			doc, err := json.Marshal(w.enrichment)
 			if err != nil {
-				return fmt.Errorf("encode enrichment: %w", err)
+				return nil, fmt.Errorf("encode enrichment: %w", err)
 			}
 			hasEnr[i], docs[i], bands[i], domains[i] = true, string(doc), w.enrichment.RevenueBand, w.enrichment.Domain
 		}
 		if r := w.score; r != nil {
 			rs, err := json.Marshal(r.Reasons)
 			if err != nil {
-				return fmt.Errorf("encode score reasons: %w", err)
+				return nil, fmt.Errorf("encode score reasons: %w", err)
 			}
 			hasScore[i], scores[i], reasons[i], icpMatch[i], paths[i], scoredBy[i] = true, int32(r.Score), string(rs), r.ICPMatch, string(r.RecommendedPath), r.Model
 		}
@@ -249,14 +287,6 @@ func storeLeadWrites(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, rows []l
 			priority[i] = &p
 		}
 	}
-	var changed int
-	err := db.Conn(tx).QueryRowContext(ctx, storeLeadWritesSQL, orgID.String(), ids, hasEnr, docs, bands, domains,
-		hasScore, scores, reasons, icpMatch, paths, scoredBy, toStage, stageReason, priority).Scan(&changed)
-	if err != nil {
-		return fmt.Errorf("store %d leads: %w", n, err)
-	}
-	if changed != n {
-		return fmt.Errorf("store %d leads: %d rows changed", n, changed)
-	}
-	return nil
+	return []any{orgID.String(), ids, hasEnr, docs, bands, domains,
+		hasScore, scores, reasons, icpMatch, paths, scoredBy, toStage, stageReason, priority}, nil
 }

@@ -1,0 +1,126 @@
+package lead
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"example.com/crm/pkg/dbtest"
+)
+
+// TestBatchStatementsProbeByKey proves a batch's locking read (lockPipelineLeadsSQL) and its
+// store (storeLeadWritesSQL) reach the batch's leads by key alone. The org has 5,000 leads and
+// the table no statistics yet, as in a new install's first minute of intake, the case in which
+// the planner once read every lead of the org per batch: locking and storing 8 of them must stay
+// within a few buffers per lead, in both the custom and the generic plan.
+func TestBatchStatementsProbeByKey(t *testing.T) {
+	t.Parallel()
+	owner, url := dbtest.NewDB(t)
+	orgID := dbtest.NewOrg(t, owner, "acme")
+	super := dbtest.SuperDB(t, url)
+	ctx := t.Context()
+	_, err := super.Pool.Exec(ctx, `INSERT INTO leads (org_id, email, source, fingerprint, notes)
+SELECT $1, 'p' || g || '@acme.example', 'test', 'email:p' || g || '@acme.example', repeat('n', 200)
+FROM generate_series(1, 5000) g`, orgID)
+	require.NoError(t, err)
+	var ids []uuid.UUID
+	rows, err := super.Pool.Query(ctx, `SELECT id FROM leads WHERE org_id = $1 ORDER BY email DESC LIMIT 8`, orgID)
+	require.NoError(t, err)
+	ids, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	require.NoError(t, err)
+	require.Len(t, ids, 8)
+
+	writes := make([]leadWrite, len(ids))
+	for i, id := range ids {
+		high := PriorityHigh
+		writes[i] = leadWrite{id: id, priority: &high}
+	}
+	storeArgs, err := storeLeadWritesArgs(orgID, writes)
+	require.NoError(t, err)
+
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		t.Run(mode, func(t *testing.T) {
+			tx, err := super.Pool.Begin(ctx)
+			require.NoError(t, err)
+			defer func() { require.NoError(t, tx.Rollback(ctx)) }()
+			_, err = tx.Exec(ctx, "SET LOCAL plan_cache_mode = "+mode)
+			require.NoError(t, err)
+
+			// The buffers each statement may touch: for each of the 8 leads a primary-key probe,
+			// its heap page and the org's row (the ICP); in the store, the index entries of 8 new
+			// lead versions too (10 indexes). Reading the org's leads takes hundreds.
+			for _, st := range []struct {
+				name  string
+				sql   string
+				args  []any
+				limit int
+			}{
+				{"lock", lockPipelineLeadsSQL, []any{orgID.String(), keyOrder(ids), true}, 8 * 10},
+				{"store", storeLeadWritesSQL, storeArgs, 8 * 6 * 10},
+			} {
+				_, err := tx.Exec(ctx, "PREPARE batch_statement AS "+st.sql)
+				require.NoError(t, err, st.name)
+				var plan []struct {
+					Plan struct {
+						SharedHit  int `json:"Shared Hit Blocks"`
+						SharedRead int `json:"Shared Read Blocks"`
+					} `json:"Plan"`
+				}
+				var doc []byte
+				require.NoError(t, tx.QueryRow(ctx, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE batch_statement"+
+					executeArgs(t, st.args)).Scan(&doc), st.name)
+				require.NoError(t, json.Unmarshal(doc, &plan), st.name)
+				require.Len(t, plan, 1)
+				buffers := plan[0].Plan.SharedHit + plan[0].Plan.SharedRead
+				t.Logf("%s: %d buffers for 8 leads", st.name, buffers)
+				require.LessOrEqual(t, buffers, st.limit, "%s read %d buffers for 8 leads:\n%s", st.name, buffers, doc)
+				_, err = tx.Exec(ctx, "DEALLOCATE batch_statement")
+				require.NoError(t, err, st.name)
+			}
+		})
+	}
+}
+
+// executeArgs is the argument list of an EXECUTE of args, as SQL literals (EXECUTE takes no
+// bind parameters): strings, booleans, int32s and arrays of them (nil pointers are NULL).
+func executeArgs(t *testing.T, args []any) string {
+	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	element := func(s string) string { return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"` }
+	array := func(n int, at func(i int) string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = at(i)
+		}
+		return quote("{" + strings.Join(parts, ",") + "}")
+	}
+	out := make([]string, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			out[i] = quote(v)
+		case bool:
+			out[i] = fmt.Sprint(v)
+		case []string:
+			out[i] = array(len(v), func(i int) string { return element(v[i]) })
+		case []bool:
+			out[i] = array(len(v), func(i int) string { return fmt.Sprint(v[i]) })
+		case []int32:
+			out[i] = array(len(v), func(i int) string { return fmt.Sprint(v[i]) })
+		case []*string:
+			out[i] = array(len(v), func(i int) string {
+				if v[i] == nil {
+					return "NULL"
+				}
+				return element(*v[i])
+			})
+		default:
+			t.Fatalf("executeArgs: no literal for %T", a)
+		}
+	}
+	return "(" + strings.Join(out, ", ") + ")"
+}
