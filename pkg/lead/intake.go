@@ -369,16 +369,12 @@ func submitted(c intake.Contact) map[string]string {
 	return out
 }
 
-// lockRawIntake reads and locks the org's raw intake row id; a missing one is apperr.NotFound.
+// lockRawIntake reads and locks the org's raw intake row id (lockRawIntakes of one); a missing
+// one is apperr.NotFound.
 func lockRawIntake(tx *gorm.DB, orgID, id uuid.UUID) (rawIntake, error) {
-	var rows []rawIntake
-	err := tx.Raw(`SELECT r.id, r.source_id, r.content_type, r.body, r.status, r.lead_id, r.reject_reason, r.received_at,
-	s.field_mapping
-FROM lead_intake_raw r LEFT JOIN intake_sources s ON s.org_id = r.org_id AND s.id = r.source_id
-WHERE r.org_id = ? AND r.id = ?
-FOR UPDATE OF r`, orgID, id).Scan(&rows).Error
+	rows, err := lockRawIntakes(tx.Statement.Context, tx, orgID, []uuid.UUID{id})
 	if err != nil {
-		return rawIntake{}, fmt.Errorf("lock raw intake: %w", err)
+		return rawIntake{}, err
 	}
 	if len(rows) == 0 {
 		return rawIntake{}, apperr.Errorf(apperr.NotFound, "raw intake %s not found", id)
@@ -403,40 +399,16 @@ WHERE org_id = ? AND id = ?`, string(status), leadID, fingerprint, reason, orgID
 }
 
 // insertIntakeLead inserts the intake lead l with its source sourceID and raw row intakeID unless
-// a live lead of the org has its fingerprint (see insertLead), and when it inserts, marks the raw
-// row processed with the new lead, as markRaw would, in the same statement. The caller holds the
-// raw row's lock (lockRawIntake) and has seen it pending.
+// a live lead of the org has its fingerprint, and when it inserts, marks the raw row processed
+// with the new lead in the same statement: insertIntakeLeads of one. The caller holds the raw
+// row's lock (lockRawIntake) and has seen it pending.
 func insertIntakeLead(tx *gorm.DB, orgID uuid.UUID, l Lead, sourceID *uuid.UUID, intakeID uuid.UUID) (Lead, bool, error) {
-	var out struct {
-		Lead
-		Marked int `gorm:"column:marked"`
+	stored, err := insertIntakeLeads(tx.Statement.Context, tx, orgID, []intakeLead{{lead: l, sourceID: sourceID, intakeID: intakeID}})
+	if err != nil {
+		return Lead{}, false, err
 	}
-	res := tx.Raw(`WITH l AS (
-    INSERT INTO leads (org_id, first_name, last_name, name, email, phone, company, website,
-        domain, title, profile_link, source, notes, extra, priority, fingerprint, source_id, intake_id)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?)
-    ON CONFLICT (org_id, fingerprint) WHERE deleted_at IS NULL DO NOTHING
-    RETURNING `+leadColumns+`
-), r AS (
-    UPDATE lead_intake_raw SET status = ?, lead_id = l.id, fingerprint = l.fingerprint, reject_reason = NULL, processed_at = now()
-    FROM l WHERE lead_intake_raw.org_id = ? AND lead_intake_raw.id = ?
-    RETURNING 1
-)
-SELECT l.*, (SELECT count(*) FROM r) AS marked FROM l`,
-		orgID, l.FirstName, l.LastName, l.Name, l.Email, l.Phone, l.Company, l.Website,
-		l.Domain, l.Title, l.ProfileLink, l.Source, l.Notes, l.Extra, string(l.Priority), l.Fingerprint,
-		sourceID, intakeID, string(IntakeProcessed), orgID, intakeID).Scan(&out)
-	if res.Error != nil {
-		return Lead{}, false, fmt.Errorf("insert intake lead: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return Lead{}, false, nil
-	}
-	if out.Marked != 1 {
-		return Lead{}, false, fmt.Errorf("mark raw intake %s: row %s not found", IntakeProcessed, intakeID)
-	}
-	out.Lead.utc()
-	return out.Lead, true, nil
+	out, ok := stored[intakeID]
+	return out, ok, nil
 }
 
 // insertActivityOnce inserts a system activity with dedupKey; when the org has an activity with

@@ -13,11 +13,15 @@ import (
 	"example.com/crm/pkg/dbtest"
 )
 
-// TestBatchStatementsProbeByKey proves a batch's locking read (lockPipelineLeadsSQL) and its
-// store (storeLeadWritesSQL) reach the batch's leads by key alone. The org has 5,000 leads and
-// the table no statistics yet, as in a new install's first minute of intake, the case in which
-// the planner once read every lead of the org per batch: locking and storing 8 of them must stay
-// within a few buffers per lead, in both the custom and the generic plan.
+// TestBatchStatementsProbeByKey proves the set-based statements of the pipeline's batches reach
+// the batch's rows by key alone: locking and reading leads (lockPipelineLeadsSQL), storing their
+// writes (storeLeadWritesSQL), locking raw intake rows (lockRawIntakesSQL) and inserting their
+// leads while marking them (insertIntakeLeadsSQL). The org has 5,000 leads and 5,000 raw rows
+// and the tables no statistics yet, as in a new install's first minute of intake, the case in
+// which the planner once read every lead of the org per batch. Each statement, for 8 rows, must
+// stay within a few buffers per row, in both the custom and the generic plan, run as the
+// worker's role (the owner, under the row-level security of lead_intake_raw) in a tenant
+// transaction.
 func TestBatchStatementsProbeByKey(t *testing.T) {
 	t.Parallel()
 	owner, url := dbtest.NewDB(t)
@@ -28,40 +32,57 @@ func TestBatchStatementsProbeByKey(t *testing.T) {
 SELECT $1, 'p' || g || '@acme.example', 'test', 'email:p' || g || '@acme.example', repeat('n', 200)
 FROM generate_series(1, 5000) g`, orgID)
 	require.NoError(t, err)
-	var ids []uuid.UUID
-	rows, err := super.Pool.Query(ctx, `SELECT id FROM leads WHERE org_id = $1 ORDER BY email DESC LIMIT 8`, orgID)
+	_, err = super.Pool.Exec(ctx, `INSERT INTO lead_intake_raw (org_id, delivery_key, content_type, body, status)
+SELECT $1, 'd' || g, 'application/json', convert_to('{"email": "r' || g || '@acme.example", "notes": "' || repeat('n', 1000) || '"}', 'UTF8'),
+    CASE WHEN g <= 8 THEN 'pending' ELSE 'processed' END
+FROM generate_series(1, 5000) g`, orgID)
 	require.NoError(t, err)
-	ids, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	require.NoError(t, err)
-	require.Len(t, ids, 8)
+	firstIDs := func(sql string) []uuid.UUID {
+		rows, err := super.Pool.Query(ctx, sql, orgID)
+		require.NoError(t, err)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		require.NoError(t, err)
+		require.Len(t, ids, 8)
+		return ids
+	}
+	leadIDs := firstIDs(`SELECT id FROM leads WHERE org_id = $1 ORDER BY email DESC LIMIT 8`)
+	rawIDs := firstIDs(`SELECT id FROM lead_intake_raw WHERE org_id = $1 AND status = 'pending'`)
 
-	writes := make([]leadWrite, len(ids))
-	for i, id := range ids {
+	writes := make([]leadWrite, len(leadIDs))
+	for i, id := range leadIDs {
 		high := PriorityHigh
 		writes[i] = leadWrite{id: id, priority: &high}
 	}
 	storeArgs, err := storeLeadWritesArgs(orgID, writes)
 	require.NoError(t, err)
+	news := make([]intakeLead, len(rawIDs))
+	for i, id := range rawIDs {
+		email := fmt.Sprintf("new%d@beta.example", i)
+		news[i] = intakeLead{lead: Lead{Email: &email, Extra: Doc("{}"), Priority: PriorityNormal, Fingerprint: "email:" + email}, intakeID: id}
+	}
 
 	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
 		t.Run(mode, func(t *testing.T) {
-			tx, err := super.Pool.Begin(ctx)
+			tx, err := owner.Pool.Begin(ctx)
 			require.NoError(t, err)
 			defer func() { require.NoError(t, tx.Rollback(ctx)) }()
-			_, err = tx.Exec(ctx, "SET LOCAL plan_cache_mode = "+mode)
+			_, err = tx.Exec(ctx, "SELECT set_config('app.org_id', $1, true), set_config('plan_cache_mode', $2, true)", orgID.String(), mode)
 			require.NoError(t, err)
 
-			// The buffers each statement may touch: for each of the 8 leads a primary-key probe,
-			// its heap page and the org's row (the ICP); in the store, the index entries of 8 new
-			// lead versions too (10 indexes). Reading the org's leads takes hundreds.
+			// The buffers each statement may touch: for each of the 8 rows a primary-key probe and
+			// its heap page (and the org's row, for the ICP of leads and the policy of raw rows);
+			// where it writes, the index entries of 8 new row versions too (10 indexes on leads).
+			// Reading the org's rows takes hundreds.
 			for _, st := range []struct {
 				name  string
 				sql   string
 				args  []any
 				limit int
 			}{
-				{"lock", lockPipelineLeadsSQL, []any{orgID.String(), keyOrder(ids), true}, 8 * 10},
-				{"store", storeLeadWritesSQL, storeArgs, 8 * 6 * 10},
+				{"lock leads", lockPipelineLeadsSQL, []any{orgID.String(), keyOrder(leadIDs), true}, 8 * 10},
+				{"store leads", storeLeadWritesSQL, storeArgs, 8 * 6 * 10},
+				{"lock raw rows", lockRawIntakesSQL, []any{orgID.String(), keyOrder(rawIDs)}, 8 * 10},
+				{"insert intake leads", insertIntakeLeadsSQL, insertIntakeLeadsArgs(orgID, news), 8 * 6 * 10},
 			} {
 				_, err := tx.Exec(ctx, "PREPARE batch_statement AS "+st.sql)
 				require.NoError(t, err, st.name)
@@ -77,8 +98,8 @@ FROM generate_series(1, 5000) g`, orgID)
 				require.NoError(t, json.Unmarshal(doc, &plan), st.name)
 				require.Len(t, plan, 1)
 				buffers := plan[0].Plan.SharedHit + plan[0].Plan.SharedRead
-				t.Logf("%s: %d buffers for 8 leads", st.name, buffers)
-				require.LessOrEqual(t, buffers, st.limit, "%s read %d buffers for 8 leads:\n%s", st.name, buffers, doc)
+				t.Logf("%s: %d buffers for 8 rows", st.name, buffers)
+				require.LessOrEqual(t, buffers, st.limit, "%s read %d buffers for 8 rows:\n%s", st.name, buffers, doc)
 				_, err = tx.Exec(ctx, "DEALLOCATE batch_statement")
 				require.NoError(t, err, st.name)
 			}
