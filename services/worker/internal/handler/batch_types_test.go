@@ -21,7 +21,7 @@ import (
 // intake pipeline always, enrich_lead and qualify_lead only while neither the enrichment API nor
 // a model is configured (a batch's transaction must never wait on the network), and every type
 // named has a handler that is not the "not implemented" one; and that those two then have batch
-// handlers (BatchRegistry), as route_outreach always does.
+// handlers (BatchRegistry), as process_intake and route_outreach always do.
 func TestBatchTypes(t *testing.T) {
 	t.Parallel()
 	d, _ := dbtest.NewDB(t)
@@ -47,9 +47,9 @@ func TestBatchTypes(t *testing.T) {
 			withBatchHandler = append(withBatchHandler, typ)
 		}
 		if name == "offline" {
-			require.ElementsMatch(t, []string{jobs.TypeEnrichLead, jobs.TypeQualifyLead, jobs.TypeRouteOutreach}, withBatchHandler, "the set-based pipeline")
+			require.ElementsMatch(t, []string{jobs.TypeProcessIntake, jobs.TypeEnrichLead, jobs.TypeQualifyLead, jobs.TypeRouteOutreach}, withBatchHandler, "the set-based pipeline")
 		} else {
-			require.Equal(t, []string{jobs.TypeRouteOutreach}, withBatchHandler, name)
+			require.ElementsMatch(t, []string{jobs.TypeProcessIntake, jobs.TypeRouteOutreach}, withBatchHandler, name)
 		}
 		reg := handler.Registry(deps)
 		for _, typ := range got {

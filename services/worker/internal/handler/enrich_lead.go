@@ -60,9 +60,9 @@ func NewLeadPipeline(g *gorm.DB, emitter *events.Emitter, aiCfg config.AI, enrCf
 }
 
 // BatchRegistry returns the batch handlers (jobs.BatchHandler) of the job types that have one,
-// each one statement per step for a whole batch of leads: route_outreach (lead.Service.
-// RouteMany), and enrich_lead and qualify_lead of an offline pipeline (lead.Pipeline.EnrichMany
-// and QualifyMany). Batched job types without one run their Handler once per job of a batch.
+// each one statement per step for a whole batch of leads: process_intake (lead.Service.
+// ProcessIntakeMany), route_outreach (lead.Service.RouteMany), and enrich_lead and qualify_lead
+// of an offline pipeline (lead.Pipeline.EnrichMany and QualifyMany). Batched job types without one run their Handler once per job of a batch.
 func BatchRegistry(d Deps) map[string]jobs.BatchHandler {
 	if d.Gorm == nil || d.Emitter == nil {
 		panic("handler.BatchRegistry: nil dependency")
@@ -70,8 +70,10 @@ func BatchRegistry(d Deps) map[string]jobs.BatchHandler {
 	if d.Log == nil {
 		d.Log = zap.NewNop()
 	}
+	leads := lead.NewService(d.Gorm, d.Emitter)
 	reg := map[string]jobs.BatchHandler{
-		jobs.TypeRouteOutreach: RouteOutreachBatch(lead.NewService(d.Gorm, d.Emitter), d.Log, d.FollowUpAfter),
+		jobs.TypeProcessIntake: ProcessIntakeBatch(leads, d.Log),
+		jobs.TypeRouteOutreach: RouteOutreachBatch(leads, d.Log, d.FollowUpAfter),
 	}
 	if d.Pipeline != nil && d.Pipeline.Offline() {
 		reg[jobs.TypeEnrichLead] = pipelineBatch(d.Pipeline.EnrichMany)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/uuid"
 	"go.uber.org/zap"
 	"gorm.io/gorm"
 
@@ -39,18 +40,56 @@ func ProcessIntake(leads *lead.Service, log *zap.Logger) jobs.Handler {
 		if err != nil {
 			return fmt.Errorf("process intake %s: %w", p.IntakeID, err)
 		}
-		fields := []zap.Field{
-			zap.Int64("job_id", run.Job.ID), zap.String("org_id", run.Job.OrgID.String()),
-			zap.String("intake_id", p.IntakeID.String()), zap.String("status", string(res.Status)),
-			zap.Bool("already_done", res.AlreadyDone),
-		}
-		if res.LeadID != nil {
-			fields = append(fields, zap.String("lead_id", res.LeadID.String()))
-		}
-		if res.Status == lead.IntakeRejected {
-			fields = append(fields, zap.String("reject_reason", res.RejectReason))
-		}
-		log.Debug("intake processed", fields...)
+		logIntake(log, run, p.IntakeID, res)
 		return nil
 	}
+}
+
+// ProcessIntakeBatch returns the batch handler of process_intake: the raw rows of every job of
+// the batch in one lead.Service.ProcessIntakeMany, in the batch's transaction. A payload it
+// cannot read, a raw row that no longer exists or a row named by two jobs fails the batch, and
+// each job then runs alone through ProcessIntake, which says what is wrong with it.
+func ProcessIntakeBatch(leads *lead.Service, log *zap.Logger) jobs.BatchHandler {
+	if leads == nil || log == nil {
+		panic("handler.ProcessIntakeBatch: nil dependency")
+	}
+	return func(ctx context.Context, b *jobs.Batch) error {
+		ids := make([]uuid.UUID, len(b.Runs()))
+		for i, run := range b.Runs() {
+			var p intake.ProcessIntakeJob
+			if err := decodePayload(run, &p); err != nil {
+				return err
+			}
+			ids[i] = p.IntakeID
+		}
+		var res []lead.IntakeResult
+		err := b.Exec(ctx, func(tx *gorm.DB) error {
+			var err error
+			res, err = leads.ProcessIntakeMany(ctx, tx, b.Org(), ids)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("process %d intake rows: %w", len(ids), err)
+		}
+		for i, run := range b.Runs() {
+			logIntake(log, run, ids[i], res[i])
+		}
+		return nil
+	}
+}
+
+// logIntake logs what process_intake did with the raw row intakeID of run's job.
+func logIntake(log *zap.Logger, run *jobs.Run, intakeID uuid.UUID, res lead.IntakeResult) {
+	fields := []zap.Field{
+		zap.Int64("job_id", run.Job.ID), zap.String("org_id", run.Job.OrgID.String()),
+		zap.String("intake_id", intakeID.String()), zap.String("status", string(res.Status)),
+		zap.Bool("already_done", res.AlreadyDone),
+	}
+	if res.LeadID != nil {
+		fields = append(fields, zap.String("lead_id", res.LeadID.String()))
+	}
+	if res.Status == lead.IntakeRejected {
+		fields = append(fields, zap.String("reject_reason", res.RejectReason))
+	}
+	log.Debug("intake processed", fields...)
 }
