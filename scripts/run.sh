@@ -48,7 +48,8 @@ trap stop INT TERM EXIT
 
 DATABASE_URL="$APP_DATABASE_URL" HTTP_ADDR="${API_ADDR:-:3000}" bin/api serve & pids+=($!)
 DATABASE_URL="$APP_DATABASE_URL" HTTP_ADDR="${INTAKE_ADDR:-:3001}" bin/intake-gateway serve & pids+=($!)
-HTTP_ADDR="${WORKER_ADDR:-:3002}" bin/worker serve & pids+=($!)
+# The worker's runtime settings of docker-compose.yml (README "Docker"), unless the caller set them.
+GOMAXPROCS="${GOMAXPROCS:-1}" GOGC="${GOGC:-400}" HTTP_ADDR="${WORKER_ADDR:-:3002}" bin/worker serve & pids+=($!)
 HTTP_ADDR="${SCHEDULER_ADDR:-:3003}" bin/scheduler serve & pids+=($!)
 
 cat <<INFO
