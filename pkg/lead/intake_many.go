@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
-	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/events"
 )
 
@@ -96,23 +95,7 @@ CROSS JOIN LATERAL (
 // lockRawIntakes reads and locks the org's raw intake rows ids that exist, in the order of the
 // primary key, each once.
 func lockRawIntakes(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID) ([]rawIntake, error) {
-	rows, err := db.Conn(tx).QueryContext(ctx, lockRawIntakesSQL, orgID.String(), keyOrder(ids))
-	if err != nil {
-		return nil, fmt.Errorf("lock raw intake: %w", err)
-	}
-	defer rows.Close()
-	var out []rawIntake
-	for rows.Next() {
-		var r rawIntake
-		if err := tx.ScanRows(rows, &r); err != nil {
-			return nil, fmt.Errorf("lock raw intake: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("lock raw intake: %w", err)
-	}
-	return out, nil
+	return queryAll[rawIntake](ctx, tx, "lock raw intake", lockRawIntakesSQL, orgID.String(), keyOrder(ids))
 }
 
 // intakeLead is a lead to insert from the raw intake row intakeID of the source sourceID.
@@ -166,26 +149,19 @@ func insertIntakeLeads(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, news [
 		return out, nil
 	}
 	n := len(news)
-	rows, err := db.Conn(tx).QueryContext(ctx, insertIntakeLeadsSQL, insertIntakeLeadsArgs(orgID, news)...)
-	if err != nil {
-		return nil, fmt.Errorf("insert %d intake leads: %w", n, err)
+	type insertedRow struct {
+		Lead
+		IntakeID uuid.UUID `gorm:"column:intake_id"`
+		Marked   int       `gorm:"column:marked"`
 	}
-	defer rows.Close()
+	rows, err := queryAll[insertedRow](ctx, tx, fmt.Sprintf("insert %d intake leads", n), insertIntakeLeadsSQL, insertIntakeLeadsArgs(orgID, news)...)
+	if err != nil {
+		return nil, err
+	}
 	marked := 0
-	for rows.Next() {
-		var row struct {
-			Lead
-			IntakeID uuid.UUID `gorm:"column:intake_id"`
-			Marked   int       `gorm:"column:marked"`
-		}
-		if err := tx.ScanRows(rows, &row); err != nil {
-			return nil, fmt.Errorf("insert %d intake leads: %w", n, err)
-		}
+	for _, row := range rows {
 		row.Lead.utc()
 		out[row.IntakeID], marked = row.Lead, row.Marked
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("insert %d intake leads: %w", n, err)
 	}
 	if marked != len(out) {
 		return nil, fmt.Errorf("mark raw intake %s: %d of %d rows found", IntakeProcessed, marked, len(out))

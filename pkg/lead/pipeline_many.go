@@ -135,28 +135,15 @@ CROSS JOIN LATERAL (
 // ids, locked in the order of the primary key (so two batches over the same leads cannot
 // deadlock), each once; and the org's ICP into icp unless it is nil.
 func lockPipelineLeads(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID, icp *org.ICP) ([]snapshot, error) {
-	text := keyOrder(ids)
-	rows, err := db.Conn(tx).QueryContext(ctx, lockPipelineLeadsSQL, orgID.String(), text, icp != nil)
-	if err != nil {
-		return nil, fmt.Errorf("lock leads: %w", err)
-	}
-	defer rows.Close()
 	type lockedRow struct {
 		Lead
 		ScoredBy *string `gorm:"column:scored_by"`
 		Deleted  bool    `gorm:"column:deleted"`
 		ICP      []byte  `gorm:"column:icp"`
 	}
-	var got []lockedRow
-	for rows.Next() {
-		var row lockedRow
-		if err := tx.ScanRows(rows, &row); err != nil {
-			return nil, fmt.Errorf("lock leads: %w", err)
-		}
-		got = append(got, row)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("lock leads: %w", err)
+	got, err := queryAll[lockedRow](ctx, tx, "lock leads", lockPipelineLeadsSQL, orgID.String(), keyOrder(ids), icp != nil)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]snapshot, 0, len(got))
 	for i, row := range got {
@@ -289,4 +276,26 @@ func storeLeadWritesArgs(orgID uuid.UUID, rows []leadWrite) ([]any, error) {
 	}
 	return []any{orgID.String(), ids, hasEnr, docs, bands, domains,
 		hasScore, scores, reasons, icpMatch, paths, scoredBy, toStage, stageReason, priority}, nil
+}
+
+// queryAll runs query with args on tx's connection and returns every row, each scanned into a
+// new T by column name (gorm's ScanRows); what names the reading in its errors.
+func queryAll[T any](ctx context.Context, tx *gorm.DB, what, query string, args ...any) ([]T, error) {
+	rows, err := db.Conn(tx).QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var row T
+		if err := tx.ScanRows(rows, &row); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
 }

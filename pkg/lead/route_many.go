@@ -177,27 +177,21 @@ func (s *Service) insertRouteTasks(ctx context.Context, tx *gorm.DB, orgID uuid.
 		leads[i], payloads[i], keys[i] = t.lead.String(), string(p), fmt.Sprintf("route:%d:task", t.eventID)
 		byKey[keys[i]] = t
 	}
-	rows, err := db.Conn(tx).QueryContext(ctx, insertRouteTasksSQL, orgID.String(), BookCallSubject,
+	type addedRow struct {
+		DedupKey string `gorm:"column:dedup_key"`
+		Activity
+	}
+	added, err := queryAll[addedRow](ctx, tx, "add book-a-call tasks", insertRouteTasksSQL, orgID.String(), BookCallSubject,
 		"Qualification recommends booking a call with this lead.", s.now().UTC(), RouteActor, leads, payloads, keys)
 	if err != nil {
-		return fmt.Errorf("add book-a-call tasks: %w", err)
+		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var added struct {
-			DedupKey string `gorm:"column:dedup_key"`
-			Activity
+	for i := range added {
+		a := &added[i]
+		a.Activity.utc()
+		if t := byKey[a.DedupKey]; t != nil {
+			t.activity = &a.Activity
 		}
-		if err := tx.ScanRows(rows, &added); err != nil {
-			return fmt.Errorf("add book-a-call tasks: %w", err)
-		}
-		added.Activity.utc()
-		if t := byKey[added.DedupKey]; t != nil {
-			t.activity = &added.Activity
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("add book-a-call tasks: %w", err)
 	}
 	return nil
 }
