@@ -81,8 +81,9 @@ func (s *Service) ProcessIntakeMany(ctx context.Context, tx *gorm.DB, orgID uuid
 
 // lockRawIntakesSQL locks and reads raw intake rows of an org ($1) by id ($2), each with its
 // source's field mapping, in the order of $2. As lockPipelineLeadsSQL, it looks each id up on
-// its own, so the plan is a primary-key probe per row whatever the statistics say.
-const lockRawIntakesSQL = `SELECT r.* FROM unnest($2::uuid[]) AS k(id)
+// its own, so the plan is a primary-key probe per row whatever the statistics say, and takes the
+// ids through a scalar subquery, so that the plan cache keeps the generic plan.
+const lockRawIntakesSQL = `SELECT r.* FROM unnest((SELECT $2::uuid[])) AS k(id)
 CROSS JOIN LATERAL (
     SELECT r.id, r.source_id, r.content_type, r.body, r.status, r.lead_id, r.reject_reason, r.received_at,
         s.field_mapping

@@ -122,10 +122,15 @@ func (p *Pipeline) many(ctx context.Context, orgID uuid.UUID, ids []uuid.UUID, w
 // install's first minute) guessed two rows for the org and read every lead of the org per batch
 // through a bitmap of org_id, filtering the ids out of it: hundreds of buffers per batch, more
 // the more leads the org has.
-const lockPipelineLeadsSQL = `SELECT l.* FROM unnest($2::uuid[]) AS k(id)
+//
+// The ids come through a scalar subquery, and the ICP is read once for the statement, so that
+// a custom plan sees no more than the generic plan does (an unnest of an array of unknown
+// length, one read of the org): the plan cache then keeps the generic plan instead of planning
+// the statement afresh on every call (a quarter of a millisecond each).
+const lockPipelineLeadsSQL = `SELECT l.*, CASE WHEN $3 THEN (SELECT icp FROM orgs WHERE id = $1) END AS icp
+FROM unnest((SELECT $2::uuid[])) AS k(id)
 CROSS JOIN LATERAL (
-    SELECT ` + leadColumns + `, scored_by, deleted_at IS NOT NULL AS deleted,
-        CASE WHEN $3 THEN (SELECT icp FROM orgs WHERE id = leads.org_id) END AS icp
+    SELECT ` + leadColumns + `, scored_by, deleted_at IS NOT NULL AS deleted
     FROM leads WHERE org_id = $1 AND id = k.id
     OFFSET 0
     FOR UPDATE OF leads
@@ -190,10 +195,11 @@ type leadWrite struct {
 //
 // As in lockPipelineLeadsSQL, each lead is found by its own primary-key probe (the LATERAL
 // subquery of k), and the UPDATE then reaches it by its tuple id (a TID scan per lead), so no
-// plan reads the org's other leads, whatever the statistics say.
+// plan reads the org's other leads, whatever the statistics say; and the ids come through a
+// scalar subquery, so that the plan cache keeps the generic plan.
 const storeLeadWritesSQL = `
 WITH w AS (
-    SELECT * FROM unnest($2::uuid[], $3::boolean[], $4::text[], $5::text[], $6::text[],
+    SELECT * FROM unnest((SELECT $2::uuid[]), $3::boolean[], $4::text[], $5::text[], $6::text[],
         $7::boolean[], $8::int[], $9::text[], $10::boolean[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
     AS w(id, has_enrichment, doc, band, domain, has_score, score, reasons, icp_match, path, scored_by, to_stage, reason, priority)
 ), k AS (
