@@ -145,3 +145,47 @@ func executeArgs(t *testing.T, args []any) string {
 	}
 	return "(" + strings.Join(out, ", ") + ")"
 }
+
+// TestForeignKeyChecksUsePrimaryKey proves the foreign-key checks that every new lead causes
+// reach the referenced row by its key: PostgreSQL checks a foreign key with "SELECT 1 FROM ONLY t
+// x WHERE org_id = $1 AND id = $2 FOR KEY SHARE OF x" and keeps the generic plan it first made,
+// and on a nearly empty table (a new install's first minute) any other index leading with
+// org_id looked as cheap as the key and could be kept, walking the whole org per check (it did
+// for lead_intake_raw before migration 000016). Each table is checked with one row in it, in the
+// generic plan: id must be an index condition, not a filter (a filter on org_id behind a look-up
+// of the id, as intake_sources's index on id alone gives, is as good).
+func TestForeignKeyChecksUsePrimaryKey(t *testing.T) {
+	t.Parallel()
+	owner, url := dbtest.NewDB(t)
+	orgID := dbtest.NewOrg(t, owner, "acme")
+	super := dbtest.SuperDB(t, url)
+	ctx := t.Context()
+	_, err := super.Pool.Exec(ctx, `INSERT INTO lead_intake_raw (org_id, delivery_key, content_type, body)
+VALUES ($1, 'k1', 'application/json', '{}')`, orgID)
+	require.NoError(t, err)
+	conn, err := super.Pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	_, err = conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan")
+	require.NoError(t, err)
+	// The tables that the foreign keys of a new lead's rows point at by (org_id, id): the raw row
+	// (leads.intake_id), the lead (lead_intake_raw.lead_id, lead_activities.lead_id), the event
+	// (jobs.event_id) and the source (lead_intake_raw.source_id, leads.source_id).
+	for _, table := range []string{"lead_intake_raw", "leads", "events", "intake_sources"} {
+		var idType string
+		require.NoError(t, conn.QueryRow(ctx, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+WHERE attrelid = $1::regclass AND attname = 'id'`, table).Scan(&idType))
+		_, err := conn.Exec(ctx, fmt.Sprintf(`PREPARE fk_check(uuid, %s) AS
+SELECT 1 FROM ONLY %s x WHERE org_id = $1 AND id = $2 FOR KEY SHARE OF x`, idType, table))
+		require.NoError(t, err, table)
+		rows, err := conn.Query(ctx, "EXPLAIN EXECUTE fk_check(NULL, NULL)")
+		require.NoError(t, err, table)
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err, table)
+		plan := strings.Join(lines, "\n")
+		require.Regexp(t, `Index Cond: .*\bid = \$2\b`, plan, "%s: the check must look the id up:\n%s", table, plan)
+		require.NotRegexp(t, `Filter: .*\bid = \$2\b`, plan, "%s:\n%s", table, plan)
+		_, err = conn.Exec(ctx, "DEALLOCATE fk_check")
+		require.NoError(t, err, table)
+	}
+}
