@@ -20,8 +20,8 @@ import (
 // every lead.created. Every other row (no longer pending, rejected, or repeating a live lead,
 // also one that another delivery of the batch made) then goes through ProcessIntakeTx in the
 // same transaction, so it gets exactly what it gets alone. Of two deliveries of one person in a
-// batch, the first (by fingerprint, then by position in ids) makes the lead and the other is its
-// touchpoint. A missing raw row is apperr.NotFound, as in ProcessIntakeTx; an id named twice is
+// batch, the one first in ids makes the lead and the other is its touchpoint, as one at a time in
+// that order. A missing raw row is apperr.NotFound, as in ProcessIntakeTx; an id named twice is
 // refused.
 func (s *Service) ProcessIntakeMany(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID) ([]IntakeResult, error) {
 	seen := make(map[uuid.UUID]bool, len(ids))
