@@ -63,9 +63,9 @@ func lockPipelineLead(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, icp
 }
 
 // The writes that follow lockPipelineLead in the same transaction (storeLeadWrites,
-// pipeline_many.go) find the row by the primary key alone, since the transaction holds the lead's
-// row lock and has seen it live (see pipelineLeadSQL for why no other condition is in their WHERE
-// clause). An enrichment does not move the version: it is derived data, not an edit a client
+// pipeline_many.go) find the row by a primary-key probe alone and update it by its tuple id,
+// since the transaction holds the lead's row lock and has seen it live (see pipelineLeadSQL for
+// why no other condition is in their WHERE clause). An enrichment does not move the version: it is derived data, not an edit a client
 // could conflict with; neither does a score, unless it comes with a stage move. The stored domain
 // is part of the dedup fingerprint, so a domain that intake derived is never rewritten.
 
