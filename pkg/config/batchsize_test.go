@@ -8,13 +8,13 @@ import (
 	"example.com/crm/pkg/config"
 )
 
-// TestWorkerBatchSize proves WORKER_BATCH_SIZE defaults to 16, is read from the environment and
+// TestWorkerBatchSize proves WORKER_BATCH_SIZE defaults to 64, is read from the environment and
 // is refused outside 1..1000.
 func TestWorkerBatchSize(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://x@localhost/db")
 	cfg, err := config.Load(config.Worker)
 	require.NoError(t, err)
-	require.Equal(t, 16, cfg.Worker.BatchSize)
+	require.Equal(t, 64, cfg.Worker.BatchSize)
 
 	t.Setenv("WORKER_BATCH_SIZE", "1")
 	cfg, err = config.Load(config.Worker)

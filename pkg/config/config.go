@@ -131,7 +131,7 @@ var defaults = map[string]any{
 	"WORKER_LOCK_TIMEOUT_MINUTES": 10.0,
 	"WORKER_SHUTDOWN_GRACE_MS":    25000,
 	"WORKER_CLAIM_BATCH":          100,
-	"WORKER_BATCH_SIZE":           16,
+	"WORKER_BATCH_SIZE":           64,
 	"WORKER_REAPER_INTERVAL_MS":   60000,
 	"JOB_BASE_DELAY_MS":           5000,
 	"JOB_MAX_ATTEMPTS":            3,

@@ -76,7 +76,7 @@ type options struct {
 // defaultPipelineWorkerEnv are the worker settings of the pipeline scenario: the production
 // defaults, named, and the Go runtime settings that docker-compose.yml and `make run` give
 // worker processes (README "Docker").
-const defaultPipelineWorkerEnv = "WORKER_CONCURRENCY=2 WORKER_BATCH_SIZE=16 GOMAXPROCS=1 GOGC=400"
+const defaultPipelineWorkerEnv = "WORKER_CONCURRENCY=2 WORKER_BATCH_SIZE=64 GOMAXPROCS=1 GOGC=400"
 
 func main() {
 	var o options
