@@ -47,8 +47,9 @@ SELECT id FROM lead_intake_raw WHERE org_id = $1 AND source_id IS NOT DISTINCT F
 LIMIT 1`
 )
 
-// Acceptor stores deliveries in lead_intake_raw with their process_intake jobs, each in one
-// round trip to PostgreSQL: the gateway's write path. Safe for concurrent use.
+// Acceptor stores deliveries in lead_intake_raw with their process_intake jobs, alone or in
+// groups of one org, each transaction in one round trip to PostgreSQL: the gateway's write
+// path. Safe for concurrent use.
 //
 // Its transactions do not notify the workers themselves: PostgreSQL lets only one transaction
 // that sent NOTIFY commit at a time, holding a lock across the flush of its commit (migration
@@ -60,6 +61,7 @@ type Acceptor struct {
 	pool        *pgxpool.Pool
 	maxAttempts int32
 	waker       *jobs.Waker
+	groups      groups
 }
 
 // NewAcceptor returns an Acceptor on d's pgx pool whose process_intake jobs get cfg.MaxAttempts
@@ -73,7 +75,7 @@ func NewAcceptor(d *db.DB, cfg jobs.Config) *Acceptor {
 	if cfg.MaxAttempts > 0 {
 		n = int32(min(cfg.MaxAttempts, 1<<30))
 	}
-	return &Acceptor{pool: d.Pool, maxAttempts: n, waker: jobs.NewWaker(d.Pool)}
+	return &Acceptor{pool: d.Pool, maxAttempts: n, waker: jobs.NewWaker(d.Pool), groups: groups{orgs: map[uuid.UUID]*orgGroups{}}}
 }
 
 // Accept stores d in lead_intake_raw and enqueues its process_intake job, in one tenant
@@ -88,6 +90,35 @@ func NewAcceptor(d *db.DB, cfg jobs.Config) *Acceptor {
 // is apperr.NotFound; an envelope that breaks the table's rules (no org, a bad key, content type
 // or CSV position, an empty body) is apperr.BadRequest and writes nothing.
 //
+// Deliveries of one org that arrive while its transactions are busy share the next one (see
+// group.go): under load, one commit stores many, and at rest each goes alone at once. Either
+// way a delivery's raw row and its job commit together, and Accept returns only after that
+// commit. A CSV row (d.BatchID set) always goes alone.
+func (a *Acceptor) Accept(ctx context.Context, d Delivery) (Accepted, error) {
+	headers, err := checkDelivery(&d)
+	if err != nil {
+		return Accepted{}, err
+	}
+	if d.BatchID != nil {
+		return a.acceptOne(ctx, d, headers)
+	}
+	p := &waiting{d: d, headers: headers, done: make(chan outcome, 1)}
+	a.groups.add(ctx, a, p)
+	select {
+	case o := <-p.done:
+		if o.alone {
+			return a.acceptOne(ctx, d, headers)
+		}
+		return o.acc, o.err
+	case <-ctx.Done():
+		// The delivery may still be stored: a retry of it is then a duplicate.
+		return Accepted{}, fmt.Errorf("accept intake: %w", ctx.Err())
+	}
+}
+
+// acceptOne stores one checked delivery (headers: its kept headers' JSON) in a transaction of
+// its own.
+//
 // set_config('app.org_id') and one statement (acceptSQL: the raw row and, from what it
 // returned, the job) go to the server as one pipeline ending in a single Sync, without BEGIN or
 // COMMIT: everything before a Sync is one implicit transaction (PostgreSQL protocol,
@@ -97,11 +128,7 @@ func NewAcceptor(d *db.DB, cfg jobs.Config) *Acceptor {
 // INSERTs, COMMIT). A duplicate costs a second one, to read the stored row's id in a new
 // snapshot (the conflicting row may have been committed after the first statement's snapshot
 // was taken).
-func (a *Acceptor) Accept(ctx context.Context, d Delivery) (Accepted, error) {
-	headers, err := checkDelivery(&d)
-	if err != nil {
-		return Accepted{}, err
-	}
+func (a *Acceptor) acceptOne(ctx context.Context, d Delivery, headers []byte) (Accepted, error) {
 	var source, batch pgtype.UUID
 	if d.SourceID != nil {
 		source = db.UUID(*d.SourceID)
@@ -113,7 +140,7 @@ func (a *Acceptor) Accept(ctx context.Context, d Delivery) (Accepted, error) {
 	}
 	org := db.UUID(d.OrgID)
 	var ids []uuid.UUID
-	err = a.pipeline(ctx, d.OrgID, func(b *pgx.Batch) {
+	err := a.pipeline(ctx, d.OrgID, func(b *pgx.Batch) {
 		b.Queue(acceptSQL, org, source, batch, rowNumber, d.DeliveryKey, d.ContentType, d.Body, string(headers),
 			jobs.TypeProcessIntake, a.maxAttempts).Query(scanIDs(&ids))
 	})

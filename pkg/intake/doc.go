@@ -14,7 +14,8 @@
 //   - signature.go verifies and makes webhook signatures (API.md, R13).
 //   - raw.go accepts a delivery: lead_intake_raw plus its process_intake job in one transaction,
 //     idempotent on the delivery key (R2, R3); accept.go does the same in one round trip for the
-//     gateway (Acceptor), and batch.go for the rows of a CSV upload (AcceptRows).
+//     gateway (Acceptor), group.go lets deliveries of one org that queue under load share
+//     that transaction, and batch.go does it for the rows of a CSV upload (AcceptRows).
 //
 // It knows no transport: errors are apperr errors, which the services map to HTTP statuses.
 package intake

@@ -1,0 +1,217 @@
+package intake
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/jobs"
+)
+
+// Group commit of deliveries.
+//
+// A transaction that stores one delivery costs PostgreSQL far more than the row: the round
+// trip, the statement's start (its CHECK constraints, triggers and foreign-key checks are set up
+// per statement), the commit and its WAL flush. On 2 cores a transaction per delivery cost the
+// server about 0.7-0.8 ms of CPU per delivery; eight deliveries per transaction stored five
+// times as many rows per second (BENCHMARKS.md, "Intake gateway").
+//
+// So at most groupWriters transactions per org store deliveries at a time. A delivery that
+// arrives while they are all busy waits for the next one to start, and that transaction takes
+// every delivery of the org that waited, up to groupMaxRows rows and groupMaxBytes of bodies. At
+// rest a delivery finds a writer free and goes alone at once, as before; under load the groups
+// grow with the wait, so the commits per second stay about level while the deliveries per
+// commit rise. There are no background goroutines to start or stop: the request that finds a
+// free slot writes the first group itself, and hands what queued behind it to a goroutine that
+// ends when the org's queue is empty.
+const (
+	groupWriters  = 2
+	groupMaxRows  = 64
+	groupMaxBytes = 4 << 20
+	// groupTimeout bounds one group's transaction; it does not end with the request of the
+	// delivery that happened to start it.
+	groupTimeout = 30 * time.Second
+)
+
+// acceptGroupSQL stores a group of deliveries of one org ($1) and their process_intake jobs in
+// one statement: acceptSQL for many rows. $2..$6 are parallel arrays (source, delivery key,
+// content type, body, headers' JSON), one element per delivery; $7 and $8 are the job type and
+// its max_attempts. Rows go in in (source, delivery key) order, so two groups that hold copies
+// of the same deliveries wait on each other in one order and cannot deadlock. A key stored
+// before, or twice in the group, is inserted once (ON CONFLICT DO NOTHING): it returns the new
+// rows' ids with their keys.
+const acceptGroupSQL = `
+WITH raw AS (
+	INSERT INTO lead_intake_raw (org_id, source_id, delivery_key, content_type, body, headers)
+	SELECT $1, source_id, delivery_key, content_type, body, headers::jsonb
+	FROM unnest($2::uuid[], $3::text[], $4::text[], $5::bytea[], $6::text[]) WITH ORDINALITY
+		AS i(source_id, delivery_key, content_type, body, headers, ord)
+	ORDER BY source_id, delivery_key, ord
+	ON CONFLICT DO NOTHING
+	RETURNING org_id, id, source_id, delivery_key
+), job AS (
+	INSERT INTO jobs (org_id, job_type, payload, idempotency_key, max_attempts)
+	SELECT org_id, $7, jsonb_build_object('intakeId', id), 'intake:' || id, $8
+	FROM raw
+	ON CONFLICT (org_id, job_type, idempotency_key) DO NOTHING
+)
+SELECT id, source_id, delivery_key FROM raw`
+
+// waiting is a checked delivery (headers: its kept headers' JSON) waiting for its group.
+type waiting struct {
+	d       Delivery
+	headers []byte
+	done    chan outcome // buffered: the writer never blocks on a request that gave up
+}
+
+// outcome is what a group gives one of its deliveries: its answer, or alone, when the delivery
+// must go through Acceptor.acceptOne itself (the group failed, or its key was stored before).
+type outcome struct {
+	acc   Accepted
+	err   error
+	alone bool
+}
+
+// groups holds, per org, the deliveries waiting for a writer and the writers at work.
+type groups struct {
+	mu   sync.Mutex
+	orgs map[uuid.UUID]*orgGroups
+}
+
+type orgGroups struct {
+	queue   []*waiting
+	writers int
+}
+
+// add queues p and, when the org has a writer slot free, writes the first group on the
+// caller's goroutine and leaves the rest to a goroutine of its own. p's answer arrives on
+// p.done.
+func (g *groups) add(ctx context.Context, a *Acceptor, p *waiting) {
+	org := p.d.OrgID
+	g.mu.Lock()
+	q := g.orgs[org]
+	if q == nil {
+		q = &orgGroups{}
+		g.orgs[org] = q
+	}
+	q.queue = append(q.queue, p)
+	if q.writers == groupWriters {
+		g.mu.Unlock()
+		return
+	}
+	q.writers++
+	g.mu.Unlock()
+
+	wctx := context.WithoutCancel(ctx)
+	if !g.writeNext(wctx, a, org, q) {
+		go func() {
+			for !g.writeNext(wctx, a, org, q) {
+			}
+		}()
+	}
+}
+
+// writeNext writes the next group of org's queue q while holding one of its writer slots. It
+// reports true, and gives the slot up, when the queue was empty.
+func (g *groups) writeNext(ctx context.Context, a *Acceptor, org uuid.UUID, q *orgGroups) (done bool) {
+	g.mu.Lock()
+	n, size := 0, 0
+	for n < len(q.queue) && n < groupMaxRows && (n == 0 || size+len(q.queue[n].d.Body) <= groupMaxBytes) {
+		size += len(q.queue[n].d.Body)
+		n++
+	}
+	if n == 0 {
+		q.writers--
+		if q.writers == 0 {
+			delete(g.orgs, org)
+		}
+		g.mu.Unlock()
+		return true
+	}
+	group := slices.Clone(q.queue[:n])
+	clear(q.queue[:n])
+	q.queue = q.queue[n:]
+	g.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, groupTimeout)
+	defer cancel()
+	if len(group) == 1 {
+		p := group[0]
+		acc, err := a.acceptOne(ctx, p.d, p.headers)
+		p.done <- outcome{acc: acc, err: err}
+		return false
+	}
+	for i, o := range a.acceptGroup(ctx, org, group) {
+		group[i].done <- o
+	}
+	return false
+}
+
+// acceptGroup stores the deliveries of one org in one transaction (acceptGroupSQL) and returns
+// each one's outcome, in order. A delivery whose key the statement did not insert (stored
+// before, or by a transaction that committed while this one waited for it) goes alone, to read
+// the stored row; a second copy of a key within the group gets the first copy's row, as a
+// duplicate. When the transaction fails, every delivery goes alone, so that an error (a source
+// deleted meanwhile) is one delivery's own.
+func (a *Acceptor) acceptGroup(ctx context.Context, org uuid.UUID, group []*waiting) []outcome {
+	n := len(group)
+	sources, keys, types, headers := make([]pgtype.UUID, n), make([]string, n), make([]string, n), make([]string, n)
+	bodies := make([][]byte, n)
+	for i, p := range group {
+		if p.d.SourceID != nil {
+			sources[i] = db.UUID(*p.d.SourceID)
+		}
+		keys[i], types[i], bodies[i], headers[i] = p.d.DeliveryKey, p.d.ContentType, p.d.Body, string(p.headers)
+	}
+	type key struct {
+		source pgtype.UUID
+		key    string
+	}
+	stored := map[key]uuid.UUID{}
+	err := a.pipeline(ctx, org, func(b *pgx.Batch) {
+		b.Queue(acceptGroupSQL, db.UUID(org), sources, keys, types, bodies, headers, jobs.TypeProcessIntake, a.maxAttempts).
+			Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					var id pgtype.UUID
+					var k key
+					if err := rows.Scan(&id, &k.source, &k.key); err != nil {
+						return fmt.Errorf("scan intake id: %w", err)
+					}
+					stored[k] = uuid.UUID(id.Bytes)
+				}
+				return rows.Err()
+			})
+	})
+	out := make([]outcome, n)
+	if err != nil {
+		for i := range out {
+			out[i].alone = true
+		}
+		return out
+	}
+	answered := map[key]bool{}
+	for i := range group {
+		k := key{sources[i], keys[i]}
+		id, ok := stored[k]
+		switch {
+		case !ok:
+			out[i].alone = true
+		case answered[k]:
+			out[i].acc = Accepted{IntakeID: id, Duplicate: true}
+		default:
+			answered[k] = true
+			out[i].acc = Accepted{IntakeID: id}
+		}
+	}
+	if len(stored) > 0 {
+		a.waker.Wake()
+	}
+	return out
+}
