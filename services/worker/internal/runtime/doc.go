@@ -24,8 +24,9 @@
 // Jobs of the types in Config.BatchTypes run in batches: the claimed jobs of one type and org,
 // up to Config.BatchSize, share one transaction (jobs.Batch) and one slot, one handler after the
 // other, and commit together with their completions. While the queue's head holds batched types
-// (the last claim had one) a claim asks for BatchSize jobs per free slot so that batches can
-// form; the jobs of other types it cannot start at once are handed back unclaimed
+// (the last claim had one) a claim asks for BatchSize jobs per free slot, and takes only jobs
+// of the oldest job's type when that type is batched (jobs.Queue.ClaimForBatches), so that
+// batches fill; the jobs of other types it cannot start at once are handed back unclaimed
 // (jobs.Queue.Unclaim), not hoarded. A batch that fails in any way (a handler error, a lost
 // lease, the commit) is rolled back and its jobs run again one at a time, so a failure, a retry
 // or a dead letter is always one job's own. A type with a batch handler (Config.BatchHandlers,

@@ -170,8 +170,9 @@ func (r *Runtime) Run(ctx context.Context) error {
 //
 // A slot runs one unit: a job, or a batch of up to BatchSize jobs of one batched type and org.
 // While the head of the queue holds batched types (the last claim had one), a claim asks for
-// BatchSize jobs per free slot, so that batches can form; otherwise for one per slot, so that
-// slow jobs are not hoarded by one process while others are idle.
+// BatchSize jobs per free slot, of the oldest job's type when that type is batched
+// (jobs.Queue.ClaimForBatches), so that batches fill; otherwise for one per slot, so that slow
+// jobs are not hoarded by one process while others are idle.
 func (r *Runtime) produce(ctx context.Context, work chan<- []*attempt) {
 	poll := time.NewTimer(0) // claim at once on start
 	defer poll.Stop()
@@ -186,7 +187,14 @@ func (r *Runtime) produce(ctx context.Context, work chan<- []*attempt) {
 				n *= int64(r.cfg.BatchSize)
 			}
 			n = min(n, int64(r.cfg.ClaimBatch))
-			claimed, err := r.queue.Claim(ctx, jobs.NewClaimID(r.cfg.WorkerID), int(n))
+			claim := r.queue.Claim
+			if wide {
+				// Batches fill when a claim takes one type (ClaimForBatches).
+				claim = func(ctx context.Context, id string, n int) ([]*jobs.Job, error) {
+					return r.queue.ClaimForBatches(ctx, id, n, r.cfg.BatchTypes)
+				}
+			}
+			claimed, err := claim(ctx, jobs.NewClaimID(r.cfg.WorkerID), int(n))
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -201,7 +209,9 @@ func (r *Runtime) produce(ctx context.Context, work chan<- []*attempt) {
 				continue
 			}
 			errDelay = 100 * time.Millisecond
-			likely = len(claimed) == int(n)
+			// A claim of one type comes back short while other types wait: only an empty one says
+			// the queue is.
+			likely = len(claimed) == int(n) || (wide && len(claimed) > 0)
 			units, spare, anyBatched := r.group(claimed, int(free))
 			if len(claimed) > 0 {
 				wide = anyBatched
