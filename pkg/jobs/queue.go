@@ -170,7 +170,11 @@ WITH next AS (
     ORDER BY run_at, id
     LIMIT $1
     FOR UPDATE SKIP LOCKED
-)
+)` + claimNextSQL
+
+// claimNextSQL leases the rows of the CTE next to the claim $2 and returns them as Claim does:
+// the tail of claimSQL and claimTypeSQL.
+const claimNextSQL = `
 UPDATE jobs j
 SET status = 'running', attempts = j.attempts + 1, locked_at = now(), locked_by = $2, attempted_at = now()
 FROM next
@@ -196,12 +200,7 @@ WITH next AS (
     ORDER BY run_at, id
     LIMIT $1
     FOR UPDATE SKIP LOCKED
-)
-UPDATE jobs j
-SET status = 'running', attempts = j.attempts + 1, locked_at = now(), locked_by = $2, attempted_at = now()
-FROM next
-WHERE j.org_id = next.org_id AND j.id = next.id
-RETURNING j.org_id, j.id, j.job_type, j.payload, j.idempotency_key, j.attempts, j.max_attempts, j.created_at`
+)` + claimNextSQL
 
 // Claim leases up to limit runnable jobs to the claim claimID (see NewClaimID) in one statement.
 func (q *Queue) Claim(ctx context.Context, claimID string, limit int) ([]*Job, error) {
