@@ -103,7 +103,7 @@ func (a *Acceptor) Accept(ctx context.Context, d Delivery) (Accepted, error) {
 		return a.acceptOne(ctx, d, headers)
 	}
 	p := &waiting{d: d, headers: headers, done: make(chan outcome, 1)}
-	a.groups.add(ctx, a, p)
+	a.enqueue(ctx, p)
 	select {
 	case o := <-p.done:
 		if o.alone {

@@ -90,10 +90,11 @@ type orgGroups struct {
 	writers int
 }
 
-// add queues p and, when the org has a writer slot free, writes the first group on the
+// enqueue queues p and, when the org has a writer slot free, writes the first group on the
 // caller's goroutine and leaves the rest to a goroutine of its own. p's answer arrives on
 // p.done.
-func (g *groups) add(ctx context.Context, a *Acceptor, p *waiting) {
+func (a *Acceptor) enqueue(ctx context.Context, p *waiting) {
+	g := &a.groups
 	org := p.d.OrgID
 	g.mu.Lock()
 	q := g.orgs[org]
@@ -110,9 +111,9 @@ func (g *groups) add(ctx context.Context, a *Acceptor, p *waiting) {
 	g.mu.Unlock()
 
 	wctx := context.WithoutCancel(ctx)
-	if !g.writeNext(wctx, a, org, q) {
+	if !a.writeNext(wctx, org, q) {
 		go func() {
-			for !g.writeNext(wctx, a, org, q) {
+			for !a.writeNext(wctx, org, q) {
 			}
 		}()
 	}
@@ -120,7 +121,8 @@ func (g *groups) add(ctx context.Context, a *Acceptor, p *waiting) {
 
 // writeNext writes the next group of org's queue q while holding one of its writer slots. It
 // reports true, and gives the slot up, when the queue was empty.
-func (g *groups) writeNext(ctx context.Context, a *Acceptor, org uuid.UUID, q *orgGroups) (done bool) {
+func (a *Acceptor) writeNext(ctx context.Context, org uuid.UUID, q *orgGroups) (done bool) {
+	g := &a.groups
 	g.mu.Lock()
 	n, size := 0, 0
 	for n < len(q.queue) && n < groupMaxRows && (n == 0 || size+len(q.queue[n].d.Body) <= groupMaxBytes) {

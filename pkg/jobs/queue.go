@@ -218,6 +218,9 @@ func (q *Queue) Claim(ctx context.Context, claimID string, limit int) ([]*Job, e
 // 100 into batches of about 25; claimed by type, the batches fill, and a lead cost the workers
 // and their backends about a fifth less CPU (BENCHMARKS.md, "Intake gateway").
 func (q *Queue) ClaimForBatches(ctx context.Context, claimID string, limit int, batched []string) ([]*Job, error) {
+	if len(batched) == 0 {
+		return q.claim(ctx, claimID, limit, "")
+	}
 	var head string
 	err := q.pool.QueryRow(ctx, headTypeSQL).Scan(&head)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -187,14 +187,14 @@ func (r *Runtime) produce(ctx context.Context, work chan<- []*attempt) {
 				n *= int64(r.cfg.BatchSize)
 			}
 			n = min(n, int64(r.cfg.ClaimBatch))
-			claim := r.queue.Claim
+			var claimed []*jobs.Job
+			var err error
 			if wide {
-				// Batches fill when a claim takes one type (ClaimForBatches).
-				claim = func(ctx context.Context, id string, n int) ([]*jobs.Job, error) {
-					return r.queue.ClaimForBatches(ctx, id, n, r.cfg.BatchTypes)
-				}
+				// Batches fill when a claim takes one type.
+				claimed, err = r.queue.ClaimForBatches(ctx, jobs.NewClaimID(r.cfg.WorkerID), int(n), r.cfg.BatchTypes)
+			} else {
+				claimed, err = r.queue.Claim(ctx, jobs.NewClaimID(r.cfg.WorkerID), int(n))
 			}
-			claimed, err := claim(ctx, jobs.NewClaimID(r.cfg.WorkerID), int(n))
 			if err != nil {
 				if ctx.Err() != nil {
 					return
