@@ -1,6 +1,7 @@
 package intake_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -39,7 +40,10 @@ func TestCreateRoundTrip(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(wh.SigningSecret, "whsec_"), wh.SigningSecret)
-	require.Len(t, wh.SigningSecret, len("whsec_")+43, "32 bytes, base64url")
+	require.Len(t, wh.SigningSecret, len("whsec_")+44, "32 bytes, standard padded base64")
+	key, err := base64.StdEncoding.Strict().DecodeString(strings.TrimPrefix(wh.SigningSecret, "whsec_"))
+	require.NoError(t, err, "the Standard Webhooks libraries decode the part after whsec_ as standard padded base64")
+	require.Len(t, key, 32)
 	require.Equal(t, "Zapier", wh.Name)
 	require.Nil(t, wh.PublicToken)
 	require.Nil(t, wh.RedirectURL)
@@ -364,6 +368,9 @@ func TestRotateSecret(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, wh.SigningSecret, rot.SigningSecret)
 	require.True(t, strings.HasPrefix(rot.SigningSecret, "whsec_"))
+	key, err := base64.StdEncoding.Strict().DecodeString(strings.TrimPrefix(rot.SigningSecret, "whsec_"))
+	require.NoError(t, err, "a rotation issues a secret of the new format too")
+	require.Len(t, key, 32)
 	require.True(t, rot.HasPreviousSecret)
 	require.NotNil(t, rot.PreviousSecretExpiresAt)
 	require.WithinDuration(t, time.Now().Add(24*time.Hour), *rot.PreviousSecretExpiresAt, time.Minute)

@@ -17,7 +17,10 @@ import (
 //
 //	t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
 //
-// The HMAC key is the secret string as shown (prefix included). The header may carry several v1
+// The HMAC key is the secret string as shown (prefix included, as UTF-8 bytes), whatever the
+// secret's format: senders of this scheme keep working unchanged across a rotation from a secret
+// of the old format to one of the new (source.go). Standard Webhooks, the route's other scheme,
+// keys its HMAC with the secret decoded instead (SecretKey). The header may carry several v1
 // values, e.g. one per secret while a rotation is in its grace period; one match is enough.
 // Other schemes (v0, v2, ...) are ignored, so that a sender may add new ones before we check them.
 
@@ -131,16 +134,7 @@ func VerifyWebhook(header string, body []byte, now time.Time, secrets ...Secret)
 	if !signedBy(h, body, now, secrets) {
 		return apperr.Wrap(ErrSignatureMismatch, apperr.Unauthorized, "the signature does not match")
 	}
-	age := now.Sub(time.Unix(h.unix, 0))
-	switch {
-	case age > SignatureTolerance:
-		return apperr.Wrap(ErrSignatureStale, apperr.Unauthorized,
-			"the signature's timestamp is more than 300 s old; sign each delivery when it is sent")
-	case age < -SignatureTolerance:
-		return apperr.Wrap(ErrSignatureFuture, apperr.Unauthorized,
-			"the signature's timestamp is more than 300 s in the future; check the sender's clock")
-	}
-	return nil
+	return checkAge(now, h.unix, "timestamp")
 }
 
 // signedBy reports whether a v1 value of h is the HMAC of body under a secret still valid at now.

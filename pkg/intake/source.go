@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -92,8 +93,9 @@ type Source struct {
 // SourceForWebhook (or the store) carries them; pass them to VerifyWebhook.
 func (s Source) Secrets() []Secret { return slices.Clone(s.secrets) }
 
-// Secret is one webhook signing secret. The HMAC key is the secret string exactly as shown
-// (prefix included), as UTF-8 bytes.
+// Secret is one webhook signing secret: "whsec_<base64>". X-Signature's HMAC key is the secret
+// string exactly as shown (prefix included), as UTF-8 bytes; Standard Webhooks' is the secret
+// decoded (SecretKey).
 type Secret struct {
 	Value string
 	// ExpiresAt, when not nil, is the end of the secret's grace period after a rotation: from
@@ -360,13 +362,45 @@ const (
 	tokenPrefix  = "frm_"
 )
 
-// newSecret returns a webhook signing secret: "whsec_" + base64url of 32 random bytes.
+// secretBytes is the length of a signing secret's random key.
+const secretBytes = 32
+
+// newSecret returns a webhook signing secret: "whsec_" + standard padded base64 of 32 random
+// bytes (44 characters, the last one "="), the form Standard Webhooks libraries decode.
+//
+// Secrets issued before were "whsec_" + unpadded base64url of 32 bytes (43 characters), which
+// those libraries refuse. They stay valid as they are: SecretKey decodes both forms, and
+// X-Signature keys its HMAC with the string as shown whatever its form.
 func newSecret() (string, error) {
-	b := make([]byte, 32)
+	b := make([]byte, secretBytes)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("generate signing secret: %w", err)
 	}
-	return secretPrefix + base64.RawURLEncoding.EncodeToString(b), nil
+	return secretPrefix + base64.StdEncoding.EncodeToString(b), nil
+}
+
+// ErrSecretFormat is SecretKey's answer for a secret that is not base64 after its prefix.
+var ErrSecretFormat = errors.New("signing secret is not whsec_<base64>")
+
+// SecretKey returns the key bytes of a signing secret, the HMAC key of Standard Webhooks: the
+// part after "whsec_" (the prefix is optional, as for the libraries) decoded as standard padded
+// base64, the form of the secrets issued now, or else as unpadded base64url, the form of those
+// issued before. The two cannot be confused: a padded encoding has a length that is a multiple
+// of four, and the old secrets are 43 characters long. X-Signature does not use it: its key is
+// the secret as shown.
+func SecretKey(secret string) ([]byte, error) {
+	enc := strings.TrimPrefix(secret, secretPrefix)
+	if enc == "" {
+		return nil, ErrSecretFormat
+	}
+	if b, err := base64.StdEncoding.Strict().DecodeString(enc); err == nil {
+		return b, nil
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(enc)
+	if err != nil {
+		return nil, ErrSecretFormat
+	}
+	return b, nil
 }
 
 // newPublicToken returns a form token: "frm_" + base64url of 24 random bytes. It is public, but

@@ -19,11 +19,24 @@ type acceptedResponse struct {
 // SignatureHeader carries a webhook's signature: t=<unix seconds>,v1=<hex HMAC-SHA256>.
 const SignatureHeader = "X-Signature"
 
-// webhook is POST /intake/webhook/{sourceId}: a JSON lead signed with the source's secret. The
-// checks run cheapest first and the source's rate limit is taken only by a delivery that passed
-// the signature, so forged traffic cannot use up a sender's allowance. An exact replay inside
-// the signature's 300 s window is the same delivery (WebhookDeliveryKey): 202 with the same
-// intakeId, nothing written.
+// signatureHeaders reads the signature headers of either scheme from the request.
+func signatureHeaders(c echo.Context) intake.WebhookHeaders {
+	h := c.Request().Header
+	return intake.WebhookHeaders{
+		Signature:         h.Get(SignatureHeader),
+		ID:                h.Get(intake.StandardIDHeader),
+		Timestamp:         h.Get(intake.StandardTimestampHeader),
+		StandardSignature: h.Get(intake.StandardSignatureHeader),
+	}
+}
+
+// webhook is POST /intake/webhook/{sourceId}: a JSON lead signed with the source's secret, by
+// X-Signature or by Standard Webhooks (intake.VerifyDelivery). The checks run cheapest first and
+// the source's rate limit is taken only by a delivery that passed the signature, so forged
+// traffic cannot use up a sender's allowance. The same delivery again is 202 with the same
+// intakeId and writes nothing: under X-Signature an exact replay inside the signature's 300 s
+// window (WebhookDeliveryKey), under Standard Webhooks any delivery with a webhook-id the source
+// sent before (StandardDeliveryKey), however it was re-signed.
 func (s *Server) webhook(c echo.Context) error {
 	id, err := uuid.Parse(c.Param("sourceId"))
 	if err != nil {
@@ -42,8 +55,8 @@ func (s *Server) webhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sig := c.Request().Header.Get(SignatureHeader)
-	err = intake.VerifyWebhook(sig, body, s.Now(), src.Secrets()...)
+	sig := signatureHeaders(c)
+	key, err := intake.VerifyDelivery(sig, body, s.Now(), src.Secrets()...)
 	if errors.Is(err, intake.ErrSignatureMismatch) {
 		// Perhaps signed with a secret rotated in since the source was cached.
 		fresh, reloaded, ferr := s.refreshWebhookSource(ctx, id)
@@ -52,7 +65,7 @@ func (s *Server) webhook(c echo.Context) error {
 		}
 		if reloaded {
 			src = fresh
-			err = intake.VerifyWebhook(sig, body, s.Now(), src.Secrets()...)
+			key, err = intake.VerifyDelivery(sig, body, s.Now(), src.Secrets()...)
 		}
 	}
 	if err != nil {
@@ -63,10 +76,6 @@ func (s *Server) webhook(c echo.Context) error {
 		return err
 	}
 	if err := s.rateLimit(c, "webhook:"+id.String(), src.RateLimitPerMinute); err != nil {
-		return err
-	}
-	key, err := intake.WebhookDeliveryKey(sig, body)
-	if err != nil {
 		return err
 	}
 	acc, err := s.Acceptor.Accept(ctx, intake.Delivery{
