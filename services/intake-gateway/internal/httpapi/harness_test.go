@@ -88,10 +88,67 @@ func setupTB(t testing.TB, cfg httpapi.Config) *bundle {
 	return &bundle{
 		app: app, super: dbtest.SuperDB(t, url), svc: intake.NewService(app.Gorm, events.NewEmitter(queue)),
 		org: created.OrgID, apiKey: created.APIKey, srv: srv, clock: clock,
-		client: &http.Client{Timeout: 2 * time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error {
+		client: &http.Client{Timeout: 2 * time.Minute, Transport: newTransport(t), CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		}},
 	}
+}
+
+// validateExchange checks one exchange against the OpenAPI document and says what does not
+// match; it is set by openapi_test.go.
+var validateExchange func(req *http.Request, reqBody []byte, res *http.Response, resBody []byte) error
+
+// newTransport is the test client's transport: for a test (not a benchmark) it validates every
+// exchange against the OpenAPI document (validatingTransport), whichever helper or goroutine
+// makes it.
+func newTransport(tb testing.TB) http.RoundTripper {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	if t, ok := tb.(*testing.T); ok {
+		return validatingTransport{t: t, base: base}
+	}
+	return base
+}
+
+// validatingTransport reads each request and response whole, passes both to validateExchange,
+// and reports a mismatch as an error of the test (t.Errorf, safe from any goroutine).
+type validatingTransport struct {
+	t    *testing.T
+	base http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (v validatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		if cerr := req.Body.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	}
+	sent := req.Clone(req.Context())
+	sent.Body = io.NopCloser(bytes.NewReader(body))
+	res, err := v.base.RoundTrip(sent)
+	if err != nil {
+		return nil, err
+	}
+	out, err := io.ReadAll(res.Body)
+	if cerr := res.Body.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Body = io.NopCloser(bytes.NewReader(out))
+	if validateExchange != nil {
+		if err := validateExchange(req, body, res, out); err != nil {
+			v.t.Errorf("OpenAPI: %v", err)
+		}
+	}
+	return res, nil
 }
 
 // source creates a source in the bundle's org.

@@ -18,6 +18,7 @@ func (s *Server) routes() {
 	e.GET("/healthz", ops)
 	e.GET("/readyz", ops)
 	e.GET("/metrics", ops)
+	e.GET("/api/openapi.json", openapiDocument())
 
 	e.POST("/intake/webhook/:sourceId", s.webhook, s.shed)
 	e.POST("/intake/form/:formToken", s.form, s.shed)
