@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -376,4 +377,15 @@ func TestExchangeValidationCatchesMismatches(t *testing.T) {
 	require.Error(t, checkExchange(req, nil, res, body), "an error that is not a problem")
 	res, body = answer(http.StatusUnauthorized, "application/problem+json", `{"type":"https://crm.example.com/problems/unauthorized","title":"Unauthorized","status":401,"code":"unauthorized"}`)
 	require.NoError(t, checkExchange(req, nil, res, body), "a documented refusal")
+
+	// Refusals of path values that no source can have are documented too (400 or 404).
+	for _, path := range []string{"/intake/form/%00", "/intake/form/%ff", "/intake/webhook/%00"} {
+		bad, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://gateway"+path, nil)
+		require.NoError(t, err)
+		for _, status := range []int{http.StatusBadRequest, http.StatusNotFound} {
+			code := map[int]string{http.StatusBadRequest: "bad_request", http.StatusNotFound: "not_found"}[status]
+			res := &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {"application/problem+json"}}, Request: bad}
+			require.NoError(t, checkExchange(bad, nil, res, []byte(`{"type":"https://crm.example.com/problems/`+code+`","title":"x","status":`+strconv.Itoa(status)+`,"code":"`+code+`"}`)), path)
+		}
+	}
 }
