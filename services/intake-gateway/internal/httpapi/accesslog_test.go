@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"net"
 	"net/http"
 	"strconv"
 	"testing"
@@ -82,4 +83,49 @@ func TestRefusedDeliveriesAreObservedWithTheirStatus(t *testing.T) {
 	}
 	require.Zero(t, observed(t, reg, route, http.StatusOK), "no refused delivery is counted as 200")
 	require.Equal(t, uint64(1), observed(t, reg, route, http.StatusAccepted))
+}
+
+// TestForwardedForTrustedOnlyFromProxies proves that X-Forwarded-For decides the client address
+// (the access log's remote_ip and the remote-addr stored with a delivery) only when the peer is
+// a trusted proxy (TRUSTED_PROXIES); from anyone else, or with no proxy trusted, the client is
+// the peer itself.
+func TestForwardedForTrustedOnlyFromProxies(t *testing.T) {
+	t.Parallel()
+	_, loopback, err := net.ParseCIDR("127.0.0.0/8")
+	require.NoError(t, err)
+	_, elsewhere, err := net.ParseCIDR("10.0.0.0/8")
+	require.NoError(t, err)
+	cases := []struct {
+		name    string
+		trusted []*net.IPNet
+		want    string
+	}{
+		{"no proxy trusted", nil, "127.0.0.1"},
+		{"the peer is not a trusted proxy", []*net.IPNet{elsewhere}, "127.0.0.1"},
+		{"the peer is a trusted proxy", []*net.IPNet{loopback}, "203.0.113.9"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			core, logs := observer.New(zapcore.InfoLevel)
+			b := setup(t, httpapi.Config{}, func(d *httpapi.Deps) { d.Log, d.TrustedProxies = zap.New(core), c.trusted })
+			src := b.source(t, intake.NewSource{Kind: intake.KindWebhook, Name: "hook"})
+			body := []byte(`{"email":"ann@example.com"}`)
+			r := b.do(t, http.MethodPost, "/intake/webhook/"+src.ID.String(), map[string]string{
+				"Content-Type": "application/json", httpapi.SignatureHeader: intake.Sign(src.SigningSecret, b.clock.now(), body),
+				"X-Forwarded-For": "198.51.100.1, 203.0.113.9",
+			}, body)
+			require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+			var stored string
+			require.NoError(t, b.super.Pool.QueryRow(t.Context(), `SELECT headers->>'remote-addr' FROM lead_intake_raw`).Scan(&stored))
+			require.Equal(t, c.want, stored)
+
+			// A refused request is logged at info, with the address decided the same way.
+			r = b.do(t, http.MethodPost, "/intake/webhook/"+uuid.NewString(), map[string]string{"X-Forwarded-For": "203.0.113.9"}, nil)
+			require.Equal(t, http.StatusUnsupportedMediaType, r.status)
+			lines := logs.FilterMessage("http request").FilterField(zap.Int("status", http.StatusUnsupportedMediaType)).All()
+			require.Len(t, lines, 1)
+			require.Equal(t, c.want, lines[0].ContextMap()["remote_ip"])
+		})
+	}
 }
