@@ -14,6 +14,8 @@ fi
 APP_DATABASE_URL="${APP_DATABASE_URL:-$DATABASE_URL}"
 export DATABASE_URL
 export LOG_FORMAT="${LOG_FORMAT:-console}"
+# No load balancer locally: Ctrl-C stops at once instead of draining (SHUTDOWN_DRAIN_MS).
+export SHUTDOWN_DRAIN_MS="${SHUTDOWN_DRAIN_MS:-0}"
 
 for b in api intake-gateway worker scheduler; do
 	[[ -x "bin/$b" ]] || { echo "bin/$b is missing: run 'make build' (make run does it)" >&2; exit 1; }

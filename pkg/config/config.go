@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -35,15 +36,23 @@ type Config struct {
 	// DBMaxConns caps the binary's connection pool.
 	DBMaxConns int32
 	// HTTPAddr is where the binary serves its routes, health and metrics.
-	HTTPAddr   string
-	Log        Log
-	API        APIConfig
-	Jobs       Jobs
-	Worker     WorkerConfig
-	Scheduler  SchedulerConfig
-	AI         AI
-	Enrichment Enrichment
-	Rules      Rules
+	HTTPAddr string
+	// ShutdownDrain is how long an HTTP server goes on serving, with /readyz failing, after
+	// SIGTERM before it stops (SHUTDOWN_DRAIN_MS), so that a load balancer takes it out of
+	// rotation first.
+	ShutdownDrain time.Duration
+	// TrustedProxies are the networks whose X-Forwarded-For the api and the intake-gateway
+	// believe (TRUSTED_PROXIES, comma-separated CIDRs or addresses). Empty believes no one: the
+	// client is the direct peer.
+	TrustedProxies []*net.IPNet
+	Log            Log
+	API            APIConfig
+	Jobs           Jobs
+	Worker         WorkerConfig
+	Scheduler      SchedulerConfig
+	AI             AI
+	Enrichment     Enrichment
+	Rules          Rules
 }
 
 // APIConfig configures the HTTP API.
@@ -117,6 +126,8 @@ var defaults = map[string]any{
 	"DATABASE_URL":                "",
 	"DB_MAX_CONNS":                20,
 	"HTTP_ADDR":                   "",
+	"SHUTDOWN_DRAIN_MS":           5000,
+	"TRUSTED_PROXIES":             "",
 	"LOG_LEVEL":                   "info",
 	"LOG_FORMAT":                  "json",
 	"API_CORS_ORIGINS":            "",
@@ -166,13 +177,19 @@ func Load(service string) (Config, error) {
 		}
 	}
 	ms := func(key string) time.Duration { return time.Duration(v.GetInt64(key)) * time.Millisecond }
+	proxies, err := parseNetworks(v.GetString("TRUSTED_PROXIES"))
+	if err != nil {
+		return Config{}, fmt.Errorf("invalid configuration: TRUSTED_PROXIES: %w", err)
+	}
 
 	cfg := Config{
-		Service:     service,
-		DatabaseURL: v.GetString("DATABASE_URL"),
-		DBMaxConns:  v.GetInt32("DB_MAX_CONNS"),
-		HTTPAddr:    v.GetString("HTTP_ADDR"),
-		Log:         Log{Level: strings.ToLower(v.GetString("LOG_LEVEL")), Format: strings.ToLower(v.GetString("LOG_FORMAT"))},
+		Service:        service,
+		DatabaseURL:    v.GetString("DATABASE_URL"),
+		DBMaxConns:     v.GetInt32("DB_MAX_CONNS"),
+		HTTPAddr:       v.GetString("HTTP_ADDR"),
+		ShutdownDrain:  ms("SHUTDOWN_DRAIN_MS"),
+		TrustedProxies: proxies,
+		Log:            Log{Level: strings.ToLower(v.GetString("LOG_LEVEL")), Format: strings.ToLower(v.GetString("LOG_FORMAT"))},
 		API: APIConfig{
 			CORSOrigins: splitList(v.GetString("API_CORS_ORIGINS")),
 			BodyLimit:   v.GetInt64("API_BODY_LIMIT_BYTES"),
@@ -218,6 +235,10 @@ func Load(service string) (Config, error) {
 // maxKeyCacheTTL bounds API_KEY_CACHE_TTL_MS: it is also how long a revoked key may go on working.
 const maxKeyCacheTTL = time.Minute
 
+// maxShutdownDrain bounds SHUTDOWN_DRAIN_MS: orchestrators kill a process that takes much longer
+// to stop (Kubernetes' default grace is 30 s).
+const maxShutdownDrain = time.Minute
+
 // Validate reports every setting that is out of range, all at once.
 func (c Config) Validate() error {
 	var errs []error
@@ -229,6 +250,8 @@ func (c Config) Validate() error {
 	check(c.DatabaseURL != "", "DATABASE_URL is required")
 	check(c.DBMaxConns >= 2, "DB_MAX_CONNS must be at least 2, got %d", c.DBMaxConns)
 	check(c.HTTPAddr != "", "HTTP_ADDR is required for service %q", c.Service)
+	check(c.ShutdownDrain >= 0 && c.ShutdownDrain <= maxShutdownDrain, "SHUTDOWN_DRAIN_MS must be 0..%d, got %d",
+		maxShutdownDrain.Milliseconds(), c.ShutdownDrain.Milliseconds())
 	check(oneOf(c.Log.Level, "debug", "info", "warn", "error"), "LOG_LEVEL must be debug, info, warn or error, got %q", c.Log.Level)
 	check(oneOf(c.Log.Format, "json", "console"), "LOG_FORMAT must be json or console, got %q", c.Log.Format)
 	check(c.API.BodyLimit >= 1024 && c.API.BodyLimit <= 64<<20, "API_BODY_LIMIT_BYTES must be 1024..67108864, got %d", c.API.BodyLimit)
@@ -264,6 +287,31 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// parseNetworks parses a comma-separated list of CIDRs; a bare address is a network of one.
+func parseNetworks(s string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, item := range splitList(s) {
+		if !strings.Contains(item, "/") {
+			ip := net.ParseIP(item)
+			if ip == nil {
+				return nil, fmt.Errorf("%q is neither a CIDR nor an IP address", item)
+			}
+			bits := 8 * net.IPv6len
+			if ip4 := ip.To4(); ip4 != nil {
+				ip, bits = ip4, 8*net.IPv4len
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a CIDR nor an IP address", item)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func oneOf(s string, allowed ...string) bool {

@@ -51,3 +51,31 @@ func TestLoadRejectsBadValues(t *testing.T) {
 	require.ErrorContains(t, err, "WORKER_CONCURRENCY must be 1..10000")
 	require.ErrorContains(t, err, "LOG_FORMAT must be json or console")
 }
+
+func TestLoadShutdownDrainAndTrustedProxies(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://x@localhost/db")
+	cfg, err := config.Load(config.API)
+	require.NoError(t, err)
+	require.Equal(t, 5*time.Second, cfg.ShutdownDrain)
+	require.Empty(t, cfg.TrustedProxies, "no proxy is trusted by default")
+
+	t.Setenv("SHUTDOWN_DRAIN_MS", "250")
+	t.Setenv("TRUSTED_PROXIES", " 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32")
+	cfg, err = config.Load(config.IntakeGateway)
+	require.NoError(t, err)
+	require.Equal(t, 250*time.Millisecond, cfg.ShutdownDrain)
+	nets := make([]string, len(cfg.TrustedProxies))
+	for i, n := range cfg.TrustedProxies {
+		nets[i] = n.String()
+	}
+	require.Equal(t, []string{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"}, nets)
+
+	t.Setenv("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal")
+	_, err = config.Load(config.API)
+	require.ErrorContains(t, err, `TRUSTED_PROXIES: "proxy.internal" is neither a CIDR nor an IP address`)
+
+	t.Setenv("TRUSTED_PROXIES", "")
+	t.Setenv("SHUTDOWN_DRAIN_MS", "-1")
+	_, err = config.Load(config.API)
+	require.ErrorContains(t, err, "SHUTDOWN_DRAIN_MS must be 0..60000")
+}

@@ -19,6 +19,8 @@ import (
 	"go.uber.org/zap"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
+
+	"example.com/crm/pkg/apperr"
 )
 
 // Options configures Open.
@@ -130,23 +132,35 @@ func (d *DB) Tx(ctx context.Context, orgID uuid.UUID, fn func(tx *gorm.DB) error
 	return Tx(ctx, d.Gorm, orgID, fn)
 }
 
-// Ready reports whether the database answers and its schema is at the embedded version.
+// Ready reports whether the database answers and its schema can serve this binary: clean and
+// at least at the embedded version. A newer schema is ready, because migrations only add what
+// the running older replicas can ignore, and a rolling deploy migrates before it replaces them;
+// a dirty one (a migration that failed halfway) is not. The errors are apperr Unavailable with a
+// client-safe message; the cause they wrap (connection details included) is for the log only.
 func (d *DB) Ready(ctx context.Context) error {
 	if err := d.Pool.Ping(ctx); err != nil {
-		return fmt.Errorf("ping database: %w", err)
+		return apperr.Wrap(fmt.Errorf("ping database: %w", err), apperr.Unavailable, "database unreachable")
 	}
 	var version int64
 	var dirty bool
 	err := d.Pool.QueryRow(ctx, "SELECT version, dirty FROM schema_migrations LIMIT 1").Scan(&version, &dirty)
 	if err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+		return apperr.Wrap(fmt.Errorf("read schema version: %w", err), apperr.Unavailable, "database schema version unreadable")
 	}
 	want, err := LatestVersion()
 	if err != nil {
 		return err
 	}
-	if dirty || version != int64(want) {
-		return fmt.Errorf("schema at version %d (dirty=%t), binary needs %d", version, dirty, want)
+	return schemaReady(version, dirty, want)
+}
+
+// schemaReady applies Ready's rule to a schema position.
+func schemaReady(version int64, dirty bool, want uint) error {
+	switch {
+	case dirty:
+		return apperr.Errorf(apperr.Unavailable, "database schema is dirty at version %d", version)
+	case version < int64(want):
+		return apperr.Errorf(apperr.Unavailable, "database schema at version %d, this binary needs at least %d", version, want)
 	}
 	return nil
 }

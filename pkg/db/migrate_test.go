@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 )
@@ -36,4 +37,32 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 	_, err = db.Migrate(url, "sideways")
 	require.Error(t, err)
+}
+
+// TestReadyAcceptsNewerSchema proves Ready's rule: a schema at the binary's version or newer
+// (migrated ahead of the old replicas during a rolling deploy) is ready; an older or a dirty one
+// is not, and the answer names no connection detail.
+func TestReadyAcceptsNewerSchema(t *testing.T) {
+	t.Parallel()
+	d, url := dbtest.NewDB(t)
+	super := dbtest.SuperDB(t, url)
+	latest, err := db.LatestVersion()
+	require.NoError(t, err)
+	set := func(version uint, dirty bool) {
+		t.Helper()
+		_, err := super.Pool.Exec(t.Context(), `UPDATE schema_migrations SET version = $1, dirty = $2`, version, dirty)
+		require.NoError(t, err)
+	}
+
+	require.NoError(t, d.Ready(t.Context()), "at the binary's version")
+	set(latest+1, false)
+	require.NoError(t, d.Ready(t.Context()), "a newer schema keeps the older binary ready")
+	set(latest+1, true)
+	err = d.Ready(t.Context())
+	require.True(t, apperr.Is(err, apperr.Unavailable), "%v", err)
+	require.Contains(t, err.Error(), "dirty")
+	set(latest-1, false)
+	err = d.Ready(t.Context())
+	require.True(t, apperr.Is(err, apperr.Unavailable), "%v", err)
+	require.Contains(t, err.Error(), "needs at least")
 }

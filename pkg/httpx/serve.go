@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
+
+	"example.com/crm/pkg/apperr"
 )
 
 // NewServer returns an http.Server with timeouts suited to an API behind a load balancer.
@@ -24,10 +27,43 @@ func NewServer(addr string, h http.Handler) *http.Server {
 	}
 }
 
-// Serve listens on srv.Addr and serves until ctx is cancelled, then shuts down gracefully,
-// giving in-flight requests up to grace to finish. It logs the bound address (useful with
-// port 0).
-func Serve(ctx context.Context, srv *http.Server, grace time.Duration, log *zap.Logger) error {
+// Draining marks a server whose shutdown has begun. From Begin on, the ReadyFunc that Ready
+// returns fails, so that a load balancer polling /readyz takes the instance out of rotation
+// while it still answers the requests sent to it. The zero value is ready to use and safe for
+// concurrent use.
+type Draining struct{ on atomic.Bool }
+
+// Begin starts the drain: readiness fails from now on.
+func (d *Draining) Begin() { d.on.Store(true) }
+
+// Ready wraps next: it fails with "shutting down" once the drain has begun and asks next
+// otherwise.
+func (d *Draining) Ready(next ReadyFunc) ReadyFunc {
+	return func(ctx context.Context) error {
+		if d.on.Load() {
+			return apperr.Errorf(apperr.Unavailable, "shutting down")
+		}
+		return next(ctx)
+	}
+}
+
+// Shutdown says how Serve stops once its context ends.
+type Shutdown struct {
+	// Drain is how long the server goes on serving, with readiness failing, before it stops
+	// accepting requests (SHUTDOWN_DRAIN_MS): long enough for a load balancer's readiness probe
+	// to see the failure and send new requests elsewhere. Zero stops at once.
+	Drain time.Duration
+	// Grace is how long the requests in flight when the drain ends may take to finish.
+	Grace time.Duration
+	// Draining is begun when the context ends; nil when the server reports no readiness.
+	Draining *Draining
+}
+
+// Serve listens on srv.Addr and serves until ctx is cancelled. Then it begins stop.Draining,
+// goes on serving for stop.Drain (with keep-alives off, so that clients open their next
+// connection elsewhere), and shuts down gracefully, giving in-flight requests up to stop.Grace
+// to finish. It logs the bound address (useful with port 0).
+func Serve(ctx context.Context, srv *http.Server, stop Shutdown, log *zap.Logger) error {
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", srv.Addr, err)
@@ -40,7 +76,21 @@ func Serve(ctx context.Context, srv *http.Server, grace time.Duration, log *zap.
 		return fmt.Errorf("serve http: %w", err)
 	case <-ctx.Done():
 	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), grace)
+	if stop.Draining != nil {
+		stop.Draining.Begin()
+	}
+	if stop.Drain > 0 {
+		log.Info("draining: not ready, still serving", zap.Duration("drain", stop.Drain))
+		srv.SetKeepAlivesEnabled(false)
+		t := time.NewTimer(stop.Drain)
+		select {
+		case err := <-errCh:
+			t.Stop()
+			return fmt.Errorf("serve http: %w", err)
+		case <-t.C:
+		}
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), stop.Grace)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
 		return fmt.Errorf("shut down http server: %w", err)

@@ -42,7 +42,8 @@ func Build(pkg string) (bin string, cleanup func(), err error) {
 }
 
 // Env is the environment of a process under test: nothing from the test's own environment but
-// PATH, so that no stray DATABASE_URL or CONFIG_FILE leaks in; extra entries come last and win.
+// PATH, so that no stray DATABASE_URL or CONFIG_FILE leaks in, and no shutdown drain, so that
+// stopping a process takes no longer than its work does; extra entries come last and win.
 func Env(dbURL string, extra ...string) []string {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
@@ -50,6 +51,7 @@ func Env(dbURL string, extra ...string) []string {
 		"HTTP_ADDR=127.0.0.1:0",
 		"LOG_FORMAT=json",
 		"LOG_LEVEL=info",
+		"SHUTDOWN_DRAIN_MS=0",
 	}
 	return append(env, extra...)
 }

@@ -17,7 +17,7 @@ import (
 // serve runs the API until shutdown. It should connect as a member of crm_app (see README):
 // then row-level security binds every query it makes.
 func serve(ctx context.Context, env cli.Env) error {
-	d, err := cli.OpenDB(ctx, env, "crm-api", 20)
+	d, err := cli.OpenDB(ctx, env, "crm-api")
 	if err != nil {
 		return err
 	}
@@ -27,12 +27,10 @@ func serve(ctx context.Context, env cli.Env) error {
 	}
 	reg := httpx.NewRegistry()
 	queue := jobs.New(d, jobs.Config{BaseDelay: env.Config.Jobs.BaseDelay, MaxAttempts: env.Config.Jobs.MaxAttempts})
+	draining := &httpx.Draining{}
 	srv := httpapi.New(httpapi.Deps{
 		DB: d, Queue: queue, Emitter: events.NewEmitter(queue), Log: env.Log, Config: env.Config.API, Registry: reg,
+		Ready: draining.Ready(d.Ready), TrustedProxies: env.Config.TrustedProxies,
 	})
-	hs := httpx.NewServer(env.Config.HTTPAddr, srv)
-	return lifecycle.Run(ctx, env.Log, lifecycle.Component{
-		Name: "http",
-		Run:  func(ctx context.Context) error { return httpx.Serve(ctx, hs, 10*time.Second, env.Log) },
-	})
+	return lifecycle.Run(ctx, env.Log, cli.HTTPComponent(env, srv, draining, 10*time.Second))
 }

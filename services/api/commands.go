@@ -23,7 +23,7 @@ func orgCmd(ctx context.Context, env cli.Env) error {
 	if err := fs.Parse(env.Args[1:]); err != nil || *name == "" || fs.NArg() > 0 {
 		return cli.Usagef("org create --name NAME")
 	}
-	d, err := cli.OpenDB(ctx, env, "crm-api-cli", 2)
+	d, err := cli.OpenDB(ctx, env, "crm-api-cli")
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func apikeyCmd(ctx context.Context, env cli.Env) error {
 	if err != nil {
 		return cli.Usagef("--org must be an org id (uuid)")
 	}
-	d, err := cli.OpenDB(ctx, env, "crm-api-cli", 2)
+	d, err := cli.OpenDB(ctx, env, "crm-api-cli")
 	if err != nil {
 		return err
 	}

@@ -19,11 +19,12 @@ import (
 	"example.com/crm/services/intake-gateway/internal/httpapi"
 )
 
-// app is the gateway's wiring: its database handle, queue and HTTP server.
+// app is the gateway's wiring: its database handle, queue and HTTP handler.
 type app struct {
-	env cli.Env
-	db  *db.DB
-	hs  *http.Server
+	env      cli.Env
+	db       *db.DB
+	handler  http.Handler
+	draining *httpx.Draining
 }
 
 // newApp connects and builds the server. It should connect as a member of crm_app (README):
@@ -33,7 +34,7 @@ func newApp(ctx context.Context, env cli.Env) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := cli.OpenDB(ctx, env, "crm-intake-gateway", 20)
+	d, err := cli.OpenDB(ctx, env, "crm-intake-gateway")
 	if err != nil {
 		return nil, err
 	}
@@ -41,20 +42,20 @@ func newApp(ctx context.Context, env cli.Env) (*app, error) {
 		env.Log.Warn("row-level security does not bind this connection", zap.Error(err))
 	}
 	reg := httpx.NewRegistry()
+	draining := &httpx.Draining{}
 	jobsCfg := jobs.Config{BaseDelay: env.Config.Jobs.BaseDelay, MaxAttempts: env.Config.Jobs.MaxAttempts}
 	srv := httpapi.New(httpapi.Deps{
 		DB: d, Queue: jobs.New(d, jobsCfg), Acceptor: intake.NewAcceptor(d, jobsCfg),
 		Log: env.Log, Registry: reg, Config: cfg,
+		Ready: draining.Ready(d.Ready), TrustedProxies: env.Config.TrustedProxies,
 	})
-	return &app{env: env, db: d, hs: httpx.NewServer(env.Config.HTTPAddr, srv)}, nil
+	return &app{env: env, db: d, handler: srv, draining: draining}, nil
 }
 
-// run serves until ctx ends (SIGINT/SIGTERM), then drains requests in flight.
+// run serves until ctx ends (SIGINT/SIGTERM), then fails readiness for SHUTDOWN_DRAIN_MS while
+// still serving, and stops, giving requests in flight up to 10 s.
 func (a *app) run(ctx context.Context) error {
-	return lifecycle.Run(ctx, a.env.Log, lifecycle.Component{
-		Name: "http",
-		Run:  func(ctx context.Context) error { return httpx.Serve(ctx, a.hs, 10*time.Second, a.env.Log) },
-	})
+	return lifecycle.Run(ctx, a.env.Log, cli.HTTPComponent(a.env, a.handler, a.draining, 10*time.Second))
 }
 
 // close releases the database.

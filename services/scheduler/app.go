@@ -18,7 +18,7 @@ import (
 
 // serve runs the scheduler until shutdown.
 func serve(ctx context.Context, env cli.Env) error {
-	d, err := cli.OpenDB(ctx, env, "crm-scheduler", 4)
+	d, err := cli.OpenDB(ctx, env, "crm-scheduler")
 	if err != nil {
 		return err
 	}

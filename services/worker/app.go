@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"example.com/crm/pkg/cli"
 	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/events"
@@ -28,8 +28,12 @@ type app struct {
 }
 
 func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, error) {
-	// Each running job may hold a connection, plus the completer, heartbeat, reaper and claims.
+	// Each running job may hold a connection, plus the completer, heartbeat, reaper and claims
+	// (README: the worker takes at least concurrency + 6).
 	maxConns := max(cfg.DBMaxConns, int32(min(cfg.Worker.Concurrency, 200))+6)
+	if maxConns != cfg.DBMaxConns {
+		log.Info("DB_MAX_CONNS raised to fit WORKER_CONCURRENCY", zap.Int32("db_max_conns", cfg.DBMaxConns), zap.Int32("pool_size", maxConns))
+	}
 	d, err := db.Open(ctx, db.Options{URL: cfg.DatabaseURL, MaxConns: maxConns, AppName: "crm-worker", Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -66,11 +70,7 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 }
 
 func (a *app) run(ctx context.Context) error {
-	srv := httpx.NewServer(a.cfg.HTTPAddr, httpx.OpsHandler(a.db.Ready, a.reg))
-	components := []lifecycle.Component{{
-		Name: "http",
-		Run:  func(ctx context.Context) error { return httpx.Serve(ctx, srv, 5*time.Second, a.log) },
-	}}
+	components := []lifecycle.Component{cli.OpsComponent(cli.Env{Config: a.cfg, Log: a.log}, a.db, a.reg)}
 	if a.cfg.Worker.Enabled {
 		components = append(components, lifecycle.Component{Name: "worker", Run: a.runtime.Run})
 	} else {

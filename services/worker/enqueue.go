@@ -54,7 +54,7 @@ func enqueueCmd(ctx context.Context, env cli.Env) error {
 		}
 		batch[i] = jobs.NewJob{OrgID: orgID, Type: *jobType, Payload: json.RawMessage(*payload), IdempotencyKey: k}
 	}
-	d, err := cli.OpenDB(ctx, env, "crm-worker-cli", 2)
+	d, err := cli.OpenDB(ctx, env, "crm-worker-cli")
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	example.com/crm/pkg v0.0.0
+	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/prometheus/client_golang v1.25.0

@@ -495,7 +495,7 @@ func (b *bench) profileAPI(ctx context.Context) error {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- httpx.Serve(sctx, hs, 5*time.Second, zap.NewNop()) }()
+	go func() { done <- httpx.Serve(sctx, hs, httpx.Shutdown{Grace: 5 * time.Second}, zap.NewNop()) }()
 	p := &serverProc{name: "api-inprocess", addr: addr, exited: make(chan struct{})}
 	if err := p.waitReady(ctx, "/readyz", 30*time.Second); err != nil {
 		return err

@@ -88,5 +88,5 @@ func floorMain(args []string) error {
 		}
 		return c.JSON(http.StatusOK, l)
 	})
-	return httpx.Serve(ctx, httpx.NewServer(*addr, e), 5*time.Second, zap.NewNop())
+	return httpx.Serve(ctx, httpx.NewServer(*addr, e), httpx.Shutdown{Grace: 5 * time.Second}, zap.NewNop())
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -26,7 +25,7 @@ func (s *Server) routes() {
 	}
 	e.Use(middleware.ContextTimeout(requestTimeout))
 
-	ops := echo.WrapHandler(httpx.OpsHandler(func(ctx context.Context) error { return s.DB.Ready(ctx) }, s.Registry))
+	ops := echo.WrapHandler(httpx.OpsHandler(s.Ready, s.Registry, s.Log.Named("http")))
 	e.GET("/healthz", ops)
 	e.GET("/readyz", ops)
 	e.GET("/metrics", ops)

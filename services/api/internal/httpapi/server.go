@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"net"
 	"net/http"
 
 	"github.com/go-playground/validator/v10"
@@ -15,6 +16,7 @@ import (
 	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/httpx"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/org"
 )
@@ -27,6 +29,11 @@ type Deps struct {
 	Log      *zap.Logger
 	Config   config.APIConfig
 	Registry *prometheus.Registry
+	// Ready is /readyz's check; nil is DB.Ready. The binary passes one that also fails while the
+	// server drains before shutdown (httpx.Draining).
+	Ready httpx.ReadyFunc
+	// TrustedProxies are the peers whose X-Forwarded-For is believed (TRUSTED_PROXIES).
+	TrustedProxies []*net.IPNet
 }
 
 // Server is the API's HTTP handler.
@@ -49,11 +56,30 @@ func New(d Deps) *Server {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = ipExtractor(d.TrustedProxies)
+	if d.Ready == nil {
+		d.Ready = d.DB.Ready
+	}
 	s := &Server{Deps: d, echo: e, validate: newValidator(), metrics: newHTTPMetrics(d.Registry),
 		keys: org.NewKeyCache(d.DB, d.Config.KeyCacheTTL)}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
 	return s
+}
+
+// ipExtractor is how echo finds the client's address (c.RealIP: the access log, stored
+// addresses): X-Forwarded-For is believed only from a peer inside trusted (TRUSTED_PROXIES),
+// and then only up to the nearest address that is not itself a trusted proxy; with no trusted
+// proxies the client is the direct peer.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // ServeHTTP implements http.Handler.

@@ -388,7 +388,7 @@ func startWorker(ctx context.Context, o options, dbURL string, extra []string) (
 	}
 	cmd := exec.Command(o.worker, "serve")
 	cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + dbURL, "HTTP_ADDR=" + addr, "LOG_LEVEL=info", "LOG_FORMAT=json",
+		"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + dbURL, "HTTP_ADDR=" + addr, "LOG_LEVEL=info", "LOG_FORMAT=json", "SHUTDOWN_DRAIN_MS=0",
 	}, extra...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {

@@ -46,7 +46,7 @@ func startGateway(ctx context.Context, o options, e *benchEnv, extra ...string) 
 	}
 	cmd := exec.Command(o.gateway, "serve")
 	cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + e.appURL, "HTTP_ADDR=" + addr, "LOG_LEVEL=info", "LOG_FORMAT=json",
+		"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + e.appURL, "HTTP_ADDR=" + addr, "LOG_LEVEL=info", "LOG_FORMAT=json", "SHUTDOWN_DRAIN_MS=0",
 	}, extra...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {

@@ -59,15 +59,18 @@ func (c *clock) advance(d time.Duration) {
 	c.at = c.at.Add(d)
 }
 
-// setup starts a gateway with cfg (the source cache off unless cfg says otherwise).
-func setup(t *testing.T, cfg httpapi.Config) *bundle { return setupTB(t, cfg) }
+// setup starts a gateway with cfg (the source cache off unless cfg says otherwise); each of with
+// may change the gateway's dependencies first (its logger, registry or client-address rules).
+func setup(t *testing.T, cfg httpapi.Config, with ...func(*httpapi.Deps)) *bundle {
+	return setupTB(t, cfg, with...)
+}
 
 // setupB is setup for benchmarks, with the gateway's defaults.
 func setupB(b *testing.B) *bundle {
 	return setupTB(b, httpapi.Config{SourceCacheTTL: httpapi.DefaultSourceCacheTTL})
 }
 
-func setupTB(t testing.TB, cfg httpapi.Config) *bundle {
+func setupTB(t testing.TB, cfg httpapi.Config, with ...func(*httpapi.Deps)) *bundle {
 	t.Helper()
 	owner, url := dbtest.NewDB(t)
 	app, err := db.Open(t.Context(), db.Options{URL: dbtest.AppURL(t, url), MaxConns: 60, AppName: "gateway-test"})
@@ -81,9 +84,11 @@ func setupTB(t testing.TB, cfg httpapi.Config) *bundle {
 		cfg.DisableSourceCache = true
 	}
 	clock := &clock{at: time.Now().Truncate(time.Second)}
-	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
-		DB: app, Queue: queue, Log: zap.NewNop(), Registry: httpx.NewRegistry(), Config: cfg, Now: clock.now,
-	}))
+	deps := httpapi.Deps{DB: app, Queue: queue, Log: zap.NewNop(), Registry: httpx.NewRegistry(), Config: cfg, Now: clock.now}
+	for _, w := range with {
+		w(&deps)
+	}
+	srv := httptest.NewServer(httpapi.New(deps))
 	t.Cleanup(srv.Close)
 	return &bundle{
 		app: app, super: dbtest.SuperDB(t, url), svc: intake.NewService(app.Gorm, events.NewEmitter(queue)),

@@ -7,9 +7,6 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-
-	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/httpx"
 )
 
 // requestID is the request's id (X-Request-Id, echoed back).
@@ -51,35 +48,29 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // accessLog observes every request's duration, and logs refused and failed requests (status 400
 // and up) at info and the others at debug: at a thousand deliveries a second, a line per
-// accepted delivery is the costliest thing the gateway would do.
+// accepted delivery is the costliest thing the gateway would do. It hands a handler's error to
+// the error handler itself (HandleError), so the status observed and logged is the one the
+// problem document was sent with, not the 200 an unwritten response still holds.
 func (s *Server) accessLog() echo.MiddlewareFunc {
 	log := s.Log.Named("http")
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogMethod: true, LogURIPath: true, LogRoutePath: true, LogLatency: true,
 		LogRequestID: true, LogRemoteIP: true, LogResponseSize: true,
-		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			status := v.Status
-			if v.Error != nil && !c.Response().Committed {
-				// The error handler runs after this middleware; log the status it will write.
-				status = statusOf(v.Error)
-			}
-			s.metrics.duration.WithLabelValues(v.RoutePath, v.Method, strconv.Itoa(status)).Observe(v.Latency.Seconds())
+		HandleError: true,
+		LogValuesFunc: func(_ echo.Context, v middleware.RequestLoggerValues) error {
+			s.metrics.duration.WithLabelValues(v.RoutePath, v.Method, strconv.Itoa(v.Status)).Observe(v.Latency.Seconds())
 			level := zap.DebugLevel
-			if status >= 400 {
+			if v.Status >= 400 {
 				level = zap.InfoLevel
 			}
 			if ce := log.Check(level, "http request"); ce != nil {
 				ce.Write(zap.String("method", v.Method), zap.String("path", v.URIPath), zap.String("route", v.RoutePath),
-					zap.Int("status", status), zap.Duration("latency", v.Latency), zap.String("request_id", v.RequestID),
+					zap.Int("status", v.Status), zap.Duration("latency", v.Latency), zap.String("request_id", v.RequestID),
 					zap.String("remote_ip", v.RemoteIP), zap.Int64("bytes_out", v.ResponseSize))
 			}
 			return nil
 		},
 	})
-}
-
-func statusOf(err error) int {
-	return httpx.StatusOf(apperr.CodeOf(fromEcho(err)))
 }
 
 // recoverer turns a handler panic into a 500 problem instead of a dropped connection.

@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"context"
-
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -14,7 +12,7 @@ func (s *Server) routes() {
 	e := s.echo
 	e.Use(middleware.RequestID(), s.accessLog(), recoverer())
 
-	ops := echo.WrapHandler(httpx.OpsHandler(func(ctx context.Context) error { return s.DB.Ready(ctx) }, s.Registry))
+	ops := echo.WrapHandler(httpx.OpsHandler(s.Ready, s.Registry, s.Log.Named("http")))
 	e.GET("/healthz", ops)
 	e.GET("/readyz", ops)
 	e.GET("/metrics", ops)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"net"
 	"net/http"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/httpx"
 	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/jobs"
 )
@@ -62,6 +64,12 @@ type Deps struct {
 	Config   Config
 	// Now is the clock of signature checks and rate limits; nil is time.Now.
 	Now func() time.Time
+	// Ready is /readyz's check; nil is DB.Ready. The binary passes one that also fails while the
+	// server drains before shutdown (httpx.Draining).
+	Ready httpx.ReadyFunc
+	// TrustedProxies are the peers whose X-Forwarded-For is believed (TRUSTED_PROXIES): it
+	// decides the logged client address and the remote-addr stored with each delivery.
+	TrustedProxies []*net.IPNet
 }
 
 // Server is the gateway's HTTP handler.
@@ -89,6 +97,10 @@ func New(d Deps) *Server {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = ipExtractor(d.TrustedProxies)
+	if d.Ready == nil {
+		d.Ready = d.DB.Ready
+	}
 	ttl := d.Config.SourceCacheTTL
 	if d.Config.DisableSourceCache {
 		ttl = 0
@@ -123,6 +135,21 @@ func (c Config) withDefaults() Config {
 		c.SourceCacheTTL = DefaultSourceCacheTTL
 	}
 	return c
+}
+
+// ipExtractor is how echo finds the client's address (c.RealIP: the access log, stored
+// addresses): X-Forwarded-For is believed only from a peer inside trusted (TRUSTED_PROXIES),
+// and then only up to the nearest address that is not itself a trusted proxy; with no trusted
+// proxies the client is the direct peer.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // ServeHTTP implements http.Handler.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
@@ -119,40 +120,61 @@ func (c *completer) flush(batch []jobs.Completion) {
 	}
 }
 
-// listen wakes the producer on every NOTIFY jobs_inserted, reconnecting after failures. The
-// notification is only a wake-up (R11): the producer also polls.
-func (r *Runtime) listen(ctx context.Context) {
-	for ctx.Err() == nil {
-		err := r.listenOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		r.log.Warn("job notifications lost; reconnecting", zap.Error(err))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
+// listenBackOff is the wait between attempts to listen again after the connection was lost or
+// refused: from 500 ms, doubling up to 30 s, each delay ±50 % at random, so that a fleet of
+// workers that lost the database together does not come back at it in lockstep.
+func listenBackOff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{
+		InitialInterval:     500 * time.Millisecond,
+		RandomizationFactor: 0.5,
+		Multiplier:          2,
+		MaxInterval:         30 * time.Second,
 	}
 }
 
-func (r *Runtime) listenOnce(ctx context.Context) error {
-	cfg := r.db.Pool.Config().ConnConfig.Copy()
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+// listen wakes the producer on every NOTIFY jobs_inserted, reconnecting after failures. The
+// notification is only a wake-up (R11): the producer also polls.
+func (r *Runtime) listen(ctx context.Context) {
+	keepListening(ctx, r.db.Pool.Config().ConnConfig, listenBackOff(), r.notify, r.log)
+}
+
+// keepListening holds a connection listening on jobs_inserted until ctx ends, calling notify on
+// every notification and whenever a connection starts listening (anything committed while no
+// one listened is found by the claim that follows). A failed or lost connection is retried
+// after bo's next delay; the delays start again from the first once a connection has listened.
+func keepListening(ctx context.Context, connCfg *pgx.ConnConfig, bo *backoff.ExponentialBackOff, notify func(), log *zap.Logger) {
+	listening := func() {
+		bo.Reset()
+		notify()
+	}
+	_, _ = backoff.Retry(ctx, func() (struct{}, error) {
+		return struct{}{}, listenOnce(ctx, connCfg, listening, notify)
+	},
+		backoff.WithBackOff(bo),
+		backoff.WithMaxElapsedTime(0), // retry for as long as the worker runs
+		backoff.WithNotify(func(err error, wait time.Duration) {
+			log.Warn("job notifications lost; reconnecting", zap.Error(err), zap.Duration("retry_in", wait))
+		}),
+	)
+}
+
+// listenOnce connects, listens, calls listening, and then notify per notification until the
+// connection fails or ctx ends. It always returns an error.
+func listenOnce(ctx context.Context, connCfg *pgx.ConnConfig, listening, notify func()) error {
+	conn, err := pgx.ConnectConfig(ctx, connCfg.Copy())
 	if err != nil {
 		return fmt.Errorf("connect listener: %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 	if _, err := conn.Exec(ctx, "LISTEN jobs_inserted"); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	// Anything committed while no one listened is found by this claim.
-	r.notify()
+	listening()
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
 			return fmt.Errorf("wait for notification: %w", err)
 		}
-		r.notify()
+		notify()
 	}
 }
 
