@@ -6,10 +6,12 @@ package lead
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/events"
 )
 
@@ -21,8 +23,10 @@ import (
 // also one that another delivery of the batch made) then goes through ProcessIntakeTx in the
 // same transaction, so it gets exactly what it gets alone. Of two deliveries of one person in a
 // batch, the one first in ids makes the lead and the other is its touchpoint, as one at a time in
-// that order. A missing raw row is apperr.NotFound, as in ProcessIntakeTx; an id named twice is
-// refused.
+// that order. Before the first touchpoint, the live leads that the remaining rows repeat are
+// locked in the order of their ids (lockLiveLeadsByFingerprint), so that the batch takes its
+// locks on leads in the order every batch of the pipeline takes them. A missing raw row is
+// apperr.NotFound, as in ProcessIntakeTx; an id named twice is refused.
 func (s *Service) ProcessIntakeMany(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID) ([]IntakeResult, error) {
 	seen := make(map[uuid.UUID]bool, len(ids))
 	for _, id := range ids {
@@ -68,6 +72,15 @@ func (s *Service) ProcessIntakeMany(ctx context.Context, tx *gorm.DB, orgID uuid
 	if _, err := s.emitter.EmitAll(ctx, tx, evs...); err != nil {
 		return nil, err
 	}
+	var repeated []string
+	for _, in := range news {
+		if _, ok := stored[in.intakeID]; !ok {
+			repeated = append(repeated, in.lead.Fingerprint)
+		}
+	}
+	if err := lockLiveLeadsByFingerprint(ctx, tx, orgID, repeated); err != nil {
+		return nil, err
+	}
 	for i, id := range ids {
 		if done[i] {
 			continue
@@ -97,6 +110,35 @@ CROSS JOIN LATERAL (
 // primary key, each once.
 func lockRawIntakes(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID) ([]rawIntake, error) {
 	return queryAll[rawIntake](ctx, tx, "lock raw intake", lockRawIntakesSQL, orgID.String(), keyOrder(ids))
+}
+
+// lockLiveLeadsSQL locks the org's ($1) live leads with the fingerprints $2 in the order of
+// their ids (LockRows above the Sort, so the rows are locked in that order), each found by a
+// probe of leads_org_id_fingerprint_key.
+const lockLiveLeadsSQL = `SELECT count(*) FROM (
+    SELECT id FROM leads
+    WHERE org_id = $1 AND fingerprint = ANY($2::text[]) AND deleted_at IS NULL
+    ORDER BY id
+    FOR UPDATE
+) l`
+
+// lockLiveLeadsByFingerprint locks the org's live leads with the fingerprints fps (FOR UPDATE),
+// in the order of their ids, as the batches of the lead pipeline lock theirs
+// (lockPipelineLeads). ProcessIntakeMany takes these locks after its new leads are in and before
+// it adds any touchpoint: a touchpoint locks its lead (the activity's foreign key, then the
+// update of last_activity_at), and a batch that did so lead by lead, in the order of its raw
+// rows, deadlocked with batches that lock the same leads in id order — another batch of
+// deliveries repeating them, or one of enrich_lead, qualify_lead or route_outreach.
+func lockLiveLeadsByFingerprint(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, fps []string) error {
+	if len(fps) == 0 {
+		return nil
+	}
+	slices.Sort(fps)
+	var n int
+	if err := db.Conn(tx).QueryRowContext(ctx, lockLiveLeadsSQL, orgID.String(), slices.Compact(fps)).Scan(&n); err != nil {
+		return fmt.Errorf("lock repeated leads: %w", err)
+	}
+	return nil
 }
 
 // intakeLead is a lead to insert from the raw intake row intakeID of the source sourceID.

@@ -185,6 +185,33 @@ func (s *Service) FollowUpTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, 
 		ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt})
 }
 
+// FollowUpMany is FollowUpTx for many follow-ups of orgID at once, in the caller's tenant
+// transaction tx (the batch of follow_up_lead jobs): keys[i] is the idempotency key of ps[i]'s
+// job. It first locks every lead they name in the order of the ids (lockPipelineLeads), as the
+// other batches of the pipeline lock theirs, and only then runs each follow-up in order; run
+// lead by lead in the order of the batch, its locks could cross theirs and deadlock. It returns
+// whether each follow-up was skipped, in order.
+func (s *Service) FollowUpMany(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ps []FollowUpPayload, keys []string) ([]bool, error) {
+	if len(keys) != len(ps) {
+		return nil, fmt.Errorf("follow up %d leads: %d keys", len(ps), len(keys))
+	}
+	ids := make([]uuid.UUID, len(ps))
+	for i, p := range ps {
+		ids[i] = p.LeadID
+	}
+	if _, err := lockPipelineLeads(ctx, tx, orgID, ids, nil); err != nil {
+		return nil, err
+	}
+	skipped := make([]bool, len(ps))
+	for i, p := range ps {
+		var err error
+		if skipped[i], err = s.FollowUpTx(ctx, tx, orgID, p, keys[i]); err != nil {
+			return nil, fmt.Errorf("follow up lead %s: %w", p.LeadID, err)
+		}
+	}
+	return skipped, nil
+}
+
 // setPriority sets the lead's priority and moves its version on by one. Like setStage it runs
 // after getLead locked the lead and saw it live in the same transaction, so it finds the row by
 // the primary key alone (see pipelineLeadSQL).

@@ -1,6 +1,7 @@
 package lead_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -265,4 +266,50 @@ func TestRouteMany(t *testing.T) {
 	_, err = routeMany([]lead.RouteInput{{LeadID: fresh, EventID: 400}, {LeadID: fresh, EventID: 401}})
 	require.Error(t, err)
 	require.Equal(t, "normal", p.str(t, `SELECT priority FROM leads WHERE id = $1`, fresh))
+}
+
+// TestFollowUpManyLocksInIDOrder proves a batch of follow-ups takes its leads' locks in the
+// order of their ids, as every batch of the pipeline does, whatever the order of its jobs: while
+// another transaction holds the lower lead, a batch naming the higher lead first waits for the
+// lower one holding nothing, so that transaction can go on to lock the higher lead (as a
+// qualify_lead or route_outreach batch does), and both commit without a deadlock.
+func TestFollowUpManyLocksInIDOrder(t *testing.T) {
+	t.Parallel()
+	p := newPipe(t)
+	lo := p.qualified(t, "first@example.com", lead.StageNurture, lead.PathNurture, lead.PriorityNormal)
+	hi := p.qualified(t, "second@example.com", lead.StageNurture, lead.PathNurture, lead.PriorityNormal)
+	if hi.String() < lo.String() {
+		lo, hi = hi, lo
+	}
+
+	other, err := p.super.Pool.Begin(t.Context())
+	require.NoError(t, err)
+	defer func() { _ = other.Rollback(context.WithoutCancel(t.Context())) }()
+	lock := func(id uuid.UUID) error {
+		_, err := other.Exec(t.Context(), `SELECT 1 FROM leads WHERE id = $1 FOR UPDATE`, id)
+		return err
+	}
+	require.NoError(t, lock(lo))
+
+	done := make(chan error, 1)
+	go func() {
+		done <- p.d.Tx(t.Context(), p.org, func(tx *gorm.DB) error {
+			_, err := p.svc.FollowUpMany(t.Context(), tx, p.org,
+				[]lead.FollowUpPayload{{LeadID: hi, EventID: 1}, {LeadID: lo, EventID: 2}}, []string{"fu:hi", "fu:lo"})
+			return err
+		})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for p.count(t, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`) == 0 {
+		require.False(t, time.Now().After(deadline), "the batch waits for the lower lead")
+		select {
+		case err := <-done:
+			require.FailNow(t, "the batch ended without waiting", "%v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	require.NoError(t, lock(hi), "the higher lead is not held by the waiting batch")
+	require.NoError(t, other.Commit(t.Context()))
+	require.NoError(t, <-done, "the batch commits after the other transaction")
+	require.Equal(t, 2, p.count(t, `SELECT count(*) FROM lead_activities WHERE kind = 'task' AND dedup_key IN ('follow_up:fu:hi', 'follow_up:fu:lo')`))
 }

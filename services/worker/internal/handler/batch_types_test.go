@@ -21,7 +21,7 @@ import (
 // intake pipeline always, enrich_lead and qualify_lead only while neither the enrichment API nor
 // a model is configured (a batch's transaction must never wait on the network), and every type
 // named has a handler that is not the "not implemented" one; and that those two then have batch
-// handlers (BatchRegistry), as process_intake and route_outreach always do.
+// handlers (BatchRegistry), as process_intake, route_outreach and follow_up_lead always do.
 func TestBatchTypes(t *testing.T) {
 	t.Parallel()
 	d, _ := dbtest.NewDB(t)
@@ -47,9 +47,9 @@ func TestBatchTypes(t *testing.T) {
 			withBatchHandler = append(withBatchHandler, typ)
 		}
 		if name == "offline" {
-			require.ElementsMatch(t, []string{jobs.TypeProcessIntake, jobs.TypeEnrichLead, jobs.TypeQualifyLead, jobs.TypeRouteOutreach}, withBatchHandler, "the set-based pipeline")
+			require.ElementsMatch(t, []string{jobs.TypeProcessIntake, jobs.TypeEnrichLead, jobs.TypeQualifyLead, jobs.TypeRouteOutreach, jobs.TypeFollowUpLead}, withBatchHandler, "the set-based pipeline")
 		} else {
-			require.ElementsMatch(t, []string{jobs.TypeProcessIntake, jobs.TypeRouteOutreach}, withBatchHandler, name)
+			require.ElementsMatch(t, []string{jobs.TypeProcessIntake, jobs.TypeRouteOutreach, jobs.TypeFollowUpLead}, withBatchHandler, name)
 		}
 		reg := handler.Registry(deps)
 		for _, typ := range got {
@@ -63,8 +63,9 @@ func TestBatchTypes(t *testing.T) {
 // TestBatchHandlersRunThePipeline proves the batch handlers take leads from created to routed:
 // enrich_lead, qualify_lead and then route_outreach jobs of several leads, each type run as one
 // batch through its batch handler and committed, leave every lead scored and routed once with
-// every job completed; and a batch holding a job whose payload is not a lead's event is refused,
-// writing nothing, so that its jobs run through their Handlers.
+// every job completed; the nurture lead's follow-up then runs through its batch handler; and a
+// batch holding a job whose payload is not a lead's event is refused, writing nothing, so that
+// its jobs run through their Handlers.
 func TestBatchHandlersRunThePipeline(t *testing.T) {
 	t.Parallel()
 	d, url := dbtest.NewDB(t)
@@ -117,6 +118,15 @@ func TestBatchHandlersRunThePipeline(t *testing.T) {
 	require.Equal(t, 2, count(`SELECT count(*) FROM leads WHERE priority = 'high'`), "the two book_call leads")
 	require.Equal(t, 1, count(`SELECT count(*) FROM scheduled_tasks`), "the nurture lead's follow-up")
 	require.Equal(t, 9, count(`SELECT count(*) FROM jobs WHERE status = 'completed'`))
+
+	// The follow-up, when due, runs through its batch handler too.
+	var followUp []byte
+	require.NoError(t, super.Pool.QueryRow(t.Context(), `SELECT payload FROM scheduled_tasks`).Scan(&followUp))
+	_, err = q.Enqueue(t.Context(), d.Gorm, jobs.NewJob{OrgID: org, Type: jobs.TypeFollowUpLead, IdempotencyKey: "due", Payload: followUp})
+	require.NoError(t, err)
+	require.NoError(t, runType(jobs.TypeFollowUpLead, 1))
+	require.Equal(t, 1, count(`SELECT count(*) FROM lead_activities WHERE kind = 'task' AND dedup_key = 'follow_up:due'`))
+	require.Equal(t, 10, count(`SELECT count(*) FROM jobs WHERE status = 'completed'`))
 
 	// A job whose payload is not a lead's event: the batch is refused and writes nothing.
 	_, err = leads.Create(t.Context(), org, "test", lead.NewLead{Contact: intake.Contact{Email: "edsger@beta.io"}})

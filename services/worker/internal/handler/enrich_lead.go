@@ -62,7 +62,10 @@ func NewLeadPipeline(g *gorm.DB, emitter *events.Emitter, aiCfg config.AI, enrCf
 // BatchRegistry returns the batch handlers (jobs.BatchHandler) of the job types that have one,
 // each one statement per step for a whole batch of leads: process_intake (lead.Service.
 // ProcessIntakeMany), route_outreach (lead.Service.RouteMany), and enrich_lead and qualify_lead
-// of an offline pipeline (lead.Pipeline.EnrichMany and QualifyMany). Batched job types without one run their Handler once per job of a batch.
+// of an offline pipeline (lead.Pipeline.EnrichMany and QualifyMany); and follow_up_lead
+// (lead.Service.FollowUpMany), which locks the batch's leads in the order of their ids before
+// it follows each one up, as the others lock theirs. Batched job types without one run their
+// Handler once per job of a batch.
 func BatchRegistry(d Deps) map[string]jobs.BatchHandler {
 	if d.Gorm == nil || d.Emitter == nil {
 		panic("handler.BatchRegistry: nil dependency")
@@ -74,6 +77,7 @@ func BatchRegistry(d Deps) map[string]jobs.BatchHandler {
 	reg := map[string]jobs.BatchHandler{
 		jobs.TypeProcessIntake: ProcessIntakeBatch(leads, d.Log),
 		jobs.TypeRouteOutreach: RouteOutreachBatch(leads, d.Log, d.FollowUpAfter),
+		jobs.TypeFollowUpLead:  FollowUpLeadBatch(leads, d.Log),
 	}
 	if d.Pipeline != nil && d.Pipeline.Offline() {
 		reg[jobs.TypeEnrichLead] = pipelineBatch(d.Pipeline.EnrichMany)

@@ -125,3 +125,37 @@ func FollowUpLead(leads *lead.Service, log *zap.Logger) jobs.Handler {
 		return nil
 	}
 }
+
+// FollowUpLeadBatch returns the batch handler of follow_up_lead: every follow-up of the batch
+// in one lead.Service.FollowUpMany, in the batch's transaction, which locks their leads in the
+// order of the ids first. A payload it cannot read fails the batch, and each job then runs
+// alone through FollowUpLead, which says what is wrong with it.
+func FollowUpLeadBatch(leads *lead.Service, log *zap.Logger) jobs.BatchHandler {
+	if leads == nil || log == nil {
+		panic("handler.FollowUpLeadBatch: nil dependency")
+	}
+	return func(ctx context.Context, b *jobs.Batch) error {
+		ps := make([]lead.FollowUpPayload, len(b.Runs()))
+		keys := make([]string, len(b.Runs()))
+		for i, run := range b.Runs() {
+			if err := decodePayload(run, &ps[i]); err != nil {
+				return err
+			}
+			keys[i] = run.Job.IdempotencyKey
+		}
+		var skipped []bool
+		err := b.Exec(ctx, func(tx *gorm.DB) error {
+			var err error
+			skipped, err = leads.FollowUpMany(ctx, tx, b.Org(), ps, keys)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("follow up %d leads: %w", len(ps), err)
+		}
+		for i, run := range b.Runs() {
+			log.Debug("lead followed up", zap.Int64("job_id", run.Job.ID), zap.String("lead_id", ps[i].LeadID.String()),
+				zap.Bool("skipped", skipped[i]))
+		}
+		return nil
+	}
+}

@@ -38,5 +38,8 @@
 // On SIGTERM the runtime stops claiming, releases claimed jobs that have not started, lets
 // running jobs finish for WORKER_SHUTDOWN_GRACE_MS, then cancels the rest, flushes pending
 // completions and releases every job it still holds (pending again at once, the interrupted
-// attempt not counted), so nothing waits for the reaper.
+// attempt not counted), so nothing waits for the reaper. A claim in flight at the signal is not
+// cancelled (that could commit it on the server and lose its rows here): it runs to its end,
+// within ten seconds, and the jobs it took are handed back unclaimed at once. Only a claim whose
+// answer is lost with its connection leaves its jobs running until the reaper frees them.
 package runtime

@@ -187,13 +187,11 @@ func (r *Runtime) produce(ctx context.Context, work chan<- []*attempt) {
 				n *= int64(r.cfg.BatchSize)
 			}
 			n = min(n, int64(r.cfg.ClaimBatch))
-			var claimed []*jobs.Job
-			var err error
-			if wide {
-				// Batches fill when a claim takes one type.
-				claimed, err = r.queue.ClaimForBatches(ctx, jobs.NewClaimID(r.cfg.WorkerID), int(n), r.cfg.BatchTypes)
-			} else {
-				claimed, err = r.queue.Claim(ctx, jobs.NewClaimID(r.cfg.WorkerID), int(n))
+			claimed, err := r.claim(ctx, int(n), wide)
+			if err == nil && ctx.Err() != nil {
+				// Shutdown began while the claim ran: nothing of it starts here.
+				r.handBack(claimed)
+				return
 			}
 			if err != nil {
 				if ctx.Err() != nil {
@@ -236,6 +234,37 @@ func (r *Runtime) produce(ctx context.Context, work chan<- []*attempt) {
 		case <-r.freed:
 		}
 	}
+}
+
+// claimTimeout bounds one claim, which runs on past the start of shutdown (Runtime.claim).
+const claimTimeout = 10 * time.Second
+
+// claim leases up to n jobs (by type for batches when wide, see produce). The statement runs on
+// a context that shutdown does not cancel, bounded by claimTimeout: a claim cancelled in flight
+// may still commit on the server while its rows never reach the runtime, and those jobs would
+// then stay running until the reaper frees them. Run to its end, a claim either returns its
+// jobs, which the caller then runs or hands back, or takes none; only a claim whose answer is
+// lost with its connection (or that outlasts claimTimeout) leaves its jobs to the reaper.
+func (r *Runtime) claim(ctx context.Context, n int, wide bool) ([]*jobs.Job, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+	defer cancel()
+	claimID := jobs.NewClaimID(r.cfg.WorkerID)
+	if wide {
+		// Batches fill when a claim takes one type.
+		return r.queue.ClaimForBatches(cctx, claimID, n, r.cfg.BatchTypes)
+	}
+	return r.queue.Claim(cctx, claimID, n)
+}
+
+// handBack returns the jobs of a claim that finished after shutdown began to the queue at once,
+// unclaimed (jobs.Queue.Unclaim: pending in their place, the attempt not counted), so that
+// another worker takes them without waiting for the reaper.
+func (r *Runtime) handBack(claimed []*jobs.Job) {
+	if len(claimed) == 0 {
+		return
+	}
+	r.unclaim(claimed)
+	r.log.Info("jobs claimed during shutdown handed back", zap.Int("jobs", len(claimed)))
 }
 
 // group splits claimed jobs, in claim order, into units: jobs of a batched type are gathered by
