@@ -59,3 +59,45 @@ func TestIdempotencyKeyEmpty(t *testing.T) {
 	r = a.do(http.MethodPost, "/leads", `{"email":"key@example.com"}`, withoutHeader("Idempotency-Key"))
 	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
 }
+
+// TestMemberNamesExact proves that on every JSON body of the API a member name matches a field
+// only exactly, case included: {"EMAIL": ...} is an unknown member, 400 on that name, and
+// nothing is written.
+func TestMemberNamesExact(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	leadID := convertibleLead(t, a, "names@example.com")
+	r := a.do(http.MethodPost, "/calls", map[string]any{"leadId": leadID, "scheduledAt": callSoon()})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	var c struct{ ID string }
+	r.json(t, &c)
+	d := createDeal(t, a, convertibleLead(t, a, "deal@example.com"), nil)
+	r = a.do(http.MethodPost, "/intake-sources", map[string]any{"name": "Hook", "kind": "webhook"})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	var src struct{ ID string }
+	r.json(t, &src)
+	lp, cp, dp, sp := "/leads/"+leadID, "/calls/"+c.ID, "/deals/"+d.ID, "/intake-sources/"+src.ID
+
+	before := [3]int{a.writes()[0], a.writes()[1], a.count(`SELECT count(*) FROM intake_sources`)}
+	cases := []struct{ method, path, body, field string }{
+		{"POST", "/leads", `{"EMAIL":"x@example.com"}`, "EMAIL"},
+		{"POST", "/leads", `{"email":"x@example.com","Company":"Acme"}`, "Company"},
+		{"PATCH", lp, `{"Title":"CTO"}`, "Title"},
+		{"POST", lp + "/stage", `{"Stage":"qualified"}`, "Stage"},
+		{"POST", lp + "/activities", `{"kind":"note","BODY":"x"}`, "BODY"},
+		{"POST", "/calls", `{"LeadId":"` + leadID + `","scheduledAt":"` + callSoon() + `"}`, "LeadId"},
+		{"POST", cp + "/complete", `{"Transcript":"hello"}`, "Transcript"},
+		{"POST", cp + "/cancel", `{"REASON":"x"}`, "REASON"},
+		{"POST", "/deals", `{"LeadId":"` + leadID + `","title":"x","dealValue":1,"currency":"EUR"}`, "LeadId"},
+		{"PATCH", dp, `{"dealvalue":5}`, "dealvalue"},
+		{"POST", dp + "/stage", `{"stage":"lost","LostReason":"x"}`, "LostReason"},
+		{"POST", "/intake-sources", `{"Name":"Form","kind":"form"}`, "Name"},
+		{"PATCH", sp, `{"NAME":"Other"}`, "NAME"},
+		{"POST", sp + "/rotate-secret", `{"graceseconds":60}`, "graceseconds"},
+		{"PUT", "/settings/icp", `{"Keywords":["crm"]}`, "Keywords"},
+	}
+	for _, tc := range cases {
+		requireRefused(t, a.do(tc.method, tc.path, tc.body), http.StatusBadRequest, tc.field, tc.method+" "+tc.path+" "+tc.body)
+	}
+	require.Equal(t, before, [3]int{a.writes()[0], a.writes()[1], a.count(`SELECT count(*) FROM intake_sources`)})
+}
