@@ -78,7 +78,7 @@ func TestDatabaseUnreachable(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
 
 	cut()
-	json := map[string]string{"Content-Type": "application/json", httpapi.SignatureHeader: intake.Sign("whatever", time.Now(), nil)}
+	hookHeader := map[string]string{"Content-Type": "application/json", httpapi.SignatureHeader: intake.Sign("whatever", time.Now(), nil)}
 	for _, req := range []struct {
 		path   string
 		header map[string]string
@@ -86,7 +86,7 @@ func TestDatabaseUnreachable(t *testing.T) {
 	}{
 		{formPath, form, "email=grace%40example.com"},
 		{formPath, form, "email=grace%40example.com"},
-		{"/intake/webhook/" + hook.ID.String(), json, `{"email":"grace@example.com"}`},
+		{"/intake/webhook/" + hook.ID.String(), hookHeader, `{"email":"grace@example.com"}`},
 	} {
 		r := b.do(t, http.MethodPost, req.path, req.header, []byte(req.body))
 		p := requireProblem(t, r, http.StatusServiceUnavailable)
