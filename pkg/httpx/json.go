@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json"
@@ -71,7 +72,7 @@ func decodeError(err error) error {
 		}
 		if got == "" || got == want || (want == "an integer" && got == "a number") {
 			return apperr.Errorf(apperr.BadRequest, "field %s is not a valid value", field).
-				WithFields(apperr.FieldError{Field: field, Message: "must be a valid " + strings.TrimPrefix(strings.TrimPrefix(want, "an "), "a ")})
+				WithFields(apperr.FieldError{Field: field, Message: invalidValue(semantic.GoType, want)})
 		}
 		return apperr.Errorf(apperr.BadRequest, "field %s has the wrong type", field).
 			WithFields(apperr.FieldError{Field: field, Message: "must be " + want + ", not " + got})
@@ -115,6 +116,21 @@ func expectedKind(e *json.SemanticError) string {
 		return "a string"
 	}
 	return jsonKind(t.Kind())
+}
+
+// invalidValue is the field message for a member of the right JSON kind whose value the Go
+// type refuses (a fraction or an overflow for an integer, a string that is no time).
+func invalidValue(t reflect.Type, want string) string {
+	switch {
+	case t == reflect.TypeFor[time.Time]():
+		return "must be an RFC 3339 time"
+	case want == "an integer":
+		return "must be a whole number in range"
+	case want == "a number":
+		return "must be a number in range"
+	default:
+		return "is not a valid value"
+	}
 }
 
 func kindName(k jsontext.Kind) string {
