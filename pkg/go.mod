@@ -38,6 +38,7 @@ require (
 
 require (
 	example.com/crm/migrations v0.0.0
+	github.com/go-json-experiment/json v1.27.2
 	github.com/golang-migrate/migrate/v4 v4.20.1
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0

@@ -2,20 +2,29 @@ package httpx
 
 import (
 	"bytes"
-	"encoding/json"
+	"encoding"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"example.com/crm/pkg/apperr"
 )
 
-// DecodeJSON reads body into dst strictly (R23): the bytes must be valid UTF-8 without NUL
-// characters, hold exactly one JSON value with no trailing data, no object may repeat a member
-// name, and dst's struct must know every member. Errors are apperr.BadRequest with the offending
-// field where there is one.
+// DecodeJSON reads body into dst strictly (R23), with encoding/json/v2's rules (the
+// go-json-experiment module, which becomes the standard library's encoding/json/v2): the bytes
+// must be valid UTF-8 without NUL characters, hold exactly one JSON value with no trailing data,
+// no object may repeat a member name, and every member must name a field of dst exactly, case
+// included ({"EMAIL": ...} is not "email"). Errors are apperr.BadRequest with the offending
+// field, as a path like "contacts[0].email", where there is one.
 func DecodeJSON(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apperr.Errorf(apperr.BadRequest, "request body is empty; a JSON document is required")
@@ -26,121 +35,140 @@ func DecodeJSON(body []byte, dst any) error {
 	if bytes.Contains(body, []byte(`\u0000`)) || bytes.IndexByte(body, 0) >= 0 {
 		return apperr.Errorf(apperr.BadRequest, "request body contains a NUL character")
 	}
-	if err := checkDuplicateKeys(body); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	if err := json.UnmarshalDecode(dec, dst, json.RejectUnknownMembers(true)); err != nil {
 		return decodeError(err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		return apperr.Errorf(apperr.BadRequest, "request body has data after the JSON document")
 	}
 	return nil
 }
 
 func decodeError(err error) error {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
+	var syntax *jsontext.SyntacticError
+	var semantic *json.SemanticError
 	switch {
 	case errors.As(err, &syntax):
-		return apperr.Errorf(apperr.BadRequest, "request body is not valid JSON (at byte %d)", syntax.Offset)
-	case errors.As(err, &typ):
-		field := typ.Field
+		field := fieldPath(syntax.JSONPointer)
+		switch {
+		case errors.Is(syntax.Err, jsontext.ErrDuplicateName):
+			return apperr.Errorf(apperr.BadRequest, "member %q appears twice in one object", field).
+				WithFields(apperr.FieldError{Field: field, Message: "appears more than once"})
+		case errors.Is(syntax.Err, io.ErrUnexpectedEOF):
+			return apperr.Errorf(apperr.BadRequest, "request body is truncated JSON")
+		default:
+			return apperr.Errorf(apperr.BadRequest, "request body is not valid JSON (at byte %d)", syntax.ByteOffset)
+		}
+	case errors.As(err, &semantic):
+		field := fieldPath(semantic.JSONPointer)
+		if errors.Is(semantic.Err, json.ErrUnknownName) {
+			return apperr.Errorf(apperr.BadRequest, "unknown field %q", field).
+				WithFields(apperr.FieldError{Field: field, Message: "is not a field of this request"})
+		}
+		want, got := expectedKind(semantic), kindName(semantic.JSONKind)
 		if field == "" {
-			return apperr.Errorf(apperr.BadRequest, "request body must be a JSON %s", typ.Type.Kind())
+			return apperr.Errorf(apperr.BadRequest, "request body must be %s", want)
+		}
+		if got == "" || got == want || (want == "an integer" && got == "a number") {
+			return apperr.Errorf(apperr.BadRequest, "field %s is not a valid value", field).
+				WithFields(apperr.FieldError{Field: field, Message: invalidValue(semantic.GoType, want)})
 		}
 		return apperr.Errorf(apperr.BadRequest, "field %s has the wrong type", field).
-			WithFields(apperr.FieldError{Field: field, Message: "must be " + jsonKind(typ.Type.Kind().String()) + ", not " + typ.Value})
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return apperr.Errorf(apperr.BadRequest, "request body is truncated JSON")
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return apperr.Errorf(apperr.BadRequest, "unknown field %q", name).
-			WithFields(apperr.FieldError{Field: name, Message: "is not a field of this request"})
+			WithFields(apperr.FieldError{Field: field, Message: "must be " + want + ", not " + got})
 	default:
-		return apperr.Errorf(apperr.BadRequest, "request body is not valid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+		return apperr.Errorf(apperr.BadRequest, "request body is not valid JSON")
 	}
 }
 
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
+// fieldPath names the member a JSON pointer points to as the API's errors do: "name",
+// "contacts[0].email".
+func fieldPath(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil && b.Len() > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return b.String()
+}
+
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+// expectedKind names the JSON kind that the Go type of a failed member takes: a type that
+// reads itself from text (time.Time, uuid.UUID) takes a string, and a method's own
+// encoding/json type error names the type it wanted.
+func expectedKind(e *json.SemanticError) string {
+	var v1 *stdjson.UnmarshalTypeError
+	if errors.As(e.Err, &v1) && v1.Type != nil {
+		return jsonKind(v1.Type.Kind())
+	}
+	t := e.GoType
+	if t == nil {
+		return "a valid value"
+	}
+	if t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(textUnmarshaler) {
 		return "a string"
-	case "bool":
-		return "a boolean"
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
-		return "an integer"
-	case "float32", "float64":
+	}
+	return jsonKind(t.Kind())
+}
+
+// invalidValue is the field message for a member of the right JSON kind whose value the Go
+// type refuses (a fraction or an overflow for an integer, a string that is no time).
+func invalidValue(t reflect.Type, want string) string {
+	switch {
+	case t == reflect.TypeFor[time.Time]():
+		return "must be an RFC 3339 time"
+	case want == "an integer":
+		return "must be a whole number in range"
+	case want == "a number":
+		return "must be a number in range"
+	default:
+		return "is not a valid value"
+	}
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "a string"
+	case '0':
 		return "a number"
-	case "slice", "array":
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	case '{':
+		return "an object"
+	case '[':
 		return "an array"
-	case "map", "struct", "ptr":
+	default:
+		return ""
+	}
+}
+
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct, reflect.Pointer:
 		return "an object"
 	default:
-		return "a " + goKind
-	}
-}
-
-// checkDuplicateKeys walks the document's tokens and refuses an object that names a member
-// twice: encoding/json would silently keep the last, and two parsers of one body could then
-// disagree about what it says.
-func checkDuplicateKeys(body []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	type frame struct {
-		object bool
-		keys   map[string]struct{}
-		expect bool // next string token in an object is a key
-	}
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return decodeError(err)
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		switch v := tok.(type) {
-		case json.Delim:
-			switch v {
-			case '{':
-				if top != nil && top.object {
-					top.expect = true
-				}
-				stack = append(stack, &frame{object: true, keys: map[string]struct{}{}, expect: true})
-			case '[':
-				if top != nil && top.object {
-					top.expect = true
-				}
-				stack = append(stack, &frame{})
-			case '}', ']':
-				stack = stack[:len(stack)-1]
-			}
-		case string:
-			if top != nil && top.object && top.expect {
-				if _, dup := top.keys[v]; dup {
-					return apperr.Errorf(apperr.BadRequest, "member %q appears twice in one object", v).
-						WithFields(apperr.FieldError{Field: v, Message: "appears more than once"})
-				}
-				top.keys[v] = struct{}{}
-				top.expect = false
-				continue
-			}
-			if top != nil && top.object {
-				top.expect = true
-			}
-		default:
-			if top != nil && top.object {
-				top.expect = true
-			}
-		}
+		return "a valid value"
 	}
 }
 

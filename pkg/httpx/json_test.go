@@ -3,6 +3,7 @@ package httpx_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -39,8 +40,13 @@ func TestDecodeJSONStrict(t *testing.T) {
 		"trailing garbage":     {body: `{"name":"a"}x`},
 		"unknown field":        {body: `{"name":"a","nope":1}`, field: "nope"},
 		"duplicate key":        {body: `{"name":"a","name":"b"}`, field: "name"},
-		"nested duplicate":     {body: `{"inner":{"x":1,"x":2}}`, field: "x"},
-		"duplicate in array":   {body: `{"list":[{"a":"1","a":"2"}]}`, field: "a"},
+		"nested duplicate":     {body: `{"inner":{"x":1,"x":2}}`, field: "inner.x"},
+		"duplicate in array":   {body: `{"list":[{"a":"1","a":"2"}]}`, field: "list[0].a"},
+		"name in upper case":   {body: `{"NAME":"a"}`, field: "NAME"},
+		"name capitalised":     {body: `{"Name":"a"}`, field: "Name"},
+		"nested name case":     {body: `{"list":[{"A":"b"}]}`, field: "list[0].A"},
+		"case twin of a name":  {body: `{"name":"a","Name":"b"}`, field: "Name"},
+		"nested wrong type":    {body: `{"list":[{"a":1}]}`, field: "list[0].a"},
 		"wrong type":           {body: `{"count":"two"}`, field: "count"},
 		"array not object":     {body: `[1,2]`},
 		"invalid utf8":         {body: "{\"name\":\"\xff\"}"},
@@ -77,4 +83,34 @@ func TestReadBodyLimit(t *testing.T) {
 	require.Equal(t, "12345", string(b))
 	_, err = httpx.ReadBody(strings.NewReader("123456"), 5)
 	require.Equal(t, apperr.TooLarge, apperr.CodeOf(err))
+}
+
+// TestDecodeJSONMessages proves the field messages of type errors say what was expected, for
+// plain members, nested ones and types that read themselves from a JSON string.
+func TestDecodeJSONMessages(t *testing.T) {
+	t.Parallel()
+	type when struct {
+		At time.Time `json:"at"`
+	}
+	cases := map[string]struct {
+		body, field, message string
+		dst                  any
+	}{
+		"string for int":  {body: `{"count":"two"}`, field: "count", message: "must be an integer, not a string", dst: &sample{}},
+		"float for int":   {body: `{"count":1.5}`, field: "count", message: "must be a whole number in range", dst: &sample{}},
+		"nested":          {body: `{"list":[{"a":true}]}`, field: "list[0].a", message: "must be a string, not a boolean", dst: &sample{}},
+		"unknown nested":  {body: `{"list":[{"b":"x"}]}`, field: "list[0].b", message: "is not a field of this request", dst: &sample{}},
+		"time not a time": {body: `{"at":"yesterday"}`, field: "at", message: "must be an RFC 3339 time", dst: &when{}},
+		"number for time": {body: `{"at":5}`, field: "at", message: "must be a string, not a number", dst: &when{}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			err := httpx.DecodeJSON([]byte(tc.body), tc.dst)
+			e, ok := apperr.As(err)
+			require.True(t, ok, "%v", err)
+			require.Equal(t, apperr.BadRequest, e.Code)
+			require.Equal(t, []apperr.FieldError{{Field: tc.field, Message: tc.message}}, e.Fields)
+		})
+	}
 }

@@ -4,8 +4,15 @@
 package httpx
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"net"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"example.com/crm/pkg/apperr"
 )
@@ -73,13 +80,11 @@ func StatusOf(code apperr.Code) int {
 	return http.StatusInternalServerError
 }
 
-// ProblemFor builds the problem document for err. Errors without an apperr code are internal:
-// their text is not shown (it is the caller's job to log it).
+// ProblemFor builds the problem document for err. An error without an apperr code, or with
+// Internal, is classified by its cause first (Classify), so that a database fault is never
+// shown as a bug; what stays internal has its text hidden (it is the caller's job to log it).
 func ProblemFor(err error) Problem {
-	e, ok := apperr.As(err)
-	if !ok {
-		e = apperr.Errorf(apperr.Internal, "an internal error occurred")
-	}
+	e := Classify(err)
 	info, known := codes[e.Code]
 	if !known {
 		info = codes[apperr.Internal]
@@ -99,10 +104,68 @@ func ProblemFor(err error) Problem {
 	}
 }
 
+// RetryAfter is the wait that every 503 answer suggests (Retry-After) unless its code set
+// another: long enough for a database failover or restart to finish, short enough for a
+// client to notice the recovery soon.
+const RetryAfter = 5 * time.Second
+
+// SetRetryAfter sets Retry-After on a 503 answer that has none, so that every "unavailable"
+// tells the client when to try again.
+func SetRetryAfter(h http.Header, status int) {
+	if status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
+	}
+}
+
+// sqlStater is what a PostgreSQL server error offers (pgconn.PgError): httpx knows no driver,
+// so it recognises the error by this method.
+type sqlStater interface{ SQLState() string }
+
+// Classify returns the apperr error that err stands for. An *apperr.Error with a code other
+// than Internal is returned as it is. Otherwise the cause decides:
+//   - a PostgreSQL data exception (SQLSTATE class 22: bad text encoding, a NUL, a number out of
+//     range, an invalid value for a type) comes from a request value and is BadRequest;
+//   - a database that cannot be reached or is going away is Unavailable: a connection failure
+//     (SQLSTATE class 08, 53300 too many connections, 57P01..57P03 shutdown or starting up), a
+//     network error on the way (a refused or reset connection), a connection that ended in the
+//     middle of an answer (io.EOF, io.ErrUnexpectedEOF, as pgconn returns them), or a deadline
+//     passed while waiting for it (a pool with no free connection);
+//   - anything else is Internal.
+func Classify(err error) *apperr.Error {
+	e, ok := apperr.As(err)
+	if ok && e.Code != apperr.Internal {
+		return e
+	}
+	var pg sqlStater
+	if errors.As(err, &pg) {
+		state := pg.SQLState()
+		switch {
+		case strings.HasPrefix(state, "22"):
+			return apperr.Wrap(err, apperr.BadRequest, "the request holds a value the database cannot take (SQLSTATE "+state+")")
+		case strings.HasPrefix(state, "08"), state == "53300", state == "57P01", state == "57P02", state == "57P03":
+			return unavailable(err)
+		}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.DeadlineExceeded) {
+		return unavailable(err)
+	}
+	if ok {
+		return e
+	}
+	return apperr.Wrap(err, apperr.Internal, "an internal error occurred")
+}
+
+func unavailable(err error) *apperr.Error {
+	return apperr.Wrap(err, apperr.Unavailable, "the service is temporarily unavailable; retry later")
+}
+
 // WriteProblem writes p as the response.
 func WriteProblem(w http.ResponseWriter, p Problem) {
 	w.Header().Set("Content-Type", ProblemContentType)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	SetRetryAfter(w.Header(), p.Status)
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
 }

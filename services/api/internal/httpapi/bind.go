@@ -67,11 +67,16 @@ func requireJSON(c echo.Context) error {
 	return nil
 }
 
-// trimStrings trims the string and *string fields of the struct that v points to.
+// trimStrings trims the free-text string and *string fields of the struct that v points to.
+// A field validated with oneof is an enumeration and is left as sent, so that every route
+// compares enum values exactly: "high " is not the priority "high" (isEnum).
 func trimStrings(v any) {
 	rv := reflect.ValueOf(v).Elem()
 	for i := range rv.NumField() {
 		f := rv.Field(i)
+		if isEnum(rv.Type().Field(i)) {
+			continue
+		}
 		switch {
 		case f.Kind() == reflect.String:
 			f.SetString(strings.TrimSpace(f.String()))
@@ -79,6 +84,16 @@ func trimStrings(v any) {
 			f.Elem().SetString(strings.TrimSpace(f.Elem().String()))
 		}
 	}
+}
+
+// isEnum reports whether f's validation restricts it to a list of values (oneof).
+func isEnum(f reflect.StructField) bool {
+	for rule := range strings.SplitSeq(f.Tag.Get("validate"), ",") {
+		if strings.HasPrefix(rule, "oneof=") {
+			return true
+		}
+	}
+	return false
 }
 
 // check validates v with its `validate` tags.

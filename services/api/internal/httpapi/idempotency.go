@@ -21,11 +21,14 @@ import (
 func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		key := req.Header.Get("Idempotency-Key")
-		if key == "" || (req.Method != http.MethodPost && req.Method != http.MethodPatch) {
+		// A header that is present but empty is a malformed key, not an absent one: a client that
+		// meant to send a key must learn that it did not.
+		keys := req.Header.Values("Idempotency-Key")
+		if len(keys) == 0 || (req.Method != http.MethodPost && req.Method != http.MethodPatch) {
 			return next(c)
 		}
-		if !idempotency.ValidKey(key) {
+		key := keys[0]
+		if len(keys) > 1 || !idempotency.ValidKey(key) {
 			return apperr.Errorf(apperr.BadRequest, "Idempotency-Key must be 1 to 255 printable ASCII characters").
 				WithFields(apperr.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 printable ASCII characters"})
 		}

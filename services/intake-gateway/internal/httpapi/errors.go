@@ -12,8 +12,9 @@ import (
 )
 
 // handleError is echo's HTTPErrorHandler: every failure, echo's own 404 and 405 included,
-// leaves as an RFC 9457 problem document. Internal errors are logged with the request id and
-// shown to the client without their detail.
+// leaves as an RFC 9457 problem document (httpx.ProblemFor, which also classifies database
+// faults). Server errors are logged with the request id; internal ones are shown to the client
+// without their detail, and every 503 carries Retry-After.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -25,12 +26,24 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.Log.Error("request failed", zap.Error(err), zap.String("request_id", requestID(c)),
 			zap.String("method", c.Request().Method), zap.String("path", c.Request().URL.Path))
 	}
+	httpx.SetRetryAfter(c.Response().Header(), p.Status)
 	if p.Status == http.StatusUnauthorized && c.Path() == "/intake/csv" {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="crm"`)
 	}
 	c.Response().Header().Set("Content-Type", httpx.ProblemContentType)
 	c.Response().Header().Set("X-Content-Type-Options", "nosniff")
 	_ = c.JSON(p.Status, p)
+}
+
+// checkParams refuses, with 400, a request whose path parameters or query hold text that
+// PostgreSQL cannot take (httpx.CheckParams), before any handler can pass it on to SQL.
+func checkParams(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := httpx.CheckParams(c.ParamNames(), c.ParamValues(), c.QueryParams()); err != nil {
+			return err
+		}
+		return next(c)
+	}
 }
 
 // fromEcho turns echo's own errors (no route, wrong method) into apperr errors; anything else

@@ -11,6 +11,7 @@ import (
 func (s *Server) routes() {
 	e := s.echo
 	e.Use(middleware.RequestID(), s.accessLog(), recoverer())
+	e.Use(checkParams)
 
 	ops := echo.WrapHandler(httpx.OpsHandler(s.Ready, s.Registry, s.Log.Named("http")))
 	e.GET("/healthz", ops)

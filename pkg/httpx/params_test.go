@@ -1,0 +1,44 @@
+package httpx_test
+
+import (
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/httpx"
+)
+
+// TestCheckParams proves that a path parameter, query value or query name that is not UTF-8 or
+// holds a NUL is refused with 400 on that field, and that ordinary text passes.
+func TestCheckParams(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, httpx.CheckParams([]string{"id"}, []string{"Zoë-1"}, url.Values{"q": {"café", ""}}))
+
+	cases := map[string]struct {
+		names, values []string
+		query         url.Values
+		field         string
+	}{
+		"nul in a path param":    {names: []string{"formToken"}, values: []string{"\x00"}, field: "formToken"},
+		"bad utf-8 in a path":    {names: []string{"id"}, values: []string{"a\xffb"}, field: "id"},
+		"nul in a query value":   {query: url.Values{"entityType": {"lead", "\x00"}}, field: "entityType"},
+		"bad utf-8 in a query":   {query: url.Values{"entityType": {"\xff"}}, field: "entityType"},
+		"bad utf-8 query name":   {query: url.Values{"\xff": {"x"}}, field: "query"},
+		"nul in a query name":    {query: url.Values{"a\x00": {"x"}}, field: "query"},
+		"truncated utf-8 in a q": {query: url.Values{"q": {"caf\xc3"}}, field: "q"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			err := httpx.CheckParams(tc.names, tc.values, tc.query)
+			require.Error(t, err)
+			e, ok := apperr.As(err)
+			require.True(t, ok)
+			require.Equal(t, apperr.BadRequest, e.Code)
+			require.Equal(t, tc.field, e.Fields[0].Field)
+			require.Equal(t, 400, httpx.ProblemFor(err).Status)
+		})
+	}
+}

@@ -1,0 +1,123 @@
+package httpapi_test
+
+// Tests of the edges that every route shares: text parameters, enum values, the
+// Idempotency-Key header, member names, and a database that cannot be reached.
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"example.com/crm/pkg/config"
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/dbtest"
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/org"
+	"example.com/crm/services/api/internal/httpapi"
+)
+
+// requireRefused asserts a 4xx problem with the status, naming field (when not ""), and that
+// nothing was written (the counts of writes before and after are equal).
+func requireRefused(t *testing.T, r response, status int, field, what string) {
+	t.Helper()
+	require.Equal(t, status, r.Status, "%s: %s", what, r.Body)
+	p := r.problem(t)
+	require.Equal(t, status, p.Status, what)
+	if field != "" {
+		fields := []string{}
+		for _, e := range p.Errors {
+			fields = append(fields, e.Field)
+		}
+		require.Contains(t, fields, field, "%s: %s", what, r.Body)
+	}
+}
+
+// writes counts the rows that any write of the API leaves.
+func (a *apiTest) writes() [5]int {
+	a.t.Helper()
+	return [5]int{
+		a.count(`SELECT count(*) FROM leads`), a.count(`SELECT count(*) FROM events`), a.count(`SELECT count(*) FROM jobs`),
+		a.count(`SELECT count(*) FROM lead_activities`), a.count(`SELECT count(*) FROM deals`),
+	}
+}
+
+// TestTextParamsRefused proves that a path parameter or query value that PostgreSQL cannot take
+// as text (a NUL, bytes that are not UTF-8) is 400 on that parameter on every route, before
+// any handler sees it, and writes nothing.
+func TestTextParamsRefused(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	before := a.writes()
+	cases := []struct{ method, path, body, field string }{
+		{"GET", "/observability/events?entityType=%00", "", "entityType"},
+		{"GET", "/observability/events?entityType=%ff", "", "entityType"},
+		{"GET", "/observability/events?entityType=lead%00x", "", "entityType"},
+		{"GET", "/observability/events?type=lead.created&entityType=%c3", "", "entityType"},
+		{"GET", "/observability/jobs?jobType=%00", "", "jobType"},
+		{"GET", "/leads?stage=new&unknown=%ff", "", "unknown"},
+		{"GET", "/leads/%00", "", "id"},
+		{"GET", "/leads/%FF", "", "id"},
+		{"POST", "/leads?x=%00", `{"email":"t@example.com"}`, "x"},
+		{"PATCH", "/leads/%00", `{"title":"x"}`, "id"},
+		{"GET", "/deals?%ff=1", "", "query"},
+	}
+	for _, tc := range cases {
+		var body any
+		if tc.body != "" {
+			body = tc.body
+		}
+		requireRefused(t, a.do(tc.method, tc.path, body), http.StatusBadRequest, tc.field, tc.method+" "+tc.path)
+	}
+	require.Equal(t, before, a.writes())
+	// The check is no obstacle to ordinary text.
+	r := a.do(http.MethodGet, "/observability/events?entityType=l%C3%A9ad", nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+}
+
+// TestDatabaseUnreachable proves that while PostgreSQL cannot be reached, authenticated requests
+// answer 503 unavailable with Retry-After (a problem document that does not say where the
+// database is), reads and writes alike.
+func TestDatabaseUnreachable(t *testing.T) {
+	t.Parallel()
+	owner, url := dbtest.NewDB(t)
+	proxied, cut := dbtest.Cuttable(t, dbtest.AppURL(t, url))
+	app, err := db.Open(t.Context(), db.Options{URL: proxied, MaxConns: 4, AppName: "api-test"})
+	require.NoError(t, err)
+	t.Cleanup(app.Close)
+	queue := jobs.New(app, jobs.Config{})
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
+		DB: app, Queue: queue, Emitter: events.NewEmitter(queue), Log: zaptest.NewLogger(t),
+		Config: config.APIConfig{BodyLimit: 64 << 10}, Registry: prometheus.NewRegistry(),
+	}))
+	t.Cleanup(srv.Close)
+	created, err := org.Create(t.Context(), owner.Gorm, "acme")
+	require.NoError(t, err)
+	a := &apiTest{t: t, srv: srv, owner: owner, org: created.OrgID, key: created.APIKey}
+
+	r := a.do(http.MethodGet, "/leads", nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+
+	cut()
+	for _, req := range []struct{ method, path, body string }{
+		{"GET", "/leads", ""},
+		{"POST", "/leads", `{"email":"down@example.com"}`},
+		{"GET", "/observability/events", ""},
+		{"GET", "/settings/icp", ""},
+	} {
+		var body any
+		if req.body != "" {
+			body = req.body
+		}
+		r := a.do(req.method, req.path, body)
+		require.Equal(t, http.StatusServiceUnavailable, r.Status, "%s %s: %s", req.method, req.path, r.Body)
+		require.Equal(t, "5", r.Header.Get("Retry-After"))
+		p := r.problem(t)
+		require.Equal(t, "unavailable", p.Code)
+		require.NotContains(t, string(r.Body), "127.0.0.1")
+	}
+}

@@ -1,0 +1,97 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/dbtest"
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/httpx"
+	"example.com/crm/pkg/intake"
+	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/org"
+	"example.com/crm/services/intake-gateway/internal/httpapi"
+)
+
+// TestTextParamsRefused proves that a path parameter or query value that PostgreSQL cannot take
+// as text (a NUL, bytes that are not UTF-8) is 400 on that parameter, on every route, and
+// stores nothing.
+func TestTextParamsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, httpapi.Config{})
+	c, path := b.formSource(t)
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	cases := []struct{ path, field string }{
+		{"/intake/form/%00", "formToken"},
+		{"/intake/form/%FF", "formToken"},
+		{"/intake/form/a%00b", "formToken"},
+		{"/intake/webhook/%00", "sourceId"},
+		{path + "?ref=%00", "ref"},
+		{path + "?ref=%ff", "ref"},
+		{"/intake/webhook/" + c.ID.String() + "?%ff=1", "query"},
+	}
+	for _, tc := range cases {
+		r := b.do(t, http.MethodPost, tc.path, form, []byte("email=ada%40example.com"))
+		p := requireProblem(t, r, http.StatusBadRequest)
+		errs, _ := p["errors"].([]any)
+		require.NotEmpty(t, errs, tc.path)
+		require.Equal(t, tc.field, errs[0].(map[string]any)["field"], tc.path)
+	}
+	raw, jobs := b.stored(t)
+	require.Zero(t, raw)
+	require.Zero(t, jobs)
+}
+
+// TestDatabaseUnreachable proves that while PostgreSQL cannot be reached, deliveries answer 503
+// unavailable with Retry-After (a problem document that does not say where the database is)
+// instead of 500.
+func TestDatabaseUnreachable(t *testing.T) {
+	t.Parallel()
+	owner, url := dbtest.NewDB(t)
+	proxied, cut := dbtest.Cuttable(t, dbtest.AppURL(t, url))
+	app, err := db.Open(t.Context(), db.Options{URL: proxied, MaxConns: 4, AppName: "gateway-test"})
+	require.NoError(t, err)
+	t.Cleanup(app.Close)
+	created, err := org.Create(t.Context(), owner.Gorm, "acme")
+	require.NoError(t, err)
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
+		DB: app, Queue: jobs.New(app, jobs.Config{}), Log: zap.NewNop(), Registry: httpx.NewRegistry(),
+		Config: httpapi.Config{DisableSourceCache: true},
+	}))
+	t.Cleanup(srv.Close)
+	b := &bundle{srv: srv, client: &http.Client{Timeout: time.Minute}}
+	src, err := intake.NewService(owner.Gorm, events.NewEmitter(jobs.New(owner, jobs.Config{}))).Create(t.Context(),
+		created.OrgID, "apikey:test", intake.NewSource{Kind: intake.KindForm, Name: "contact form"})
+	require.NoError(t, err)
+	hook, err := intake.NewService(owner.Gorm, events.NewEmitter(jobs.New(owner, jobs.Config{}))).Create(t.Context(),
+		created.OrgID, "apikey:test", intake.NewSource{Kind: intake.KindWebhook, Name: "hook"})
+	require.NoError(t, err)
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	formPath := "/intake/form/" + *src.PublicToken
+	r := b.do(t, http.MethodPost, formPath, form, []byte("email=ada%40example.com"))
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+
+	cut()
+	hookHeader := map[string]string{"Content-Type": "application/json", httpapi.SignatureHeader: intake.Sign("whatever", time.Now(), nil)}
+	for _, req := range []struct {
+		path   string
+		header map[string]string
+		body   string
+	}{
+		{formPath, form, "email=grace%40example.com"},
+		{formPath, form, "email=grace%40example.com"},
+		{"/intake/webhook/" + hook.ID.String(), hookHeader, `{"email":"grace@example.com"}`},
+	} {
+		r := b.do(t, http.MethodPost, req.path, req.header, []byte(req.body))
+		p := requireProblem(t, r, http.StatusServiceUnavailable)
+		require.Equal(t, "unavailable", p["code"])
+		require.Equal(t, "5", r.header.Get("Retry-After"))
+		require.NotContains(t, string(r.body), "127.0.0.1")
+	}
+}
