@@ -39,6 +39,7 @@ func (s *Server) routes() {
 	s.callRoutes(api)
 	s.dealRoutes(api)
 	s.intakeSourceRoutes(api)
+	s.intakeSubmissionRoutes(api)
 	s.observabilityRoutes(api)
 	s.settingsRoutes(api)
 }
