@@ -20,11 +20,12 @@ func (s *Server) routes() {
 			AllowOrigins:  s.Config.CORSOrigins,
 			AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete},
 			AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, "X-Org-Id", "Idempotency-Key", echo.HeaderXRequestID},
-			ExposeHeaders: []string{echo.HeaderXRequestID, "Idempotent-Replayed", "Retry-After"},
+			ExposeHeaders: []string{echo.HeaderXRequestID, "Idempotent-Replayed", "Retry-After", echo.HeaderLocation},
 			MaxAge:        600,
 		}))
 	}
 	e.Use(middleware.ContextTimeout(requestTimeout))
+	e.Use(compress())
 
 	ops := echo.WrapHandler(httpx.OpsHandler(func(ctx context.Context) error { return s.DB.Ready(ctx) }, s.Registry))
 	e.GET("/healthz", ops)

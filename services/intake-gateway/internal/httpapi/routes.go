@@ -13,6 +13,7 @@ import (
 func (s *Server) routes() {
 	e := s.echo
 	e.Use(middleware.RequestID(), s.accessLog(), recoverer())
+	e.Use(compress())
 
 	ops := echo.WrapHandler(httpx.OpsHandler(func(ctx context.Context) error { return s.DB.Ready(ctx) }, s.Registry))
 	e.GET("/healthz", ops)
