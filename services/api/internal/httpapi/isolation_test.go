@@ -150,7 +150,6 @@ func crossOrgRequests(d orgAData) map[string]struct {
 		"GET /metrics":                                {"/metrics", nil},
 		"GET /api/openapi.json":                       {"/api/openapi.json", nil},
 		"GET /api/docs":                               {"/api/docs", nil},
-		"GET /api/docs/":                              {"/api/docs/", nil},
 		"GET /api/docs/{file}":                        {"/api/docs/index.html", nil},
 	}
 }
