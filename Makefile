@@ -39,6 +39,15 @@ lint: vet ## go vet, gofmt and the module checks (golangci-lint too when install
 	@if [ -x bin/golangci-lint ]; then for m in $(MODULES); do (cd $$m && $(CURDIR)/bin/golangci-lint run ./...) || exit 1; done; fi
 	@$(MAKE) --no-print-directory check/modules
 
+# Redocly CLI, pinned; services/api/internal/httpapi/openapi_lint_test.go names the same version.
+REDOCLY       := @redocly/cli@2.77.0
+OPENAPI_DOCS  := $(wildcard services/*/internal/httpapi/openapi.yaml)
+
+.PHONY: lint/openapi
+lint/openapi: ## lint the OpenAPI documents with Redocly CLI (needs npx; skipped where it is absent)
+	@if ! command -v npx >/dev/null 2>&1; then echo "lint/openapi: skipped, npx not found (install Node.js to lint the OpenAPI documents)"; exit 0; fi; \
+	npx --yes $(REDOCLY) lint $(OPENAPI_DOCS)
+
 .PHONY: vet
 vet: ## go vet every package
 	$(GO) vet $(PKGS)

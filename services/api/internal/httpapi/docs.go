@@ -125,10 +125,21 @@ func newStaticFile(b []byte, contentType, cache string) staticFile {
 func (s *Server) docsRoutes(e *echo.Echo) {
 	loadDocs()
 	e.GET("/api/openapi.json", func(c echo.Context) error { return serveStatic(c, docsJSON) })
-	// The page loads its assets by relative URLs, which resolve under /api/docs/ only: send
-	// /api/docs there (relative Location, so a path prefix added by a proxy is kept).
-	e.GET("/api/docs", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "docs/") })
-	e.GET("/api/docs/", func(c echo.Context) error { return serveStatic(c, docsFiles["index.html"]) })
+	// The page is /api/docs/index.html: it loads its assets by relative URLs, which resolve
+	// under /api/docs/ only. /api/docs and /api/docs/ send the browser there (relative
+	// Locations, so a path prefix added by a proxy is kept). The page has a name of its own
+	// because the document has no path ending in a slash; /api/docs/ is answered before
+	// routing, as a convenience outside it.
+	e.GET("/api/docs", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "docs/index.html") })
+	e.Pre(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.URL.Path == "/api/docs/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+				return c.Redirect(http.StatusMovedPermanently, "index.html")
+			}
+			return next(c)
+		}
+	})
 	e.GET("/api/docs/:file", func(c echo.Context) error {
 		f, ok := docsFiles[c.Param("file")]
 		if !ok {

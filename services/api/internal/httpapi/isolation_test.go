@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
@@ -21,6 +22,7 @@ type orgAData struct {
 	dealLead, deal       string // a converted lead and its deal (seedDeal)
 	dealTitle            string
 	callLead, call       string // a lead with a booked call (seedCall)
+	submission           string // an intake submission of source (seedSubmission)
 }
 
 // seedOrgA gives the test's org a lead with an activity, an intake source, jobs (from
@@ -59,6 +61,7 @@ func seedOrgA(t *testing.T, a *apiTest) orgAData {
 	}))
 	seedDeal(t, a, &d)
 	seedCall(t, a, &d)
+	seedSubmission(t, a, &d)
 	return d
 }
 
@@ -79,6 +82,16 @@ func seedDeal(t *testing.T, a *apiTest, d *orgAData) {
 	var dl struct{ ID string }
 	r.json(t, &dl)
 	d.deal = dl.ID
+}
+
+// seedSubmission gives org A's source a delivery, processed into a rejection.
+func seedSubmission(t *testing.T, a *apiTest, d *orgAData) {
+	t.Helper()
+	feed := newIntakeFeed(a)
+	source := uuid.MustParse(d.source)
+	id := feed.deliver(a.org, &source, `{"name": "Hidden Submitter"}`)
+	feed.process(a.org, id)
+	d.submission = id.String()
 }
 
 // crossOrgRequests is, for every documented operation, the request org B makes with org A's ids:
@@ -121,6 +134,8 @@ func crossOrgRequests(d orgAData) map[string]struct {
 		"PATCH /intake-sources/{id}":                  {src, map[string]any{"name": "taken over"}},
 		"DELETE /intake-sources/{id}":                 {src, nil},
 		"POST /intake-sources/{id}/rotate-secret":     {src + "/rotate-secret", map[string]any{}},
+		"GET /intake-submissions":                     {"/intake-submissions?sourceId=" + d.source, nil},
+		"GET /intake-submissions/{id}":                {"/intake-submissions/" + d.submission, nil},
 		"GET /observability/jobs":                     {"/observability/jobs", nil},
 		"GET /observability/jobs/{id}":                {"/observability/jobs/" + job, nil},
 		"GET /observability/dead-letters":             {"/observability/dead-letters", nil},
@@ -135,7 +150,6 @@ func crossOrgRequests(d orgAData) map[string]struct {
 		"GET /metrics":                                {"/metrics", nil},
 		"GET /api/openapi.json":                       {"/api/openapi.json", nil},
 		"GET /api/docs":                               {"/api/docs", nil},
-		"GET /api/docs/":                              {"/api/docs/", nil},
 		"GET /api/docs/{file}":                        {"/api/docs/index.html", nil},
 	}
 }
@@ -153,7 +167,7 @@ func TestCrossOrgWalk(t *testing.T) {
 
 	secrets := []string{d.lead, d.source, d.email, d.company, d.name, "hidden note", "hidden_check", a.org.String()}
 	secrets = append(secrets, d.deal, d.dealLead, d.dealTitle, "777777777777")
-	secrets = append(secrets, d.call, d.callLead)
+	secrets = append(secrets, d.call, d.callLead, d.submission)
 	snapshot := func() string {
 		var s string
 		require.NoError(t, a.super.QueryRow(t.Context(), `

@@ -240,21 +240,27 @@ func TestSwaggerUIServed(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 
-	// /api/docs sends the browser to /api/docs/, where the page's relative URLs resolve.
+	// /api/docs and /api/docs/ send the browser to the page, /api/docs/index.html, where its
+	// relative URLs resolve. /api/docs/ is a convenience outside the document (which has no
+	// path ending in a slash): its redirect is checked here, the page it leads to by do().
 	noFollow := *a.srv.Client()
 	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, a.srv.URL+"/api/docs", nil)
-	require.NoError(t, err)
-	res, err := noFollow.Do(req)
-	require.NoError(t, err)
-	body, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	require.NoError(t, res.Body.Close())
-	checkExchange(t, req, nil, res, body)
-	require.Equal(t, http.StatusMovedPermanently, res.StatusCode)
-	require.Equal(t, "docs/", res.Header.Get("Location"))
+	for path, location := range map[string]string{"/api/docs": "docs/index.html", "/api/docs/": "index.html"} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, a.srv.URL+path, nil)
+		require.NoError(t, err)
+		res, err := noFollow.Do(req)
+		require.NoError(t, err)
+		body, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.NoError(t, res.Body.Close())
+		if path == "/api/docs" {
+			checkExchange(t, req, nil, res, body)
+		}
+		require.Equal(t, http.StatusMovedPermanently, res.StatusCode, path)
+		require.Equal(t, location, res.Header.Get("Location"), path)
+	}
 
-	for _, path := range []string{"/api/docs", "/api/docs/"} {
+	for _, path := range []string{"/api/docs", "/api/docs/", "/api/docs/index.html"} {
 		r := a.do(http.MethodGet, path, nil, anonymous...)
 		require.Equal(t, http.StatusOK, r.Status, path)
 		require.Equal(t, "text/html", mediaType(r.Header), path)
@@ -262,7 +268,7 @@ func TestSwaggerUIServed(t *testing.T) {
 		require.Contains(t, string(r.Body), `<div id="swagger-ui">`, path)
 	}
 
-	page := a.do(http.MethodGet, "/api/docs/", nil, anonymous...)
+	page := a.do(http.MethodGet, "/api/docs/index.html", nil, anonymous...)
 	want := map[string]string{
 		"swagger-ui.css":       "text/css",
 		"swagger-ui-bundle.js": "text/javascript",

@@ -19,11 +19,12 @@ func (s *Server) routes() {
 			AllowOrigins:  s.Config.CORSOrigins,
 			AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete},
 			AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, "X-Org-Id", "Idempotency-Key", echo.HeaderXRequestID},
-			ExposeHeaders: []string{echo.HeaderXRequestID, "Idempotent-Replayed", "Retry-After"},
+			ExposeHeaders: []string{echo.HeaderXRequestID, "Idempotent-Replayed", "Retry-After", echo.HeaderLocation},
 			MaxAge:        600,
 		}))
 	}
 	e.Use(middleware.ContextTimeout(requestTimeout))
+	e.Use(compress())
 
 	ops := echo.WrapHandler(httpx.OpsHandler(s.Ready, s.Registry, s.Log.Named("http")))
 	e.GET("/healthz", ops)
@@ -38,6 +39,7 @@ func (s *Server) routes() {
 	s.callRoutes(api)
 	s.dealRoutes(api)
 	s.intakeSourceRoutes(api)
+	s.intakeSubmissionRoutes(api)
 	s.observabilityRoutes(api)
 	s.settingsRoutes(api)
 }

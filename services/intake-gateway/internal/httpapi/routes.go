@@ -12,6 +12,7 @@ func (s *Server) routes() {
 	e := s.echo
 	e.Use(middleware.RequestID(), s.accessLog(), recoverer())
 	e.Use(checkParams)
+	e.Use(compress())
 
 	ops := echo.WrapHandler(httpx.OpsHandler(s.Ready, s.Registry, s.Log.Named("http")))
 	e.GET("/healthz", ops)
