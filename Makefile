@@ -7,6 +7,12 @@ MODULES  := pkg migrations $(addprefix services/,$(SERVICES))
 PKGS     := example.com/crm/...
 GO       ?= go
 
+# The Go every target builds with. go.work and each go.mod name the same version on their `go`
+# line; a machine whose environment says GOTOOLCHAIN=local would refuse them, so the version is
+# named here and the go command fetches that toolchain from the module proxy once.
+GO_VERSION := 1.27.3
+export GOTOOLCHAIN := go$(GO_VERSION)
+
 .PHONY: help
 help: ## list the targets
 	@grep -hE '^[a-zA-Z/_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-16s\033[0m %s\n",$$1,$$2}'
@@ -48,7 +54,8 @@ fmt: ## gofmt every module
 	gofmt -w $(MODULES)
 
 .PHONY: check/modules
-check/modules: ## build each module on its own (GOWORK=off), so no module leans on go.work
+check/modules: ## build each module on its own (GOWORK=off), so no module leans on go.work; one go line everywhere
+	@for f in go.work $(addsuffix /go.mod,$(MODULES)); do v=$$(sed -n 's/^go //p' $$f); [ "$$v" = "$(GO_VERSION)" ] || { echo "$$f says go $$v, the Makefile's GO_VERSION is $(GO_VERSION)"; exit 1; }; done
 	@for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) build ./... ) || { echo "module $$m does not build alone"; exit 1; }; done
 
 .PHONY: tidy
