@@ -142,7 +142,7 @@ func (r *Runtime) listenOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("connect listener: %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 	if _, err := conn.Exec(ctx, "LISTEN jobs_inserted"); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
