@@ -1,3 +1,3 @@
 module example.com/crm/migrations
 
-go 1.26.8
+go 1.27.3

@@ -4,6 +4,8 @@
 # databases and roles; with neither set, a throwaway cluster under .data/pg-test is started.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# The Go that go.work names (the Makefile's GO_VERSION); GOTOOLCHAIN=local would refuse it.
+export GOTOOLCHAIN=go1.27.3
 
 if [[ -z "${TEST_DATABASE_URL:-}" && -z "${DATABASE_URL:-}" ]]; then
 	scripts/devdb.sh start test >/dev/null

@@ -122,9 +122,9 @@ func listCalls(tx *gorm.DB, orgID uuid.UUID, f ListFilter) ([]Call, error) {
 		if c.Sort != f.Sort || c.ID == uuid.Nil || c.At.IsZero() {
 			return nil, page.BadCursor()
 		}
-		b.WriteString(fmt.Sprintf(` AND (scheduled_at, id) %s (%s::timestamptz, %s::uuid)`, cmp, arg(c.At), arg(c.ID)))
+		fmt.Fprintf(&b, ` AND (scheduled_at, id) %s (%s::timestamptz, %s::uuid)`, cmp, arg(c.At), arg(c.ID))
 	}
-	b.WriteString(fmt.Sprintf(` ORDER BY scheduled_at %s, id %s LIMIT %s`, dir, dir, arg(f.Page.Limit+1)))
+	fmt.Fprintf(&b, ` ORDER BY scheduled_at %s, id %s LIMIT %s`, dir, dir, arg(f.Page.Limit+1))
 	var out []Call
 	if err := tx.Raw(b.String(), args...).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("list calls: %w", err)

@@ -31,7 +31,7 @@ func Migrate(url, command string) (MigrationStatus, error) {
 	if err != nil {
 		return MigrationStatus{}, fmt.Errorf("open database: %w", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	driver, err := pgxmigrate.WithInstance(conn, &pgxmigrate.Config{})
 	if err != nil {
 		return MigrationStatus{}, fmt.Errorf("migration driver: %w", err)
@@ -44,7 +44,7 @@ func Migrate(url, command string) (MigrationStatus, error) {
 	if err != nil {
 		return MigrationStatus{}, fmt.Errorf("migrator: %w", err)
 	}
-	defer m.Close()
+	defer func() { _, _ = m.Close() }()
 
 	switch command {
 	case "up":

@@ -97,7 +97,7 @@ func GormReadTx(ctx context.Context, g *gorm.DB, orgID uuid.UUID, queue func(b *
 	if err != nil {
 		return fmt.Errorf("tenant read: acquire connection: %w", err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	return WithPgx(c, func(conn *pgx.Conn) error { return ReadTx(ctx, conn, orgID, queue) })
 }
 

@@ -88,7 +88,7 @@ func AcceptRows(ctx context.Context, g *gorm.DB, queue *jobs.Queue, r Rows) (int
 		if err != nil {
 			return fmt.Errorf("insert intake rows: %w", err)
 		}
-		defer rows.Close()
+		defer func() { _ = rows.Close() }()
 		var newJobs []jobs.NewJob
 		for rows.Next() {
 			var id uuid.UUID

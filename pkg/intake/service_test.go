@@ -61,7 +61,7 @@ func TestCreateRoundTrip(t *testing.T) {
 
 	got, err := b.svc.Get(ctx, b.org, wh.ID)
 	require.NoError(t, err)
-	require.Equal(t, wh.Source.ID, got.ID)
+	require.Equal(t, wh.ID, got.ID)
 	require.Equal(t, wh.FieldMapping, got.FieldMapping)
 	require.Equal(t, wh.CreatedAt, got.CreatedAt)
 	requireNoSecret(t, got, wh.SigningSecret, "Get")

@@ -147,7 +147,7 @@ func (b *Batch) Commit(ctx context.Context) error {
 		return b.end(ctx, err)
 	}
 	b.done = true
-	b.conn.Close()
+	_ = b.conn.Close()
 	for _, r := range b.runs {
 		r.completed.Store(true)
 	}
@@ -172,6 +172,6 @@ func (b *Batch) end(ctx context.Context, cause error) error {
 	}
 	conn := b.conn
 	b.conn = nil
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	return rollback(context.WithoutCancel(ctx), conn, cause)
 }

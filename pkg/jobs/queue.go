@@ -127,7 +127,7 @@ func (q *Queue) Enqueue(ctx context.Context, tx *gorm.DB, jobs ...NewJob) ([]int
 	if err != nil {
 		return nil, fmt.Errorf("enqueue jobs: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	ids := make([]int64, 0, n)
 	for rows.Next() {
 		var id int64

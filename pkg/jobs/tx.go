@@ -54,7 +54,7 @@ func (q *Queue) pipelinedTx(ctx context.Context, job *Job, fn func(tx *gorm.DB) 
 	if err != nil {
 		return fmt.Errorf("complete job %d: %w", job.ID, err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	if err := fn(q.txSession(ctx, conn)); err != nil {
 		return rollback(ctx, conn, err)
 	}
@@ -82,7 +82,7 @@ func (q *Queue) beginTenantTx(ctx context.Context, orgID uuid.UUID) (*sql.Conn, 
 	begin.Queue(TenantDeferWakeSQL, orgID.String())
 	if err := sendBatch(ctx, conn, begin); err != nil {
 		err = rollback(ctx, conn, fmt.Errorf("begin: %w", err))
-		conn.Close()
+		_ = conn.Close()
 		return nil, err
 	}
 	return conn, nil

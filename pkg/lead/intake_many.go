@@ -203,7 +203,7 @@ func insertIntakeLeads(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, news [
 	}
 	marked := 0
 	for _, row := range rows {
-		row.Lead.utc()
+		row.utc()
 		out[row.IntakeID], marked = row.Lead, row.Marked
 	}
 	if marked != len(out) {

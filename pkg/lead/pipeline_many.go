@@ -160,7 +160,7 @@ func lockPipelineLeads(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []
 		if row.Deleted {
 			continue
 		}
-		row.Lead.utc()
+		row.utc()
 		out = append(out, snapshot{lead: row.Lead, scoredBy: row.ScoredBy, found: true})
 	}
 	return out, nil
@@ -291,7 +291,7 @@ func queryAll[T any](ctx context.Context, tx *gorm.DB, what, query string, args 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []T
 	for rows.Next() {
 		var row T

@@ -188,7 +188,7 @@ func (s *Service) insertRouteTasks(ctx context.Context, tx *gorm.DB, orgID uuid.
 	}
 	for i := range added {
 		a := &added[i]
-		a.Activity.utc()
+		a.utc()
 		if t := byKey[a.DedupKey]; t != nil {
 			t.activity = &a.Activity
 		}
@@ -243,7 +243,7 @@ func scheduleFollowUps(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, fs []r
 	if err != nil {
 		return fmt.Errorf("schedule follow-ups: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	for rows.Next() {
 		var key string
 		var id uuid.UUID

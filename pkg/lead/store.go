@@ -168,7 +168,7 @@ func getLead(tx *gorm.DB, orgID, id uuid.UUID, forUpdate bool) (Lead, error) {
 	if res.RowsAffected == 0 || out.Deleted {
 		return Lead{}, notFound(id)
 	}
-	out.Lead.utc()
+	out.utc()
 	return out.Lead, nil
 }
 

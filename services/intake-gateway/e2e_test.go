@@ -53,7 +53,7 @@ func post(t *testing.T, url string, header map[string]string, body []byte) (int,
 	}
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	out, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
 	return res.StatusCode, out
@@ -65,7 +65,7 @@ func get(t *testing.T, url string) (int, string) {
 	require.NoError(t, err)
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	out, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
 	return res.StatusCode, string(out)

@@ -310,7 +310,7 @@ func get(ctx context.Context, addr, path string, orgID uuid.UUID, key string) (i
 	if err != nil {
 		return 0, nil, fmt.Errorf("GET %s: %w", path, err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	body, err := io.ReadAll(res.Body)
 	if err != nil {
 		return 0, nil, fmt.Errorf("GET %s: read body: %w", path, err)
@@ -504,7 +504,7 @@ func (b *bench) profileAPI(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create profile: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	for _, sc := range b.opts.scenarios {
 		if sc == scFloor {
 			continue
@@ -534,6 +534,9 @@ func (b *bench) profileAPI(ctx context.Context) error {
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close profile: %w", err)
 	}
 	logf("wrote CPU profile %s", b.opts.profile)
 	return nil

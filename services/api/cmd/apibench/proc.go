@@ -35,7 +35,7 @@ func freeAddr() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("find a free port: %w", err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().String(), nil
 }
 
@@ -53,13 +53,13 @@ func startProc(name, bin string, args, env []string, addr, appName, logDir strin
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	p := &serverProc{name: name, cmd: cmd, addr: addr, appName: appName, logPath: logPath, exited: make(chan struct{})}
 	go func() {
 		p.waitErr = cmd.Wait()
-		f.Close()
+		_ = f.Close()
 		close(p.exited)
 	}()
 	return p, nil
@@ -80,7 +80,7 @@ func (p *serverProc) waitReady(ctx context.Context, path string, timeout time.Du
 			return fmt.Errorf("readiness request: %w", err)
 		}
 		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
@@ -147,7 +147,7 @@ func (p *serverProc) logLines() (all, warnings int, firstWarning string) {
 	if err != nil {
 		return 0, 0, ""
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {

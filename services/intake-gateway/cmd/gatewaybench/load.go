@@ -126,7 +126,7 @@ func csvScenario(ctx context.Context, o options, e *benchEnv) (csvResult, error)
 		return csvResult{}, err
 	}
 	defer func() { _ = os.Remove(f.Name()) }()
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	w := newBufWriter(f)
 	w.str("email,firstName,lastName,company,title,phone,website,notes\r\n")
 	for i := range o.csvRows {

@@ -220,7 +220,7 @@ func TestCSVStreamOverLimit(t *testing.T) {
 	}
 	res, err := b.client.Do(req)
 	require.NoError(t, err)
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	body, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
 	p := requireProblem(t, response{status: res.StatusCode, header: res.Header, body: body}, http.StatusRequestEntityTooLarge)

@@ -203,7 +203,7 @@ func (b *bundle) do(t *testing.T, method, path string, header map[string]string,
 	}
 	res, err := b.client.Do(req)
 	require.NoError(t, err)
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	out, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
 	return response{status: res.StatusCode, header: res.Header, body: out}

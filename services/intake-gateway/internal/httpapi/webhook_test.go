@@ -124,7 +124,7 @@ func TestWebhookConcurrentReplays(t *testing.T) {
 			if err != nil {
 				return
 			}
-			defer res.Body.Close()
+			defer func() { _ = res.Body.Close() }()
 			statuses[i] = res.StatusCode
 			ids[i] = decodeID(res.Body)
 		})

@@ -33,7 +33,7 @@ func freeAddr() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("find a free port: %w", err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().String(), nil
 }
 
@@ -62,13 +62,13 @@ func startWorker(bin, dbURL string, settings []string, logDir, name string) (*wo
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	w := &workerProc{cmd: cmd, addr: addr, logPath: logPath, logFile: f, exited: make(chan struct{})}
 	go func() {
 		w.waitErr = cmd.Wait()
-		f.Close()
+		_ = f.Close()
 		close(w.exited)
 	}()
 	return w, nil
@@ -91,7 +91,7 @@ func (w *workerProc) waitReady(ctx context.Context, timeout time.Duration) error
 		}
 		if resp, err := client.Do(req); err == nil {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
@@ -167,7 +167,7 @@ func (w *workerProc) warnings() int {
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	n := 0
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)

@@ -187,13 +187,6 @@ func perJob(t tpRun) string {
 	return fmt.Sprintf("%.0f µs + %.0f µs", w, float64(t.cpu.backends.Microseconds())/float64(max(t.jobs, 1)))
 }
 
-func backendCPU(u cpuUse) string {
-	if !u.backendsOK {
-		return "n/a"
-	}
-	return sec(u.backends)
-}
-
 func perStmt(stmts int64, jobs int) string {
 	if stmts == 0 {
 		return "n/a"
