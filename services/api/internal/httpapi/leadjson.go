@@ -192,7 +192,7 @@ var htmlSafe = func() (t [utf8.RuneSelf]bool) {
 
 // appendString appends s as a JSON string exactly as encoding/json does with HTML escaping on:
 // '"' and '\\' escaped, \b \f \n \r \t by name, other control characters and '<', '>', '&' as
-// \u00XX, invalid UTF-8 as \ufffd, and U+2028 and U+2029 as \u2028 and \u2029.
+// \u00XX, invalid UTF-8 as U+FFFD itself (Go 1.27's encoding/json no longer escapes it), and U+2028 and U+2029 as \u2028 and \u2029.
 func appendString(b []byte, s string) []byte {
 	const hexDigits = "0123456789abcdef"
 	b = append(b, '"')
@@ -227,7 +227,7 @@ func appendString(b []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
+			b = append(b, "\uFFFD"...)
 			i += size
 			start = i
 			continue
