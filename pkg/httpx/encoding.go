@@ -2,41 +2,37 @@ package httpx
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
+
+	"github.com/klauspost/compress/gzhttp"
 )
 
 // CompressMinLength is the size from which the HTTP services compress an answer (when the client
 // accepts gzip): below it the bytes saved do not pay for the compression and its framing.
 const CompressMinLength = 1024
 
-// AcceptsGzip reports whether an Accept-Encoding header admits gzip (RFC 9110 12.5.3): gzip (or
-// its alias x-gzip) named with a q-value above 0. "*" is not taken as gzip, so a client that
-// names no coding gets the identity it can certainly read.
-func AcceptsGzip(header string) bool {
-	for _, part := range strings.Split(header, ",") {
-		coding, params, _ := strings.Cut(part, ";")
-		coding = strings.ToLower(strings.TrimSpace(coding))
-		if coding != "gzip" && coding != "x-gzip" {
-			continue
-		}
-		q := 1.0
-		for _, p := range strings.Split(params, ";") {
-			name, value, ok := strings.Cut(strings.TrimSpace(p), "=")
-			if !ok || !strings.EqualFold(strings.TrimSpace(name), "q") {
-				continue
-			}
-			v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-			if err != nil {
-				v = 0 // a malformed weight admits nothing
-			}
-			q = v
-		}
-		if q > 0 {
-			return true
-		}
+// gzipWrapper is the compressing middleware of Compress, built once (its pools are shared).
+var gzipWrapper = func() func(http.Handler) http.HandlerFunc {
+	w, err := gzhttp.NewWrapper(gzhttp.MinSize(CompressMinLength), gzhttp.EnableZstd(false))
+	if err != nil {
+		panic("httpx: gzip wrapper: " + err.Error())
 	}
-	return false
+	return w
+}()
+
+// Compress wraps h so that an answer of CompressMinLength bytes and more goes out gzipped to a
+// client whose Accept-Encoding admits gzip (q-values honoured, "gzip;q=0" refuses it). It uses
+// klauspost/compress's gzhttp, which holds a short answer back until it knows its size and sends
+// it as it is without ever starting a compressor, so the many small answers (a webhook's 202, a
+// problem, one lead) cost a buffer copy and no more. Every answer says Vary: Accept-Encoding; a
+// compressed one has no Content-Length and sends a strong ETag as a weak one
+// (WeakETagWhenEncoded), which If-None-Match still matches. Flushes pass through, so a streamed
+// answer still streams.
+func Compress(h http.Handler) http.Handler {
+	g := gzipWrapper(h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g(WeakETagWhenEncoded(w), r)
+	})
 }
 
 // WeakETagWhenEncoded wraps w so that a strong ETag goes out weak (W/"...") on a response sent

@@ -1,9 +1,12 @@
 package httpx_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,16 +15,62 @@ import (
 	"example.com/crm/pkg/httpx"
 )
 
-// TestAcceptsGzip proves Accept-Encoding is read with its q-values: gzip named with a weight
-// above 0 admits it, q=0 or no mention refuses it.
-func TestAcceptsGzip(t *testing.T) {
+// TestCompress proves the compressing wrapper: an answer of CompressMinLength bytes and more goes
+// out gzipped when Accept-Encoding admits gzip (q-values honoured), a shorter one and one to a
+// client that refuses gzip go out as they are, every answer varies on Accept-Encoding, and a
+// compressed answer's strong ETag goes out weak.
+func TestCompress(t *testing.T) {
 	t.Parallel()
-	for header, want := range map[string]bool{
-		"gzip": true, "GZIP": true, "br, gzip;q=0.5": true, "x-gzip": true, "gzip ; q=1.0": true, "deflate, gzip;Q=0.001": true,
-		"": false, "identity": false, "*": false, "br": false, "gzip;q=0": false, "gzip;q=0.000, br": false, "gzip;q=x": false,
-		"gzipped": false,
+	big := strings.Repeat(`{"k":"v"},`, httpx.CompressMinLength)
+	srv := httptest.NewServer(httpx.Compress(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("ETag", `"e"`)
+		body := "{}"
+		if r.URL.Query().Get("big") != "" {
+			body = big
+		}
+		_, _ = io.WriteString(w, body)
+	})))
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{DisableCompression: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr}
+	for _, tc := range []struct {
+		query, acceptEncoding string
+		gzipped               bool
+	}{
+		{"?big=1", "gzip", true},
+		{"?big=1", "br, gzip;q=0.5", true},
+		{"?big=1", "GZIP", true},
+		{"?big=1", "", false},
+		{"?big=1", "identity", false},
+		{"?big=1", "gzip;q=0", false},
+		{"?big=1", "br", false},
+		{"", "gzip", false},
 	} {
-		require.Equal(t, want, httpx.AcceptsGzip(header), header)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/"+tc.query, nil)
+		require.NoError(t, err)
+		if tc.acceptEncoding != "" {
+			req.Header.Set("Accept-Encoding", tc.acceptEncoding)
+		}
+		res, err := client.Do(req)
+		require.NoError(t, err)
+		raw, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.NoError(t, res.Body.Close())
+		require.Contains(t, res.Header.Values("Vary"), "Accept-Encoding", "%s %q", tc.query, tc.acceptEncoding)
+		if !tc.gzipped {
+			require.Empty(t, res.Header.Get("Content-Encoding"), "%s %q", tc.query, tc.acceptEncoding)
+			require.Equal(t, `"e"`, res.Header.Get("ETag"))
+			continue
+		}
+		require.Equal(t, "gzip", res.Header.Get("Content-Encoding"), "%s %q", tc.query, tc.acceptEncoding)
+		require.Equal(t, `W/"e"`, res.Header.Get("ETag"))
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		require.NoError(t, err)
+		plain, err := io.ReadAll(zr)
+		require.NoError(t, err)
+		require.Equal(t, big, string(plain))
 	}
 }
 
