@@ -101,3 +101,41 @@ func TestMemberNamesExact(t *testing.T) {
 	}
 	require.Equal(t, before, [3]int{a.writes()[0], a.writes()[1], a.count(`SELECT count(*) FROM intake_sources`)})
 }
+
+// TestNullBodyRefused proves that a body of JSON null is 400 on every JSON body of the API, not
+// an empty request: it neither clears the ICP (PUT) nor passes as an empty patch, and writes
+// nothing.
+func TestNullBodyRefused(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	r := a.do(http.MethodPut, "/settings/icp", `{"keywords":["crm"]}`)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	leadID := convertibleLead(t, a, "null@example.com")
+	d := createDeal(t, a, convertibleLead(t, a, "deal@example.com"), nil)
+	r = a.do(http.MethodPost, "/intake-sources", map[string]any{"name": "Hook", "kind": "webhook"})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	var src struct{ ID string }
+	r.json(t, &src)
+	r = a.do(http.MethodPost, "/calls", map[string]any{"leadId": leadID, "scheduledAt": callSoon()})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	var c struct{ ID string }
+	r.json(t, &c)
+	lp, cp, dp, sp := "/leads/"+leadID, "/calls/"+c.ID, "/deals/"+d.ID, "/intake-sources/"+src.ID
+
+	before := [3]int{a.writes()[1], a.writes()[2], a.count(`SELECT count(*) FROM intake_sources`)}
+	for _, op := range []struct{ method, path string }{
+		{"PUT", "/settings/icp"}, {"PATCH", lp}, {"PATCH", dp}, {"PATCH", sp},
+		{"POST", "/leads"}, {"POST", lp + "/stage"}, {"POST", lp + "/activities"}, {"POST", "/deals"},
+		{"POST", dp + "/stage"}, {"POST", "/intake-sources"}, {"POST", sp + "/rotate-secret"},
+		{"POST", "/calls"}, {"POST", cp + "/complete"}, {"POST", cp + "/cancel"},
+	} {
+		for _, body := range []string{"null", " null\n"} {
+			requireRefused(t, a.do(op.method, op.path, body), http.StatusBadRequest, "", op.method+" "+op.path+" "+body)
+		}
+	}
+	require.Equal(t, before, [3]int{a.writes()[1], a.writes()[2], a.count(`SELECT count(*) FROM intake_sources`)})
+	r = a.do(http.MethodGet, "/settings/icp", nil)
+	var icp struct{ Keywords []string }
+	r.json(t, &icp)
+	require.Equal(t, []string{"crm"}, icp.Keywords, "a null PUT leaves the ICP as it was")
+}
