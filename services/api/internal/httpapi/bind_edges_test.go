@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -138,4 +139,23 @@ func TestNullBodyRefused(t *testing.T) {
 	var icp struct{ Keywords []string }
 	r.json(t, &icp)
 	require.Equal(t, []string{"crm"}, icp.Keywords, "a null PUT leaves the ICP as it was")
+}
+
+// TestJSONCharsetRefused proves that a JSON body declared in another charset than UTF-8 is 415
+// on the API as on the gateway (bodies are read as UTF-8, never transcoded) and writes nothing,
+// while UTF-8 named in any case, or US-ASCII, is accepted.
+func TestJSONCharsetRefused(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	leadID := convertibleLead(t, a, "charset@example.com")
+	before := a.writes()
+	for _, ct := range []string{"application/json; charset=latin1", "application/json; charset=iso-8859-1", "application/json; charset=utf-16"} {
+		requireRefused(t, a.do(http.MethodPost, "/leads", `{"email":"caf@example.com"}`, withHeader("Content-Type", ct)), http.StatusUnsupportedMediaType, "", ct)
+		requireRefused(t, a.do(http.MethodPatch, "/leads/"+leadID, `{"company":"Acme"}`, withHeader("Content-Type", ct)), http.StatusUnsupportedMediaType, "", ct)
+	}
+	require.Equal(t, before, a.writes())
+	for i, ct := range []string{"application/json; charset=UTF-8", "application/json;charset=utf-8", "application/json; charset=us-ascii"} {
+		r := a.do(http.MethodPost, "/leads", fmt.Sprintf(`{"email":"ok%d@example.com"}`, i), withHeader("Content-Type", ct))
+		require.Equal(t, http.StatusCreated, r.Status, "%s: %s", ct, r.Body)
+	}
 }
