@@ -25,10 +25,17 @@ func CheckText(field, value string) error {
 }
 
 // CheckParams applies CheckText to a request's path parameters (names[i] is values[i]) and to
-// every name and value of its query, so that no route passes such text on to SQL. Query names
-// are checked in sorted order, so the answer to a request is always the same. A query name
-// that is itself not text is reported as the field "query".
-func CheckParams(names, values []string, query url.Values) error {
+// every name and value of its raw query, so that no route passes such text on to SQL. Query
+// names are checked in sorted order, so the answer to a request is always the same. A query name
+// that is itself not text is reported as the field "query". A query that does not parse (a bad
+// escape such as %zz, a ';' separator) is refused as a whole: net/url would drop the parameters
+// it cannot read, and a route would then answer as if a filter or limit had not been given.
+func CheckParams(names, values []string, rawQuery string) error {
+	query, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return apperr.Wrap(err, apperr.BadRequest, "the query string is malformed").
+			WithFields(apperr.FieldError{Field: "query", Message: "must be name=value pairs joined by &, percent-encoded"})
+	}
 	for i, v := range values {
 		name := "path"
 		if i < len(names) {

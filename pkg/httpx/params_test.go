@@ -14,13 +14,19 @@ import (
 // holds a NUL is refused with 400 on that field, and that ordinary text passes.
 func TestCheckParams(t *testing.T) {
 	t.Parallel()
-	require.NoError(t, httpx.CheckParams([]string{"id"}, []string{"Zoë-1"}, url.Values{"q": {"café", ""}}))
+	require.NoError(t, httpx.CheckParams([]string{"id"}, []string{"Zoë-1"}, url.Values{"q": {"café", ""}}.Encode()))
+	require.NoError(t, httpx.CheckParams(nil, nil, "q=a+b&limit=5&empty=&flag"))
 
 	cases := map[string]struct {
 		names, values []string
 		query         url.Values
+		raw           string
 		field         string
 	}{
+		"bad escape in a value":  {raw: "limit=%zz", field: "query"},
+		"bad escape in a name":   {raw: "%zz=1", field: "query"},
+		"semicolon separator":    {raw: "stage=lost;limit=5", field: "query"},
+		"truncated escape":       {raw: "q=abc%2", field: "query"},
 		"nul in a path param":    {names: []string{"formToken"}, values: []string{"\x00"}, field: "formToken"},
 		"bad utf-8 in a path":    {names: []string{"id"}, values: []string{"a\xffb"}, field: "id"},
 		"nul in a query value":   {query: url.Values{"entityType": {"lead", "\x00"}}, field: "entityType"},
@@ -32,7 +38,11 @@ func TestCheckParams(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			err := httpx.CheckParams(tc.names, tc.values, tc.query)
+			raw := tc.raw
+			if raw == "" {
+				raw = tc.query.Encode()
+			}
+			err := httpx.CheckParams(tc.names, tc.values, raw)
 			require.Error(t, err)
 			e, ok := apperr.As(err)
 			require.True(t, ok)

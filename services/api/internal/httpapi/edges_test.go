@@ -79,6 +79,32 @@ func TestTextParamsRefused(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 }
 
+// TestMalformedQueryRefused proves that a query string that does not parse (a bad escape, a ';'
+// separator) is 400 on "query" on every route instead of being read as if the parameters it
+// holds were absent (a list answering unfiltered, at the default limit), and writes nothing.
+func TestMalformedQueryRefused(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	r := a.do(http.MethodPost, "/leads", `{"email":"lost@example.com"}`)
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	before := a.writes()
+	cases := []struct{ method, path, body string }{
+		{"GET", "/leads?limit=%zz", ""},
+		{"GET", "/leads?stage=lost;limit=1", ""},
+		{"GET", "/leads?q=abc%2", ""},
+		{"GET", "/observability/events?%zz=1", ""},
+		{"POST", "/leads?x=%zz", `{"email":"q@example.com"}`},
+	}
+	for _, tc := range cases {
+		var body any
+		if tc.body != "" {
+			body = tc.body
+		}
+		requireRefused(t, a.do(tc.method, tc.path, body), http.StatusBadRequest, "query", tc.method+" "+tc.path)
+	}
+	require.Equal(t, before, a.writes())
+}
+
 // TestDatabaseUnreachable proves that while PostgreSQL cannot be reached, authenticated requests
 // answer 503 unavailable with Retry-After (a problem document that does not say where the
 // database is), reads and writes alike.

@@ -42,7 +42,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 // PostgreSQL cannot take (httpx.CheckParams), before any handler can pass it on to SQL.
 func checkParams(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if err := httpx.CheckParams(c.ParamNames(), c.ParamValues(), c.QueryParams()); err != nil {
+		if err := httpx.CheckParams(c.ParamNames(), c.ParamValues(), c.Request().URL.RawQuery); err != nil {
 			return err
 		}
 		return next(c)

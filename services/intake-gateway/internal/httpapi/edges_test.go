@@ -48,6 +48,28 @@ func TestTextParamsRefused(t *testing.T) {
 	require.Zero(t, jobs)
 }
 
+// TestMalformedQueryRefused proves that a query string that does not parse (a bad escape, a ';'
+// separator) is 400 on "query" on every route instead of being read as if the parameters it
+// holds were absent (a CSV upload without its sourceId), and stores nothing.
+func TestMalformedQueryRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, httpapi.Config{})
+	c, path := b.formSource(t)
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for _, p := range []string{path + "?ref=%zz", path + "?a=1;b=2", "/intake/webhook/" + c.ID.String() + "?x=abc%2"} {
+		r := b.do(t, http.MethodPost, p, form, []byte("email=ada%40example.com"))
+		pr := requireProblem(t, r, http.StatusBadRequest)
+		errs, _ := pr["errors"].([]any)
+		require.NotEmpty(t, errs, p)
+		require.Equal(t, "query", errs[0].(map[string]any)["field"], p)
+	}
+	r := b.do(t, http.MethodPost, "/intake/csv?sourceId=%zz", b.auth(), []byte("email\nada@example.com\n"))
+	requireProblem(t, r, http.StatusBadRequest)
+	raw, jobs := b.stored(t)
+	require.Zero(t, raw)
+	require.Zero(t, jobs)
+}
+
 // TestDatabaseUnreachable proves that while PostgreSQL cannot be reached, deliveries answer 503
 // unavailable with Retry-After (a problem document that does not say where the database is)
 // instead of 500.
