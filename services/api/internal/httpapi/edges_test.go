@@ -105,6 +105,33 @@ func TestMalformedQueryRefused(t *testing.T) {
 	require.Equal(t, before, a.writes())
 }
 
+// TestCredentialHeadersOnce proves that Authorization or X-Org-Id given twice is 400 on that
+// header, whichever copy is valid, instead of the first copy being taken (a second X-Org-Id of
+// another org, appended by a client or proxy, would otherwise go unseen), and writes nothing.
+func TestCredentialHeadersOnce(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	other, otherKey := a.newOrg("other")
+	add := func(k, v string) reqOpt { return func(r *http.Request) { r.Header.Add(k, v) } }
+	before := a.writes()
+	cases := []struct {
+		opt   reqOpt
+		field string
+	}{
+		{add("X-Org-Id", other.String()), "X-Org-Id"},
+		{add("X-Org-Id", a.org.String()), "X-Org-Id"},
+		{add("Authorization", "Bearer "+otherKey), "Authorization"},
+		{add("Authorization", "Bearer "+a.key), "Authorization"},
+	}
+	for _, tc := range cases {
+		requireRefused(t, a.do(http.MethodGet, "/leads", nil, tc.opt), http.StatusBadRequest, tc.field, "GET twice "+tc.field)
+		requireRefused(t, a.do(http.MethodPost, "/leads", `{"email":"twice@example.com"}`, tc.opt), http.StatusBadRequest, tc.field, "POST twice "+tc.field)
+	}
+	require.Equal(t, before, a.writes())
+	r := a.do(http.MethodGet, "/leads", nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+}
+
 // TestDatabaseUnreachable proves that while PostgreSQL cannot be reached, authenticated requests
 // answer 503 unavailable with Retry-After (a problem document that does not say where the
 // database is), reads and writes alike.

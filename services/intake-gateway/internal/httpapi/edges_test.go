@@ -1,8 +1,10 @@
 package httpapi_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +67,34 @@ func TestMalformedQueryRefused(t *testing.T) {
 	}
 	r := b.do(t, http.MethodPost, "/intake/csv?sourceId=%zz", b.auth(), []byte("email\nada@example.com\n"))
 	requireProblem(t, r, http.StatusBadRequest)
+	raw, jobs := b.stored(t)
+	require.Zero(t, raw)
+	require.Zero(t, jobs)
+}
+
+// TestCredentialHeadersOnce proves that the CSV route refuses Authorization or X-Org-Id given
+// twice with 400 on that header, as the api does, instead of taking the first copy, and stores
+// nothing.
+func TestCredentialHeadersOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, httpapi.Config{})
+	for _, h := range [][2]string{{"X-Org-Id", b.org.String()}, {"X-Org-Id", "00000000-0000-4000-8000-000000000001"}, {"Authorization", "Bearer " + b.apiKey}} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b.srv.URL+"/intake/csv", strings.NewReader("email\nada@example.com\n"))
+		require.NoError(t, err)
+		for k, v := range b.auth() {
+			req.Header.Set(k, v)
+		}
+		req.Header.Add(h[0], h[1])
+		res, err := b.client.Do(req)
+		require.NoError(t, err)
+		body, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.NoError(t, res.Body.Close())
+		p := requireProblem(t, response{status: res.StatusCode, header: res.Header, body: body}, http.StatusBadRequest)
+		errs, _ := p["errors"].([]any)
+		require.NotEmpty(t, errs, h[0])
+		require.Equal(t, h[0], errs[0].(map[string]any)["field"])
+	}
 	raw, jobs := b.stored(t)
 	require.Zero(t, raw)
 	require.Zero(t, jobs)
