@@ -16,11 +16,8 @@ import (
 // (or a proxy that appends a header) act for an org other than the one it meant. The key is
 // returned trimmed and unchecked; the caller authenticates it.
 func Credentials(h http.Header) (key string, orgID uuid.UUID, err error) {
-	for _, name := range []string{"Authorization", "X-Org-Id"} {
-		if len(h.Values(name)) > 1 {
-			return "", uuid.Nil, apperr.Errorf(apperr.BadRequest, "the %s header is given more than once", name).
-				WithFields(apperr.FieldError{Field: name, Message: "must be given once"})
-		}
+	if err := CheckSingleHeaders(h, "Authorization", "X-Org-Id"); err != nil {
+		return "", uuid.Nil, err
 	}
 	scheme, key, ok := strings.Cut(h.Get("Authorization"), " ")
 	key = strings.TrimSpace(key)
@@ -37,4 +34,26 @@ func Credentials(h http.Header) (key string, orgID uuid.UUID, err error) {
 			WithFields(apperr.FieldError{Field: "X-Org-Id", Message: "must be a UUID"})
 	}
 	return key, orgID, nil
+}
+
+// SingletonHeaders are the request headers that mean one thing each: credentials, the
+// idempotency key, the body's media type and the signature schemes of the intake gateway. Both
+// services refuse a request that repeats one (CheckSingleHeaders), whatever the route.
+var SingletonHeaders = []string{
+	"Authorization", "X-Org-Id", "Idempotency-Key", "Content-Type",
+	"X-Signature", "webhook-id", "webhook-timestamp", "webhook-signature",
+}
+
+// CheckSingleHeaders refuses (apperr.BadRequest, on that header) a request in which one of names
+// appears more than once. Go's Header.Get reads the first copy only, so a repeated header would
+// otherwise be half read: a second X-Org-Id or signature that a client or proxy appended would
+// go unseen. Names are checked in the order given, so the answer is always the same.
+func CheckSingleHeaders(h http.Header, names ...string) error {
+	for _, name := range names {
+		if len(h.Values(name)) > 1 {
+			return apperr.Errorf(apperr.BadRequest, "the %s header is given more than once", name).
+				WithFields(apperr.FieldError{Field: name, Message: "must be given once"})
+		}
+	}
+	return nil
 }

@@ -105,27 +105,33 @@ func TestMalformedQueryRefused(t *testing.T) {
 	require.Equal(t, before, a.writes())
 }
 
-// TestCredentialHeadersOnce proves that Authorization or X-Org-Id given twice is 400 on that
-// header, whichever copy is valid, instead of the first copy being taken (a second X-Org-Id of
-// another org, appended by a client or proxy, would otherwise go unseen), and writes nothing.
-func TestCredentialHeadersOnce(t *testing.T) {
+// TestSingleHeadersOnce proves that a header meant once (Authorization, X-Org-Id,
+// Idempotency-Key, Content-Type) given twice is 400 on that header, whichever copy is the good
+// one, instead of the first copy being read (a second X-Org-Id of another org, appended by a
+// client or proxy, would otherwise go unseen), and writes nothing.
+func TestSingleHeadersOnce(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	other, otherKey := a.newOrg("other")
 	add := func(k, v string) reqOpt { return func(r *http.Request) { r.Header.Add(k, v) } }
 	before := a.writes()
+	lead := `{"email":"twice@example.com"}`
 	cases := []struct {
-		opt   reqOpt
-		field string
+		method string
+		body   any
+		opt    reqOpt
+		field  string
 	}{
-		{add("X-Org-Id", other.String()), "X-Org-Id"},
-		{add("X-Org-Id", a.org.String()), "X-Org-Id"},
-		{add("Authorization", "Bearer "+otherKey), "Authorization"},
-		{add("Authorization", "Bearer "+a.key), "Authorization"},
+		{"GET", nil, add("X-Org-Id", other.String()), "X-Org-Id"},
+		{"POST", lead, add("X-Org-Id", other.String()), "X-Org-Id"},
+		{"POST", lead, add("X-Org-Id", a.org.String()), "X-Org-Id"},
+		{"GET", nil, add("Authorization", "Bearer "+otherKey), "Authorization"},
+		{"POST", lead, add("Authorization", "Bearer "+a.key), "Authorization"},
+		{"POST", lead, func(r *http.Request) { r.Header["Idempotency-Key"] = []string{"k1", "k2"} }, "Idempotency-Key"},
+		{"POST", lead, add("Content-Type", "application/json"), "Content-Type"},
 	}
 	for _, tc := range cases {
-		requireRefused(t, a.do(http.MethodGet, "/leads", nil, tc.opt), http.StatusBadRequest, tc.field, "GET twice "+tc.field)
-		requireRefused(t, a.do(http.MethodPost, "/leads", `{"email":"twice@example.com"}`, tc.opt), http.StatusBadRequest, tc.field, "POST twice "+tc.field)
+		requireRefused(t, a.do(tc.method, "/leads", tc.body, tc.opt), http.StatusBadRequest, tc.field, tc.method+" twice "+tc.field)
 	}
 	require.Equal(t, before, a.writes())
 	r := a.do(http.MethodGet, "/leads", nil)

@@ -1,9 +1,11 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,32 +74,62 @@ func TestMalformedQueryRefused(t *testing.T) {
 	require.Zero(t, jobs)
 }
 
-// TestCredentialHeadersOnce proves that the CSV route refuses Authorization or X-Org-Id given
-// twice with 400 on that header, as the api does, instead of taking the first copy, and stores
-// nothing.
-func TestCredentialHeadersOnce(t *testing.T) {
+// TestSingleHeadersOnce proves that a header meant once (credentials, a signature header of
+// either scheme, Content-Type) given twice is 400 on that header on every route, whichever copy
+// is the good one, instead of the first copy being read and the second going unseen, and that
+// nothing is stored.
+func TestSingleHeadersOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t, httpapi.Config{})
-	for _, h := range [][2]string{{"X-Org-Id", b.org.String()}, {"X-Org-Id", "00000000-0000-4000-8000-000000000001"}, {"Authorization", "Bearer " + b.apiKey}} {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b.srv.URL+"/intake/csv", strings.NewReader("email\nada@example.com\n"))
+	src := b.source(t, intake.NewSource{Kind: intake.KindWebhook, Name: "twice"})
+	now := b.clock.now()
+	body := []byte(`{"email":"ada@example.com"}`)
+	hook := "/intake/webhook/" + src.ID.String()
+	signed := map[string]string{"Content-Type": "application/json", httpapi.SignatureHeader: intake.Sign(src.SigningSecret, now, body)}
+	sig, err := intake.SignStandard(src.SigningSecret, "msg_1", now, body)
+	require.NoError(t, err)
+	standard := map[string]string{
+		"Content-Type": "application/json", "webhook-id": "msg_1", "webhook-timestamp": strconv.FormatInt(now.Unix(), 10), "webhook-signature": sig,
+	}
+	csv := []byte("email\nada@example.com\n")
+	cases := []struct {
+		path         string
+		header       map[string]string
+		body         []byte
+		name, second string
+	}{
+		{"/intake/csv", b.auth(), csv, "X-Org-Id", b.org.String()},
+		{"/intake/csv", b.auth(), csv, "X-Org-Id", "00000000-0000-4000-8000-000000000001"},
+		{"/intake/csv", b.auth(), csv, "Authorization", "Bearer " + b.apiKey},
+		{"/intake/csv", b.auth(), csv, "Content-Type", "text/csv"},
+		{hook, signed, body, httpapi.SignatureHeader, "t=1,v1=" + strings.Repeat("0", 64)},
+		{hook, standard, body, "webhook-id", "msg_2"},
+		{hook, standard, body, "webhook-timestamp", "1"},
+		{hook, standard, body, "webhook-signature", "v1,AAAA"},
+	}
+	for _, tc := range cases {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b.srv.URL+tc.path, bytes.NewReader(tc.body))
 		require.NoError(t, err)
-		for k, v := range b.auth() {
+		for k, v := range tc.header {
 			req.Header.Set(k, v)
 		}
-		req.Header.Add(h[0], h[1])
+		req.Header.Add(tc.name, tc.second)
 		res, err := b.client.Do(req)
 		require.NoError(t, err)
-		body, err := io.ReadAll(res.Body)
+		out, err := io.ReadAll(res.Body)
 		require.NoError(t, err)
 		require.NoError(t, res.Body.Close())
-		p := requireProblem(t, response{status: res.StatusCode, header: res.Header, body: body}, http.StatusBadRequest)
+		p := requireProblem(t, response{status: res.StatusCode, header: res.Header, body: out}, http.StatusBadRequest)
 		errs, _ := p["errors"].([]any)
-		require.NotEmpty(t, errs, h[0])
-		require.Equal(t, h[0], errs[0].(map[string]any)["field"])
+		require.NotEmpty(t, errs, tc.name)
+		require.Equal(t, http.CanonicalHeaderKey(tc.name), http.CanonicalHeaderKey(errs[0].(map[string]any)["field"].(string)))
 	}
 	raw, jobs := b.stored(t)
 	require.Zero(t, raw)
 	require.Zero(t, jobs)
+	// Each delivery once, its headers once, is accepted.
+	r := b.do(t, http.MethodPost, hook, standard, body)
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
 }
 
 // TestDatabaseUnreachable proves that while PostgreSQL cannot be reached, deliveries answer 503

@@ -36,10 +36,14 @@ func (s *Server) handleError(err error, c echo.Context) {
 }
 
 // checkParams refuses, with 400, a request whose path parameters or query hold text that
-// PostgreSQL cannot take (httpx.CheckParams), before any handler can pass it on to SQL.
+// PostgreSQL cannot take (httpx.CheckParams), before any handler can pass it on to SQL, and one
+// that repeats a header meant once (httpx.CheckSingleHeaders), before any handler reads half of it.
 func checkParams(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if err := httpx.CheckParams(c.ParamNames(), c.ParamValues(), c.Request().URL.RawQuery); err != nil {
+			return err
+		}
+		if err := httpx.CheckSingleHeaders(c.Request().Header, httpx.SingletonHeaders...); err != nil {
 			return err
 		}
 		return next(c)
