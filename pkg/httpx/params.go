@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -57,6 +58,34 @@ func CheckParams(names, values []string, rawQuery string) error {
 		for _, v := range query[k] {
 			if err := CheckText(k, v); err != nil {
 				return err
+			}
+		}
+	}
+	return nil
+}
+
+// CheckRequest is the edge check that both services run on each request before any handler:
+// its path parameters and query (CheckParams), the headers meant once (CheckSingleHeaders) and
+// its body's content coding (CheckContentEncoding). names[i] is the path parameter values[i].
+func CheckRequest(names, values []string, r *http.Request) error {
+	if err := CheckParams(names, values, r.URL.RawQuery); err != nil {
+		return err
+	}
+	if err := CheckSingleHeaders(r.Header, SingletonHeaders...); err != nil {
+		return err
+	}
+	return CheckContentEncoding(r.Header)
+}
+
+// CheckContentEncoding refuses (apperr.Unsupported, 415) a request body sent with a content
+// coding: neither service decodes one, so a body declared gzip would otherwise be read as it is,
+// and one that is not compressed at all would be taken although its header says otherwise.
+// "identity" is no coding and passes.
+func CheckContentEncoding(h http.Header) error {
+	for _, v := range h.Values("Content-Encoding") {
+		for coding := range strings.SplitSeq(v, ",") {
+			if c := strings.TrimSpace(coding); c != "" && !strings.EqualFold(c, "identity") {
+				return apperr.Errorf(apperr.Unsupported, "Content-Encoding %q is not accepted; send the body uncompressed", c)
 			}
 		}
 	}

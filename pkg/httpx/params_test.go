@@ -1,6 +1,7 @@
 package httpx_test
 
 import (
+	"net/http"
 	"net/url"
 	"testing"
 
@@ -50,5 +51,19 @@ func TestCheckParams(t *testing.T) {
 			require.Equal(t, tc.field, e.Fields[0].Field)
 			require.Equal(t, 400, httpx.ProblemFor(err).Status)
 		})
+	}
+}
+
+// TestCheckContentEncoding proves that a request body with any content coding is refused with
+// 415 and that none, or identity, passes.
+func TestCheckContentEncoding(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []http.Header{{}, {"Content-Encoding": {"identity"}}, {"Content-Encoding": {""}}} {
+		require.NoError(t, httpx.CheckContentEncoding(ok))
+	}
+	for _, v := range []string{"gzip", "br", "identity, gzip", "x-gzip", "deflate"} {
+		err := httpx.CheckContentEncoding(http.Header{"Content-Encoding": {v}})
+		require.Equal(t, apperr.Unsupported, apperr.CodeOf(err), v)
+		require.Equal(t, 415, httpx.ProblemFor(err).Status, v)
 	}
 }

@@ -4,6 +4,8 @@ package httpapi_test
 // Idempotency-Key header, member names, and a database that cannot be reached.
 
 import (
+	"bytes"
+	"compress/gzip"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -136,6 +138,27 @@ func TestSingleHeadersOnce(t *testing.T) {
 	require.Equal(t, before, a.writes())
 	r := a.do(http.MethodGet, "/leads", nil)
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+}
+
+// TestContentEncodingRefused proves that a body sent with a content coding is 415 and writes
+// nothing, compressed or not: the API does not decode one, so a body claimed as gzip was read as
+// it is, and taken when it was in fact plain JSON.
+func TestContentEncodingRefused(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	_, err := w.Write([]byte(`{"email":"zipped@example.com"}`))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	before := a.writes()
+	for _, body := range []any{`{"email":"plain@example.com"}`, gz.Bytes()} {
+		r := a.do(http.MethodPost, "/leads", body, withHeader("Content-Encoding", "gzip"))
+		requireRefused(t, r, http.StatusUnsupportedMediaType, "", "Content-Encoding: gzip")
+	}
+	require.Equal(t, before, a.writes())
+	r := a.do(http.MethodPost, "/leads", `{"email":"plain@example.com"}`, withHeader("Content-Encoding", "identity"))
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
 }
 
 // TestDatabaseUnreachable proves that while PostgreSQL cannot be reached, authenticated requests

@@ -132,6 +132,31 @@ func TestSingleHeadersOnce(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
 }
 
+// TestContentEncodingRefused proves that a delivery sent with a content coding is 415 and
+// stores nothing: the gateway stores bodies as received and decodes no coding, so a signed body
+// declared gzip was stored as if it were plain.
+func TestContentEncodingRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, httpapi.Config{})
+	src := b.source(t, intake.NewSource{Kind: intake.KindWebhook, Name: "zipped"})
+	_, form := b.formSource(t)
+	body := []byte(`{"email":"ada@example.com"}`)
+	hook := map[string]string{
+		"Content-Type": "application/json", "Content-Encoding": "gzip",
+		httpapi.SignatureHeader: intake.Sign(src.SigningSecret, b.clock.now(), body),
+	}
+	requireProblem(t, b.do(t, http.MethodPost, "/intake/webhook/"+src.ID.String(), hook, body), http.StatusUnsupportedMediaType)
+	requireProblem(t, b.do(t, http.MethodPost, form, map[string]string{
+		"Content-Type": "application/x-www-form-urlencoded", "Content-Encoding": "br",
+	}, []byte("email=ada%40example.com")), http.StatusUnsupportedMediaType)
+	csv := b.auth()
+	csv["Content-Encoding"] = "gzip"
+	requireProblem(t, b.do(t, http.MethodPost, "/intake/csv", csv, []byte("email\nada@example.com\n")), http.StatusUnsupportedMediaType)
+	raw, jobs := b.stored(t)
+	require.Zero(t, raw)
+	require.Zero(t, jobs)
+}
+
 // TestDatabaseUnreachable proves that while PostgreSQL cannot be reached, deliveries answer 503
 // unavailable with Retry-After (a problem document that does not say where the database is)
 // instead of 500.
