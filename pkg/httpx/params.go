@@ -30,7 +30,9 @@ func CheckText(field, value string) error {
 // names are checked in sorted order, so the answer to a request is always the same. A query name
 // that is itself not text is reported as the field "query". A query that does not parse (a bad
 // escape such as %zz, a ';' separator) is refused as a whole: net/url would drop the parameters
-// it cannot read, and a route would then answer as if a filter or limit had not been given.
+// it cannot read, and a route would then answer as if a filter or limit had not been given. No
+// query parameter of either service is a list, so a name given twice is refused too: routes
+// read the first value only, and ?stage=lost&stage=new would answer for "lost" alone.
 func CheckParams(names, values []string, rawQuery string) error {
 	query, err := url.ParseQuery(rawQuery)
 	if err != nil {
@@ -54,6 +56,10 @@ func CheckParams(names, values []string, rawQuery string) error {
 	for _, k := range keys {
 		if err := CheckText("query", k); err != nil {
 			return err
+		}
+		if len(query[k]) > 1 {
+			return apperr.Errorf(apperr.BadRequest, "query parameter %s is given more than once", k).
+				WithFields(apperr.FieldError{Field: k, Message: "must be given once"})
 		}
 		for _, v := range query[k] {
 			if err := CheckText(k, v); err != nil {

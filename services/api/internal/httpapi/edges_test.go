@@ -161,6 +161,29 @@ func TestContentEncodingRefused(t *testing.T) {
 	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
 }
 
+// TestQueryParamOnce proves that a query parameter given twice is 400 on its name on every
+// route (no parameter of the API is a list), instead of the route reading the first value only
+// (?stage=lost&stage=new answering for "lost" alone), and writes nothing.
+func TestQueryParamOnce(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	before := a.writes()
+	cases := []struct{ method, path, body, field string }{
+		{"GET", "/leads?stage=lost&stage=new", "", "stage"},
+		{"GET", "/leads?limit=1&limit=200", "", "limit"},
+		{"GET", "/observability/events?type=lead.created&entityType=lead&type=deal.created", "", "type"},
+		{"POST", "/leads?x=1&x=2", `{"email":"twice@example.com"}`, "x"},
+	}
+	for _, tc := range cases {
+		var body any
+		if tc.body != "" {
+			body = tc.body
+		}
+		requireRefused(t, a.do(tc.method, tc.path, body), http.StatusBadRequest, tc.field, tc.method+" "+tc.path)
+	}
+	require.Equal(t, before, a.writes())
+}
+
 // TestDatabaseUnreachable proves that while PostgreSQL cannot be reached, authenticated requests
 // answer 503 unavailable with Retry-After (a problem document that does not say where the
 // database is), reads and writes alike.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
@@ -152,6 +153,23 @@ func TestContentEncodingRefused(t *testing.T) {
 	csv := b.auth()
 	csv["Content-Encoding"] = "gzip"
 	requireProblem(t, b.do(t, http.MethodPost, "/intake/csv", csv, []byte("email\nada@example.com\n")), http.StatusUnsupportedMediaType)
+	raw, jobs := b.stored(t)
+	require.Zero(t, raw)
+	require.Zero(t, jobs)
+}
+
+// TestQueryParamOnce proves that a query parameter given twice is 400 on its name (no
+// parameter of the gateway is a list), instead of the first value being read, and stores
+// nothing.
+func TestQueryParamOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, httpapi.Config{})
+	csvSource := b.source(t, intake.NewSource{Kind: intake.KindCSV, Name: "sheet"})
+	r := b.do(t, http.MethodPost, "/intake/csv?sourceId="+csvSource.ID.String()+"&sourceId="+uuid.NewString(), b.auth(), []byte("email\nada@example.com\n"))
+	p := requireProblem(t, r, http.StatusBadRequest)
+	errs, _ := p["errors"].([]any)
+	require.NotEmpty(t, errs)
+	require.Equal(t, "sourceId", errs[0].(map[string]any)["field"])
 	raw, jobs := b.stored(t)
 	require.Zero(t, raw)
 	require.Zero(t, jobs)
