@@ -22,8 +22,10 @@ import (
 // DecodeJSON reads body into dst strictly (R23), with encoding/json/v2's rules (the
 // go-json-experiment module, which becomes the standard library's encoding/json/v2): the bytes
 // must be valid UTF-8 without NUL characters, hold exactly one JSON value with no trailing data,
-// no object may repeat a member name, and every member must name a field of dst exactly, case
-// included ({"EMAIL": ...} is not "email"). Errors are apperr.BadRequest with the offending
+// that value must not be null (v2 leaves dst untouched for a null, which would let `null` pass
+// as an empty request: an empty patch, or a PUT that clears everything), no object may repeat a
+// member name, and every member must name a field of dst exactly, case included ({"EMAIL": ...}
+// is not "email"). Errors are apperr.BadRequest with the offending
 // field, as a path like "contacts[0].email", where there is one.
 func DecodeJSON(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -36,6 +38,9 @@ func DecodeJSON(body []byte, dst any) error {
 		return apperr.Errorf(apperr.BadRequest, "request body contains a NUL character")
 	}
 	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	if dec.PeekKind() == 'n' {
+		return apperr.Errorf(apperr.BadRequest, "request body must be %s, not null", jsonKind(reflect.TypeOf(dst).Elem().Kind()))
+	}
 	if err := json.UnmarshalDecode(dec, dst, json.RejectUnknownMembers(true)); err != nil {
 		return decodeError(err)
 	}

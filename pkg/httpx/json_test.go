@@ -56,6 +56,8 @@ func TestDecodeJSONStrict(t *testing.T) {
 		"number overflow":      {body: `{"count":1e400}`, field: "count"},
 		"string is not object": {body: `"x"`},
 		"null then more":       {body: `null null`},
+		"null":                 {body: `null`},
+		"null with spaces":     {body: " null\n"},
 		"unterminated string":  {body: `{"name":"a}`},
 		"nested arrays":        {body: strings.Repeat("[", 5) + strings.Repeat("]", 5)},
 	}

@@ -58,13 +58,13 @@ func (s *Server) bindJSONWith(c echo.Context, dst any, o bindOpts) error {
 	return s.check(dst)
 }
 
-// requireJSON refuses a request whose Content-Type is not JSON (415).
+// requireJSON refuses a request whose Content-Type is not JSON in UTF-8 (415).
 func requireJSON(c echo.Context) error {
-	mt, _, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	mt, params, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
 	if err != nil || (mt != echo.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
 		return apperr.Errorf(apperr.Unsupported, "Content-Type must be application/json")
 	}
-	return nil
+	return httpx.CheckCharset(params)
 }
 
 // trimStrings trims the free-text string and *string fields of the struct that v points to.

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -100,4 +101,61 @@ func TestMemberNamesExact(t *testing.T) {
 		requireRefused(t, a.do(tc.method, tc.path, tc.body), http.StatusBadRequest, tc.field, tc.method+" "+tc.path+" "+tc.body)
 	}
 	require.Equal(t, before, [3]int{a.writes()[0], a.writes()[1], a.count(`SELECT count(*) FROM intake_sources`)})
+}
+
+// TestNullBodyRefused proves that a body of JSON null is 400 on every JSON body of the API, not
+// an empty request: it neither clears the ICP (PUT) nor passes as an empty patch, and writes
+// nothing.
+func TestNullBodyRefused(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	r := a.do(http.MethodPut, "/settings/icp", `{"keywords":["crm"]}`)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	leadID := convertibleLead(t, a, "null@example.com")
+	d := createDeal(t, a, convertibleLead(t, a, "deal@example.com"), nil)
+	r = a.do(http.MethodPost, "/intake-sources", map[string]any{"name": "Hook", "kind": "webhook"})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	var src struct{ ID string }
+	r.json(t, &src)
+	r = a.do(http.MethodPost, "/calls", map[string]any{"leadId": leadID, "scheduledAt": callSoon()})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	var c struct{ ID string }
+	r.json(t, &c)
+	lp, cp, dp, sp := "/leads/"+leadID, "/calls/"+c.ID, "/deals/"+d.ID, "/intake-sources/"+src.ID
+
+	before := [3]int{a.writes()[1], a.writes()[2], a.count(`SELECT count(*) FROM intake_sources`)}
+	for _, op := range []struct{ method, path string }{
+		{"PUT", "/settings/icp"}, {"PATCH", lp}, {"PATCH", dp}, {"PATCH", sp},
+		{"POST", "/leads"}, {"POST", lp + "/stage"}, {"POST", lp + "/activities"}, {"POST", "/deals"},
+		{"POST", dp + "/stage"}, {"POST", "/intake-sources"}, {"POST", sp + "/rotate-secret"},
+		{"POST", "/calls"}, {"POST", cp + "/complete"}, {"POST", cp + "/cancel"},
+	} {
+		for _, body := range []string{"null", " null\n"} {
+			requireRefused(t, a.do(op.method, op.path, body), http.StatusBadRequest, "", op.method+" "+op.path+" "+body)
+		}
+	}
+	require.Equal(t, before, [3]int{a.writes()[1], a.writes()[2], a.count(`SELECT count(*) FROM intake_sources`)})
+	r = a.do(http.MethodGet, "/settings/icp", nil)
+	var icp struct{ Keywords []string }
+	r.json(t, &icp)
+	require.Equal(t, []string{"crm"}, icp.Keywords, "a null PUT leaves the ICP as it was")
+}
+
+// TestJSONCharsetRefused proves that a JSON body declared in another charset than UTF-8 is 415
+// on the API as on the gateway (bodies are read as UTF-8, never transcoded) and writes nothing,
+// while UTF-8 named in any case, or US-ASCII, is accepted.
+func TestJSONCharsetRefused(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	leadID := convertibleLead(t, a, "charset@example.com")
+	before := a.writes()
+	for _, ct := range []string{"application/json; charset=latin1", "application/json; charset=iso-8859-1", "application/json; charset=utf-16"} {
+		requireRefused(t, a.do(http.MethodPost, "/leads", `{"email":"caf@example.com"}`, withHeader("Content-Type", ct)), http.StatusUnsupportedMediaType, "", ct)
+		requireRefused(t, a.do(http.MethodPatch, "/leads/"+leadID, `{"company":"Acme"}`, withHeader("Content-Type", ct)), http.StatusUnsupportedMediaType, "", ct)
+	}
+	require.Equal(t, before, a.writes())
+	for i, ct := range []string{"application/json; charset=UTF-8", "application/json;charset=utf-8", "application/json; charset=us-ascii"} {
+		r := a.do(http.MethodPost, "/leads", fmt.Sprintf(`{"email":"ok%d@example.com"}`, i), withHeader("Content-Type", ct))
+		require.Equal(t, http.StatusCreated, r.Status, "%s: %s", ct, r.Body)
+	}
 }

@@ -4,6 +4,8 @@ package httpapi_test
 // Idempotency-Key header, member names, and a database that cannot be reached.
 
 import (
+	"bytes"
+	"compress/gzip"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -77,6 +79,109 @@ func TestTextParamsRefused(t *testing.T) {
 	// The check is no obstacle to ordinary text.
 	r := a.do(http.MethodGet, "/observability/events?entityType=l%C3%A9ad", nil)
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+}
+
+// TestMalformedQueryRefused proves that a query string that does not parse (a bad escape, a ';'
+// separator) is 400 on "query" on every route instead of being read as if the parameters it
+// holds were absent (a list answering unfiltered, at the default limit), and writes nothing.
+func TestMalformedQueryRefused(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	r := a.do(http.MethodPost, "/leads", `{"email":"lost@example.com"}`)
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	before := a.writes()
+	cases := []struct{ method, path, body string }{
+		{"GET", "/leads?limit=%zz", ""},
+		{"GET", "/leads?stage=lost;limit=1", ""},
+		{"GET", "/leads?q=abc%2", ""},
+		{"GET", "/observability/events?%zz=1", ""},
+		{"POST", "/leads?x=%zz", `{"email":"q@example.com"}`},
+	}
+	for _, tc := range cases {
+		var body any
+		if tc.body != "" {
+			body = tc.body
+		}
+		requireRefused(t, a.do(tc.method, tc.path, body), http.StatusBadRequest, "query", tc.method+" "+tc.path)
+	}
+	require.Equal(t, before, a.writes())
+}
+
+// TestSingleHeadersOnce proves that a header meant once (Authorization, X-Org-Id,
+// Idempotency-Key, Content-Type) given twice is 400 on that header, whichever copy is the good
+// one, instead of the first copy being read (a second X-Org-Id of another org, appended by a
+// client or proxy, would otherwise go unseen), and writes nothing.
+func TestSingleHeadersOnce(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	other, otherKey := a.newOrg("other")
+	add := func(k, v string) reqOpt { return func(r *http.Request) { r.Header.Add(k, v) } }
+	before := a.writes()
+	lead := `{"email":"twice@example.com"}`
+	cases := []struct {
+		method string
+		body   any
+		opt    reqOpt
+		field  string
+	}{
+		{"GET", nil, add("X-Org-Id", other.String()), "X-Org-Id"},
+		{"POST", lead, add("X-Org-Id", other.String()), "X-Org-Id"},
+		{"POST", lead, add("X-Org-Id", a.org.String()), "X-Org-Id"},
+		{"GET", nil, add("Authorization", "Bearer "+otherKey), "Authorization"},
+		{"POST", lead, add("Authorization", "Bearer "+a.key), "Authorization"},
+		{"POST", lead, func(r *http.Request) { r.Header["Idempotency-Key"] = []string{"k1", "k2"} }, "Idempotency-Key"},
+		{"POST", lead, add("Content-Type", "application/json"), "Content-Type"},
+	}
+	for _, tc := range cases {
+		requireRefused(t, a.do(tc.method, "/leads", tc.body, tc.opt), http.StatusBadRequest, tc.field, tc.method+" twice "+tc.field)
+	}
+	require.Equal(t, before, a.writes())
+	r := a.do(http.MethodGet, "/leads", nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+}
+
+// TestContentEncodingRefused proves that a body sent with a content coding is 415 and writes
+// nothing, compressed or not: the API does not decode one, so a body claimed as gzip was read as
+// it is, and taken when it was in fact plain JSON.
+func TestContentEncodingRefused(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	_, err := w.Write([]byte(`{"email":"zipped@example.com"}`))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	before := a.writes()
+	for _, body := range []any{`{"email":"plain@example.com"}`, gz.Bytes()} {
+		r := a.do(http.MethodPost, "/leads", body, withHeader("Content-Encoding", "gzip"))
+		requireRefused(t, r, http.StatusUnsupportedMediaType, "", "Content-Encoding: gzip")
+	}
+	require.Equal(t, before, a.writes())
+	r := a.do(http.MethodPost, "/leads", `{"email":"plain@example.com"}`, withHeader("Content-Encoding", "identity"))
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+}
+
+// TestQueryParamOnce proves that a query parameter given twice is 400 on its name on every
+// route (no parameter of the API is a list), instead of the route reading the first value only
+// (?stage=lost&stage=new answering for "lost" alone), and writes nothing.
+func TestQueryParamOnce(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	before := a.writes()
+	cases := []struct{ method, path, body, field string }{
+		{"GET", "/leads?stage=lost&stage=new", "", "stage"},
+		{"GET", "/leads?limit=1&limit=200", "", "limit"},
+		{"GET", "/observability/events?type=lead.created&entityType=lead&type=deal.created", "", "type"},
+		{"POST", "/leads?x=1&x=2", `{"email":"twice@example.com"}`, "x"},
+	}
+	for _, tc := range cases {
+		var body any
+		if tc.body != "" {
+			body = tc.body
+		}
+		requireRefused(t, a.do(tc.method, tc.path, body), http.StatusBadRequest, tc.field, tc.method+" "+tc.path)
+	}
+	require.Equal(t, before, a.writes())
 }
 
 // TestDatabaseUnreachable proves that while PostgreSQL cannot be reached, authenticated requests

@@ -38,11 +38,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 	_ = c.JSON(p.Status, p)
 }
 
-// checkParams refuses, with 400, a request whose path parameters or query hold text that
-// PostgreSQL cannot take (httpx.CheckParams), before any handler can pass it on to SQL.
-func checkParams(next echo.HandlerFunc) echo.HandlerFunc {
+// checkRequest refuses a request that no handler should see (httpx.CheckRequest): path
+// parameters or a query that PostgreSQL cannot take as text or that does not parse (400), a
+// header meant once given twice (400), a body with a content coding (415).
+func checkRequest(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if err := httpx.CheckParams(c.ParamNames(), c.ParamValues(), c.QueryParams()); err != nil {
+		if err := httpx.CheckRequest(c.ParamNames(), c.ParamValues(), c.Request()); err != nil {
 			return err
 		}
 		return next(c)

@@ -34,7 +34,7 @@ func (s *Server) routes() {
 
 	// Authenticated routes carry their middleware per route (not as a group), so that an unknown
 	// path is a plain 404 and a wrong method a 405, before any authentication.
-	api := router{e: e, mw: []echo.MiddlewareFunc{checkParams, s.authenticate, s.idempotent}}
+	api := router{e: e, mw: []echo.MiddlewareFunc{checkRequest, s.authenticate, s.idempotent}}
 	s.leadRoutes(api)
 	s.callRoutes(api)
 	s.dealRoutes(api)

@@ -5,13 +5,13 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/httpx"
 	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/org"
 )
@@ -210,23 +210,14 @@ func skipPart(p *multipart.Part) error {
 	return err
 }
 
-// authenticate requires `Authorization: Bearer <key>` and `X-Org-Id: <uuid>` as the api does:
-// no key or an invalid, unknown or revoked one is 401; a good key of another org 403.
+// authenticate requires `Authorization: Bearer <key>` and `X-Org-Id: <uuid>`, each once, as the
+// api does (httpx.Credentials): no key or an invalid, unknown or revoked one is 401; a good key
+// of another org 403.
 func (s *Server) authenticate(c echo.Context) (org.Principal, error) {
-	scheme, key, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
-		return org.Principal{}, apperr.Errorf(apperr.Unauthorized, "an API key is required: Authorization: Bearer <key>")
+	key, orgID, err := httpx.Credentials(c.Request().Header)
+	if err != nil {
+		return org.Principal{}, err
 	}
-	rawOrg := c.Request().Header.Get("X-Org-Id")
-	if rawOrg == "" {
-		return org.Principal{}, apperr.Errorf(apperr.Unauthorized, "the X-Org-Id header is required")
-	}
-	orgID, err := uuid.Parse(rawOrg)
-	if err != nil || len(rawOrg) != 36 {
-		return org.Principal{}, apperr.Errorf(apperr.BadRequest, "X-Org-Id must be a UUID").
-			WithFields(apperr.FieldError{Field: "X-Org-Id", Message: "must be a UUID"})
-	}
-	key = strings.TrimSpace(key)
 	if keyOrg, ok := org.KeyOrg(key); !ok || keyOrg == uuid.Nil {
 		// org.Authenticate cannot open a tenant read for the nil org and would fail with 500.
 		return org.Principal{}, apperr.Errorf(apperr.Unauthorized, "invalid api key")

@@ -1,11 +1,16 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
@@ -43,6 +48,128 @@ func TestTextParamsRefused(t *testing.T) {
 		require.NotEmpty(t, errs, tc.path)
 		require.Equal(t, tc.field, errs[0].(map[string]any)["field"], tc.path)
 	}
+	raw, jobs := b.stored(t)
+	require.Zero(t, raw)
+	require.Zero(t, jobs)
+}
+
+// TestMalformedQueryRefused proves that a query string that does not parse (a bad escape, a ';'
+// separator) is 400 on "query" on every route instead of being read as if the parameters it
+// holds were absent (a CSV upload without its sourceId), and stores nothing.
+func TestMalformedQueryRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, httpapi.Config{})
+	c, path := b.formSource(t)
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for _, p := range []string{path + "?ref=%zz", path + "?a=1;b=2", "/intake/webhook/" + c.ID.String() + "?x=abc%2"} {
+		r := b.do(t, http.MethodPost, p, form, []byte("email=ada%40example.com"))
+		pr := requireProblem(t, r, http.StatusBadRequest)
+		errs, _ := pr["errors"].([]any)
+		require.NotEmpty(t, errs, p)
+		require.Equal(t, "query", errs[0].(map[string]any)["field"], p)
+	}
+	r := b.do(t, http.MethodPost, "/intake/csv?sourceId=%zz", b.auth(), []byte("email\nada@example.com\n"))
+	requireProblem(t, r, http.StatusBadRequest)
+	raw, jobs := b.stored(t)
+	require.Zero(t, raw)
+	require.Zero(t, jobs)
+}
+
+// TestSingleHeadersOnce proves that a header meant once (credentials, a signature header of
+// either scheme, Content-Type) given twice is 400 on that header on every route, whichever copy
+// is the good one, instead of the first copy being read and the second going unseen, and that
+// nothing is stored.
+func TestSingleHeadersOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, httpapi.Config{})
+	src := b.source(t, intake.NewSource{Kind: intake.KindWebhook, Name: "twice"})
+	now := b.clock.now()
+	body := []byte(`{"email":"ada@example.com"}`)
+	hook := "/intake/webhook/" + src.ID.String()
+	signed := map[string]string{"Content-Type": "application/json", httpapi.SignatureHeader: intake.Sign(src.SigningSecret, now, body)}
+	sig, err := intake.SignStandard(src.SigningSecret, "msg_1", now, body)
+	require.NoError(t, err)
+	standard := map[string]string{
+		"Content-Type": "application/json", "webhook-id": "msg_1", "webhook-timestamp": strconv.FormatInt(now.Unix(), 10), "webhook-signature": sig,
+	}
+	csv := []byte("email\nada@example.com\n")
+	cases := []struct {
+		path         string
+		header       map[string]string
+		body         []byte
+		name, second string
+	}{
+		{"/intake/csv", b.auth(), csv, "X-Org-Id", b.org.String()},
+		{"/intake/csv", b.auth(), csv, "X-Org-Id", "00000000-0000-4000-8000-000000000001"},
+		{"/intake/csv", b.auth(), csv, "Authorization", "Bearer " + b.apiKey},
+		{"/intake/csv", b.auth(), csv, "Content-Type", "text/csv"},
+		{hook, signed, body, httpapi.SignatureHeader, "t=1,v1=" + strings.Repeat("0", 64)},
+		{hook, standard, body, "webhook-id", "msg_2"},
+		{hook, standard, body, "webhook-timestamp", "1"},
+		{hook, standard, body, "webhook-signature", "v1,AAAA"},
+	}
+	for _, tc := range cases {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b.srv.URL+tc.path, bytes.NewReader(tc.body))
+		require.NoError(t, err)
+		for k, v := range tc.header {
+			req.Header.Set(k, v)
+		}
+		req.Header.Add(tc.name, tc.second)
+		res, err := b.client.Do(req)
+		require.NoError(t, err)
+		out, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.NoError(t, res.Body.Close())
+		p := requireProblem(t, response{status: res.StatusCode, header: res.Header, body: out}, http.StatusBadRequest)
+		errs, _ := p["errors"].([]any)
+		require.NotEmpty(t, errs, tc.name)
+		require.Equal(t, http.CanonicalHeaderKey(tc.name), http.CanonicalHeaderKey(errs[0].(map[string]any)["field"].(string)))
+	}
+	raw, jobs := b.stored(t)
+	require.Zero(t, raw)
+	require.Zero(t, jobs)
+	// Each delivery once, its headers once, is accepted.
+	r := b.do(t, http.MethodPost, hook, standard, body)
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+}
+
+// TestContentEncodingRefused proves that a delivery sent with a content coding is 415 and
+// stores nothing: the gateway stores bodies as received and decodes no coding, so a signed body
+// declared gzip was stored as if it were plain.
+func TestContentEncodingRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, httpapi.Config{})
+	src := b.source(t, intake.NewSource{Kind: intake.KindWebhook, Name: "zipped"})
+	_, form := b.formSource(t)
+	body := []byte(`{"email":"ada@example.com"}`)
+	hook := map[string]string{
+		"Content-Type": "application/json", "Content-Encoding": "gzip",
+		httpapi.SignatureHeader: intake.Sign(src.SigningSecret, b.clock.now(), body),
+	}
+	requireProblem(t, b.do(t, http.MethodPost, "/intake/webhook/"+src.ID.String(), hook, body), http.StatusUnsupportedMediaType)
+	requireProblem(t, b.do(t, http.MethodPost, form, map[string]string{
+		"Content-Type": "application/x-www-form-urlencoded", "Content-Encoding": "br",
+	}, []byte("email=ada%40example.com")), http.StatusUnsupportedMediaType)
+	csv := b.auth()
+	csv["Content-Encoding"] = "gzip"
+	requireProblem(t, b.do(t, http.MethodPost, "/intake/csv", csv, []byte("email\nada@example.com\n")), http.StatusUnsupportedMediaType)
+	raw, jobs := b.stored(t)
+	require.Zero(t, raw)
+	require.Zero(t, jobs)
+}
+
+// TestQueryParamOnce proves that a query parameter given twice is 400 on its name (no
+// parameter of the gateway is a list), instead of the first value being read, and stores
+// nothing.
+func TestQueryParamOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, httpapi.Config{})
+	csvSource := b.source(t, intake.NewSource{Kind: intake.KindCSV, Name: "sheet"})
+	r := b.do(t, http.MethodPost, "/intake/csv?sourceId="+csvSource.ID.String()+"&sourceId="+uuid.NewString(), b.auth(), []byte("email\nada@example.com\n"))
+	p := requireProblem(t, r, http.StatusBadRequest)
+	errs, _ := p["errors"].([]any)
+	require.NotEmpty(t, errs)
+	require.Equal(t, "sourceId", errs[0].(map[string]any)["field"])
 	raw, jobs := b.stored(t)
 	require.Zero(t, raw)
 	require.Zero(t, jobs)

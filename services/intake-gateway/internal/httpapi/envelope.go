@@ -41,12 +41,8 @@ func mediaType(c echo.Context, allowed ...string) (string, map[string]string, er
 	if !found {
 		return "", nil, apperr.Errorf(apperr.Unsupported, "%s, not %s", want, mt)
 	}
-	if cs, ok := params["charset"]; ok {
-		switch strings.ToLower(cs) {
-		case "utf-8", "utf8", "us-ascii":
-		default:
-			return "", nil, apperr.Errorf(apperr.Unsupported, "charset %q is not accepted; send UTF-8", cs)
-		}
+	if err := httpx.CheckCharset(params); err != nil {
+		return "", nil, err
 	}
 	return mt, params, nil
 }

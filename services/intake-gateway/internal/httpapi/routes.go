@@ -11,7 +11,7 @@ import (
 func (s *Server) routes() {
 	e := s.echo
 	e.Use(middleware.RequestID(), s.accessLog(), recoverer())
-	e.Use(checkParams)
+	e.Use(checkRequest)
 	e.Use(compress())
 
 	ops := echo.WrapHandler(httpx.OpsHandler(s.Ready, s.Registry, s.Log.Named("http")))
