@@ -92,8 +92,9 @@ type standardHeaders struct {
 }
 
 // parseStandard checks the three headers: an id of 1 to 255 printable ASCII characters without
-// "." or white space, a timestamp of digits, and a signature list whose v1 items are base64 of 32
-// bytes. All three missing is ErrNoSignature; anything else out of shape ErrMalformedSignature.
+// "." or white space, a timestamp of digits, and a signature list with at least one v1 item (one
+// that is not base64 of 32 bytes is kept as nil, which matches nothing). All three missing is
+// ErrNoSignature; anything else out of shape ErrMalformedSignature.
 func parseStandard(id, ts, sig string) (standardHeaders, error) {
 	id, ts, sig = strings.TrimSpace(id), strings.TrimSpace(ts), strings.TrimSpace(sig)
 	if id == "" && ts == "" && sig == "" {
@@ -129,12 +130,14 @@ func parseStandard(id, ts, sig string) (standardHeaders, error) {
 		if version != "v1" {
 			continue
 		}
-		mac, err := base64.StdEncoding.DecodeString(value)
-		if err != nil || len(mac) != sha256.Size {
-			return standardHeaders{}, standardMalformed("a v1 signature is not base64 of 32 bytes")
-		}
 		if len(h.v1) == maxSignatures {
 			return standardHeaders{}, standardMalformed("too many v1 signatures")
+		}
+		mac, err := base64.StdEncoding.DecodeString(value)
+		if err != nil || len(mac) != sha256.Size {
+			// A v1 that cannot be an HMAC-SHA256 matches nothing, but another v1 beside it may,
+			// as the Standard Webhooks libraries take it.
+			mac = nil
 		}
 		h.v1 = append(h.v1, mac)
 	}
