@@ -186,7 +186,7 @@ SELECT concat_ws('|',
 
 	reqs := crossOrgRequests(d)
 	s := mustSpec(t)
-	for path, item := range s.doc.Paths.Map() {
+	for path, item := range s.Doc.Paths.Map() {
 		for method := range item.Operations() {
 			op := method + " " + path
 			rq, ok := reqs[op]

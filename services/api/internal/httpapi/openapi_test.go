@@ -6,15 +6,9 @@ package httpapi_test
 // served, and that the document and the server's routes name the same operations.
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -23,187 +17,57 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/openapitest"
 	"example.com/crm/services/api/internal/httpapi"
 )
 
 func init() {
-	// Response bodies that are not JSON are checked as strings: their media type is what matters.
-	for _, ct := range []string{"text/html", "text/css", "text/javascript", "application/openmetrics-text"} {
-		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
-	}
-	openapi3filter.RegisterBodyDecoder("image/png", openapi3filter.FileBodyDecoder)
 	validateExchange = checkExchange
 }
 
-// spec is the document as the tests use it.
-type spec struct {
-	doc     *openapi3.T
-	json    []byte // the document re-encoded as JSON, as the server should serve it
-	router  routers.Router
-	problem *openapi3.Schema
-}
-
 // loadSpec reads openapi.yaml from the package directory, once for the whole test binary.
-var loadSpec = sync.OnceValues(func() (*spec, error) {
-	raw, err := os.ReadFile("openapi.yaml")
-	if err != nil {
-		return nil, err
-	}
-	doc, err := openapi3.NewLoader().LoadFromData(raw)
-	if err != nil {
-		return nil, fmt.Errorf("load openapi.yaml: %w", err)
-	}
-	if err := doc.Validate(context.Background()); err != nil {
-		return nil, fmt.Errorf("openapi.yaml is not a valid OpenAPI document: %w", err)
-	}
-	js, err := json.Marshal(doc)
-	if err != nil {
-		return nil, err
-	}
-	router, err := gorillamux.NewRouter(doc)
-	if err != nil {
-		return nil, fmt.Errorf("route openapi.yaml: %w", err)
-	}
-	p := doc.Components.Schemas["Problem"]
-	if p == nil || p.Value == nil {
-		return nil, errors.New("openapi.yaml has no components/schemas/Problem")
-	}
-	return &spec{doc: doc, json: js, router: router, problem: p.Value}, nil
+// Response bodies that are not JSON are checked as strings (their media type is what matters),
+// images as files. The credentials' validity is the server's business (and checked by the
+// tests); here the request must carry both, in the documented form.
+var loadSpec = sync.OnceValues(func() (*openapitest.Document, error) {
+	return openapitest.Load(openapitest.Config{
+		Path: "openapi.yaml",
+		Schemes: map[string]func(http.Header) error{
+			"bearerAuth": openapitest.BearerKey,
+			"orgId":      openapitest.UUIDHeader("X-Org-Id"),
+		},
+		BodyDecoders: map[string]openapi3filter.BodyDecoder{
+			"text/html":                    openapi3filter.PlainBodyDecoder,
+			"text/css":                     openapi3filter.PlainBodyDecoder,
+			"text/javascript":              openapi3filter.PlainBodyDecoder,
+			"application/openmetrics-text": openapi3filter.PlainBodyDecoder,
+			"image/png":                    openapi3filter.FileBodyDecoder,
+		},
+		// CORS preflights and echo's automatic OPTIONS are not part of the contract.
+		SkipUndocumentedOptions: true,
+	})
 })
 
-func mustSpec(t *testing.T) *spec {
+func mustSpec(t *testing.T) *openapitest.Document {
 	t.Helper()
 	s, err := loadSpec()
 	require.NoError(t, err)
 	return s
 }
 
-var uuidFormat = openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC9562)
-
-// validationOptions are kin-openapi's options for the exchanges of the suite.
-var validationOptions = &openapi3filter.Options{
-	// A status the document does not list for the operation is a mismatch.
-	IncludeResponseStatus: true,
-	// A body sent to an operation that takes none, and accepted, is a mismatch too.
-	RejectWhenRequestBodyNotSpecified: true,
-	// The credentials' validity is the server's business (and checked by the tests); here the
-	// request must carry both, in the documented form.
-	AuthenticationFunc: func(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-		h := in.RequestValidationInput.Request.Header
-		switch in.SecuritySchemeName {
-		case "bearerAuth":
-			scheme, key, ok := strings.Cut(h.Get("Authorization"), " ")
-			if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
-				return in.NewError(errors.New("no bearer API key"))
-			}
-		case "orgId":
-			if err := uuidFormat.Validate(h.Get("X-Org-Id")); err != nil {
-				return in.NewError(fmt.Errorf("X-Org-Id: %w", err))
-			}
-		default:
-			return in.NewError(fmt.Errorf("unknown security scheme %q", in.SecuritySchemeName))
-		}
-		return nil
-	},
-	SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidator("uuid", uuidFormat)},
-}
-
-// checkExchange validates one exchange of the suite against the document:
-//   - the response, always: its status must be documented for the operation, its Content-Type
-//     one the document lists, its body must match the schema (or be empty when the document
-//     gives no content), its required headers present; a problem document must also agree
-//     with the status line;
-//   - the request (path and query parameters, headers, security, body), only when the server
-//     accepted it (status < 400): the suite sends malformed requests on purpose to see them
-//     refused, and for those the refusal is what is checked;
-//   - an exchange the document has no operation for (an unknown path or method) must be the
-//     server's 404 or 405, and its body must match components/schemas/Problem;
-//   - OPTIONS answered with 2xx (CORS preflight, echo's automatic OPTIONS) is not part of the
-//     contract and is skipped.
+// checkExchange validates one exchange of the suite against the document (openapitest's Check)
+// and fails the test on a mismatch. resBody is the body decoded: a gzip-encoded answer is
+// decoded by the client or by rawExchange first.
 func checkExchange(t *testing.T, req *http.Request, reqBody []byte, res *http.Response, resBody []byte) {
 	t.Helper()
-	s := mustSpec(t)
-	r, body := req, reqBody
-	if res.Request != nil && res.Request.URL.String() != req.URL.String() {
-		r, body = res.Request, nil // followed a redirect: res answers the last request
-	}
-	what := fmt.Sprintf("%s %s -> %d: %s", r.Method, r.URL.RequestURI(), res.StatusCode, clip(resBody))
-	ctx := t.Context()
-
-	route, params, err := s.router.FindRoute(r)
-	if err != nil {
-		if r.Method == http.MethodOptions && res.StatusCode < 400 {
-			return
-		}
-		switch {
-		case errors.Is(err, routers.ErrPathNotFound):
-			require.Equal(t, http.StatusNotFound, res.StatusCode, "%s: the document has no such path, so the server must not either", what)
-		case errors.Is(err, routers.ErrMethodNotAllowed):
-			require.Equal(t, http.StatusMethodNotAllowed, res.StatusCode, "%s: the document has no such method on this path, so the server must not either", what)
-		default:
-			require.NoError(t, err, what)
-		}
-		checkProblem(t, s, res, resBody, what)
-		return
-	}
-
-	clone := r.Clone(ctx)
-	clone.Body = io.NopCloser(bytes.NewReader(body))
-	clone.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	in := &openapi3filter.RequestValidationInput{Request: clone, PathParams: params, Route: route, Options: validationOptions}
-	if res.StatusCode < 400 {
-		require.NoError(t, openapi3filter.ValidateRequest(ctx, in), "request does not match the document: %s", what)
-	}
-
-	documented := route.Operation.Responses.Status(res.StatusCode)
-	require.NotNil(t, documented, "%s: status not documented for %s %s", what, route.Method, route.Path)
-	out := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: in, Status: res.StatusCode, Header: res.Header, Options: validationOptions,
-	}
-	out.SetBodyBytes(resBody)
-	require.NoError(t, openapi3filter.ValidateResponse(ctx, out), "response does not match the document: %s", what)
-	if len(documented.Value.Content) == 0 && r.Method != http.MethodHead {
-		require.Empty(t, resBody, "%s: the document gives this response no body", what)
-	}
-	if mediaType(res.Header) == "application/problem+json" {
-		checkProblem(t, s, res, resBody, what)
-	}
+	require.NoError(t, mustSpec(t).Check(t.Context(), req, reqBody, res, resBody))
 }
 
-// checkProblem validates a problem response against components/schemas/Problem and its status
-// and code against the status line.
-func checkProblem(t *testing.T, s *spec, res *http.Response, body []byte, what string) {
-	t.Helper()
-	require.Equal(t, "application/problem+json", mediaType(res.Header), what)
-	if res.Request != nil && res.Request.Method == http.MethodHead {
-		return
-	}
-	var v any
-	require.NoError(t, json.Unmarshal(body, &v), what)
-	require.NoError(t, s.problem.VisitJSON(v, openapi3.VisitAsResponse()), "problem does not match components/schemas/Problem: %s", what)
-	p, _ := v.(map[string]any)
-	require.EqualValues(t, res.StatusCode, p["status"], "%s: problem status", what)
-	require.Equal(t, "https://crm.example.com/problems/"+fmt.Sprint(p["code"]), p["type"], "%s: problem type", what)
-}
-
-func mediaType(h http.Header) string {
-	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
-	return mt
-}
-
-func clip(b []byte) string {
-	const limit = 600
-	if len(b) > limit {
-		return string(b[:limit]) + "..."
-	}
-	return string(b)
-}
+var mediaType = openapitest.MediaType
 
 // anonymous drops the credentials do() adds.
 var anonymous = []reqOpt{withoutHeader("Authorization"), withoutHeader("X-Org-Id")}
@@ -218,7 +82,7 @@ func TestOpenAPIDocumentServed(t *testing.T) {
 	r := a.do(http.MethodGet, "/api/openapi.json", nil, anonymous...)
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 	require.Equal(t, "application/json", mediaType(r.Header))
-	require.JSONEq(t, string(s.json), string(r.Body))
+	require.JSONEq(t, string(s.JSON), string(r.Body))
 
 	served, err := openapi3.NewLoader().LoadFromData(r.Body)
 	require.NoError(t, err)
@@ -334,7 +198,7 @@ func TestEveryRouteDocumented(t *testing.T) {
 	}
 	var ops []op
 	var documented []string
-	for path, item := range s.doc.Paths.Map() {
+	for path, item := range s.Doc.Paths.Map() {
 		for method, o := range item.Operations() {
 			ops = append(ops, op{method, path, o})
 			documented = append(documented, method+" "+path)

@@ -11,14 +11,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"mime/multipart"
 	"net/http"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,120 +24,64 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"example.com/crm/pkg/intake"
+	"example.com/crm/pkg/openapitest"
 	"example.com/crm/services/intake-gateway/internal/httpapi"
 )
 
 func init() {
-	// Bodies that are not JSON are checked as strings: their media type is what matters.
-	openapi3filter.RegisterBodyDecoder("application/openmetrics-text", openapi3filter.PlainBodyDecoder)
-	openapi3filter.RegisterBodyDecoder("text/csv", openapi3filter.PlainBodyDecoder)
 	validateExchange = checkExchange
 }
 
-// spec is the document as the tests use it.
-type spec struct {
-	doc     *openapi3.T
-	json    []byte // the document re-encoded as JSON, as the gateway should serve it
-	router  routers.Router
-	problem *openapi3.Schema
-}
-
-// loadSpec reads openapi.yaml from the package directory, once for the whole test binary.
-var loadSpec = sync.OnceValues(func() (*spec, error) {
-	raw, err := os.ReadFile("openapi.yaml")
-	if err != nil {
-		return nil, err
-	}
-	doc, err := openapi3.NewLoader().LoadFromData(raw)
-	if err != nil {
-		return nil, fmt.Errorf("load openapi.yaml: %w", err)
-	}
-	if err := doc.Validate(context.Background()); err != nil {
-		return nil, fmt.Errorf("openapi.yaml is not a valid OpenAPI document: %w", err)
-	}
-	js, err := json.Marshal(doc)
-	if err != nil {
-		return nil, err
-	}
-	router, err := gorillamux.NewRouter(doc)
-	if err != nil {
-		return nil, fmt.Errorf("route openapi.yaml: %w", err)
-	}
-	p := doc.Components.Schemas["Problem"]
-	if p == nil || p.Value == nil {
-		return nil, errors.New("openapi.yaml has no components/schemas/Problem")
-	}
-	return &spec{doc: doc, json: js, router: router, problem: p.Value}, nil
+// loadSpec reads openapi.yaml from the package directory, once for the whole test binary. Bodies
+// that are not JSON are checked as strings: their media type is what matters. Whether a
+// signature or key is valid is the gateway's business (and the tests'); here the request must
+// carry the credentials of one documented scheme, in the documented form.
+var loadSpec = sync.OnceValues(func() (*openapitest.Document, error) {
+	return openapitest.Load(openapitest.Config{
+		Path: "openapi.yaml",
+		Schemes: map[string]func(http.Header) error{
+			"xSignature": func(h http.Header) error {
+				if !strings.Contains(h.Get(httpapi.SignatureHeader), "v1=") {
+					return errors.New("no X-Signature")
+				}
+				return nil
+			},
+			"standardWebhooks": func(h http.Header) error {
+				if !strings.Contains(h.Get("webhook-signature"), "v1,") || h.Get("webhook-id") == "" || h.Get("webhook-timestamp") == "" {
+					return errors.New("no Standard Webhooks headers")
+				}
+				return nil
+			},
+			"bearerAuth": openapitest.BearerKey,
+			"orgId":      openapitest.UUIDHeader("X-Org-Id"),
+		},
+		BodyDecoders: map[string]openapi3filter.BodyDecoder{
+			"application/openmetrics-text": openapi3filter.PlainBodyDecoder,
+			"text/csv":                     openapi3filter.PlainBodyDecoder,
+		},
+	})
 })
 
-func mustSpec(t *testing.T) *spec {
+func mustSpec(t *testing.T) *openapitest.Document {
 	t.Helper()
 	s, err := loadSpec()
 	require.NoError(t, err)
 	return s
 }
 
-var uuidFormat = openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC9562)
-
-// validationOptions are kin-openapi's options for the exchanges of the suite.
-var validationOptions = &openapi3filter.Options{
-	// A status the document does not list for the operation is a mismatch.
-	IncludeResponseStatus: true,
-	// A body sent to an operation that takes none, and accepted, is a mismatch too.
-	RejectWhenRequestBodyNotSpecified: true,
-	// Whether a signature or key is valid is the gateway's business (and the tests'); here the
-	// request must carry the credentials of one documented scheme, in the documented form.
-	AuthenticationFunc: func(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-		h := in.RequestValidationInput.Request.Header
-		switch in.SecuritySchemeName {
-		case "xSignature":
-			if !strings.Contains(h.Get(httpapi.SignatureHeader), "v1=") {
-				return in.NewError(errors.New("no X-Signature"))
-			}
-		case "standardWebhooks":
-			if !strings.Contains(h.Get("webhook-signature"), "v1,") || h.Get("webhook-id") == "" || h.Get("webhook-timestamp") == "" {
-				return in.NewError(errors.New("no Standard Webhooks headers"))
-			}
-		case "bearerAuth":
-			scheme, key, ok := strings.Cut(h.Get("Authorization"), " ")
-			if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
-				return in.NewError(errors.New("no bearer API key"))
-			}
-		case "orgId":
-			if err := uuidFormat.Validate(h.Get("X-Org-Id")); err != nil {
-				return in.NewError(fmt.Errorf("X-Org-Id: %w", err))
-			}
-		default:
-			return in.NewError(fmt.Errorf("unknown security scheme %q", in.SecuritySchemeName))
-		}
-		return nil
-	},
-	SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidator("uuid", uuidFormat)},
-}
-
-// checkExchange validates one exchange of the suite against the document and returns what does
-// not match (nil when all does); it may run on any goroutine:
-//   - the response, always: its status must be documented for the operation (and never 500),
-//     its Content-Type one the document lists, its body must match the schema (or be empty when
-//     the document gives no content), its required headers present; a problem document must
-//     also agree with the status line; a gzip-encoded body is checked decoded;
-//   - the request (path and query parameters, headers, security, body), only when the gateway
-//     accepted it (status < 400): the suite sends malformed requests on purpose to see them
-//     refused, and for those the refusal is what is checked;
-//   - an exchange the document has no operation for (an unknown path or method) must be the
-//     gateway's 404 or 405, as a problem.
+// checkExchange validates one exchange of the suite against the document (openapitest's Check)
+// and returns what does not match (nil when all does); it may run on any goroutine. It takes
+// the body as sent: no answer may be a 500, and a gzip-encoded body is checked decoded.
 func checkExchange(req *http.Request, reqBody []byte, res *http.Response, resBody []byte) error {
 	s, err := loadSpec()
 	if err != nil {
 		return err
 	}
-	what := fmt.Sprintf("%s %s -> %d: %s", req.Method, req.URL.RequestURI(), res.StatusCode, clip(resBody))
+	what := openapitest.Summary(req, res, resBody)
 	if res.StatusCode == http.StatusInternalServerError {
 		return fmt.Errorf("%s: no input may cause a 500", what)
 	}
@@ -153,88 +94,10 @@ func checkExchange(req *http.Request, reqBody []byte, res *http.Response, resBod
 			return fmt.Errorf("%s: gzip: %w", what, err)
 		}
 	}
-	ctx := context.Background()
-	route, params, err := s.router.FindRoute(req)
-	if err != nil {
-		switch {
-		case errors.Is(err, routers.ErrPathNotFound):
-			if res.StatusCode != http.StatusNotFound {
-				return fmt.Errorf("%s: the document has no such path, so the gateway must not either", what)
-			}
-		case errors.Is(err, routers.ErrMethodNotAllowed):
-			if res.StatusCode != http.StatusMethodNotAllowed {
-				return fmt.Errorf("%s: the document has no such method on this path, so the gateway must not either", what)
-			}
-		default:
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		return checkProblem(s, res, resBody, what)
-	}
-
-	clone := req.Clone(ctx)
-	clone.Body = io.NopCloser(bytes.NewReader(reqBody))
-	clone.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(reqBody)), nil }
-	in := &openapi3filter.RequestValidationInput{Request: clone, PathParams: params, Route: route, Options: validationOptions}
-	if res.StatusCode < 400 {
-		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
-			return fmt.Errorf("request does not match the document: %s: %w", what, err)
-		}
-	}
-	documented := route.Operation.Responses.Status(res.StatusCode)
-	if documented == nil {
-		return fmt.Errorf("%s: status not documented for %s %s", what, route.Method, route.Path)
-	}
-	out := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: in, Status: res.StatusCode, Header: res.Header, Options: validationOptions,
-	}
-	out.SetBodyBytes(resBody)
-	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
-		return fmt.Errorf("response does not match the document: %s: %w", what, err)
-	}
-	if len(documented.Value.Content) == 0 && len(resBody) > 0 {
-		return fmt.Errorf("%s: the document gives this response no body", what)
-	}
-	if mediaType(res.Header) == "application/problem+json" {
-		return checkProblem(s, res, resBody, what)
-	}
-	return nil
+	return s.Check(context.Background(), req, reqBody, res, resBody)
 }
 
-// checkProblem validates a problem response against components/schemas/Problem and its status
-// and code against the status line.
-func checkProblem(s *spec, res *http.Response, body []byte, what string) error {
-	if mt := mediaType(res.Header); mt != "application/problem+json" {
-		return fmt.Errorf("%s: an error is a problem document, not %q", what, mt)
-	}
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if err := s.problem.VisitJSON(v, openapi3.VisitAsResponse()); err != nil {
-		return fmt.Errorf("problem does not match components/schemas/Problem: %s: %w", what, err)
-	}
-	p, _ := v.(map[string]any)
-	if fmt.Sprint(p["status"]) != fmt.Sprint(res.StatusCode) {
-		return fmt.Errorf("%s: problem status %v", what, p["status"])
-	}
-	if p["type"] != "https://crm.example.com/problems/"+fmt.Sprint(p["code"]) {
-		return fmt.Errorf("%s: problem type %v", what, p["type"])
-	}
-	return nil
-}
-
-func mediaType(h http.Header) string {
-	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
-	return mt
-}
-
-func clip(b []byte) string {
-	const limit = 600
-	if len(b) > limit {
-		return string(b[:limit]) + "..."
-	}
-	return string(b)
-}
+var mediaType = openapitest.MediaType
 
 // TestOpenAPIDocumentServed proves /api/openapi.json is the embedded openapi.yaml, as JSON, that
 // it is a valid OpenAPI 3 document, that it needs no credentials, and that it revalidates by
@@ -247,7 +110,7 @@ func TestOpenAPIDocumentServed(t *testing.T) {
 	r := b.do(t, http.MethodGet, "/api/openapi.json", nil, nil)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	require.Equal(t, "application/json", mediaType(r.header))
-	require.JSONEq(t, string(s.json), string(r.body))
+	require.JSONEq(t, string(s.JSON), string(r.body))
 
 	served, err := openapi3.NewLoader().LoadFromData(r.body)
 	require.NoError(t, err)
@@ -278,7 +141,7 @@ func TestEveryRouteDocumented(t *testing.T) {
 	var documented []string
 	type op struct{ method, path string }
 	var ops []op
-	for path, item := range s.doc.Paths.Map() {
+	for path, item := range s.Doc.Paths.Map() {
 		for method := range item.Operations() {
 			documented = append(documented, method+" "+path)
 			ops = append(ops, op{method, path})
