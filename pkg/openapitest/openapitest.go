@@ -53,6 +53,7 @@ type Document struct {
 
 	router      routers.Router
 	options     *openapi3filter.Options
+	headOptions *openapi3filter.Options // options, without the response body
 	skipOptions bool
 }
 
@@ -111,7 +112,24 @@ func Load(c Config) (*Document, error) {
 		},
 		SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidator("uuid", uuidFormat)},
 	}
-	return &Document{Doc: doc, JSON: js, Problem: p.Value, router: router, options: opts, skipOptions: c.SkipUndocumentedOptions}, nil
+	headOpts := *opts
+	headOpts.ExcludeResponseBody = true
+	return &Document{Doc: doc, JSON: js, Problem: p.Value, router: router, options: opts, headOptions: &headOpts,
+		skipOptions: c.SkipUndocumentedOptions}, nil
+}
+
+// checkHeadContentType checks the Content-Type of an answer to HEAD, which has no body to be
+// validated with it: when the document gives the response content, the media type must be one
+// it lists.
+func checkHeadContentType(res *openapi3.Response, h http.Header) error {
+	if len(res.Content) == 0 {
+		return nil
+	}
+	ct := h.Get("Content-Type")
+	if res.Content.Get(ct) == nil {
+		return fmt.Errorf("Content-Type %q is not one the document gives this response", ct)
+	}
+	return nil
 }
 
 // BearerKey checks that h carries an API key as a bearer token (the bearerAuth scheme).
@@ -148,16 +166,28 @@ func UUIDHeader(name string) func(http.Header) error {
 //     service's 404 or 405, as a problem.
 //
 // When res answers another request than req (a client that followed a redirect), the last
-// request is the one checked, without a body. An answer to HEAD is checked without its body,
-// which HTTP leaves out. Check is safe for concurrent use.
+// request is the one checked, without a body. The document describes GET only and HEAD mirrors
+// it: a HEAD exchange is checked against the GET operation of its path (status, headers,
+// Content-Type, security), and its answer must have no body. Check is safe for concurrent use.
 func (d *Document) Check(ctx context.Context, req *http.Request, reqBody []byte, res *http.Response, resBody []byte) error {
 	r, body := req, reqBody
 	if res.Request != nil && res.Request.URL.String() != req.URL.String() {
 		r, body = res.Request, nil
 	}
 	what := Summary(r, res, resBody)
+	head := r.Method == http.MethodHead
+	if head && len(resBody) > 0 {
+		return fmt.Errorf("%s: an answer to HEAD has no body", what)
+	}
 
-	route, params, err := d.router.FindRoute(r)
+	// HEAD mirrors GET (RFC 9110 9.3.2): the document describes GET only, and a HEAD exchange
+	// is checked against the GET operation of its path, without a body.
+	find := r
+	if head {
+		find = r.Clone(ctx)
+		find.Method = http.MethodGet
+	}
+	route, params, err := d.router.FindRoute(find)
 	if err != nil {
 		if d.skipOptions && r.Method == http.MethodOptions && res.StatusCode < 400 {
 			return nil
@@ -177,7 +207,7 @@ func (d *Document) Check(ctx context.Context, req *http.Request, reqBody []byte,
 		return d.checkProblem(res, resBody, what)
 	}
 
-	clone := r.Clone(ctx)
+	clone := find.Clone(ctx)
 	clone.Body = io.NopCloser(bytes.NewReader(body))
 	clone.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	in := &openapi3filter.RequestValidationInput{Request: clone, PathParams: params, Route: route, Options: d.options}
@@ -193,11 +223,17 @@ func (d *Document) Check(ctx context.Context, req *http.Request, reqBody []byte,
 	out := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: in, Status: res.StatusCode, Header: res.Header, Options: d.options,
 	}
+	if head {
+		out.Options = d.headOptions
+		if err := checkHeadContentType(documented.Value, res.Header); err != nil {
+			return fmt.Errorf("response does not match the document: %s: %w", what, err)
+		}
+	}
 	out.SetBodyBytes(resBody)
 	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
 		return fmt.Errorf("response does not match the document: %s: %w", what, err)
 	}
-	if len(documented.Value.Content) == 0 && r.Method != http.MethodHead && len(resBody) > 0 {
+	if len(documented.Value.Content) == 0 && len(resBody) > 0 {
 		return fmt.Errorf("%s: the document gives this response no body", what)
 	}
 	if MediaType(res.Header) == ProblemContentType {

@@ -93,8 +93,44 @@ func TestCheckSkipsWhatIsNotContract(t *testing.T) {
 	require.NoError(t, d.Check(t.Context(), req, nil, res, body))
 	req, res, body = exchange(t, http.MethodOptions, "/nowhere", 404, "application/problem+json", `{}`)
 	require.Error(t, d.Check(t.Context(), req, nil, res, body), "a refused OPTIONS is still a problem")
-	req, res, body = exchange(t, http.MethodHead, "/ping", 405, "application/problem+json", "")
+	req, res, body = exchange(t, http.MethodHead, thing, 404, "application/problem+json", "")
 	require.NoError(t, d.Check(t.Context(), req, nil, res, body), "an answer to HEAD has no body")
+}
+
+// TestCheckHeadMirrorsGet proves a HEAD exchange is checked against the GET operation of its
+// path, which the document describes alone: GET's statuses, media types and security hold for
+// HEAD, and its answer has no body.
+func TestCheckHeadMirrorsGet(t *testing.T) {
+	t.Parallel()
+	d := load(t, false)
+	check := func(req *http.Request, res *http.Response, body []byte) error {
+		return d.Check(t.Context(), req, nil, res, body)
+	}
+	require.NoError(t, check(exchange(t, http.MethodHead, thing, 200, "application/json", "")))
+	require.NoError(t, check(exchange(t, http.MethodHead, thing, 200, "application/json; charset=utf-8", "")))
+	require.NoError(t, check(exchange(t, http.MethodHead, thing, 404, "application/problem+json", "")))
+	require.NoError(t, check(exchange(t, http.MethodHead, "/ping", 204, "", "")))
+	require.NoError(t, check(exchange(t, http.MethodHead, "/nowhere", 404, "application/problem+json", "")))
+
+	for name, c := range map[string]struct {
+		path     string
+		status   int
+		ct, body string
+	}{
+		"a body":                  {thing, 200, "application/json", `{"id":"7b0c4f0e-4f6b-4c47-9a43-0c7bd4a3c1f1"}`},
+		"an undocumented type":    {thing, 200, "text/plain", ""},
+		"no type where GET has":   {thing, 200, "", ""},
+		"an undocumented status":  {thing, 410, "application/problem+json", ""},
+		"an error not a problem":  {thing, 404, "application/json", ""},
+		"a bad path value served": {"/things/nope", 200, "application/json", ""},
+		"an unknown path served":  {"/nowhere", 200, "application/json", ""},
+	} {
+		require.Error(t, check(exchange(t, http.MethodHead, c.path, c.status, c.ct, c.body)), name)
+	}
+
+	req, res, body := exchange(t, http.MethodHead, thing, 200, "application/json", "")
+	req.Header.Del("Authorization")
+	require.ErrorContains(t, check(req, res, body), "no bearer API key", "an accepted HEAD without credentials")
 }
 
 // TestLoadRefusesDocumentWithoutProblem proves a document must define the problem schema.
