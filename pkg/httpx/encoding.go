@@ -26,8 +26,9 @@ var gzipWrapper = func() func(http.Handler) http.HandlerFunc {
 // it as it is without ever starting a compressor, so the many small answers (a webhook's 202, a
 // problem, one lead) cost a buffer copy and no more. Every answer says Vary: Accept-Encoding; a
 // compressed one has no Content-Length and sends a strong ETag as a weak one
-// (WeakETagWhenEncoded), which If-None-Match still matches. Flushes pass through, so a streamed
-// answer still streams.
+// (WeakETagWhenEncoded), which If-None-Match still matches. An answer to HEAD is never
+// compressed (gzhttp leaves HEAD alone): its header fields are those of the uncompressed GET.
+// Flushes pass through, so a streamed answer still streams.
 func Compress(h http.Handler) http.Handler {
 	g := gzipWrapper(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -124,13 +124,13 @@ func newStaticFile(b []byte, contentType, cache string) staticFile {
 // without authentication: the contract is public, the data behind it is not.
 func (s *Server) docsRoutes(e *echo.Echo) {
 	loadDocs()
-	e.GET("/api/openapi.json", func(c echo.Context) error { return serveStatic(c, docsJSON) })
+	get(e, "/api/openapi.json", func(c echo.Context) error { return serveStatic(c, docsJSON) })
 	// The page is /api/docs/index.html: it loads its assets by relative URLs, which resolve
 	// under /api/docs/ only. /api/docs and /api/docs/ send the browser there (relative
 	// Locations, so a path prefix added by a proxy is kept). The page has a name of its own
 	// because the document has no path ending in a slash; /api/docs/ is answered before
 	// routing, as a convenience outside it.
-	e.GET("/api/docs", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "docs/index.html") })
+	get(e, "/api/docs", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "docs/index.html") })
 	e.Pre(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
@@ -140,7 +140,7 @@ func (s *Server) docsRoutes(e *echo.Echo) {
 			return next(c)
 		}
 	})
-	e.GET("/api/docs/:file", func(c echo.Context) error {
+	get(e, "/api/docs/:file", func(c echo.Context) error {
 		f, ok := docsFiles[c.Param("file")]
 		if !ok {
 			return apperr.Errorf(apperr.NotFound, "no such file")

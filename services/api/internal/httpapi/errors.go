@@ -29,11 +29,6 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if p.Status == http.StatusUnauthorized {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="crm"`)
 	}
-	if c.Request().Method == http.MethodHead {
-		c.Response().Header().Set("Content-Type", httpx.ProblemContentType)
-		_ = c.NoContent(p.Status)
-		return
-	}
 	c.Response().Header().Set("Content-Type", httpx.ProblemContentType)
 	_ = c.JSON(p.Status, p)
 }

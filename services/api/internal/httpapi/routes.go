@@ -27,9 +27,9 @@ func (s *Server) routes() {
 	e.Use(compress())
 
 	ops := echo.WrapHandler(httpx.OpsHandler(s.Ready, s.Registry, s.Log.Named("http")))
-	e.GET("/healthz", ops)
-	e.GET("/readyz", ops)
-	e.GET("/metrics", ops)
+	get(e, "/healthz", ops)
+	get(e, "/readyz", ops)
+	get(e, "/metrics", ops)
 	s.docsRoutes(e)
 
 	// Authenticated routes carry their middleware per route (not as a group), so that an unknown
@@ -50,8 +50,17 @@ type router struct {
 	mw []echo.MiddlewareFunc
 }
 
-func (r router) GET(path string, h echo.HandlerFunc)    { r.e.GET(path, h, r.mw...) }
+func (r router) GET(path string, h echo.HandlerFunc)    { get(r.e, path, h, r.mw...) }
 func (r router) POST(path string, h echo.HandlerFunc)   { r.e.POST(path, h, r.mw...) }
 func (r router) PATCH(path string, h echo.HandlerFunc)  { r.e.PATCH(path, h, r.mw...) }
 func (r router) PUT(path string, h echo.HandlerFunc)    { r.e.PUT(path, h, r.mw...) }
 func (r router) DELETE(path string, h echo.HandlerFunc) { r.e.DELETE(path, h, r.mw...) }
+
+// get registers h for GET and HEAD on path: every GET route answers HEAD too (RFC 9110 9.3.2),
+// with the same handler, status and headers. net/http drops the body a handler writes to a HEAD
+// request and still counts it into Content-Length, so HEAD needs no code of its own. Register
+// GET routes through get (or router.GET) only; TestEveryRouteDocumented holds every GET to its
+// HEAD.
+func get(e *echo.Echo, path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) {
+	e.Match([]string{http.MethodGet, http.MethodHead}, path, h, mw...)
+}
