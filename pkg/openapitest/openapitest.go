@@ -284,3 +284,31 @@ func Summary(req *http.Request, res *http.Response, body []byte) string {
 	}
 	return fmt.Sprintf("%s %s -> %d: %s", req.Method, req.URL.RequestURI(), res.StatusCode, b)
 }
+
+// GetsWithHead checks that every GET route of routes ("METHOD /path") has its HEAD and every
+// HEAD its GET, and returns routes without the HEADs: a document describes GET only, and HEAD
+// mirrors it (RFC 9110 9.3.2).
+func GetsWithHead(routes []string) ([]string, error) {
+	has := make(map[string]bool, len(routes))
+	for _, r := range routes {
+		has[r] = true
+	}
+	var out []string
+	var errs []error
+	for _, r := range routes {
+		method, path, _ := strings.Cut(r, " ")
+		switch method {
+		case http.MethodHead:
+			if !has[http.MethodGet+" "+path] {
+				errs = append(errs, fmt.Errorf("%s has no GET", r))
+			}
+			continue
+		case http.MethodGet:
+			if !has[http.MethodHead+" "+path] {
+				errs = append(errs, fmt.Errorf("%s does not answer HEAD", r))
+			}
+		}
+		out = append(out, r)
+	}
+	return out, errors.Join(errs...)
+}

@@ -141,3 +141,15 @@ func TestLoadRefusesDocumentWithoutProblem(t *testing.T) {
 	_, err := openapitest.Load(openapitest.Config{Path: path})
 	require.ErrorContains(t, err, "components/schemas/Problem")
 }
+
+// TestGetsWithHead proves that a GET without its HEAD, and a HEAD without its GET, are reported,
+// and that the HEADs are left out of the routes returned.
+func TestGetsWithHead(t *testing.T) {
+	t.Parallel()
+	routes, err := openapitest.GetsWithHead([]string{"GET /a", "HEAD /a", "POST /a"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"GET /a", "POST /a"}, routes)
+	_, err = openapitest.GetsWithHead([]string{"GET /a", "HEAD /b"})
+	require.ErrorContains(t, err, "GET /a does not answer HEAD")
+	require.ErrorContains(t, err, "HEAD /b has no GET")
+}

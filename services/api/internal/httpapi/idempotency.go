@@ -27,8 +27,9 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		if len(keys) == 0 || (req.Method != http.MethodPost && req.Method != http.MethodPatch) {
 			return next(c)
 		}
+		// A repeated header never gets here: checkRequest refuses it first (httpx.SingletonHeaders).
 		key := keys[0]
-		if len(keys) > 1 || !idempotency.ValidKey(key) {
+		if !idempotency.ValidKey(key) {
 			return apperr.Errorf(apperr.BadRequest, "Idempotency-Key must be 1 to 255 printable ASCII characters").
 				WithFields(apperr.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 printable ASCII characters"})
 		}

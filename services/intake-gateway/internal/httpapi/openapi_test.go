@@ -136,7 +136,8 @@ func TestEveryRouteDocumented(t *testing.T) {
 
 	srv, ok := b.srv.Config.Handler.(*httpapi.Server)
 	require.True(t, ok, "the test server serves an *httpapi.Server")
-	registered := getsWithHead(t, httpapi.RoutesOf(srv))
+	registered, err := openapitest.GetsWithHead(httpapi.RoutesOf(srv))
+	require.NoError(t, err)
 
 	var documented []string
 	type op struct{ method, path string }
@@ -256,28 +257,4 @@ func TestExchangeValidationCatchesMismatches(t *testing.T) {
 			require.NoError(t, checkExchange(bad, nil, res, []byte(`{"type":"https://crm.example.com/problems/`+code+`","title":"x","status":`+strconv.Itoa(status)+`,"code":"`+code+`"}`)), path)
 		}
 	}
-}
-
-// getsWithHead checks that every GET route of routes ("METHOD /path", as RoutesOf gives them)
-// has its HEAD and every HEAD its GET, and returns routes without the HEADs: the document
-// describes GET only, and HEAD mirrors it.
-func getsWithHead(t *testing.T, routes []string) []string {
-	t.Helper()
-	has := make(map[string]bool, len(routes))
-	for _, r := range routes {
-		has[r] = true
-	}
-	var out []string
-	for _, r := range routes {
-		method, path, _ := strings.Cut(r, " ")
-		switch method {
-		case http.MethodHead:
-			require.True(t, has[http.MethodGet+" "+path], "%s has no GET", r)
-			continue
-		case http.MethodGet:
-			require.True(t, has[http.MethodHead+" "+path], "%s does not answer HEAD", r)
-		}
-		out = append(out, r)
-	}
-	return out
 }
