@@ -1,9 +1,3 @@
-// Package db opens PostgreSQL for every binary: one pgx pool, with gorm on top of the same pool
-// for CRUD, the tenant-scoped transaction helper that every business query goes through, the
-// embedded migrations, and the classification of PostgreSQL errors.
-//
-// The hot queue paths (claim, complete, reap) use the pgx pool directly; everything else uses
-// gorm. Both share the pool's connections and its limits.
 package db
 
 import (
