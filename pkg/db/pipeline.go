@@ -46,13 +46,17 @@ func (b *Batch) Rows(fn func(Row) error, query string, args ...any) {
 	})
 }
 
+// readSetOrgSQL starts every pipelined read (Read): it scopes the transaction to the org and
+// makes it read-only. Turning read-only mode on is allowed at any point of a transaction.
+const readSetOrgSQL = "SELECT set_config('app.org_id', $1, true), set_config('transaction_read_only', 'on', true)"
+
 // writeSetOrgSQL starts every pipelined write (Write): it scopes the transaction to the org.
 const writeSetOrgSQL = "SELECT set_config('app.org_id', $1, true)"
 
 // Read runs the statements that queue adds as one read-only transaction scoped to orgID, in a
 // single round trip on a connection of the pool: the form of the hot reads (one lead, a page
-// of leads), where a gorm transaction costs four round trips for one SELECT. See ReadTx for
-// how a pipeline is one transaction.
+// of leads), where a gorm transaction costs four round trips for one SELECT (BEGIN, the tenant
+// scope, the SELECT, COMMIT). Nothing can be written in it.
 func (d *DB) Read(ctx context.Context, orgID uuid.UUID, queue func(b *Batch)) error {
 	return d.pipeline(ctx, orgID, readSetOrgSQL, queue)
 }
@@ -67,9 +71,7 @@ func (d *DB) Write(ctx context.Context, orgID uuid.UUID, queue func(b *Batch)) e
 	return d.pipeline(ctx, orgID, writeSetOrgSQL, queue)
 }
 
-// pipeline sends setOrg and the statements queue adds as one pipeline ending in a single Sync:
-// one implicit transaction, committed by the Sync (PostgreSQL protocol, "Pipelining"). A
-// connection left inside a transaction by a failure is rolled back before it is reused.
+// pipeline runs runPipeline on a connection of the pool.
 func (d *DB) pipeline(ctx context.Context, orgID uuid.UUID, setOrg string, queue func(b *Batch)) error {
 	if orgID == uuid.Nil {
 		return errors.New("tenant pipeline: org id is required")
@@ -79,11 +81,24 @@ func (d *DB) pipeline(ctx context.Context, orgID uuid.UUID, setOrg string, queue
 		return fmt.Errorf("tenant pipeline: acquire connection: %w", err)
 	}
 	defer c.Release()
+	return runPipeline(ctx, c.Conn(), orgID, setOrg, queue)
+}
+
+// runPipeline sends setOrg (scoping the transaction to orgID) and the statements queue adds as
+// one pipeline ending in a single Sync. Everything before a Sync is one transaction
+// (PostgreSQL protocol, "Pipelining": without an explicit BEGIN the Sync commits it, or rolls
+// it back after an error), so row-level security binds the statements exactly as in Tx, the
+// setting ends with the transaction, and the answer arrives after the commit is flushed. The
+// first error, a callback's or the server's, is returned; a connection left inside a
+// transaction by a failure is rolled back before it is reused.
+func runPipeline(ctx context.Context, conn *pgx.Conn, orgID uuid.UUID, setOrg string, queue func(b *Batch)) error {
+	if orgID == uuid.Nil {
+		return errors.New("tenant pipeline: org id is required")
+	}
 	b := &Batch{}
 	b.Exec(setOrg, orgID.String())
 	queue(b)
-	conn := c.Conn()
-	err = conn.SendBatch(ctx, &b.b).Close()
+	err := conn.SendBatch(ctx, &b.b).Close()
 	if err == nil {
 		return nil
 	}

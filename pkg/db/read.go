@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -14,48 +13,12 @@ import (
 	"gorm.io/gorm"
 )
 
-// readSetOrgSQL starts every tenant read (ReadTx): it scopes the transaction to the org and
-// makes it read-only. Turning read-only mode on is allowed at any point of a transaction.
-const readSetOrgSQL = "SELECT set_config('app.org_id', $1, true), set_config('transaction_read_only', 'on', true)"
-
 // UUID is id as a query argument in the form pgx encodes fastest. A uuid.UUID reaches pgx as a
 // driver.Valuer, whose text pgx then parses back into the 16 bytes it sends.
 func UUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
 // rollbackTimeout bounds the ROLLBACK that cleans up after a failed transaction (RollbackOpen).
 const rollbackTimeout = 5 * time.Second
-
-// ReadTx runs read-only queries in one transaction scoped to orgID, in a single round trip:
-// set_config('app.org_id', orgID, true) and the queries that queue adds to the batch go to the
-// server as one pipeline (pgx batch) that ends with a single Sync. Everything before a Sync is
-// one transaction (PostgreSQL protocol, "Pipelining": without an explicit BEGIN the Sync commits
-// it, or rolls it back after an error), so row-level security binds the queries exactly as in
-// Tx and the setting ends with the transaction, while the read costs one round trip instead of
-// one per statement (Tx on gorm needs four for a single SELECT) and no BEGIN or COMMIT
-// statement. The transaction is read-only: nothing can be written in it.
-//
-// queue adds the queries with their result callbacks (pgx.QueuedQuery.QueryRow, Query or Exec);
-// they run in order while the answers are read, and the first error, a callback's or the
-// server's, is returned (wrapped). Callbacks should report expected outcomes such as "no row"
-// through their closures and return errors only for failures: pgx forgets the prepared
-// statements of a batch that failed. A connection left inside a transaction by a failure is
-// rolled back before it is reused.
-func ReadTx(ctx context.Context, conn *pgx.Conn, orgID uuid.UUID, queue func(b *pgx.Batch)) error {
-	if orgID == uuid.Nil {
-		return errors.New("tenant read: org id is required")
-	}
-	b := &pgx.Batch{}
-	b.Queue(readSetOrgSQL, orgID.String())
-	queue(b)
-	err := conn.SendBatch(ctx, b).Close()
-	if err == nil {
-		return nil
-	}
-	if rerr := RollbackOpen(ctx, conn); rerr != nil {
-		return errors.Join(fmt.Errorf("tenant read: %w", err), rerr)
-	}
-	return fmt.Errorf("tenant read: %w", err)
-}
 
 // RollbackOpen rolls back the transaction that a failed pipeline or statement left open on
 // conn, if there is one, so that the connection goes back to its pool clean. The ROLLBACK runs
@@ -74,21 +37,10 @@ func RollbackOpen(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
-// ReadTx is ReadTx on a connection of the handle's pgx pool.
-func (d *DB) ReadTx(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error {
-	c, err := d.Pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("tenant read: acquire connection: %w", err)
-	}
-	defer c.Release()
-	return ReadTx(ctx, c.Conn(), orgID, queue)
-}
-
-// GormReadTx is ReadTx for callers that hold only the gorm handle: it borrows a connection of
-// g's database/sql pool (which runs on the same pgx pool, see Open) and runs ReadTx on its pgx
-// connection. g must be the handle itself, not a transaction; (*DB).ReadTx saves the
-// database/sql layer where the *DB is at hand.
-func GormReadTx(ctx context.Context, g *gorm.DB, orgID uuid.UUID, queue func(b *pgx.Batch)) error {
+// GormReadTx is DB.Read for callers that hold only the gorm handle: it borrows a connection of
+// g's database/sql pool (which runs on the same pgx pool, see Open). g must be the handle
+// itself, not a transaction.
+func GormReadTx(ctx context.Context, g *gorm.DB, orgID uuid.UUID, queue func(b *Batch)) error {
 	sqlDB, ok := g.Statement.ConnPool.(*sql.DB)
 	if !ok {
 		return fmt.Errorf("tenant read: needs the database handle, not %T", g.Statement.ConnPool)
@@ -98,7 +50,7 @@ func GormReadTx(ctx context.Context, g *gorm.DB, orgID uuid.UUID, queue func(b *
 		return fmt.Errorf("tenant read: acquire connection: %w", err)
 	}
 	defer func() { _ = c.Close() }()
-	return WithPgx(c, func(conn *pgx.Conn) error { return ReadTx(ctx, conn, orgID, queue) })
+	return WithPgx(c, func(conn *pgx.Conn) error { return runPipeline(ctx, conn, orgID, readSetOrgSQL, queue) })
 }
 
 // WithPgx runs fn on the pgx connection underneath conn, a connection of the database/sql pool

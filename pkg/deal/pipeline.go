@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/db"
@@ -104,31 +103,28 @@ func (s *Service) Pipeline(ctx context.Context, orgID uuid.UUID, f PipelineFilte
 		t := f.To.UTC()
 		to, out.To = &t, &t
 	}
-	err := s.read(ctx, orgID, func(b *pgx.Batch) {
-		var q *pgx.QueuedQuery
-		if from == nil && to == nil {
-			q = b.Queue(pipelineTotalsSQL, db.UUID(orgID))
-		} else {
-			b.Queue(pipelinePlanSQL)
-			q = b.Queue(pipelineSQL, db.UUID(orgID), from, to)
+	sumRow := func(row db.Row) error {
+		var st, sum, weighted string
+		var c CurrencySum
+		if err := row.Scan(&st, &c.Currency, &c.Count, &sum, &weighted); err != nil {
+			return fmt.Errorf("scan pipeline: %w", err)
 		}
-		q.Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var st, sum, weighted string
-				var c CurrencySum
-				if err := rows.Scan(&st, &c.Currency, &c.Count, &sum, &weighted); err != nil {
-					return fmt.Errorf("scan pipeline: %w", err)
-				}
-				i, ok := idx[Stage(st)]
-				if !ok {
-					return apperr.Errorf(apperr.Internal, "pipeline: unexpected stage %q", st)
-				}
-				c.DealValue, c.WeightedValue = json.Number(sum), json.Number(weighted)
-				out.Stages[i].Count += c.Count
-				out.Stages[i].Currencies = append(out.Stages[i].Currencies, c)
-			}
-			return rows.Err()
-		})
+		i, ok := idx[Stage(st)]
+		if !ok {
+			return apperr.Errorf(apperr.Internal, "pipeline: unexpected stage %q", st)
+		}
+		c.DealValue, c.WeightedValue = json.Number(sum), json.Number(weighted)
+		out.Stages[i].Count += c.Count
+		out.Stages[i].Currencies = append(out.Stages[i].Currencies, c)
+		return nil
+	}
+	err := s.read(ctx, orgID, func(b *db.Batch) {
+		if from == nil && to == nil {
+			b.Rows(sumRow, pipelineTotalsSQL, db.UUID(orgID))
+			return
+		}
+		b.Exec(pipelinePlanSQL)
+		b.Rows(sumRow, pipelineSQL, db.UUID(orgID), from, to)
 	})
 	if err != nil {
 		return Pipeline{}, fmt.Errorf("deal pipeline: %w", err)

@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
@@ -20,10 +19,10 @@ import (
 // Service holds the deal use cases. Each runs in one tenant transaction of the org it is given;
 // every change emits its events in that transaction, with actor as the events' actor. The hot
 // reads (Get, List, Pipeline) run in a read-only tenant transaction sent in one round trip
-// (db.ReadTx).
+// (db.DB.Read).
 type Service struct {
 	db      *gorm.DB
-	read    func(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error
+	read    func(ctx context.Context, orgID uuid.UUID, queue func(b *db.Batch)) error
 	emitter *events.Emitter
 	leads   *lead.Service
 }
@@ -34,20 +33,20 @@ func NewService(g *gorm.DB, emitter *events.Emitter) *Service {
 	if g == nil || emitter == nil {
 		panic("deal.NewService: nil dependency")
 	}
-	read := func(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error {
+	read := func(ctx context.Context, orgID uuid.UUID, queue func(b *db.Batch)) error {
 		return db.GormReadTx(ctx, g, orgID, queue)
 	}
 	return &Service{db: g, read: read, emitter: emitter, leads: lead.NewService(g, emitter)}
 }
 
-// NewServiceDB is NewService on d, with the reads on d's pgx pool directly (db.DB.ReadTx), as
+// NewServiceDB is NewService on d, with the reads on d's pgx pool directly (db.DB.Read), as
 // the api runs it.
 func NewServiceDB(d *db.DB, emitter *events.Emitter) *Service {
 	if d == nil {
 		panic("deal.NewServiceDB: nil database")
 	}
 	s := NewService(d.Gorm, emitter)
-	s.read = d.ReadTx
+	s.read = d.Read
 	return s
 }
 
@@ -124,7 +123,7 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Deal, error) {
 	var out Deal
 	found := false
-	if err := s.read(ctx, orgID, func(b *pgx.Batch) { queueGetDeal(b, orgID, id, &out, &found) }); err != nil {
+	if err := s.read(ctx, orgID, func(b *db.Batch) { queueGetDeal(b, orgID, id, &out, &found) }); err != nil {
 		return Deal{}, fmt.Errorf("get deal: %w", err)
 	}
 	if !found {
@@ -311,7 +310,7 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page
 		return page.Page[Deal]{}, fmt.Errorf("list deals: %w", err)
 	}
 	rows := make([]Deal, 0, f.Page.Limit+1)
-	if err := s.read(ctx, orgID, func(b *pgx.Batch) { queueListDeals(b, q, args, &rows) }); err != nil {
+	if err := s.read(ctx, orgID, func(b *db.Batch) { queueListDeals(b, q, args, &rows) }); err != nil {
 		return page.Page[Deal]{}, fmt.Errorf("list deals: %w", err)
 	}
 	ks := keysets[f.Sort]

@@ -3,7 +3,7 @@ package deal
 // The queries of the deal domain. Each filters org_id itself, under row-level security as a
 // second guard. The writes run on the connection of the gorm transaction they are given (a
 // tenant transaction of db.Tx) through database/sql; the hot reads (one deal, a page of deals,
-// the pipeline sums) are queued on a pgx batch that db.ReadTx sends with its tenant transaction
+// the pipeline sums) are queued on a db.Batch that db.DB.Read sends with its tenant transaction
 // in a single round trip. Both scan the same columns into the same pgtype values, which both
 // drivers fill without reflection.
 
@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
 
@@ -105,18 +104,15 @@ const getDealSQL = `SELECT ` + dealColumns + ` FROM deals WHERE org_id = $1 AND 
 
 // queueGetDeal queues the read of the org's deal id into out; found reports whether there is
 // one. A missing deal is not an error of the batch.
-func queueGetDeal(b *pgx.Batch, orgID, id uuid.UUID, out *Deal, found *bool) {
-	b.Queue(getDealSQL, db.UUID(orgID), db.UUID(id)).QueryRow(func(row pgx.Row) error {
+func queueGetDeal(b *db.Batch, orgID, id uuid.UUID, out *Deal, found *bool) {
+	b.Row(func(row db.Row) error {
 		d, err := newDealScan().scan(row)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
 		if err != nil {
 			return fmt.Errorf("get deal: %w", err)
 		}
 		*out, *found = d, true
 		return nil
-	})
+	}, getDealSQL, db.UUID(orgID), db.UUID(id))
 }
 
 // lockDeal returns the org's deal id with its row locked until the transaction ends, so that
@@ -271,19 +267,14 @@ func listDealsSQL(orgID uuid.UUID, f ListFilter) (string, []any, error) {
 }
 
 // queueListDeals queues the read of a page of deals (listDealsSQL) into out.
-func queueListDeals(b *pgx.Batch, q string, args []any, out *[]Deal) {
-	b.Queue(q, args...).Query(func(rows pgx.Rows) error {
-		s := newDealScan()
-		for rows.Next() {
-			d, err := s.scan(rows)
-			if err != nil {
-				return fmt.Errorf("list deals: %w", err)
-			}
-			*out = append(*out, d)
-		}
-		if err := rows.Err(); err != nil {
+func queueListDeals(b *db.Batch, q string, args []any, out *[]Deal) {
+	s := newDealScan()
+	b.Rows(func(row db.Row) error {
+		d, err := s.scan(row)
+		if err != nil {
 			return fmt.Errorf("list deals: %w", err)
 		}
+		*out = append(*out, d)
 		return nil
-	})
+	}, q, args...)
 }

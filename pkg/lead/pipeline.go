@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/db"
@@ -74,7 +73,7 @@ type snapshot struct {
 // ICP into it, in one round trip (db.GormReadTx); found is false for a missing or deleted lead.
 func (p *Pipeline) read(ctx context.Context, orgID, id uuid.UUID, icp *org.ICP) (snapshot, error) {
 	var s snapshot
-	err := db.GormReadTx(ctx, p.db, orgID, func(b *pgx.Batch) {
+	err := db.GormReadTx(ctx, p.db, orgID, func(b *db.Batch) {
 		queuePipelineLead(b, orgID, id, &s)
 		if icp != nil {
 			org.QueueGetICP(b, orgID, icp)

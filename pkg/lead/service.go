@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
@@ -20,10 +19,10 @@ import (
 
 // Service holds the lead use cases. Each runs in one tenant transaction of the org it is given;
 // every change emits its event in that transaction, with actor as the event's actor. The hot
-// reads (Get, List) run in a read-only tenant transaction sent in one round trip (db.ReadTx).
+// reads (Get, List) run in a read-only tenant transaction sent in one round trip (db.DB.Read).
 type Service struct {
 	db      *gorm.DB
-	read    func(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error
+	read    func(ctx context.Context, orgID uuid.UUID, queue func(b *db.Batch)) error
 	emitter *events.Emitter
 	// Now is the clock for checks of client-given times; nil is time.Now.
 	Now func() time.Time
@@ -35,20 +34,20 @@ func NewService(g *gorm.DB, emitter *events.Emitter) *Service {
 	if g == nil || emitter == nil {
 		panic("lead.NewService: nil dependency")
 	}
-	read := func(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error {
+	read := func(ctx context.Context, orgID uuid.UUID, queue func(b *db.Batch)) error {
 		return db.GormReadTx(ctx, g, orgID, queue)
 	}
 	return &Service{db: g, read: read, emitter: emitter}
 }
 
-// NewServiceDB is NewService on d, with the reads on d's pgx pool directly (db.DB.ReadTx), as
+// NewServiceDB is NewService on d, with the reads on d's pgx pool directly (db.DB.Read), as
 // the api runs it.
 func NewServiceDB(d *db.DB, emitter *events.Emitter) *Service {
 	if d == nil {
 		panic("lead.NewServiceDB: nil database")
 	}
 	s := NewService(d.Gorm, emitter)
-	s.read = d.ReadTx
+	s.read = d.Read
 	return s
 }
 
@@ -137,7 +136,7 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Lead, error) {
 	var out Lead
 	found := false
-	err := s.read(ctx, orgID, func(b *pgx.Batch) { queueGetLead(b, orgID, id, &out, &found) })
+	err := s.read(ctx, orgID, func(b *db.Batch) { queueGetLead(b, orgID, id, &out, &found) })
 	if err != nil {
 		return Lead{}, fmt.Errorf("get lead: %w", err)
 	}
@@ -448,7 +447,7 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page
 		return page.Page[Lead]{}, fmt.Errorf("list leads: %w", err)
 	}
 	rows := make([]Lead, 0, f.Page.Limit+1)
-	if err := s.read(ctx, orgID, func(b *pgx.Batch) { queueListLeads(b, q, args, f.Q != "", &rows) }); err != nil {
+	if err := s.read(ctx, orgID, func(b *db.Batch) { queueListLeads(b, q, args, f.Q != "", &rows) }); err != nil {
 		return page.Page[Lead]{}, fmt.Errorf("list leads: %w", err)
 	}
 	return page.Finish(rows, f.Page.Limit, func(l Lead) any { return cursorOf(f.Sort, l) }), nil

@@ -2,18 +2,16 @@ package lead
 
 // The queries of the lead domain. Each filters org_id itself, under row-level security as a
 // second guard. The writes take the gorm transaction they are given (a tenant transaction of
-// db.Tx); the hot reads (one lead, a page of leads) are queued on a pgx batch that db.ReadTx
+// db.Tx); the hot reads (one lead, a page of leads) are queued on a db.Batch that db.DB.Read
 // sends with its tenant transaction in a single round trip. Statements are plain parameterised
 // SQL over explicit column lists.
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
 
@@ -57,7 +55,7 @@ func newLeadScan() *leadScan {
 
 // scan reads the current row into a new Lead, with its times in UTC. extra receives the row's
 // columns after leadColumns, if the query has more.
-func (s *leadScan) scan(row pgx.Row, extra ...any) (Lead, error) {
+func (s *leadScan) scan(row db.Row, extra ...any) (Lead, error) {
 	s.l = Lead{}
 	dest := s.dest
 	if len(extra) > 0 {
@@ -98,18 +96,15 @@ const getLeadSQL = `SELECT ` + leadColumns + ` FROM leads WHERE org_id = $1 AND 
 // queueGetLead queues the read of the org's live lead id into out; found reports whether there
 // is one. A missing lead is not an error of the batch (pgx would forget the batch's prepared
 // statements after one).
-func queueGetLead(b *pgx.Batch, orgID, id uuid.UUID, out *Lead, found *bool) {
-	b.Queue(getLeadSQL, db.UUID(orgID), db.UUID(id)).QueryRow(func(row pgx.Row) error {
+func queueGetLead(b *db.Batch, orgID, id uuid.UUID, out *Lead, found *bool) {
+	b.Row(func(row db.Row) error {
 		l, err := newLeadScan().scan(row)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
 		if err != nil {
 			return fmt.Errorf("get lead: %w", err)
 		}
 		*out, *found = l, true
 		return nil
-	})
+	}, getLeadSQL, db.UUID(orgID), db.UUID(id))
 }
 
 // insertLead inserts l unless a live lead of the org has its fingerprint: the unique index
@@ -388,24 +383,19 @@ func listLeadsSQL(orgID uuid.UUID, f ListFilter) (string, []any, error) {
 }
 
 // queueListLeads queues the read of a page of leads (listLeadsSQL) into out.
-func queueListLeads(b *pgx.Batch, q string, args []any, search bool, out *[]Lead) {
+func queueListLeads(b *db.Batch, q string, args []any, search bool, out *[]Lead) {
 	if search {
-		b.Queue(customPlanSQL)
+		b.Exec(customPlanSQL)
 	}
-	b.Queue(q, args...).Query(func(rows pgx.Rows) error {
-		ls := newLeadScan()
-		for rows.Next() {
-			l, err := ls.scan(rows)
-			if err != nil {
-				return fmt.Errorf("list leads: %w", err)
-			}
-			*out = append(*out, l)
-		}
-		if err := rows.Err(); err != nil {
+	ls := newLeadScan()
+	b.Rows(func(row db.Row) error {
+		l, err := ls.scan(row)
+		if err != nil {
 			return fmt.Errorf("list leads: %w", err)
 		}
+		*out = append(*out, l)
 		return nil
-	})
+	}, q, args...)
 }
 
 // activityCursor is the position of the last activity of a page.

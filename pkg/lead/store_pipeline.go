@@ -5,12 +5,9 @@ package lead
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
@@ -27,15 +24,12 @@ import (
 const pipelineLeadSQL = `SELECT ` + leadColumns + `, scored_by, deleted_at IS NOT NULL FROM leads WHERE org_id = $1 AND id = $2`
 
 // queuePipelineLead queues the read of the org's lead id with its scored_by into out, on a tenant
-// read (db.ReadTx). A missing or deleted lead leaves out.found false.
-func queuePipelineLead(b *pgx.Batch, orgID, id uuid.UUID, out *snapshot) {
-	b.Queue(pipelineLeadSQL, db.UUID(orgID), db.UUID(id)).QueryRow(func(row pgx.Row) error {
-		var scoredBy pgtype.Text
+// read (db.DB.Read). A missing or deleted lead leaves out.found false.
+func queuePipelineLead(b *db.Batch, orgID, id uuid.UUID, out *snapshot) {
+	b.Row(func(row db.Row) error {
+		var scoredBy db.Text
 		var deleted bool
 		l, err := newLeadScan().scan(row, &scoredBy, &deleted)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
 		if err != nil {
 			return fmt.Errorf("read lead: %w", err)
 		}
@@ -47,7 +41,7 @@ func queuePipelineLead(b *pgx.Batch, orgID, id uuid.UUID, out *snapshot) {
 			out.scoredBy = &scoredBy.String
 		}
 		return nil
-	})
+	}, pipelineLeadSQL, db.UUID(orgID), db.UUID(id))
 }
 
 // lockPipelineLead reads the org's live lead id with its scored_by in the caller's transaction

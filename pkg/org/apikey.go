@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
@@ -64,14 +63,13 @@ func KeyOrg(clear string) (uuid.UUID, bool) {
 	return id, true
 }
 
-func insertKey(tx *gorm.DB, orgID uuid.UUID, name string) (string, uuid.UUID, error) {
+func insertKey(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, name string) (string, uuid.UUID, error) {
 	clear, shown, err := generateKey(orgID)
 	if err != nil {
 		return "", uuid.Nil, err
 	}
 	id := uuid.New()
-	err = tx.Exec(`INSERT INTO api_keys (org_id, id, name, prefix, key_hash) VALUES (?, ?, ?, ?, ?)`,
-		orgID, id, name, shown, HashKey(clear)).Error
+	_, err = db.Exec(ctx, tx, insertKeySQL, orgID, id, name, shown, HashKey(clear))
 	if db.IsForeignKeyViolation(err) {
 		return "", uuid.Nil, apperr.Errorf(apperr.NotFound, "org %s not found", orgID)
 	}
@@ -83,15 +81,15 @@ func insertKey(tx *gorm.DB, orgID uuid.UUID, name string) (string, uuid.UUID, er
 
 // CreateKey adds an API key named name to org orgID. It returns apperr.NotFound for an
 // unknown org.
-func CreateKey(ctx context.Context, g *gorm.DB, orgID uuid.UUID, name string) (NewKey, error) {
+func CreateKey(ctx context.Context, d *db.DB, orgID uuid.UUID, name string) (NewKey, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		name = "default"
 	}
 	var k NewKey
-	err := db.Tx(ctx, g, orgID, func(tx *gorm.DB) error {
+	err := d.Tx(ctx, orgID, func(tx *gorm.DB) error {
 		var err error
-		k.Clear, k.ID, err = insertKey(tx, orgID, name)
+		k.Clear, k.ID, err = insertKey(ctx, tx, orgID, name)
 		return err
 	})
 	if err != nil {
@@ -102,13 +100,13 @@ func CreateKey(ctx context.Context, g *gorm.DB, orgID uuid.UUID, name string) (N
 
 // RevokeKey revokes the org's key keyID; it never authenticates again. It returns
 // apperr.NotFound when the org has no such unrevoked key.
-func RevokeKey(ctx context.Context, g *gorm.DB, orgID, keyID uuid.UUID) error {
-	return db.Tx(ctx, g, orgID, func(tx *gorm.DB) error {
-		res := tx.Exec(`UPDATE api_keys SET revoked_at = now() WHERE org_id = ? AND id = ? AND revoked_at IS NULL`, orgID, keyID)
-		if res.Error != nil {
-			return fmt.Errorf("revoke api key: %w", res.Error)
+func RevokeKey(ctx context.Context, d *db.DB, orgID, keyID uuid.UUID) error {
+	return d.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		n, err := db.Exec(ctx, tx, revokeKeySQL, orgID, keyID)
+		if err != nil {
+			return fmt.Errorf("revoke api key: %w", err)
 		}
-		if res.RowsAffected == 0 {
+		if n == 0 {
 			return apperr.Errorf(apperr.NotFound, "api key %s not found", keyID)
 		}
 		return nil
@@ -124,53 +122,34 @@ type Principal struct {
 	KeyID uuid.UUID
 }
 
-// keyLookupSQL finds the unrevoked key with the given hash in its org, through the unique index
-// api_keys_org_id_key_hash_key.
-const keyLookupSQL = `SELECT id FROM api_keys WHERE org_id = $1 AND key_hash = $2 AND revoked_at IS NULL`
-
-// readFunc runs a single-round-trip tenant read (db.ReadTx and its variants).
-type readFunc func(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error
-
 func badKey() error { return apperr.Wrap(ErrBadKey, apperr.Unauthorized, "invalid api key") }
 
 // lookupKey finds the unrevoked key of org orgID whose SHA-256 is hash, inside that org's
 // row-level security scope, in one round trip.
-func lookupKey(ctx context.Context, read readFunc, orgID uuid.UUID, hash []byte) (Principal, error) {
-	var id uuid.UUID
-	found := false
-	err := read(ctx, orgID, func(b *pgx.Batch) {
-		b.Queue(keyLookupSQL, db.UUID(orgID), hash).QueryRow(func(row pgx.Row) error {
-			err := row.Scan(&id)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			found = err == nil
-			return err
-		})
+func lookupKey(ctx context.Context, d *db.DB, orgID uuid.UUID, hash []byte) (Principal, error) {
+	var id db.NullUUID
+	err := d.Read(ctx, orgID, func(b *db.Batch) {
+		b.Row(func(r db.Row) error { return r.Scan(&id) }, keyLookupSQL, db.UUID(orgID), hash)
 	})
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
-	if !found {
+	if !id.Valid {
 		return Principal{}, badKey()
 	}
-	return Principal{OrgID: orgID, KeyID: id}, nil
+	return Principal{OrgID: orgID, KeyID: id.Bytes}, nil
 }
 
 // Authenticate checks the clear key and returns the org and key it belongs to. The key is
 // looked up inside the org it names (row-level security scope) by its SHA-256 through a unique
 // index, so the time taken does not depend on how much of a guessed key is right. A key that is
-// malformed, unknown or revoked is apperr.Unauthorized. g must be the database handle, not a
-// transaction (db.GormReadTx); the api uses a KeyCache instead.
-func Authenticate(ctx context.Context, g *gorm.DB, clear string) (Principal, error) {
+// malformed, unknown or revoked is apperr.Unauthorized. The api uses a KeyCache instead.
+func Authenticate(ctx context.Context, d *db.DB, clear string) (Principal, error) {
 	orgID, ok := KeyOrg(clear)
 	if !ok {
 		return Principal{}, badKey()
 	}
-	read := func(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error {
-		return db.GormReadTx(ctx, g, orgID, queue)
-	}
-	return lookupKey(ctx, read, orgID, HashKey(clear))
+	return lookupKey(ctx, d, orgID, HashKey(clear))
 }
 
 // MaxCachedKeys bounds the keys a KeyCache remembers at once. Only keys that authenticated are
@@ -226,7 +205,7 @@ func (c *KeyCache) Authenticate(ctx context.Context, clear string) (Principal, e
 	}
 	sum := sha256.Sum256([]byte(clear))
 	if c.ttl <= 0 {
-		return lookupKey(ctx, c.db.ReadTx, orgID, sum[:])
+		return lookupKey(ctx, c.db, orgID, sum[:])
 	}
 	now := c.now()
 	c.mu.RLock()
@@ -235,7 +214,7 @@ func (c *KeyCache) Authenticate(ctx context.Context, clear string) (Principal, e
 	if hit && now.Before(e.expires) {
 		return e.p, nil
 	}
-	p, err := lookupKey(ctx, c.db.ReadTx, orgID, sum[:])
+	p, err := lookupKey(ctx, c.db, orgID, sum[:])
 	if err != nil {
 		if hit {
 			c.forget(sum)

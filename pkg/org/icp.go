@@ -2,9 +2,7 @@ package org
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -12,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
@@ -148,51 +145,33 @@ func invalidICP(field, msg string) error {
 	return apperr.Errorf(apperr.Invalid, "icp is invalid").WithFields(apperr.FieldError{Field: field, Message: msg})
 }
 
-// GetICP reads the ICP of orgID in a tenant transaction. An org that never set one gets the
-// empty, normalised ICP; an unknown org (or one hidden by row-level security) is apperr.NotFound.
-// Keys of the stored JSON that ICP does not know are ignored.
-func GetICP(ctx context.Context, g *gorm.DB, orgID uuid.UUID) (ICP, error) {
+// GetICP reads the ICP of orgID in a read-only tenant transaction. An org that never set one
+// gets the empty, normalised ICP; an unknown org (or one hidden by row-level security) is
+// apperr.NotFound. Keys of the stored JSON that ICP does not know are ignored.
+func GetICP(ctx context.Context, d *db.DB, orgID uuid.UUID) (ICP, error) {
 	var p ICP
-	err := db.Tx(ctx, g, orgID, func(tx *gorm.DB) error {
-		var err error
-		p, err = GetICPTx(tx, orgID)
-		return err
-	})
+	err := d.Read(ctx, orgID, func(b *db.Batch) { QueueGetICP(b, orgID, &p) })
 	return p, err
 }
 
-// GetICPTx is GetICP inside the caller's tenant transaction tx.
-func GetICPTx(tx *gorm.DB, orgID uuid.UUID) (ICP, error) {
-	var raw []byte
-	if err := tx.Raw(`SELECT icp FROM orgs WHERE id = ?`, orgID).Row().Scan(&raw); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return ICP{}, orgNotFound()
-		}
-		return ICP{}, fmt.Errorf("read icp: %w", err)
-	}
-	return DecodeICP(orgID, raw)
-}
-
-// QueueGetICP queues the read of orgID's ICP into out on a tenant read (db.ReadTx), for callers
-// that read it in the same round trip as other rows. An unknown org fails the batch with
-// apperr.NotFound, as GetICP does.
-func QueueGetICP(b *pgx.Batch, orgID uuid.UUID, out *ICP) {
-	b.Queue(getICPSQL, db.UUID(orgID)).QueryRow(func(row pgx.Row) error {
+// QueueGetICP queues the read of orgID's ICP into out on a tenant read (db.DB.Read), for
+// callers that read it in the same round trip as other rows. An unknown org fails the batch
+// with apperr.NotFound, as GetICP does.
+func QueueGetICP(b *db.Batch, orgID uuid.UUID, out *ICP) {
+	b.Row(func(r db.Row) error {
 		var raw []byte
-		if err := row.Scan(&raw); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return orgNotFound()
-			}
+		var found bool
+		if err := r.Scan(&raw, &found); err != nil {
 			return fmt.Errorf("read icp: %w", err)
+		}
+		if !found {
+			return orgNotFound()
 		}
 		p, err := DecodeICP(orgID, raw)
 		*out = p
 		return err
-	})
+	}, getICPSQL, db.UUID(orgID))
 }
-
-// getICPSQL reads an org's stored ICP (pgx placeholders).
-const getICPSQL = `SELECT icp FROM orgs WHERE id = $1`
 
 func orgNotFound() error { return apperr.Errorf(apperr.NotFound, "org not found") }
 
@@ -212,13 +191,13 @@ func DecodeICP(orgID uuid.UUID, raw []byte) (ICP, error) {
 // changes it, emits org.icp_updated through emitter in the same transaction (R1), with actor as
 // the event's actor. It returns the stored ICP. An ICP that breaks a limit is apperr.Invalid,
 // an unknown org apperr.NotFound.
-func SetICP(ctx context.Context, g *gorm.DB, emitter *events.Emitter, orgID uuid.UUID, actor string, p ICP) (ICP, error) {
+func SetICP(ctx context.Context, d *db.DB, emitter *events.Emitter, orgID uuid.UUID, actor string, p ICP) (ICP, error) {
 	if emitter == nil {
 		return ICP{}, fmt.Errorf("set icp: nil emitter")
 	}
 	var out ICP
-	err := db.Tx(ctx, g, orgID, func(tx *gorm.DB) error {
-		stored, previous, err := SetICPTx(tx, orgID, p)
+	err := d.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		stored, previous, err := setICP(ctx, tx, orgID, p)
 		if err != nil {
 			return err
 		}
@@ -227,8 +206,8 @@ func SetICP(ctx context.Context, g *gorm.DB, emitter *events.Emitter, orgID uuid
 			return nil
 		}
 		// The transaction id names the change: a retried transaction is a new change.
-		var xid string
-		if err := tx.Raw(`SELECT pg_current_xact_id()::text`).Scan(&xid).Error; err != nil {
+		xid, _, err := db.Get[string](ctx, tx, currentXIDSQL)
+		if err != nil {
 			return fmt.Errorf("read transaction id: %w", err)
 		}
 		_, _, err = emitter.Emit(ctx, tx, events.NewEvent{
@@ -244,21 +223,20 @@ func SetICP(ctx context.Context, g *gorm.DB, emitter *events.Emitter, orgID uuid
 	return out, nil
 }
 
-// SetICPTx normalises and validates p and stores it as the ICP of orgID inside the caller's
-// tenant transaction tx, returning the stored ICP and the one it replaced (normalised). It emits
-// nothing: SetICP is the use case that also records the change. It returns
-// apperr.Invalid for an ICP that breaks a limit and apperr.NotFound for an unknown org.
-func SetICPTx(tx *gorm.DB, orgID uuid.UUID, p ICP) (stored, previous ICP, err error) {
+// setICP normalises and validates p and stores it as the ICP of orgID inside the caller's
+// tenant transaction tx, returning the stored ICP and the one it replaced (normalised). It
+// returns apperr.Invalid for an ICP that breaks a limit and apperr.NotFound for an unknown org.
+func setICP(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, p ICP) (stored, previous ICP, err error) {
 	p = p.Normalize()
 	if err := p.Validate(); err != nil {
 		return ICP{}, ICP{}, err
 	}
-	var raw []byte
-	if err := tx.Raw(`SELECT icp FROM orgs WHERE id = ? FOR UPDATE`, orgID).Row().Scan(&raw); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return ICP{}, ICP{}, apperr.Errorf(apperr.NotFound, "org not found")
-		}
+	raw, found, err := db.Get[[]byte](ctx, tx, lockICPSQL, orgID)
+	if err != nil {
 		return ICP{}, ICP{}, fmt.Errorf("lock org: %w", err)
+	}
+	if !found {
+		return ICP{}, ICP{}, orgNotFound()
 	}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &previous); err != nil {
@@ -273,7 +251,7 @@ func SetICPTx(tx *gorm.DB, orgID uuid.UUID, p ICP) (stored, previous ICP, err er
 	if err != nil {
 		return ICP{}, ICP{}, fmt.Errorf("encode icp: %w", err)
 	}
-	if err := tx.Exec(`UPDATE orgs SET icp = ?::jsonb WHERE id = ?`, string(b), orgID).Error; err != nil {
+	if _, err := db.Exec(ctx, tx, updateICPSQL, string(b), orgID); err != nil {
 		return ICP{}, ICP{}, fmt.Errorf("store icp: %w", err)
 	}
 	return p, previous, nil

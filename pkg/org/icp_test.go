@@ -61,33 +61,33 @@ func TestGetSetICP(t *testing.T) {
 	emitter := events.NewEmitter(jobs.New(d, jobs.Config{}))
 	orgID := dbtest.NewOrg(t, d, "icp")
 
-	got, err := org.GetICP(t.Context(), d.Gorm, orgID)
+	got, err := org.GetICP(t.Context(), d, orgID)
 	require.NoError(t, err)
 	require.Equal(t, org.ICP{}.Normalize(), got)
 
 	fifty := 50
 	in := org.ICP{Industries: []string{"SaaS"}, MinEmployees: &fifty, Seniorities: []string{"vp"}}
-	stored, err := org.SetICP(t.Context(), d.Gorm, emitter, orgID, "test", in)
+	stored, err := org.SetICP(t.Context(), d, emitter, orgID, "test", in)
 	require.NoError(t, err)
 	require.Equal(t, []string{"saas"}, stored.Industries)
-	got, err = org.GetICP(t.Context(), d.Gorm, orgID)
+	got, err = org.GetICP(t.Context(), d, orgID)
 	require.NoError(t, err)
 	require.Equal(t, stored, got)
 
-	_, err = org.SetICP(t.Context(), d.Gorm, emitter, orgID, "test", in)
+	_, err = org.SetICP(t.Context(), d, emitter, orgID, "test", in)
 	require.NoError(t, err)
 	var n int
 	require.NoError(t, super.Gorm.Raw(`SELECT count(*) FROM events WHERE org_id = ? AND type = ?`, orgID, org.EventICPUpdated).Scan(&n).Error)
 	require.Equal(t, 1, n, "an unchanged ICP records nothing")
 
-	_, err = org.SetICP(t.Context(), d.Gorm, emitter, orgID, "test", org.ICP{Seniorities: []string{"intern"}})
+	_, err = org.SetICP(t.Context(), d, emitter, orgID, "test", org.ICP{Seniorities: []string{"intern"}})
 	require.Equal(t, apperr.Invalid, apperr.CodeOf(err))
-	got, err = org.GetICP(t.Context(), d.Gorm, orgID)
+	got, err = org.GetICP(t.Context(), d, orgID)
 	require.NoError(t, err)
 	require.Equal(t, stored, got, "a refused ICP writes nothing")
 
-	_, err = org.GetICP(t.Context(), d.Gorm, uuid.New())
+	_, err = org.GetICP(t.Context(), d, uuid.New())
 	require.Equal(t, apperr.NotFound, apperr.CodeOf(err))
-	_, err = org.SetICP(t.Context(), d.Gorm, emitter, uuid.New(), "test", in)
+	_, err = org.SetICP(t.Context(), d, emitter, uuid.New(), "test", in)
 	require.Equal(t, apperr.NotFound, apperr.CodeOf(err))
 }

@@ -28,9 +28,9 @@ func newKeyCacheSetup(t *testing.T) keyCacheSetup {
 	app, err := db.Open(t.Context(), db.Options{URL: dbtest.AppURL(t, url), MaxConns: 4, AppName: "keycache-test"})
 	require.NoError(t, err)
 	t.Cleanup(app.Close)
-	c, err := org.Create(t.Context(), owner.Gorm, "acme")
+	c, err := org.Create(t.Context(), owner, "acme")
 	require.NoError(t, err)
-	k, err := org.CreateKey(t.Context(), owner.Gorm, c.OrgID, "second")
+	k, err := org.CreateKey(t.Context(), owner, c.OrgID, "second")
 	require.NoError(t, err)
 	return keyCacheSetup{owner: owner, app: app, created: c, second: k}
 }
@@ -52,7 +52,7 @@ func TestKeyCacheRemembersAcceptedKeys(t *testing.T) {
 	require.Equal(t, org.Principal{OrgID: s.created.OrgID, KeyID: s.second.ID}, p)
 	require.Equal(t, 1, c.Len())
 
-	require.NoError(t, org.RevokeKey(ctx, s.owner.Gorm, s.created.OrgID, s.second.ID))
+	require.NoError(t, org.RevokeKey(ctx, s.owner, s.created.OrgID, s.second.ID))
 	now = now.Add(4 * time.Second)
 	p, err = c.Authenticate(ctx, s.second.Clear)
 	require.NoError(t, err, "within the TTL the revoked key is still remembered")
@@ -77,7 +77,7 @@ func TestKeyCacheDisabled(t *testing.T) {
 	c := org.NewKeyCache(s.app, 0)
 	_, err := c.Authenticate(ctx, s.second.Clear)
 	require.NoError(t, err)
-	require.NoError(t, org.RevokeKey(ctx, s.owner.Gorm, s.created.OrgID, s.second.ID))
+	require.NoError(t, org.RevokeKey(ctx, s.owner, s.created.OrgID, s.second.ID))
 	_, err = c.Authenticate(ctx, s.second.Clear)
 	require.Equal(t, apperr.Unauthorized, apperr.CodeOf(err), "%v", err)
 	require.Equal(t, 0, c.Len())

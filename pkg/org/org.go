@@ -39,25 +39,24 @@ type Created struct {
 
 // Create makes an org named name with its default cron tasks and a first API key, in one
 // transaction. It returns apperr.Invalid for an empty or over-long name.
-func Create(ctx context.Context, g *gorm.DB, name string) (Created, error) {
+func Create(ctx context.Context, d *db.DB, name string) (Created, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len([]rune(name)) > 200 {
 		return Created{}, apperr.Errorf(apperr.Invalid, "org name must be 1..200 characters")
 	}
 	id := uuid.New()
 	var key string
-	err := db.Tx(ctx, g, id, func(tx *gorm.DB) error {
-		if err := tx.Exec(`INSERT INTO orgs (id, name) VALUES (?, ?)`, id, name).Error; err != nil {
+	err := d.Tx(ctx, id, func(tx *gorm.DB) error {
+		if _, err := db.Exec(ctx, tx, insertOrgSQL, id, name); err != nil {
 			return fmt.Errorf("insert org: %w", err)
 		}
 		for _, c := range DefaultCronTasks {
-			if err := tx.Exec(`INSERT INTO cron_tasks (org_id, name, job_type, cron_expr) VALUES (?, ?, ?, ?)`,
-				id, c.Name, c.JobType, c.Cron).Error; err != nil {
+			if _, err := db.Exec(ctx, tx, insertCronTaskSQL, id, c.Name, c.JobType, c.Cron); err != nil {
 				return fmt.Errorf("seed cron task %s: %w", c.Name, err)
 			}
 		}
 		var err error
-		key, _, err = insertKey(tx, id, "default")
+		key, _, err = insertKey(ctx, tx, id, "default")
 		return err
 	})
 	if err != nil {

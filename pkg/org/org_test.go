@@ -19,7 +19,7 @@ import (
 func TestCreateSeedsDefaultsAndKey(t *testing.T) {
 	t.Parallel()
 	d, _ := dbtest.NewDB(t)
-	c, err := org.Create(t.Context(), d.Gorm, "  Acme  ")
+	c, err := org.Create(t.Context(), d, "  Acme  ")
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(c.APIKey, "crm_"))
 	keyOrg, ok := org.KeyOrg(c.APIKey)
@@ -46,11 +46,11 @@ func TestCreateSeedsDefaultsAndKey(t *testing.T) {
 	require.Equal(t, 1, keys)
 	require.Equal(t, org.HashKey(c.APIKey), stored.KeyHash, "only the hash is stored")
 
-	p, err := org.Authenticate(t.Context(), d.Gorm, c.APIKey)
+	p, err := org.Authenticate(t.Context(), d, c.APIKey)
 	require.NoError(t, err)
 	require.Equal(t, c.OrgID, p.OrgID)
 
-	_, err = org.Create(t.Context(), d.Gorm, "   ")
+	_, err = org.Create(t.Context(), d, "   ")
 	require.Equal(t, apperr.Invalid, apperr.CodeOf(err))
 }
 
@@ -60,20 +60,20 @@ func TestCreateSeedsDefaultsAndKey(t *testing.T) {
 func TestKeysCreateRevokeAuthenticate(t *testing.T) {
 	t.Parallel()
 	d, _ := dbtest.NewDB(t)
-	c, err := org.Create(t.Context(), d.Gorm, "acme")
+	c, err := org.Create(t.Context(), d, "acme")
 	require.NoError(t, err)
-	k, err := org.CreateKey(t.Context(), d.Gorm, c.OrgID, "ci")
+	k, err := org.CreateKey(t.Context(), d, c.OrgID, "ci")
 	require.NoError(t, err)
 	require.NotEqual(t, c.APIKey, k.Clear)
 
 	for _, key := range []string{c.APIKey, k.Clear} {
-		_, err := org.Authenticate(t.Context(), d.Gorm, key)
+		_, err := org.Authenticate(t.Context(), d, key)
 		require.NoError(t, err)
 	}
-	require.NoError(t, org.RevokeKey(t.Context(), d.Gorm, c.OrgID, k.ID))
-	_, err = org.Authenticate(t.Context(), d.Gorm, k.Clear)
+	require.NoError(t, org.RevokeKey(t.Context(), d, c.OrgID, k.ID))
+	_, err = org.Authenticate(t.Context(), d, k.Clear)
 	require.Equal(t, apperr.Unauthorized, apperr.CodeOf(err))
-	require.Equal(t, apperr.NotFound, apperr.CodeOf(org.RevokeKey(t.Context(), d.Gorm, c.OrgID, k.ID)), "revoked twice")
+	require.Equal(t, apperr.NotFound, apperr.CodeOf(org.RevokeKey(t.Context(), d, c.OrgID, k.ID)), "revoked twice")
 
 	tampered := c.APIKey[:len(c.APIKey)-1] + "x"
 	if tampered == c.APIKey {
@@ -81,10 +81,10 @@ func TestKeysCreateRevokeAuthenticate(t *testing.T) {
 	}
 	for _, bad := range []string{"", "crm_", "nope", tampered, "crm_" + strings.Repeat("z", 76),
 		"crm_" + strings.Repeat("0", 32) + "_" + strings.Repeat("A", 43)} {
-		_, err := org.Authenticate(t.Context(), d.Gorm, bad)
+		_, err := org.Authenticate(t.Context(), d, bad)
 		require.Equal(t, apperr.Unauthorized, apperr.CodeOf(err), bad)
 	}
-	_, err = org.CreateKey(t.Context(), d.Gorm, uuid.New(), "x")
+	_, err = org.CreateKey(t.Context(), d, uuid.New(), "x")
 	require.Error(t, err)
 	require.True(t, apperr.Is(err, apperr.NotFound) || db.IsForeignKeyViolation(err), err.Error())
 }

@@ -28,7 +28,7 @@ func orgCmd(ctx context.Context, env cli.Env) error {
 		return err
 	}
 	defer d.Close()
-	created, err := org.Create(ctx, d.Gorm, *name)
+	created, err := org.Create(ctx, d, *name)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func apikeyCmd(ctx context.Context, env cli.Env) error {
 	}
 	defer d.Close()
 	if env.Args[0] == "create" {
-		k, err := org.CreateKey(ctx, d.Gorm, orgID, *name)
+		k, err := org.CreateKey(ctx, d, orgID, *name)
 		if err != nil {
 			return err
 		}
@@ -69,7 +69,7 @@ func apikeyCmd(ctx context.Context, env cli.Env) error {
 	if err != nil {
 		return cli.Usagef("--key must be a key id (uuid)")
 	}
-	if err := org.RevokeKey(ctx, d.Gorm, orgID, keyID); err != nil {
+	if err := org.RevokeKey(ctx, d, orgID, keyID); err != nil {
 		return err
 	}
 	return json.NewEncoder(env.Stdout).Encode(map[string]any{"keyId": keyID, "revoked": true})

@@ -23,7 +23,7 @@ func TestBinaryDrainsOnSIGTERM(t *testing.T) {
 	t.Parallel()
 	const drain = 1500 * time.Millisecond
 	owner, url := dbtest.NewDB(t)
-	created, err := org.Create(t.Context(), owner.Gorm, "drain")
+	created, err := org.Create(t.Context(), owner, "drain")
 	require.NoError(t, err)
 	svc := intake.NewService(owner.Gorm, events.NewEmitter(jobs.New(owner, jobs.Config{})))
 	hook, err := svc.Create(t.Context(), created.OrgID, "apikey:test", intake.NewSource{Kind: intake.KindWebhook, Name: "hook"})

@@ -74,7 +74,7 @@ func get(t *testing.T, url string) (int, string) {
 func TestBinaryAcceptsAndShutsDown(t *testing.T) {
 	t.Parallel()
 	owner, url := dbtest.NewDB(t)
-	created, err := org.Create(t.Context(), owner.Gorm, "e2e")
+	created, err := org.Create(t.Context(), owner, "e2e")
 	require.NoError(t, err)
 	svc := intake.NewService(owner.Gorm, events.NewEmitter(jobs.New(owner, jobs.Config{})))
 	hook, err := svc.Create(t.Context(), created.OrgID, "apikey:test", intake.NewSource{Kind: intake.KindWebhook, Name: "hook"})

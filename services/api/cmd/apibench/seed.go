@@ -214,7 +214,7 @@ func (s *server) seedDB(ctx context.Context, o options) (*seed, error) {
 	} else {
 		orgIDs := make([]uuid.UUID, o.orgs)
 		for i := range o.orgs {
-			c, err := org.Create(ctx, d.Gorm, fmt.Sprintf("Bench Org %02d", i+1))
+			c, err := org.Create(ctx, d, fmt.Sprintf("Bench Org %02d", i+1))
 			if err != nil {
 				return nil, fmt.Errorf("create org %d: %w", i+1, err)
 			}
@@ -358,7 +358,7 @@ func (sd *seed) readOrgs(ctx context.Context, d *db.DB) error {
 		return fmt.Errorf("database %s has no seeded orgs; run without -reuse", sd.name)
 	}
 	for _, id := range ids {
-		k, err := org.CreateKey(ctx, d.Gorm, id, "apibench")
+		k, err := org.CreateKey(ctx, d, id, "apibench")
 		if err != nil {
 			return fmt.Errorf("key for org %s: %w", id, err)
 		}

@@ -68,10 +68,10 @@ func TestAuthentication(t *testing.T) {
 	}
 
 	// A revoked key stops working at once.
-	k, err := org.CreateKey(t.Context(), a.owner.Gorm, a.org, "second")
+	k, err := org.CreateKey(t.Context(), a.owner, a.org, "second")
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, a.do(http.MethodGet, path, nil, asOrg(a.org, k.Clear)).Status)
-	require.NoError(t, org.RevokeKey(t.Context(), a.owner.Gorm, a.org, k.ID))
+	require.NoError(t, org.RevokeKey(t.Context(), a.owner, a.org, k.ID))
 	require.Equal(t, http.StatusUnauthorized, a.do(http.MethodGet, path, nil, asOrg(a.org, k.Clear)).Status)
 }
 

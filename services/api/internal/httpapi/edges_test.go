@@ -200,7 +200,7 @@ func TestDatabaseUnreachable(t *testing.T) {
 		Config: config.APIConfig{BodyLimit: 64 << 10}, Registry: prometheus.NewRegistry(),
 	}))
 	t.Cleanup(srv.Close)
-	created, err := org.Create(t.Context(), owner.Gorm, "acme")
+	created, err := org.Create(t.Context(), owner, "acme")
 	require.NoError(t, err)
 	a := &apiTest{t: t, srv: srv, owner: owner, org: created.OrgID, key: created.APIKey}
 

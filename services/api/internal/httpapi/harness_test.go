@@ -64,7 +64,7 @@ func newAPI(t *testing.T) *apiTest {
 // newOrg creates another org (as an operator does) and returns its id and key.
 func (a *apiTest) newOrg(name string) (uuid.UUID, string) {
 	a.t.Helper()
-	c, err := org.Create(a.t.Context(), a.owner.Gorm, name)
+	c, err := org.Create(a.t.Context(), a.owner, name)
 	require.NoError(a.t, err)
 	return c.OrgID, c.APIKey
 }

@@ -31,11 +31,11 @@ func TestAPIKeyCacheTTL(t *testing.T) {
 	app, err := db.Open(t.Context(), db.Options{URL: dbtest.AppURL(t, url), MaxConns: 4, AppName: "api-keycache-test"})
 	require.NoError(t, err)
 	t.Cleanup(app.Close)
-	acme, err := org.Create(t.Context(), owner.Gorm, "acme")
+	acme, err := org.Create(t.Context(), owner, "acme")
 	require.NoError(t, err)
-	other, err := org.Create(t.Context(), owner.Gorm, "other")
+	other, err := org.Create(t.Context(), owner, "other")
 	require.NoError(t, err)
-	k, err := org.CreateKey(t.Context(), owner.Gorm, acme.OrgID, "second")
+	k, err := org.CreateKey(t.Context(), owner, acme.OrgID, "second")
 	require.NoError(t, err)
 
 	queue := jobs.New(app, jobs.Config{})
@@ -58,7 +58,7 @@ func TestAPIKeyCacheTTL(t *testing.T) {
 	}
 
 	require.Equal(t, http.StatusOK, status(acme.OrgID, k.Clear))
-	require.NoError(t, org.RevokeKey(t.Context(), owner.Gorm, acme.OrgID, k.ID))
+	require.NoError(t, org.RevokeKey(t.Context(), owner, acme.OrgID, k.ID))
 	require.Equal(t, http.StatusOK, status(acme.OrgID, k.Clear), "remembered for the TTL")
 	require.Equal(t, http.StatusForbidden, status(other.OrgID, k.Clear), "a remembered key still names its org")
 	require.Equal(t, http.StatusForbidden, status(acme.OrgID, other.APIKey))

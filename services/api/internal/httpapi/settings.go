@@ -36,7 +36,7 @@ type icpRequest struct {
 
 // getICP answers the org's ICP (the empty ICP when it never set one).
 func (h *settingsHandlers) getICP(c echo.Context) error {
-	icp, err := org.GetICP(c.Request().Context(), h.s.DB.Gorm, orgOf(c))
+	icp, err := org.GetICP(c.Request().Context(), h.s.DB, orgOf(c))
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (h *settingsHandlers) putICP(c echo.Context) error {
 		Titles: req.Titles, Seniorities: req.Seniorities, Countries: req.Countries, Keywords: req.Keywords,
 		ExcludedDomains: req.ExcludedDomains,
 	}
-	out, err := org.SetICP(c.Request().Context(), h.s.DB.Gorm, h.s.Emitter, orgOf(c), actorOf(c), in)
+	out, err := org.SetICP(c.Request().Context(), h.s.DB, h.s.Emitter, orgOf(c), actorOf(c), in)
 	if err != nil {
 		return err
 	}

@@ -96,7 +96,7 @@ func setupDB(ctx context.Context, o options, owner string) (*benchEnv, error) {
 	if e.super, err = db.Open(ctx, db.Options{URL: e.superURL, MaxConns: 4, AppName: "gatewaybench"}); err != nil {
 		return nil, err
 	}
-	if e.created, err = org.Create(ctx, e.super.Gorm, "bench"); err != nil {
+	if e.created, err = org.Create(ctx, e.super, "bench"); err != nil {
 		return nil, err
 	}
 	svc := intake.NewService(e.super.Gorm, events.NewEmitter(jobs.New(e.super, jobs.Config{})))

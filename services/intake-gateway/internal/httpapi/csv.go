@@ -222,7 +222,7 @@ func (s *Server) authenticate(c echo.Context) (org.Principal, error) {
 		// org.Authenticate cannot open a tenant read for the nil org and would fail with 500.
 		return org.Principal{}, apperr.Errorf(apperr.Unauthorized, "invalid api key")
 	}
-	p, err := org.Authenticate(c.Request().Context(), s.DB.Gorm, key)
+	p, err := org.Authenticate(c.Request().Context(), s.DB, key)
 	if err != nil {
 		return org.Principal{}, err
 	}

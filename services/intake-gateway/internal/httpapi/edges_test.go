@@ -185,7 +185,7 @@ func TestDatabaseUnreachable(t *testing.T) {
 	app, err := db.Open(t.Context(), db.Options{URL: proxied, MaxConns: 4, AppName: "gateway-test"})
 	require.NoError(t, err)
 	t.Cleanup(app.Close)
-	created, err := org.Create(t.Context(), owner.Gorm, "acme")
+	created, err := org.Create(t.Context(), owner, "acme")
 	require.NoError(t, err)
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
 		DB: app, Queue: jobs.New(app, jobs.Config{}), Log: zap.NewNop(), Registry: httpx.NewRegistry(),

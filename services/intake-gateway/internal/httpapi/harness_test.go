@@ -77,7 +77,7 @@ func setupTB(t testing.TB, cfg httpapi.Config, with ...func(*httpapi.Deps)) *bun
 	require.NoError(t, err)
 	t.Cleanup(app.Close)
 	require.NoError(t, app.CheckAppRole(t.Context()), "the gateway runs as the app role")
-	created, err := org.Create(t.Context(), owner.Gorm, "acme")
+	created, err := org.Create(t.Context(), owner, "acme")
 	require.NoError(t, err)
 	queue := jobs.New(app, jobs.Config{})
 	if cfg.SourceCacheTTL == 0 {
