@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/db"
@@ -47,87 +46,79 @@ func ValidKey(key string) bool {
 	return true
 }
 
+// The statements of Begin, Finish and Abandon. Begin sends its three in one pipeline: the
+// delete frees an expired key, the insert claims it (and reports whether it did), and the
+// select reads the record the key holds, which is a new statement's snapshot, so it sees a
+// claim that a concurrent request committed while the insert waited for it.
+const (
+	expireSQL = `DELETE FROM idempotency_records WHERE org_id = $1 AND key = $2
+	AND (expires_at < now() OR (state = 'in_flight' AND created_at < now() - $3 * interval '1 second'))`
+	claimSQL = `INSERT INTO idempotency_records (org_id, key, method, path, request_hash, expires_at)
+	VALUES ($1, $2, $3, $4, $5, now() + $6 * interval '1 second') ON CONFLICT (org_id, key) DO NOTHING
+	RETURNING true`
+	recordSQL = `SELECT request_hash, state, response_status, response_headers->>'Content-Type',
+	response_headers->>'Location', response_body
+	FROM idempotency_records WHERE org_id = $1 AND key = $2`
+	finishSQL = `UPDATE idempotency_records
+	SET state = 'done', response_status = $1, response_headers = $2, response_body = $3
+	WHERE org_id = $4 AND key = $5 AND state = 'in_flight'`
+	abandonSQL = `DELETE FROM idempotency_records WHERE org_id = $1 AND key = $2 AND state = 'in_flight'`
+)
+
+// record is the row recordSQL reads.
 type record struct {
-	RequestHash    []byte
-	State          string
-	ResponseStatus *int
-	ContentType    *string
-	Location       *string
-	ResponseBody   []byte
+	requestHash    []byte
+	state          string
+	responseStatus db.Int4
+	contentType    db.Text
+	location       db.Text
+	responseBody   []byte
 }
 
 // Begin claims key for a request whose method, path and body hash to hash. It returns nil when
 // the caller should run the request (and then call Finish or Abandon), the stored response when
 // the same request already finished, apperr.Conflict while the same request is still running,
-// and apperr.Invalid when the key was used for another request.
-func Begin(ctx context.Context, g *gorm.DB, orgID uuid.UUID, key, method, path string, hash []byte) (*Stored, error) {
-	var out *Stored
-	err := db.Tx(ctx, g, orgID, func(tx *gorm.DB) error {
-		// An expired record, or an in-flight one whose request died, frees its key.
-		if err := tx.Exec(`DELETE FROM idempotency_records WHERE org_id = ? AND key = ?
-			AND (expires_at < now() OR (state = 'in_flight' AND created_at < now() - ? * interval '1 second'))`,
-			orgID, key, int(abandonAfter.Seconds())).Error; err != nil {
-			return fmt.Errorf("expire idempotency record: %w", err)
-		}
-		res := tx.Exec(`INSERT INTO idempotency_records (org_id, key, method, path, request_hash, expires_at)
-			VALUES (?, ?, ?, ?, ?, now() + ? * interval '1 second') ON CONFLICT (org_id, key) DO NOTHING`,
-			orgID, key, method, path, hash, int(Retention.Seconds()))
-		if res.Error != nil {
-			return fmt.Errorf("claim idempotency key: %w", res.Error)
-		}
-		if res.RowsAffected == 1 {
-			return nil
-		}
-		var r record
-		err := tx.Raw(`SELECT request_hash, state, response_status, response_headers->>'Content-Type' AS content_type,
-			response_headers->>'Location' AS location, response_body
-			FROM idempotency_records WHERE org_id = ? AND key = ?`, orgID, key).Scan(&r).Error
-		if err != nil {
-			return fmt.Errorf("read idempotency record: %w", err)
-		}
-		switch {
-		case string(r.RequestHash) != string(hash):
-			return apperr.Errorf(apperr.Invalid, "Idempotency-Key %q was already used with a different request", key).
-				WithFields(apperr.FieldError{Field: "Idempotency-Key", Message: "was used with a different request"})
-		case r.State != "done" || r.ResponseStatus == nil:
-			return apperr.Errorf(apperr.Conflict, "a request with Idempotency-Key %q is still being processed; retry later", key)
-		}
-		out = &Stored{Status: *r.ResponseStatus, Body: r.ResponseBody}
-		if r.ContentType != nil {
-			out.ContentType = *r.ContentType
-		}
-		if r.Location != nil {
-			out.Location = *r.Location
-		}
-		return nil
+// and apperr.Invalid when the key was used for another request. It costs one round trip.
+func Begin(ctx context.Context, d *db.DB, orgID uuid.UUID, key, method, path string, hash []byte) (*Stored, error) {
+	var claimed bool
+	var r record
+	err := d.Write(ctx, orgID, func(b *db.Batch) {
+		b.Exec(expireSQL, orgID, key, int(abandonAfter.Seconds()))
+		b.Row(func(row db.Row) error { return row.Scan(&claimed) },
+			claimSQL, orgID, key, method, path, hash, int(Retention.Seconds()))
+		b.Row(func(row db.Row) error {
+			return row.Scan(&r.requestHash, &r.state, &r.responseStatus, &r.contentType, &r.location, &r.responseBody)
+		}, recordSQL, orgID, key)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("idempotency: %w", err)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("idempotency: claim key: %w", err)
+	case claimed:
+		return nil, nil
+	case string(r.requestHash) != string(hash):
+		return nil, apperr.Errorf(apperr.Invalid, "Idempotency-Key %q was already used with a different request", key).
+			WithFields(apperr.FieldError{Field: "Idempotency-Key", Message: "was used with a different request"})
+	case r.state != "done" || !r.responseStatus.Valid:
+		return nil, apperr.Errorf(apperr.Conflict, "a request with Idempotency-Key %q is still being processed; retry later", key)
 	}
-	return out, nil
+	return &Stored{Status: int(r.responseStatus.Int32), Body: r.responseBody, ContentType: r.contentType.String, Location: r.location.String}, nil
 }
 
 // Finish stores the response of the request that claimed key.
-func Finish(ctx context.Context, g *gorm.DB, orgID uuid.UUID, key string, resp Stored) error {
-	return db.Tx(ctx, g, orgID, func(tx *gorm.DB) error {
-		err := tx.Exec(`UPDATE idempotency_records
-			SET state = 'done', response_status = ?, response_headers = ?, response_body = ?
-			WHERE org_id = ? AND key = ? AND state = 'in_flight'`,
-			resp.Status, headersJSON(resp), resp.Body, orgID, key).Error
-		if err != nil {
-			return fmt.Errorf("store idempotent response: %w", err)
-		}
-		return nil
+func Finish(ctx context.Context, d *db.DB, orgID uuid.UUID, key string, resp Stored) error {
+	err := d.Write(ctx, orgID, func(b *db.Batch) {
+		b.Exec(finishSQL, resp.Status, headersJSON(resp), resp.Body, orgID, key)
 	})
+	if err != nil {
+		return fmt.Errorf("store idempotent response: %w", err)
+	}
+	return nil
 }
 
 // Abandon forgets key after its request failed in a way a retry may fix (a 5xx), so the retry
 // runs instead of replaying the failure.
-func Abandon(ctx context.Context, g *gorm.DB, orgID uuid.UUID, key string) error {
-	err := db.Tx(ctx, g, orgID, func(tx *gorm.DB) error {
-		return tx.Exec(`DELETE FROM idempotency_records WHERE org_id = ? AND key = ? AND state = 'in_flight'`, orgID, key).Error
-	})
-	if err != nil {
+func Abandon(ctx context.Context, d *db.DB, orgID uuid.UUID, key string) error {
+	if err := d.Write(ctx, orgID, func(b *db.Batch) { b.Exec(abandonSQL, orgID, key) }); err != nil {
 		return fmt.Errorf("abandon idempotency key: %w", err)
 	}
 	return nil

@@ -42,7 +42,7 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		_, _ = io.WriteString(h, req.Method+"\n"+req.URL.Path+"\n"+req.URL.RawQuery+"\n")
 		_, _ = h.Write(body)
 		orgID := orgOf(c)
-		stored, err := idempotency.Begin(req.Context(), s.DB.Gorm, orgID, key, req.Method, req.URL.Path, h.Sum(nil))
+		stored, err := idempotency.Begin(req.Context(), s.DB, orgID, key, req.Method, req.URL.Path, h.Sum(nil))
 		if err != nil {
 			return err
 		}
@@ -63,14 +63,14 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		ctx := req.Context()
 		if c.Response().Status >= 500 {
-			if aerr := idempotency.Abandon(ctx, s.DB.Gorm, orgID, key); aerr != nil {
+			if aerr := idempotency.Abandon(ctx, s.DB, orgID, key); aerr != nil {
 				s.Log.Error("abandoning idempotency key failed", zap.Error(aerr), zap.String("request_id", requestID(c)))
 			}
 			return nil
 		}
 		resp := idempotency.Stored{Status: c.Response().Status, ContentType: c.Response().Header().Get(echo.HeaderContentType),
 			Location: c.Response().Header().Get(echo.HeaderLocation), Body: rec.buf.Bytes()}
-		if ferr := idempotency.Finish(ctx, s.DB.Gorm, orgID, key, resp); ferr != nil {
+		if ferr := idempotency.Finish(ctx, s.DB, orgID, key, resp); ferr != nil {
 			s.Log.Error("storing idempotent response failed", zap.Error(ferr), zap.String("request_id", requestID(c)))
 		}
 		return nil
