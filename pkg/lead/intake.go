@@ -71,7 +71,7 @@ type intakeLead struct {
 //     "intake:<intake id>", so a rerun adds none), moves its last_activity_at on to the
 //     submission's time and emits lead.activity_added.
 //
-// The common case takes three statements for all the submissions: one inserts every new lead
+// The common case takes two statements for all the submissions: one inserts every new lead
 // (INSERT ... ON CONFLICT on leads_org_id_fingerprint_key decides, so concurrent submissions of
 // one person make one lead), one emits every lead.created. Of two submissions of one person the
 // first makes the lead and the second is its touchpoint. Before the first touchpoint, the live
