@@ -110,20 +110,39 @@ func (s *Service) Analyze(ctx context.Context, orgID, id uuid.UUID, commit Commi
 	return out, nil
 }
 
-// EscalateTx is the use case of escalate_lead for the buying_signal.high event of the org's
-// call id, inside the caller's tenant transaction (the job's CompleteInTx): the call's lead gets
-// an escalation activity and priority urgent (lead.Service.EscalateTx) under the dedup key
+// Escalate is the use case of escalate_lead for the buying_signal.high events of the org's calls
+// ids, inside the caller's tenant transaction (the jobs' transaction): each call's lead gets an
+// escalation activity and priority urgent (lead.Service.Escalate) under the dedup key
 // "escalation:call:<call id>", so the lead is escalated once per call however often the job
-// runs. A missing call or a deleted lead is skipped. It only touches the lead's priority and
-// timeline, never a deal or an invoice.
-func (s *Service) EscalateTx(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID) (lead.EscalationResult, error) {
-	c, err := getCall(tx, orgID, id, false)
-	if apperr.Is(err, apperr.NotFound) {
-		return lead.EscalationResult{Skipped: "call not found"}, nil
+// runs. It returns the result of each call in order; a missing call or a deleted lead is
+// skipped. It only touches the leads' priority and timeline, never a deal or an invoice.
+func (s *Service) Escalate(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID) ([]lead.EscalationResult, error) {
+	out := make([]lead.EscalationResult, len(ids))
+	var es []lead.Escalation
+	var of []int // the call of each escalation
+	for i, id := range ids {
+		c, err := getCall(tx, orgID, id, false)
+		if apperr.Is(err, apperr.NotFound) {
+			out[i] = lead.EscalationResult{Skipped: "call not found"}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		es, of = append(es, s.escalation(c)), append(of, i)
 	}
+	res, err := s.leads.Escalate(ctx, tx, orgID, EscalateActor, es)
 	if err != nil {
-		return lead.EscalationResult{}, err
+		return nil, fmt.Errorf("escalate leads of %d calls: %w", len(es), err)
 	}
+	for j, r := range res {
+		out[of[j]] = r
+	}
+	return out, nil
+}
+
+// escalation is the escalation of the analysed call c's lead.
+func (s *Service) escalation(c Call) lead.Escalation {
 	score, model := 0, "unknown"
 	if c.BuyingSignalScore != nil {
 		score = *c.BuyingSignalScore
@@ -139,14 +158,10 @@ func (s *Service) EscalateTx(ctx context.Context, tx *gorm.DB, orgID, id uuid.UU
 	if r := []rune(body); len(r) > lead.MaxTextLen {
 		body = string(r[:lead.MaxTextLen])
 	}
-	res, err := s.leads.EscalateTx(ctx, tx, orgID, EscalateActor, lead.Escalation{
-		LeadID: c.LeadID, DedupKey: "escalation:call:" + id.String(), Subject: "High buying signal on a call", Body: body,
-		Payload: map[string]any{"callId": id, "buyingSignalScore": score, "threshold": s.threshold, "model": model},
-	})
-	if err != nil {
-		return lead.EscalationResult{}, fmt.Errorf("escalate lead of call %s: %w", id, err)
+	return lead.Escalation{
+		LeadID: c.LeadID, DedupKey: "escalation:call:" + c.ID.String(), Subject: "High buying signal on a call", Body: body,
+		Payload: map[string]any{"callId": c.ID, "buyingSignalScore": score, "threshold": s.threshold, "model": model},
 	}
-	return res, nil
 }
 
 func deref(p *string) string {

@@ -27,7 +27,7 @@
 // answer is validated (Analysis.Validate) and stored on the call with analysis_model ("builtin"
 // or the model) and analyzed_at, with call.analyzed. A score at or above the buying-signal
 // threshold (BUYING_SIGNAL_THRESHOLD) emits buying_signal.high, which enqueues escalate_lead:
-// priority urgent and an escalation activity on the lead, once per call (Service.EscalateTx).
+// priority urgent and an escalation activity on the lead, once per call (Service.Escalate).
 // Analysis only describes the call: it never moves a deal, an invoice or the lead's stage.
 //
 // # Long transcripts

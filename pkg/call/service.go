@@ -42,13 +42,14 @@ type Service struct {
 	Now func() time.Time
 }
 
-// NewService returns the use cases on g, emitting through emitter. g and emitter are required; a
-// threshold outside 0..100 panics, as a constructor does with a bad dependency.
-func NewService(g *gorm.DB, emitter *events.Emitter, o Options) *Service {
-	if g == nil || emitter == nil {
+// NewService returns the use cases on g, emitting through emitter, changing the calls' leads
+// through leads. g, emitter and leads are required; a threshold outside 0..100 panics, as a
+// constructor does with a bad dependency.
+func NewService(g *gorm.DB, emitter *events.Emitter, leads *lead.Service, o Options) *Service {
+	if g == nil || emitter == nil || leads == nil {
 		panic("call.NewService: nil dependency")
 	}
-	s := &Service{db: g, emitter: emitter, leads: lead.NewService(g, emitter), analyzer: o.Analyzer, threshold: DefaultBuyingSignalThreshold}
+	s := &Service{db: g, emitter: emitter, leads: leads, analyzer: o.Analyzer, threshold: DefaultBuyingSignalThreshold}
 	if s.analyzer == nil {
 		s.analyzer = Builtin{}
 	}
@@ -60,9 +61,6 @@ func NewService(g *gorm.DB, emitter *events.Emitter, o Options) *Service {
 	}
 	return s
 }
-
-// Threshold is the buying-signal threshold the service escalates at.
-func (s *Service) Threshold() int { return s.threshold }
 
 func (s *Service) now() time.Time {
 	if s.Now != nil {
@@ -86,7 +84,7 @@ func invalid(field, message string) error {
 // Book books a call with the org's live lead b.LeadID at b.ScheduledAt, which must be in the
 // future and at most MaxAhead ahead (else apperr.Invalid on scheduledAt), for
 // b.DurationMinutes (1..MaxDurationMinutes, 0 is DefaultDurationMinutes). In one transaction it
-// locks the lead, moves it to call_booked (lead.Service.CallBookingTx: a converted, lost or
+// locks the lead, moves it to call_booked (lead.Service.BookCalls: a converted, lost or
 // disqualified lead is apperr.Conflict with Extra "currentStage"; a missing, deleted or other
 // org's lead apperr.NotFound), stores the call, adds its "call" activity on the lead and emits
 // call.booked. A refusal writes nothing.
@@ -112,8 +110,8 @@ func (s *Service) Book(ctx context.Context, orgID uuid.UUID, actor string, b Boo
 	var out Call
 	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
 		id := uuid.New()
-		l, err := s.leads.CallBookingTx(ctx, tx, orgID, actor, b.LeadID,
-			fmt.Sprintf("call %s booked for %s", id, b.ScheduledAt.Format(time.RFC3339)))
+		booked, err := s.leads.BookCalls(ctx, tx, orgID, actor, []lead.CallBooking{{LeadID: b.LeadID,
+			Reason: fmt.Sprintf("call %s booked for %s", id, b.ScheduledAt.Format(time.RFC3339))}})
 		if apperr.Is(err, apperr.NotFound) {
 			// The body's id is not echoed: the answer is the same for any lead the org lacks.
 			return apperr.Errorf(apperr.NotFound, "no such lead in this org").
@@ -122,14 +120,15 @@ func (s *Service) Book(ctx context.Context, orgID uuid.UUID, actor string, b Boo
 		if err != nil {
 			return err
 		}
+		l := booked[0]
 		if out, err = insertCallID(tx, orgID, id, b); err != nil {
 			return err
 		}
-		if _, _, _, err := s.leads.CallActivityTx(ctx, tx, orgID, actor, b.LeadID, lead.CallActivity{
-			CallID: out.ID, Change: string(StatusBooked), Subject: "Call booked",
+		if _, err := s.leads.RecordCallActivities(ctx, tx, orgID, actor, []lead.CallActivity{{
+			LeadID: b.LeadID, CallID: out.ID, Change: string(StatusBooked), Subject: "Call booked",
 			Body:    fmt.Sprintf("Call scheduled for %s (%d minutes).", out.ScheduledAt.Format(time.RFC3339), out.DurationMinutes),
 			Payload: map[string]any{"status": StatusBooked, "scheduledAt": out.ScheduledAt}, OccurredAt: now, Touch: true,
-		}, 0); err != nil {
+		}}); err != nil {
 			return err
 		}
 		return s.emit(ctx, tx, orgID, actor, events.CallBooked, out.ID, BookedPayload{
@@ -262,16 +261,16 @@ func (s *Service) change(ctx context.Context, orgID uuid.UUID, actor string, id 
 		if out, err = setStatus(tx, orgID, id, to, c); err != nil {
 			return err
 		}
-		ghost := 0
 		if to == StatusNoShow {
-			ghost = lead.GhostRiskNoShowStep
+			act.RaiseGhostRisk = lead.GhostRiskNoShowStep
 		}
-		act.CallID, act.Change, act.OccurredAt = id, string(to), s.now()
+		act.LeadID, act.CallID, act.Change, act.OccurredAt = out.LeadID, id, string(to), s.now()
 		act.Payload = map[string]any{"status": to, "scheduledAt": out.ScheduledAt}
-		added, from, gto, err := s.leads.CallActivityTx(ctx, tx, orgID, actor, out.LeadID, act, ghost)
+		recorded, err := s.leads.RecordCallActivities(ctx, tx, orgID, actor, []lead.CallActivity{act})
 		if err != nil {
 			return err
 		}
+		added, from, gto := recorded[0].Added, recorded[0].GhostFrom, recorded[0].GhostTo
 		p := ChangedPayload{LeadID: out.LeadID, From: cur.Status, To: to, Version: out.Version}
 		if reason != "" {
 			p.Reason = &reason

@@ -15,7 +15,6 @@ import (
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
-	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 )
@@ -36,9 +35,10 @@ func setup(t *testing.T, analyzer call.Analyzer) *bundle {
 	d, url := dbtest.NewDB(t)
 	em := events.NewEmitter(jobs.New(d, jobs.Config{}))
 	threshold := 70
+	leads := lead.NewService(d.Gorm, em)
 	return &bundle{d: d, super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme"), em: em,
-		leads: lead.NewService(d.Gorm, em),
-		calls: call.NewService(d.Gorm, em, call.Options{Analyzer: analyzer, BuyingSignalThreshold: &threshold})}
+		leads: leads,
+		calls: call.NewService(d.Gorm, em, leads, call.Options{Analyzer: analyzer, BuyingSignalThreshold: &threshold})}
 }
 
 func (b *bundle) count(t *testing.T, sql string, args ...any) int {
@@ -51,7 +51,7 @@ func (b *bundle) count(t *testing.T, sql string, args ...any) int {
 // completed books a call with a new lead and completes it with transcript.
 func (b *bundle) completed(t *testing.T, email, transcript string) (uuid.UUID, call.Call) {
 	t.Helper()
-	l, err := b.leads.Create(t.Context(), b.org, "test", lead.NewLead{Contact: intake.Contact{Email: email}})
+	l, err := b.leads.Create(t.Context(), b.org, "test", lead.NewLead{Contact: lead.Contact{Email: email}})
 	require.NoError(t, err)
 	c, err := b.calls.Book(t.Context(), b.org, "test", call.Booking{LeadID: l.ID, ScheduledAt: time.Now().Add(time.Hour)})
 	require.NoError(t, err)
@@ -116,7 +116,7 @@ func TestAnalyzeOnce(t *testing.T) {
 func TestAnalyzeSkips(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	l, err := b.leads.Create(t.Context(), b.org, "test", lead.NewLead{Contact: intake.Contact{Email: "x@example.com"}})
+	l, err := b.leads.Create(t.Context(), b.org, "test", lead.NewLead{Contact: lead.Contact{Email: "x@example.com"}})
 	require.NoError(t, err)
 	c, err := b.calls.Book(t.Context(), b.org, "test", call.Booking{LeadID: l.ID, ScheduledAt: time.Now().Add(time.Hour)})
 	require.NoError(t, err)
@@ -192,9 +192,12 @@ func TestEscalateOnce(t *testing.T) {
 	var results []lead.EscalationResult
 	for range 2 {
 		require.NoError(t, b.commit(t.Context(), func(tx *gorm.DB) error {
-			res, err := b.calls.EscalateTx(t.Context(), tx, b.org, c.ID)
-			results = append(results, res)
-			return err
+			res, err := b.calls.Escalate(t.Context(), tx, b.org, []uuid.UUID{c.ID})
+			if err != nil {
+				return err
+			}
+			results = append(results, res[0])
+			return nil
 		}))
 	}
 	require.True(t, results[0].Escalated)
@@ -211,9 +214,10 @@ func TestEscalateOnce(t *testing.T) {
 	// A call whose lead is deleted is skipped.
 	require.NoError(t, b.leads.Delete(t.Context(), b.org, "test", leadID))
 	require.NoError(t, b.commit(t.Context(), func(tx *gorm.DB) error {
-		res, err := b.calls.EscalateTx(t.Context(), tx, b.org, c.ID)
-		require.Equal(t, "lead not found or deleted", res.Skipped)
-		return err
+		res, err := b.calls.Escalate(t.Context(), tx, b.org, []uuid.UUID{c.ID})
+		require.NoError(t, err)
+		require.Equal(t, "lead not found or deleted", res[0].Skipped)
+		return nil
 	}))
 }
 
@@ -222,7 +226,7 @@ func TestEscalateOnce(t *testing.T) {
 func TestCallOfDeletedLead(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	l, err := b.leads.Create(t.Context(), b.org, "test", lead.NewLead{Contact: intake.Contact{Email: "gone@example.com"}})
+	l, err := b.leads.Create(t.Context(), b.org, "test", lead.NewLead{Contact: lead.Contact{Email: "gone@example.com"}})
 	require.NoError(t, err)
 	c, err := b.calls.Book(t.Context(), b.org, "test", call.Booking{LeadID: l.ID, ScheduledAt: time.Now().Add(time.Hour)})
 	require.NoError(t, err)

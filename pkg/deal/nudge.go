@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,13 +16,13 @@ import (
 	"example.com/crm/pkg/lead"
 )
 
-// NudgeActor is the actor of what NudgeTx writes.
+// NudgeActor is the actor of what Nudge writes.
 const NudgeActor = "job:" + jobs.TypeNudgeDeal
 
-// NudgeSubject is the subject of the nudge activity NudgeTx adds to a stalled deal's lead.
+// NudgeSubject is the subject of the nudge activity Nudge adds to a stalled deal's lead.
 const NudgeSubject = "Deal stalled: follow up"
 
-// NudgeResult is what NudgeTx did.
+// NudgeResult is what Nudge did for one Stall.
 type NudgeResult struct {
 	// Nudged is true when this call added the nudge (and bumped the lead's priority).
 	Nudged bool
@@ -39,57 +41,86 @@ func nudgeKey(id uuid.UUID, stageChangedAt time.Time) string {
 	return fmt.Sprintf("nudge_deal:%s:%d", id, stageChangedAt.UnixMicro())
 }
 
-// NudgeTx nudges the stalled deal id inside the caller's tenant transaction tx (the nudge_deal
-// job's CompleteInTx): a "nudge" activity on the deal's lead and the lead's priority one step up
-// (lead.Service.NudgeTx), once per stall. The stall is the deal in its current stage since its
-// stage_changed_at: the activity's dedup key is "nudge_deal:<deal id>:<stage_changed_at in
-// microseconds>", under the unique (org_id, dedup_key) of lead_activities, so the database, not
-// this code, makes a second run (or a second deal.stalled of the same stall) add nothing. The
-// deal's row is locked first, so a concurrent stage change either comes before (and the stall
-// is over) or after.
+// Stall is a deal reported stalled (deal.stalled): the deal, and the stage_changed_at the stall
+// was reported for (nil when the report does not say).
+type Stall struct {
+	DealID uuid.UUID
+	Since  *time.Time
+}
+
+// Nudge nudges each stalled deal inside the caller's tenant transaction tx (the nudge_deal jobs'
+// transaction): a "nudge" activity on the deal's lead and the lead's priority one step up
+// (lead.Service.Nudge), once per stall, and returns the result of each stall in order. The
+// stall is the deal in its current stage since its stage_changed_at: the activity's dedup key is
+// "nudge_deal:<deal id>:<stage_changed_at in microseconds>", under the unique (org_id,
+// dedup_key) of lead_activities, so the database, not this code, makes a second run (or a
+// second deal.stalled of the same stall) add nothing. The deals' rows are locked first, in the
+// order of their ids, so a concurrent stage change either comes before (and the stall is over)
+// or after.
 //
-// stalledSince, when not nil, is the stage_changed_at the stall was reported for (the
-// deal.stalled payload); a deal that has changed stage since is no longer stalled and is
-// skipped. So is a deal that is won, lost or gone, and one whose lead is deleted: retrying would
-// change nothing, so these are outcomes (Skipped), not errors.
-func (s *Service) NudgeTx(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, stalledSince *time.Time) (NudgeResult, error) {
-	cur, err := lockDeal(ctx, tx, orgID, id)
-	if apperr.Is(err, apperr.NotFound) {
-		return NudgeResult{Skipped: "deal not found"}, nil
+// A deal that has changed stage since the stall's Since is no longer stalled and is skipped. So
+// is a deal that is won, lost or gone, and one whose lead is deleted: retrying would change
+// nothing, so these are outcomes (Skipped), not errors.
+func (s *Service) Nudge(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, stalls []Stall) ([]NudgeResult, error) {
+	order := make([]int, len(stalls))
+	for i := range order {
+		order[i] = i
 	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(stalls[a].DealID.String(), stalls[b].DealID.String()) })
+	deals := make([]Deal, len(stalls))
+	out := make([]NudgeResult, len(stalls))
+	for _, i := range order {
+		cur, err := lockDeal(ctx, tx, orgID, stalls[i].DealID)
+		if apperr.Is(err, apperr.NotFound) {
+			out[i] = NudgeResult{Skipped: "deal not found"}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		deals[i] = cur
+		out[i] = NudgeResult{LeadID: cur.LeadID}
+		since := stalls[i].Since
+		switch {
+		case cur.Stage.Final():
+			out[i].Skipped = fmt.Sprintf("deal is %s", cur.Stage)
+		case since != nil && !since.Equal(cur.StageChangedAt) && since.UnixMicro() != cur.StageChangedAt.UnixMicro():
+			out[i].Skipped = "deal changed stage since it stalled"
+		}
+	}
+	var ns []lead.Nudge
+	var of []int // the stall of each nudge
+	for i, cur := range deals {
+		if out[i].Skipped != "" {
+			continue
+		}
+		days := int(time.Since(cur.StageChangedAt).Hours() / 24)
+		payload, err := json.Marshal(map[string]any{
+			"dealId": cur.ID, "stage": cur.Stage, "stageChangedAt": cur.StageChangedAt, "dealValue": cur.DealValue,
+			"currency": cur.Currency,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("encode nudge: %w", err)
+		}
+		ns = append(ns, lead.Nudge{
+			LeadID:  cur.LeadID,
+			Subject: NudgeSubject,
+			Body: fmt.Sprintf("Deal %q has been in %s for %d days without moving. Follow up with the lead.",
+				cur.Title, cur.Stage, days),
+			Payload: payload, DedupKey: nudgeKey(cur.ID, cur.StageChangedAt), Actor: NudgeActor,
+		})
+		of = append(of, i)
+	}
+	res, err := s.leads.Nudge(ctx, tx, orgID, ns)
 	if err != nil {
-		return NudgeResult{}, err
+		return nil, fmt.Errorf("nudge leads of %d deals: %w", len(ns), err)
 	}
-	out := NudgeResult{LeadID: cur.LeadID}
-	switch {
-	case cur.Stage.Final():
-		out.Skipped = fmt.Sprintf("deal is %s", cur.Stage)
-		return out, nil
-	case stalledSince != nil && !stalledSince.Equal(cur.StageChangedAt) &&
-		stalledSince.UnixMicro() != cur.StageChangedAt.UnixMicro():
-		out.Skipped = "deal changed stage since it stalled"
-		return out, nil
-	}
-	days := int(time.Since(cur.StageChangedAt).Hours() / 24)
-	payload, err := json.Marshal(map[string]any{
-		"dealId": cur.ID, "stage": cur.Stage, "stageChangedAt": cur.StageChangedAt, "dealValue": cur.DealValue,
-		"currency": cur.Currency,
-	})
-	if err != nil {
-		return NudgeResult{}, fmt.Errorf("encode nudge: %w", err)
-	}
-	res, err := s.leads.NudgeTx(ctx, tx, orgID, cur.LeadID, lead.Nudge{
-		Subject: NudgeSubject,
-		Body: fmt.Sprintf("Deal %q has been in %s for %d days without moving. Follow up with the lead.",
-			cur.Title, cur.Stage, days),
-		Payload: payload, DedupKey: nudgeKey(cur.ID, cur.StageChangedAt), Actor: NudgeActor,
-	})
-	if err != nil {
-		return NudgeResult{}, fmt.Errorf("nudge lead of deal %s: %w", id, err)
-	}
-	out.Nudged, out.Priority = res.Added, res.To
-	if !res.Added && res.From == "" {
-		out.Skipped = "lead not found or deleted"
+	for j, r := range res {
+		i := of[j]
+		out[i].Nudged, out[i].Priority = r.Added, r.To
+		if !r.Added && r.From == "" {
+			out[i].Skipped = "lead not found or deleted"
+		}
 	}
 	return out, nil
 }

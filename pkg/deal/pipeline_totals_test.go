@@ -18,6 +18,7 @@ import (
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lead"
 )
 
 // totalsRow is one (org, stage, currency) group of the open pipeline, its sums as numeric text.
@@ -93,7 +94,8 @@ func appService(t *testing.T, url string) (*db.DB, *deal.Service) {
 	app, err := db.Open(t.Context(), db.Options{URL: dbtest.AppURL(t, url), MaxConns: 8, AppName: "deal_totals_test"})
 	require.NoError(t, err)
 	t.Cleanup(app.Close)
-	return app, deal.NewServiceDB(app, events.NewEmitter(jobs.New(app, jobs.Config{})))
+	em := events.NewEmitter(jobs.New(app, jobs.Config{}))
+	return app, deal.NewServiceDB(app, em, lead.NewService(app.Gorm, em))
 }
 
 // TestPipelineTotalsProperty drives many random deal operations through the service, as the api

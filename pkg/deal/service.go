@@ -27,25 +27,26 @@ type Service struct {
 	leads   *lead.Service
 }
 
-// NewService returns the use cases on g, emitting through emitter. Its reads borrow g's
-// connections (db.GormReadTx); NewServiceDB saves that layer.
-func NewService(g *gorm.DB, emitter *events.Emitter) *Service {
-	if g == nil || emitter == nil {
+// NewService returns the use cases on g, emitting through emitter, changing the deals' leads
+// through leads. Its reads borrow g's connections (db.GormReadTx); NewServiceDB saves that
+// layer.
+func NewService(g *gorm.DB, emitter *events.Emitter, leads *lead.Service) *Service {
+	if g == nil || emitter == nil || leads == nil {
 		panic("deal.NewService: nil dependency")
 	}
 	read := func(ctx context.Context, orgID uuid.UUID, queue func(b *db.Batch)) error {
 		return db.GormReadTx(ctx, g, orgID, queue)
 	}
-	return &Service{db: g, read: read, emitter: emitter, leads: lead.NewService(g, emitter)}
+	return &Service{db: g, read: read, emitter: emitter, leads: leads}
 }
 
 // NewServiceDB is NewService on d, with the reads on d's pgx pool directly (db.DB.Read), as
 // the api runs it.
-func NewServiceDB(d *db.DB, emitter *events.Emitter) *Service {
+func NewServiceDB(d *db.DB, emitter *events.Emitter, leads *lead.Service) *Service {
 	if d == nil {
 		panic("deal.NewServiceDB: nil database")
 	}
-	s := NewService(d.Gorm, emitter)
+	s := NewService(d.Gorm, emitter, leads)
 	s.read = d.Read
 	return s
 }
@@ -59,7 +60,7 @@ func (s *Service) emit(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor,
 }
 
 // Create stores a deal of the live lead in.LeadID and converts the lead, in one transaction:
-// the lead moves to converted through the lead stage machine (lead.Service.ConvertTx: from
+// the lead moves to converted through the lead stage machine (lead.Service.Convert: from
 // call_booked, emitting lead.stage_changed; a lead converted already keeps its stage), then the
 // deal is inserted and deal.created emitted. Input that breaks a rule is apperr.Invalid with one
 // entry per field: a title of 1..300 characters, a value of 0..MaxValue minor units, a current
@@ -94,7 +95,7 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 	}
 	var out Deal
 	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		_, converted, err := s.leads.ConvertTx(ctx, tx, orgID, actor, in.LeadID, "deal "+d.ID.String()+" created")
+		conv, err := s.leads.Convert(ctx, tx, orgID, actor, []lead.Conversion{{LeadID: in.LeadID, Reason: "deal " + d.ID.String() + " created"}})
 		switch {
 		case apperr.Is(err, apperr.NotFound):
 			// The body's id is not echoed: the answer is the same for any lead the org lacks.
@@ -111,7 +112,7 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 			return err
 		}
 		return s.emit(ctx, tx, orgID, actor, events.DealCreated, out.ID, "deal.created:"+out.ID.String(),
-			CreatedPayload{Deal: out, LeadConverted: converted})
+			CreatedPayload{Deal: out, LeadConverted: conv[0].Changed})
 	})
 	if err != nil {
 		return Deal{}, fmt.Errorf("create deal: %w", err)

@@ -17,6 +17,7 @@ import (
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lead"
 	"example.com/crm/pkg/page"
 )
 
@@ -33,7 +34,7 @@ func setup(t *testing.T) *bundle {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
 	em := events.NewEmitter(jobs.New(d, jobs.Config{}))
-	return &bundle{d: d, svc: deal.NewService(d.Gorm, em), super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme")}
+	return &bundle{d: d, svc: deal.NewService(d.Gorm, em, lead.NewService(d.Gorm, em)), super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme")}
 }
 
 func (b *bundle) count(t *testing.T, sql string, args ...any) int {
@@ -410,7 +411,7 @@ func TestListAndPipeline(t *testing.T) {
 	_ = ids
 }
 
-// TestNudgeOncePerStall proves NudgeTx adds one nudge and one priority step per stall however
+// TestNudgeOncePerStall proves Nudge adds one nudge and one priority step per stall however
 // often it runs, again after the deal changes stage (a new stall), and nothing for a closed deal
 // or a stall that is over.
 func TestNudgeOncePerStall(t *testing.T) {
@@ -421,13 +422,13 @@ func TestNudgeOncePerStall(t *testing.T) {
 	var leadID uuid.UUID
 	require.NoError(t, b.super.Pool.QueryRow(ctx, `SELECT lead_id FROM deals WHERE id = $1`, id).Scan(&leadID))
 	nudge := func(since *time.Time) deal.NudgeResult {
-		var res deal.NudgeResult
+		var res []deal.NudgeResult
 		require.NoError(t, b.d.Tx(ctx, b.org, func(tx *gorm.DB) error {
 			var err error
-			res, err = b.svc.NudgeTx(ctx, tx, b.org, id, since)
+			res, err = b.svc.Nudge(ctx, tx, b.org, []deal.Stall{{DealID: id, Since: since}})
 			return err
 		}))
-		return res
+		return res[0]
 	}
 	priority := func() string {
 		var p string

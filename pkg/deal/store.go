@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
@@ -38,12 +37,12 @@ type rowScanner interface{ Scan(dest ...any) error }
 
 // dealScan receives rows of dealColumns.
 type dealScan struct {
-	id, leadID            pgtype.UUID
+	id, leadID            db.NullUUID
 	d                     Deal
 	stage                 string
 	prob                  int32
-	closeDate, lostReason pgtype.Text
-	wonAt, lostAt         pgtype.Timestamptz
+	closeDate, lostReason db.Text
+	wonAt, lostAt         db.Timestamptz
 	stageChanged, created time.Time
 	updated               time.Time
 	dest                  []any

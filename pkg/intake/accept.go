@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"example.com/crm/pkg/apperr"
@@ -129,14 +128,14 @@ func (a *Acceptor) Accept(ctx context.Context, d Delivery) (Accepted, error) {
 // snapshot (the conflicting row may have been committed after the first statement's snapshot
 // was taken).
 func (a *Acceptor) acceptOne(ctx context.Context, d Delivery, headers []byte) (Accepted, error) {
-	var source, batch pgtype.UUID
+	var source, batch db.NullUUID
 	if d.SourceID != nil {
 		source = db.UUID(*d.SourceID)
 	}
-	var rowNumber pgtype.Int4
+	var rowNumber db.Int4
 	if d.BatchID != nil {
 		batch = db.UUID(*d.BatchID)
-		rowNumber = pgtype.Int4{Int32: int32(d.RowNumber), Valid: true}
+		rowNumber = db.Int4{Int32: int32(d.RowNumber), Valid: true}
 	}
 	org := db.UUID(d.OrgID)
 	var ids []uuid.UUID
@@ -182,7 +181,7 @@ func scanIDs(ids *[]uuid.UUID) func(pgx.Rows) error {
 	return func(rows pgx.Rows) error {
 		*ids = (*ids)[:0]
 		for rows.Next() {
-			var id pgtype.UUID
+			var id db.NullUUID
 			if err := rows.Scan(&id); err != nil {
 				return fmt.Errorf("scan intake id: %w", err)
 			}

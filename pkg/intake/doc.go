@@ -1,9 +1,5 @@
 // Package intake is how lead submissions enter the system.
 //
-//   - normalize.go holds what every entry path shares (the intake gateway's webhook, form and
-//     CSV routes, and a lead created by hand in the API): the normalisation of submitted
-//     contact data and the fingerprint that deduplicates leads. It deals in plain strings so
-//     that any caller can use it without lead types.
 //   - source.go, store.go and service.go are the intake sources an org configures through the
 //     API (webhook, form, csv): their settings, their signing secrets (shown once, rotated with
 //     a grace period) and public form tokens, each change in one tenant transaction with its
@@ -18,6 +14,11 @@
 //     idempotent on the delivery key (R2, R3); accept.go does the same in one round trip for the
 //     gateway (Acceptor), group.go lets deliveries of one org that queue under load share
 //     that transaction, and batch.go does it for the rows of a CSV upload (AcceptRows).
+//   - process.go is process_intake (Processor.Process): a stored delivery's body is parsed, the
+//     source's field mapping applied and the contact checked, and the result is admitted as a
+//     lead (lead.Service.Admit: a new lead, or a touchpoint on the live lead it repeats) or
+//     rejected with its reason. The normalisation and the fingerprint every entry path shares
+//     are the lead's identity, in pkg/lead.
 //
 // It knows no transport: errors are apperr errors, which the services map to HTTP statuses.
 package intake

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/jobs"
@@ -164,7 +163,7 @@ func (a *Acceptor) writeNext(ctx context.Context, org uuid.UUID, q *orgGroups) (
 // deleted meanwhile) is one delivery's own.
 func (a *Acceptor) acceptGroup(ctx context.Context, org uuid.UUID, group []*waiting) []outcome {
 	n := len(group)
-	sources, keys, types, headers := make([]pgtype.UUID, n), make([]string, n), make([]string, n), make([]string, n)
+	sources, keys, types, headers := make([]db.NullUUID, n), make([]string, n), make([]string, n), make([]string, n)
 	bodies := make([][]byte, n)
 	for i, p := range group {
 		if p.d.SourceID != nil {
@@ -173,7 +172,7 @@ func (a *Acceptor) acceptGroup(ctx context.Context, org uuid.UUID, group []*wait
 		keys[i], types[i], bodies[i], headers[i] = p.d.DeliveryKey, p.d.ContentType, p.d.Body, string(p.headers)
 	}
 	type key struct {
-		source pgtype.UUID
+		source db.NullUUID
 		key    string
 	}
 	stored := map[key]uuid.UUID{}
@@ -181,7 +180,7 @@ func (a *Acceptor) acceptGroup(ctx context.Context, org uuid.UUID, group []*wait
 		b.Queue(acceptGroupSQL, db.UUID(org), sources, keys, types, bodies, headers, jobs.TypeProcessIntake, a.maxAttempts).
 			Query(func(rows pgx.Rows) error {
 				for rows.Next() {
-					var id pgtype.UUID
+					var id db.NullUUID
 					var k key
 					if err := rows.Scan(&id, &k.source, &k.key); err != nil {
 						return fmt.Errorf("scan intake id: %w", err)

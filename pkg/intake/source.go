@@ -412,3 +412,16 @@ func newPublicToken() (string, error) {
 	}
 	return tokenPrefix + base64.RawURLEncoding.EncodeToString(b), nil
 }
+
+// isDigits reports whether s is one or more ASCII digits.
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -3,7 +3,8 @@ package lead
 // The lead side of calls (pkg/call): what booking, completing, missing or cancelling a call and
 // a high buying signal do to the lead. pkg/call runs these inside its own tenant transaction,
 // after it has locked the call, so that the call's change, the lead's change and their events
-// commit together. Lock order is always call, then lead.
+// commit together. Lock order is always call, then lead; the leads of one call take their locks
+// in the order of their ids (LockLive).
 
 import (
 	"context"
@@ -23,38 +24,58 @@ import (
 // is as strong a ghosting sign as a period of silence.
 const GhostRiskNoShowStep = 1
 
-// CallBookingTx locks the org's live lead leadID for booking a call on it and moves it to
-// call_booked through the stage machine, recording each step with lead.stage_changed (reason
-// given). A lead in new, qualified, nurture or contacted takes the forward path of the machine
-// (BookingPath), so booking a call for a fresh lead also records that it was qualified and
-// contacted; a lead already in call_booked stays there. A lead in a final stage (converted,
-// lost, disqualified) is apperr.Conflict with Extra "currentStage"; a missing or deleted lead is
-// apperr.NotFound. Nothing is written when it fails.
-func (s *Service) CallBookingTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor string, leadID uuid.UUID, reason string) (Lead, error) {
-	cur, err := getLead(tx, orgID, leadID, true)
+// CallBooking is a call booked on the lead LeadID; Reason is the stage reason of the moves it
+// makes (cut to MaxReasonLen characters).
+type CallBooking struct {
+	LeadID uuid.UUID
+	Reason string
+}
+
+// BookCalls moves the org's live lead of each booking to call_booked through the stage machine,
+// in the caller's tenant transaction tx, recording each step with lead.stage_changed. A lead in
+// new, qualified, nurture or contacted takes the forward path of the machine (BookingPath), so
+// booking a call for a fresh lead also records that it was qualified and contacted; a lead
+// already in call_booked stays there. It returns each booking's lead as it is afterwards. A lead
+// in a final stage (converted, lost, disqualified) is apperr.Conflict with Extra "currentStage";
+// a missing or deleted lead is apperr.NotFound; either fails the whole call.
+func (s *Service) BookCalls(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor string, bs []CallBooking) ([]Lead, error) {
+	ids := make([]uuid.UUID, len(bs))
+	for i, b := range bs {
+		ids[i] = b.LeadID
+	}
+	leads, err := lockLive(ctx, tx, orgID, ids)
 	if err != nil {
-		return Lead{}, err
+		return nil, err
 	}
-	if cur.Stage.Final() {
-		return Lead{}, apperr.Errorf(apperr.Conflict, "a lead in stage %s cannot book a call", cur.Stage).
-			With("currentStage", cur.Stage)
-	}
-	if r := []rune(reason); len(r) > MaxReasonLen {
-		reason = string(r[:MaxReasonLen])
-	}
-	for _, to := range BookingPath(cur.Stage) {
-		moved, err := setStage(tx, orgID, leadID, to, &reason)
-		if err != nil {
-			return Lead{}, err
+	out := make([]Lead, len(bs))
+	for i, b := range bs {
+		cur, ok := leads[b.LeadID]
+		if !ok {
+			return nil, notFound(b.LeadID)
 		}
-		if err := s.emit(ctx, tx, orgID, actor, events.LeadStageChanged, leadID,
-			fmt.Sprintf("lead.stage_changed:%s:%d", leadID, moved.Version),
-			StageChangedPayload{From: cur.Stage, To: to, Reason: &reason, Version: moved.Version}); err != nil {
-			return Lead{}, err
+		if cur.Stage.Final() {
+			return nil, apperr.Errorf(apperr.Conflict, "a lead in stage %s cannot book a call", cur.Stage).
+				With("currentStage", cur.Stage)
 		}
-		cur = moved
+		reason := b.Reason
+		if r := []rune(reason); len(r) > MaxReasonLen {
+			reason = string(r[:MaxReasonLen])
+		}
+		for _, to := range BookingPath(cur.Stage) {
+			moved, err := storeOne(ctx, tx, orgID, cur, Write{Stage: &to, Reason: &reason})
+			if err != nil {
+				return nil, err
+			}
+			if err := s.emit(ctx, tx, orgID, actor, events.LeadStageChanged, cur.ID,
+				fmt.Sprintf("lead.stage_changed:%s:%d", cur.ID, moved.Version),
+				StageChangedPayload{From: cur.Stage, To: to, Reason: &reason, Version: moved.Version}); err != nil {
+				return nil, err
+			}
+			cur = moved
+		}
+		leads[cur.ID], out[i] = cur, cur
 	}
-	return cur, nil
+	return out, nil
 }
 
 // BookingPath is the sequence of stage moves that takes a lead in stage from to call_booked
@@ -74,8 +95,10 @@ func BookingPath(from Stage) []Stage {
 	}
 }
 
-// CallActivity is one change of a call as the lead's timeline shows it: a "call" activity.
+// CallActivity is one change of a call as the lead LeadID's timeline shows it: a "call"
+// activity.
 type CallActivity struct {
+	LeadID uuid.UUID
 	CallID uuid.UUID
 	// Change names the call's change ("booked", "completed", "no_show", "cancelled"); with the
 	// call's id it is the activity's dedup key, so a change is on the timeline once.
@@ -87,49 +110,76 @@ type CallActivity struct {
 	// Touch moves the lead's last_activity_at forward to OccurredAt: true when the lead took
 	// part (a booking, a call held), false for a no-show or a cancellation, which are silence.
 	Touch bool
+	// RaiseGhostRisk, when positive, raises the lead's ghost risk by that much with the activity.
+	RaiseGhostRisk int
 }
 
-// CallActivityTx adds a's "call" activity to the lead leadID (dedup key
-// "call:<call id>:<change>") and emits lead.activity_added, raising the lead's ghost risk by
-// raiseGhostRisk first when it is positive. A lead that is missing or deleted is skipped
-// (added false): the call's own change still stands. It returns the lead's ghost risk before
-// and after.
-func (s *Service) CallActivityTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor string, leadID uuid.UUID, a CallActivity, raiseGhostRisk int) (added bool, ghostFrom, ghostTo int, err error) {
-	cur, err := getLead(tx, orgID, leadID, true)
-	if isNotFound(err) {
-		return false, 0, 0, nil
+// CallActivityResult is what RecordCallActivities did for one CallActivity.
+type CallActivityResult struct {
+	// Added is false when the lead is missing or deleted, or had the activity already.
+	Added bool
+	// GhostFrom and GhostTo are the lead's ghost risk before and after.
+	GhostFrom, GhostTo int
+}
+
+// RecordCallActivities adds each call activity to its lead in the caller's tenant transaction tx
+// (dedup key "call:<call id>:<change>") and emits lead.activity_added, raising the lead's ghost
+// risk first where RaiseGhostRisk is positive. A lead that is missing or deleted is skipped
+// (Added false): the call's own change still stands.
+func (s *Service) RecordCallActivities(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor string, as []CallActivity) ([]CallActivityResult, error) {
+	ids := make([]uuid.UUID, len(as))
+	for i, a := range as {
+		ids[i] = a.LeadID
 	}
+	leads, err := lockLive(ctx, tx, orgID, ids)
 	if err != nil {
-		return false, 0, 0, err
+		return nil, err
 	}
-	ghostFrom, ghostTo = cur.GhostRisk, cur.GhostRisk
+	out := make([]CallActivityResult, len(as))
+	for i, a := range as {
+		cur, ok := leads[a.LeadID]
+		if !ok {
+			continue
+		}
+		res, err := s.recordCallActivity(ctx, tx, orgID, actor, cur, a)
+		if err != nil {
+			return nil, err
+		}
+		cur.GhostRisk = res.GhostTo
+		leads[cur.ID], out[i] = cur, res
+	}
+	return out, nil
+}
+
+func (s *Service) recordCallActivity(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor string, cur Lead, a CallActivity) (CallActivityResult, error) {
+	out := CallActivityResult{GhostFrom: cur.GhostRisk, GhostTo: cur.GhostRisk}
 	payload := map[string]any{"callId": a.CallID, "change": a.Change}
 	for k, v := range a.Payload {
 		payload[k] = v
 	}
 	doc, err := json.Marshal(payload)
 	if err != nil {
-		return false, 0, 0, fmt.Errorf("encode call activity: %w", err)
+		return CallActivityResult{}, fmt.Errorf("encode call activity: %w", err)
 	}
-	act, inserted, err := insertActivityOnce(tx, orgID, Activity{
-		LeadID: leadID, Kind: ActivityCall, Subject: ptr(a.Subject), Body: ptr(a.Body), Payload: doc,
-		OccurredAt: a.OccurredAt.UTC(), CreatedBy: ptr(actor),
-	}, fmt.Sprintf("call:%s:%s", a.CallID, a.Change))
-	if err != nil || !inserted {
-		return false, ghostFrom, ghostTo, err
+	act, err := addActivity(ctx, tx, orgID, SystemActivity{
+		LeadID: cur.ID, Kind: ActivityCall, Subject: a.Subject, Body: a.Body, Payload: doc,
+		OccurredAt: a.OccurredAt.UTC(), CreatedBy: actor, DedupKey: fmt.Sprintf("call:%s:%s", a.CallID, a.Change),
+	})
+	if err != nil || act == nil {
+		return out, err
 	}
-	if raiseGhostRisk > 0 {
-		if err := tx.Raw(`UPDATE leads SET ghost_risk = ghost_risk + ? WHERE org_id = ? AND id = ? RETURNING ghost_risk`,
-			raiseGhostRisk, orgID, leadID).Scan(&ghostTo).Error; err != nil {
-			return false, 0, 0, fmt.Errorf("raise lead ghost risk: %w", err)
+	if a.RaiseGhostRisk > 0 {
+		if out.GhostTo, err = raiseGhostRisk(tx, orgID, cur.ID, a.RaiseGhostRisk); err != nil {
+			return CallActivityResult{}, err
 		}
 	}
 	if a.Touch {
-		if err := touchActivity(tx, orgID, leadID, act.OccurredAt); err != nil {
-			return false, 0, 0, err
+		if err := touchActivity(tx, orgID, cur.ID, act.OccurredAt); err != nil {
+			return CallActivityResult{}, err
 		}
 	}
-	return true, ghostFrom, ghostTo, s.emit(ctx, tx, orgID, actor, events.LeadActivityAdded, leadID, "lead.activity_added:"+act.ID.String(),
+	out.Added = true
+	return out, s.emit(ctx, tx, orgID, actor, events.LeadActivityAdded, cur.ID, "lead.activity_added:"+act.ID.String(),
 		ActivityAddedPayload{ActivityID: act.ID, Kind: act.Kind, Subject: act.Subject, OccurredAt: act.OccurredAt})
 }
 
@@ -143,7 +193,7 @@ type Escalation struct {
 	Payload  map[string]any
 }
 
-// EscalationResult is what EscalateTx did.
+// EscalationResult is what Escalate did for one Escalation.
 type EscalationResult struct {
 	// Escalated is true when this call added the escalation; false when it was there already
 	// (a rerun) or the lead is gone (Skipped says so).
@@ -155,57 +205,66 @@ type EscalationResult struct {
 	Skipped    string
 }
 
-// EscalateTx escalates the org's live lead e.LeadID inside the caller's tenant transaction: it
-// adds an "escalation" activity under e.DedupKey (the unique (org_id, dedup_key) of
-// lead_activities makes it once, however often it runs), and only when that insert is new
-// raises the lead's priority to urgent (lead.updated, version + 1; a lead already urgent keeps
-// it) and emits lead.activity_added. A missing or deleted lead is skipped; the escalation is
-// also added to a lead in a final stage, whose owner still wants to know.
-func (s *Service) EscalateTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor string, e Escalation) (EscalationResult, error) {
-	cur, err := getLead(tx, orgID, e.LeadID, true)
-	if isNotFound(err) {
-		return EscalationResult{Skipped: "lead not found or deleted"}, nil
+// Escalate escalates the org's live lead of each escalation inside the caller's tenant
+// transaction tx: it adds an "escalation" activity under its DedupKey (the unique (org_id,
+// dedup_key) of lead_activities makes it once, however often it runs), and only when that
+// insert is new raises the lead's priority to urgent (lead.updated, version + 1; a lead already
+// urgent keeps it) and emits lead.activity_added. A missing or deleted lead is skipped; the
+// escalation is also added to a lead in a final stage, whose owner still wants to know.
+func (s *Service) Escalate(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor string, es []Escalation) ([]EscalationResult, error) {
+	ids := make([]uuid.UUID, len(es))
+	for i, e := range es {
+		ids[i] = e.LeadID
 	}
+	leads, err := lockLive(ctx, tx, orgID, ids)
 	if err != nil {
-		return EscalationResult{}, err
+		return nil, err
 	}
+	out := make([]EscalationResult, len(es))
+	for i, e := range es {
+		cur, ok := leads[e.LeadID]
+		if !ok {
+			out[i] = EscalationResult{Skipped: "lead not found or deleted"}
+			continue
+		}
+		if out[i], cur, err = s.escalate(ctx, tx, orgID, actor, cur, e); err != nil {
+			return nil, err
+		}
+		leads[cur.ID] = cur
+	}
+	return out, nil
+}
+
+func (s *Service) escalate(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor string, cur Lead, e Escalation) (EscalationResult, Lead, error) {
 	doc, err := json.Marshal(e.Payload)
 	if err != nil {
-		return EscalationResult{}, fmt.Errorf("encode escalation: %w", err)
+		return EscalationResult{}, cur, fmt.Errorf("encode escalation: %w", err)
 	}
-	act, inserted, err := insertActivityOnce(tx, orgID, Activity{
-		LeadID: e.LeadID, Kind: ActivityEscalation, Subject: ptr(e.Subject), Body: ptr(e.Body), Payload: doc,
-		OccurredAt: s.now().UTC(), CreatedBy: ptr(actor),
-	}, e.DedupKey)
+	act, err := addActivity(ctx, tx, orgID, SystemActivity{
+		LeadID: cur.ID, Kind: ActivityEscalation, Subject: e.Subject, Body: e.Body, Payload: doc,
+		OccurredAt: s.now().UTC(), CreatedBy: actor, DedupKey: e.DedupKey,
+	})
 	if err != nil {
-		return EscalationResult{}, err
+		return EscalationResult{}, cur, err
 	}
-	if !inserted {
-		return EscalationResult{Skipped: "already escalated"}, nil
+	if act == nil {
+		return EscalationResult{Skipped: "already escalated"}, cur, nil
 	}
 	out := EscalationResult{Escalated: true, ActivityID: act.ID}
 	if cur.Priority != PriorityUrgent {
-		updated, err := setPriority(tx, orgID, cur.ID, PriorityUrgent)
+		urgent := PriorityUrgent
+		updated, err := storeOne(ctx, tx, orgID, cur, Write{Priority: &urgent})
 		if err != nil {
-			return EscalationResult{}, err
+			return EscalationResult{}, cur, err
 		}
 		if err := s.emit(ctx, tx, orgID, actor, events.LeadUpdated, cur.ID,
 			fmt.Sprintf("lead.updated:%s:%d", cur.ID, updated.Version), UpdatedPayload{
 				Version: updated.Version, Changes: map[string]Change{"priority": {From: cur.Priority, To: PriorityUrgent}},
 			}); err != nil {
-			return EscalationResult{}, err
+			return EscalationResult{}, cur, err
 		}
-		out.PriorityChanged = true
+		out.PriorityChanged, cur = true, updated
 	}
-	return out, s.emit(ctx, tx, orgID, actor, events.LeadActivityAdded, cur.ID, "lead.activity_added:"+act.ID.String(),
+	return out, cur, s.emit(ctx, tx, orgID, actor, events.LeadActivityAdded, cur.ID, "lead.activity_added:"+act.ID.String(),
 		ActivityAddedPayload{ActivityID: act.ID, Kind: act.Kind, Subject: act.Subject, OccurredAt: act.OccurredAt})
-}
-
-// LiveLeadTx reports whether the org has the live lead id (not deleted).
-func LiveLeadTx(tx *gorm.DB, orgID, id uuid.UUID) (bool, error) {
-	_, err := getLead(tx, orgID, id, false)
-	if isNotFound(err) {
-		return false, nil
-	}
-	return err == nil, err
 }

@@ -1,8 +1,20 @@
-// Package lead is the lead domain: the Lead and its activities, the enforced stage machine
-// (stage.go), the gorm queries on the leads and lead_activities tables (store.go) and the use
-// cases the API and the worker call (service.go). Every use case that changes state runs in one
-// tenant transaction (db.Tx) that also emits the change's event, so the change, its history and
-// the jobs it triggers commit together (R1).
+// Package lead is the lead domain: the Lead and its activities, its contact identity (the
+// normalisation of submitted contact data and the fingerprint that deduplicates leads,
+// contact.go), the enforced stage machine (stage.go), the queries on the leads and
+// lead_activities tables (store.go, and the set-based ones in store_many.go) and the use cases:
+//
+//   - those the API calls (service.go: Create, Get, Update, Delete, ChangeStage, AddActivity,
+//     List, ListActivities, History), each in its own tenant transaction (db.Tx);
+//   - the lead side of the other domains, which take the caller's transaction and a slice (one is
+//     a batch of one): what a call does to its lead (BookCalls, RecordCallActivities, Escalate),
+//     what a deal does (Convert), a stalled deal's nudge (Nudge) and an intake submission
+//     (Admit). They live here because each changes the lead aggregate: its stage through the
+//     stage machine, its priority, ghost risk and timeline, with the lead's own events.
+//
+// Every change of a lead's stage, priority, enrichment or score goes through one write path
+// (StoreWrites), which pkg/pipeline uses too. Every use case that changes state emits the
+// change's event in the same transaction, so the change, its history and the jobs it triggers
+// commit together.
 //
 // It knows no transport: errors are apperr errors, which the services map to HTTP statuses or
 // job outcomes.

@@ -1,68 +1,49 @@
 package lead
 
-// process_intake: a stored intake delivery (lead_intake_raw) becomes a new lead, a touchpoint on
-// the lead it repeats, or a rejection with its reason (R14: every business rule runs here, after
-// the gateway's commit).
+// The lead side of intake (pkg/intake turns stored deliveries into submissions): a submission
+// becomes a new lead, or a touchpoint on the live lead of the org it repeats.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"mime"
-	"net/mail"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
-	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/events"
-	"example.com/crm/pkg/intake"
 )
 
 // ViaIntake marks, in lead.created's payload, a lead created from an intake delivery.
 const ViaIntake = "intake"
 
-// IntakeActor is the actor of the events that ProcessIntakeTx emits.
-const IntakeActor = "job:process_intake"
+// TouchpointSubject is the subject of the touchpoint activity a repeated submission adds.
+const TouchpointSubject = "Submitted again through intake"
 
-// IntakeStatus is the state of a lead_intake_raw row.
-type IntakeStatus string
-
-// The states of a raw intake row: pending until processed, then one of the other three.
-const (
-	IntakePending   IntakeStatus = "pending"
-	IntakeProcessed IntakeStatus = "processed" // a new lead was created from it
-	IntakeDuplicate IntakeStatus = "duplicate" // it repeated a live lead: a touchpoint was added
-	IntakeRejected  IntakeStatus = "rejected"  // it broke a business rule: see RejectReason
-)
-
-// honeypotField is the intake gateway's form honeypot field (intake-gateway HoneypotField): a
-// delivery with it filled in is never stored, and an empty one is not lead data, so it is not
-// kept as an extra field.
-const honeypotField = "_gotcha"
-
-// maxRejectReason bounds the stored reject reason, in characters.
-const maxRejectReason = 1000
-
-// IntakeResult is what ProcessIntakeTx did with a raw row.
-type IntakeResult struct {
-	Status IntakeStatus
-	// LeadID is the lead created (processed) or repeated (duplicate); nil when rejected.
-	LeadID *uuid.UUID
-	// RejectReason says why a rejected row was rejected.
-	RejectReason string
-	// AlreadyDone is true when the row had been processed before (a rerun of the job): nothing
-	// was written this time, and the other fields are the stored outcome.
-	AlreadyDone bool
+// Submission is a lead submitted through intake: its contact data, normalised (Normalize) and
+// checked (CheckContact) by the caller, its extra fields (EncodeExtra), and where it came from.
+type Submission struct {
+	Contact    Contact
+	Extra      Doc
+	SourceID   *uuid.UUID
+	IntakeID   uuid.UUID
+	ReceivedAt time.Time
 }
 
-// TouchpointPayload is the payload of the touchpoint activity that a repeated delivery adds to
+// Admitted is what Admit made of a Submission.
+type Admitted struct {
+	// LeadID is the lead created (Created) or repeated.
+	LeadID uuid.UUID
+	// Created is true for a new lead, false for a touchpoint on the live lead LeadID.
+	Created bool
+	// Fingerprint is the submission's dedup key.
+	Fingerprint string
+}
+
+// TouchpointPayload is the payload of the touchpoint activity that a repeated submission adds to
 // the lead it repeats: where it came from and the contact data it carried (normalised, empty
 // fields left out).
 type TouchpointPayload struct {
@@ -71,291 +52,128 @@ type TouchpointPayload struct {
 	Submitted map[string]string `json:"submitted"`
 }
 
-// rawIntake is the part of a lead_intake_raw row that processing reads.
-type rawIntake struct {
-	ID           uuid.UUID
-	SourceID     *uuid.UUID
-	ContentType  string
-	Body         []byte
-	Status       string
-	LeadID       *uuid.UUID
-	RejectReason *string
-	ReceivedAt   time.Time
-	// FieldMapping is the mapping of the source (also of one deleted since the delivery was
-	// accepted); none for a delivery without a source or a source that is gone.
-	FieldMapping intake.FieldMapping
+// intakeLead is a lead to insert from the submission of the raw intake row intakeID.
+type intakeLead struct {
+	lead       Lead
+	contact    Contact
+	sourceID   *uuid.UUID
+	intakeID   uuid.UUID
+	receivedAt time.Time
 }
 
-// ProcessIntakeTx processes the raw intake row intakeID of orgID inside the caller's tenant
-// transaction tx (the process_intake job's CompleteInTx, so that the outcome and the job's
-// completion commit together, R7):
+// Admit makes a lead of each submission of orgID, in the caller's tenant transaction tx, with
+// actor as the events' actor, and returns what it made of each, in order:
 //
-//   - the body is parsed (a JSON object for webhooks, JSON forms and CSV rows; key=value pairs for
-//     application/x-www-form-urlencoded forms), the source's field mapping applied (see
-//     mapIntakeFields), the contact normalised with intake.Normalize and checked as a lead
-//     created by hand is (one of email, phone or profile link; a plausible email; a phone with
-//     digits; length limits; at most MaxExtraKeys extra fields; no NUL characters). A delivery that fails is marked rejected with its reason: that
-//     is an outcome, not an error, since retrying cannot change it;
-//   - otherwise the lead is inserted with INSERT ... ON CONFLICT on leads_org_id_fingerprint_key
-//     (R3): a new lead gets source_id and intake_id, keeps its extra fields, and lead.created
-//     ("lead.created:<lead id>", which enqueues enrich_lead and qualify_lead) is emitted; the row
-//     is marked processed. When a live lead has the fingerprint, a touchpoint activity (dedup
-//     key "intake:<intake id>") is added to it, its last_activity_at moved on,
-//     lead.activity_added emitted, and the row marked duplicate with that lead's id.
+//   - a submission whose fingerprint (FingerprintOf) no live lead of the org has becomes a lead
+//     (priority normal, with its source and raw row), and lead.created ("lead.created:<lead id>",
+//     Via ViaIntake) is emitted, which enqueues enrich_lead and qualify_lead;
+//   - one that repeats a live lead adds a touchpoint activity to it (dedup key
+//     "intake:<intake id>", so a rerun adds none), moves its last_activity_at on to the
+//     submission's time and emits lead.activity_added.
 //
-// The raw row is locked first, and a row that is no longer pending is left as it is
-// (AlreadyDone): a rerun of the job changes nothing. Concurrent deliveries of one person make
-// one lead, since the second insert waits for the first to commit and then conflicts. A missing
-// raw row is apperr.NotFound.
-func (s *Service) ProcessIntakeTx(ctx context.Context, tx *gorm.DB, orgID, intakeID uuid.UUID) (IntakeResult, error) {
-	raw, err := lockRawIntake(tx, orgID, intakeID)
+// The common case takes two statements for all the submissions: one inserts every new lead
+// (INSERT ... ON CONFLICT on leads_org_id_fingerprint_key decides, so concurrent submissions of
+// one person make one lead), one emits every lead.created. Of two submissions of one person the
+// first makes the lead and the second is its touchpoint. Before the first touchpoint, the live
+// leads that the remaining submissions repeat are locked in the order of their ids, as every
+// batch of the pipeline locks its leads (LockLive). Two submissions of one raw row are refused.
+func (s *Service) Admit(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor string, subs []Submission) ([]Admitted, error) {
+	news := make([]intakeLead, len(subs))
+	seen := make(map[uuid.UUID]bool, len(subs))
+	for i, sub := range subs {
+		if seen[sub.IntakeID] {
+			return nil, fmt.Errorf("admit: raw row %s is named twice", sub.IntakeID)
+		}
+		seen[sub.IntakeID] = true
+		l := Lead{Extra: sub.Extra, Priority: PriorityNormal, Fingerprint: FingerprintOf(sub.Contact)}
+		l.setContact(sub.Contact)
+		news[i] = intakeLead{lead: l, contact: sub.Contact, sourceID: sub.SourceID, intakeID: sub.IntakeID, receivedAt: sub.ReceivedAt}
+	}
+	stored, err := insertIntakeLeads(ctx, tx, orgID, news)
 	if err != nil {
-		return IntakeResult{}, err
+		return nil, err
 	}
-	if raw.Status != string(IntakePending) {
-		return IntakeResult{Status: IntakeStatus(raw.Status), LeadID: raw.LeadID, RejectReason: str(raw.RejectReason), AlreadyDone: true}, nil
-	}
-	l, c, reason := buildIntakeLead(raw, raw.FieldMapping)
-	if reason != "" {
-		return IntakeResult{Status: IntakeRejected, RejectReason: reason}, markRaw(tx, orgID, raw.ID, IntakeRejected, nil, nil, &reason)
-	}
-	// A conflicting lead may be deleted between the insert and the look-up; then the insert is
-	// tried again (as Create does). Each further round needs another concurrent delete.
-	for range 3 {
-		stored, inserted, err := insertIntakeLead(tx, orgID, l, raw.SourceID, raw.ID)
-		if err != nil {
-			return IntakeResult{}, err
+	out := make([]Admitted, len(subs))
+	var created []events.NewEvent
+	var repeated []string
+	for i, in := range news {
+		l, ok := stored[in.intakeID]
+		if !ok {
+			repeated = append(repeated, in.lead.Fingerprint)
+			continue
 		}
-		if inserted {
-			return IntakeResult{Status: IntakeProcessed, LeadID: &stored.ID}, s.emit(ctx, tx, orgID, IntakeActor, events.LeadCreated,
-				stored.ID, "lead.created:"+stored.ID.String(), CreatedPayload{Via: ViaIntake, Lead: stored})
+		out[i] = Admitted{LeadID: l.ID, Created: true, Fingerprint: l.Fingerprint}
+		created = append(created, createdEvent(orgID, actor, l))
+	}
+	if _, err := s.emitter.EmitAll(ctx, tx, created...); err != nil {
+		return nil, err
+	}
+	if err := lockLiveLeadsByFingerprint(ctx, tx, orgID, repeated); err != nil {
+		return nil, err
+	}
+	for i, in := range news {
+		if _, ok := stored[in.intakeID]; ok {
+			continue
 		}
-		existing, found, err := liveLeadWithFingerprint(tx, orgID, l.Fingerprint)
-		if err != nil {
-			return IntakeResult{}, err
+		if out[i], err = s.admitRepeated(ctx, tx, orgID, actor, in); err != nil {
+			return nil, err
 		}
-		if found {
-			if err := s.addTouchpoint(ctx, tx, orgID, existing, raw, c); err != nil {
-				return IntakeResult{}, err
-			}
-			return IntakeResult{Status: IntakeDuplicate, LeadID: &existing},
-				markRaw(tx, orgID, raw.ID, IntakeDuplicate, &existing, &l.Fingerprint, nil)
-		}
-	}
-	return IntakeResult{}, fmt.Errorf("process intake %s: the matching lead was deleted concurrently; retry", intakeID)
-}
-
-// buildIntakeLead turns a raw delivery into the lead to insert and its normalised contact, or
-// returns the reason it is rejected.
-func buildIntakeLead(raw rawIntake, mapping intake.FieldMapping) (Lead, intake.Contact, string) {
-	fields, err := parseIntakeBody(raw.ContentType, raw.Body)
-	if err != nil {
-		return Lead{}, intake.Contact{}, err.Error()
-	}
-	contact, extra, problems := mapIntakeFields(fields, mapping)
-	c := intake.Normalize(contact)
-	ferrs := checkContact(contact.Domain, c)
-	if c.Email != "" && !plausibleEmail(c.Email) {
-		ferrs = append(ferrs, apperr.FieldError{Field: "email", Message: "must be an email address"})
-	}
-	doc, extraErrs := extraDoc(extra)
-	ferrs = append(ferrs, extraErrs...)
-	if reason := rejectReason(problems, ferrs); reason != "" {
-		return Lead{}, c, reason
-	}
-	l := Lead{Extra: doc, Priority: PriorityNormal, Fingerprint: intake.FingerprintOf(c)}
-	l.setContact(c)
-	return l, c, ""
-}
-
-// parseIntakeBody reads a delivery's body as a flat object of field -> JSON value. A body of
-// content type application/x-www-form-urlencoded is key=value pairs (the first value of a
-// repeated key counts); every other body (webhook and JSON form bodies, CSV rows, which the
-// gateway stores as a JSON object of column -> value) must be one JSON object. Its error text
-// is the reject reason.
-func parseIntakeBody(contentType string, body []byte) (map[string]json.RawMessage, error) {
-	if !utf8.Valid(body) {
-		return nil, fmt.Errorf("body is not valid UTF-8")
-	}
-	mt, _, _ := mime.ParseMediaType(contentType)
-	if mt == "application/x-www-form-urlencoded" {
-		q, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, fmt.Errorf("body is not a valid form encoding")
-		}
-		out := make(map[string]json.RawMessage, len(q))
-		for k, vs := range q {
-			if len(vs) > 0 {
-				b, _ := json.Marshal(vs[0])
-				out[k] = b
-			}
-		}
-		return out, nil
-	}
-	var out map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&out); err != nil || out == nil || dec.More() {
-		return nil, fmt.Errorf("body is not a JSON object")
 	}
 	return out, nil
 }
 
-// canonicalField is a field name reduced for matching: lower case without '_', '-', '.' and
-// spaces, so that "First Name", "first_name" and "firstName" all name firstName.
-func canonicalField(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '_', '-', '.', ' ':
-			return -1
-		}
-		return r
-	}, strings.ToLower(strings.TrimSpace(s)))
+func createdEvent(orgID uuid.UUID, actor string, l Lead) events.NewEvent {
+	return NewEvent(orgID, actor, events.LeadCreated, l.ID, "lead.created:"+l.ID.String(), CreatedPayload{Via: ViaIntake, Lead: l})
 }
 
-// mapIntakeFields splits a delivery's fields into the contact and the extra fields. A field the
-// source's mapping names (exactly, else ignoring case) goes to the mapped lead field; any other
-// field whose canonical name is a lead field's (see canonicalField) goes there; the rest are
-// extra fields, kept as submitted (except the gateway's empty form honeypot field). Mapped fields are applied first, then the others, each group
-// in key order, and a lead field already filled keeps its value (the later field is kept as an
-// extra field). A lead field needs a string or a number (null counts as absent); anything else
-// is a problem, as is a NUL character, which PostgreSQL cannot store.
-func mapIntakeFields(fields map[string]json.RawMessage, mapping intake.FieldMapping) (intake.Contact, map[string]json.RawMessage, []string) {
-	var c intake.Contact
-	targets := map[string]*string{
-		"email": &c.Email, "name": &c.Name, "firstName": &c.FirstName, "lastName": &c.LastName,
-		"company": &c.Company, "website": &c.Website, "domain": &c.Domain, "title": &c.Title, "phone": &c.Phone,
-		"profileLink": &c.ProfileLink, "source": &c.Source, "notes": &c.Notes,
-	}
-	canonical := make(map[string]string, len(intake.LeadFields))
-	for _, f := range intake.LeadFields {
-		canonical[canonicalField(f)] = f
-	}
-	mapped := func(k string) string {
-		if t, ok := mapping[k]; ok {
-			return t
+// admitRepeated admits a submission that Admit's insert found repeating a live lead: a
+// touchpoint on that lead. A conflicting lead may be deleted between the insert and the look-up;
+// then the insert is tried again (as Create does). Each further round needs another concurrent
+// delete.
+func (s *Service) admitRepeated(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor string, in intakeLead) (Admitted, error) {
+	for range 3 {
+		existing, found, err := liveLeadWithFingerprint(tx, orgID, in.lead.Fingerprint)
+		if err != nil {
+			return Admitted{}, err
 		}
-		for mk, t := range mapping {
-			if strings.EqualFold(mk, k) {
-				return t
-			}
+		if found {
+			return Admitted{LeadID: existing, Fingerprint: in.lead.Fingerprint}, s.addTouchpoint(ctx, tx, orgID, actor, existing, in)
 		}
-		return ""
-	}
-	extra := map[string]json.RawMessage{}
-	var problems []string
-	keys := slices.Sorted(func(yield func(string) bool) {
-		for k := range fields {
-			if !yield(k) {
-				return
-			}
+		stored, err := insertIntakeLeads(ctx, tx, orgID, []intakeLead{in})
+		if err != nil {
+			return Admitted{}, err
 		}
-	})
-	assign := func(k, target string) {
-		dst, ok := targets[target]
-		if !ok || *dst != "" {
-			extra[k] = fields[k]
-			return
-		}
-		v, ok := scalarString(fields[k])
-		switch {
-		case !ok:
-			problems = append(problems, fmt.Sprintf("%s: must be a string", k))
-		case strings.ContainsRune(v, 0):
-			problems = append(problems, fmt.Sprintf("%s: must not contain NUL characters", k))
-		default:
-			*dst = v
+		if l, ok := stored[in.intakeID]; ok {
+			return Admitted{LeadID: l.ID, Created: true, Fingerprint: l.Fingerprint}, s.emitEvent(ctx, tx, createdEvent(orgID, actor, l))
 		}
 	}
-	for _, k := range keys {
-		if t := mapped(k); t != "" {
-			assign(k, t)
-		}
-	}
-	for _, k := range keys {
-		if mapped(k) != "" || k == honeypotField {
-			continue
-		}
-		if t, ok := canonical[canonicalField(k)]; ok {
-			assign(k, t)
-			continue
-		}
-		if bytes.Contains(fields[k], []byte(`\u0000`)) || strings.ContainsRune(k, 0) {
-			problems = append(problems, fmt.Sprintf("%s: must not contain NUL characters", k))
-			continue
-		}
-		extra[k] = fields[k]
-	}
-	return c, extra, problems
+	return Admitted{}, fmt.Errorf("admit raw row %s: the matching lead was deleted concurrently; retry", in.intakeID)
 }
 
-// scalarString returns a JSON string's value, a number's text, or "" for null; ok is false for
-// booleans, arrays and objects.
-func scalarString(v json.RawMessage) (string, bool) {
-	v = bytes.TrimSpace(v)
-	if len(v) == 0 || bytes.Equal(v, []byte("null")) {
-		return "", true
-	}
-	switch v[0] {
-	case '"':
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			return "", false
-		}
-		return s, true
-	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		return string(v), true
-	}
-	return "", false
-}
-
-// rejectReason is the reject reason of a delivery's problems and field errors ("" when there
-// are none): field errors with one message are grouped ("email, phone, profileLink: one of
-// ..."), parts are joined by "; ", and the whole is cut to maxRejectReason characters.
-func rejectReason(problems []string, ferrs []apperr.FieldError) string {
-	parts := slices.Clone(problems)
-	var msgs []string
-	byMsg := map[string][]string{}
-	for _, fe := range ferrs {
-		if _, ok := byMsg[fe.Message]; !ok {
-			msgs = append(msgs, fe.Message)
-		}
-		byMsg[fe.Message] = append(byMsg[fe.Message], fe.Field)
-	}
-	for _, m := range msgs {
-		parts = append(parts, strings.Join(byMsg[m], ", ")+": "+m)
-	}
-	out := strings.Join(parts, "; ")
-	if utf8.RuneCountInString(out) > maxRejectReason {
-		out = string([]rune(out)[:maxRejectReason-1]) + "…"
-	}
-	return out
-}
-
-// addTouchpoint records a repeated delivery raw as a touchpoint on the live lead leadID, once
+// addTouchpoint records the repeated submission in as a touchpoint on the live lead leadID, once
 // per raw row (dedup key "intake:<raw id>"), moves the lead's last_activity_at on to the
-// delivery's time and emits lead.activity_added. A touchpoint recorded before adds nothing.
-func (s *Service) addTouchpoint(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, raw rawIntake, c intake.Contact) error {
-	payload, err := json.Marshal(TouchpointPayload{IntakeID: raw.ID, SourceID: raw.SourceID, Submitted: submitted(c)})
+// submission's time and emits lead.activity_added. A touchpoint recorded before adds nothing.
+func (s *Service) addTouchpoint(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor string, leadID uuid.UUID, in intakeLead) error {
+	payload, err := json.Marshal(TouchpointPayload{IntakeID: in.intakeID, SourceID: in.sourceID, Submitted: submitted(in.contact)})
 	if err != nil {
 		return fmt.Errorf("encode touchpoint: %w", err)
 	}
-	subject := "Submitted again through intake"
-	a, inserted, err := insertActivityOnce(tx, orgID, Activity{
-		LeadID: leadID, Kind: ActivityTouchpoint, Subject: &subject, Payload: payload,
-		OccurredAt: raw.ReceivedAt.UTC(), CreatedBy: ptr(IntakeActor),
-	}, "intake:"+raw.ID.String())
-	if err != nil || !inserted {
+	a, err := addActivity(ctx, tx, orgID, SystemActivity{
+		LeadID: leadID, Kind: ActivityTouchpoint, Subject: TouchpointSubject, Payload: payload,
+		OccurredAt: in.receivedAt.UTC(), CreatedBy: actor, DedupKey: "intake:" + in.intakeID.String(),
+	})
+	if err != nil || a == nil {
 		return err
 	}
 	if err := touchActivity(tx, orgID, leadID, a.OccurredAt); err != nil {
 		return err
 	}
-	return s.emit(ctx, tx, orgID, IntakeActor, events.LeadActivityAdded, leadID, "lead.activity_added:"+a.ID.String(),
+	return s.emit(ctx, tx, orgID, actor, events.LeadActivityAdded, leadID, "lead.activity_added:"+a.ID.String(),
 		ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt})
 }
 
 // submitted lists a contact's non-empty fields by their API names.
-func submitted(c intake.Contact) map[string]string {
+func submitted(c Contact) map[string]string {
 	out := map[string]string{}
 	for k, v := range map[string]string{
 		"email": c.Email, "name": c.Name, "firstName": c.FirstName, "lastName": c.LastName, "company": c.Company,
@@ -369,74 +187,105 @@ func submitted(c intake.Contact) map[string]string {
 	return out
 }
 
-// lockRawIntake reads and locks the org's raw intake row id (lockRawIntakes of one); a missing
-// one is apperr.NotFound.
-func lockRawIntake(tx *gorm.DB, orgID, id uuid.UUID) (rawIntake, error) {
-	rows, err := lockRawIntakes(tx.Statement.Context, tx, orgID, []uuid.UUID{id})
-	if err != nil {
-		return rawIntake{}, err
-	}
-	if len(rows) == 0 {
-		return rawIntake{}, apperr.Errorf(apperr.NotFound, "raw intake %s not found", id)
-	}
-	return rows[0], nil
-}
+// lockLiveLeadsSQL locks the org's ($1) live leads with the fingerprints $2 in the order of
+// their ids (LockRows above the Sort, so the rows are locked in that order), each found by a
+// probe of leads_org_id_fingerprint_key.
+const lockLiveLeadsSQL = `SELECT count(*) FROM (
+    SELECT id FROM leads
+    WHERE org_id = $1 AND fingerprint = ANY($2::text[]) AND deleted_at IS NULL
+    ORDER BY id
+    FOR UPDATE
+) l`
 
-// markRaw records the outcome of the pending raw row id. The caller holds the row's lock
-// (lockRawIntake) and has seen it pending, so the row is found by the primary key alone: a
-// status condition would let the planner pick the (org_id, status, received_at) index instead,
-// which on a table without statistics yet walks every pending row of the org.
-func markRaw(tx *gorm.DB, orgID, id uuid.UUID, status IntakeStatus, leadID *uuid.UUID, fingerprint, reason *string) error {
-	res := tx.Exec(`UPDATE lead_intake_raw SET status = ?, lead_id = ?, fingerprint = ?, reject_reason = ?, processed_at = now()
-WHERE org_id = ? AND id = ?`, string(status), leadID, fingerprint, reason, orgID, id)
-	if res.Error != nil {
-		return fmt.Errorf("mark raw intake %s: %w", status, res.Error)
+// lockLiveLeadsByFingerprint locks the org's live leads with the fingerprints fps (FOR UPDATE),
+// in the order of their ids, as the batches of the lead pipeline lock theirs (LockLive). Admit
+// takes these locks after its new leads are in and before it adds any touchpoint: a touchpoint
+// locks its lead (the activity's foreign key, then the update of last_activity_at), and a batch
+// that did so lead by lead, in the order of its submissions, deadlocked with batches that lock
+// the same leads in id order — another batch of deliveries repeating them, or one of
+// enrich_lead, qualify_lead or route_outreach.
+func lockLiveLeadsByFingerprint(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, fps []string) error {
+	if len(fps) == 0 {
+		return nil
 	}
-	if res.RowsAffected != 1 {
-		return fmt.Errorf("mark raw intake %s: row %s not found", status, id)
+	slices.Sort(fps)
+	var n int
+	if err := db.Conn(tx).QueryRowContext(ctx, lockLiveLeadsSQL, orgID.String(), slices.Compact(fps)).Scan(&n); err != nil {
+		return fmt.Errorf("lock repeated leads: %w", err)
 	}
 	return nil
 }
 
-// insertIntakeLead inserts the intake lead l with its source sourceID and raw row intakeID unless
-// a live lead of the org has its fingerprint, and when it inserts, marks the raw row processed
-// with the new lead in the same statement: insertIntakeLeads of one. The caller holds the raw
-// row's lock (lockRawIntake) and has seen it pending.
-func insertIntakeLead(tx *gorm.DB, orgID uuid.UUID, l Lead, sourceID *uuid.UUID, intakeID uuid.UUID) (Lead, bool, error) {
-	stored, err := insertIntakeLeads(tx.Statement.Context, tx, orgID, []intakeLead{{lead: l, sourceID: sourceID, intakeID: intakeID}})
+// insertIntakeLeadsSQL inserts leads of an org ($1) from parallel arrays ($2..$18, one element
+// per lead), each unless a live lead of the org has its fingerprint (ON CONFLICT on
+// leads_org_id_fingerprint_key), and returns the inserted leads with their raw row's id. The rows
+// go in in fingerprint order, so two transactions that insert overlapping people wait on each
+// other in one order and cannot deadlock; of two rows of one fingerprint, the first in $2 goes
+// in.
+const insertIntakeLeadsSQL = `WITH input AS (
+    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+        $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
+        $17::uuid[], $18::uuid[]) WITH ORDINALITY
+    AS i(first_name, last_name, name, email, phone, company, website, domain, title, profile_link, source, notes,
+        extra, priority, fingerprint, source_id, intake_id, ord)
+)
+INSERT INTO leads (org_id, first_name, last_name, name, email, phone, company, website,
+    domain, title, profile_link, source, notes, extra, priority, fingerprint, source_id, intake_id)
+SELECT $1, first_name, last_name, name, email, phone, company, website,
+    domain, title, profile_link, source, notes, extra::jsonb, priority, fingerprint, source_id, intake_id
+FROM input ORDER BY fingerprint, ord
+ON CONFLICT (org_id, fingerprint) WHERE deleted_at IS NULL DO NOTHING
+RETURNING ` + leadColumns + `, intake_id`
+
+// insertIntakeLeads inserts the leads news (see insertIntakeLeadsSQL) and returns those it
+// inserted by their raw row's id.
+func insertIntakeLeads(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, news []intakeLead) (map[uuid.UUID]Lead, error) {
+	out := make(map[uuid.UUID]Lead, len(news))
+	if len(news) == 0 {
+		return out, nil
+	}
+	type insertedRow struct {
+		Lead
+		IntakeID uuid.UUID `gorm:"column:intake_id"`
+	}
+	rows, err := queryAll[insertedRow](ctx, tx, fmt.Sprintf("insert %d intake leads", len(news)), insertIntakeLeadsSQL, insertIntakeLeadsArgs(orgID, news)...)
 	if err != nil {
-		return Lead{}, false, err
+		return nil, err
 	}
-	out, ok := stored[intakeID]
-	return out, ok, nil
+	for _, row := range rows {
+		row.utc()
+		out[row.IntakeID] = row.Lead
+	}
+	return out, nil
 }
 
-// insertActivityOnce inserts a system activity with dedupKey; when the org has an activity with
-// that key already, it inserts nothing and returns inserted false (R3: the unique key decides).
-func insertActivityOnce(tx *gorm.DB, orgID uuid.UUID, a Activity, dedupKey string) (Activity, bool, error) {
-	payload := a.Payload
-	if len(payload) == 0 {
-		payload = Doc("{}")
+// insertIntakeLeadsArgs returns the parameters of insertIntakeLeadsSQL for news of orgID.
+func insertIntakeLeadsArgs(orgID uuid.UUID, news []intakeLead) []any {
+	n := len(news)
+	cols := make([][]*string, 13)
+	for c := range cols {
+		cols[c] = make([]*string, n)
 	}
-	var out Activity
-	res := tx.Raw(`INSERT INTO lead_activities (org_id, lead_id, kind, subject, body, payload, dedup_key, occurred_at, created_by)
-VALUES (?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?)
-ON CONFLICT (org_id, dedup_key) DO NOTHING
-RETURNING `+activityColumns,
-		orgID, a.LeadID, string(a.Kind), a.Subject, a.Body, payload, dedupKey, a.OccurredAt, a.CreatedBy).Scan(&out)
-	if res.Error != nil {
-		return Activity{}, false, fmt.Errorf("insert %s activity: %w", a.Kind, res.Error)
+	priority, fingerprint, sourceID, intakeID := make([]string, n), make([]string, n), make([]*string, n), make([]string, n)
+	for i, in := range news {
+		l := in.lead
+		for c, v := range []*string{l.FirstName, l.LastName, l.Name, l.Email, l.Phone, l.Company, l.Website,
+			l.Domain, l.Title, l.ProfileLink, l.Source, l.Notes} {
+			cols[c][i] = v
+		}
+		if len(l.Extra) > 0 {
+			extra := string(l.Extra)
+			cols[12][i] = &extra
+		}
+		priority[i], fingerprint[i], intakeID[i] = string(l.Priority), l.Fingerprint, in.intakeID.String()
+		if in.sourceID != nil {
+			id := in.sourceID.String()
+			sourceID[i] = &id
+		}
 	}
-	if res.RowsAffected == 0 {
-		return Activity{}, false, nil
+	args := []any{orgID.String()}
+	for _, c := range cols {
+		args = append(args, c)
 	}
-	out.utc()
-	return out, true, nil
-}
-
-// plausibleEmail reports whether s is a bare address (local@domain) as net/mail reads it, as the
-// API's validation of a lead created by hand requires.
-func plausibleEmail(s string) bool {
-	a, err := mail.ParseAddress(s)
-	return err == nil && a.Address == s && a.Name == ""
+	return append(args, priority, fingerprint, sourceID, intakeID)
 }

@@ -6,14 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/page"
 )
 
@@ -49,13 +47,13 @@ type Lead struct {
 	StageChangedAt  time.Time  `json:"stageChangedAt" gorm:"column:stage_changed_at"`
 	CreatedAt       time.Time  `json:"createdAt" gorm:"column:created_at"`
 	UpdatedAt       time.Time  `json:"updatedAt" gorm:"column:updated_at"`
-	// Fingerprint is the dedup key (intake.FingerprintOf); internal, not shown.
+	// Fingerprint is the dedup key (FingerprintOf); internal, not shown.
 	Fingerprint string `json:"-" gorm:"column:fingerprint"`
 }
 
-// contact returns the lead's contact data as intake sees it (domain as stored).
-func (l Lead) contact() intake.Contact {
-	return intake.Contact{
+// contact returns the lead's contact data (domain as stored).
+func (l Lead) contact() Contact {
+	return Contact{
 		FirstName: str(l.FirstName), LastName: str(l.LastName), Name: str(l.Name), Email: str(l.Email),
 		Phone: str(l.Phone), Company: str(l.Company), Website: str(l.Website), Domain: str(l.Domain),
 		Title: str(l.Title), ProfileLink: str(l.ProfileLink), Source: str(l.Source), Notes: str(l.Notes),
@@ -63,10 +61,15 @@ func (l Lead) contact() intake.Contact {
 }
 
 // setContact stores a normalised contact on the lead; empty values become NULL.
-func (l *Lead) setContact(c intake.Contact) {
+func (l *Lead) setContact(c Contact) {
 	l.FirstName, l.LastName, l.Name, l.Email = ptr(c.FirstName), ptr(c.LastName), ptr(c.Name), ptr(c.Email)
 	l.Phone, l.Company, l.Website, l.Domain = ptr(c.Phone), ptr(c.Company), ptr(c.Website), ptr(c.Domain)
 	l.Title, l.ProfileLink, l.Source, l.Notes = ptr(c.Title), ptr(c.ProfileLink), ptr(c.Source), ptr(c.Notes)
+}
+
+// Enriched reports whether the lead has a stored enrichment (anything but the default {}).
+func (l Lead) Enriched() bool {
+	return len(l.Enrichment) > 0 && !sameJSON(l.Enrichment, []byte("{}"))
 }
 
 // utc puts the lead's times in UTC, as the API shows them.
@@ -160,7 +163,7 @@ func decodeNumbers(b []byte, v *any) error {
 // NewLead is the input of Create: contact data as submitted (Create normalises it), extra
 // fields and a priority ("" is normal).
 type NewLead struct {
-	intake.Contact
+	Contact
 	Extra    map[string]json.RawMessage
 	Priority Priority
 }
@@ -274,52 +277,8 @@ func hasControl(s string) bool {
 	return false
 }
 
-// Limits of the contact fields, in characters.
-var contactLimits = []struct {
-	field string
-	value func(c intake.Contact) string
-	max   int
-}{
-	{"firstName", func(c intake.Contact) string { return c.FirstName }, MaxNameLen},
-	{"lastName", func(c intake.Contact) string { return c.LastName }, MaxNameLen},
-	{"name", func(c intake.Contact) string { return c.Name }, 2*MaxNameLen + 1},
-	{"email", func(c intake.Contact) string { return c.Email }, 320},
-	{"phone", func(c intake.Contact) string { return c.Phone }, 50},
-	{"company", func(c intake.Contact) string { return c.Company }, MaxNameLen},
-	{"website", func(c intake.Contact) string { return c.Website }, 2048},
-	{"domain", func(c intake.Contact) string { return c.Domain }, 253},
-	{"title", func(c intake.Contact) string { return c.Title }, MaxNameLen},
-	{"profileLink", func(c intake.Contact) string { return c.ProfileLink }, 2048},
-	{"source", func(c intake.Contact) string { return c.Source }, MaxNameLen},
-	{"notes", func(c intake.Contact) string { return c.Notes }, MaxTextLen},
-}
-
-// checkContact checks a normalised contact: one of email, phone and profile link (API.md), a
-// phone with digits, a given domain that is a host name, and the length limits. rawDomain is
-// the domain as the client gave it ("" when none).
-func checkContact(rawDomain string, c intake.Contact) []apperr.FieldError {
-	var out []apperr.FieldError
-	if c.Email == "" && c.Phone == "" && c.ProfileLink == "" {
-		msg := "one of email, phone or profileLink is required"
-		out = append(out, apperr.FieldError{Field: "email", Message: msg}, apperr.FieldError{Field: "phone", Message: msg},
-			apperr.FieldError{Field: "profileLink", Message: msg})
-	}
-	if c.Phone != "" && intake.PhoneKey(c.Phone) == "" {
-		out = append(out, apperr.FieldError{Field: "phone", Message: "must contain digits"})
-	}
-	if strings.TrimSpace(rawDomain) != "" && intake.DomainOf(rawDomain) == "" {
-		out = append(out, apperr.FieldError{Field: "domain", Message: "must be a domain name"})
-	}
-	for _, l := range contactLimits {
-		if utf8.RuneCountInString(l.value(c)) > l.max {
-			out = append(out, apperr.FieldError{Field: l.field, Message: fmt.Sprintf("must have at most %d characters", l.max)})
-		}
-	}
-	return out
-}
-
-// extraDoc encodes the extra fields as a JSON object ({} for none), at most MaxExtraKeys keys.
-func extraDoc(extra map[string]json.RawMessage) (Doc, []apperr.FieldError) {
+// EncodeExtra encodes the extra fields as a JSON object ({} for none), at most MaxExtraKeys keys.
+func EncodeExtra(extra map[string]json.RawMessage) (Doc, []apperr.FieldError) {
 	if len(extra) > MaxExtraKeys {
 		return nil, []apperr.FieldError{{Field: "extra", Message: fmt.Sprintf("must have at most %d keys", MaxExtraKeys)}}
 	}

@@ -8,27 +8,28 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
-	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/events"
 )
 
-// Nudge is a nudge activity to add to a lead once (NudgeTx).
+// Nudge is a nudge activity to add to the lead LeadID once (Service.Nudge).
 type Nudge struct {
+	LeadID  uuid.UUID
 	Subject string
 	Body    string
 	// Payload is the activity's structured data (a JSON object; nil is {}).
 	Payload json.RawMessage
-	// DedupKey names the nudge: a second NudgeTx with the same key in the org adds nothing.
+	// DedupKey names the nudge: a second nudge with the same key in the org adds nothing.
 	DedupKey string
 	// Actor is who nudges (the events' actor and the activity's created_by).
 	Actor string
 }
 
-// NudgeResult is what NudgeTx did.
+// NudgeResult is what Service.Nudge did for one Nudge.
 type NudgeResult struct {
 	// Added is false when the lead had the nudge already, or is gone.
 	Added bool
-	// From and To are the lead's priority before and after (equal when it was urgent already).
+	// From and To are the lead's priority before and after (equal when it was urgent already;
+	// empty when the lead is gone).
 	From, To Priority
 }
 
@@ -44,47 +45,63 @@ func (p Priority) bump() Priority {
 	}
 }
 
-// NudgeTx adds a "nudge" activity to the live lead id and raises its priority by one step
-// (low -> normal -> high -> urgent), inside the caller's tenant transaction tx, once per
-// n.DedupKey: the activity's unique (org_id, dedup_key) decides (R3), and the priority moves
-// only in the transaction that inserted the activity, so a job run twice bumps once. It emits
+// Nudge adds each nudge's "nudge" activity to its live lead and raises the lead's priority by one
+// step (low -> normal -> high -> urgent), inside the caller's tenant transaction tx, once per
+// DedupKey: the activity's unique (org_id, dedup_key) decides, and the priority moves only in
+// the transaction that inserted the activity, so a job run twice bumps once. It emits
 // lead.activity_added and, when the priority changed, lead.updated. A missing or deleted lead is
 // not an error: Added is false and nothing is written.
-func (s *Service) NudgeTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, id uuid.UUID, n Nudge) (NudgeResult, error) {
-	if n.DedupKey == "" {
-		return NudgeResult{}, fmt.Errorf("nudge lead %s: a dedup key is required", id)
+func (s *Service) Nudge(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ns []Nudge) ([]NudgeResult, error) {
+	ids := make([]uuid.UUID, len(ns))
+	for i, n := range ns {
+		if n.DedupKey == "" {
+			return nil, fmt.Errorf("nudge lead %s: a dedup key is required", n.LeadID)
+		}
+		ids[i] = n.LeadID
 	}
-	cur, err := getLead(tx, orgID, id, true)
-	if apperr.Is(err, apperr.NotFound) {
-		return NudgeResult{}, nil
-	}
+	leads, err := lockLive(ctx, tx, orgID, ids)
 	if err != nil {
-		return NudgeResult{}, err
+		return nil, err
 	}
-	a, inserted, err := insertActivityOnce(tx, orgID, Activity{
-		LeadID: id, Kind: ActivityNudge, Subject: ptr(n.Subject), Body: ptr(n.Body), Payload: Doc(n.Payload),
-		OccurredAt: s.now().UTC(), CreatedBy: ptr(n.Actor),
-	}, n.DedupKey)
-	if err != nil || !inserted {
-		return NudgeResult{From: cur.Priority, To: cur.Priority}, err
+	out := make([]NudgeResult, len(ns))
+	for i, n := range ns {
+		cur, ok := leads[n.LeadID]
+		if !ok {
+			continue
+		}
+		if out[i], cur, err = s.nudge(ctx, tx, orgID, cur, n); err != nil {
+			return nil, err
+		}
+		leads[cur.ID] = cur
 	}
-	if err := touchActivity(tx, orgID, id, a.OccurredAt); err != nil {
-		return NudgeResult{}, err
+	return out, nil
+}
+
+func (s *Service) nudge(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, cur Lead, n Nudge) (NudgeResult, Lead, error) {
+	a, err := addActivity(ctx, tx, orgID, SystemActivity{
+		LeadID: cur.ID, Kind: ActivityNudge, Subject: n.Subject, Body: n.Body, Payload: Doc(n.Payload),
+		OccurredAt: s.now().UTC(), CreatedBy: n.Actor, DedupKey: n.DedupKey,
+	})
+	if err != nil || a == nil {
+		return NudgeResult{From: cur.Priority, To: cur.Priority}, cur, err
 	}
-	if err := s.emit(ctx, tx, orgID, n.Actor, events.LeadActivityAdded, id, "lead.activity_added:"+a.ID.String(),
+	if err := touchActivity(tx, orgID, cur.ID, a.OccurredAt); err != nil {
+		return NudgeResult{}, cur, err
+	}
+	if err := s.emit(ctx, tx, orgID, n.Actor, events.LeadActivityAdded, cur.ID, "lead.activity_added:"+a.ID.String(),
 		ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt}); err != nil {
-		return NudgeResult{}, err
+		return NudgeResult{}, cur, err
 	}
 	res := NudgeResult{Added: true, From: cur.Priority, To: cur.Priority.bump()}
 	if res.To == res.From {
-		return res, nil
+		return res, cur, nil
 	}
-	updated, err := setPriority(tx, orgID, id, res.To)
+	updated, err := storeOne(ctx, tx, orgID, cur, Write{Priority: &res.To})
 	if err != nil {
-		return NudgeResult{}, err
+		return NudgeResult{}, cur, err
 	}
-	return res, s.emit(ctx, tx, orgID, n.Actor, events.LeadUpdated, id,
-		fmt.Sprintf("lead.updated:%s:%d", id, updated.Version), UpdatedPayload{
+	return res, updated, s.emit(ctx, tx, orgID, n.Actor, events.LeadUpdated, cur.ID,
+		fmt.Sprintf("lead.updated:%s:%d", cur.ID, updated.Version), UpdatedPayload{
 			Version: updated.Version, Changes: map[string]Change{"priority": {From: res.From, To: res.To}},
 		})
 }

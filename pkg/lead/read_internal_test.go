@@ -10,13 +10,9 @@ import (
 
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
-	"example.com/crm/pkg/enrichment"
 	"example.com/crm/pkg/events"
-	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/jobs"
-	"example.com/crm/pkg/org"
 	"example.com/crm/pkg/page"
-	"example.com/crm/pkg/scoring"
 )
 
 // TestReadsMatchTheGormPath proves the single-round-trip reads (pgx, leadScan) return exactly
@@ -36,7 +32,7 @@ func TestReadsMatchTheGormPath(t *testing.T) {
 
 	var ids []uuid.UUID
 	for i := range 7 {
-		in := intake.Contact{Email: fmt.Sprintf("p%d@acme-%d.example", i, i%2), Company: fmt.Sprintf("Acme <%d> & Co", i%3)}
+		in := Contact{Email: fmt.Sprintf("p%d@acme-%d.example", i, i%2), Company: fmt.Sprintf("Acme <%d> & Co", i%3)}
 		if i%2 == 0 {
 			in.Name, in.Phone, in.Notes = fmt.Sprintf("Ada \"%d\"", i), "+1 555 0100", "line\nbreak \u2028 é"
 		}
@@ -44,7 +40,7 @@ func TestReadsMatchTheGormPath(t *testing.T) {
 		require.NoError(t, err)
 		ids = append(ids, l.ID)
 	}
-	_, err = writer.Create(ctx, other, "test", NewLead{Contact: intake.Contact{Email: "p0@acme-0.example"}})
+	_, err = writer.Create(ctx, other, "test", NewLead{Contact: Contact{Email: "p0@acme-0.example"}})
 	require.NoError(t, err)
 	super := dbtest.SuperDB(t, url)
 	_, err = super.Pool.Exec(ctx, `UPDATE leads SET score = CASE WHEN random() < 0.7 THEN (random() * 100)::int END,
@@ -109,65 +105,4 @@ func TestReadsMatchTheGormPath(t *testing.T) {
 			}
 		}
 	}
-}
-
-// TestPipelineLeadReads proves the pipeline's two reads of a lead by primary key alone agree with
-// each other and treat a deleted lead as absent: the one-round-trip read before the external
-// calls (Pipeline.read) and the locking read in the write transaction (lockPipelineLead), which
-// a delete between the two reaches.
-func TestPipelineLeadReads(t *testing.T) {
-	t.Parallel()
-	owner, url := dbtest.NewDB(t)
-	ctx := t.Context()
-	em := events.NewEmitter(jobs.New(owner, jobs.Config{}))
-	orgID, other := dbtest.NewOrg(t, owner, "acme"), dbtest.NewOrg(t, owner, "other")
-	svc := NewService(owner.Gorm, em)
-	p := NewPipeline(owner.Gorm, em, enrichment.LocalEnricher{}, scoring.Builtin{})
-	l, err := svc.Create(ctx, orgID, "test", NewLead{Contact: intake.Contact{Email: "ada@acme.example", Name: "Ada"}})
-	require.NoError(t, err)
-
-	locked := func(org, id uuid.UUID) snapshot {
-		t.Helper()
-		var s snapshot
-		require.NoError(t, db.Tx(ctx, owner.Gorm, org, func(tx *gorm.DB) error {
-			var err error
-			s, err = lockPipelineLead(ctx, tx, org, id, nil)
-			return err
-		}))
-		return s
-	}
-	var icp org.ICP
-	read, err := p.read(ctx, orgID, l.ID, &icp)
-	require.NoError(t, err)
-	require.True(t, read.found)
-	require.Nil(t, read.scoredBy)
-	require.Equal(t, l, read.lead)
-	require.Equal(t, read, locked(orgID, l.ID))
-
-	// The locking read of qualification reads the ICP in the same statement, as read does.
-	_, err = dbtest.SuperDB(t, url).Pool.Exec(ctx, `UPDATE orgs SET icp = '{"industries":["SaaS"],"minEmployees":50}' WHERE id = $1`, orgID)
-	require.NoError(t, err)
-	icp = org.ICP{}
-	_, err = p.read(ctx, orgID, l.ID, &icp)
-	require.NoError(t, err)
-	require.Equal(t, []string{"saas"}, icp.Industries, "normalised")
-	var lockedICP org.ICP
-	require.NoError(t, db.Tx(ctx, owner.Gorm, orgID, func(tx *gorm.DB) error {
-		_, err := lockPipelineLead(ctx, tx, orgID, l.ID, &lockedICP)
-		return err
-	}))
-	require.Equal(t, icp, lockedICP)
-
-	// Another org's id, or an unknown one, is absent.
-	require.False(t, locked(other, l.ID).found)
-	s, err := p.read(ctx, orgID, uuid.New(), nil)
-	require.NoError(t, err)
-	require.False(t, s.found)
-
-	// Deleted: absent to both reads.
-	require.NoError(t, svc.Delete(ctx, orgID, "test", l.ID))
-	s, err = p.read(ctx, orgID, l.ID, nil)
-	require.NoError(t, err)
-	require.False(t, s.found)
-	require.False(t, locked(orgID, l.ID).found)
 }

@@ -13,7 +13,6 @@ import (
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/events"
-	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/page"
 )
 
@@ -59,12 +58,16 @@ func (s *Service) now() time.Time {
 }
 
 func (s *Service) emit(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor, typ string, leadID uuid.UUID, key string, payload any) error {
-	_, _, err := s.emitter.Emit(ctx, tx, leadEvent(orgID, actor, typ, leadID, key, payload))
+	return s.emitEvent(ctx, tx, NewEvent(orgID, actor, typ, leadID, key, payload))
+}
+
+func (s *Service) emitEvent(ctx context.Context, tx *gorm.DB, e events.NewEvent) error {
+	_, _, err := s.emitter.Emit(ctx, tx, e)
 	return err
 }
 
-// leadEvent is an event about lead leadID.
-func leadEvent(orgID uuid.UUID, actor, typ string, leadID uuid.UUID, key string, payload any) events.NewEvent {
+// NewEvent is an event about lead leadID: entity type EntityType, idempotency key key.
+func NewEvent(orgID uuid.UUID, actor, typ string, leadID uuid.UUID, key string, payload any) events.NewEvent {
 	return events.NewEvent{
 		OrgID: orgID, Type: typ, EntityType: EntityType, EntityID: leadID,
 		Payload: payload, IdempotencyKey: key, Actor: actor,
@@ -78,15 +81,15 @@ func duplicate(existing uuid.UUID) error {
 }
 
 // Create stores a lead created by hand and emits lead.created (which enqueues enrichment and
-// qualification, as for a lead from intake). The input is normalised with intake.Normalize and
-// deduplicated by intake.FingerprintOf exactly as intake does. A live lead of the org with the
+// qualification, as for a lead from intake). The input is normalised with Normalize and
+// deduplicated by FingerprintOf exactly as intake does. A live lead of the org with the
 // same fingerprint makes it apperr.Conflict with Extra "existingLeadId", and nothing is written:
 // the unique index leads_org_id_fingerprint_key decides, through INSERT ... ON CONFLICT, so two
 // concurrent creates of one person give one lead. Input that breaks a rule is apperr.Invalid.
 func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in NewLead) (Lead, error) {
-	c := intake.Normalize(in.Contact)
-	fields := checkContact(in.Domain, c)
-	extra, ferrs := extraDoc(in.Extra)
+	c := Normalize(in.Contact)
+	fields := CheckContact(in.Domain, c)
+	extra, ferrs := EncodeExtra(in.Extra)
 	fields = append(fields, ferrs...)
 	priority := in.Priority
 	if priority == "" {
@@ -98,7 +101,7 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 	if len(fields) > 0 {
 		return Lead{}, apperr.Errorf(apperr.Invalid, "lead is invalid").WithFields(fields...)
 	}
-	l := Lead{Extra: extra, Priority: priority, Fingerprint: intake.FingerprintOf(c)}
+	l := Lead{Extra: extra, Priority: priority, Fingerprint: FingerprintOf(c)}
 	l.setContact(c)
 
 	var out Lead
@@ -150,7 +153,7 @@ func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Lead, error) {
 // fields; a patch that changes nothing writes nothing and returns the lead as it is. The row is
 // locked for the change. p.Version, when given, must be the lead's version (else
 // apperr.Conflict with Extra "currentVersion"). The domain is taken from p.Domain when given,
-// else derived again when the website or email changes; names follow intake.Normalize (a new
+// else derived again when the website or email changes; names follow Normalize (a new
 // full name alone is split again, a new first or last name alone is joined again). The
 // fingerprint is recomputed: one that another live lead has is apperr.Conflict with Extra
 // "existingLeadId". A result without email, phone and profile link is apperr.Invalid.
@@ -158,7 +161,7 @@ func (s *Service) Update(ctx context.Context, orgID uuid.UUID, actor string, id 
 	var extra Doc
 	if p.Extra != nil {
 		var ferrs []apperr.FieldError
-		if extra, ferrs = extraDoc(p.Extra); len(ferrs) > 0 {
+		if extra, ferrs = EncodeExtra(p.Extra); len(ferrs) > 0 {
 			return Lead{}, apperr.Errorf(apperr.Invalid, "lead is invalid").WithFields(ferrs...)
 		}
 	}
@@ -177,13 +180,13 @@ func (s *Service) Update(ctx context.Context, orgID uuid.UUID, actor string, id 
 				With("currentVersion", cur.Version)
 		}
 		in := applyPatch(cur.contact(), p)
-		c := intake.Normalize(in)
-		if fields := checkContact(str(p.Domain), c); len(fields) > 0 {
+		c := Normalize(in)
+		if fields := CheckContact(str(p.Domain), c); len(fields) > 0 {
 			return apperr.Errorf(apperr.Invalid, "lead is invalid").WithFields(fields...)
 		}
 		next := cur
 		next.setContact(c)
-		next.Fingerprint = intake.FingerprintOf(c)
+		next.Fingerprint = FingerprintOf(c)
 		if p.Extra != nil {
 			next.Extra = extra
 		}
@@ -225,8 +228,8 @@ func (s *Service) Update(ctx context.Context, orgID uuid.UUID, actor string, id 
 }
 
 // applyPatch returns the stored (normalised) contact c with p applied, ready for
-// intake.Normalize.
-func applyPatch(c intake.Contact, p Patch) intake.Contact {
+// Normalize.
+func applyPatch(c Contact, p Patch) Contact {
 	set := func(dst *string, v *string) {
 		if v != nil {
 			*dst = *v
@@ -305,7 +308,7 @@ func (s *Service) ChangeStage(ctx context.Context, orgID uuid.UUID, actor string
 			return apperr.Errorf(apperr.Conflict, "a lead in stage %s cannot move to %s", cur.Stage, to).
 				With("currentStage", cur.Stage).With("allowed", Allowed(cur.Stage))
 		}
-		out, err = setStage(tx, orgID, id, to, ptr(reason))
+		out, err = storeOne(ctx, tx, orgID, cur, Write{Stage: &to, Reason: ptr(reason)})
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,6 @@ import (
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
-	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 )
@@ -39,23 +38,23 @@ func (b *bundle) count(t *testing.T, sql string, args ...any) int {
 }
 
 // TestCreateUsesTheIntakeFingerprint proves a manual lead is stored with exactly the
-// fingerprint intake computes for the same submission (intake.FingerprintOf of
-// intake.Normalize), so a lead typed in by hand and the same person arriving through intake
+// fingerprint intake computes for the same submission (FingerprintOf of
+// Normalize), so a lead typed in by hand and the same person arriving through intake
 // are one lead; and that the duplicate is refused with the existing lead's id.
 func TestCreateUsesTheIntakeFingerprint(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := t.Context()
-	in := intake.Contact{Email: " Ada@Example.com ", Name: "Ada Lovelace", Website: "https://www.analytical.io/x",
+	in := lead.Contact{Email: " Ada@Example.com ", Name: "Ada Lovelace", Website: "https://www.analytical.io/x",
 		ProfileLink: "https://linkedin.com/in/ada"}
 	l, err := b.svc.Create(ctx, b.org, "apikey:test", lead.NewLead{Contact: in})
 	require.NoError(t, err)
 	var stored string
 	require.NoError(t, b.super.Pool.QueryRow(ctx, `SELECT fingerprint FROM leads WHERE id = $1`, l.ID).Scan(&stored))
-	require.Equal(t, intake.FingerprintOf(intake.Normalize(in)), stored)
-	require.Equal(t, intake.Fingerprint("ada@example.com", "analytical.io", "https://linkedin.com/in/ada"), stored)
+	require.Equal(t, lead.FingerprintOf(lead.Normalize(in)), stored)
+	require.Equal(t, lead.Fingerprint("ada@example.com", "analytical.io", "https://linkedin.com/in/ada"), stored)
 
-	_, err = b.svc.Create(ctx, b.org, "apikey:test", lead.NewLead{Contact: intake.Contact{
+	_, err = b.svc.Create(ctx, b.org, "apikey:test", lead.NewLead{Contact: lead.Contact{
 		Email: "ADA@example.com", Domain: "analytical.io", ProfileLink: "https://LinkedIn.com/in/ada "}})
 	require.True(t, apperr.Is(err, apperr.Conflict), "%v", err)
 	e, _ := apperr.As(err)
@@ -71,7 +70,7 @@ func TestMutationsRollBackWithoutTheirEvent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := t.Context()
-	l, err := b.svc.Create(ctx, b.org, "apikey:test", lead.NewLead{Contact: intake.Contact{Email: "ada@example.com"}})
+	l, err := b.svc.Create(ctx, b.org, "apikey:test", lead.NewLead{Contact: lead.Contact{Email: "ada@example.com"}})
 	require.NoError(t, err)
 
 	_, err = b.super.Pool.Exec(ctx, `
@@ -95,7 +94,7 @@ CREATE TRIGGER refuse_lead_events BEFORE INSERT ON events FOR EACH ROW EXECUTE F
 	title := "CTO"
 	calls := map[string]func() error{
 		"create": func() error {
-			_, err := b.svc.Create(ctx, b.org, "a", lead.NewLead{Contact: intake.Contact{Email: "grace@example.com"}})
+			_, err := b.svc.Create(ctx, b.org, "a", lead.NewLead{Contact: lead.Contact{Email: "grace@example.com"}})
 			return err
 		},
 		"update": func() error {
@@ -135,7 +134,7 @@ func TestActivityTimeRules(t *testing.T) {
 	ctx := t.Context()
 	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
 	b.svc.Now = func() time.Time { return now }
-	l, err := b.svc.Create(ctx, b.org, "a", lead.NewLead{Contact: intake.Contact{Phone: "+1 555 0100"}})
+	l, err := b.svc.Create(ctx, b.org, "a", lead.NewLead{Contact: lead.Contact{Phone: "+1 555 0100"}})
 	require.NoError(t, err)
 
 	ok := now.Add(time.Minute)

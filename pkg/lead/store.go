@@ -7,12 +7,12 @@ package lead
 // SQL over explicit column lists.
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
@@ -36,10 +36,10 @@ func notFound(id uuid.UUID) error { return apperr.Errorf(apperr.NotFound, "lead 
 // types, a third of the CPU of reading a page of leads.
 type leadScan struct {
 	l            Lead
-	text         [15]pgtype.Text // the nullable text columns, in leadColumns order
-	score        pgtype.Int4
-	icpMatch     pgtype.Bool
-	lastActivity pgtype.Timestamptz
+	text         [15]db.Text // the nullable text columns, in leadColumns order
+	score        db.Int4
+	icpMatch     db.Bool
+	lastActivity db.Timestamptz
 	dest         []any
 }
 
@@ -145,7 +145,7 @@ func liveLeadWithFingerprint(tx *gorm.DB, orgID uuid.UUID, fp string) (uuid.UUID
 
 // getLead returns the org's live lead id; forUpdate locks its row until the transaction ends,
 // so that changes of one lead serialise. A missing or deleted lead is apperr.NotFound. Like
-// pipelineLeadSQL it finds the row by the primary key alone and checks deletion afterwards, so
+// liveLeadSQL it finds the row by the primary key alone and checks deletion afterwards, so
 // that no partial index is ever a candidate for the plan.
 func getLead(tx *gorm.DB, orgID, id uuid.UUID, forUpdate bool) (Lead, error) {
 	q := `SELECT ` + leadColumns + `, deleted_at IS NOT NULL AS deleted FROM leads WHERE org_id = ? AND id = ?`
@@ -193,26 +193,6 @@ RETURNING `+leadColumns,
 	}
 	if res.RowsAffected == 0 {
 		return Lead{}, notFound(l.ID)
-	}
-	out.utc()
-	return out, nil
-}
-
-// setStage moves the lead to stage to with reason, stamps stage_changed_at (and qualified_at
-// the first time it is qualified) and moves the version on by one. Every caller has locked the
-// lead with getLead and seen it live in the same transaction, so it finds the row by the primary
-// key alone (see pipelineLeadSQL for why).
-func setStage(tx *gorm.DB, orgID, id uuid.UUID, to Stage, reason *string) (Lead, error) {
-	var out Lead
-	res := tx.Raw(`UPDATE leads SET stage = ?, stage_reason = ?, stage_changed_at = now(), version = version + 1,
-	qualified_at = CASE WHEN ? = 'qualified' THEN coalesce(qualified_at, now()) ELSE qualified_at END
-WHERE org_id = ? AND id = ?
-RETURNING `+leadColumns, string(to), reason, string(to), orgID, id).Scan(&out)
-	if res.Error != nil {
-		return Lead{}, fmt.Errorf("set lead stage: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return Lead{}, notFound(id)
 	}
 	out.utc()
 	return out, nil
@@ -469,6 +449,26 @@ ORDER BY id LIMIT ?`, orgID, EntityType, leadID, after, p.Limit+1).Scan(&out).Er
 	}
 	for i := range out {
 		out[i].OccurredAt = out[i].OccurredAt.UTC()
+	}
+	return out, nil
+}
+
+// addActivity adds one system activity (AddActivities of one); nil when its dedup key existed.
+func addActivity(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, a SystemActivity) (*Activity, error) {
+	added, err := AddActivities(ctx, tx, orgID, []SystemActivity{a})
+	if err != nil {
+		return nil, err
+	}
+	return added[0], nil
+}
+
+// raiseGhostRisk raises the ghost risk of the lead id, which the transaction has locked and seen
+// live, by step and returns the new value.
+func raiseGhostRisk(tx *gorm.DB, orgID, id uuid.UUID, step int) (int, error) {
+	var out int
+	if err := tx.Raw(`UPDATE leads SET ghost_risk = ghost_risk + ? WHERE org_id = ? AND id = ? RETURNING ghost_risk`,
+		step, orgID, id).Scan(&out).Error; err != nil {
+		return 0, fmt.Errorf("raise lead ghost risk: %w", err)
 	}
 	return out, nil
 }

@@ -56,7 +56,7 @@ type pipelineLead struct {
 	events map[string]int
 }
 
-// What the worker writes, spelled out here rather than imported from pkg/lead, which would pull
+// What the worker writes, spelled out here rather than imported from pkg/pipeline, which would pull
 // the scorers' dependencies (openai-go) into this module's tests.
 const (
 	pathBookCall          = "book_call"

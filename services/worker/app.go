@@ -13,6 +13,7 @@ import (
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/httpx"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lead"
 	"example.com/crm/pkg/lifecycle"
 	"example.com/crm/services/worker/internal/handler"
 	"example.com/crm/services/worker/internal/runtime"
@@ -47,12 +48,13 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 		d.Close()
 		return nil, fmt.Errorf("build lead pipeline: %w", err)
 	}
-	calls, err := handler.NewCallService(d.Gorm, emitter, cfg.AI, cfg.Rules)
+	leads := lead.NewService(d.Gorm, emitter)
+	calls, err := handler.NewCallService(d.Gorm, emitter, leads, cfg.AI, cfg.Rules)
 	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("build call service: %w", err)
 	}
-	deps := handler.Deps{Gorm: d.Gorm, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline, Calls: calls}
+	deps := handler.Deps{Gorm: d.Gorm, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline, Leads: leads, Calls: calls}
 	rt := runtime.New(runtime.Config{
 		Concurrency:    cfg.Worker.Concurrency,
 		ClaimBatch:     cfg.Worker.ClaimBatch,

@@ -116,7 +116,7 @@ func sqlArray(xs []string) string {
 // org (k = g / orgs) gets first and last names from short lists, the company word number
 // k % 1000 (in company, email and domain), a stage, a score for most, contact fields for some,
 // and created_at spread over the last two years (newest last). The fingerprint is
-// intake.Fingerprint(email, domain, ""), exactly what intake and POST /leads compute for such a
+// lead.Fingerprint(email, domain, ""), exactly what intake and POST /leads compute for such a
 // lead, so every row is one the api could have written.
 func seedLeadsSQL() string {
 	return `

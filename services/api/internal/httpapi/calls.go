@@ -9,11 +9,12 @@ import (
 
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/call"
+	"example.com/crm/pkg/lead"
 )
 
 // callRoutes registers the call routes (API.md "API": calls).
-func (s *Server) callRoutes(r router) {
-	h := &callHandlers{svc: call.NewService(s.DB.Gorm, s.Emitter, call.Options{}), s: s}
+func (s *Server) callRoutes(r router, leads *lead.Service) {
+	h := &callHandlers{svc: call.NewService(s.DB.Gorm, s.Emitter, leads, call.Options{}), s: s}
 	r.GET("/calls", h.list)
 	r.POST("/calls", h.book)
 	r.GET("/calls/:id", h.get)

@@ -12,12 +12,13 @@ import (
 
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/deal"
+	"example.com/crm/pkg/lead"
 )
 
 // dealRoutes registers the deal routes (API.md "API": deals and their stage) and the pipeline
 // sums of the analytics (GET /analytics/pipeline), which are sums over deals.
-func (s *Server) dealRoutes(r router) {
-	h := &dealHandlers{svc: deal.NewServiceDB(s.DB, s.Emitter), s: s}
+func (s *Server) dealRoutes(r router, leads *lead.Service) {
+	h := &dealHandlers{svc: deal.NewServiceDB(s.DB, s.Emitter, leads), s: s}
 	r.GET("/deals", h.list)
 	r.POST("/deals", h.create)
 	r.GET("/deals/:id", h.get)

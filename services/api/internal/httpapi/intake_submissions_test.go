@@ -37,12 +37,13 @@ type intakeFeed struct {
 	a     *apiTest
 	acc   *intake.Acceptor
 	queue *jobs.Queue
-	leads *lead.Service
+	proc  *intake.Processor
 }
 
 func newIntakeFeed(a *apiTest) *intakeFeed {
 	q := jobs.New(a.owner, jobs.Config{})
-	return &intakeFeed{a: a, acc: intake.NewAcceptor(a.owner, jobs.Config{}), queue: q, leads: lead.NewServiceDB(a.owner, events.NewEmitter(q))}
+	return &intakeFeed{a: a, acc: intake.NewAcceptor(a.owner, jobs.Config{}), queue: q,
+		proc: intake.NewProcessor(lead.NewServiceDB(a.owner, events.NewEmitter(q)))}
 }
 
 // deliver accepts a webhook delivery of org's source with body and returns its submission id.
@@ -72,15 +73,15 @@ func (f *intakeFeed) upload(org uuid.UUID, source *uuid.UUID, rows ...string) uu
 }
 
 // process runs process_intake on the submission id of org and returns what it did.
-func (f *intakeFeed) process(org, id uuid.UUID) lead.IntakeResult {
+func (f *intakeFeed) process(org, id uuid.UUID) intake.Result {
 	f.a.t.Helper()
-	var res lead.IntakeResult
+	var res []intake.Result
 	require.NoError(f.a.t, f.a.owner.Tx(f.a.t.Context(), org, func(tx *gorm.DB) error {
 		var err error
-		res, err = f.leads.ProcessIntakeTx(f.a.t.Context(), tx, org, id)
+		res, err = f.proc.Process(f.a.t.Context(), tx, org, []uuid.UUID{id})
 		return err
 	}))
-	return res
+	return res[0]
 }
 
 // batchRows are the submission ids of a batch by row number, read as the superuser.
@@ -131,10 +132,10 @@ func TestIntakeSubmissions(t *testing.T) {
 	waiting := feed.deliver(a.org, &hook.ID, `{"email": "late@example.com"}`)
 
 	res := feed.process(a.org, created)
-	require.Equal(t, lead.IntakeProcessed, res.Status)
+	require.Equal(t, intake.SubmissionProcessed, res.Status)
 	leadID := *res.LeadID
-	require.Equal(t, lead.IntakeDuplicate, feed.process(a.org, repeated).Status)
-	require.Equal(t, lead.IntakeRejected, feed.process(a.org, noContact).Status)
+	require.Equal(t, intake.SubmissionDuplicate, feed.process(a.org, repeated).Status)
+	require.Equal(t, intake.SubmissionRejected, feed.process(a.org, noContact).Status)
 	for n := 2; n <= 4; n++ {
 		feed.process(a.org, rows[n])
 	}

@@ -9,13 +9,12 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/lead"
 )
 
 // leadRoutes registers the lead routes (API.md "API": leads, stage, activities, events).
-func (s *Server) leadRoutes(r router) {
-	h := &leadHandlers{svc: lead.NewServiceDB(s.DB, s.Emitter), s: s}
+func (s *Server) leadRoutes(r router, leads *lead.Service) {
+	h := &leadHandlers{svc: leads, s: s}
 	r.GET("/leads", h.list)
 	r.POST("/leads", h.create)
 	r.GET("/leads/:id", h.get)
@@ -117,7 +116,7 @@ func (h *leadHandlers) create(c echo.Context) error {
 		return err
 	}
 	l, err := h.svc.Create(c.Request().Context(), orgOf(c), actorOf(c), lead.NewLead{
-		Contact: intake.Contact{
+		Contact: lead.Contact{
 			FirstName: req.FirstName, LastName: req.LastName, Name: req.Name, Email: req.Email, Phone: req.Phone,
 			Company: req.Company, Website: req.Website, Domain: req.Domain, Title: req.Title,
 			ProfileLink: req.ProfileLink, Source: req.Source, Notes: req.Notes,

@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"example.com/crm/pkg/httpx"
+	"example.com/crm/pkg/lead"
 )
 
 // routes registers every route of the API in one place.
@@ -35,9 +36,11 @@ func (s *Server) routes() {
 	// Authenticated routes carry their middleware per route (not as a group), so that an unknown
 	// path is a plain 404 and a wrong method a 405, before any authentication.
 	api := router{e: e, mw: []echo.MiddlewareFunc{checkRequest, s.authenticate, s.idempotent}}
-	s.leadRoutes(api)
-	s.callRoutes(api)
-	s.dealRoutes(api)
+	// One lead service for the routes of every domain that changes leads.
+	leads := lead.NewServiceDB(s.DB, s.Emitter)
+	s.leadRoutes(api, leads)
+	s.callRoutes(api, leads)
+	s.dealRoutes(api, leads)
 	s.intakeSourceRoutes(api)
 	s.intakeSubmissionRoutes(api)
 	s.observabilityRoutes(api)

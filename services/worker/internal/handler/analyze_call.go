@@ -12,12 +12,13 @@ import (
 	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lead"
 )
 
 // NewCallService builds the call use cases of analyze_call and escalate_lead from the
 // configuration: the AI analyser when OPENAI_API_KEY is set (else call.Builtin), and the
-// buying-signal threshold of BUYING_SIGNAL_THRESHOLD.
-func NewCallService(g *gorm.DB, emitter *events.Emitter, aiCfg config.AI, rules config.Rules) (*call.Service, error) {
+// buying-signal threshold of BUYING_SIGNAL_THRESHOLD; the calls' leads change through leads.
+func NewCallService(g *gorm.DB, emitter *events.Emitter, leads *lead.Service, aiCfg config.AI, rules config.Rules) (*call.Service, error) {
 	var analyzer call.Analyzer = call.Builtin{}
 	if aiCfg.APIKey != "" {
 		client, err := ai.New(ai.Config{APIKey: aiCfg.APIKey, Model: aiCfg.Model, BaseURL: aiCfg.BaseURL})
@@ -30,7 +31,7 @@ func NewCallService(g *gorm.DB, emitter *events.Emitter, aiCfg config.AI, rules 
 	if threshold < 0 || threshold > 100 {
 		return nil, fmt.Errorf("call service: buying signal threshold %d is not in 0..100", threshold)
 	}
-	return call.NewService(g, emitter, call.Options{Analyzer: analyzer, BuyingSignalThreshold: &threshold}), nil
+	return call.NewService(g, emitter, leads, call.Options{Analyzer: analyzer, BuyingSignalThreshold: &threshold}), nil
 }
 
 // AnalyzeCall returns the analyze_call handler: for the call.completed event of its payload

@@ -11,7 +11,6 @@ import (
 	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
-	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 	"example.com/crm/services/worker/internal/handler"
@@ -78,7 +77,7 @@ func TestBatchHandlersRunThePipeline(t *testing.T) {
 	reg := handler.BatchRegistry(handler.Deps{Gorm: d.Gorm, Queue: q, Emitter: em, Pipeline: pipe})
 	leads := lead.NewService(d.Gorm, em)
 	for i, email := range []string{"ada@acme.io", "grace@gmail.com", "alan@beta.io"} {
-		_, err := leads.Create(t.Context(), org, "test", lead.NewLead{Contact: intake.Contact{Email: email, Title: []string{"CTO", "", "VP"}[i]}})
+		_, err := leads.Create(t.Context(), org, "test", lead.NewLead{Contact: lead.Contact{Email: email, Title: []string{"CTO", "", "VP"}[i]}})
 		require.NoError(t, err)
 	}
 	count := func(sql string) int {
@@ -129,7 +128,7 @@ func TestBatchHandlersRunThePipeline(t *testing.T) {
 	require.Equal(t, 10, count(`SELECT count(*) FROM jobs WHERE status = 'completed'`))
 
 	// A job whose payload is not a lead's event: the batch is refused and writes nothing.
-	_, err = leads.Create(t.Context(), org, "test", lead.NewLead{Contact: intake.Contact{Email: "edsger@beta.io"}})
+	_, err = leads.Create(t.Context(), org, "test", lead.NewLead{Contact: lead.Contact{Email: "edsger@beta.io"}})
 	require.NoError(t, err)
 	_, err = super.Pool.Exec(t.Context(), `UPDATE jobs SET payload = '{"eventId": 1, "entityType": "deal"}' WHERE status = 'pending' AND job_type = 'enrich_lead'`)
 	require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/uuid"
 	"go.uber.org/zap"
 	"gorm.io/gorm"
 
@@ -13,7 +14,7 @@ import (
 )
 
 // EscalateLead returns the escalate_lead handler: for the buying_signal.high event of its
-// payload (events.JobPayload about a call) it runs call.Service.EscalateTx in the job's
+// payload (events.JobPayload about a call) it runs call.Service.Escalate in the job's
 // CompleteInTx: the call's lead gets priority urgent and an escalation activity, once per call
 // however often the job runs (the activity's dedup key decides).
 func EscalateLead(calls *call.Service, log *zap.Logger) jobs.Handler {
@@ -27,8 +28,10 @@ func EscalateLead(calls *call.Service, log *zap.Logger) jobs.Handler {
 		}
 		var res lead.EscalationResult
 		err = run.CompleteInTx(ctx, func(tx *gorm.DB) error {
-			var err error
-			res, err = calls.EscalateTx(ctx, tx, run.Job.OrgID, *p.EntityID)
+			out, err := calls.Escalate(ctx, tx, run.Job.OrgID, []uuid.UUID{*p.EntityID})
+			if err == nil {
+				res = out[0]
+			}
 			return err
 		})
 		if err != nil {

@@ -17,20 +17,25 @@ import (
 	"example.com/crm/pkg/call"
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
+	"example.com/crm/pkg/pipeline"
 )
 
 // Deps are what the handlers need: the database (gorm), the queue and the emitter through which
-// their events enqueue the next jobs, the logger, and the lead pipeline of enrich_lead and
-// qualify_lead (NewLeadPipeline; nil leaves those two not implemented).
+// their events enqueue the next jobs, the logger, the lead use cases that the other domains
+// change leads through, and the lead pipeline of enrich_lead and qualify_lead (NewLeadPipeline;
+// nil leaves those two not implemented).
 type Deps struct {
 	Gorm     *gorm.DB
 	Queue    *jobs.Queue
 	Emitter  *events.Emitter
 	Log      *zap.Logger
-	Pipeline *lead.Pipeline
-	// FollowUpAfter is the delay of a nurture follow-up (zero is lead.DefaultNurtureFollowUp).
+	Pipeline *pipeline.Pipeline
+	// Leads are the lead use cases; nil is lead.NewService on Gorm and Emitter.
+	Leads *lead.Service
+	// FollowUpAfter is the delay of a nurture follow-up (zero is pipeline.DefaultNurtureFollowUp).
 	FollowUpAfter time.Duration
 	// Calls are the call use cases of analyze_call and escalate_lead (NewCallService); nil is
 	// the built-in analyser with call.DefaultBuyingSignalThreshold.
@@ -46,19 +51,20 @@ func Registry(d Deps) map[string]jobs.Handler {
 	if d.Log == nil {
 		d.Log = zap.NewNop()
 	}
-	leads := lead.NewService(d.Gorm, d.Emitter)
+	leads := d.leads()
+	router := pipeline.NewRouter(d.Emitter)
 	reg := make(map[string]jobs.Handler, len(jobs.AllTypes))
 	for _, t := range jobs.AllTypes {
 		reg[t] = notImplemented(t)
 	}
 	reg[jobs.TypeNoop] = Noop
-	reg[jobs.TypeProcessIntake] = ProcessIntake(leads, d.Log)
-	reg[jobs.TypeRouteOutreach] = RouteOutreach(leads, d.Log, d.FollowUpAfter)
-	reg[jobs.TypeFollowUpLead] = FollowUpLead(leads, d.Log)
-	reg[jobs.TypeNudgeDeal] = NudgeDeal(deal.NewService(d.Gorm, d.Emitter), d.Log)
+	reg[jobs.TypeProcessIntake] = ProcessIntake(intake.NewProcessor(leads), d.Log)
+	reg[jobs.TypeRouteOutreach] = RouteOutreach(router, d.Log, d.FollowUpAfter)
+	reg[jobs.TypeFollowUpLead] = FollowUpLead(router, d.Log)
+	reg[jobs.TypeNudgeDeal] = NudgeDeal(deal.NewService(d.Gorm, d.Emitter, leads), d.Log)
 	calls := d.Calls
 	if calls == nil {
-		calls = call.NewService(d.Gorm, d.Emitter, call.Options{})
+		calls = call.NewService(d.Gorm, d.Emitter, leads, call.Options{})
 	}
 	reg[jobs.TypeAnalyzeCall] = AnalyzeCall(calls, d.Log)
 	reg[jobs.TypeEscalateLead] = EscalateLead(calls, d.Log)
@@ -80,6 +86,14 @@ func BatchTypes(d Deps) []string {
 		types = append(types, jobs.TypeEnrichLead, jobs.TypeQualifyLead)
 	}
 	return types
+}
+
+// leads returns d.Leads, or the lead use cases on d.Gorm when none are given.
+func (d Deps) leads() *lead.Service {
+	if d.Leads != nil {
+		return d.Leads
+	}
+	return lead.NewService(d.Gorm, d.Emitter)
 }
 
 func notImplemented(jobType string) jobs.Handler {

@@ -15,7 +15,6 @@ import (
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
-	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 	"example.com/crm/services/worker/internal/handler"
@@ -78,7 +77,7 @@ func newPipeFixture(t *testing.T, aiURL string, enrichStatus int) *pipeFixture {
 // qualify_lead; it claims both and returns them by type.
 func (f *pipeFixture) create(t *testing.T) (lead.Lead, map[string]*jobs.Job) {
 	t.Helper()
-	l, err := f.leads.Create(t.Context(), f.org, "test", lead.NewLead{Contact: intake.Contact{
+	l, err := f.leads.Create(t.Context(), f.org, "test", lead.NewLead{Contact: lead.Contact{
 		Email: "ada@acme.co.uk", Name: "Ada Lovelace", Title: "Chief Technology Officer", Company: "Acme",
 		Phone: "+44 20 7946 0000", Website: "https://www.acme.co.uk"}})
 	require.NoError(t, err)

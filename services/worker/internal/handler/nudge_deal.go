@@ -16,7 +16,7 @@ import (
 
 // NudgeDeal returns the nudge_deal handler: for the deal.stalled event of its payload
 // (events.JobPayload about a deal, data deal.StalledPayload) it nudges the deal's lead once per
-// stall (deal.Service.NudgeTx: a nudge activity and a priority step, keyed in the database on
+// stall (deal.Service.Nudge: a nudge activity and a priority step, keyed in the database on
 // the deal and its stage_changed_at) and completes the job in the same tenant transaction, so a
 // job run twice nudges once. A deal that is closed, gone, or has changed stage since it stalled
 // is logged and the job completed: retrying would change nothing.
@@ -39,8 +39,10 @@ func NudgeDeal(deals *deal.Service, log *zap.Logger) jobs.Handler {
 		}
 		var res deal.NudgeResult
 		err := run.CompleteInTx(ctx, func(tx *gorm.DB) error {
-			var err error
-			res, err = deals.NudgeTx(ctx, tx, run.Job.OrgID, *p.EntityID, since)
+			out, err := deals.Nudge(ctx, tx, run.Job.OrgID, []deal.Stall{{DealID: *p.EntityID, Since: since}})
+			if err == nil {
+				res = out[0]
+			}
 			return err
 		})
 		if err != nil {

@@ -11,16 +11,15 @@ import (
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/jobs"
-	"example.com/crm/pkg/lead"
 )
 
 // ProcessIntake returns the process_intake handler: it turns the raw intake row of its payload
-// (intake.ProcessIntakeJob) into a lead, a touchpoint or a rejection (lead.Service.
-// ProcessIntakeTx) and completes the job in the same tenant transaction (R7, R21). A rejection
+// (intake.ProcessIntakeJob) into a lead, a touchpoint or a rejection (intake.Processor.
+// Process) and completes the job in the same tenant transaction (R7, R21). A rejection
 // is a completed job, not an error: the reason is on the raw row. A raw row that no longer
 // exists (pruned) is a permanent error.
-func ProcessIntake(leads *lead.Service, log *zap.Logger) jobs.Handler {
-	if leads == nil || log == nil {
+func ProcessIntake(proc *intake.Processor, log *zap.Logger) jobs.Handler {
+	if proc == nil || log == nil {
 		panic("handler.ProcessIntake: nil dependency")
 	}
 	return func(ctx context.Context, run *jobs.Run) error {
@@ -28,10 +27,12 @@ func ProcessIntake(leads *lead.Service, log *zap.Logger) jobs.Handler {
 		if err := decodePayload(run, &p); err != nil {
 			return err
 		}
-		var res lead.IntakeResult
+		var res intake.Result
 		err := run.CompleteInTx(ctx, func(tx *gorm.DB) error {
-			var err error
-			res, err = leads.ProcessIntakeTx(ctx, tx, run.Job.OrgID, p.IntakeID)
+			out, err := proc.Process(ctx, tx, run.Job.OrgID, []uuid.UUID{p.IntakeID})
+			if err == nil {
+				res = out[0]
+			}
 			return err
 		})
 		if apperr.CodeOf(err) == apperr.NotFound {
@@ -46,11 +47,11 @@ func ProcessIntake(leads *lead.Service, log *zap.Logger) jobs.Handler {
 }
 
 // ProcessIntakeBatch returns the batch handler of process_intake: the raw rows of every job of
-// the batch in one lead.Service.ProcessIntakeMany, in the batch's transaction. A payload it
+// the batch in one intake.Processor.Process, in the batch's transaction. A payload it
 // cannot read, a raw row that no longer exists or a row named by two jobs fails the batch, and
 // each job then runs alone through ProcessIntake, which says what is wrong with it.
-func ProcessIntakeBatch(leads *lead.Service, log *zap.Logger) jobs.BatchHandler {
-	if leads == nil || log == nil {
+func ProcessIntakeBatch(proc *intake.Processor, log *zap.Logger) jobs.BatchHandler {
+	if proc == nil || log == nil {
 		panic("handler.ProcessIntakeBatch: nil dependency")
 	}
 	return func(ctx context.Context, b *jobs.Batch) error {
@@ -62,10 +63,10 @@ func ProcessIntakeBatch(leads *lead.Service, log *zap.Logger) jobs.BatchHandler 
 			}
 			ids[i] = p.IntakeID
 		}
-		var res []lead.IntakeResult
+		var res []intake.Result
 		err := b.Exec(ctx, func(tx *gorm.DB) error {
 			var err error
-			res, err = leads.ProcessIntakeMany(ctx, tx, b.Org(), ids)
+			res, err = proc.Process(ctx, tx, b.Org(), ids)
 			return err
 		})
 		if err != nil {
@@ -79,7 +80,7 @@ func ProcessIntakeBatch(leads *lead.Service, log *zap.Logger) jobs.BatchHandler 
 }
 
 // logIntake logs what process_intake did with the raw row intakeID of run's job.
-func logIntake(log *zap.Logger, run *jobs.Run, intakeID uuid.UUID, res lead.IntakeResult) {
+func logIntake(log *zap.Logger, run *jobs.Run, intakeID uuid.UUID, res intake.Result) {
 	fields := []zap.Field{
 		zap.Int64("job_id", run.Job.ID), zap.String("org_id", run.Job.OrgID.String()),
 		zap.String("intake_id", intakeID.String()), zap.String("status", string(res.Status)),
@@ -88,7 +89,7 @@ func logIntake(log *zap.Logger, run *jobs.Run, intakeID uuid.UUID, res lead.Inta
 	if res.LeadID != nil {
 		fields = append(fields, zap.String("lead_id", res.LeadID.String()))
 	}
-	if res.Status == lead.IntakeRejected {
+	if res.Status == intake.SubmissionRejected {
 		fields = append(fields, zap.String("reject_reason", res.RejectReason))
 	}
 	log.Debug("intake processed", fields...)

@@ -19,7 +19,7 @@ import (
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/jobs"
-	"example.com/crm/pkg/lead"
+	"example.com/crm/pkg/pipeline"
 	"example.com/crm/services/worker/internal/handler"
 	"example.com/crm/services/worker/internal/runtime"
 )
@@ -179,9 +179,9 @@ func TestProcessIntakeHandlerConcurrent(t *testing.T) {
 func TestPipelineThroughRuntime(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	pipeline, err := handler.NewLeadPipeline(b.d.Gorm, b.emitter, config.AI{}, config.Enrichment{})
+	pipe, err := handler.NewLeadPipeline(b.d.Gorm, b.emitter, config.AI{}, config.Enrichment{})
 	require.NoError(t, err)
-	reg := handler.Registry(handler.Deps{Gorm: b.d.Gorm, Queue: b.queue, Emitter: b.emitter, Log: zaptest.NewLogger(t), Pipeline: pipeline})
+	reg := handler.Registry(handler.Deps{Gorm: b.d.Gorm, Queue: b.queue, Emitter: b.emitter, Log: zaptest.NewLogger(t), Pipeline: pipe})
 	raw := b.accept(t, `{"email": "ceo@runtime-example.com", "name": "Rita Runtime", "title": "CEO", "company": "Runtime Ltd"}`)
 	rt := runtime.New(runtime.Config{WorkerID: "handler-test", Concurrency: 4, PollInterval: 50 * time.Millisecond},
 		b.d, b.queue, reg, zaptest.NewLogger(t), prometheus.NewRegistry())
@@ -204,11 +204,11 @@ func TestPipelineThroughRuntime(t *testing.T) {
 	var path, stage string
 	require.NoError(t, b.super.Pool.QueryRow(t.Context(), `SELECT l.id, l.recommended_path, l.stage FROM lead_intake_raw r
 		JOIN leads l ON l.id = r.lead_id WHERE r.id = $1 AND r.status = 'processed'`, raw).Scan(&leadID, &path, &stage))
-	switch lead.Path(path) {
-	case lead.PathBookCall:
+	switch pipeline.Path(path) {
+	case pipeline.PathBookCall:
 		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM lead_activities WHERE lead_id = $1 AND kind = 'task'`, leadID))
 		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM leads WHERE id = $1 AND priority IN ('high', 'urgent')`, leadID))
-	case lead.PathNurture:
+	case pipeline.PathNurture:
 		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM scheduled_tasks WHERE entity_id = $1 AND job_type = 'follow_up_lead'`, leadID))
 	default:
 		require.Equal(t, "disqualified", stage)

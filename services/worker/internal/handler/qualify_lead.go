@@ -3,17 +3,19 @@ package handler
 import (
 	"context"
 
+	"github.com/google/uuid"
+
 	"example.com/crm/pkg/jobs"
-	"example.com/crm/pkg/lead"
+	"example.com/crm/pkg/pipeline"
 )
 
 // QualifyDeps are what qualify_lead needs: the lead pipeline (NewLeadPipeline).
 type QualifyDeps struct {
-	Pipeline *lead.Pipeline
+	Pipeline *pipeline.Pipeline
 }
 
 // QualifyLead returns the qualify_lead handler: for the lead.created event of its payload
-// (events.JobPayload) it runs lead.Pipeline.Qualify (which enriches first when enrich_lead has
+// (events.JobPayload) it runs pipeline.Pipeline.Qualify (which enriches first when enrich_lead has
 // not yet, see its doc), completing the job in one transaction with the score, the stage move
 // and lead.qualified (which enqueues route_outreach).
 func QualifyLead(d QualifyDeps) jobs.Handler {
@@ -25,6 +27,6 @@ func QualifyLead(d QualifyDeps) jobs.Handler {
 		if err != nil {
 			return err
 		}
-		return d.Pipeline.Qualify(ctx, run.Job.OrgID, id, run.CompleteInTx)
+		return d.Pipeline.Qualify(ctx, run.Job.OrgID, []uuid.UUID{id}, run.CompleteInTx)
 	}
 }

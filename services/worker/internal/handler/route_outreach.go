@@ -11,15 +11,16 @@ import (
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
+	"example.com/crm/pkg/pipeline"
 )
 
 // RouteOutreach returns the route_outreach handler: for the lead.qualified event of its payload
-// (events.JobPayload) it acts on the lead's recommended path (lead.Service.RouteTx) and
+// (events.JobPayload) it acts on the lead's recommended path (pipeline.Router.Route) and
 // completes the job in the same tenant transaction. followUpAfter is the delay of a nurture
-// follow-up (zero is lead.DefaultNurtureFollowUp). A lead that cannot be routed (gone, final
+// follow-up (zero is pipeline.DefaultNurtureFollowUp). A lead that cannot be routed (gone, final
 // stage, no path) is logged and the job completed: retrying would change nothing.
-func RouteOutreach(leads *lead.Service, log *zap.Logger, followUpAfter time.Duration) jobs.Handler {
-	if leads == nil || log == nil {
+func RouteOutreach(router *pipeline.Router, log *zap.Logger, followUpAfter time.Duration) jobs.Handler {
+	if router == nil || log == nil {
 		panic("handler.RouteOutreach: nil dependency")
 	}
 	return func(ctx context.Context, run *jobs.Run) error {
@@ -27,10 +28,12 @@ func RouteOutreach(leads *lead.Service, log *zap.Logger, followUpAfter time.Dura
 		if err != nil {
 			return err
 		}
-		var res lead.RouteResult
+		var res pipeline.RouteResult
 		err = run.CompleteInTx(ctx, func(tx *gorm.DB) error {
-			var err error
-			res, err = leads.RouteTx(ctx, tx, run.Job.OrgID, in)
+			out, err := router.Route(ctx, tx, run.Job.OrgID, []pipeline.RouteInput{in})
+			if err == nil {
+				res = out[0]
+			}
 			return err
 		})
 		if err != nil {
@@ -41,24 +44,24 @@ func RouteOutreach(leads *lead.Service, log *zap.Logger, followUpAfter time.Dura
 	}
 }
 
-// RouteOutreachBatch returns the batch handler of route_outreach: lead.Service.RouteMany over
+// RouteOutreachBatch returns the batch handler of route_outreach: pipeline.Router.Route over
 // the batch's jobs in its transaction, one statement per step for all of their leads.
-func RouteOutreachBatch(leads *lead.Service, log *zap.Logger, followUpAfter time.Duration) jobs.BatchHandler {
-	if leads == nil || log == nil {
+func RouteOutreachBatch(router *pipeline.Router, log *zap.Logger, followUpAfter time.Duration) jobs.BatchHandler {
+	if router == nil || log == nil {
 		panic("handler.RouteOutreachBatch: nil dependency")
 	}
 	return func(ctx context.Context, b *jobs.Batch) error {
-		ins := make([]lead.RouteInput, len(b.Runs()))
+		ins := make([]pipeline.RouteInput, len(b.Runs()))
 		for i, run := range b.Runs() {
 			var err error
 			if ins[i], err = routeInput(run, followUpAfter); err != nil {
 				return err
 			}
 		}
-		var res []lead.RouteResult
+		var res []pipeline.RouteResult
 		err := b.Exec(ctx, func(tx *gorm.DB) error {
 			var err error
-			res, err = leads.RouteMany(ctx, tx, b.Org(), ins)
+			res, err = router.Route(ctx, tx, b.Org(), ins)
 			return err
 		})
 		if err != nil {
@@ -73,20 +76,20 @@ func RouteOutreachBatch(leads *lead.Service, log *zap.Logger, followUpAfter time
 
 // routeInput reads a route_outreach job's payload: the lead.qualified event it was enqueued
 // for. A payload that is not that is permanent.
-func routeInput(run *jobs.Run, followUpAfter time.Duration) (lead.RouteInput, error) {
+func routeInput(run *jobs.Run, followUpAfter time.Duration) (pipeline.RouteInput, error) {
 	var p events.JobPayload
 	if err := decodePayload(run, &p); err != nil {
-		return lead.RouteInput{}, err
+		return pipeline.RouteInput{}, err
 	}
 	if p.EntityID == nil || p.EntityType != lead.EntityType {
-		return lead.RouteInput{}, jobs.Permanentf("route_outreach: event %d is not about a lead", p.EventID)
+		return pipeline.RouteInput{}, jobs.Permanentf("route_outreach: event %d is not about a lead", p.EventID)
 	}
-	path, reason := lead.ParseQualified(p.Data)
-	return lead.RouteInput{LeadID: *p.EntityID, EventID: p.EventID, Path: path, Reason: reason, FollowUpAfter: followUpAfter}, nil
+	path, reason := pipeline.ParseQualified(p.Data)
+	return pipeline.RouteInput{LeadID: *p.EntityID, EventID: p.EventID, Path: path, Reason: reason, FollowUpAfter: followUpAfter}, nil
 }
 
 // logRouted logs what routing did: a skipped lead at info, a routed one at debug.
-func logRouted(log *zap.Logger, run *jobs.Run, in lead.RouteInput, res lead.RouteResult) {
+func logRouted(log *zap.Logger, run *jobs.Run, in pipeline.RouteInput, res pipeline.RouteResult) {
 	fields := []zap.Field{
 		zap.Int64("job_id", run.Job.ID), zap.String("org_id", run.Job.OrgID.String()),
 		zap.String("lead_id", in.LeadID.String()), zap.Int64("event_id", in.EventID),
@@ -100,21 +103,23 @@ func logRouted(log *zap.Logger, run *jobs.Run, in lead.RouteInput, res lead.Rout
 }
 
 // FollowUpLead returns the follow_up_lead handler: the nurture follow-up that route_outreach
-// scheduled (payload lead.FollowUpPayload). It runs lead.Service.FollowUpTx and completes the
+// scheduled (payload pipeline.FollowUpPayload). It runs pipeline.Router.FollowUp and completes the
 // job in the same tenant transaction.
-func FollowUpLead(leads *lead.Service, log *zap.Logger) jobs.Handler {
-	if leads == nil || log == nil {
+func FollowUpLead(router *pipeline.Router, log *zap.Logger) jobs.Handler {
+	if router == nil || log == nil {
 		panic("handler.FollowUpLead: nil dependency")
 	}
 	return func(ctx context.Context, run *jobs.Run) error {
-		var p lead.FollowUpPayload
+		var p pipeline.FollowUpPayload
 		if err := decodePayload(run, &p); err != nil {
 			return err
 		}
 		var skipped bool
 		err := run.CompleteInTx(ctx, func(tx *gorm.DB) error {
-			var err error
-			skipped, err = leads.FollowUpTx(ctx, tx, run.Job.OrgID, p, run.Job.IdempotencyKey)
+			out, err := router.FollowUp(ctx, tx, run.Job.OrgID, []pipeline.FollowUpPayload{p}, []string{run.Job.IdempotencyKey})
+			if err == nil {
+				skipped = out[0]
+			}
 			return err
 		})
 		if err != nil {
@@ -127,15 +132,15 @@ func FollowUpLead(leads *lead.Service, log *zap.Logger) jobs.Handler {
 }
 
 // FollowUpLeadBatch returns the batch handler of follow_up_lead: every follow-up of the batch
-// in one lead.Service.FollowUpMany, in the batch's transaction, which locks their leads in the
+// in one pipeline.Router.FollowUp, in the batch's transaction, which locks their leads in the
 // order of the ids first. A payload it cannot read fails the batch, and each job then runs
 // alone through FollowUpLead, which says what is wrong with it.
-func FollowUpLeadBatch(leads *lead.Service, log *zap.Logger) jobs.BatchHandler {
-	if leads == nil || log == nil {
+func FollowUpLeadBatch(router *pipeline.Router, log *zap.Logger) jobs.BatchHandler {
+	if router == nil || log == nil {
 		panic("handler.FollowUpLeadBatch: nil dependency")
 	}
 	return func(ctx context.Context, b *jobs.Batch) error {
-		ps := make([]lead.FollowUpPayload, len(b.Runs()))
+		ps := make([]pipeline.FollowUpPayload, len(b.Runs()))
 		keys := make([]string, len(b.Runs()))
 		for i, run := range b.Runs() {
 			if err := decodePayload(run, &ps[i]); err != nil {
@@ -146,7 +151,7 @@ func FollowUpLeadBatch(leads *lead.Service, log *zap.Logger) jobs.BatchHandler {
 		var skipped []bool
 		err := b.Exec(ctx, func(tx *gorm.DB) error {
 			var err error
-			skipped, err = leads.FollowUpMany(ctx, tx, b.Org(), ps, keys)
+			skipped, err = router.FollowUp(ctx, tx, b.Org(), ps, keys)
 			return err
 		})
 		if err != nil {

@@ -12,11 +12,12 @@ import (
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
+	"example.com/crm/pkg/pipeline"
 )
 
 // qualifiedLead stores a lead as qualification leaves it and emits lead.qualified with path in
 // its payload, which enqueues route_outreach. It returns the lead and the event's id.
-func (b *bundle) qualifiedLead(t *testing.T, email string, stage lead.Stage, path lead.Path) (uuid.UUID, int64) {
+func (b *bundle) qualifiedLead(t *testing.T, email string, stage lead.Stage, path pipeline.Path) (uuid.UUID, int64) {
 	t.Helper()
 	id := uuid.New()
 	var ev events.Event
@@ -57,9 +58,9 @@ func (b *bundle) routeJobs(t *testing.T) int {
 func TestRouteOutreachHandler(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	call, callEvent := b.qualifiedLead(t, "call@example.com", lead.StageQualified, lead.PathBookCall)
-	nurture, nurtureEvent := b.qualifiedLead(t, "later@example.com", lead.StageNurture, lead.PathNurture)
-	dq, _ := b.qualifiedLead(t, "no@example.com", lead.StageNew, lead.PathDisqualify)
+	call, callEvent := b.qualifiedLead(t, "call@example.com", lead.StageQualified, pipeline.PathBookCall)
+	nurture, nurtureEvent := b.qualifiedLead(t, "later@example.com", lead.StageNurture, pipeline.PathNurture)
+	dq, _ := b.qualifiedLead(t, "no@example.com", lead.StageNew, pipeline.PathDisqualify)
 	require.Equal(t, 3, b.routeJobs(t))
 
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM leads WHERE id = $1 AND priority = 'high'`, call))
@@ -74,8 +75,8 @@ func TestRouteOutreachHandler(t *testing.T) {
 	// The same events routed again: nothing more.
 	for _, ev := range []struct {
 		lead uuid.UUID
-		path lead.Path
-	}{{call, lead.PathBookCall}, {nurture, lead.PathNurture}, {dq, lead.PathDisqualify}} {
+		path pipeline.Path
+	}{{call, pipeline.PathBookCall}, {nurture, pipeline.PathNurture}, {dq, pipeline.PathDisqualify}} {
 		var id int64
 		require.NoError(t, b.super.Pool.QueryRow(t.Context(),
 			`SELECT id FROM events WHERE entity_id = $1 AND type = 'lead.qualified'`, ev.lead).Scan(&id))
@@ -97,7 +98,7 @@ func TestRouteOutreachHandler(t *testing.T) {
 	require.NoError(t, b.run(t.Context(), claimed[fu]))
 	require.Equal(t, "completed", b.jobStatus(t, fu))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM lead_activities WHERE lead_id = $1 AND kind = 'task' AND subject = $2`,
-		nurture, lead.FollowUpSubject))
+		nurture, pipeline.FollowUpSubject))
 
 	// A payload about something else than a lead is permanent.
 	other := b.enqueue(t, jobs.TypeRouteOutreach, events.JobPayload{EventID: 1, EntityType: "deal"})

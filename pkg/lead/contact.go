@@ -1,10 +1,19 @@
-package intake
+package lead
+
+// The contact identity of a lead: the normalisation of submitted contact data, shared by every
+// entry path (a lead created by hand, an intake delivery), and the fingerprint that
+// deduplicates leads within an org. It lives with the lead because it is the lead's identity;
+// pkg/intake, which turns deliveries into leads, uses it from here.
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
+
+	"example.com/crm/pkg/apperr"
 )
 
 // Contact is a lead submission's contact data, as submitted or normalised.
@@ -181,4 +190,48 @@ func plausibleHost(s string) bool {
 		}
 	}
 	return true
+}
+
+// Limits of the contact fields, in characters.
+var contactLimits = []struct {
+	field string
+	value func(c Contact) string
+	max   int
+}{
+	{"firstName", func(c Contact) string { return c.FirstName }, MaxNameLen},
+	{"lastName", func(c Contact) string { return c.LastName }, MaxNameLen},
+	{"name", func(c Contact) string { return c.Name }, 2*MaxNameLen + 1},
+	{"email", func(c Contact) string { return c.Email }, 320},
+	{"phone", func(c Contact) string { return c.Phone }, 50},
+	{"company", func(c Contact) string { return c.Company }, MaxNameLen},
+	{"website", func(c Contact) string { return c.Website }, 2048},
+	{"domain", func(c Contact) string { return c.Domain }, 253},
+	{"title", func(c Contact) string { return c.Title }, MaxNameLen},
+	{"profileLink", func(c Contact) string { return c.ProfileLink }, 2048},
+	{"source", func(c Contact) string { return c.Source }, MaxNameLen},
+	{"notes", func(c Contact) string { return c.Notes }, MaxTextLen},
+}
+
+// CheckContact checks a normalised contact as every entry path does: one of email, phone and
+// profile link (API.md), a phone with digits, a given domain that is a host name, and the
+// length limits. rawDomain is the domain as the client gave it ("" when none).
+func CheckContact(rawDomain string, c Contact) []apperr.FieldError {
+	var out []apperr.FieldError
+	if c.Email == "" && c.Phone == "" && c.ProfileLink == "" {
+		msg := "one of email, phone or profileLink is required"
+		out = append(out, apperr.FieldError{Field: "email", Message: msg}, apperr.FieldError{Field: "phone", Message: msg},
+			apperr.FieldError{Field: "profileLink", Message: msg})
+	}
+	if c.Phone != "" && PhoneKey(c.Phone) == "" {
+		out = append(out, apperr.FieldError{Field: "phone", Message: "must contain digits"})
+	}
+	if strings.TrimSpace(rawDomain) != "" && DomainOf(rawDomain) == "" {
+		out = append(out, apperr.FieldError{Field: "domain", Message: "must be a domain name"})
+	}
+	for _, l := range contactLimits {
+		if utf8.RuneCountInString(l.value(c)) > l.max {
+			out = append(out, apperr.FieldError{Field: l.field, Message: fmt.Sprintf("must have at most %d characters", l.max)})
+		}
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package lead_test
+package pipeline_test
 
 import (
 	"context"
@@ -19,9 +19,9 @@ import (
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/enrichment"
 	"example.com/crm/pkg/events"
-	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
+	"example.com/crm/pkg/pipeline"
 	"example.com/crm/pkg/scoring"
 )
 
@@ -48,11 +48,11 @@ type pipeBundle struct {
 	*bundle
 	d        *db.DB
 	enricher *fakeEnricher
-	pipe     *lead.Pipeline
-	commit   lead.Commit
+	pipe     *pipeline.Pipeline
+	commit   pipeline.Commit
 }
 
-func setupPipeline(t *testing.T, scorer lead.Scorer) *pipeBundle {
+func setupPipeline(t *testing.T, scorer pipeline.Scorer) *pipeBundle {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
 	em := events.NewEmitter(jobs.New(d, jobs.Config{}))
@@ -61,14 +61,14 @@ func setupPipeline(t *testing.T, scorer lead.Scorer) *pipeBundle {
 		scorer = scoring.Builtin{}
 	}
 	f := &fakeEnricher{}
-	pb := &pipeBundle{bundle: b, d: d, enricher: f, pipe: lead.NewPipeline(d.Gorm, em, f, scorer)}
+	pb := &pipeBundle{bundle: b, d: d, enricher: f, pipe: pipeline.New(d.Gorm, em, f, scorer)}
 	pb.commit = func(ctx context.Context, fn func(tx *gorm.DB) error) error { return d.Tx(ctx, b.org, fn) }
 	return pb
 }
 
 func (b *pipeBundle) newLead(t *testing.T) lead.Lead {
 	t.Helper()
-	l, err := b.svc.Create(t.Context(), b.org, "test", lead.NewLead{Contact: intake.Contact{
+	l, err := b.svc.Create(t.Context(), b.org, "test", lead.NewLead{Contact: lead.Contact{
 		Email: "ada@acme.io", Name: "Ada Lovelace", Title: "CTO", Company: "Acme", Phone: "+44 20 1234", Website: "https://www.acme.io"}})
 	require.NoError(t, err)
 	return l
@@ -83,8 +83,8 @@ func TestEnrichStoresOnce(t *testing.T) {
 	t.Parallel()
 	b := setupPipeline(t, nil)
 	l := b.newLead(t)
-	require.NoError(t, b.pipe.Enrich(t.Context(), b.org, l.ID, b.commit))
-	require.NoError(t, b.pipe.Enrich(t.Context(), b.org, l.ID, b.commit), "a rerun is a no-op")
+	require.NoError(t, b.pipe.Enrich(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit))
+	require.NoError(t, b.pipe.Enrich(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit), "a rerun is a no-op")
 	require.Equal(t, int32(1), b.enricher.calls.Load(), "the second run sees the enrichment and calls nothing")
 	require.Equal(t, 1, b.events(t, events.LeadEnriched, l.ID))
 
@@ -102,7 +102,7 @@ func TestEnrichErrors(t *testing.T) {
 	b := setupPipeline(t, nil)
 	l := b.newLead(t)
 	b.enricher.err = errors.New("503")
-	err := b.pipe.Enrich(t.Context(), b.org, l.ID, b.commit)
+	err := b.pipe.Enrich(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit)
 	require.Error(t, err)
 	require.False(t, jobs.IsPermanent(err))
 
@@ -111,8 +111,8 @@ func TestEnrichErrors(t *testing.T) {
 	// A deleted lead completes with nothing to do.
 	require.NoError(t, b.svc.Delete(t.Context(), b.org, "test", l.ID))
 	b.enricher.err = nil
-	require.NoError(t, b.pipe.Enrich(t.Context(), b.org, l.ID, b.commit))
-	require.NoError(t, b.pipe.Qualify(t.Context(), b.org, l.ID, b.commit))
+	require.NoError(t, b.pipe.Enrich(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit))
+	require.NoError(t, b.pipe.Qualify(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit))
 	require.Equal(t, int32(1), b.enricher.calls.Load(), "only the failed call before the delete")
 }
 
@@ -122,9 +122,9 @@ func TestQualifyBeforeEnrich(t *testing.T) {
 	t.Parallel()
 	b := setupPipeline(t, nil)
 	l := b.newLead(t)
-	require.NoError(t, b.pipe.Qualify(t.Context(), b.org, l.ID, b.commit))
-	require.NoError(t, b.pipe.Enrich(t.Context(), b.org, l.ID, b.commit))
-	require.NoError(t, b.pipe.Qualify(t.Context(), b.org, l.ID, b.commit), "a rerun is a no-op")
+	require.NoError(t, b.pipe.Qualify(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit))
+	require.NoError(t, b.pipe.Enrich(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit))
+	require.NoError(t, b.pipe.Qualify(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit), "a rerun is a no-op")
 	require.Equal(t, int32(1), b.enricher.calls.Load())
 
 	got, err := b.svc.Get(t.Context(), b.org, l.ID)
@@ -155,7 +155,7 @@ func TestQualifyPermanentEnrichmentFailure(t *testing.T) {
 	b := setupPipeline(t, nil)
 	l := b.newLead(t)
 	b.enricher.err = permanentEnrichErr(t)
-	require.NoError(t, b.pipe.Qualify(t.Context(), b.org, l.ID, b.commit))
+	require.NoError(t, b.pipe.Qualify(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit))
 	got, err := b.svc.Get(t.Context(), b.org, l.ID)
 	require.NoError(t, err)
 	require.NotNil(t, got.Score)
@@ -164,10 +164,10 @@ func TestQualifyPermanentEnrichmentFailure(t *testing.T) {
 	require.Equal(t, 1, b.events(t, events.LeadQualified, l.ID))
 
 	// A retryable failure is returned and writes nothing.
-	l2, err := b.svc.Create(t.Context(), b.org, "test", lead.NewLead{Contact: intake.Contact{Email: "bo@beta.io"}})
+	l2, err := b.svc.Create(t.Context(), b.org, "test", lead.NewLead{Contact: lead.Contact{Email: "bo@beta.io"}})
 	require.NoError(t, err)
 	b.enricher.err = errors.New("timeout")
-	err = b.pipe.Qualify(t.Context(), b.org, l2.ID, b.commit)
+	err = b.pipe.Qualify(t.Context(), b.org, []uuid.UUID{l2.ID}, b.commit)
 	require.Error(t, err)
 	require.False(t, jobs.IsPermanent(err))
 	require.Equal(t, 0, b.events(t, events.LeadQualified, l2.ID))
@@ -195,7 +195,7 @@ func TestQualifyLeadThatMovedOn(t *testing.T) {
 	l := b.newLead(t)
 	moved, err := b.svc.ChangeStage(t.Context(), b.org, "test", l.ID, lead.StageNurture, "met at a fair")
 	require.NoError(t, err)
-	require.NoError(t, b.pipe.Qualify(t.Context(), b.org, l.ID, b.commit))
+	require.NoError(t, b.pipe.Qualify(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit))
 	got, err := b.svc.Get(t.Context(), b.org, l.ID)
 	require.NoError(t, err)
 	require.Equal(t, lead.StageNurture, got.Stage)
@@ -210,7 +210,7 @@ func TestQualifyLeadThatMovedOn(t *testing.T) {
 
 func TestQualifyPaths(t *testing.T) {
 	t.Parallel()
-	for path, stage := range lead.PathStage {
+	for path, stage := range pipeline.PathStage {
 		t.Run(string(path), func(t *testing.T) {
 			t.Parallel()
 			srv := aitest.NewServer(t, aitest.JSON(map[string]any{
@@ -219,7 +219,7 @@ func TestQualifyPaths(t *testing.T) {
 			require.NoError(t, err)
 			b := setupPipeline(t, scoring.NewAI(c))
 			l := b.newLead(t)
-			require.NoError(t, b.pipe.Qualify(t.Context(), b.org, l.ID, b.commit))
+			require.NoError(t, b.pipe.Qualify(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit))
 			got, err := b.svc.Get(t.Context(), b.org, l.ID)
 			require.NoError(t, err)
 			require.Equal(t, stage, got.Stage)
@@ -245,7 +245,7 @@ func TestQualifyAIErrors(t *testing.T) {
 			require.NoError(t, err)
 			b := setupPipeline(t, scoring.NewAI(c))
 			l := b.newLead(t)
-			err = b.pipe.Qualify(t.Context(), b.org, l.ID, b.commit)
+			err = b.pipe.Qualify(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit)
 			require.Error(t, err)
 			require.Equal(t, tc.permanent, jobs.IsPermanent(err), "%v", err)
 			got, err := b.svc.Get(t.Context(), b.org, l.ID)
@@ -272,8 +272,8 @@ func TestOfflinePipelineAgrees(t *testing.T) {
 	t.Parallel()
 	b := setupPipeline(t, nil)
 	em := events.NewEmitter(jobs.New(b.d, jobs.Config{}))
-	offline := lead.NewPipeline(b.d.Gorm, em, enrichment.LocalEnricher{}, scoring.Builtin{})
-	online := lead.NewPipeline(b.d.Gorm, em, localEnricher{}, scoring.Builtin{})
+	offline := pipeline.New(b.d.Gorm, em, enrichment.LocalEnricher{}, scoring.Builtin{})
+	online := pipeline.New(b.d.Gorm, em, localEnricher{}, scoring.Builtin{})
 	require.True(t, offline.Offline())
 	require.False(t, online.Offline())
 	require.False(t, b.pipe.Offline())
@@ -282,20 +282,20 @@ func TestOfflinePipelineAgrees(t *testing.T) {
 	newLead := func() lead.Lead { // b.newLead's lead, under a new email at the same domain
 		t.Helper()
 		n++
-		l, err := b.svc.Create(t.Context(), b.org, "test", lead.NewLead{Contact: intake.Contact{
+		l, err := b.svc.Create(t.Context(), b.org, "test", lead.NewLead{Contact: lead.Contact{
 			Email: fmt.Sprintf("ada%d@acme.io", n), Name: "Ada Lovelace", Title: "CTO", Company: "Acme", Phone: "+44 20 1234", Website: "https://www.acme.io"}})
 		require.NoError(t, err)
 		return l
 	}
-	run := func(p *lead.Pipeline, qualifyFirst bool) outcome {
+	run := func(p *pipeline.Pipeline, qualifyFirst bool) outcome {
 		t.Helper()
 		l := newLead()
-		steps := []func(context.Context, uuid.UUID, uuid.UUID, lead.Commit) error{p.Enrich, p.Qualify}
+		steps := []func(context.Context, uuid.UUID, []uuid.UUID, pipeline.Commit) error{p.Enrich, p.Qualify}
 		if qualifyFirst {
 			steps[0], steps[1] = steps[1], steps[0]
 		}
 		for _, step := range append(steps, steps...) { // the second round is a rerun: a no-op
-			require.NoError(t, step(t.Context(), b.org, l.ID, b.commit))
+			require.NoError(t, step(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit))
 		}
 		return b.outcomeOf(t, l.ID)
 	}
@@ -308,7 +308,7 @@ func TestOfflinePipelineAgrees(t *testing.T) {
 
 	l := newLead()
 	require.NoError(t, b.svc.Delete(t.Context(), b.org, "test", l.ID))
-	require.NoError(t, offline.Enrich(t.Context(), b.org, l.ID, b.commit))
-	require.NoError(t, offline.Qualify(t.Context(), b.org, l.ID, b.commit))
+	require.NoError(t, offline.Enrich(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit))
+	require.NoError(t, offline.Qualify(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit))
 	require.Zero(t, b.events(t, events.LeadEnriched, l.ID)+b.events(t, events.LeadQualified, l.ID), "a deleted lead is left alone")
 }

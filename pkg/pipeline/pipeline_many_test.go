@@ -1,4 +1,4 @@
-package lead_test
+package pipeline_test
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/enrichment"
 	"example.com/crm/pkg/events"
-	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
+	"example.com/crm/pkg/pipeline"
 	"example.com/crm/pkg/scoring"
 )
 
@@ -39,24 +39,25 @@ func (b *pipeBundle) outcomeOf(t *testing.T, id uuid.UUID) outcome {
 		o.Events[typ] = b.events(t, typ, id)
 		var p []byte
 		err := b.super.Pool.QueryRow(t.Context(), `SELECT coalesce(jsonb_agg(payload ORDER BY id), '[]') FROM events
-			WHERE type = $1 AND entity_id = $2 AND actor = $3`, typ, id, lead.PipelineActor).Scan(&p)
+			WHERE type = $1 AND entity_id = $2 AND actor = $3`, typ, id, pipeline.Actor).Scan(&p)
 		require.NoError(t, err)
 		o.Payloads[typ] = string(p)
 	}
 	return o
 }
 
-// TestPipelineManyAgrees proves the batch forms (EnrichMany, QualifyMany: one statement per step
-// for all the leads) store and emit exactly what Enrich and Qualify do lead by lead, for leads of
+// TestPipelineManyAgrees proves Enrich and Qualify over many leads (one statement per step for all
+// the leads) store and emit exactly what they do lead by lead, for leads of
 // every path (a CTO at a business domain, a free-mail address, a domain the ICP excludes, a lead
 // a person moved on before qualification), in both orders of the two jobs, that their reruns
 // change nothing, that they leave deleted, unknown and other orgs' leads alone and take a
-// repeated id once, and that they refuse a pipeline that calls out.
+// repeated id once, and that a pipeline that calls out (its calls before the transaction) does
+// the same over many leads.
 func TestPipelineManyAgrees(t *testing.T) {
 	t.Parallel()
 	b := setupPipeline(t, nil)
 	em := events.NewEmitter(jobs.New(b.d, jobs.Config{}))
-	p := lead.NewPipeline(b.d.Gorm, em, enrichment.LocalEnricher{}, scoring.Builtin{})
+	p := pipeline.New(b.d.Gorm, em, enrichment.LocalEnricher{}, scoring.Builtin{})
 	_, err := b.super.Pool.Exec(t.Context(), `UPDATE orgs SET icp = '{"excludedDomains":["excluded.example"],"titles":["cto"]}' WHERE id = $1`, b.org)
 	require.NoError(t, err)
 
@@ -76,7 +77,7 @@ func TestPipelineManyAgrees(t *testing.T) {
 		var ids []uuid.UUID
 		for _, pr := range profiles {
 			n++
-			l, err := b.svc.Create(t.Context(), b.org, "test", lead.NewLead{Contact: intake.Contact{
+			l, err := b.svc.Create(t.Context(), b.org, "test", lead.NewLead{Contact: lead.Contact{
 				Email: fmt.Sprintf("%s%d@%s", pr.local, n, pr.domain), Name: pr.name, Title: pr.title}})
 			require.NoError(t, err)
 			if pr.movedOn {
@@ -91,15 +92,15 @@ func TestPipelineManyAgrees(t *testing.T) {
 
 	for _, qualifyFirst := range []bool{false, true} {
 		one, many := create(), create()
-		steps := []func(context.Context, uuid.UUID, uuid.UUID, lead.Commit) error{p.Enrich, p.Qualify}
-		batches := []func(context.Context, uuid.UUID, []uuid.UUID, lead.Commit) error{p.EnrichMany, p.QualifyMany}
+		steps := []func(context.Context, uuid.UUID, []uuid.UUID, pipeline.Commit) error{p.Enrich, p.Qualify}
+		batches := []func(context.Context, uuid.UUID, []uuid.UUID, pipeline.Commit) error{p.Enrich, p.Qualify}
 		if qualifyFirst {
 			steps[0], steps[1] = steps[1], steps[0]
 			batches[0], batches[1] = batches[1], batches[0]
 		}
 		for _, id := range one {
 			for _, step := range append(steps, steps...) { // the second round is a rerun
-				require.NoError(t, step(t.Context(), b.org, id, b.commit))
+				require.NoError(t, step(t.Context(), b.org, []uuid.UUID{id}, b.commit))
 			}
 		}
 		deleted := create()[0]
@@ -117,20 +118,39 @@ func TestPipelineManyAgrees(t *testing.T) {
 		require.Equal(t, 3, b.count(t, `SELECT count(DISTINCT recommended_path) FROM leads WHERE id = ANY($1)`, many),
 			"the profiles take all three paths")
 	}
-	require.Zero(t, b.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND actor = $2`, other, lead.PipelineActor),
+	require.Zero(t, b.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND actor = $2`, other, pipeline.Actor),
 		"another org's lead is left alone")
 
-	// The batch forms of a pipeline that calls out refuse, writing nothing.
-	l := create()[0]
-	require.Error(t, b.pipe.EnrichMany(t.Context(), b.org, []uuid.UUID{l}, b.commit))
-	require.Error(t, b.pipe.QualifyMany(t.Context(), b.org, []uuid.UUID{l}, b.commit))
-	require.Zero(t, b.events(t, events.LeadEnriched, l)+b.events(t, events.LeadQualified, l))
+	// A pipeline that calls out does the same over many leads, its calls before the transaction.
+	online := pipeline.New(b.d.Gorm, em, localEnricher{}, scoring.Builtin{})
+	require.False(t, online.Offline())
+	for _, qualifyFirst := range []bool{false, true} {
+		one, many := create(), create()
+		steps := []func(context.Context, uuid.UUID, []uuid.UUID, pipeline.Commit) error{p.Enrich, p.Qualify}
+		batches := []func(context.Context, uuid.UUID, []uuid.UUID, pipeline.Commit) error{online.Enrich, online.Qualify}
+		if qualifyFirst {
+			steps[0], steps[1] = steps[1], steps[0]
+			batches[0], batches[1] = batches[1], batches[0]
+		}
+		for _, id := range one {
+			for _, step := range append(steps, steps...) {
+				require.NoError(t, step(t.Context(), b.org, []uuid.UUID{id}, b.commit))
+			}
+		}
+		list := append([]uuid.UUID{many[2], uuid.New(), other}, many...)
+		for _, batch := range append(batches, batches...) {
+			require.NoError(t, batch(t.Context(), b.org, list, b.commit))
+		}
+		for i := range profiles {
+			require.Equal(t, b.outcomeOf(t, one[i]), b.outcomeOf(t, many[i]), "online, profile %d, qualify first: %v", i, qualifyFirst)
+		}
+	}
 }
 
 // otherOrgLead creates a lead in a second org and returns its id.
 func (b *pipeBundle) otherOrgLead(t *testing.T) uuid.UUID {
 	t.Helper()
-	l, err := b.svc.Create(t.Context(), dbtest.NewOrg(t, b.d, "other"), "test", lead.NewLead{Contact: intake.Contact{Email: "x@other.io"}})
+	l, err := b.svc.Create(t.Context(), dbtest.NewOrg(t, b.d, "other"), "test", lead.NewLead{Contact: lead.Contact{Email: "x@other.io"}})
 	require.NoError(t, err)
 	return l.ID
 }

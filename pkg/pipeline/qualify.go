@@ -1,4 +1,4 @@
-package lead
+package pipeline
 
 import (
 	"context"
@@ -7,11 +7,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"gorm.io/gorm"
 
 	"example.com/crm/pkg/enrichment"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lead"
 	"example.com/crm/pkg/org"
 	"example.com/crm/pkg/scoring"
 )
@@ -27,8 +27,8 @@ type QualifiedPayload struct {
 	ScoredBy string `json:"scoredBy"`
 	// Stage is the lead's stage after qualification; StageChanged reports whether
 	// qualification moved it (only a lead still in "new" is moved).
-	Stage        Stage `json:"stage"`
-	StageChanged bool  `json:"stageChanged"`
+	Stage        lead.Stage `json:"stage"`
+	StageChanged bool       `json:"stageChanged"`
 	// Version is the lead's version after qualification.
 	Version int `json:"version"`
 	// Reason summarises the qualification (who scored, score, path, first reason): the reason
@@ -37,10 +37,10 @@ type QualifiedPayload struct {
 }
 
 // PathStage is the stage each recommended path moves a new lead to.
-var PathStage = map[scoring.Path]Stage{
-	scoring.PathBookCall:   StageQualified,
-	scoring.PathNurture:    StageNurture,
-	scoring.PathDisqualify: StageDisqualified,
+var PathStage = map[scoring.Path]lead.Stage{
+	scoring.PathBookCall:   lead.StageQualified,
+	scoring.PathNurture:    lead.StageNurture,
+	scoring.PathDisqualify: lead.StageDisqualified,
 }
 
 // Qualify is the use case of qualify_lead.
@@ -72,46 +72,86 @@ var PathStage = map[scoring.Path]Stage{
 // which enqueues route_outreach. A lead already scored (scored_by set), missing or deleted
 // completes with nothing written, so a rerun changes nothing more.
 //
-// An Offline pipeline has no call to make outside the transaction: it is QualifyMany of one
-// lead, which reads the lead (locked) and the ICP only once, in the transaction of commit, and
-// enriches and scores there.
-func (p *Pipeline) Qualify(ctx context.Context, orgID, leadID uuid.UUID, commit Commit) error {
+// Qualify takes a slice of leads, one statement per step for all of them; the enricher and the
+// scorer run outside any transaction, between a read of the leads with the ICP and commit. An
+// Offline pipeline has no call to make out of the database: it reads the leads (locked) and the
+// ICP only once, in the transaction of commit, and enriches and scores there.
+func (p *Pipeline) Qualify(ctx context.Context, orgID uuid.UUID, ids []uuid.UUID, commit Commit) error {
 	if p.Offline() {
-		return p.QualifyMany(ctx, orgID, []uuid.UUID{leadID}, commit)
+		err := p.inTx(ctx, orgID, ids, true, commit, func(cur lead.Snapshot, icp org.ICP) (*lead.Write, []events.NewEvent, error) {
+			if cur.ScoredBy != nil {
+				return nil, nil, nil
+			}
+			q, err := p.prepare(ctx, cur.Lead, icp)
+			if err != nil {
+				return nil, nil, err
+			}
+			return qualification(orgID, cur, q.score, toStore(cur, q.store, q.enrichment))
+		})
+		if err != nil {
+			return fmt.Errorf("qualify %d leads: %w", len(ids), err)
+		}
+		return nil
 	}
 	var icp org.ICP
-	s, err := p.read(ctx, orgID, leadID, &icp)
+	snaps, err := p.read(ctx, orgID, ids, &icp)
 	if err != nil {
-		return fmt.Errorf("qualify lead: %w", err)
+		return fmt.Errorf("qualify leads: %w", err)
 	}
-	if !s.found || s.scoredBy != nil {
-		return commit(ctx, func(*gorm.DB) error { return nil })
-	}
-	enr, store, err := p.enrichmentFor(ctx, s.lead)
-	if err != nil {
-		return fmt.Errorf("qualify lead %s: %w", leadID, err)
-	}
-	res, err := p.score(ctx, s.lead, enr, icp)
-	if err != nil {
-		return fmt.Errorf("qualify lead %s: %w", leadID, err)
-	}
-	err = commit(ctx, func(tx *gorm.DB) error {
-		cur, err := lockPipelineLead(ctx, tx, orgID, leadID, nil)
-		if err != nil || !cur.found || cur.scoredBy != nil {
-			return err
+	prepared := make(map[uuid.UUID]prepared, len(snaps))
+	var todo []uuid.UUID
+	for _, s := range snaps {
+		if !s.Found || s.ScoredBy != nil {
+			continue
 		}
-		return p.writeQualification(ctx, tx, orgID, cur, res, toStore(cur, store, enr))
+		if _, done := prepared[s.Lead.ID]; done {
+			continue
+		}
+		q, err := p.prepare(ctx, s.Lead, icp)
+		if err != nil {
+			return fmt.Errorf("qualify lead %s: %w", s.Lead.ID, err)
+		}
+		prepared[s.Lead.ID], todo = q, append(todo, s.Lead.ID)
+	}
+	err = p.inTx(ctx, orgID, todo, false, commit, func(cur lead.Snapshot, _ org.ICP) (*lead.Write, []events.NewEvent, error) {
+		if cur.ScoredBy != nil {
+			return nil, nil, nil
+		}
+		q := prepared[cur.Lead.ID]
+		return qualification(orgID, cur, q.score, toStore(cur, q.store, q.enrichment))
 	})
 	if err != nil {
-		return fmt.Errorf("qualify lead %s: %w", leadID, err)
+		return fmt.Errorf("qualify %d leads: %w", len(todo), err)
 	}
 	return nil
 }
 
+// prepared is what qualifying a lead needs of the calls out of the database: the enrichment to
+// score with, whether to store it (see Qualify's doc on ordering), and the score.
+type prepared struct {
+	enrichment enrichment.Result
+	store      bool
+	score      scoring.Result
+}
+
+// prepare makes the calls of qualifying l against icp: the enrichment, when the lead has none
+// stored, and the score.
+func (p *Pipeline) prepare(ctx context.Context, l lead.Lead, icp org.ICP) (prepared, error) {
+	enr, store, err := p.enrichmentFor(ctx, l)
+	if err != nil {
+		return prepared{}, err
+	}
+	res, err := p.score(ctx, l, enr, icp)
+	if err != nil {
+		return prepared{}, err
+	}
+	return prepared{enrichment: enr, store: store, score: res}, nil
+}
+
 // score runs the scorer on l and validates its answer; an error retrying cannot fix is
 // jobs.Permanent.
-func (p *Pipeline) score(ctx context.Context, l Lead, enr enrichment.Result, icp org.ICP) (scoring.Result, error) {
-	res, err := p.scorer.Score(ctx, scoring.Input{Lead: l.scoringLead(), Enrichment: enr, ICP: ScoringICP(icp)})
+func (p *Pipeline) score(ctx context.Context, l lead.Lead, enr enrichment.Result, icp org.ICP) (scoring.Result, error) {
+	res, err := p.scorer.Score(ctx, scoring.Input{Lead: scoringLead(l), Enrichment: enr, ICP: ScoringICP(icp)})
 	if err != nil {
 		if scoring.IsPermanent(err) {
 			return scoring.Result{}, jobs.Permanent(err)
@@ -126,20 +166,20 @@ func (p *Pipeline) score(ctx context.Context, l Lead, enr enrichment.Result, icp
 
 // enrichmentFor returns the enrichment to score with and whether Qualify should store it (see
 // Qualify's doc on ordering).
-func (p *Pipeline) enrichmentFor(ctx context.Context, l Lead) (enrichment.Result, bool, error) {
-	if l.enriched() {
+func (p *Pipeline) enrichmentFor(ctx context.Context, l lead.Lead) (enrichment.Result, bool, error) {
+	if l.Enriched() {
 		var r enrichment.Result
 		if err := json.Unmarshal(l.Enrichment, &r); err != nil {
 			return enrichment.Result{}, false, jobs.Permanent(fmt.Errorf("decode stored enrichment: %w", err))
 		}
 		return r, false, nil
 	}
-	r, err := p.enricher.Enrich(ctx, l.enrichmentInput())
+	r, err := p.enricher.Enrich(ctx, enrichmentInput(l))
 	switch {
 	case err == nil:
 		return r, true, nil
 	case enrichment.IsPermanent(err):
-		return enrichment.Local(l.enrichmentInput()), false, nil
+		return enrichment.Local(enrichmentInput(l)), false, nil
 	default:
 		return enrichment.Result{}, false, fmt.Errorf("enrich before scoring: %w", err)
 	}
@@ -148,60 +188,55 @@ func (p *Pipeline) enrichmentFor(ctx context.Context, l Lead) (enrichment.Result
 // toStore is the enrichment Qualify stores with its score: enr when enrichmentFor said to store
 // it and the locked lead cur is still not enriched (enrich_lead may have stored one since the
 // read), else nil. The first stored enrichment wins.
-func toStore(cur snapshot, store bool, enr enrichment.Result) *enrichment.Result {
-	if !store || cur.lead.enriched() {
+func toStore(cur lead.Snapshot, store bool, enr enrichment.Result) *enrichment.Result {
+	if !store || cur.Lead.Enriched() {
 		return nil
 	}
 	return &enr
-}
-
-// writeQualification stores res (and the enrichment enr, unless nil) on the lead cur, which the
-// transaction has locked and seen live and not yet scored, with a new lead's stage move, in one
-// UPDATE, and emits the events of qualification in one statement (events.Emitter.EmitAll).
-func (p *Pipeline) writeQualification(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, cur snapshot, res scoring.Result, enr *enrichment.Result) error {
-	w, evs := qualification(orgID, cur, res, enr)
-	if err := storeLeadWrites(ctx, tx, orgID, []leadWrite{w}); err != nil {
-		return err
-	}
-	_, err := p.emitter.EmitAll(ctx, tx, evs...)
-	return err
 }
 
 // qualification is what qualifying the locked lead cur with res writes and emits: the score
 // (with the enrichment enr unless nil, then lead.enriched first); for a lead still in stage new,
 // the move to PathStage[res.RecommendedPath] with its lead.stage_changed (its version is the
 // locked one plus one); and lead.qualified.
-func qualification(orgID uuid.UUID, cur snapshot, res scoring.Result, enr *enrichment.Result) (leadWrite, []events.NewEvent) {
-	leadID := cur.lead.ID
+func qualification(orgID uuid.UUID, cur lead.Snapshot, res scoring.Result, enr *enrichment.Result) (*lead.Write, []events.NewEvent, error) {
+	leadID := cur.Lead.ID
 	var evs []events.NewEvent
+	w := &lead.Write{ID: leadID, Score: &lead.Score{
+		Score: res.Score, Reasons: res.Reasons, ICPMatch: res.ICPMatch, RecommendedPath: string(res.RecommendedPath), ScoredBy: res.Model,
+	}}
 	if enr != nil {
+		e, err := leadEnrichment(*enr)
+		if err != nil {
+			return nil, nil, err
+		}
+		w.Enrichment = e
 		evs = append(evs, enrichedEvent(orgID, leadID, *enr, jobs.TypeQualifyLead))
 	}
 	out := QualifiedPayload{
 		Score: res.Score, ScoreReasons: res.Reasons, ICPMatch: res.ICPMatch, RecommendedPath: res.RecommendedPath,
-		ScoredBy: res.Model, Stage: cur.lead.Stage, Version: cur.lead.Version, Reason: stageReason(res),
+		ScoredBy: res.Model, Stage: cur.Lead.Stage, Version: cur.Lead.Version, Reason: stageReason(res),
 	}
-	w := leadWrite{id: leadID, enrichment: enr, score: &res}
-	if to := PathStage[res.RecommendedPath]; cur.lead.Stage == StageNew && CanMove(cur.lead.Stage, to) {
-		reason, version := out.Reason, cur.lead.Version+1
-		w.stage, w.reason = &to, &reason
+	if to := PathStage[res.RecommendedPath]; cur.Lead.Stage == lead.StageNew && lead.CanMove(cur.Lead.Stage, to) {
+		reason, version := out.Reason, cur.Lead.Version+1
+		w.Stage, w.Reason = &to, &reason
 		evs = append(evs, event(orgID, events.LeadStageChanged, leadID,
 			fmt.Sprintf("lead.stage_changed:%s:%d", leadID, version),
-			StageChangedPayload{From: cur.lead.Stage, To: to, Reason: &reason, Version: version}))
+			lead.StageChangedPayload{From: cur.Lead.Stage, To: to, Reason: &reason, Version: version}))
 		out.Stage, out.StageChanged, out.Version = to, true, version
 	}
-	return w, append(evs, event(orgID, events.LeadQualified, leadID, "lead.qualified:"+leadID.String(), out))
+	return w, append(evs, event(orgID, events.LeadQualified, leadID, "lead.qualified:"+leadID.String(), out)), nil
 }
 
 // stageReason is the stage reason of a qualification: who scored, the score and the first
-// reason, at most MaxReasonLen characters.
+// reason, at most lead.MaxReasonLen characters.
 func stageReason(r scoring.Result) string {
 	s := fmt.Sprintf("qualification by %s: score %d, %s", r.Model, r.Score, r.RecommendedPath)
 	if len(r.Reasons) > 0 {
 		s += "; " + r.Reasons[0]
 	}
-	if utf8.RuneCountInString(s) > MaxReasonLen {
-		s = string([]rune(s)[:MaxReasonLen])
+	if utf8.RuneCountInString(s) > lead.MaxReasonLen {
+		s = string([]rune(s)[:lead.MaxReasonLen])
 	}
 	return s
 }

@@ -1,4 +1,4 @@
-package lead_test
+package pipeline_test
 
 import (
 	"context"
@@ -11,16 +11,16 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
-	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
+	"example.com/crm/pkg/pipeline"
 )
 
 // qualified creates a lead and puts it where qualification leaves it: stage, recommended path
 // and priority, as the superuser writes them.
-func (p *pipe) qualified(t *testing.T, email string, stage lead.Stage, path lead.Path, priority lead.Priority) uuid.UUID {
+func (p *pipe) qualified(t *testing.T, email string, stage lead.Stage, path pipeline.Path, priority lead.Priority) uuid.UUID {
 	t.Helper()
-	l, err := p.svc.Create(t.Context(), p.org, "test", lead.NewLead{Contact: intake.Contact{Email: email}})
+	l, err := p.svc.Create(t.Context(), p.org, "test", lead.NewLead{Contact: lead.Contact{Email: email}})
 	require.NoError(t, err)
 	_, err = p.super.Pool.Exec(t.Context(), `UPDATE leads SET stage = $2, recommended_path = $3, priority = $4, score = 42 WHERE id = $1`,
 		l.ID, string(stage), string(path), string(priority))
@@ -28,16 +28,16 @@ func (p *pipe) qualified(t *testing.T, email string, stage lead.Stage, path lead
 	return l.ID
 }
 
-// route runs RouteTx in a tenant transaction of its own.
-func (p *pipe) route(t *testing.T, in lead.RouteInput) lead.RouteResult {
+// route runs Route on in alone, in a tenant transaction of its own.
+func (p *pipe) route(t *testing.T, in pipeline.RouteInput) pipeline.RouteResult {
 	t.Helper()
-	var res lead.RouteResult
+	var res []pipeline.RouteResult
 	require.NoError(t, p.d.Tx(t.Context(), p.org, func(tx *gorm.DB) error {
 		var err error
-		res, err = p.svc.RouteTx(t.Context(), tx, p.org, in)
+		res, err = p.router.Route(t.Context(), tx, p.org, []pipeline.RouteInput{in})
 		return err
 	}))
-	return res
+	return res[0]
 }
 
 func (p *pipe) str(t *testing.T, sql string, args ...any) string {
@@ -53,10 +53,10 @@ func (p *pipe) str(t *testing.T, sql string, args ...any) string {
 func TestRouteBookCall(t *testing.T) {
 	t.Parallel()
 	p := newPipe(t)
-	id := p.qualified(t, "book@example.com", lead.StageQualified, lead.PathBookCall, lead.PriorityNormal)
+	id := p.qualified(t, "book@example.com", lead.StageQualified, pipeline.PathBookCall, lead.PriorityNormal)
 
-	res := p.route(t, lead.RouteInput{LeadID: id, EventID: 7})
-	require.Equal(t, lead.PathBookCall, res.Path)
+	res := p.route(t, pipeline.RouteInput{LeadID: id, EventID: 7})
+	require.Equal(t, pipeline.PathBookCall, res.Path)
 	require.Equal(t, []string{"priority", "task"}, res.Changes)
 	require.Empty(t, res.Skipped)
 	require.Equal(t, "high", p.str(t, `SELECT priority FROM leads WHERE id = $1`, id))
@@ -66,13 +66,13 @@ func TestRouteBookCall(t *testing.T) {
 		AND payload->'changes'->'priority'->>'to' = 'high'`, id))
 	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = 'lead.activity_added'`, id))
 
-	again := p.route(t, lead.RouteInput{LeadID: id, EventID: 7})
+	again := p.route(t, pipeline.RouteInput{LeadID: id, EventID: 7})
 	require.Empty(t, again.Changes)
 	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM lead_activities WHERE lead_id = $1`, id))
 	require.Equal(t, 3, p.count(t, `SELECT count(*) FROM events WHERE entity_id = $1`, id), "created, updated, activity_added")
 
-	urgent := p.qualified(t, "urgent@example.com", lead.StageQualified, lead.PathBookCall, lead.PriorityUrgent)
-	res = p.route(t, lead.RouteInput{LeadID: urgent, EventID: 8})
+	urgent := p.qualified(t, "urgent@example.com", lead.StageQualified, pipeline.PathBookCall, lead.PriorityUrgent)
+	res = p.route(t, pipeline.RouteInput{LeadID: urgent, EventID: 8})
 	require.Equal(t, []string{"task"}, res.Changes)
 	require.Equal(t, "urgent", p.str(t, `SELECT priority FROM leads WHERE id = $1`, urgent))
 }
@@ -84,31 +84,31 @@ func TestRouteBookCall(t *testing.T) {
 func TestRouteNurture(t *testing.T) {
 	t.Parallel()
 	p := newPipe(t)
-	id := p.qualified(t, "nurture@example.com", lead.StageNurture, lead.PathNurture, lead.PriorityNormal)
+	id := p.qualified(t, "nurture@example.com", lead.StageNurture, pipeline.PathNurture, lead.PriorityNormal)
 
-	res := p.route(t, lead.RouteInput{LeadID: id, EventID: 9, FollowUpAfter: 72 * time.Hour})
+	res := p.route(t, pipeline.RouteInput{LeadID: id, EventID: 9, FollowUpAfter: 72 * time.Hour})
 	require.Equal(t, []string{"follow_up"}, res.Changes)
 	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM scheduled_tasks WHERE org_id = $1 AND job_type = $2 AND entity_type = 'lead'
 		AND entity_id = $3 AND dedup_key = 'route:9' AND status = 'pending'
 		AND run_at BETWEEN now() + interval '71 hours' AND now() + interval '73 hours'`, p.org, jobs.TypeFollowUpLead, id))
-	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = $2`, id, lead.LeadFollowUpScheduled))
+	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = $2`, id, pipeline.LeadFollowUpScheduled))
 	require.Equal(t, "normal", p.str(t, `SELECT priority FROM leads WHERE id = $1`, id))
 
-	again := p.route(t, lead.RouteInput{LeadID: id, EventID: 9})
+	again := p.route(t, pipeline.RouteInput{LeadID: id, EventID: 9})
 	require.Empty(t, again.Changes)
 	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM scheduled_tasks WHERE org_id = $1`, p.org))
 
-	var payload lead.FollowUpPayload
+	var payload pipeline.FollowUpPayload
 	require.NoError(t, json.Unmarshal([]byte(p.str(t, `SELECT payload::text FROM scheduled_tasks WHERE org_id = $1`, p.org)), &payload))
-	require.Equal(t, lead.FollowUpPayload{LeadID: id, EventID: 9}, payload)
+	require.Equal(t, pipeline.FollowUpPayload{LeadID: id, EventID: 9}, payload)
 	followUp := func() bool {
-		var skipped bool
+		var skipped []bool
 		require.NoError(t, p.d.Tx(t.Context(), p.org, func(tx *gorm.DB) error {
 			var err error
-			skipped, err = p.svc.FollowUpTx(t.Context(), tx, p.org, payload, "scheduled:x")
+			skipped, err = p.router.FollowUp(t.Context(), tx, p.org, []pipeline.FollowUpPayload{payload}, []string{"scheduled:x"})
 			return err
 		}))
-		return skipped
+		return skipped[0]
 	}
 	require.False(t, followUp())
 	require.False(t, followUp(), "a rerun is no error")
@@ -126,26 +126,26 @@ func TestRouteNurture(t *testing.T) {
 func TestRouteDisqualify(t *testing.T) {
 	t.Parallel()
 	p := newPipe(t)
-	id := p.qualified(t, "dq@example.com", lead.StageNew, lead.PathDisqualify, lead.PriorityNormal)
+	id := p.qualified(t, "dq@example.com", lead.StageNew, pipeline.PathDisqualify, lead.PriorityNormal)
 
-	res := p.route(t, lead.RouteInput{LeadID: id, EventID: 11, Reason: "free-mail domain, no company"})
+	res := p.route(t, pipeline.RouteInput{LeadID: id, EventID: 11, Reason: "free-mail domain, no company"})
 	require.Equal(t, []string{"stage"}, res.Changes)
 	require.Equal(t, "disqualified", p.str(t, `SELECT stage FROM leads WHERE id = $1`, id))
 	require.Equal(t, "free-mail domain, no company", p.str(t, `SELECT stage_reason FROM leads WHERE id = $1`, id))
 	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = 'lead.stage_changed'
 		AND payload->>'from' = 'new' AND payload->>'to' = 'disqualified'`, id))
 
-	again := p.route(t, lead.RouteInput{LeadID: id, EventID: 11})
+	again := p.route(t, pipeline.RouteInput{LeadID: id, EventID: 11})
 	require.Empty(t, again.Changes)
 	require.Empty(t, again.Skipped)
 	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = 'lead.stage_changed'`, id))
 
 	// Without a reason the score says why; a converted lead cannot be disqualified.
-	other := p.qualified(t, "dq2@example.com", lead.StageQualified, lead.PathDisqualify, lead.PriorityNormal)
-	p.route(t, lead.RouteInput{LeadID: other, EventID: 12})
+	other := p.qualified(t, "dq2@example.com", lead.StageQualified, pipeline.PathDisqualify, lead.PriorityNormal)
+	p.route(t, pipeline.RouteInput{LeadID: other, EventID: 12})
 	require.Contains(t, p.str(t, `SELECT stage_reason FROM leads WHERE id = $1`, other), "score 42")
-	done := p.qualified(t, "won@example.com", lead.StageConverted, lead.PathDisqualify, lead.PriorityNormal)
-	res = p.route(t, lead.RouteInput{LeadID: done, EventID: 13})
+	done := p.qualified(t, "won@example.com", lead.StageConverted, pipeline.PathDisqualify, lead.PriorityNormal)
+	res = p.route(t, pipeline.RouteInput{LeadID: done, EventID: 13})
 	require.NotEmpty(t, res.Skipped)
 	require.Empty(t, res.Changes)
 	require.Equal(t, "converted", p.str(t, `SELECT stage FROM leads WHERE id = $1`, done))
@@ -156,23 +156,23 @@ func TestRouteDisqualify(t *testing.T) {
 func TestRouteSkips(t *testing.T) {
 	t.Parallel()
 	p := newPipe(t)
-	gone := p.qualified(t, "gone@example.com", lead.StageQualified, lead.PathBookCall, lead.PriorityNormal)
+	gone := p.qualified(t, "gone@example.com", lead.StageQualified, pipeline.PathBookCall, lead.PriorityNormal)
 	require.NoError(t, p.svc.Delete(t.Context(), p.org, "test", gone))
-	require.NotEmpty(t, p.route(t, lead.RouteInput{LeadID: gone, EventID: 1}).Skipped)
-	require.NotEmpty(t, p.route(t, lead.RouteInput{LeadID: uuid.New(), EventID: 2}).Skipped)
+	require.NotEmpty(t, p.route(t, pipeline.RouteInput{LeadID: gone, EventID: 1}).Skipped)
+	require.NotEmpty(t, p.route(t, pipeline.RouteInput{LeadID: uuid.New(), EventID: 2}).Skipped)
 
-	l, err := p.svc.Create(t.Context(), p.org, "test", lead.NewLead{Contact: intake.Contact{Email: "nopath@example.com"}})
+	l, err := p.svc.Create(t.Context(), p.org, "test", lead.NewLead{Contact: lead.Contact{Email: "nopath@example.com"}})
 	require.NoError(t, err)
-	require.NotEmpty(t, p.route(t, lead.RouteInput{LeadID: l.ID, EventID: 3}).Skipped)
+	require.NotEmpty(t, p.route(t, pipeline.RouteInput{LeadID: l.ID, EventID: 3}).Skipped)
 
-	lost := p.qualified(t, "lost@example.com", lead.StageLost, lead.PathBookCall, lead.PriorityNormal)
-	require.NotEmpty(t, p.route(t, lead.RouteInput{LeadID: lost, EventID: 4}).Skipped)
+	lost := p.qualified(t, "lost@example.com", lead.StageLost, pipeline.PathBookCall, lead.PriorityNormal)
+	require.NotEmpty(t, p.route(t, pipeline.RouteInput{LeadID: lost, EventID: 4}).Skipped)
 	require.Equal(t, 0, p.count(t, `SELECT count(*) FROM lead_activities WHERE org_id = $1`, p.org))
 
 	// The path of the event wins over the stored one.
-	id := p.qualified(t, "both@example.com", lead.StageNurture, lead.PathBookCall, lead.PriorityNormal)
-	res := p.route(t, lead.RouteInput{LeadID: id, EventID: 5, Path: lead.PathNurture})
-	require.Equal(t, lead.PathNurture, res.Path)
+	id := p.qualified(t, "both@example.com", lead.StageNurture, pipeline.PathBookCall, lead.PriorityNormal)
+	res := p.route(t, pipeline.RouteInput{LeadID: id, EventID: 5, Path: pipeline.PathNurture})
+	require.Equal(t, pipeline.PathNurture, res.Path)
 	require.Equal(t, []string{"follow_up"}, res.Changes)
 }
 
@@ -182,25 +182,25 @@ func TestParseQualified(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		data   string
-		path   lead.Path
+		path   pipeline.Path
 		reason string
 	}{
-		{`{"recommendedPath": "book_call", "reason": "fits"}`, lead.PathBookCall, "fits"},
-		{`{"lead": {"recommendedPath": "nurture"}, "stageReason": "later"}`, lead.PathNurture, "later"},
-		{`{"recommendedPath": "disqualify", "score": 12, "scoreReasons": ["free-mail domain", "no title"]}`, lead.PathDisqualify,
+		{`{"recommendedPath": "book_call", "reason": "fits"}`, pipeline.PathBookCall, "fits"},
+		{`{"lead": {"recommendedPath": "nurture"}, "stageReason": "later"}`, pipeline.PathNurture, "later"},
+		{`{"recommendedPath": "disqualify", "score": 12, "scoreReasons": ["free-mail domain", "no title"]}`, pipeline.PathDisqualify,
 			"Qualification (score 12): free-mail domain; no title"},
 		{`{"recommendedPath": "call_me"}`, "", ""},
 		{`not json`, "", ""},
 		{``, "", ""},
 	} {
-		path, reason := lead.ParseQualified(json.RawMessage(tc.data))
+		path, reason := pipeline.ParseQualified(json.RawMessage(tc.data))
 		require.Equal(t, tc.path, path, tc.data)
 		require.Equal(t, tc.reason, reason, tc.data)
 	}
 }
 
-// TestRouteMany proves RouteMany routes many leads of every path in one call as RouteTx routes
-// each alone (the same results, leads and event counts, compared lead by lead against twins
+// TestRouteMany proves Route routes many leads of every path in one call as it routes each
+// alone (the same results, leads and event counts, compared lead by lead against twins
 // routed one at a time), that a second call is a rerun that changes nothing, and that two inputs
 // about one lead are refused with nothing written.
 func TestRouteMany(t *testing.T) {
@@ -208,16 +208,16 @@ func TestRouteMany(t *testing.T) {
 	p := newPipe(t)
 	type twin struct {
 		stage    lead.Stage
-		path     lead.Path
+		path     pipeline.Path
 		priority lead.Priority
 	}
 	cases := []twin{
-		{lead.StageQualified, lead.PathBookCall, lead.PriorityNormal},
-		{lead.StageQualified, lead.PathBookCall, lead.PriorityUrgent},
-		{lead.StageNurture, lead.PathNurture, lead.PriorityNormal},
-		{lead.StageNew, lead.PathDisqualify, lead.PriorityLow},
-		{lead.StageDisqualified, lead.PathDisqualify, lead.PriorityNormal},
-		{lead.StageConverted, lead.PathBookCall, lead.PriorityNormal},
+		{lead.StageQualified, pipeline.PathBookCall, lead.PriorityNormal},
+		{lead.StageQualified, pipeline.PathBookCall, lead.PriorityUrgent},
+		{lead.StageNurture, pipeline.PathNurture, lead.PriorityNormal},
+		{lead.StageNew, pipeline.PathDisqualify, lead.PriorityLow},
+		{lead.StageDisqualified, pipeline.PathDisqualify, lead.PriorityNormal},
+		{lead.StageConverted, pipeline.PathBookCall, lead.PriorityNormal},
 	}
 	state := func(id uuid.UUID) string {
 		return p.str(t, `SELECT concat_ws(' ', stage, stage_reason, priority, version,
@@ -226,31 +226,31 @@ func TestRouteMany(t *testing.T) {
 			(SELECT string_agg(type, ',' ORDER BY id) FROM events e WHERE e.entity_id = l.id))
 			FROM leads l WHERE id = $1`, id)
 	}
-	var ins []lead.RouteInput
-	var alone []lead.RouteResult
+	var ins []pipeline.RouteInput
+	var alone []pipeline.RouteResult
 	var twins []uuid.UUID
 	for i, c := range cases {
 		one := p.qualified(t, fmt.Sprintf("one%d@example.com", i), c.stage, c.path, c.priority)
-		alone = append(alone, p.route(t, lead.RouteInput{LeadID: one, EventID: int64(100 + i), Reason: "why"}))
+		alone = append(alone, p.route(t, pipeline.RouteInput{LeadID: one, EventID: int64(100 + i), Reason: "why"}))
 		many := p.qualified(t, fmt.Sprintf("many%d@example.com", i), c.stage, c.path, c.priority)
-		ins = append(ins, lead.RouteInput{LeadID: many, EventID: int64(200 + i), Reason: "why"})
+		ins = append(ins, pipeline.RouteInput{LeadID: many, EventID: int64(200 + i), Reason: "why"})
 		twins = append(twins, one)
 	}
-	gone := p.qualified(t, "gone@example.com", lead.StageQualified, lead.PathBookCall, lead.PriorityNormal)
+	gone := p.qualified(t, "gone@example.com", lead.StageQualified, pipeline.PathBookCall, lead.PriorityNormal)
 	require.NoError(t, p.svc.Delete(t.Context(), p.org, "test", gone))
-	ins = append(ins, lead.RouteInput{LeadID: gone, EventID: 300})
-	routeMany := func(ins []lead.RouteInput) ([]lead.RouteResult, error) {
-		var out []lead.RouteResult
+	ins = append(ins, pipeline.RouteInput{LeadID: gone, EventID: 300})
+	routeMany := func(ins []pipeline.RouteInput) ([]pipeline.RouteResult, error) {
+		var out []pipeline.RouteResult
 		err := p.d.Tx(t.Context(), p.org, func(tx *gorm.DB) error {
 			var err error
-			out, err = p.svc.RouteMany(t.Context(), tx, p.org, ins)
+			out, err = p.router.Route(t.Context(), tx, p.org, ins)
 			return err
 		})
 		return out, err
 	}
 	got, err := routeMany(ins)
 	require.NoError(t, err)
-	require.Equal(t, append(alone, lead.RouteResult{Skipped: "lead not found or deleted"}), got)
+	require.Equal(t, append(alone, pipeline.RouteResult{Skipped: "lead not found or deleted"}), got)
 	for i := range cases {
 		require.Equal(t, state(twins[i]), state(ins[i].LeadID), "case %d", i)
 	}
@@ -262,13 +262,13 @@ func TestRouteMany(t *testing.T) {
 	}
 	require.Equal(t, before, p.count(t, `SELECT count(*) FROM events`), "a rerun emits nothing")
 
-	fresh := p.qualified(t, "twice@example.com", lead.StageQualified, lead.PathBookCall, lead.PriorityNormal)
-	_, err = routeMany([]lead.RouteInput{{LeadID: fresh, EventID: 400}, {LeadID: fresh, EventID: 401}})
+	fresh := p.qualified(t, "twice@example.com", lead.StageQualified, pipeline.PathBookCall, lead.PriorityNormal)
+	_, err = routeMany([]pipeline.RouteInput{{LeadID: fresh, EventID: 400}, {LeadID: fresh, EventID: 401}})
 	require.Error(t, err)
 	require.Equal(t, "normal", p.str(t, `SELECT priority FROM leads WHERE id = $1`, fresh))
 }
 
-// TestFollowUpManyLocksInIDOrder proves a batch of follow-ups takes its leads' locks in the
+// TestFollowUpManyLocksInIDOrder proves FollowUp over many follow-ups takes its leads' locks in the
 // order of their ids, as every batch of the pipeline does, whatever the order of its jobs: while
 // another transaction holds the lower lead, a batch naming the higher lead first waits for the
 // lower one holding nothing, so that transaction can go on to lock the higher lead (as a
@@ -276,8 +276,8 @@ func TestRouteMany(t *testing.T) {
 func TestFollowUpManyLocksInIDOrder(t *testing.T) {
 	t.Parallel()
 	p := newPipe(t)
-	lo := p.qualified(t, "first@example.com", lead.StageNurture, lead.PathNurture, lead.PriorityNormal)
-	hi := p.qualified(t, "second@example.com", lead.StageNurture, lead.PathNurture, lead.PriorityNormal)
+	lo := p.qualified(t, "first@example.com", lead.StageNurture, pipeline.PathNurture, lead.PriorityNormal)
+	hi := p.qualified(t, "second@example.com", lead.StageNurture, pipeline.PathNurture, lead.PriorityNormal)
 	if hi.String() < lo.String() {
 		lo, hi = hi, lo
 	}
@@ -294,8 +294,8 @@ func TestFollowUpManyLocksInIDOrder(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- p.d.Tx(t.Context(), p.org, func(tx *gorm.DB) error {
-			_, err := p.svc.FollowUpMany(t.Context(), tx, p.org,
-				[]lead.FollowUpPayload{{LeadID: hi, EventID: 1}, {LeadID: lo, EventID: 2}}, []string{"fu:hi", "fu:lo"})
+			_, err := p.router.FollowUp(t.Context(), tx, p.org,
+				[]pipeline.FollowUpPayload{{LeadID: hi, EventID: 1}, {LeadID: lo, EventID: 2}}, []string{"fu:hi", "fu:lo"})
 			return err
 		})
 	}()

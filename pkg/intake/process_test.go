@@ -1,4 +1,4 @@
-package lead_test
+package intake_test
 
 import (
 	"encoding/json"
@@ -19,13 +19,15 @@ import (
 	"example.com/crm/pkg/lead"
 )
 
-// pipe is a fresh database with the lead service, the queue the gateway writes through, one org
-// and a superuser handle for assertions (row-level security hides rows from the others).
+// pipe is a fresh database with the lead service and the intake processor on it, the queue the
+// gateway writes through, one org and a superuser handle for assertions (row-level security
+// hides rows from the others).
 type pipe struct {
 	d     *db.DB
 	super *db.DB
 	queue *jobs.Queue
 	svc   *lead.Service
+	proc  *intake.Processor
 	org   uuid.UUID
 }
 
@@ -33,7 +35,8 @@ func newPipe(t *testing.T) *pipe {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
 	q := jobs.New(d, jobs.Config{})
-	return &pipe{d: d, super: dbtest.SuperDB(t, url), queue: q, svc: lead.NewService(d.Gorm, events.NewEmitter(q)),
+	svc := lead.NewService(d.Gorm, events.NewEmitter(q))
+	return &pipe{d: d, super: dbtest.SuperDB(t, url), queue: q, svc: svc, proc: intake.NewProcessor(svc),
 		org: dbtest.NewOrg(t, d, "acme")}
 }
 
@@ -69,29 +72,32 @@ func (p *pipe) accept(t *testing.T, sourceID *uuid.UUID, contentType, body strin
 	return a.IntakeID
 }
 
-// process runs ProcessIntakeTx on the raw row id in a tenant transaction of its own.
-func (p *pipe) process(t *testing.T, id uuid.UUID) (lead.IntakeResult, error) {
+// process runs Process on the raw row id alone, in a tenant transaction of its own.
+func (p *pipe) process(t *testing.T, id uuid.UUID) (intake.Result, error) {
 	t.Helper()
-	var res lead.IntakeResult
+	var res []intake.Result
 	err := p.d.Tx(t.Context(), p.org, func(tx *gorm.DB) error {
 		var err error
-		res, err = p.svc.ProcessIntakeTx(t.Context(), tx, p.org, id)
+		res, err = p.proc.Process(t.Context(), tx, p.org, []uuid.UUID{id})
 		return err
 	})
-	return res, err
+	if err != nil {
+		return intake.Result{}, err
+	}
+	return res[0], nil
 }
 
-// rawRow is a lead_intake_raw row as the superuser reads it.
-type rawRow struct {
+// rawOutcome is a lead_intake_raw row as the superuser reads it.
+type rawOutcome struct {
 	Status       string
 	LeadID       *uuid.UUID
 	Fingerprint  *string
 	RejectReason *string
 }
 
-func (p *pipe) raw(t *testing.T, id uuid.UUID) rawRow {
+func (p *pipe) raw(t *testing.T, id uuid.UUID) rawOutcome {
 	t.Helper()
-	var r rawRow
+	var r rawOutcome
 	require.NoError(t, p.super.Pool.QueryRow(t.Context(),
 		`SELECT status, lead_id, fingerprint, reject_reason FROM lead_intake_raw WHERE id = $1`, id).
 		Scan(&r.Status, &r.LeadID, &r.Fingerprint, &r.RejectReason))
@@ -111,7 +117,7 @@ func TestProcessIntakeCreatesLead(t *testing.T) {
 
 	res, err := p.process(t, id)
 	require.NoError(t, err)
-	require.Equal(t, lead.IntakeProcessed, res.Status)
+	require.Equal(t, intake.SubmissionProcessed, res.Status)
 	require.NotNil(t, res.LeadID)
 	require.False(t, res.AlreadyDone)
 
@@ -131,7 +137,7 @@ func TestProcessIntakeCreatesLead(t *testing.T) {
 	require.Equal(t, src, l.SourceID)
 	require.Equal(t, id, l.IntakeID)
 	require.JSONEq(t, `{"budget": 5000, "company_website": "x", "job_title": 1}`, string(l.Extra))
-	require.Equal(t, intake.Fingerprint("ada@example.com", "analytical.io", ""), l.Fingerprint)
+	require.Equal(t, lead.Fingerprint("ada@example.com", "analytical.io", ""), l.Fingerprint)
 
 	raw := p.raw(t, id)
 	require.Equal(t, "processed", raw.Status)
@@ -147,7 +153,7 @@ func TestProcessIntakeCreatesLead(t *testing.T) {
 	again, err := p.process(t, id)
 	require.NoError(t, err)
 	require.True(t, again.AlreadyDone)
-	require.Equal(t, lead.IntakeProcessed, again.Status)
+	require.Equal(t, intake.SubmissionProcessed, again.Status)
 	require.Equal(t, *res.LeadID, *again.LeadID)
 	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM leads WHERE org_id = $1`, p.org))
 	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM events WHERE org_id = $1`, p.org))
@@ -169,7 +175,7 @@ func TestProcessIntakeDuplicate(t *testing.T) {
 	second := p.accept(t, nil, "application/x-www-form-urlencoded", "email=+GRACE%40Navy.Example+&phone=%2B1+555+0100")
 	dup, err := p.process(t, second)
 	require.NoError(t, err)
-	require.Equal(t, lead.IntakeDuplicate, dup.Status)
+	require.Equal(t, intake.SubmissionDuplicate, dup.Status)
 	require.Equal(t, leadID, *dup.LeadID)
 	raw := p.raw(t, second)
 	require.Equal(t, "duplicate", raw.Status)
@@ -186,7 +192,7 @@ func TestProcessIntakeDuplicate(t *testing.T) {
 	again, err := p.process(t, second)
 	require.NoError(t, err)
 	require.True(t, again.AlreadyDone)
-	require.Equal(t, lead.IntakeDuplicate, again.Status)
+	require.Equal(t, intake.SubmissionDuplicate, again.Status)
 	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM lead_activities WHERE org_id = $1`, p.org))
 	require.Equal(t, 2, p.count(t, `SELECT count(*) FROM events WHERE org_id = $1`, p.org))
 }
@@ -224,7 +230,7 @@ func TestProcessIntakeRejects(t *testing.T) {
 		id := p.accept(t, nil, tc.contentType, tc.body)
 		res, err := p.process(t, id)
 		require.NoError(t, err, tc.body)
-		require.Equal(t, lead.IntakeRejected, res.Status, tc.body)
+		require.Equal(t, intake.SubmissionRejected, res.Status, tc.body)
 		require.Nil(t, res.LeadID)
 		require.Contains(t, res.RejectReason, tc.reason, tc.body)
 		raw := p.raw(t, id)
@@ -244,7 +250,7 @@ func TestProcessIntakeCSVRowAndForm(t *testing.T) {
 	row := p.accept(t, nil, "application/json", `{"Email": "", "Phone": "+49 30 1234", "First Name": "Max", "last_name": "Muster", "Profile Link": "https://linkedin.example/in/max", "=cmd": "=1+1"}`)
 	res, err := p.process(t, row)
 	require.NoError(t, err)
-	require.Equal(t, lead.IntakeProcessed, res.Status, res.RejectReason)
+	require.Equal(t, intake.SubmissionProcessed, res.Status, res.RejectReason)
 	var name, phone, profile, extra string
 	require.NoError(t, p.super.Pool.QueryRow(t.Context(), `SELECT name, phone, profile_link, extra::text FROM leads WHERE id = $1`, *res.LeadID).
 		Scan(&name, &phone, &profile, &extra))
@@ -256,7 +262,7 @@ func TestProcessIntakeCSVRowAndForm(t *testing.T) {
 	form := p.accept(t, nil, "application/x-www-form-urlencoded; charset=utf-8", "email=lin%40example.org&name=Lin&utm_source=ad&_gotcha=")
 	res, err = p.process(t, form)
 	require.NoError(t, err)
-	require.Equal(t, lead.IntakeProcessed, res.Status, res.RejectReason)
+	require.Equal(t, intake.SubmissionProcessed, res.Status, res.RejectReason)
 	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM leads WHERE id = $1 AND email = 'lin@example.org'
 		AND extra = '{"utm_source": "ad"}'::jsonb`, *res.LeadID))
 }

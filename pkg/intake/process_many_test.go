@@ -1,4 +1,4 @@
-package lead_test
+package intake_test
 
 import (
 	"fmt"
@@ -32,9 +32,9 @@ type intakeWorld struct {
 func newIntakeWorld(t *testing.T, cases []intakeCase) *intakeWorld {
 	t.Helper()
 	w := &intakeWorld{pipe: newPipe(t)}
-	existing, err := w.svc.Create(t.Context(), w.org, "test", lead.NewLead{Contact: intake.Contact{Email: "edsger@beta.io", Name: "Edsger"}})
+	existing, err := w.svc.Create(t.Context(), w.org, "test", lead.NewLead{Contact: lead.Contact{Email: "edsger@beta.io", Name: "Edsger"}})
 	require.NoError(t, err)
-	gone, err := w.svc.Create(t.Context(), w.org, "test", lead.NewLead{Contact: intake.Contact{Email: "barbara@mit.example"}})
+	gone, err := w.svc.Create(t.Context(), w.org, "test", lead.NewLead{Contact: lead.Contact{Email: "barbara@mit.example"}})
 	require.NoError(t, err)
 	require.NoError(t, w.svc.Delete(t.Context(), w.org, "test", gone.ID))
 	w.existing, w.gone = existing.ID, gone.ID
@@ -51,7 +51,7 @@ func newIntakeWorld(t *testing.T, cases []intakeCase) *intakeWorld {
 
 // describe says what a result is, with lead ids named by the delivery that made the lead (or
 // "existing" and "deleted"), so that two databases compare.
-func (w *intakeWorld) describe(t *testing.T, res lead.IntakeResult) string {
+func (w *intakeWorld) describe(t *testing.T, res intake.Result) string {
 	t.Helper()
 	return fmt.Sprintf("%s done=%v reason=%q lead=%s", res.Status, res.AlreadyDone, res.RejectReason, w.name(t, res.LeadID))
 }
@@ -121,9 +121,9 @@ func deref(s *string) string {
 	return *s
 }
 
-// TestProcessIntakeManyAgrees proves the batch form (ProcessIntakeMany: one statement per step
-// for the new leads of a batch) writes and returns exactly what ProcessIntakeTx does delivery by
-// delivery in the same order: new leads (JSON, mapped fields, a form, a CSV row, the person of a
+// TestProcessIntakeManyAgrees proves a batch of many (one statement per step for the new leads
+// of a batch) writes and returns exactly what a batch of one does delivery by delivery in the
+// same order: new leads (JSON, mapped fields, a form, a CSV row, the person of a
 // deleted lead), rejections, a repeat of a live lead, one person delivered twice in the batch
 // (the first makes the lead, the second is its touchpoint), and a row processed before; that a
 // rerun changes nothing; and that a batch naming a missing row, another org's row or one row
@@ -156,11 +156,11 @@ func TestProcessIntakeManyAgrees(t *testing.T) {
 		require.NoError(t, err)
 		want = append(want, one.describe(t, res))
 	}
-	batch := func(ids []uuid.UUID) ([]lead.IntakeResult, error) {
-		var res []lead.IntakeResult
+	batch := func(ids []uuid.UUID) ([]intake.Result, error) {
+		var res []intake.Result
 		err := many.d.Tx(t.Context(), many.org, func(tx *gorm.DB) error {
 			var err error
-			res, err = many.svc.ProcessIntakeMany(t.Context(), tx, many.org, ids)
+			res, err = many.proc.Process(t.Context(), tx, many.org, ids)
 			return err
 		})
 		return res, err
