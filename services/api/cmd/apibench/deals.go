@@ -20,7 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"example.com/crm/pkg/benchreport"
+	"example.com/crm/tools/benchreport"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/deal"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"example.com/crm/pkg/benchreport"
+	"example.com/crm/tools/benchreport"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/org"
 )
