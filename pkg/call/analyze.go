@@ -132,8 +132,8 @@ func (s *Service) EscalateTx(ctx context.Context, tx *gorm.DB, orgID, id uuid.UU
 		model = *c.AnalysisModel
 	}
 	body := fmt.Sprintf("Call analysis by %s scored the buying signal %d (threshold %d).", model, score, s.threshold)
-	if len(c.SignalPhrases) > 0 {
-		quoted, _ := json.Marshal([]string(c.SignalPhrases))
+	if len(c.SignalPhrases.V) > 0 {
+		quoted, _ := json.Marshal(c.SignalPhrases.V)
 		body += " Signals: " + strings.Trim(string(quoted), "[]") + "."
 	}
 	if r := []rune(body); len(r) > lead.MaxTextLen {

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/page"
 )
 
@@ -75,7 +76,7 @@ func storeAnalysis(tx *gorm.DB, orgID, id uuid.UUID, a Analysis) (bool, error) {
 	res := tx.Exec(`UPDATE calls SET summary = ?, buying_signal_score = ?, signal_phrases = ?::jsonb,
 	objections = ?::jsonb, next_steps = ?::jsonb, analysis_model = ?, analyzed_at = now()
 WHERE org_id = ? AND id = ? AND analyzed_at IS NULL`,
-		a.Summary, a.BuyingSignalScore, Strings(a.SignalPhrases), Strings(a.Objections), Strings(a.NextSteps), a.Model, orgID, id)
+		a.Summary, a.BuyingSignalScore, db.JSONOf(a.SignalPhrases), db.JSONOf(a.Objections), db.JSONOf(a.NextSteps), a.Model, orgID, id)
 	if res.Error != nil {
 		return false, fmt.Errorf("store call analysis: %w", res.Error)
 	}

@@ -202,8 +202,8 @@ func (s *Service) Update(ctx context.Context, orgID uuid.UUID, actor string, id 
 			return invalid([]apperr.FieldError{{Field: "kind", Message: "cannot be changed; create a new source instead"}})
 		}
 		next := sourceSettings{
-			name: cur.Name, redirectURL: cur.RedirectURL, allowedOrigins: cur.AllowedOrigins,
-			fieldMapping: cur.FieldMapping, rateLimit: cur.RateLimitPerMinute,
+			name: cur.Name, redirectURL: cur.RedirectURL, allowedOrigins: cur.AllowedOrigins.V,
+			fieldMapping: cur.FieldMapping.V, rateLimit: cur.RateLimitPerMinute,
 		}
 		if p.Name != nil {
 			next.name = *p.Name
@@ -255,15 +255,15 @@ func diffSettings(cur sourceRow, next sourceSettings) map[string]Change {
 	if str(cur.RedirectURL) != str(next.redirectURL) {
 		out["redirectUrl"] = Change{From: cur.RedirectURL, To: next.redirectURL}
 	}
-	origins := []string(cur.AllowedOrigins)
+	origins := cur.AllowedOrigins.V
 	if origins == nil {
 		origins = []string{}
 	}
 	if !slices.Equal(origins, next.allowedOrigins) {
 		out["allowedOrigins"] = Change{From: origins, To: next.allowedOrigins}
 	}
-	if !mapsEqual(cur.FieldMapping, next.fieldMapping) {
-		out["fieldMapping"] = Change{From: cur.FieldMapping, To: next.fieldMapping}
+	if !mapsEqual(cur.FieldMapping.V, next.fieldMapping) {
+		out["fieldMapping"] = Change{From: cur.FieldMapping.V, To: next.fieldMapping}
 	}
 	if cur.RateLimitPerMinute != next.rateLimit {
 		out["rateLimitPerMinute"] = Change{From: cur.RateLimitPerMinute, To: next.rateLimit}

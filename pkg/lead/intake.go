@@ -21,6 +21,7 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/intake"
 )
@@ -83,7 +84,7 @@ type rawIntake struct {
 	ReceivedAt   time.Time
 	// FieldMapping is the mapping of the source (also of one deleted since the delivery was
 	// accepted); none for a delivery without a source or a source that is gone.
-	FieldMapping intake.FieldMapping
+	FieldMapping db.JSON[intake.FieldMapping]
 }
 
 // ProcessIntakeTx processes the raw intake row intakeID of orgID inside the caller's tenant
@@ -115,7 +116,7 @@ func (s *Service) ProcessIntakeTx(ctx context.Context, tx *gorm.DB, orgID, intak
 	if raw.Status != string(IntakePending) {
 		return IntakeResult{Status: IntakeStatus(raw.Status), LeadID: raw.LeadID, RejectReason: str(raw.RejectReason), AlreadyDone: true}, nil
 	}
-	l, c, reason := buildIntakeLead(raw, raw.FieldMapping)
+	l, c, reason := buildIntakeLead(raw, raw.FieldMapping.V)
 	if reason != "" {
 		return IntakeResult{Status: IntakeRejected, RejectReason: reason}, markRaw(tx, orgID, raw.ID, IntakeRejected, nil, nil, &reason)
 	}

@@ -49,7 +49,7 @@ func (s *Service) ProcessIntakeMany(ctx context.Context, tx *gorm.DB, orgID uuid
 		if !ok || raw.Status != string(IntakePending) {
 			continue
 		}
-		if l, _, reason := buildIntakeLead(raw, raw.FieldMapping); reason == "" {
+		if l, _, reason := buildIntakeLead(raw, raw.FieldMapping.V); reason == "" {
 			news = append(news, intakeLead{lead: l, sourceID: raw.SourceID, intakeID: raw.ID})
 		}
 	}

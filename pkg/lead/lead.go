@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/page"
 )
@@ -111,18 +112,13 @@ func (d *Doc) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Scan reads a jsonb value.
+// Scan reads a jsonb value as its bytes.
 func (d *Doc) Scan(src any) error {
-	switch v := src.(type) {
-	case nil:
-		*d = nil
-	case []byte:
-		*d = append(Doc(nil), v...)
-	case string:
-		*d = Doc(v)
-	default:
-		return fmt.Errorf("scan %T into lead.Doc", src)
+	b, err := db.JSONBytes(src)
+	if err != nil {
+		return fmt.Errorf("scan into lead.Doc: %w", err)
 	}
+	*d = b
 	return nil
 }
 
