@@ -53,6 +53,9 @@ func (c *Call) utc() {
 	}
 }
 
+// eventKey is the idempotency key of the event typ about call id: each happens once per call.
+func eventKey(typ string, id uuid.UUID) string { return typ + ":" + id.String() }
+
 // Booking is the input of Book.
 type Booking struct {
 	LeadID      uuid.UUID

@@ -34,7 +34,7 @@ type Options struct {
 // every change emits its event in that transaction, with actor as the event's actor.
 type Service struct {
 	db        *gorm.DB
-	emitter   *events.Emitter
+	emit      events.EmitFunc
 	leads     *lead.Service
 	analyzer  Analyzer
 	threshold int
@@ -48,7 +48,7 @@ func NewService(g *gorm.DB, emitter *events.Emitter, o Options) *Service {
 	if g == nil || emitter == nil {
 		panic("call.NewService: nil dependency")
 	}
-	s := &Service{db: g, emitter: emitter, leads: lead.NewService(g, emitter), analyzer: o.Analyzer, threshold: DefaultBuyingSignalThreshold}
+	s := &Service{db: g, emit: emitter.About(EntityType), leads: lead.NewService(g, emitter), analyzer: o.Analyzer, threshold: DefaultBuyingSignalThreshold}
 	if s.analyzer == nil {
 		s.analyzer = Builtin{}
 	}
@@ -69,14 +69,6 @@ func (s *Service) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
-}
-
-func (s *Service) emit(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor, typ string, callID uuid.UUID, payload any) error {
-	_, _, err := s.emitter.Emit(ctx, tx, events.NewEvent{
-		OrgID: orgID, Type: typ, EntityType: EntityType, EntityID: callID,
-		Payload: payload, IdempotencyKey: typ + ":" + callID.String(), Actor: actor,
-	})
-	return err
 }
 
 func invalid(field, message string) error {
@@ -132,7 +124,7 @@ func (s *Service) Book(ctx context.Context, orgID uuid.UUID, actor string, b Boo
 		}, 0); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, orgID, actor, events.CallBooked, out.ID, BookedPayload{
+		return s.emit(ctx, tx, orgID, actor, events.CallBooked, out.ID, eventKey(events.CallBooked, out.ID), BookedPayload{
 			LeadID: out.LeadID, ScheduledAt: out.ScheduledAt, DurationMinutes: out.DurationMinutes,
 			LeadStage: string(l.Stage), Version: out.Version,
 		})
@@ -282,7 +274,7 @@ func (s *Service) change(ctx context.Context, orgID uuid.UUID, actor string, id 
 		if decorate != nil {
 			decorate(&p)
 		}
-		return s.emit(ctx, tx, orgID, actor, eventOf[to], id, p)
+		return s.emit(ctx, tx, orgID, actor, eventOf[to], id, eventKey(eventOf[to], id), p)
 	})
 	if err != nil {
 		return Call{}, fmt.Errorf("%s call: %w", verbOf[to], err)

@@ -22,10 +22,10 @@ import (
 // reads (Get, List, Pipeline) run in a read-only tenant transaction sent in one round trip
 // (db.ReadTx).
 type Service struct {
-	db      *gorm.DB
-	read    func(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error
-	emitter *events.Emitter
-	leads   *lead.Service
+	db    *gorm.DB
+	read  func(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error
+	emit  events.EmitFunc
+	leads *lead.Service
 }
 
 // NewService returns the use cases on g, emitting through emitter. Its reads borrow g's
@@ -37,7 +37,7 @@ func NewService(g *gorm.DB, emitter *events.Emitter) *Service {
 	read := func(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error {
 		return db.GormReadTx(ctx, g, orgID, queue)
 	}
-	return &Service{db: g, read: read, emitter: emitter, leads: lead.NewService(g, emitter)}
+	return &Service{db: g, read: read, emit: emitter.About(EntityType), leads: lead.NewService(g, emitter)}
 }
 
 // NewServiceDB is NewService on d, with the reads on d's pgx pool directly (db.DB.ReadTx), as
@@ -49,14 +49,6 @@ func NewServiceDB(d *db.DB, emitter *events.Emitter) *Service {
 	s := NewService(d.Gorm, emitter)
 	s.read = d.ReadTx
 	return s
-}
-
-func (s *Service) emit(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor, typ string, dealID uuid.UUID, key string, payload any) error {
-	_, _, err := s.emitter.Emit(ctx, tx, events.NewEvent{
-		OrgID: orgID, Type: typ, EntityType: EntityType, EntityID: dealID,
-		Payload: payload, IdempotencyKey: key, Actor: actor,
-	})
-	return err
 }
 
 // Create stores a deal of the live lead in.LeadID and converts the lead, in one transaction:

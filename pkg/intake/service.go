@@ -60,8 +60,8 @@ type SecretRotatedPayload struct {
 // Service holds the intake source use cases of the API. Each runs in one tenant transaction of
 // the org it is given and emits its event there, with actor as the event's actor.
 type Service struct {
-	db      *gorm.DB
-	emitter *events.Emitter
+	db   *gorm.DB
+	emit events.EmitFunc
 }
 
 // NewService returns the use cases on g, emitting through emitter.
@@ -69,14 +69,7 @@ func NewService(g *gorm.DB, emitter *events.Emitter) *Service {
 	if g == nil || emitter == nil {
 		panic("intake.NewService: nil dependency")
 	}
-	return &Service{db: g, emitter: emitter}
-}
-
-func (s *Service) emit(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor, typ string, id uuid.UUID, key string, payload any) error {
-	_, _, err := s.emitter.Emit(ctx, tx, events.NewEvent{
-		OrgID: orgID, Type: typ, EntityType: EntityType, EntityID: id, Payload: payload, IdempotencyKey: key, Actor: actor,
-	})
-	return err
+	return &Service{db: g, emit: emitter.About(EntityType)}
 }
 
 func nameTaken(name string) error {

@@ -25,6 +25,7 @@ type Service struct {
 	db      *gorm.DB
 	read    func(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error
 	emitter *events.Emitter
+	emit    events.EmitFunc
 	// Now is the clock for checks of client-given times; nil is time.Now.
 	Now func() time.Time
 }
@@ -38,7 +39,7 @@ func NewService(g *gorm.DB, emitter *events.Emitter) *Service {
 	read := func(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error {
 		return db.GormReadTx(ctx, g, orgID, queue)
 	}
-	return &Service{db: g, read: read, emitter: emitter}
+	return &Service{db: g, read: read, emitter: emitter, emit: emitter.About(EntityType)}
 }
 
 // NewServiceDB is NewService on d, with the reads on d's pgx pool directly (db.DB.ReadTx), as
@@ -59,18 +60,8 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
-func (s *Service) emit(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor, typ string, leadID uuid.UUID, key string, payload any) error {
-	_, _, err := s.emitter.Emit(ctx, tx, leadEvent(orgID, actor, typ, leadID, key, payload))
-	return err
-}
-
-// leadEvent is an event about lead leadID.
-func leadEvent(orgID uuid.UUID, actor, typ string, leadID uuid.UUID, key string, payload any) events.NewEvent {
-	return events.NewEvent{
-		OrgID: orgID, Type: typ, EntityType: EntityType, EntityID: leadID,
-		Payload: payload, IdempotencyKey: key, Actor: actor,
-	}
-}
+// leadEvent is an event about a lead, for the batches that emit several at once (EmitAll).
+var leadEvent = events.Entity(EntityType).Event
 
 // duplicate is the refusal of a lead whose fingerprint a live lead of the org already has.
 func duplicate(existing uuid.UUID) error {
