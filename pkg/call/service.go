@@ -165,7 +165,7 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page
 		if err != nil {
 			return err
 		}
-		out = page.Finish(rows, f.Page.Limit, func(c Call) any { return callCursor{Sort: f.Sort, At: c.ScheduledAt, ID: c.ID} })
+		out = keysets[f.Sort].Page(rows, f.Page.Limit)
 		return nil
 	})
 	if err != nil {

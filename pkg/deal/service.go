@@ -306,6 +306,5 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page
 	if err := s.read(ctx, orgID, func(b *pgx.Batch) { queueListDeals(b, q, args, &rows) }); err != nil {
 		return page.Page[Deal]{}, fmt.Errorf("list deals: %w", err)
 	}
-	ks := keysets[f.Sort]
-	return page.Finish(rows, f.Page.Limit, func(d Deal) any { return ks.key(f.Sort, d) }), nil
+	return keysets[f.Sort].Page(rows, f.Page.Limit), nil
 }

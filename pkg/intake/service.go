@@ -170,7 +170,7 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, k Kind, p page.Requ
 		for i, r := range rows {
 			sources[i] = r.source()
 		}
-		out = page.Finish(sources, p.Limit, func(src Source) any { return sourceCursor{At: src.CreatedAt, ID: src.ID} })
+		out = sourceKeyset.Page(sources, p.Limit)
 		return nil
 	})
 	if err != nil {

@@ -118,35 +118,24 @@ func getSource(tx *gorm.DB, orgID, id uuid.UUID, forUpdate bool) (sourceRow, err
 	return out, nil
 }
 
-// sourceCursor is the position of the last source of a page (newest first).
-type sourceCursor struct {
-	At time.Time `json:"t"`
-	ID uuid.UUID `json:"i"`
-}
+// sourceKeyset is the order of List: newest first.
+var sourceKeyset = page.Desc(
+	page.Time("created_at", "t", func(s Source) time.Time { return s.CreatedAt }),
+	page.UUID("id", "i", func(s Source) uuid.UUID { return s.ID }))
 
 // listSources returns up to p.Limit+1 live sources of the org (of kind k when not ""), newest
 // first, after the cursor.
 func listSources(tx *gorm.DB, orgID uuid.UUID, k Kind, p page.Request) ([]sourceRow, error) {
+	args := db.Marks{orgID}
 	q := `SELECT ` + sourceColumns + ` FROM intake_sources WHERE org_id = ? AND deleted_at IS NULL`
-	args := []any{orgID}
 	if k != "" {
-		q += ` AND kind = ?`
-		args = append(args, string(k))
+		q += ` AND kind = ` + args.Add(string(k))
 	}
-	if p.Cursor != "" {
-		var c sourceCursor
-		if err := page.Decode(p.Cursor, &c); err != nil {
-			return nil, err
-		}
-		if c.ID == uuid.Nil || c.At.IsZero() {
-			return nil, apperr.Errorf(apperr.BadRequest, "invalid cursor").
-				WithFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor returned by this list"})
-		}
-		q += ` AND (created_at, id) < (?, ?)`
-		args = append(args, c.At, c.ID)
+	tail, err := sourceKeyset.Tail(p.Cursor, p.Limit, &args)
+	if err != nil {
+		return nil, err
 	}
-	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
-	args = append(args, p.Limit+1)
+	q += tail
 	var out []sourceRow
 	if err := tx.Raw(q, args...).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("list intake sources: %w", err)

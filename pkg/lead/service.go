@@ -383,7 +383,7 @@ func (s *Service) ListActivities(ctx context.Context, orgID, leadID uuid.UUID, p
 		if err != nil {
 			return err
 		}
-		out = page.Finish(rows, p.Limit, func(a Activity) any { return activityCursor{At: a.OccurredAt, ID: a.ID} })
+		out = activityKeyset.Page(rows, p.Limit)
 		return nil
 	})
 	if err != nil {
@@ -414,7 +414,7 @@ func (s *Service) History(ctx context.Context, orgID, leadID uuid.UUID, p page.R
 		if err != nil {
 			return err
 		}
-		out = page.Finish(rows, p.Limit, func(e Event) any { return eventCursor{ID: e.ID} })
+		out = eventKeyset.Page(rows, p.Limit)
 		return nil
 	})
 	if err != nil {
@@ -442,5 +442,5 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page
 	if err := s.read(ctx, orgID, func(b *pgx.Batch) { queueListLeads(b, q, args, f.Q != "", &rows) }); err != nil {
 		return page.Page[Lead]{}, fmt.Errorf("list leads: %w", err)
 	}
-	return page.Finish(rows, f.Page.Limit, func(l Lead) any { return cursorOf(f.Sort, l) }), nil
+	return keysets[f.Sort].Page(rows, f.Page.Limit), nil
 }
