@@ -179,8 +179,8 @@ func badParam(name, message string) error {
 }
 
 func checkFilter(f ListFilter) error {
-	if f.Page.Limit < 1 || f.Page.Limit > page.MaxLimit {
-		return badParam("limit", fmt.Sprintf("must be an integer from 1 to %d", page.MaxLimit))
+	if err := f.Page.Check(); err != nil {
+		return err
 	}
 	if f.Status != "" && !f.Status.Valid() {
 		return badParam("status", "must be one of: booked, completed, no_show, cancelled")

@@ -152,9 +152,8 @@ func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Source, error) 
 // List returns a page of the org's live sources, newest first (by createdAt, then id), of kind
 // k when k is not "". A bad kind, limit or cursor is apperr.BadRequest.
 func (s *Service) List(ctx context.Context, orgID uuid.UUID, k Kind, p page.Request) (page.Page[Source], error) {
-	if p.Limit < 1 || p.Limit > page.MaxLimit {
-		return page.Page[Source]{}, apperr.Errorf(apperr.BadRequest, "limit must be an integer from 1 to %d", page.MaxLimit).
-			WithFields(apperr.FieldError{Field: "limit", Message: fmt.Sprintf("must be an integer from 1 to %d", page.MaxLimit)})
+	if err := p.Check(); err != nil {
+		return page.Page[Source]{}, err
 	}
 	if k != "" && !k.Valid() {
 		return page.Page[Source]{}, apperr.Errorf(apperr.BadRequest, "kind must be one of webhook, form, csv").

@@ -235,15 +235,8 @@ func badParam(name, message string) error {
 	return apperr.Errorf(apperr.BadRequest, "%s %s", name, message).WithFields(apperr.FieldError{Field: name, Message: message})
 }
 
-func checkPage(p page.Request) error {
-	if p.Limit < 1 || p.Limit > page.MaxLimit {
-		return badParam("limit", fmt.Sprintf("must be an integer from 1 to %d", page.MaxLimit))
-	}
-	return nil
-}
-
 func checkFilter(f ListFilter) error {
-	if err := checkPage(f.Page); err != nil {
+	if err := f.Page.Check(); err != nil {
 		return err
 	}
 	if f.Stage != "" && !f.Stage.Valid() {

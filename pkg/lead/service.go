@@ -371,7 +371,7 @@ func occurred(at *time.Time, now time.Time) time.Time {
 // ListActivities returns a page of the live lead's activities, newest first (by occurredAt,
 // then id). A missing or deleted lead is apperr.NotFound; a bad cursor apperr.BadRequest.
 func (s *Service) ListActivities(ctx context.Context, orgID, leadID uuid.UUID, p page.Request) (page.Page[Activity], error) {
-	if err := checkPage(p); err != nil {
+	if err := p.Check(); err != nil {
 		return page.Page[Activity]{}, err
 	}
 	var out page.Page[Activity]
@@ -398,7 +398,7 @@ func (s *Service) ListActivities(ctx context.Context, orgID, leadID uuid.UUID, p
 // change emits while it holds the lead's row lock (or, for lead.created, before the lead is
 // visible to anyone).
 func (s *Service) History(ctx context.Context, orgID, leadID uuid.UUID, p page.Request) (page.Page[Event], error) {
-	if err := checkPage(p); err != nil {
+	if err := p.Check(); err != nil {
 		return page.Page[Event]{}, err
 	}
 	var out page.Page[Event]

@@ -162,3 +162,15 @@ func TestClamped(t *testing.T) {
 	require.Equal(t, 7, page.Request{Limit: 7}.Clamped())
 	require.Equal(t, page.MaxLimit, page.Request{Limit: page.MaxLimit + 1}.Clamped())
 }
+
+// TestCheck proves a refusing list's limit check: 1..MaxLimit, else 400 on field "limit".
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, page.Request{Limit: 1}.Check())
+	require.NoError(t, page.Request{Limit: page.MaxLimit}.Check())
+	for _, n := range []int{0, -1, page.MaxLimit + 1} {
+		err := page.Request{Limit: n}.Check()
+		require.Equal(t, apperr.BadRequest, apperr.CodeOf(err))
+		require.EqualError(t, err, "limit must be an integer from 1 to 200")
+	}
+}

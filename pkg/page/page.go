@@ -82,6 +82,21 @@ func Finish[T any](rows []T, limit int, key func(T) any) Page[T] {
 	return Page[T]{Data: rows, NextCursor: &c}
 }
 
+// Check refuses a limit outside 1..MaxLimit, for a list that refuses rather than clamps: it is
+// BadLimit.
+func (r Request) Check() error {
+	if r.Limit < 1 || r.Limit > MaxLimit {
+		return BadLimit()
+	}
+	return nil
+}
+
+// BadLimit is the error of a limit outside 1..MaxLimit: apperr.BadRequest on field "limit".
+func BadLimit() error {
+	msg := fmt.Sprintf("must be an integer from 1 to %d", MaxLimit)
+	return apperr.Errorf(apperr.BadRequest, "limit %s", msg).WithFields(apperr.FieldError{Field: "limit", Message: msg})
+}
+
 // Clamped is the request's limit for a list that clamps rather than refuses: DefaultLimit for
 // none (0 or less), MaxLimit at the most.
 func (r Request) Clamped() int {
