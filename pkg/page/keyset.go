@@ -101,6 +101,9 @@ func newKeyset[T any](desc bool, keys []Key[T]) Keyset[T] {
 	if len(keys) == 0 {
 		panic("page: a keyset without keys")
 	}
+	if keys[0].nullsLow && len(keys) == 1 {
+		panic(fmt.Sprintf("page: nullable key %s without a unique key after it", keys[0].col))
+	}
 	for _, k := range keys[1:] {
 		if k.nullsLow {
 			panic(fmt.Sprintf("page: nullable key %s after the first", k.col))

@@ -81,6 +81,9 @@ func TestKeysetSQL(t *testing.T) {
 	require.Equal(t, "id < $1::int8", pos.After(&sa))
 	require.Equal(t, args{int64(8)}, sa)
 
+	require.Panics(t, func() { page.Asc(byScore) }, "a nullable key alone orders nothing uniquely")
+	require.Panics(t, func() { page.Asc(byID, byScore) }, "only the first key may be nullable")
+
 	first, err := asc.Position("")
 	require.NoError(t, err)
 	require.True(t, first.First())
