@@ -90,7 +90,7 @@ func (s *Service) Analyze(ctx context.Context, orgID, id uuid.UUID, commit Commi
 			out.Skipped = "call already analysed"
 			return nil
 		}
-		if err := s.emit(ctx, tx, orgID, AnalyzeActor, CallAnalyzed, id, AnalyzedPayload{
+		if err := s.emit(ctx, tx, orgID, AnalyzeActor, CallAnalyzed, id, eventKey(CallAnalyzed, id), AnalyzedPayload{
 			LeadID: locked.LeadID, BuyingSignalScore: a.BuyingSignalScore, Model: a.Model, Threshold: s.threshold,
 		}); err != nil {
 			return err
@@ -99,7 +99,7 @@ func (s *Service) Analyze(ctx context.Context, orgID, id uuid.UUID, commit Commi
 			return nil
 		}
 		out.Escalated = true
-		return s.emit(ctx, tx, orgID, AnalyzeActor, events.BuyingSignalHigh, id, BuyingSignalPayload{
+		return s.emit(ctx, tx, orgID, AnalyzeActor, events.BuyingSignalHigh, id, eventKey(events.BuyingSignalHigh, id), BuyingSignalPayload{
 			CallID: id, LeadID: locked.LeadID, BuyingSignalScore: a.BuyingSignalScore, Threshold: s.threshold,
 			Model: a.Model, SignalPhrases: a.SignalPhrases,
 		})
@@ -151,8 +151,8 @@ func (s *Service) escalation(c Call) lead.Escalation {
 		model = *c.AnalysisModel
 	}
 	body := fmt.Sprintf("Call analysis by %s scored the buying signal %d (threshold %d).", model, score, s.threshold)
-	if len(c.SignalPhrases) > 0 {
-		quoted, _ := json.Marshal([]string(c.SignalPhrases))
+	if len(c.SignalPhrases.V) > 0 {
+		quoted, _ := json.Marshal(c.SignalPhrases.V)
 		body += " Signals: " + strings.Trim(string(quoted), "[]") + "."
 	}
 	if r := []rune(body); len(r) > lead.MaxTextLen {

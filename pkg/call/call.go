@@ -1,13 +1,11 @@
 package call
 
 import (
-	"database/sql/driver"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/page"
 )
 
@@ -17,26 +15,26 @@ const EntityType = "call"
 // Call is a call as the API shows it (API.md field names). Nullable columns are pointers and
 // show as null.
 type Call struct {
-	ID                uuid.UUID  `json:"id" gorm:"column:id"`
-	LeadID            uuid.UUID  `json:"leadId" gorm:"column:lead_id"`
-	Status            Status     `json:"status" gorm:"column:status"`
-	ScheduledAt       time.Time  `json:"scheduledAt" gorm:"column:scheduled_at"`
-	DurationMinutes   int        `json:"durationMinutes" gorm:"column:duration_minutes"`
-	Transcript        *string    `json:"transcript" gorm:"column:transcript"`
-	Notes             *string    `json:"notes" gorm:"column:notes"`
-	Summary           *string    `json:"summary" gorm:"column:summary"`
-	BuyingSignalScore *int       `json:"buyingSignalScore" gorm:"column:buying_signal_score"`
-	SignalPhrases     Strings    `json:"signalPhrases" gorm:"column:signal_phrases"`
-	Objections        Strings    `json:"objections" gorm:"column:objections"`
-	NextSteps         Strings    `json:"nextSteps" gorm:"column:next_steps"`
-	AnalysisModel     *string    `json:"analysisModel" gorm:"column:analysis_model"`
-	AnalyzedAt        *time.Time `json:"analyzedAt" gorm:"column:analyzed_at"`
-	CompletedAt       *time.Time `json:"completedAt" gorm:"column:completed_at"`
-	CancelledAt       *time.Time `json:"cancelledAt" gorm:"column:cancelled_at"`
-	NoShowAt          *time.Time `json:"noShowAt" gorm:"column:no_show_at"`
-	Version           int        `json:"version" gorm:"column:version"`
-	CreatedAt         time.Time  `json:"createdAt" gorm:"column:created_at"`
-	UpdatedAt         time.Time  `json:"updatedAt" gorm:"column:updated_at"`
+	ID                uuid.UUID         `json:"id" gorm:"column:id"`
+	LeadID            uuid.UUID         `json:"leadId" gorm:"column:lead_id"`
+	Status            Status            `json:"status" gorm:"column:status"`
+	ScheduledAt       time.Time         `json:"scheduledAt" gorm:"column:scheduled_at"`
+	DurationMinutes   int               `json:"durationMinutes" gorm:"column:duration_minutes"`
+	Transcript        *string           `json:"transcript" gorm:"column:transcript"`
+	Notes             *string           `json:"notes" gorm:"column:notes"`
+	Summary           *string           `json:"summary" gorm:"column:summary"`
+	BuyingSignalScore *int              `json:"buyingSignalScore" gorm:"column:buying_signal_score"`
+	SignalPhrases     db.JSON[[]string] `json:"signalPhrases" gorm:"column:signal_phrases"`
+	Objections        db.JSON[[]string] `json:"objections" gorm:"column:objections"`
+	NextSteps         db.JSON[[]string] `json:"nextSteps" gorm:"column:next_steps"`
+	AnalysisModel     *string           `json:"analysisModel" gorm:"column:analysis_model"`
+	AnalyzedAt        *time.Time        `json:"analyzedAt" gorm:"column:analyzed_at"`
+	CompletedAt       *time.Time        `json:"completedAt" gorm:"column:completed_at"`
+	CancelledAt       *time.Time        `json:"cancelledAt" gorm:"column:cancelled_at"`
+	NoShowAt          *time.Time        `json:"noShowAt" gorm:"column:no_show_at"`
+	Version           int               `json:"version" gorm:"column:version"`
+	CreatedAt         time.Time         `json:"createdAt" gorm:"column:created_at"`
+	UpdatedAt         time.Time         `json:"updatedAt" gorm:"column:updated_at"`
 }
 
 // utc puts the call's times in UTC, as the API shows them.
@@ -48,53 +46,15 @@ func (c *Call) utc() {
 			*p = &t
 		}
 	}
-	if c.SignalPhrases == nil {
-		c.SignalPhrases = Strings{}
-	}
-	if c.Objections == nil {
-		c.Objections = Strings{}
-	}
-	if c.NextSteps == nil {
-		c.NextSteps = Strings{}
+	for _, l := range []*db.JSON[[]string]{&c.SignalPhrases, &c.Objections, &c.NextSteps} {
+		if l.V == nil {
+			l.V = []string{}
+		}
 	}
 }
 
-// Strings is a JSON array of strings in a jsonb column.
-type Strings []string
-
-// Scan reads a jsonb array.
-func (s *Strings) Scan(src any) error {
-	var b []byte
-	switch v := src.(type) {
-	case nil:
-		*s = Strings{}
-		return nil
-	case []byte:
-		b = v
-	case string:
-		b = []byte(v)
-	default:
-		return fmt.Errorf("scan %T into call.Strings", src)
-	}
-	out := Strings{}
-	if err := json.Unmarshal(b, &out); err != nil {
-		return fmt.Errorf("scan call.Strings: %w", err)
-	}
-	*s = out
-	return nil
-}
-
-// Value writes the array as JSON text ([] for nil).
-func (s Strings) Value() (driver.Value, error) {
-	if s == nil {
-		return "[]", nil
-	}
-	b, err := json.Marshal([]string(s))
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
-}
+// eventKey is the idempotency key of the event typ about call id: each happens once per call.
+func eventKey(typ string, id uuid.UUID) string { return typ + ":" + id.String() }
 
 // Booking is the input of Book.
 type Booking struct {

@@ -34,7 +34,7 @@ type Options struct {
 // every change emits its event in that transaction, with actor as the event's actor.
 type Service struct {
 	db        *gorm.DB
-	emitter   *events.Emitter
+	emit      events.EmitFunc
 	leads     *lead.Service
 	analyzer  Analyzer
 	threshold int
@@ -49,7 +49,7 @@ func NewService(g *gorm.DB, emitter *events.Emitter, leads *lead.Service, o Opti
 	if g == nil || emitter == nil || leads == nil {
 		panic("call.NewService: nil dependency")
 	}
-	s := &Service{db: g, emitter: emitter, leads: leads, analyzer: o.Analyzer, threshold: DefaultBuyingSignalThreshold}
+	s := &Service{db: g, emit: emitter.About(EntityType), leads: leads, analyzer: o.Analyzer, threshold: DefaultBuyingSignalThreshold}
 	if s.analyzer == nil {
 		s.analyzer = Builtin{}
 	}
@@ -67,14 +67,6 @@ func (s *Service) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
-}
-
-func (s *Service) emit(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor, typ string, callID uuid.UUID, payload any) error {
-	_, _, err := s.emitter.Emit(ctx, tx, events.NewEvent{
-		OrgID: orgID, Type: typ, EntityType: EntityType, EntityID: callID,
-		Payload: payload, IdempotencyKey: typ + ":" + callID.String(), Actor: actor,
-	})
-	return err
 }
 
 func invalid(field, message string) error {
@@ -131,7 +123,7 @@ func (s *Service) Book(ctx context.Context, orgID uuid.UUID, actor string, b Boo
 		}}); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, orgID, actor, events.CallBooked, out.ID, BookedPayload{
+		return s.emit(ctx, tx, orgID, actor, events.CallBooked, out.ID, eventKey(events.CallBooked, out.ID), BookedPayload{
 			LeadID: out.LeadID, ScheduledAt: out.ScheduledAt, DurationMinutes: out.DurationMinutes,
 			LeadStage: string(l.Stage), Version: out.Version,
 		})
@@ -172,7 +164,7 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page
 		if err != nil {
 			return err
 		}
-		out = page.Finish(rows, f.Page.Limit, func(c Call) any { return callCursor{Sort: f.Sort, At: c.ScheduledAt, ID: c.ID} })
+		out = keysets[f.Sort].Page(rows, f.Page.Limit)
 		return nil
 	})
 	if err != nil {
@@ -186,8 +178,8 @@ func badParam(name, message string) error {
 }
 
 func checkFilter(f ListFilter) error {
-	if f.Page.Limit < 1 || f.Page.Limit > page.MaxLimit {
-		return badParam("limit", fmt.Sprintf("must be an integer from 1 to %d", page.MaxLimit))
+	if err := f.Page.Check(); err != nil {
+		return err
 	}
 	if f.Status != "" && !f.Status.Valid() {
 		return badParam("status", "must be one of: booked, completed, no_show, cancelled")
@@ -281,7 +273,7 @@ func (s *Service) change(ctx context.Context, orgID uuid.UUID, actor string, id 
 		if decorate != nil {
 			decorate(&p)
 		}
-		return s.emit(ctx, tx, orgID, actor, eventOf[to], id, p)
+		return s.emit(ctx, tx, orgID, actor, eventOf[to], id, eventKey(eventOf[to], id), p)
 	})
 	if err != nil {
 		return Call{}, fmt.Errorf("%s call: %w", verbOf[to], err)

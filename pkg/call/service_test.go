@@ -85,7 +85,7 @@ func TestAnalyzeOnce(t *testing.T) {
 	require.Equal(t, "builtin", *got.AnalysisModel)
 	require.NotNil(t, got.AnalyzedAt)
 	require.NotEmpty(t, *got.Summary)
-	require.Contains(t, got.SignalPhrases, "budget is approved")
+	require.Contains(t, got.SignalPhrases.V, "budget is approved")
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = 'buying_signal.high'
 		AND payload->>'leadId' = $2`, c.ID, leadID.String()))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM jobs j JOIN events e ON e.org_id = j.org_id AND e.id = j.event_id
@@ -151,7 +151,7 @@ func TestAnalyzeWithAI(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "gpt-4o-2024-08-06", *got.AnalysisModel)
 		require.Equal(t, 91, *got.BuyingSignalScore)
-		require.Equal(t, call.Strings{"Send the contract"}, got.NextSteps)
+		require.Equal(t, []string{"Send the contract"}, got.NextSteps.V)
 	})
 	for name, reply := range map[string]func(release chan struct{}) aitest.Reply{
 		"malformed": func(chan struct{}) aitest.Reply { return aitest.Content(`{"summary":"x"}`) },

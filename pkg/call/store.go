@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/page"
 )
 
@@ -75,56 +76,45 @@ func storeAnalysis(tx *gorm.DB, orgID, id uuid.UUID, a Analysis) (bool, error) {
 	res := tx.Exec(`UPDATE calls SET summary = ?, buying_signal_score = ?, signal_phrases = ?::jsonb,
 	objections = ?::jsonb, next_steps = ?::jsonb, analysis_model = ?, analyzed_at = now()
 WHERE org_id = ? AND id = ? AND analyzed_at IS NULL`,
-		a.Summary, a.BuyingSignalScore, Strings(a.SignalPhrases), Strings(a.Objections), Strings(a.NextSteps), a.Model, orgID, id)
+		a.Summary, a.BuyingSignalScore, db.JSONOf(a.SignalPhrases), db.JSONOf(a.Objections), db.JSONOf(a.NextSteps), a.Model, orgID, id)
 	if res.Error != nil {
 		return false, fmt.Errorf("store call analysis: %w", res.Error)
 	}
 	return res.RowsAffected == 1, nil
 }
 
-// callCursor is the position of the last call of a page.
-type callCursor struct {
-	Sort Sort      `json:"s"`
-	At   time.Time `json:"t"`
-	ID   uuid.UUID `json:"i"`
-}
+// keysets are the orders of List, by sort.
+var keysets = func() map[Sort]page.Keyset[Call] {
+	at := page.Time("scheduled_at", "t", func(c Call) time.Time { return c.ScheduledAt })
+	id := page.UUID("id", "i", func(c Call) uuid.UUID { return c.ID })
+	return page.Sorts(map[Sort]page.Keyset[Call]{
+		SortScheduledAsc:  page.Asc(at, id),
+		SortScheduledDesc: page.Desc(at, id),
+	})
+}()
 
 // listCalls returns up to f.Page.Limit+1 of the org's calls that pass f, after the cursor.
 func listCalls(tx *gorm.DB, orgID uuid.UUID, f ListFilter) ([]Call, error) {
 	var b strings.Builder
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "?"
-	}
-	b.WriteString(`SELECT ` + listColumns + ` FROM calls WHERE org_id = ` + arg(orgID))
+	var args db.Marks
+	b.WriteString(`SELECT ` + listColumns + ` FROM calls WHERE org_id = ` + args.Add(orgID))
 	if f.LeadID != nil {
-		b.WriteString(` AND lead_id = ` + arg(*f.LeadID))
+		b.WriteString(` AND lead_id = ` + args.Add(*f.LeadID))
 	}
 	if f.Status != "" {
-		b.WriteString(` AND status = ` + arg(string(f.Status)))
+		b.WriteString(` AND status = ` + args.Add(string(f.Status)))
 	}
 	if f.From != nil {
-		b.WriteString(` AND scheduled_at >= ` + arg(f.From.UTC()) + `::timestamptz`)
+		b.WriteString(` AND scheduled_at >= ` + args.Add(f.From.UTC()) + `::timestamptz`)
 	}
 	if f.To != nil {
-		b.WriteString(` AND scheduled_at < ` + arg(f.To.UTC()) + `::timestamptz`)
+		b.WriteString(` AND scheduled_at < ` + args.Add(f.To.UTC()) + `::timestamptz`)
 	}
-	dir, cmp := "DESC", "<"
-	if f.Sort == SortScheduledAsc {
-		dir, cmp = "ASC", ">"
+	tail, err := keysets[f.Sort].Tail(f.Page.Cursor, f.Page.Limit, &args)
+	if err != nil {
+		return nil, err
 	}
-	if f.Page.Cursor != "" {
-		var c callCursor
-		if err := page.Decode(f.Page.Cursor, &c); err != nil {
-			return nil, err
-		}
-		if c.Sort != f.Sort || c.ID == uuid.Nil || c.At.IsZero() {
-			return nil, page.BadCursor()
-		}
-		fmt.Fprintf(&b, ` AND (scheduled_at, id) %s (%s::timestamptz, %s::uuid)`, cmp, arg(c.At), arg(c.ID))
-	}
-	fmt.Fprintf(&b, ` ORDER BY scheduled_at %s, id %s LIMIT %s`, dir, dir, arg(f.Page.Limit+1))
+	b.WriteString(tail)
 	var out []Call
 	if err := tx.Raw(b.String(), args...).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("list calls: %w", err)

@@ -116,9 +116,7 @@ type Enrichment struct {
 
 // Rules are the business thresholds of the seed.
 type Rules struct {
-	BuyingSignalThreshold  int
-	GhostRiskSilenceDays   int
-	DealDecayThresholdDays int
+	BuyingSignalThreshold int
 }
 
 // defaults holds every key with its default; a key's name is its environment variable.
@@ -153,8 +151,6 @@ var defaults = map[string]any{
 	"ENRICHMENT_API_URL":          "",
 	"ENRICHMENT_API_KEY":          "",
 	"BUYING_SIGNAL_THRESHOLD":     75,
-	"GHOST_RISK_SILENCE_DAYS":     7,
-	"DEAL_DECAY_THRESHOLD_DAYS":   14,
 }
 
 // Load reads the configuration of service from the environment (and CONFIG_FILE, if set) and
@@ -217,11 +213,7 @@ func Load(service string) (Config, error) {
 		},
 		AI:         AI{APIKey: v.GetString("OPENAI_API_KEY"), Model: v.GetString("AI_MODEL"), BaseURL: v.GetString("OPENAI_BASE_URL")},
 		Enrichment: Enrichment{URL: v.GetString("ENRICHMENT_API_URL"), APIKey: v.GetString("ENRICHMENT_API_KEY")},
-		Rules: Rules{
-			BuyingSignalThreshold:  v.GetInt("BUYING_SIGNAL_THRESHOLD"),
-			GhostRiskSilenceDays:   v.GetInt("GHOST_RISK_SILENCE_DAYS"),
-			DealDecayThresholdDays: v.GetInt("DEAL_DECAY_THRESHOLD_DAYS"),
-		},
+		Rules:      Rules{BuyingSignalThreshold: v.GetInt("BUYING_SIGNAL_THRESHOLD")},
 	}
 	if cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = defaultAddrs[service]
@@ -270,8 +262,6 @@ func (c Config) Validate() error {
 	check(c.Worker.ReaperInterval > 0, "WORKER_REAPER_INTERVAL_MS must be positive")
 	check(c.Scheduler.PollInterval > 0, "SCHEDULER_POLL_INTERVAL_MS must be positive")
 	check(c.Rules.BuyingSignalThreshold >= 0 && c.Rules.BuyingSignalThreshold <= 100, "BUYING_SIGNAL_THRESHOLD must be 0..100")
-	check(c.Rules.GhostRiskSilenceDays >= 1, "GHOST_RISK_SILENCE_DAYS must be at least 1")
-	check(c.Rules.DealDecayThresholdDays >= 1, "DEAL_DECAY_THRESHOLD_DAYS must be at least 1")
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}

@@ -12,8 +12,6 @@ const (
 	CodeUniqueViolation     = "23505"
 	CodeForeignKeyViolation = "23503"
 	CodeCheckViolation      = "23514"
-	CodeSerialization       = "40001"
-	CodeDeadlock            = "40P01"
 	CodeInsufficientPriv    = "42501"
 )
 
@@ -35,10 +33,4 @@ func IsUniqueViolation(err error) bool {
 // IsForeignKeyViolation reports a missing referenced row (for example an id of another org).
 func IsForeignKeyViolation(err error) bool {
 	return errors.Is(err, gorm.ErrForeignKeyViolated) || PgCode(err) == CodeForeignKeyViolation
-}
-
-// IsRetryable reports serialization failures and deadlocks, which a caller may retry whole.
-func IsRetryable(err error) bool {
-	c := PgCode(err)
-	return c == CodeSerialization || c == CodeDeadlock
 }

@@ -166,8 +166,8 @@ func badParam(name, message string) error {
 }
 
 func checkFilter(f ListFilter) error {
-	if f.Page.Limit < 1 || f.Page.Limit > page.MaxLimit {
-		return badParam("limit", fmt.Sprintf("must be an integer from 1 to %d", page.MaxLimit))
+	if err := f.Page.Check(); err != nil {
+		return err
 	}
 	if f.Stage != "" && !f.Stage.Valid() {
 		return badParam("stage", "must be a deal stage")

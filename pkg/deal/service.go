@@ -21,10 +21,10 @@ import (
 // reads (Get, List, Pipeline) run in a read-only tenant transaction sent in one round trip
 // (db.DB.Read).
 type Service struct {
-	db      *gorm.DB
-	read    func(ctx context.Context, orgID uuid.UUID, queue func(b *db.Batch)) error
-	emitter *events.Emitter
-	leads   *lead.Service
+	db    *gorm.DB
+	read  func(ctx context.Context, orgID uuid.UUID, queue func(b *db.Batch)) error
+	emit  events.EmitFunc
+	leads *lead.Service
 }
 
 // NewService returns the use cases on g, emitting through emitter, changing the deals' leads
@@ -37,7 +37,7 @@ func NewService(g *gorm.DB, emitter *events.Emitter, leads *lead.Service) *Servi
 	read := func(ctx context.Context, orgID uuid.UUID, queue func(b *db.Batch)) error {
 		return db.GormReadTx(ctx, g, orgID, queue)
 	}
-	return &Service{db: g, read: read, emitter: emitter, leads: leads}
+	return &Service{db: g, read: read, emit: emitter.About(EntityType), leads: leads}
 }
 
 // NewServiceDB is NewService on d, with the reads on d's pgx pool directly (db.DB.Read), as
@@ -49,14 +49,6 @@ func NewServiceDB(d *db.DB, emitter *events.Emitter, leads *lead.Service) *Servi
 	s := NewService(d.Gorm, emitter, leads)
 	s.read = d.Read
 	return s
-}
-
-func (s *Service) emit(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor, typ string, dealID uuid.UUID, key string, payload any) error {
-	_, _, err := s.emitter.Emit(ctx, tx, events.NewEvent{
-		OrgID: orgID, Type: typ, EntityType: EntityType, EntityID: dealID,
-		Payload: payload, IdempotencyKey: key, Actor: actor,
-	})
-	return err
 }
 
 // Create stores a deal of the live lead in.LeadID and converts the lead, in one transaction:
@@ -314,6 +306,5 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page
 	if err := s.read(ctx, orgID, func(b *db.Batch) { queueListDeals(b, q, args, &rows) }); err != nil {
 		return page.Page[Deal]{}, fmt.Errorf("list deals: %w", err)
 	}
-	ks := keysets[f.Sort]
-	return page.Finish(rows, f.Page.Limit, func(d Deal) any { return ks.key(f.Sort, d) }), nil
+	return keysets[f.Sort].Page(rows, f.Page.Limit), nil
 }

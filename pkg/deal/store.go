@@ -175,66 +175,21 @@ RETURNING `+dealColumns,
 	return out, nil
 }
 
-// dealCursor is the position of the last deal of a page under one sort.
-type dealCursor struct {
-	Sort  Sort       `json:"s"`
-	At    *time.Time `json:"t,omitempty"`
-	Value *int64     `json:"v,omitempty"`
-	ID    uuid.UUID  `json:"i"`
-}
-
-// keyset is one sort's ORDER BY and the condition "after the cursor" in that order.
-type keyset struct {
-	order string
-	after func(c dealCursor, a *db.Args) string
-	valid func(c dealCursor) bool
-	key   func(s Sort, d Deal) dealCursor
-}
-
-func timeKeyset(col string, desc bool, at func(d Deal) time.Time) keyset {
-	dir, cmp := "ASC", ">"
-	if desc {
-		dir, cmp = "DESC", "<"
-	}
-	return keyset{
-		order: fmt.Sprintf("%s %s, id %s", col, dir, dir),
-		after: func(c dealCursor, a *db.Args) string {
-			return fmt.Sprintf("(%s, id) %s (%s::timestamptz, %s::uuid)", col, cmp, a.Add(*c.At), a.Add(c.ID))
-		},
-		valid: func(c dealCursor) bool { return c.At != nil && c.Value == nil },
-		key: func(s Sort, d Deal) dealCursor {
-			t := at(d)
-			return dealCursor{Sort: s, At: &t, ID: d.ID}
-		},
-	}
-}
-
-func valueKeyset(desc bool) keyset {
-	dir, cmp := "ASC", ">"
-	if desc {
-		dir, cmp = "DESC", "<"
-	}
-	return keyset{
-		order: fmt.Sprintf("deal_value %s, id %s", dir, dir),
-		after: func(c dealCursor, a *db.Args) string {
-			return fmt.Sprintf("(deal_value, id) %s (%s::int8, %s::uuid)", cmp, a.Add(*c.Value), a.Add(c.ID))
-		},
-		valid: func(c dealCursor) bool { return c.Value != nil && c.At == nil },
-		key: func(s Sort, d Deal) dealCursor {
-			v := d.DealValue
-			return dealCursor{Sort: s, Value: &v, ID: d.ID}
-		},
-	}
-}
-
-var keysets = map[Sort]keyset{
-	SortCreatedAsc:  timeKeyset("created_at", false, func(d Deal) time.Time { return d.CreatedAt }),
-	SortCreatedDesc: timeKeyset("created_at", true, func(d Deal) time.Time { return d.CreatedAt }),
-	SortUpdatedAsc:  timeKeyset("updated_at", false, func(d Deal) time.Time { return d.UpdatedAt }),
-	SortUpdatedDesc: timeKeyset("updated_at", true, func(d Deal) time.Time { return d.UpdatedAt }),
-	SortValueAsc:    valueKeyset(false),
-	SortValueDesc:   valueKeyset(true),
-}
+// keysets are the orders of List, by sort.
+var keysets = func() map[Sort]page.Keyset[Deal] {
+	id := page.UUID("id", "i", func(d Deal) uuid.UUID { return d.ID })
+	created := page.Time("created_at", "t", func(d Deal) time.Time { return d.CreatedAt })
+	updated := page.Time("updated_at", "t", func(d Deal) time.Time { return d.UpdatedAt })
+	value := page.Int64("deal_value", "v", func(d Deal) int64 { return d.DealValue })
+	return page.Sorts(map[Sort]page.Keyset[Deal]{
+		SortCreatedAsc:  page.Asc(created, id),
+		SortCreatedDesc: page.Desc(created, id),
+		SortUpdatedAsc:  page.Asc(updated, id),
+		SortUpdatedDesc: page.Desc(updated, id),
+		SortValueAsc:    page.Asc(value, id),
+		SortValueDesc:   page.Desc(value, id),
+	})
+}()
 
 // listDealsSQL is the statement that reads up to f.Page.Limit+1 deals after the cursor.
 func listDealsSQL(orgID uuid.UUID, f ListFilter) (string, []any, error) {
@@ -251,18 +206,11 @@ func listDealsSQL(orgID uuid.UUID, f ListFilter) (string, []any, error) {
 	if f.MinValue != nil {
 		b.WriteString(` AND deal_value >= ` + a.Add(*f.MinValue))
 	}
-	if f.Page.Cursor != "" {
-		var c dealCursor
-		if err := page.Decode(f.Page.Cursor, &c); err != nil {
-			return "", nil, err
-		}
-		if c.Sort != f.Sort || c.ID == uuid.Nil || !ks.valid(c) {
-			return "", nil, page.BadCursor()
-		}
-		b.WriteString(` AND ` + ks.after(c, &a))
+	tail, err := ks.Tail(f.Page.Cursor, f.Page.Limit, &a)
+	if err != nil {
+		return "", nil, err
 	}
-	b.WriteString(` ORDER BY ` + ks.order + ` LIMIT ` + a.Add(f.Page.Limit+1))
-	return b.String(), a, nil
+	return b.String() + tail, a, nil
 }
 
 // queueListDeals queues the read of a page of deals (listDealsSQL) into out.

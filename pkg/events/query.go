@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
-	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/page"
 )
 
@@ -38,22 +38,10 @@ const eventColumns = `org_id, id, type, entity_type, entity_id, payload, idempot
 // The order is insertion order, not commit order (see the package doc): good for reading
 // history, not for consuming it.
 func List(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f Filter, p page.Request) (page.Page[Event], error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = page.DefaultLimit
-	}
-	limit = min(limit, page.MaxLimit)
-	var after int64
-	if p.Cursor != "" {
-		var c cursor
-		if err := page.Decode(p.Cursor, &c); err != nil {
-			return page.Page[Event]{}, err
-		}
-		if c.ID <= 0 {
-			return page.Page[Event]{}, apperr.Errorf(apperr.BadRequest, "invalid cursor").
-				WithFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor returned by this list"})
-		}
-		after = c.ID
+	limit := p.Clamped()
+	pos, err := keyset.Position(p.Cursor)
+	if err != nil {
+		return page.Page[Event]{}, err
 	}
 
 	q := tx.WithContext(ctx).Table("events").Select(eventColumns).Where("org_id = ?", orgID)
@@ -66,10 +54,11 @@ func List(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f Filter, p page.Re
 	if f.EntityID != nil {
 		q = q.Where("entity_id = ?", *f.EntityID)
 	}
-	if after > 0 {
-		q = q.Where("id < ?", after)
+	var args db.Marks
+	if after := pos.After(&args); after != "" {
+		q = q.Where(after, args...)
 	}
-	rows, err := q.Order("id DESC").Limit(limit + 1).Rows()
+	rows, err := q.Order(keyset.Order()).Limit(limit + 1).Rows()
 	if err != nil {
 		return page.Page[Event]{}, fmt.Errorf("list events: %w", err)
 	}
@@ -85,10 +74,8 @@ func List(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f Filter, p page.Re
 	if err := rows.Err(); err != nil {
 		return page.Page[Event]{}, fmt.Errorf("list events: %w", err)
 	}
-	return page.Finish(out, limit, func(ev Event) any { return cursor{ID: ev.ID} }), nil
+	return keyset.Page(out, limit), nil
 }
 
-// cursor is a position in List: the last id shown.
-type cursor struct {
-	ID int64 `json:"id"`
-}
+// keyset is the order of List: newest first.
+var keyset = page.Desc(page.Serial("id", "id", func(ev Event) int64 { return ev.ID }))

@@ -161,15 +161,6 @@ func unavailable(err error) *apperr.Error {
 	return apperr.Wrap(err, apperr.Unavailable, "the service is temporarily unavailable; retry later")
 }
 
-// WriteProblem writes p as the response.
-func WriteProblem(w http.ResponseWriter, p Problem) {
-	w.Header().Set("Content-Type", ProblemContentType)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	SetRetryAfter(w.Header(), p.Status)
-	w.WriteHeader(p.Status)
-	_ = json.NewEncoder(w).Encode(p)
-}
-
 // ErrorForStatus is the apperr error for a bare HTTP status that a framework answered on its
 // own (no route, wrong method, a middleware's refusal), so that it leaves as a problem document
 // like every other failure. Statuses without an apperr code give nil.

@@ -53,8 +53,8 @@ func TestProblemForDataException(t *testing.T) {
 }
 
 // TestProblemForUnreachableDatabase proves that a database that cannot be reached, or that ends
-// the session as it shuts down, is 503 (unavailable), and that a 503 written by WriteProblem or
-// set up by SetRetryAfter carries Retry-After.
+// the session as it shuts down, is 503 (unavailable), and that a 503 set up by SetRetryAfter
+// carries Retry-After.
 func TestProblemForUnreachableDatabase(t *testing.T) {
 	t.Parallel()
 	// A port on which nothing listens: the connection is refused.
@@ -81,9 +81,10 @@ func TestProblemForUnreachableDatabase(t *testing.T) {
 	<-ctx.Done()
 	requireUnavailable(t, fmt.Errorf("acquire: %w", ctx.Err()))
 
+	p := httpx.ProblemFor(err)
+	require.Equal(t, http.StatusServiceUnavailable, p.Status)
 	rec := httptest.NewRecorder()
-	httpx.WriteProblem(rec, httpx.ProblemFor(err))
-	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	httpx.SetRetryAfter(rec.Header(), p.Status)
 	require.Equal(t, "5", rec.Header().Get("Retry-After"))
 
 	h := http.Header{}

@@ -76,7 +76,7 @@ type rawIntake struct {
 	ReceivedAt   time.Time
 	// FieldMapping is the mapping of the source (also of one deleted since the delivery was
 	// accepted); none for a delivery without a source or a source that is gone.
-	FieldMapping FieldMapping
+	FieldMapping db.JSON[FieldMapping]
 }
 
 // Process processes the raw intake rows ids of orgID inside the caller's tenant transaction tx
@@ -166,7 +166,7 @@ func submission(raw rawIntake) (lead.Submission, string) {
 	if err != nil {
 		return lead.Submission{}, err.Error()
 	}
-	contact, extra, problems := mapIntakeFields(fields, raw.FieldMapping)
+	contact, extra, problems := mapIntakeFields(fields, raw.FieldMapping.V)
 	c := lead.Normalize(contact)
 	ferrs := lead.CheckContact(contact.Domain, c)
 	if c.Email != "" && !plausibleEmail(c.Email) {

@@ -60,8 +60,8 @@ type SecretRotatedPayload struct {
 // Service holds the intake source use cases of the API. Each runs in one tenant transaction of
 // the org it is given and emits its event there, with actor as the event's actor.
 type Service struct {
-	db      *gorm.DB
-	emitter *events.Emitter
+	db   *gorm.DB
+	emit events.EmitFunc
 }
 
 // NewService returns the use cases on g, emitting through emitter.
@@ -69,14 +69,7 @@ func NewService(g *gorm.DB, emitter *events.Emitter) *Service {
 	if g == nil || emitter == nil {
 		panic("intake.NewService: nil dependency")
 	}
-	return &Service{db: g, emitter: emitter}
-}
-
-func (s *Service) emit(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor, typ string, id uuid.UUID, key string, payload any) error {
-	_, _, err := s.emitter.Emit(ctx, tx, events.NewEvent{
-		OrgID: orgID, Type: typ, EntityType: EntityType, EntityID: id, Payload: payload, IdempotencyKey: key, Actor: actor,
-	})
-	return err
+	return &Service{db: g, emit: emitter.About(EntityType)}
 }
 
 func nameTaken(name string) error {
@@ -159,9 +152,8 @@ func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Source, error) 
 // List returns a page of the org's live sources, newest first (by createdAt, then id), of kind
 // k when k is not "". A bad kind, limit or cursor is apperr.BadRequest.
 func (s *Service) List(ctx context.Context, orgID uuid.UUID, k Kind, p page.Request) (page.Page[Source], error) {
-	if p.Limit < 1 || p.Limit > page.MaxLimit {
-		return page.Page[Source]{}, apperr.Errorf(apperr.BadRequest, "limit must be an integer from 1 to %d", page.MaxLimit).
-			WithFields(apperr.FieldError{Field: "limit", Message: fmt.Sprintf("must be an integer from 1 to %d", page.MaxLimit)})
+	if err := p.Check(); err != nil {
+		return page.Page[Source]{}, err
 	}
 	if k != "" && !k.Valid() {
 		return page.Page[Source]{}, apperr.Errorf(apperr.BadRequest, "kind must be one of webhook, form, csv").
@@ -177,7 +169,7 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, k Kind, p page.Requ
 		for i, r := range rows {
 			sources[i] = r.source()
 		}
-		out = page.Finish(sources, p.Limit, func(src Source) any { return sourceCursor{At: src.CreatedAt, ID: src.ID} })
+		out = sourceKeyset.Page(sources, p.Limit)
 		return nil
 	})
 	if err != nil {
@@ -202,8 +194,8 @@ func (s *Service) Update(ctx context.Context, orgID uuid.UUID, actor string, id 
 			return invalid([]apperr.FieldError{{Field: "kind", Message: "cannot be changed; create a new source instead"}})
 		}
 		next := sourceSettings{
-			name: cur.Name, redirectURL: cur.RedirectURL, allowedOrigins: cur.AllowedOrigins,
-			fieldMapping: cur.FieldMapping, rateLimit: cur.RateLimitPerMinute,
+			name: cur.Name, redirectURL: cur.RedirectURL, allowedOrigins: cur.AllowedOrigins.V,
+			fieldMapping: cur.FieldMapping.V, rateLimit: cur.RateLimitPerMinute,
 		}
 		if p.Name != nil {
 			next.name = *p.Name
@@ -255,15 +247,15 @@ func diffSettings(cur sourceRow, next sourceSettings) map[string]Change {
 	if str(cur.RedirectURL) != str(next.redirectURL) {
 		out["redirectUrl"] = Change{From: cur.RedirectURL, To: next.redirectURL}
 	}
-	origins := []string(cur.AllowedOrigins)
+	origins := cur.AllowedOrigins.V
 	if origins == nil {
 		origins = []string{}
 	}
 	if !slices.Equal(origins, next.allowedOrigins) {
 		out["allowedOrigins"] = Change{From: origins, To: next.allowedOrigins}
 	}
-	if !mapsEqual(cur.FieldMapping, next.fieldMapping) {
-		out["fieldMapping"] = Change{From: cur.FieldMapping, To: next.fieldMapping}
+	if !mapsEqual(cur.FieldMapping.V, next.fieldMapping) {
+		out["fieldMapping"] = Change{From: cur.FieldMapping.V, To: next.fieldMapping}
 	}
 	if cur.RateLimitPerMinute != next.rateLimit {
 		out["rateLimitPerMinute"] = Change{From: cur.RateLimitPerMinute, To: next.rateLimit}

@@ -2,7 +2,6 @@ package intake
 
 import (
 	"crypto/rand"
-	"database/sql/driver"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -113,37 +112,6 @@ func (m FieldMapping) MarshalJSON() ([]byte, error) {
 		return []byte("{}"), nil
 	}
 	return json.Marshal(map[string]string(m))
-}
-
-// Scan reads a jsonb object.
-func (m *FieldMapping) Scan(src any) error {
-	var b []byte
-	switch v := src.(type) {
-	case nil:
-		*m = FieldMapping{}
-		return nil
-	case []byte:
-		b = v
-	case string:
-		b = []byte(v)
-	default:
-		return fmt.Errorf("scan %T into intake.FieldMapping", src)
-	}
-	out := FieldMapping{}
-	if err := json.Unmarshal(b, (*map[string]string)(&out)); err != nil {
-		return fmt.Errorf("scan intake.FieldMapping: %w", err)
-	}
-	*m = out
-	return nil
-}
-
-// Value writes the mapping as JSON text.
-func (m FieldMapping) Value() (driver.Value, error) {
-	b, err := m.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
 }
 
 // NewSource is the input of Create. RateLimitPerMinute 0 is DefaultRateLimit.

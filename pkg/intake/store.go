@@ -7,21 +7,20 @@ package intake
 // over explicit column lists.
 
 import (
-	"database/sql/driver"
-	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/page"
 )
 
 // sourceColumns are the columns of a sourceRow. allowed_origins is read as JSON (the row type
-// scans it from there); has_previous_secret is judged on the database clock.
+// scans it from there, as it writes it: see originsSQL); has_previous_secret is judged on the
+// database clock.
 const sourceColumns = `id, org_id, kind, name, public_token, redirect_url,
 	to_jsonb(allowed_origins) AS allowed_origins, field_mapping, rate_limit_per_minute,
 	signing_secret, previous_signing_secret, previous_secret_expires_at,
@@ -31,21 +30,21 @@ const sourceColumns = `id, org_id, kind, name, public_token, redirect_url,
 // sourceRow is a row of intake_sources, secrets included. It never leaves the package: source()
 // turns it into a Source, whose secrets are unexported.
 type sourceRow struct {
-	ID                      uuid.UUID    `gorm:"column:id"`
-	OrgID                   uuid.UUID    `gorm:"column:org_id"`
-	Kind                    string       `gorm:"column:kind"`
-	Name                    string       `gorm:"column:name"`
-	PublicToken             *string      `gorm:"column:public_token"`
-	RedirectURL             *string      `gorm:"column:redirect_url"`
-	AllowedOrigins          stringList   `gorm:"column:allowed_origins"`
-	FieldMapping            FieldMapping `gorm:"column:field_mapping"`
-	RateLimitPerMinute      int          `gorm:"column:rate_limit_per_minute"`
-	SigningSecret           *string      `gorm:"column:signing_secret"`
-	PreviousSigningSecret   *string      `gorm:"column:previous_signing_secret"`
-	PreviousSecretExpiresAt *time.Time   `gorm:"column:previous_secret_expires_at"`
-	HasPreviousSecret       bool         `gorm:"column:has_previous_secret"`
-	CreatedAt               time.Time    `gorm:"column:created_at"`
-	UpdatedAt               time.Time    `gorm:"column:updated_at"`
+	ID                      uuid.UUID             `gorm:"column:id"`
+	OrgID                   uuid.UUID             `gorm:"column:org_id"`
+	Kind                    string                `gorm:"column:kind"`
+	Name                    string                `gorm:"column:name"`
+	PublicToken             *string               `gorm:"column:public_token"`
+	RedirectURL             *string               `gorm:"column:redirect_url"`
+	AllowedOrigins          db.JSON[[]string]     `gorm:"column:allowed_origins"`
+	FieldMapping            db.JSON[FieldMapping] `gorm:"column:field_mapping"`
+	RateLimitPerMinute      int                   `gorm:"column:rate_limit_per_minute"`
+	SigningSecret           *string               `gorm:"column:signing_secret"`
+	PreviousSigningSecret   *string               `gorm:"column:previous_signing_secret"`
+	PreviousSecretExpiresAt *time.Time            `gorm:"column:previous_secret_expires_at"`
+	HasPreviousSecret       bool                  `gorm:"column:has_previous_secret"`
+	CreatedAt               time.Time             `gorm:"column:created_at"`
+	UpdatedAt               time.Time             `gorm:"column:updated_at"`
 }
 
 // source is the row as a Source: times in UTC, the previous secret's expiry shown only while it
@@ -53,7 +52,7 @@ type sourceRow struct {
 func (r sourceRow) source() Source {
 	s := Source{
 		ID: r.ID, OrgID: r.OrgID, Kind: Kind(r.Kind), Name: r.Name, PublicToken: r.PublicToken,
-		RedirectURL: r.RedirectURL, AllowedOrigins: []string(r.AllowedOrigins), FieldMapping: r.FieldMapping,
+		RedirectURL: r.RedirectURL, AllowedOrigins: r.AllowedOrigins.V, FieldMapping: r.FieldMapping.V,
 		RateLimitPerMinute: r.RateLimitPerMinute, HasPreviousSecret: r.HasPreviousSecret,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
@@ -77,47 +76,9 @@ func (r sourceRow) source() Source {
 	return s
 }
 
-// stringList is a text[] column: written as an array literal (bound as text and cast), read
-// back as JSON (to_jsonb), so that neither direction depends on driver array support behind gorm.
-type stringList []string
-
-// Value writes the list as a PostgreSQL array literal; use it as (?::text)::text[].
-func (l stringList) Value() (driver.Value, error) {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, s := range l {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('"')
-		b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s))
-		b.WriteByte('"')
-	}
-	b.WriteByte('}')
-	return b.String(), nil
-}
-
-// Scan reads a JSON array of strings.
-func (l *stringList) Scan(src any) error {
-	var b []byte
-	switch v := src.(type) {
-	case nil:
-		*l = nil
-		return nil
-	case []byte:
-		b = v
-	case string:
-		b = []byte(v)
-	default:
-		return fmt.Errorf("scan %T into a string list", src)
-	}
-	var out []string
-	if err := json.Unmarshal(b, &out); err != nil {
-		return fmt.Errorf("scan string list: %w", err)
-	}
-	*l = out
-	return nil
-}
+// originsSQL is the text[] value of allowed_origins from a JSON array bound as jsonb, so that
+// the list goes both ways as JSON and needs no driver array support behind gorm.
+const originsSQL = `ARRAY(SELECT jsonb_array_elements_text(?::jsonb))`
 
 func notFound(id uuid.UUID) error {
 	return apperr.Errorf(apperr.NotFound, "intake source %s not found", id)
@@ -128,10 +89,10 @@ func insertSource(tx *gorm.DB, orgID uuid.UUID, k Kind, st sourceSettings, secre
 	var out sourceRow
 	err := tx.Raw(`INSERT INTO intake_sources (org_id, kind, name, signing_secret, public_token, redirect_url,
 	allowed_origins, field_mapping, rate_limit_per_minute)
-VALUES (?, ?, ?, ?, ?, ?, (?::text)::text[], ?::jsonb, ?)
+VALUES (?, ?, ?, ?, ?, ?, `+originsSQL+`, ?::jsonb, ?)
 RETURNING `+sourceColumns,
 		orgID, string(k), st.name, secret, token, st.redirectURL,
-		stringList(st.allowedOrigins), st.fieldMapping, st.rateLimit).Scan(&out).Error
+		db.JSONOf(st.allowedOrigins), db.JSONOf(st.fieldMapping), st.rateLimit).Scan(&out).Error
 	if err != nil {
 		return sourceRow{}, fmt.Errorf("insert intake source: %w", err)
 	}
@@ -157,35 +118,24 @@ func getSource(tx *gorm.DB, orgID, id uuid.UUID, forUpdate bool) (sourceRow, err
 	return out, nil
 }
 
-// sourceCursor is the position of the last source of a page (newest first).
-type sourceCursor struct {
-	At time.Time `json:"t"`
-	ID uuid.UUID `json:"i"`
-}
+// sourceKeyset is the order of List: newest first.
+var sourceKeyset = page.Desc(
+	page.Time("created_at", "t", func(s Source) time.Time { return s.CreatedAt }),
+	page.UUID("id", "i", func(s Source) uuid.UUID { return s.ID }))
 
 // listSources returns up to p.Limit+1 live sources of the org (of kind k when not ""), newest
 // first, after the cursor.
 func listSources(tx *gorm.DB, orgID uuid.UUID, k Kind, p page.Request) ([]sourceRow, error) {
+	args := db.Marks{orgID}
 	q := `SELECT ` + sourceColumns + ` FROM intake_sources WHERE org_id = ? AND deleted_at IS NULL`
-	args := []any{orgID}
 	if k != "" {
-		q += ` AND kind = ?`
-		args = append(args, string(k))
+		q += ` AND kind = ` + args.Add(string(k))
 	}
-	if p.Cursor != "" {
-		var c sourceCursor
-		if err := page.Decode(p.Cursor, &c); err != nil {
-			return nil, err
-		}
-		if c.ID == uuid.Nil || c.At.IsZero() {
-			return nil, apperr.Errorf(apperr.BadRequest, "invalid cursor").
-				WithFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor returned by this list"})
-		}
-		q += ` AND (created_at, id) < (?, ?)`
-		args = append(args, c.At, c.ID)
+	tail, err := sourceKeyset.Tail(p.Cursor, p.Limit, &args)
+	if err != nil {
+		return nil, err
 	}
-	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
-	args = append(args, p.Limit+1)
+	q += tail
 	var out []sourceRow
 	if err := tx.Raw(q, args...).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("list intake sources: %w", err)
@@ -196,11 +146,11 @@ func listSources(tx *gorm.DB, orgID uuid.UUID, k Kind, p page.Request) ([]source
 // updateSettings writes the editable settings of the live source id.
 func updateSettings(tx *gorm.DB, orgID, id uuid.UUID, st sourceSettings) (sourceRow, error) {
 	var out sourceRow
-	res := tx.Raw(`UPDATE intake_sources SET name = ?, redirect_url = ?, allowed_origins = (?::text)::text[],
+	res := tx.Raw(`UPDATE intake_sources SET name = ?, redirect_url = ?, allowed_origins = `+originsSQL+`,
 	field_mapping = ?::jsonb, rate_limit_per_minute = ?
 WHERE org_id = ? AND id = ? AND deleted_at IS NULL
 RETURNING `+sourceColumns,
-		st.name, st.redirectURL, stringList(st.allowedOrigins), st.fieldMapping, st.rateLimit, orgID, id).Scan(&out)
+		st.name, st.redirectURL, db.JSONOf(st.allowedOrigins), db.JSONOf(st.fieldMapping), st.rateLimit, orgID, id).Scan(&out)
 	if res.Error != nil {
 		return sourceRow{}, fmt.Errorf("update intake source: %w", res.Error)
 	}

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/page"
 )
 
@@ -54,11 +55,10 @@ type SubmissionFilter struct {
 	BatchID  *uuid.UUID
 }
 
-// submissionCursor is a position in ListSubmissions: the last submission shown.
-type submissionCursor struct {
-	At time.Time `json:"at"`
-	ID uuid.UUID `json:"id"`
-}
+// submissionKeyset is the order of ListSubmissions: newest first.
+var submissionKeyset = page.Desc(
+	page.Time("received_at", "at", func(s Submission) time.Time { return s.ReceivedAt }),
+	page.UUID("id", "id", func(s Submission) uuid.UUID { return s.ID }))
 
 const submissionColumns = `id, source_id, batch_id, row_number, status, reject_reason, lead_id, received_at, processed_at`
 
@@ -87,61 +87,43 @@ func scanSubmission(rows *sql.Rows) (Submission, error) {
 // check, which names only org_id and id, can take them for the primary key. A CSV batch's rows
 // come by its (batch_id, row_number) key.
 func ListSubmissions(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f SubmissionFilter, p page.Request) (page.Page[Submission], error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = page.DefaultLimit
-	}
-	limit = min(limit, page.MaxLimit)
+	limit := p.Clamped()
 	if f.Status != "" && !slices.Contains(SubmissionStatuses, f.Status) {
 		return page.Page[Submission]{}, apperr.Errorf(apperr.BadRequest, "unknown submission status %q", f.Status).
 			WithFields(apperr.FieldError{Field: "status", Message: "must be one of: " + strings.Join(SubmissionStatuses, ", ")})
 	}
-	var after *submissionCursor
-	if p.Cursor != "" {
-		var c submissionCursor
-		if err := page.Decode(p.Cursor, &c); err != nil {
-			return page.Page[Submission]{}, err
-		}
-		if c.At.IsZero() || c.ID == uuid.Nil {
-			return page.Page[Submission]{}, page.BadCursor()
-		}
-		after = &c
+	pos, err := submissionKeyset.Position(p.Cursor)
+	if err != nil {
+		return page.Page[Submission]{}, err
 	}
 
 	// walk is one branch: the rows of the org in one part of the status space (a condition with
 	// literals only, so that the planner can match it to the partial indexes), filtered,
 	// after the cursor, newest first.
-	var args []any
+	var args db.Marks
 	walk := func(statusCond string) string {
 		var b strings.Builder
-		b.WriteString("(SELECT " + submissionColumns + " FROM lead_intake_raw WHERE org_id = ? AND " + statusCond)
-		args = append(args, orgID)
+		b.WriteString("(SELECT " + submissionColumns + " FROM lead_intake_raw WHERE org_id = " + args.Add(orgID) + " AND " + statusCond)
 		if f.Status != "" {
-			b.WriteString(" AND status = ?")
-			args = append(args, f.Status)
+			b.WriteString(" AND status = " + args.Add(f.Status))
 		}
 		if f.SourceID != nil {
-			b.WriteString(" AND source_id = ?")
-			args = append(args, *f.SourceID)
+			b.WriteString(" AND source_id = " + args.Add(*f.SourceID))
 		}
 		if f.BatchID != nil {
-			b.WriteString(" AND batch_id = ?")
-			args = append(args, *f.BatchID)
+			b.WriteString(" AND batch_id = " + args.Add(*f.BatchID))
 		}
-		if after != nil {
-			b.WriteString(" AND (received_at, id) < (?, ?)")
-			args = append(args, after.At, after.ID)
+		if after := pos.After(&args); after != "" {
+			b.WriteString(" AND " + after)
 		}
-		b.WriteString(" ORDER BY received_at DESC, id DESC LIMIT ?)")
-		args = append(args, limit+1)
+		b.WriteString(" " + submissionKeyset.OrderLimit(limit, &args) + ")")
 		return b.String()
 	}
 	var query string
 	switch f.Status {
 	case "":
-		query = "SELECT * FROM (" + walk("status = 'pending'") + " UNION ALL " + walk("status <> 'pending'") +
-			") s ORDER BY received_at DESC, id DESC LIMIT ?"
-		args = append(args, limit+1)
+		query = "SELECT * FROM (" + walk("status = 'pending'") + " UNION ALL " + walk("status <> 'pending'") + ") s"
+		query += " " + submissionKeyset.OrderLimit(limit, &args)
 	case SubmissionPending:
 		query = walk("status = 'pending'")
 	default:
@@ -163,7 +145,7 @@ func ListSubmissions(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f Submis
 	if err := rows.Err(); err != nil {
 		return page.Page[Submission]{}, fmt.Errorf("list intake submissions: %w", err)
 	}
-	return page.Finish(out, limit, func(s Submission) any { return submissionCursor{At: s.ReceivedAt, ID: s.ID} }), nil
+	return submissionKeyset.Page(out, limit), nil
 }
 
 // GetSubmission returns the org's submission id from the caller's transaction tx; one that does

@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/page"
 )
 
@@ -126,7 +127,8 @@ func scanRecord(rows *sql.Rows) (Record, error) {
 // and the unfiltered list are served by jobs_org_status_idx and the primary key. A cursor that
 // is not one of these lists is apperr.BadRequest.
 func List(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f Filter, p page.Request) (page.Page[Record], error) {
-	limit, after, err := idPage(p)
+	limit := p.Clamped()
+	pos, err := recordKeyset.Position(p.Cursor)
 	if err != nil {
 		return page.Page[Record]{}, err
 	}
@@ -137,14 +139,11 @@ func List(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f Filter, p page.Re
 	if f.Type != "" {
 		q = q.Where("job_type = ?", f.Type)
 	}
-	if after > 0 {
-		q = q.Where("id < ?", after)
-	}
-	out, err := collect(q.Order("id DESC").Limit(limit+1), scanRecord)
+	out, err := collect(after(q, pos).Order(recordKeyset.Order()).Limit(limit+1), scanRecord)
 	if err != nil {
 		return page.Page[Record]{}, fmt.Errorf("list jobs: %w", err)
 	}
-	return page.Finish(out, limit, func(r Record) any { return idCursor{ID: r.ID} }), nil
+	return recordKeyset.Page(out, limit), nil
 }
 
 // Get returns the org's job id, or apperr.NotFound (another org's job included).
@@ -189,7 +188,8 @@ func JobLogs(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, jobID int64) ([]
 // filter is served by job_logs_job_idx, the rest by the primary key (org_id, id) scanned
 // backwards. A bad cursor is apperr.BadRequest.
 func ListLogs(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f LogFilter, p page.Request) (page.Page[LogEntry], error) {
-	limit, after, err := idPage(p)
+	limit := p.Clamped()
+	pos, err := logKeyset.Position(p.Cursor)
 	if err != nil {
 		return page.Page[LogEntry]{}, err
 	}
@@ -203,14 +203,11 @@ func ListLogs(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f LogFilter, p 
 	if f.Type != "" {
 		q = q.Where("job_type = ?", f.Type)
 	}
-	if after > 0 {
-		q = q.Where("id < ?", after)
-	}
-	out, err := collect(q.Order("id DESC").Limit(limit+1), scanLog)
+	out, err := collect(after(q, pos).Order(logKeyset.Order()).Limit(limit+1), scanLog)
 	if err != nil {
 		return page.Page[LogEntry]{}, fmt.Errorf("list job logs: %w", err)
 	}
-	return page.Finish(out, limit, func(l LogEntry) any { return idCursor{ID: l.ID} }), nil
+	return logKeyset.Page(out, limit), nil
 }
 
 const deadLetterColumns = `id, job_id, job_type, payload, attempts, last_error, reason, failed_at, retried_at, retried_by`
@@ -226,7 +223,8 @@ func scanDeadLetter(rows *sql.Rows) (DeadLetter, error) {
 // ListDeadLetters returns the org's dead letters, newest first (id descending, the primary
 // key), narrowed by f. A bad cursor is apperr.BadRequest.
 func ListDeadLetters(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f DeadLetterFilter, p page.Request) (page.Page[DeadLetter], error) {
-	limit, after, err := idPage(p)
+	limit := p.Clamped()
+	pos, err := deadLetterKeyset.Position(p.Cursor)
 	if err != nil {
 		return page.Page[DeadLetter]{}, err
 	}
@@ -241,41 +239,27 @@ func ListDeadLetters(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f DeadLe
 			q = q.Where("retried_at IS NOT NULL")
 		}
 	}
-	if after > 0 {
-		q = q.Where("id < ?", after)
-	}
-	out, err := collect(q.Order("id DESC").Limit(limit+1), scanDeadLetter)
+	out, err := collect(after(q, pos).Order(deadLetterKeyset.Order()).Limit(limit+1), scanDeadLetter)
 	if err != nil {
 		return page.Page[DeadLetter]{}, fmt.Errorf("list dead letters: %w", err)
 	}
-	return page.Finish(out, limit, func(d DeadLetter) any { return idCursor{ID: d.ID} }), nil
+	return deadLetterKeyset.Page(out, limit), nil
 }
 
-// idCursor is the position in a list ordered by id descending: the last id shown.
-type idCursor struct {
-	ID int64 `json:"id"`
-}
+// The orders of List, ListLogs and ListDeadLetters: newest first, by id.
+var (
+	recordKeyset     = page.Desc(page.Serial("id", "id", func(r Record) int64 { return r.ID }))
+	logKeyset        = page.Desc(page.Serial("id", "id", func(l LogEntry) int64 { return l.ID }))
+	deadLetterKeyset = page.Desc(page.Serial("id", "id", func(d DeadLetter) int64 { return d.ID }))
+)
 
-// idPage reads p: the limit (default and bounds of pkg/page) and the id after which the page
-// starts (0 for the first page).
-func idPage(p page.Request) (limit int, after int64, err error) {
-	limit = p.Limit
-	if limit <= 0 {
-		limit = page.DefaultLimit
+// after narrows q to the rows after pos (none for the first page).
+func after[T any](q *gorm.DB, pos page.Position[T]) *gorm.DB {
+	var args db.Marks
+	if cond := pos.After(&args); cond != "" {
+		return q.Where(cond, args...)
 	}
-	limit = min(limit, page.MaxLimit)
-	if p.Cursor == "" {
-		return limit, 0, nil
-	}
-	var c idCursor
-	if err := page.Decode(p.Cursor, &c); err != nil {
-		return 0, 0, err
-	}
-	if c.ID <= 0 {
-		return 0, 0, apperr.Errorf(apperr.BadRequest, "invalid cursor").
-			WithFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor returned by this list"})
-	}
-	return limit, c.ID, nil
+	return q
 }
 
 // collect runs q and scans every row with scan.

@@ -144,7 +144,8 @@ func (s *Service) admitRepeated(ctx context.Context, tx *gorm.DB, orgID uuid.UUI
 			return Admitted{}, err
 		}
 		if l, ok := stored[in.intakeID]; ok {
-			return Admitted{LeadID: l.ID, Created: true, Fingerprint: l.Fingerprint}, s.emitEvent(ctx, tx, createdEvent(orgID, actor, l))
+			_, err := s.emitter.EmitAll(ctx, tx, createdEvent(orgID, actor, l))
+			return Admitted{LeadID: l.ID, Created: true, Fingerprint: l.Fingerprint}, err
 		}
 	}
 	return Admitted{}, fmt.Errorf("admit raw row %s: the matching lead was deleted concurrently; retry", in.intakeID)

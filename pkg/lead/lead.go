@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/page"
 )
 
@@ -114,18 +115,13 @@ func (d *Doc) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Scan reads a jsonb value.
+// Scan reads a jsonb value as its bytes.
 func (d *Doc) Scan(src any) error {
-	switch v := src.(type) {
-	case nil:
-		*d = nil
-	case []byte:
-		*d = append(Doc(nil), v...)
-	case string:
-		*d = Doc(v)
-	default:
-		return fmt.Errorf("scan %T into lead.Doc", src)
+	b, err := db.JSONBytes(src)
+	if err != nil {
+		return fmt.Errorf("scan into lead.Doc: %w", err)
 	}
+	*d = b
 	return nil
 }
 
@@ -242,15 +238,8 @@ func badParam(name, message string) error {
 	return apperr.Errorf(apperr.BadRequest, "%s %s", name, message).WithFields(apperr.FieldError{Field: name, Message: message})
 }
 
-func checkPage(p page.Request) error {
-	if p.Limit < 1 || p.Limit > page.MaxLimit {
-		return badParam("limit", fmt.Sprintf("must be an integer from 1 to %d", page.MaxLimit))
-	}
-	return nil
-}
-
 func checkFilter(f ListFilter) error {
-	if err := checkPage(f.Page); err != nil {
+	if err := f.Page.Check(); err != nil {
 		return err
 	}
 	if f.Stage != "" && !f.Stage.Valid() {

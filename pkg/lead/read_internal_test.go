@@ -68,7 +68,7 @@ func TestReadsMatchTheGormPath(t *testing.T) {
 		}
 		var out []Lead
 		require.NoError(t, db.Tx(ctx, app.Gorm, orgID, func(tx *gorm.DB) error {
-			return tx.Raw(`SELECT `+leadColumns+` FROM lead_list WHERE org_id = @org`+where+` ORDER BY `+ks.order,
+			return tx.Raw(`SELECT `+leadColumns+` FROM lead_list WHERE org_id = @org`+where+` ORDER BY `+ks.Order(),
 				map[string]any{"org": orgID, "q": f.Q}).Scan(&out).Error
 		}))
 		for i := range out {

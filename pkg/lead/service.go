@@ -23,6 +23,7 @@ type Service struct {
 	db      *gorm.DB
 	read    func(ctx context.Context, orgID uuid.UUID, queue func(b *db.Batch)) error
 	emitter *events.Emitter
+	emit    events.EmitFunc
 	// Now is the clock for checks of client-given times; nil is time.Now.
 	Now func() time.Time
 }
@@ -36,7 +37,7 @@ func NewService(g *gorm.DB, emitter *events.Emitter) *Service {
 	read := func(ctx context.Context, orgID uuid.UUID, queue func(b *db.Batch)) error {
 		return db.GormReadTx(ctx, g, orgID, queue)
 	}
-	return &Service{db: g, read: read, emitter: emitter}
+	return &Service{db: g, read: read, emitter: emitter, emit: emitter.About(EntityType)}
 }
 
 // NewServiceDB is NewService on d, with the reads on d's pgx pool directly (db.DB.Read), as
@@ -57,22 +58,9 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
-func (s *Service) emit(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor, typ string, leadID uuid.UUID, key string, payload any) error {
-	return s.emitEvent(ctx, tx, NewEvent(orgID, actor, typ, leadID, key, payload))
-}
-
-func (s *Service) emitEvent(ctx context.Context, tx *gorm.DB, e events.NewEvent) error {
-	_, _, err := s.emitter.Emit(ctx, tx, e)
-	return err
-}
-
-// NewEvent is an event about lead leadID: entity type EntityType, idempotency key key.
-func NewEvent(orgID uuid.UUID, actor, typ string, leadID uuid.UUID, key string, payload any) events.NewEvent {
-	return events.NewEvent{
-		OrgID: orgID, Type: typ, EntityType: EntityType, EntityID: leadID,
-		Payload: payload, IdempotencyKey: key, Actor: actor,
-	}
-}
+// NewEvent is an event about a lead, for the use cases that emit several at once (EmitAll) and
+// for the lead pipeline.
+var NewEvent = events.Entity(EntityType).Event
 
 // duplicate is the refusal of a lead whose fingerprint a live lead of the org already has.
 func duplicate(existing uuid.UUID) error {
@@ -382,7 +370,7 @@ func occurred(at *time.Time, now time.Time) time.Time {
 // ListActivities returns a page of the live lead's activities, newest first (by occurredAt,
 // then id). A missing or deleted lead is apperr.NotFound; a bad cursor apperr.BadRequest.
 func (s *Service) ListActivities(ctx context.Context, orgID, leadID uuid.UUID, p page.Request) (page.Page[Activity], error) {
-	if err := checkPage(p); err != nil {
+	if err := p.Check(); err != nil {
 		return page.Page[Activity]{}, err
 	}
 	var out page.Page[Activity]
@@ -394,7 +382,7 @@ func (s *Service) ListActivities(ctx context.Context, orgID, leadID uuid.UUID, p
 		if err != nil {
 			return err
 		}
-		out = page.Finish(rows, p.Limit, func(a Activity) any { return activityCursor{At: a.OccurredAt, ID: a.ID} })
+		out = activityKeyset.Page(rows, p.Limit)
 		return nil
 	})
 	if err != nil {
@@ -409,7 +397,7 @@ func (s *Service) ListActivities(ctx context.Context, orgID, leadID uuid.UUID, p
 // change emits while it holds the lead's row lock (or, for lead.created, before the lead is
 // visible to anyone).
 func (s *Service) History(ctx context.Context, orgID, leadID uuid.UUID, p page.Request) (page.Page[Event], error) {
-	if err := checkPage(p); err != nil {
+	if err := p.Check(); err != nil {
 		return page.Page[Event]{}, err
 	}
 	var out page.Page[Event]
@@ -425,7 +413,7 @@ func (s *Service) History(ctx context.Context, orgID, leadID uuid.UUID, p page.R
 		if err != nil {
 			return err
 		}
-		out = page.Finish(rows, p.Limit, func(e Event) any { return eventCursor{ID: e.ID} })
+		out = eventKeyset.Page(rows, p.Limit)
 		return nil
 	})
 	if err != nil {
@@ -453,5 +441,5 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page
 	if err := s.read(ctx, orgID, func(b *db.Batch) { queueListLeads(b, q, args, f.Q != "", &rows) }); err != nil {
 		return page.Page[Lead]{}, fmt.Errorf("list leads: %w", err)
 	}
-	return page.Finish(rows, f.Page.Limit, func(l Lead) any { return cursorOf(f.Sort, l) }), nil
+	return keysets[f.Sort].Page(rows, f.Page.Limit), nil
 }

@@ -240,82 +240,22 @@ VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING `+activityColumns,
 	return out, nil
 }
 
-// leadCursor is the position of the last lead of a page under one sort.
-type leadCursor struct {
-	Sort  Sort       `json:"s"`
-	At    *time.Time `json:"t,omitempty"`
-	Score *int       `json:"n,omitempty"`
-	ID    uuid.UUID  `json:"i"`
-}
-
-// keyset is one sort's ORDER BY and the condition "after the cursor" in that order.
-type keyset struct {
-	order string
-	after func(c leadCursor, a *db.Args) string
-}
-
-func timeKeyset(col string, desc bool) keyset {
-	dir, cmp := "ASC", ">"
-	if desc {
-		dir, cmp = "DESC", "<"
-	}
-	return keyset{
-		order: fmt.Sprintf("%s %s, id %s", col, dir, dir),
-		after: func(c leadCursor, a *db.Args) string {
-			return fmt.Sprintf("(%s, id) %s (%s::timestamptz, %s::uuid)", col, cmp, a.Add(*c.At), a.Add(c.ID))
-		},
-	}
-}
-
-// The score orders put NULL (unscored) below every score: NULLS FIRST ascending, NULLS LAST
-// descending, and the conditions after a cursor say so explicitly.
-var keysets = map[Sort]keyset{
-	SortCreatedAsc:  timeKeyset("created_at", false),
-	SortCreatedDesc: timeKeyset("created_at", true),
-	SortUpdatedAsc:  timeKeyset("updated_at", false),
-	SortUpdatedDesc: timeKeyset("updated_at", true),
-	SortScoreAsc: {
-		order: "score ASC NULLS FIRST, id ASC",
-		after: func(c leadCursor, a *db.Args) string {
-			if c.Score == nil {
-				return "((score IS NULL AND id > " + a.Add(c.ID) + "::uuid) OR score IS NOT NULL)"
-			}
-			return "(score, id) > (" + a.Add(*c.Score) + "::int, " + a.Add(c.ID) + "::uuid)"
-		},
-	},
-	SortScoreDesc: {
-		order: "score DESC NULLS LAST, id DESC",
-		after: func(c leadCursor, a *db.Args) string {
-			if c.Score == nil {
-				return "(score IS NULL AND id < " + a.Add(c.ID) + "::uuid)"
-			}
-			return "((score, id) < (" + a.Add(*c.Score) + "::int, " + a.Add(c.ID) + "::uuid) OR score IS NULL)"
-		},
-	},
-}
-
-func (c leadCursor) valid() bool {
-	switch c.Sort {
-	case SortCreatedAsc, SortCreatedDesc, SortUpdatedAsc, SortUpdatedDesc:
-		return c.At != nil && c.Score == nil
-	case SortScoreAsc, SortScoreDesc:
-		return c.At == nil
-	}
-	return false
-}
-
-func cursorOf(s Sort, l Lead) leadCursor {
-	c := leadCursor{Sort: s, ID: l.ID}
-	switch s {
-	case SortCreatedAsc, SortCreatedDesc:
-		c.At = &l.CreatedAt
-	case SortUpdatedAsc, SortUpdatedDesc:
-		c.At = &l.UpdatedAt
-	default:
-		c.Score = l.Score
-	}
-	return c
-}
+// keysets are the orders of List, by sort. The score orders put NULL (unscored) below every
+// score: NULLS FIRST ascending, NULLS LAST descending.
+var keysets = func() map[Sort]page.Keyset[Lead] {
+	id := page.UUID("id", "i", func(l Lead) uuid.UUID { return l.ID })
+	created := page.Time("created_at", "t", func(l Lead) time.Time { return l.CreatedAt })
+	updated := page.Time("updated_at", "t", func(l Lead) time.Time { return l.UpdatedAt })
+	score := page.NullInt("score", "n", func(l Lead) *int { return l.Score })
+	return page.Sorts(map[Sort]page.Keyset[Lead]{
+		SortCreatedAsc:  page.Asc(created, id),
+		SortCreatedDesc: page.Desc(created, id),
+		SortUpdatedAsc:  page.Asc(updated, id),
+		SortUpdatedDesc: page.Desc(updated, id),
+		SortScoreAsc:    page.Asc(score, id),
+		SortScoreDesc:   page.Desc(score, id),
+	})
+}()
 
 // customPlanSQL makes the searches of the transaction plan for their own words. A search's best
 // plan depends on how common its words are (a rare word is read from the full-text index, a
@@ -348,18 +288,11 @@ func listLeadsSQL(orgID uuid.UUID, f ListFilter) (string, []any, error) {
 	if f.MinScore != nil {
 		b.WriteString(` AND score >= ` + a.Add(*f.MinScore))
 	}
-	if f.Page.Cursor != "" {
-		var c leadCursor
-		if err := page.Decode(f.Page.Cursor, &c); err != nil {
-			return "", nil, err
-		}
-		if c.Sort != f.Sort || !c.valid() {
-			return "", nil, page.BadCursor()
-		}
-		b.WriteString(` AND ` + ks.after(c, &a))
+	tail, err := ks.Tail(f.Page.Cursor, f.Page.Limit, &a)
+	if err != nil {
+		return "", nil, err
 	}
-	b.WriteString(` ORDER BY ` + ks.order + ` LIMIT ` + a.Add(f.Page.Limit+1))
-	return b.String(), a, nil
+	return b.String() + tail, a, nil
 }
 
 // queueListLeads queues the read of a page of leads (listLeadsSQL) into out.
@@ -378,29 +311,19 @@ func queueListLeads(b *db.Batch, q string, args []any, search bool, out *[]Lead)
 	}, q, args...)
 }
 
-// activityCursor is the position of the last activity of a page.
-type activityCursor struct {
-	At time.Time `json:"t"`
-	ID uuid.UUID `json:"i"`
-}
+// activityKeyset is the order of a lead's activities: newest first.
+var activityKeyset = page.Desc(
+	page.Time("occurred_at", "t", func(a Activity) time.Time { return a.OccurredAt }),
+	page.UUID("id", "i", func(a Activity) uuid.UUID { return a.ID }))
 
 // listActivities returns up to limit+1 activities of the lead, newest first.
 func listActivities(tx *gorm.DB, orgID, leadID uuid.UUID, p page.Request) ([]Activity, error) {
-	q := `SELECT ` + activityColumns + ` FROM lead_activities WHERE org_id = ? AND lead_id = ?`
-	args := []any{orgID, leadID}
-	if p.Cursor != "" {
-		var c activityCursor
-		if err := page.Decode(p.Cursor, &c); err != nil {
-			return nil, err
-		}
-		if c.ID == uuid.Nil || c.At.IsZero() {
-			return nil, page.BadCursor()
-		}
-		q += ` AND (occurred_at, id) < (?::timestamptz, ?::uuid)`
-		args = append(args, c.At, c.ID)
+	args := db.Marks{orgID, leadID}
+	tail, err := activityKeyset.Tail(p.Cursor, p.Limit, &args)
+	if err != nil {
+		return nil, err
 	}
-	q += ` ORDER BY occurred_at DESC, id DESC LIMIT ?`
-	args = append(args, p.Limit+1)
+	q := `SELECT ` + activityColumns + ` FROM lead_activities WHERE org_id = ? AND lead_id = ?` + tail
 	var out []Activity
 	if err := tx.Raw(q, args...).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("list lead activities: %w", err)
@@ -422,28 +345,19 @@ type Event struct {
 	OccurredAt time.Time `json:"occurredAt" gorm:"column:occurred_at"`
 }
 
-// eventCursor is the id of the last event of a page.
-type eventCursor struct {
-	ID int64 `json:"i"`
-}
+// eventKeyset is the order of a lead's history: oldest first.
+var eventKeyset = page.Asc(page.Serial("id", "i", func(e Event) int64 { return e.ID }))
 
 // listEvents returns up to limit+1 events about the lead, oldest first (events_entity_idx).
 func listEvents(tx *gorm.DB, orgID, leadID uuid.UUID, p page.Request) ([]Event, error) {
-	var after int64
-	if p.Cursor != "" {
-		var c eventCursor
-		if err := page.Decode(p.Cursor, &c); err != nil {
-			return nil, err
-		}
-		if c.ID <= 0 {
-			return nil, page.BadCursor()
-		}
-		after = c.ID
+	args := db.Marks{orgID, EntityType, leadID}
+	tail, err := eventKeyset.Tail(p.Cursor, p.Limit, &args)
+	if err != nil {
+		return nil, err
 	}
 	var out []Event
-	err := tx.Raw(`SELECT id, type, entity_type, entity_id, payload, actor, occurred_at FROM events
-WHERE org_id = ? AND entity_type = ? AND entity_id = ? AND id > ?
-ORDER BY id LIMIT ?`, orgID, EntityType, leadID, after, p.Limit+1).Scan(&out).Error
+	err = tx.Raw(`SELECT id, type, entity_type, entity_id, payload, actor, occurred_at FROM events
+WHERE org_id = ? AND entity_type = ? AND entity_id = ?`+tail, args...).Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("list lead events: %w", err)
 	}

@@ -210,12 +210,8 @@ func SetICP(ctx context.Context, d *db.DB, emitter *events.Emitter, orgID uuid.U
 		if err != nil {
 			return fmt.Errorf("read transaction id: %w", err)
 		}
-		_, _, err = emitter.Emit(ctx, tx, events.NewEvent{
-			OrgID: orgID, Type: EventICPUpdated, EntityType: EntityType, EntityID: orgID,
-			Payload: ICPUpdatedPayload{Previous: previous, ICP: stored}, Actor: actor,
-			IdempotencyKey: fmt.Sprintf("%s:%s:%s", EventICPUpdated, orgID, xid),
-		})
-		return err
+		return emitter.About(EntityType)(ctx, tx, orgID, actor, EventICPUpdated, orgID,
+			fmt.Sprintf("%s:%s:%s", EventICPUpdated, orgID, xid), ICPUpdatedPayload{Previous: previous, ICP: stored})
 	})
 	if err != nil {
 		return ICP{}, fmt.Errorf("set icp: %w", err)

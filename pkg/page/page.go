@@ -2,7 +2,8 @@
 // (default 50) and an opaque cursor that names the last row of the previous page. A cursor is
 // base64url of a small JSON document that only the list that made it understands; clients pass
 // it back untouched. Keyset pagination, not offsets: a page costs the same however deep it is,
-// and rows inserted meanwhile neither repeat nor vanish.
+// and rows inserted meanwhile neither repeat nor vanish. Keyset (keyset.go) writes each list's
+// ORDER BY, its condition after a cursor and its cursors, so that no list spells them itself.
 package page
 
 import (
@@ -79,4 +80,28 @@ func Finish[T any](rows []T, limit int, key func(T) any) Page[T] {
 	rows = rows[:limit]
 	c := Encode(key(rows[len(rows)-1]))
 	return Page[T]{Data: rows, NextCursor: &c}
+}
+
+// Check refuses a limit outside 1..MaxLimit, for a list that refuses rather than clamps: it is
+// BadLimit.
+func (r Request) Check() error {
+	if r.Limit < 1 || r.Limit > MaxLimit {
+		return BadLimit()
+	}
+	return nil
+}
+
+// BadLimit is the error of a limit outside 1..MaxLimit: apperr.BadRequest on field "limit".
+func BadLimit() error {
+	msg := fmt.Sprintf("must be an integer from 1 to %d", MaxLimit)
+	return apperr.Errorf(apperr.BadRequest, "limit %s", msg).WithFields(apperr.FieldError{Field: "limit", Message: msg})
+}
+
+// Clamped is the request's limit for a list that clamps rather than refuses: DefaultLimit for
+// none (0 or less), MaxLimit at the most.
+func (r Request) Clamped() int {
+	if r.Limit <= 0 {
+		return DefaultLimit
+	}
+	return min(r.Limit, MaxLimit)
 }

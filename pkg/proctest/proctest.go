@@ -99,9 +99,6 @@ func Start(t *testing.T, bin, name string, env []string, args ...string) *Proc {
 // Output returns what the process has printed so far.
 func (p *Proc) Output() string { return p.out.String() }
 
-// Exited is closed when the process has ended.
-func (p *Proc) Exited() <-chan struct{} { return p.exited }
-
 // LogLine waits for the first JSON log line whose msg is msg and returns it.
 func (p *Proc) LogLine(t *testing.T, msg string, within time.Duration) map[string]any {
 	t.Helper()

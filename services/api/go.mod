@@ -4,6 +4,7 @@ go 1.27.3
 
 require (
 	example.com/crm/pkg v0.0.0
+	example.com/crm/tools v0.0.0
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/go-playground/validator/v10 v10.30.6
 	github.com/google/uuid v1.6.0
@@ -81,3 +82,5 @@ replace (
 	example.com/crm/migrations => ../../migrations
 	example.com/crm/pkg => ../../pkg
 )
+
+replace example.com/crm/tools => ../../tools

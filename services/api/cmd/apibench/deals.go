@@ -20,9 +20,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"example.com/crm/pkg/benchreport"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/deal"
+	"example.com/crm/tools/benchreport"
 )
 
 // The deal scenarios.

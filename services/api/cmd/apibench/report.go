@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"example.com/crm/pkg/benchreport"
+	"example.com/crm/tools/benchreport"
 )
 
 // Targets of the API (the API issue).

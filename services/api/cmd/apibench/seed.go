@@ -11,9 +11,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"example.com/crm/pkg/benchreport"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/org"
+	"example.com/crm/tools/benchreport"
 )
 
 // appRole is the login role the api connects as: a member of crm_app, neither owner nor

@@ -216,8 +216,7 @@ func pageRequest(c echo.Context) (page.Request, error) {
 	if raw := c.QueryParam("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 || n > page.MaxLimit {
-			return page.Request{}, apperr.Errorf(apperr.BadRequest, "limit must be an integer from 1 to %d", page.MaxLimit).
-				WithFields(apperr.FieldError{Field: "limit", Message: "must be an integer from 1 to 200"})
+			return page.Request{}, page.BadLimit()
 		}
 		r.Limit = n
 	}

@@ -168,7 +168,7 @@ func TestCallBook(t *testing.T) {
 	require.Equal(t, 30, c.DurationMinutes)
 	require.Equal(t, 1, c.Version)
 	require.Nil(t, c.Transcript)
-	require.Equal(t, call.Strings{}, c.SignalPhrases)
+	require.Equal(t, []string{}, c.SignalPhrases.V)
 	require.Equal(t, c, a.getCall(c.ID))
 
 	got := a.get(l.ID)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"example.com/crm/pkg/benchreport"
+	"example.com/crm/tools/benchreport"
 )
 
 // machineInfo describes where the figures were taken.

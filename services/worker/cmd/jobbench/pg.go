@@ -13,9 +13,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"example.com/crm/pkg/benchreport"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/tools/benchreport"
 )
 
 // server is the PostgreSQL server the bench databases are created on.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"example.com/crm/pkg/benchreport"
+	"example.com/crm/tools/benchreport"
 )
 
 // Targets of the queue (the benchmark issue).
