@@ -43,13 +43,15 @@ type Event struct {
 	OccurredAt     time.Time       `json:"occurredAt"`
 }
 
-// JobPayload is the payload of every job enqueued through JobMap: the event that caused it.
+// JobPayload is the payload of every job an event enqueues: the event that caused it. The
+// statements that insert those jobs build it from the new event's row (its col tags, through
+// jobs.PayloadSQL), since the event id exists only inside them.
 type JobPayload struct {
-	EventID    int64           `json:"eventId"`
-	EventType  string          `json:"eventType"`
-	EntityType string          `json:"entityType"`
-	EntityID   *uuid.UUID      `json:"entityId,omitempty"`
-	Data       json.RawMessage `json:"data"`
+	EventID    int64           `json:"eventId" col:"id"`
+	EventType  string          `json:"eventType" col:"type"`
+	EntityType string          `json:"entityType" col:"entity_type"`
+	EntityID   *uuid.UUID      `json:"entityId,omitempty" col:"entity_id"`
+	Data       json.RawMessage `json:"data" col:"payload"`
 }
 
 // Emitter writes events and enqueues their mapped jobs.
@@ -80,39 +82,29 @@ ON CONFLICT (org_id, idempotency_key) DO NOTHING
 RETURNING ` + eventColumns
 
 // insertWithJobsSQL is Emit's statement for an event type with jobs in JobMap: it inserts the
-// event and, in the same round trip, one job per type of $8 (max_attempts $9) as Queue.Enqueue
-// would have: keyed "event:<id>", linked by event_id, runnable now. It returns the event and
-// the number of jobs inserted, or no row on a repeat, when ev is empty and so no job is
-// inserted (the jobs insert still fires the statement trigger; a rare repeat may thus wake the
-// workers for nothing, which costs them one empty claim).
-//
-// The job payload is built here because the event id exists only inside the statement. It is
-// the JSON of JobPayload: eventId, eventType, entityType, entityId (the uuid's text, left out
-// when NULL as omitempty does) and data (the event's stored payload). jsonb_build_object renders
-// a bigint as a number and a uuid as its canonical lower-case text, as encoding/json does for
-// int64 and uuid.UUID. Only entityId is added conditionally: jsonb_strip_nulls would also strip
-// nulls inside data.
+// event and, in the same round trip, one job per type of $8 (max_attempts $9), keyed
+// jobs.EventKey, linked by event_id, runnable now, with the payload JobPayload. It returns the
+// event and the number of jobs inserted, or no row on a repeat, when ev is empty and so no job is
+// inserted.
 //
 // All sub-statements of a WITH see the same snapshot, but the foreign key from jobs to events
 // is checked after the whole statement, when the new event is visible to it.
-const insertWithJobsSQL = `
+var insertWithJobsSQL = `
 WITH ev AS (` + insertSQL + `
-), j AS (` + insertEventJob + `
-    FROM ev CROSS JOIN unnest($8::text[]) AS t(job_type)
-    ON CONFLICT (org_id, job_type, idempotency_key) DO NOTHING
+), j AS (` + eventJobs("ev CROSS JOIN unnest($8::text[]) AS t(job_type)") + `
     RETURNING 1
 )
 SELECT ` + eventColumns + `, (SELECT count(*) FROM j) FROM ev`
 
-// insertEventJob inserts, for each row of a FROM that names an inserted event ev and a job type
-// t.job_type, the job that event triggers: keyed "event:<id>", linked by event_id, runnable now,
-// with max_attempts $9 and the payload described at insertWithJobsSQL.
-const insertEventJob = `
-    INSERT INTO jobs (org_id, job_type, payload, idempotency_key, max_attempts, run_at, event_id)
-    SELECT ev.org_id, t.job_type,
-           jsonb_build_object('eventId', ev.id, 'eventType', ev.type, 'entityType', ev.entity_type, 'data', ev.payload)
-               || CASE WHEN ev.entity_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('entityId', ev.entity_id) END,
-           'event:' || ev.id, $9::int, now(), ev.id`
+// eventJobs inserts, for each row of from that names an inserted event ev and a job type
+// t.job_type, the job that event triggers: keyed jobs.EventKey, linked by event_id, runnable
+// now, with max_attempts $9 and the payload JobPayload.
+func eventJobs(from string) string {
+	return jobs.Insert{
+		OrgID: "ev.org_id", JobType: "t.job_type", Payload: jobs.PayloadSQL(JobPayload{}, "ev"),
+		Key: jobs.EventKeySQL("ev.id"), MaxAttempts: "$9::int", EventID: "ev.id", From: from,
+	}.SQL()
+}
 
 const selectByKeySQL = `
 SELECT ` + eventColumns + `
@@ -133,7 +125,7 @@ func (e *Emitter) Emit(ctx context.Context, tx *gorm.DB, ev NewEvent) (Event, bo
 	args := []any{ev.OrgID.String(), ev.Type, ev.EntityType, entityID, payload, ev.IdempotencyKey, actor}
 	var (
 		stored Event
-		jobCnt int64
+		jobCnt int64 // read to drain the row; the trigger wakes the workers for them
 	)
 	if types := e.jobMap[ev.Type]; len(types) > 0 {
 		args = append(args, types, int32(e.queue.MaxAttempts()))
@@ -151,11 +143,6 @@ func (e *Emitter) Emit(ctx context.Context, tx *gorm.DB, ev NewEvent) (Event, bo
 	}
 	if err != nil {
 		return Event{}, false, fmt.Errorf("emit %s: %w", ev.Type, err)
-	}
-	if jobCnt > 0 {
-		// As Queue.Enqueue does: a transaction that deferred the trigger's NOTIFY wakes the
-		// workers after its commit only if it knows it inserted jobs.
-		jobs.MarkInserted(ctx, tx)
 	}
 	return stored, true, nil
 }
@@ -182,12 +169,10 @@ SELECT count(*), 0::bigint FROM ev`
 // type's job types ("<event type>:<job type>", in JobMap's order) and $9 their max_attempts,
 // and the jobs are what insertWithJobsSQL writes for one event, in the same order. It returns
 // the numbers of events and of jobs inserted.
-const emitAllWithJobsSQL = emitAllInput + `, m AS (
+var emitAllWithJobsSQL = emitAllInput + `, m AS (
     SELECT split_part(x, ':', 1) AS type, split_part(x, ':', 2) AS job_type, ord FROM unnest($8::text[]) WITH ORDINALITY AS u(x, ord)
-), j AS (` + insertEventJob + `
-    FROM ev JOIN m AS t ON t.type = ev.type
-    ORDER BY ev.id, t.ord
-    ON CONFLICT (org_id, job_type, idempotency_key) DO NOTHING
+), j AS (` + eventJobs(`ev JOIN m AS t ON t.type = ev.type
+    ORDER BY ev.id, t.ord`) + `
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM j)`
@@ -227,9 +212,6 @@ func (e *Emitter) EmitAll(ctx context.Context, tx *gorm.DB, evs ...NewEvent) (in
 	var created, jobCnt int64
 	if err := db.Conn(tx).QueryRowContext(ctx, query, args...).Scan(&created, &jobCnt); err != nil {
 		return 0, fmt.Errorf("emit %d events (%s first): %w", n, evs[0].Type, err)
-	}
-	if jobCnt > 0 {
-		jobs.MarkInserted(ctx, tx)
 	}
 	return int(created), nil
 }

@@ -47,7 +47,7 @@ const (
 // of the same deliveries wait on each other in one order and cannot deadlock. A key stored
 // before, or twice in the group, is inserted once (ON CONFLICT DO NOTHING): it returns the new
 // rows' ids with their keys.
-const acceptGroupSQL = `
+var acceptGroupSQL = `
 WITH raw AS (
 	INSERT INTO lead_intake_raw (org_id, source_id, delivery_key, content_type, body, headers)
 	SELECT $1, source_id, delivery_key, content_type, body, headers::jsonb
@@ -56,11 +56,7 @@ WITH raw AS (
 	ORDER BY source_id, delivery_key, ord
 	ON CONFLICT DO NOTHING
 	RETURNING org_id, id, source_id, delivery_key
-), job AS (
-	INSERT INTO jobs (org_id, job_type, payload, idempotency_key, max_attempts)
-	SELECT org_id, $7, jsonb_build_object('intakeId', id), 'intake:' || id, $8
-	FROM raw
-	ON CONFLICT (org_id, job_type, idempotency_key) DO NOTHING
+), job AS (` + processIntakeJob("$7", "$8") + `
 )
 SELECT id, source_id, delivery_key FROM raw`
 
@@ -211,9 +207,6 @@ func (a *Acceptor) acceptGroup(ctx context.Context, org uuid.UUID, group []*wait
 			answered[k] = true
 			out[i].acc = Accepted{IntakeID: id}
 		}
-	}
-	if len(stored) > 0 {
-		a.waker.Wake()
 	}
 	return out
 }

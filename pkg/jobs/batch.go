@@ -5,15 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 )
-
-// completeJobsSQL completes every attempt of a batch, fenced on its claim, and logs them
-// (migration 000014); it raises leaseLostState unless every attempt still held its job.
-const completeJobsSQL = "SELECT complete_jobs($1, $2, $3, $4, $5)"
 
 // ErrBatchAborted is what CompleteInTx returns to an attempt of a Batch after an earlier
 // attempt's fn failed: the batch's transaction is lost and the batch must be rolled back.
@@ -32,13 +27,12 @@ var ErrBatchAborted = errors.New("the batch's transaction was aborted by an earl
 // so only job types whose handlers make no slow calls (network, models) should share one.
 // Attempts of one batch run one after the other, never at the same time.
 type Batch struct {
-	q        *Queue
-	org      uuid.UUID
-	runs     []*Run
-	conn     *sql.Conn // the transaction's connection, from the first fn on
-	inserted atomic.Bool
-	err      error // the first fn's failure; the transaction is lost
-	done     bool  // committed or rolled back
+	q    *Queue
+	org  uuid.UUID
+	runs []*Run
+	conn *sql.Conn // the transaction's connection, from the first fn on
+	err  error     // the first fn's failure; the transaction is lost
+	done bool      // committed or rolled back
 }
 
 // NewBatch starts attempts of claimed jobs, which must all belong to one org, as one batch;
@@ -98,7 +92,7 @@ func (b *Batch) exec(ctx context.Context, fn func(tx *gorm.DB) error) error {
 			return err
 		}
 	}
-	if err := fn(b.q.txSession(context.WithValue(ctx, insertedKey{}, &b.inserted), b.conn)); err != nil {
+	if err := fn(b.q.txSession(ctx, b.conn)); err != nil {
 		b.err = err
 		return err
 	}
@@ -134,13 +128,12 @@ func (b *Batch) Commit(ctx context.Context) error {
 			return b.end(ctx, err)
 		}
 	}
-	n := len(b.runs)
-	orgs, ids, lockedBy, attempts, durs := make([][16]byte, n), make([]int64, n), make([]string, n), make([]int32, n), make([]int32, n)
+	done := make([]Completion, len(b.runs))
 	for i, r := range b.runs {
-		orgs[i], ids[i], lockedBy[i], attempts[i] = r.Job.OrgID, r.Job.ID, r.Job.LockedBy, int32(r.Job.Attempt)
-		durs[i] = durationMS(r.Elapsed())
+		done[i] = Completion{Job: r.Job, Duration: r.Elapsed()}
 	}
-	if err := completeAndCommit(ctx, b.conn, completeJobsSQL, orgs, ids, lockedBy, attempts, durs); err != nil {
+	inserted, err := completeAndCommit(ctx, b.conn, done)
+	if err != nil {
 		if !errors.Is(err, ErrLeaseLost) {
 			err = fmt.Errorf("commit batch: %w", err)
 		}
@@ -151,7 +144,7 @@ func (b *Batch) Commit(ctx context.Context) error {
 	for _, r := range b.runs {
 		r.completed.Store(true)
 	}
-	if b.inserted.Load() {
+	if inserted {
 		b.q.waker.Wake()
 	}
 	return nil
