@@ -18,8 +18,8 @@ import (
 
 // The actors of the events the jobs emit.
 const (
-	AnalyzeActor  = "job:" + jobs.TypeAnalyzeCall
-	EscalateActor = "job:" + jobs.TypeEscalateLead
+	AnalyzeActor  = "job:" + KindAnalyzeCall
+	EscalateActor = "job:" + KindEscalateLead
 )
 
 // Commit runs fn in a tenant transaction of the job's org and commits it together with the

@@ -238,7 +238,7 @@ func str(p *string) string {
 
 // ChangeStage moves the deal id to stage to and emits deal.stage_changed {from, to,
 // probability, lostReason, version, ...}; a move to won also emits deal.won (which enqueues
-// create_invoice and generate_contract) and a move to lost deal.lost, all in one transaction.
+// nothing yet, see EventJobs) and a move to lost deal.lost, all in one transaction.
 // The probability becomes the new stage's default (DefaultProbability) and stage_changed_at
 // now. lostReason is required for lost and refused for any other stage (apperr.Invalid), as is
 // an unknown stage. The deal's row is locked before the move is checked, so concurrent changes

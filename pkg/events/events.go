@@ -57,21 +57,26 @@ type JobPayload struct {
 // Emitter writes events and enqueues their mapped jobs.
 type Emitter struct {
 	queue  *jobs.Queue
-	jobMap map[string][]string
+	jobMap map[string][]string // the job types of each mapped event type
 }
 
-// NewEmitter returns an emitter that enqueues on queue by JobMap.
-func NewEmitter(queue *jobs.Queue) *Emitter {
+// NewEmitter returns an emitter that enqueues on queue the jobs that mappings name for each
+// event it writes; an event type no mapping names enqueues nothing.
+func NewEmitter(queue *jobs.Queue, mappings []Mapping) *Emitter {
 	if queue == nil {
 		panic("events.NewEmitter: nil queue")
 	}
-	return &Emitter{queue: queue, jobMap: JobMap}
+	return &Emitter{queue: queue, jobMap: jobTypes(mappings)}
 }
+
+// JobTypes are the job types that the emitter enqueues for an event of type eventType, in their
+// order.
+func (e *Emitter) JobTypes(eventType string) []string { return e.jobMap[eventType] }
 
 // insertSQL inserts the event: $1..$7 are org, type, entity type, entity id (NULL for none),
 // payload, idempotency key and actor. A repeat of (org, key) inserts nothing and returns no row.
 //
-// Emit runs it alone for an event type without jobs in JobMap rather than insertWithJobsSQL
+// Emit runs it alone for an event type without mapped jobs rather than insertWithJobsSQL
 // with no job types: the jobs insert in there would still fire the jobs insert trigger (FOR
 // EACH STATEMENT, even for no rows), whose NOTIFY makes the commit queue behind PostgreSQL's
 // notify lock and wakes the workers for nothing.
@@ -81,7 +86,7 @@ VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
 ON CONFLICT (org_id, idempotency_key) DO NOTHING
 RETURNING ` + eventColumns
 
-// insertWithJobsSQL is Emit's statement for an event type with jobs in JobMap: it inserts the
+// insertWithJobsSQL is Emit's statement for an event type with mapped jobs: it inserts the
 // event and, in the same round trip, one job per type of $8 (max_attempts $9), keyed
 // jobs.EventKey, linked by event_id, runnable now, with the payload JobPayload. It returns the
 // event and the number of jobs inserted, or no row on a repeat, when ev is empty and so no job is
@@ -110,7 +115,7 @@ const selectByKeySQL = `
 SELECT ` + eventColumns + `
 FROM events WHERE org_id = $1 AND idempotency_key = $2`
 
-// Emit writes ev in tx and, when it is new, enqueues the jobs JobMap names for its type in the
+// Emit writes ev in tx and, when it is new, enqueues the jobs the mappings name for its type in the
 // same transaction (job idempotency key "event:<id>"). It returns the stored event and whether
 // this call created it; a repeat returns the first event with created false and enqueues nothing.
 //
@@ -160,13 +165,13 @@ WITH input AS (
     RETURNING org_id, id, type, entity_type, entity_id, payload
 )`
 
-// emitAllSQL is EmitAll's statement when none of the events has jobs in JobMap: it returns the
+// emitAllSQL is EmitAll's statement when none of the events has mapped jobs: it returns the
 // number of events inserted.
 const emitAllSQL = emitAllInput + `
 SELECT count(*), 0::bigint FROM ev`
 
 // emitAllWithJobsSQL is EmitAll's statement when some of them do: $8 holds each new event
-// type's job types ("<event type>:<job type>", in JobMap's order) and $9 their max_attempts,
+// type's job types ("<event type>:<job type>", in their mappings' order) and $9 their max_attempts,
 // and the jobs are what insertWithJobsSQL writes for one event, in the same order. It returns
 // the numbers of events and of jobs inserted.
 var emitAllWithJobsSQL = emitAllInput + `, m AS (
@@ -178,7 +183,7 @@ var emitAllWithJobsSQL = emitAllInput + `, m AS (
 SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM j)`
 
 // EmitAll writes evs in tx in one statement, in their order (their ids ascend in it), with the
-// jobs JobMap names for each new one, as that many Emit calls would. A repeat of an event (its
+// jobs the mappings name for each new one, as that many Emit calls would. A repeat of an event (its
 // org and idempotency key) is skipped, enqueues nothing, and is not counted. It returns how many
 // events it created. Unlike Emit it does not return the stored events: it is for writers that
 // emit several events of one change and need nothing back, at one round trip instead of one per

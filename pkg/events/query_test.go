@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
@@ -29,7 +30,7 @@ type history struct {
 func newHistory(t *testing.T) *history {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
-	em := events.NewEmitter(jobs.New(d, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
 	h := &history{
 		db: d, super: dbtest.SuperDB(t, url),
 		org: dbtest.NewOrg(t, d, "acme"), other: dbtest.NewOrg(t, d, "other"),

@@ -1,7 +1,5 @@
 package events
 
-import "example.com/crm/pkg/jobs"
-
 // Event types of DESIGN.md. Every state change emits one.
 const (
 	LeadCreated         = "lead.created"
@@ -38,18 +36,3 @@ const (
 	IntakeSourceDeleted       = "intake_source.deleted"
 	IntakeSourceSecretRotated = "intake_source.secret_rotated"
 )
-
-// JobMap is EVENT_JOB_MAP: the jobs that each event type enqueues, in the emitting transaction.
-// An event type that is absent triggers nothing.
-var JobMap = map[string][]string{
-	LeadCreated:      {jobs.TypeEnrichLead, jobs.TypeQualifyLead},
-	LeadQualified:    {jobs.TypeRouteOutreach},
-	CallCompleted:    {jobs.TypeAnalyzeCall},
-	BuyingSignalHigh: {jobs.TypeEscalateLead},
-	DealWon:          {jobs.TypeCreateInvoice, jobs.TypeGenerateContract},
-	DealStalled:      {jobs.TypeNudgeDeal},
-	InvoicePaid:      {jobs.TypeCreateClient},
-	ClientCreated:    {jobs.TypeStartOnboarding},
-	// system.noop exists for smoke checks and benchmarks of the event path.
-	SystemNoop: {jobs.TypeNoop},
-}

@@ -142,7 +142,7 @@ func (a *Acceptor) acceptOne(ctx context.Context, d Delivery, headers []byte) (A
 	var ids []uuid.UUID
 	err := a.pipeline(ctx, d.OrgID, func(b *pgx.Batch) {
 		b.Queue(acceptSQL, org, source, batch, rowNumber, d.DeliveryKey, d.ContentType, d.Body, string(headers),
-			jobs.TypeProcessIntake, a.maxAttempts).Query(scanIDs(&ids))
+			KindProcessIntake, a.maxAttempts).Query(scanIDs(&ids))
 	})
 	if db.IsForeignKeyViolation(err) {
 		return Accepted{}, fmt.Errorf("accept intake: %w", sourceNotFound())

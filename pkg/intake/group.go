@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"example.com/crm/pkg/db"
-	"example.com/crm/pkg/jobs"
 )
 
 // Group commit of deliveries.
@@ -174,7 +173,7 @@ func (a *Acceptor) acceptGroup(ctx context.Context, org uuid.UUID, group []*wait
 	}
 	stored := map[key]uuid.UUID{}
 	err := a.pipeline(ctx, org, func(b *pgx.Batch) {
-		b.Queue(acceptGroupSQL, db.UUID(org), sources, keys, types, bodies, headers, jobs.TypeProcessIntake, a.maxAttempts).
+		b.Queue(acceptGroupSQL, db.UUID(org), sources, keys, types, bodies, headers, KindProcessIntake, a.maxAttempts).
 			Query(func(rows pgx.Rows) error {
 				for rows.Next() {
 					var id pgtype.UUID

@@ -10,7 +10,7 @@ import (
 	"gorm.io/gorm"
 )
 
-// Run is one attempt of a job as a handler sees it.
+// Run is one attempt of a job, alone or in a Batch.
 type Run struct {
 	// Job is the claimed attempt.
 	Job       *Job
@@ -21,7 +21,7 @@ type Run struct {
 	batch     *Batch // the shared transaction of a batched attempt (Queue.NewBatch)
 }
 
-// NewRun starts an attempt of job on q; the worker runtime calls it when a handler begins.
+// NewRun starts an attempt of job on q.
 func (q *Queue) NewRun(job *Job) *Run {
 	return &Run{Job: job, q: q, start: time.Now()}
 }
@@ -78,8 +78,3 @@ func (r *Run) Begin() { r.start, r.end = time.Now(), time.Time{} }
 // Finish stops the attempt's clock when its handler returns: Elapsed, and the duration a Batch
 // logs for the attempt, end there rather than at the batch's commit.
 func (r *Run) Finish() { r.end = time.Now() }
-
-// Handler runs one attempt of a job. It returns nil when the work is done, an error to retry
-// with backoff, or a Permanent error to dead-letter the job at once. It must stop when ctx is
-// cancelled (timeout, lost lease or shutdown) and be idempotent: delivery is at least once.
-type Handler func(ctx context.Context, run *Run) error

@@ -52,7 +52,7 @@ func (p *Pipeline) Enrich(ctx context.Context, orgID, leadID uuid.UUID, commit C
 		return fmt.Errorf("enrich lead %s: %w", leadID, err)
 	}
 	err = commit(ctx, func(tx *gorm.DB) error {
-		_, err := p.storeEnrichmentTx(ctx, tx, orgID, leadID, res, jobs.TypeEnrichLead)
+		_, err := p.storeEnrichmentTx(ctx, tx, orgID, leadID, res, KindEnrichLead)
 		return err
 	})
 	if err != nil {

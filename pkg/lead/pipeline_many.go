@@ -19,7 +19,6 @@ import (
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/enrichment"
 	"example.com/crm/pkg/events"
-	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/org"
 	"example.com/crm/pkg/scoring"
 )
@@ -39,7 +38,7 @@ func (p *Pipeline) EnrichMany(ctx context.Context, orgID uuid.UUID, ids []uuid.U
 		if err != nil {
 			return nil, nil, err
 		}
-		return &leadWrite{id: cur.lead.ID, enrichment: &res}, []events.NewEvent{enrichedEvent(orgID, cur.lead.ID, res, jobs.TypeEnrichLead)}, nil
+		return &leadWrite{id: cur.lead.ID, enrichment: &res}, []events.NewEvent{enrichedEvent(orgID, cur.lead.ID, res, KindEnrichLead)}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("enrich %d leads: %w", len(ids), err)

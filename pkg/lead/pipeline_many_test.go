@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/enrichment"
 	"example.com/crm/pkg/events"
@@ -55,7 +56,7 @@ func (b *pipeBundle) outcomeOf(t *testing.T, id uuid.UUID) outcome {
 func TestPipelineManyAgrees(t *testing.T) {
 	t.Parallel()
 	b := setupPipeline(t, nil)
-	em := events.NewEmitter(jobs.New(b.d, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(b.d, jobs.Config{}), catalog.New().EventJobs)
 	p := lead.NewPipeline(b.d.Gorm, em, enrichment.LocalEnricher{}, scoring.Builtin{})
 	_, err := b.super.Pool.Exec(t.Context(), `UPDATE orgs SET icp = '{"excludedDomains":["excluded.example"],"titles":["cto"]}' WHERE id = $1`, b.org)
 	require.NoError(t, err)

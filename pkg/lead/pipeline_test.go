@@ -15,6 +15,7 @@ import (
 
 	"example.com/crm/pkg/ai"
 	"example.com/crm/pkg/ai/aitest"
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/enrichment"
@@ -55,7 +56,7 @@ type pipeBundle struct {
 func setupPipeline(t *testing.T, scorer lead.Scorer) *pipeBundle {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
-	em := events.NewEmitter(jobs.New(d, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
 	b := &bundle{svc: lead.NewService(d.Gorm, em), super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme")}
 	if scorer == nil {
 		scorer = scoring.Builtin{}
@@ -271,7 +272,7 @@ func (localEnricher) Enrich(ctx context.Context, in enrichment.Input) (enrichmen
 func TestOfflinePipelineAgrees(t *testing.T) {
 	t.Parallel()
 	b := setupPipeline(t, nil)
-	em := events.NewEmitter(jobs.New(b.d, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(b.d, jobs.Config{}), catalog.New().EventJobs)
 	offline := lead.NewPipeline(b.d.Gorm, em, enrichment.LocalEnricher{}, scoring.Builtin{})
 	online := lead.NewPipeline(b.d.Gorm, em, localEnricher{}, scoring.Builtin{})
 	require.True(t, offline.Offline())

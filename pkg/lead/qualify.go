@@ -175,7 +175,7 @@ func qualification(orgID uuid.UUID, cur snapshot, res scoring.Result, enr *enric
 	leadID := cur.lead.ID
 	var evs []events.NewEvent
 	if enr != nil {
-		evs = append(evs, enrichedEvent(orgID, leadID, *enr, jobs.TypeQualifyLead))
+		evs = append(evs, enrichedEvent(orgID, leadID, *enr, KindQualifyLead))
 	}
 	out := QualifiedPayload{
 		Score: res.Score, ScoreReasons: res.Reasons, ICPMatch: res.ICPMatch, RecommendedPath: res.RecommendedPath,

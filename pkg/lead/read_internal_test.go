@@ -30,7 +30,7 @@ func TestReadsMatchTheGormPath(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(app.Close)
 	ctx := t.Context()
-	em := events.NewEmitter(jobs.New(owner, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(owner, jobs.Config{}), EventJobs())
 	orgID, other := dbtest.NewOrg(t, owner, "acme"), dbtest.NewOrg(t, owner, "other")
 	writer := NewService(owner.Gorm, em)
 
@@ -119,7 +119,7 @@ func TestPipelineLeadReads(t *testing.T) {
 	t.Parallel()
 	owner, url := dbtest.NewDB(t)
 	ctx := t.Context()
-	em := events.NewEmitter(jobs.New(owner, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(owner, jobs.Config{}), EventJobs())
 	orgID, other := dbtest.NewOrg(t, owner, "acme"), dbtest.NewOrg(t, owner, "other")
 	svc := NewService(owner.Gorm, em)
 	p := NewPipeline(owner.Gorm, em, enrichment.LocalEnricher{}, scoring.Builtin{})

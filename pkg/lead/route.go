@@ -15,7 +15,6 @@ import (
 
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/events"
-	"example.com/crm/pkg/jobs"
 )
 
 // Path is a lead's recommended path (leads.recommended_path), set by qualification.
@@ -34,7 +33,7 @@ func (p Path) Valid() bool { return p == PathBookCall || p == PathNurture || p =
 // RouteActor is the actor of the events that RouteTx emits; FollowUpActor of FollowUpTx's.
 const (
 	RouteActor    = "job:route_outreach"
-	FollowUpActor = "job:" + jobs.TypeFollowUpLead
+	FollowUpActor = "job:" + KindFollowUpLead
 )
 
 // LeadFollowUpScheduled is the event of a nurture follow-up put into scheduled_tasks; its

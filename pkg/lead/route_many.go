@@ -11,7 +11,6 @@ import (
 
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/events"
-	"example.com/crm/pkg/jobs"
 )
 
 // RouteMany is RouteTx for many route_outreach inputs of orgID at once, in the caller's tenant
@@ -115,7 +114,7 @@ func (s *Service) RouteMany(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, i
 		}
 		out[f.input].Changes = append(out[f.input].Changes, "follow_up")
 		evs[f.input] = append(evs[f.input], leadEvent(orgID, RouteActor, LeadFollowUpScheduled, f.lead, "lead.follow_up_scheduled:"+f.task.String(),
-			FollowUpScheduledPayload{TaskID: f.task, JobType: jobs.TypeFollowUpLead, RunAt: f.runAt}))
+			FollowUpScheduledPayload{TaskID: f.task, JobType: KindFollowUpLead, RunAt: f.runAt}))
 	}
 	var all []events.NewEvent
 	for _, e := range evs {
@@ -239,7 +238,7 @@ func scheduleFollowUps(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, fs []r
 		leads[i], payloads[i], keys[i], after[i] = f.lead.String(), string(p), fmt.Sprintf("route:%d", f.eventID), delay.Milliseconds()
 		byKey[keys[i]] = f
 	}
-	rows, err := db.Conn(tx).QueryContext(ctx, scheduleFollowUpsSQL, orgID.String(), jobs.TypeFollowUpLead, EntityType, leads, payloads, after, keys)
+	rows, err := db.Conn(tx).QueryContext(ctx, scheduleFollowUpsSQL, orgID.String(), KindFollowUpLead, EntityType, leads, payloads, after, keys)
 	if err != nil {
 		return fmt.Errorf("schedule follow-ups: %w", err)
 	}

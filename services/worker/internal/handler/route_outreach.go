@@ -8,87 +8,55 @@ import (
 	"go.uber.org/zap"
 	"gorm.io/gorm"
 
-	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 )
 
-// RouteOutreach returns the route_outreach handler: for the lead.qualified event of its payload
-// (events.JobPayload) it acts on the lead's recommended path (lead.Service.RouteTx) and
-// completes the job in the same tenant transaction. followUpAfter is the delay of a nurture
-// follow-up (zero is lead.DefaultNurtureFollowUp). A lead that cannot be routed (gone, final
-// stage, no path) is logged and the job completed: retrying would change nothing.
-func RouteOutreach(leads *lead.Service, log *zap.Logger, followUpAfter time.Duration) jobs.Handler {
+// RouteOutreach is the route_outreach kind: for the lead.qualified event of each job
+// (lead.RouteOutreachArgs) it acts on the lead's recommended path in the jobs' transaction.
+// followUpAfter is the delay of a nurture follow-up (zero is lead.DefaultNurtureFollowUp). A lead
+// that cannot be routed (gone, final stage, no path) is logged and the job completed: retrying
+// would change nothing. Its jobs share transactions: a batch goes through lead.Service.RouteMany,
+// one statement per step for all of its leads, a job alone through lead.Service.RouteTx.
+func RouteOutreach(leads *lead.Service, log *zap.Logger, followUpAfter time.Duration) jobs.Kind {
 	if leads == nil || log == nil {
 		panic("handler.RouteOutreach: nil dependency")
 	}
-	return func(ctx context.Context, run *jobs.Run) error {
-		in, err := routeInput(run, followUpAfter)
-		if err != nil {
-			return err
+	return jobs.NewKind(jobs.Shared, func(ctx context.Context, tx *jobs.Batch, js []jobs.Attempt[lead.RouteOutreachArgs]) error {
+		ins := make([]lead.RouteInput, len(js))
+		for i, j := range js {
+			p := j.Args
+			path, reason := lead.ParseQualified(p.Data)
+			ins[i] = lead.RouteInput{LeadID: *p.EntityID, EventID: p.EventID, Path: path, Reason: reason, FollowUpAfter: followUpAfter}
 		}
-		var res lead.RouteResult
-		err = run.CompleteInTx(ctx, func(tx *gorm.DB) error {
-			var err error
-			res, err = leads.RouteTx(ctx, tx, run.Job.OrgID, in)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("route lead %s: %w", in.LeadID, err)
-		}
-		logRouted(log, run, in, res)
-		return nil
-	}
-}
-
-// RouteOutreachBatch returns the batch handler of route_outreach: lead.Service.RouteMany over
-// the batch's jobs in its transaction, one statement per step for all of their leads.
-func RouteOutreachBatch(leads *lead.Service, log *zap.Logger, followUpAfter time.Duration) jobs.BatchHandler {
-	if leads == nil || log == nil {
-		panic("handler.RouteOutreachBatch: nil dependency")
-	}
-	return func(ctx context.Context, b *jobs.Batch) error {
-		ins := make([]lead.RouteInput, len(b.Runs()))
-		for i, run := range b.Runs() {
-			var err error
-			if ins[i], err = routeInput(run, followUpAfter); err != nil {
+		res := make([]lead.RouteResult, len(js))
+		err := tx.Exec(ctx, func(db *gorm.DB) error {
+			if len(js) == 1 {
+				var err error
+				res[0], err = leads.RouteTx(ctx, db, tx.Org(), ins[0])
 				return err
 			}
-		}
-		var res []lead.RouteResult
-		err := b.Exec(ctx, func(tx *gorm.DB) error {
 			var err error
-			res, err = leads.RouteMany(ctx, tx, b.Org(), ins)
+			res, err = leads.RouteMany(ctx, db, tx.Org(), ins)
 			return err
 		})
+		if len(js) == 1 && err != nil {
+			return fmt.Errorf("route lead %s: %w", ins[0].LeadID, err)
+		}
 		if err != nil {
 			return fmt.Errorf("route %d leads: %w", len(ins), err)
 		}
-		for i, run := range b.Runs() {
-			logRouted(log, run, ins[i], res[i])
+		for i, j := range js {
+			logRouted(log, j.Job, ins[i], res[i])
 		}
 		return nil
-	}
-}
-
-// routeInput reads a route_outreach job's payload: the lead.qualified event it was enqueued
-// for. A payload that is not that is permanent.
-func routeInput(run *jobs.Run, followUpAfter time.Duration) (lead.RouteInput, error) {
-	var p events.JobPayload
-	if err := decodePayload(run, &p); err != nil {
-		return lead.RouteInput{}, err
-	}
-	if p.EntityID == nil || p.EntityType != lead.EntityType {
-		return lead.RouteInput{}, jobs.Permanentf("route_outreach: event %d is not about a lead", p.EventID)
-	}
-	path, reason := lead.ParseQualified(p.Data)
-	return lead.RouteInput{LeadID: *p.EntityID, EventID: p.EventID, Path: path, Reason: reason, FollowUpAfter: followUpAfter}, nil
+	})
 }
 
 // logRouted logs what routing did: a skipped lead at info, a routed one at debug.
-func logRouted(log *zap.Logger, run *jobs.Run, in lead.RouteInput, res lead.RouteResult) {
+func logRouted(log *zap.Logger, job *jobs.Job, in lead.RouteInput, res lead.RouteResult) {
 	fields := []zap.Field{
-		zap.Int64("job_id", run.Job.ID), zap.String("org_id", run.Job.OrgID.String()),
+		zap.Int64("job_id", job.ID), zap.String("org_id", job.OrgID.String()),
 		zap.String("lead_id", in.LeadID.String()), zap.Int64("event_id", in.EventID),
 		zap.String("path", string(res.Path)), zap.Strings("changes", res.Changes),
 	}
@@ -99,63 +67,40 @@ func logRouted(log *zap.Logger, run *jobs.Run, in lead.RouteInput, res lead.Rout
 	log.Debug("lead routed", fields...)
 }
 
-// FollowUpLead returns the follow_up_lead handler: the nurture follow-up that route_outreach
-// scheduled (payload lead.FollowUpPayload). It runs lead.Service.FollowUpTx and completes the
-// job in the same tenant transaction.
-func FollowUpLead(leads *lead.Service, log *zap.Logger) jobs.Handler {
+// FollowUpLead is the follow_up_lead kind: the nurture follow-ups that route_outreach scheduled
+// (lead.FollowUpPayload), in the jobs' transaction. Its jobs share transactions: a batch goes
+// through lead.Service.FollowUpMany, which locks their leads in the order of the ids first, a job
+// alone through lead.Service.FollowUpTx.
+func FollowUpLead(leads *lead.Service, log *zap.Logger) jobs.Kind {
 	if leads == nil || log == nil {
 		panic("handler.FollowUpLead: nil dependency")
 	}
-	return func(ctx context.Context, run *jobs.Run) error {
-		var p lead.FollowUpPayload
-		if err := decodePayload(run, &p); err != nil {
-			return err
+	return jobs.NewKind(jobs.Shared, func(ctx context.Context, tx *jobs.Batch, js []jobs.Attempt[lead.FollowUpPayload]) error {
+		ps := make([]lead.FollowUpPayload, len(js))
+		keys := make([]string, len(js))
+		for i, j := range js {
+			ps[i], keys[i] = j.Args, j.IdempotencyKey
 		}
-		var skipped bool
-		err := run.CompleteInTx(ctx, func(tx *gorm.DB) error {
+		skipped := make([]bool, len(js))
+		err := tx.Exec(ctx, func(db *gorm.DB) error {
 			var err error
-			skipped, err = leads.FollowUpTx(ctx, tx, run.Job.OrgID, p, run.Job.IdempotencyKey)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("follow up lead %s: %w", p.LeadID, err)
-		}
-		log.Debug("lead followed up", zap.Int64("job_id", run.Job.ID), zap.String("lead_id", p.LeadID.String()),
-			zap.Bool("skipped", skipped))
-		return nil
-	}
-}
-
-// FollowUpLeadBatch returns the batch handler of follow_up_lead: every follow-up of the batch
-// in one lead.Service.FollowUpMany, in the batch's transaction, which locks their leads in the
-// order of the ids first. A payload it cannot read fails the batch, and each job then runs
-// alone through FollowUpLead, which says what is wrong with it.
-func FollowUpLeadBatch(leads *lead.Service, log *zap.Logger) jobs.BatchHandler {
-	if leads == nil || log == nil {
-		panic("handler.FollowUpLeadBatch: nil dependency")
-	}
-	return func(ctx context.Context, b *jobs.Batch) error {
-		ps := make([]lead.FollowUpPayload, len(b.Runs()))
-		keys := make([]string, len(b.Runs()))
-		for i, run := range b.Runs() {
-			if err := decodePayload(run, &ps[i]); err != nil {
+			if len(js) == 1 {
+				skipped[0], err = leads.FollowUpTx(ctx, db, tx.Org(), ps[0], keys[0])
 				return err
 			}
-			keys[i] = run.Job.IdempotencyKey
-		}
-		var skipped []bool
-		err := b.Exec(ctx, func(tx *gorm.DB) error {
-			var err error
-			skipped, err = leads.FollowUpMany(ctx, tx, b.Org(), ps, keys)
+			skipped, err = leads.FollowUpMany(ctx, db, tx.Org(), ps, keys)
 			return err
 		})
+		if len(js) == 1 && err != nil {
+			return fmt.Errorf("follow up lead %s: %w", ps[0].LeadID, err)
+		}
 		if err != nil {
 			return fmt.Errorf("follow up %d leads: %w", len(ps), err)
 		}
-		for i, run := range b.Runs() {
-			log.Debug("lead followed up", zap.Int64("job_id", run.Job.ID), zap.String("lead_id", ps[i].LeadID.String()),
+		for i, j := range js {
+			log.Debug("lead followed up", zap.Int64("job_id", j.ID), zap.String("lead_id", ps[i].LeadID.String()),
 				zap.Bool("skipped", skipped[i]))
 		}
 		return nil
-	}
+	})
 }

@@ -40,7 +40,7 @@ func (b *bundle) routeJobs(t *testing.T) int {
 	t.Helper()
 	n := 0
 	for _, j := range b.claim(t) {
-		if j.Type != jobs.TypeRouteOutreach {
+		if j.Type != lead.KindRouteOutreach {
 			continue
 		}
 		require.NoError(t, b.run(t.Context(), j))
@@ -66,7 +66,7 @@ func TestRouteOutreachHandler(t *testing.T) {
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM lead_activities WHERE lead_id = $1 AND kind = 'task' AND dedup_key = $2`,
 		call, "route:"+itoa(callEvent)+":task"))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM scheduled_tasks WHERE org_id = $1 AND entity_id = $2 AND job_type = $3 AND dedup_key = $4`,
-		b.org, nurture, jobs.TypeFollowUpLead, "route:"+itoa(nurtureEvent)))
+		b.org, nurture, lead.KindFollowUpLead, "route:"+itoa(nurtureEvent)))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM leads WHERE id = $1 AND stage = 'disqualified' AND stage_reason LIKE '%score 30%'`, dq))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = 'lead.stage_changed'`, dq))
 	before := b.count(t, `SELECT count(*) FROM events WHERE org_id = $1`, b.org)
@@ -81,7 +81,7 @@ func TestRouteOutreachHandler(t *testing.T) {
 			`SELECT id FROM events WHERE entity_id = $1 AND type = 'lead.qualified'`, ev.lead).Scan(&id))
 		data, err := json.Marshal(map[string]any{"recommendedPath": ev.path})
 		require.NoError(t, err)
-		b.enqueue(t, jobs.TypeRouteOutreach, events.JobPayload{EventID: id, EventType: events.LeadQualified,
+		b.enqueue(t, lead.KindRouteOutreach, events.JobPayload{EventID: id, EventType: events.LeadQualified,
 			EntityType: lead.EntityType, EntityID: &ev.lead, Data: data})
 	}
 	require.Equal(t, 3, b.routeJobs(t))
@@ -92,7 +92,7 @@ func TestRouteOutreachHandler(t *testing.T) {
 	// The follow-up, when due, adds its task to the nurture lead.
 	var payload []byte
 	require.NoError(t, b.super.Pool.QueryRow(t.Context(), `SELECT payload FROM scheduled_tasks WHERE org_id = $1`, b.org).Scan(&payload))
-	fu := b.enqueue(t, jobs.TypeFollowUpLead, json.RawMessage(payload))
+	fu := b.enqueue(t, lead.KindFollowUpLead, json.RawMessage(payload))
 	claimed := b.claim(t)
 	require.NoError(t, b.run(t.Context(), claimed[fu]))
 	require.Equal(t, "completed", b.jobStatus(t, fu))
@@ -100,7 +100,7 @@ func TestRouteOutreachHandler(t *testing.T) {
 		nurture, lead.FollowUpSubject))
 
 	// A payload about something else than a lead is permanent.
-	other := b.enqueue(t, jobs.TypeRouteOutreach, events.JobPayload{EventID: 1, EntityType: "deal"})
+	other := b.enqueue(t, lead.KindRouteOutreach, events.JobPayload{EventID: 1, EntityType: "deal"})
 	claimed = b.claim(t)
 	require.True(t, jobs.IsPermanent(b.run(t.Context(), claimed[other])))
 }
