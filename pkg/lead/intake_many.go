@@ -1,7 +1,7 @@
 package lead
 
 // The batch form of ProcessIntakeTx: many raw intake rows of one org in one transaction, with
-// one statement per step for the common case (jobs.BatchHandler).
+// one statement per step for the common case (a batch of the process_intake kind).
 
 import (
 	"context"

@@ -1,8 +1,8 @@
 package lead
 
 // The batch forms of Enrich and Qualify: the same use cases for many leads of one org at once,
-// with one statement per step for all of them (jobs.BatchHandler). They write exactly what Enrich
-// and Qualify write lead by lead (TestPipelineManyAgrees), and only for an Offline pipeline: with
+// with one statement per step for all of them (a batch of their kind). They write exactly what
+// Enrich and Qualify write lead by lead (TestPipelineManyAgrees), and only for an Offline pipeline: with
 // an enrichment API or a model, each lead's call must happen outside the transaction, and the
 // lead-by-lead use cases do that.
 
