@@ -11,7 +11,6 @@ import (
 
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/db"
-	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 )
@@ -99,7 +98,7 @@ func (s *Service) Analyze(ctx context.Context, orgID, id uuid.UUID, commit Commi
 			return nil
 		}
 		out.Escalated = true
-		return s.emit(ctx, tx, orgID, AnalyzeActor, events.BuyingSignalHigh, id, BuyingSignalPayload{
+		return s.emit(ctx, tx, orgID, AnalyzeActor, EventBuyingSignalHigh, id, BuyingSignalPayload{
 			CallID: id, LeadID: locked.LeadID, BuyingSignalScore: a.BuyingSignalScore, Threshold: s.threshold,
 			Model: a.Model, SignalPhrases: a.SignalPhrases,
 		})

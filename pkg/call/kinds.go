@@ -7,6 +7,16 @@ import (
 	"example.com/crm/pkg/jobs"
 )
 
+// The event types of calls. buying_signal.high is a call's analysis scoring at or above the
+// threshold.
+const (
+	EventBooked           = "call.booked"
+	EventCompleted        = "call.completed"
+	EventNoShow           = "call.no_show"
+	EventCancelled        = "call.cancelled"
+	EventBuyingSignalHigh = "buying_signal.high"
+)
+
 // The job kinds of calls.
 const (
 	KindAnalyzeCall  = "analyze_call"
@@ -43,8 +53,8 @@ func aboutCall(p events.JobPayload) error {
 // buying signal escalates the call's lead.
 func EventJobs() []events.Mapping {
 	return []events.Mapping{
-		events.Map(events.CallCompleted, AnalyzeCallArgs{}),
-		events.Map(events.BuyingSignalHigh, EscalateLeadArgs{}),
+		events.Map(EventCompleted, AnalyzeCallArgs{}),
+		events.Map(EventBuyingSignalHigh, EscalateLeadArgs{}),
 	}
 }
 

@@ -19,6 +19,9 @@ import (
 	"example.com/crm/pkg/org"
 )
 
+// EventNoop is the event of smoke checks and benchmarks of the event path: it enqueues a noop job.
+const EventNoop = "system.noop"
+
 // Catalog is the system's job kinds, event mappings and seeded cron tasks.
 type Catalog struct {
 	// Kinds are the job kinds the worker works.
@@ -37,8 +40,7 @@ func New() Catalog {
 	c.Kinds = append(c.Kinds, lead.JobKinds()...)
 	c.Kinds = append(c.Kinds, call.JobKinds()...)
 	c.Kinds = append(c.Kinds, deal.JobKinds()...)
-	// system.noop exists for smoke checks and benchmarks of the event path.
-	c.EventJobs = append(c.EventJobs, events.Map(events.SystemNoop, jobs.NoopArgs{}))
+	c.EventJobs = append(c.EventJobs, events.Map(EventNoop, jobs.NoopArgs{}))
 	c.EventJobs = append(c.EventJobs, lead.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, call.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, deal.EventJobs()...)

@@ -25,7 +25,7 @@ func TestCheckRefusesUnknownKinds(t *testing.T) {
 	t.Parallel()
 	c := catalog.New()
 	c.Kinds = append(c.Kinds, call.AnalyzeCallArgs{})
-	c.EventJobs = append(c.EventJobs, events.Map(events.DealWon, unbuilt{}))
+	c.EventJobs = append(c.EventJobs, events.Map(deal.EventWon, unbuilt{}))
 	c.CronTasks = append(c.CronTasks, org.CronTask{Name: "weekly report", JobType: "generate_weekly_report", Cron: "0 7 * * 1"})
 	err := c.Check()
 	require.ErrorContains(t, err, `job kind "analyze_call" is declared twice`)
@@ -39,10 +39,10 @@ func TestDealWonMapsToNothing(t *testing.T) {
 	t.Parallel()
 	c := catalog.New()
 	for _, m := range c.EventJobs {
-		require.NotEqual(t, events.DealWon, m.Event)
+		require.NotEqual(t, deal.EventWon, m.Event)
 	}
 	require.Empty(t, c.CronTasks)
-	require.Equal(t, []events.Mapping{events.Map(events.DealStalled, deal.NudgeDealArgs{})}, deal.EventJobs())
+	require.Equal(t, []events.Mapping{events.Map(deal.EventStalled, deal.NudgeDealArgs{})}, deal.EventJobs())
 }
 
 // TestCheckWorked proves that CheckWorked names a kind without a handler and a handler

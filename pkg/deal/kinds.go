@@ -7,6 +7,15 @@ import (
 	"example.com/crm/pkg/jobs"
 )
 
+// The event types of deals (and EventUpdated, in payload.go).
+const (
+	EventCreated      = "deal.created"
+	EventStageChanged = "deal.stage_changed"
+	EventWon          = "deal.won"
+	EventLost         = "deal.lost"
+	EventStalled      = "deal.stalled"
+)
+
 // KindNudgeDeal is the job kind that nudges the lead of a stalled deal.
 const KindNudgeDeal = "nudge_deal"
 
@@ -28,7 +37,7 @@ func (a NudgeDealArgs) Check() error {
 // EventJobs are the jobs the deal events enqueue: a stalled deal is nudged. deal.won maps to
 // nothing until the invoice and contract kinds exist.
 func EventJobs() []events.Mapping {
-	return []events.Mapping{events.Map(events.DealStalled, NudgeDealArgs{})}
+	return []events.Mapping{events.Map(EventStalled, NudgeDealArgs{})}
 }
 
 // JobKinds are the deal job kinds.

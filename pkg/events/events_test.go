@@ -72,7 +72,7 @@ func (b *bundle) inTenantTx(ctx context.Context, sql string) error {
 func (b *bundle) leadCreated(key string) events.NewEvent {
 	return events.NewEvent{
 		OrgID:          b.org,
-		Type:           events.LeadCreated,
+		Type:           "lead.created",
 		EntityType:     "lead",
 		EntityID:       uuid.New(),
 		Payload:        map[string]any{"name": "Ada", "score": 42},
@@ -152,7 +152,7 @@ func TestEmitWritesEventAndMappedJobs(t *testing.T) {
 	require.True(t, created)
 	require.Positive(t, ev.ID)
 	require.Equal(t, b.org, ev.OrgID)
-	require.Equal(t, events.LeadCreated, ev.Type)
+	require.Equal(t, "lead.created", ev.Type)
 	require.Equal(t, "lead", ev.EntityType)
 	require.Equal(t, &in.EntityID, ev.EntityID)
 	require.JSONEq(t, `{"name":"Ada","score":42}`, string(ev.Payload))
@@ -162,7 +162,7 @@ func TestEmitWritesEventAndMappedJobs(t *testing.T) {
 	require.Equal(t, time.UTC, ev.OccurredAt.Location())
 
 	stored := b.event(t, ev.ID)
-	require.Equal(t, eventRow{Type: events.LeadCreated, EntityType: "lead", Key: "lead:1:created", Actor: "apikey:1",
+	require.Equal(t, eventRow{Type: "lead.created", EntityType: "lead", Key: "lead:1:created", Actor: "apikey:1",
 		EntityID: &in.EntityID, Payload: stored.Payload}, stored)
 	require.JSONEq(t, `{"name":"Ada","score":42}`, string(stored.Payload))
 
@@ -176,7 +176,7 @@ func TestEmitWritesEventAndMappedJobs(t *testing.T) {
 		var p events.JobPayload
 		require.NoError(t, json.Unmarshal(j.Payload, &p))
 		require.Equal(t, ev.ID, p.EventID)
-		require.Equal(t, events.LeadCreated, p.EventType)
+		require.Equal(t, "lead.created", p.EventType)
 		require.Equal(t, "lead", p.EntityType)
 		require.Equal(t, &in.EntityID, p.EntityID)
 		require.JSONEq(t, `{"name":"Ada","score":42}`, string(p.Data))
@@ -192,7 +192,7 @@ func TestEmitDefaults(t *testing.T) {
 	b := setup(t)
 
 	ev, created, err := b.emit(t.Context(), events.NewEvent{
-		OrgID: b.org, Type: events.SystemNoop, EntityType: "system", IdempotencyKey: "smoke-1",
+		OrgID: b.org, Type: "system.noop", EntityType: "system", IdempotencyKey: "smoke-1",
 	})
 	require.NoError(t, err)
 	require.True(t, created)
@@ -230,12 +230,12 @@ func TestEmitIsIdempotent(t *testing.T) {
 	require.False(t, created)
 	require.Equal(t, first, second, "the repeat returns the first event")
 
-	otherType := events.NewEvent{OrgID: b.org, Type: events.DealWon, EntityType: "deal", IdempotencyKey: "k"}
+	otherType := events.NewEvent{OrgID: b.org, Type: "deal.won", EntityType: "deal", IdempotencyKey: "k"}
 	third, created, err := b.emit(ctx, otherType)
 	require.NoError(t, err)
 	require.False(t, created)
 	require.Equal(t, first.ID, third.ID)
-	require.Equal(t, events.LeadCreated, third.Type)
+	require.Equal(t, "lead.created", third.Type)
 
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM events`))
 	require.Len(t, b.jobs(t), 2, "a repeated emit enqueues nothing")
@@ -305,15 +305,15 @@ SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wai
 func TestEmitUnmappedTypeEnqueuesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, isMapped := jobMap()[events.LeadUpdated]
+	_, isMapped := jobMap()["lead.updated"]
 	require.False(t, isMapped)
 
 	ev, created, err := b.emit(t.Context(), events.NewEvent{
-		OrgID: b.org, Type: events.LeadUpdated, EntityType: "lead", EntityID: uuid.New(), IdempotencyKey: "u1",
+		OrgID: b.org, Type: "lead.updated", EntityType: "lead", EntityID: uuid.New(), IdempotencyKey: "u1",
 	})
 	require.NoError(t, err)
 	require.True(t, created)
-	require.Equal(t, events.LeadUpdated, b.event(t, ev.ID).Type)
+	require.Equal(t, "lead.updated", b.event(t, ev.ID).Type)
 	require.Empty(t, b.jobs(t))
 }
 
@@ -360,7 +360,7 @@ func TestMappingsEnqueueEveryMappedType(t *testing.T) {
 func TestEmitValidates(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	valid := events.NewEvent{OrgID: b.org, Type: events.LeadCreated, EntityType: "lead", IdempotencyKey: "k"}
+	valid := events.NewEvent{OrgID: b.org, Type: "lead.created", EntityType: "lead", IdempotencyKey: "k"}
 
 	tests := map[string]func(e *events.NewEvent){
 		"missing org":         func(e *events.NewEvent) { e.OrgID = uuid.Nil },
@@ -492,17 +492,17 @@ func TestEmitJobPayloadIsJobPayloadJSON(t *testing.T) {
 		name string
 		in   events.NewEvent
 	}{
-		{"entity and nested payload", events.NewEvent{OrgID: b.org, Type: events.DealWon, EntityType: "deal", EntityID: entity,
+		{"entity and nested payload", events.NewEvent{OrgID: b.org, Type: "deal.won", EntityType: "deal", EntityID: entity,
 			Payload: map[string]any{
 				"amount": json.Number("1234.50"), "currency": "EUR", "note": nil, "html": "<b>&</b> ü \u2028",
 				"nested": map[string]any{"xs": []any{1, map[string]any{"y": nil}}, "big": json.Number("12345678901234567890")},
 			},
 			IdempotencyKey: "deal:won"}},
-		{"no entity, default payload", events.NewEvent{OrgID: b.org, Type: events.LeadQualified, EntityType: "lead",
+		{"no entity, default payload", events.NewEvent{OrgID: b.org, Type: "lead.qualified", EntityType: "lead",
 			IdempotencyKey: "lead:qualified"}},
-		{"no entity, data with nulls and its own entityId", events.NewEvent{OrgID: b.org, Type: events.SystemNoop, EntityType: "system",
+		{"no entity, data with nulls and its own entityId", events.NewEvent{OrgID: b.org, Type: "system.noop", EntityType: "system",
 			Payload: map[string]any{"entityId": nil, "a": nil}, IdempotencyKey: "noop:nulls"}},
-		{"array payload", events.NewEvent{OrgID: b.org, Type: events.InvoicePaid, EntityType: "invoice", EntityID: entity,
+		{"array payload", events.NewEvent{OrgID: b.org, Type: "invoice.paid", EntityType: "invoice", EntityID: entity,
 			Payload: []string{"x", "y"}, IdempotencyKey: "invoice:paid"}},
 	}
 	for _, tc := range tests {
@@ -597,14 +597,14 @@ func TestEmitRepeatEnqueuesNothing(t *testing.T) {
 	require.Empty(t, b.jobs(t), "a repeat enqueues nothing")
 
 	require.NoError(t, b.db.Tx(ctx, b.org, func(tx *gorm.DB) error {
-		ev, created, err := b.em.Emit(ctx, tx, events.NewEvent{OrgID: b.org, Type: events.DealWon, EntityType: "deal", IdempotencyKey: "won"})
+		ev, created, err := b.em.Emit(ctx, tx, events.NewEvent{OrgID: b.org, Type: "deal.won", EntityType: "deal", IdempotencyKey: "won"})
 		if err != nil || !created {
 			return fmt.Errorf("first emit: created %v: %w", created, err)
 		}
 		if err := tx.Exec(`DELETE FROM jobs WHERE event_id = ?`, ev.ID).Error; err != nil {
 			return err
 		}
-		again, created, err := b.em.Emit(ctx, tx, events.NewEvent{OrgID: b.org, Type: events.DealWon, EntityType: "deal", IdempotencyKey: "won"})
+		again, created, err := b.em.Emit(ctx, tx, events.NewEvent{OrgID: b.org, Type: "deal.won", EntityType: "deal", IdempotencyKey: "won"})
 		if err != nil || created || again.ID != ev.ID {
 			return fmt.Errorf("repeat in the transaction: created %v, id %d: %w", created, again.ID, err)
 		}
@@ -650,7 +650,7 @@ func TestEmitMarksInsertedJobsForWaker(t *testing.T) {
 	require.Len(t, b.jobs(t), 3+2)
 
 	require.False(t, handle(claimed[1], b.leadCreated("k")))
-	require.True(t, handle(claimed[2], events.NewEvent{OrgID: b.org, Type: events.LeadUpdated, EntityType: "lead", IdempotencyKey: "u"}))
+	require.True(t, handle(claimed[2], events.NewEvent{OrgID: b.org, Type: "lead.updated", EntityType: "lead", IdempotencyKey: "u"}))
 	require.ErrorIs(t, wait(300*time.Millisecond), context.DeadlineExceeded, "no job inserted, nothing to wake for")
 	require.Len(t, b.jobs(t), 3+2)
 }

@@ -2,6 +2,14 @@ package intake
 
 import "example.com/crm/pkg/jobs"
 
+// The event types of intake source changes. Their payloads never hold a secret.
+const (
+	EventSourceCreated       = "intake_source.created"
+	EventSourceUpdated       = "intake_source.updated"
+	EventSourceDeleted       = "intake_source.deleted"
+	EventSourceSecretRotated = "intake_source.secret_rotated"
+)
+
 // KindProcessIntake is the job kind that turns a stored delivery into a lead, a touchpoint or a
 // rejection.
 const KindProcessIntake = "process_intake"

@@ -15,7 +15,6 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/events"
 )
 
 // GhostRiskNoShowStep is how much a no-show raises the lead's ghost risk. It is the same unit as
@@ -47,7 +46,7 @@ func (s *Service) CallBookingTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUI
 		if err != nil {
 			return Lead{}, err
 		}
-		if err := s.emit(ctx, tx, orgID, actor, events.LeadStageChanged, leadID,
+		if err := s.emit(ctx, tx, orgID, actor, EventStageChanged, leadID,
 			fmt.Sprintf("lead.stage_changed:%s:%d", leadID, moved.Version),
 			StageChangedPayload{From: cur.Stage, To: to, Reason: &reason, Version: moved.Version}); err != nil {
 			return Lead{}, err
@@ -129,7 +128,7 @@ func (s *Service) CallActivityTx(ctx context.Context, tx *gorm.DB, orgID uuid.UU
 			return false, 0, 0, err
 		}
 	}
-	return true, ghostFrom, ghostTo, s.emit(ctx, tx, orgID, actor, events.LeadActivityAdded, leadID, "lead.activity_added:"+act.ID.String(),
+	return true, ghostFrom, ghostTo, s.emit(ctx, tx, orgID, actor, EventActivityAdded, leadID, "lead.activity_added:"+act.ID.String(),
 		ActivityAddedPayload{ActivityID: act.ID, Kind: act.Kind, Subject: act.Subject, OccurredAt: act.OccurredAt})
 }
 
@@ -189,7 +188,7 @@ func (s *Service) EscalateTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, 
 		if err != nil {
 			return EscalationResult{}, err
 		}
-		if err := s.emit(ctx, tx, orgID, actor, events.LeadUpdated, cur.ID,
+		if err := s.emit(ctx, tx, orgID, actor, EventUpdated, cur.ID,
 			fmt.Sprintf("lead.updated:%s:%d", cur.ID, updated.Version), UpdatedPayload{
 				Version: updated.Version, Changes: map[string]Change{"priority": {From: cur.Priority, To: PriorityUrgent}},
 			}); err != nil {
@@ -197,7 +196,7 @@ func (s *Service) EscalateTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, 
 		}
 		out.PriorityChanged = true
 	}
-	return out, s.emit(ctx, tx, orgID, actor, events.LeadActivityAdded, cur.ID, "lead.activity_added:"+act.ID.String(),
+	return out, s.emit(ctx, tx, orgID, actor, EventActivityAdded, cur.ID, "lead.activity_added:"+act.ID.String(),
 		ActivityAddedPayload{ActivityID: act.ID, Kind: act.Kind, Subject: act.Subject, OccurredAt: act.OccurredAt})
 }
 

@@ -9,7 +9,6 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/events"
 )
 
 // ConvertTx converts the live lead id for a deal, inside the caller's tenant transaction tx (the
@@ -39,7 +38,7 @@ func (s *Service) ConvertTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, a
 	if err != nil {
 		return Lead{}, false, err
 	}
-	err = s.emit(ctx, tx, orgID, actor, events.LeadStageChanged, id,
+	err = s.emit(ctx, tx, orgID, actor, EventStageChanged, id,
 		fmt.Sprintf("lead.stage_changed:%s:%d", id, out.Version),
 		StageChangedPayload{From: cur.Stage, To: StageConverted, Reason: ptr(reason), Version: out.Version})
 	if err != nil {

@@ -92,6 +92,6 @@ func (p *Pipeline) writeEnrichment(ctx context.Context, tx *gorm.DB, orgID, lead
 
 // enrichedEvent is the lead.enriched of r, stored by the job type by.
 func enrichedEvent(orgID, leadID uuid.UUID, r enrichment.Result, by string) events.NewEvent {
-	return event(orgID, events.LeadEnriched, leadID, "lead.enriched:"+leadID.String(),
+	return event(orgID, EventEnriched, leadID, "lead.enriched:"+leadID.String(),
 		EnrichedPayload{Enrichment: r, RevenueBand: r.RevenueBand, By: by})
 }

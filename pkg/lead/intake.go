@@ -21,7 +21,6 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/intake"
 )
 
@@ -127,7 +126,7 @@ func (s *Service) ProcessIntakeTx(ctx context.Context, tx *gorm.DB, orgID, intak
 			return IntakeResult{}, err
 		}
 		if inserted {
-			return IntakeResult{Status: IntakeProcessed, LeadID: &stored.ID}, s.emit(ctx, tx, orgID, IntakeActor, events.LeadCreated,
+			return IntakeResult{Status: IntakeProcessed, LeadID: &stored.ID}, s.emit(ctx, tx, orgID, IntakeActor, EventCreated,
 				stored.ID, "lead.created:"+stored.ID.String(), CreatedPayload{Via: ViaIntake, Lead: stored})
 		}
 		existing, found, err := liveLeadWithFingerprint(tx, orgID, l.Fingerprint)
@@ -350,7 +349,7 @@ func (s *Service) addTouchpoint(ctx context.Context, tx *gorm.DB, orgID, leadID 
 	if err := touchActivity(tx, orgID, leadID, a.OccurredAt); err != nil {
 		return err
 	}
-	return s.emit(ctx, tx, orgID, IntakeActor, events.LeadActivityAdded, leadID, "lead.activity_added:"+a.ID.String(),
+	return s.emit(ctx, tx, orgID, IntakeActor, EventActivityAdded, leadID, "lead.activity_added:"+a.ID.String(),
 		ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt})
 }
 

@@ -66,7 +66,7 @@ func (s *Service) ProcessIntakeMany(ctx context.Context, tx *gorm.DB, orgID uuid
 			continue
 		}
 		out[i], done[i] = IntakeResult{Status: IntakeProcessed, LeadID: &l.ID}, true
-		evs = append(evs, leadEvent(orgID, IntakeActor, events.LeadCreated, l.ID, "lead.created:"+l.ID.String(),
+		evs = append(evs, leadEvent(orgID, IntakeActor, EventCreated, l.ID, "lead.created:"+l.ID.String(),
 			CreatedPayload{Via: ViaIntake, Lead: l}))
 	}
 	if _, err := s.emitter.EmitAll(ctx, tx, evs...); err != nil {

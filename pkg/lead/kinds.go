@@ -7,6 +7,17 @@ import (
 	"example.com/crm/pkg/jobs"
 )
 
+// The lead's event types. Every change of a lead emits one.
+const (
+	EventCreated       = "lead.created"
+	EventEnriched      = "lead.enriched"
+	EventQualified     = "lead.qualified"
+	EventStageChanged  = "lead.stage_changed"
+	EventUpdated       = "lead.updated"
+	EventDeleted       = "lead.deleted"
+	EventActivityAdded = "lead.activity_added"
+)
+
 // The job kinds of the lead pipeline.
 const (
 	KindEnrichLead    = "enrich_lead"
@@ -60,8 +71,8 @@ func aboutLead(p events.JobPayload) error {
 // qualified one routed.
 func EventJobs() []events.Mapping {
 	return []events.Mapping{
-		events.Map(events.LeadCreated, EnrichLeadArgs{}, QualifyLeadArgs{}),
-		events.Map(events.LeadQualified, RouteOutreachArgs{}),
+		events.Map(EventCreated, EnrichLeadArgs{}, QualifyLeadArgs{}),
+		events.Map(EventQualified, RouteOutreachArgs{}),
 	}
 }
 

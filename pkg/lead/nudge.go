@@ -9,7 +9,6 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/events"
 )
 
 // Nudge is a nudge activity to add to a lead once (NudgeTx).
@@ -71,7 +70,7 @@ func (s *Service) NudgeTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, id 
 	if err := touchActivity(tx, orgID, id, a.OccurredAt); err != nil {
 		return NudgeResult{}, err
 	}
-	if err := s.emit(ctx, tx, orgID, n.Actor, events.LeadActivityAdded, id, "lead.activity_added:"+a.ID.String(),
+	if err := s.emit(ctx, tx, orgID, n.Actor, EventActivityAdded, id, "lead.activity_added:"+a.ID.String(),
 		ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt}); err != nil {
 		return NudgeResult{}, err
 	}
@@ -83,7 +82,7 @@ func (s *Service) NudgeTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, id 
 	if err != nil {
 		return NudgeResult{}, err
 	}
-	return res, s.emit(ctx, tx, orgID, n.Actor, events.LeadUpdated, id,
+	return res, s.emit(ctx, tx, orgID, n.Actor, EventUpdated, id,
 		fmt.Sprintf("lead.updated:%s:%d", id, updated.Version), UpdatedPayload{
 			Version: updated.Version, Changes: map[string]Change{"priority": {From: res.From, To: res.To}},
 		})

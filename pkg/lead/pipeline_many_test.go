@@ -36,7 +36,7 @@ func (b *pipeBundle) outcomeOf(t *testing.T, id uuid.UUID) outcome {
 		       stage_changed_at IS NOT NULL AS stage_changed, deleted_at IS NOT NULL AS deleted
 		FROM leads WHERE id = $1) x`, id).Scan(&row))
 	o.Lead = string(row)
-	for _, typ := range []string{events.LeadEnriched, events.LeadQualified, events.LeadStageChanged} {
+	for _, typ := range []string{lead.EventEnriched, lead.EventQualified, lead.EventStageChanged} {
 		o.Events[typ] = b.events(t, typ, id)
 		var p []byte
 		err := b.super.Pool.QueryRow(t.Context(), `SELECT coalesce(jsonb_agg(payload ORDER BY id), '[]') FROM events
@@ -112,9 +112,9 @@ func TestPipelineManyAgrees(t *testing.T) {
 		for i := range profiles {
 			want := b.outcomeOf(t, one[i])
 			require.Equal(t, want, b.outcomeOf(t, many[i]), "profile %d, qualify first: %v", i, qualifyFirst)
-			require.Equal(t, 1, want.Events[events.LeadQualified])
+			require.Equal(t, 1, want.Events[lead.EventQualified])
 		}
-		require.Zero(t, b.events(t, events.LeadEnriched, deleted)+b.events(t, events.LeadQualified, deleted), "a deleted lead is left alone")
+		require.Zero(t, b.events(t, lead.EventEnriched, deleted)+b.events(t, lead.EventQualified, deleted), "a deleted lead is left alone")
 		require.Equal(t, 3, b.count(t, `SELECT count(DISTINCT recommended_path) FROM leads WHERE id = ANY($1)`, many),
 			"the profiles take all three paths")
 	}
@@ -125,7 +125,7 @@ func TestPipelineManyAgrees(t *testing.T) {
 	l := create()[0]
 	require.Error(t, b.pipe.EnrichMany(t.Context(), b.org, []uuid.UUID{l}, b.commit))
 	require.Error(t, b.pipe.QualifyMany(t.Context(), b.org, []uuid.UUID{l}, b.commit))
-	require.Zero(t, b.events(t, events.LeadEnriched, l)+b.events(t, events.LeadQualified, l))
+	require.Zero(t, b.events(t, lead.EventEnriched, l)+b.events(t, lead.EventQualified, l))
 }
 
 // otherOrgLead creates a lead in a second org and returns its id.

@@ -185,12 +185,12 @@ func qualification(orgID uuid.UUID, cur snapshot, res scoring.Result, enr *enric
 	if to := PathStage[res.RecommendedPath]; cur.lead.Stage == StageNew && CanMove(cur.lead.Stage, to) {
 		reason, version := out.Reason, cur.lead.Version+1
 		w.stage, w.reason = &to, &reason
-		evs = append(evs, event(orgID, events.LeadStageChanged, leadID,
+		evs = append(evs, event(orgID, EventStageChanged, leadID,
 			fmt.Sprintf("lead.stage_changed:%s:%d", leadID, version),
 			StageChangedPayload{From: cur.lead.Stage, To: to, Reason: &reason, Version: version}))
 		out.Stage, out.StageChanged, out.Version = to, true, version
 	}
-	return w, append(evs, event(orgID, events.LeadQualified, leadID, "lead.qualified:"+leadID.String(), out))
+	return w, append(evs, event(orgID, EventQualified, leadID, "lead.qualified:"+leadID.String(), out))
 }
 
 // stageReason is the stage reason of a qualification: who scored, the score and the first

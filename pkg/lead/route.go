@@ -14,7 +14,6 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/events"
 )
 
 // Path is a lead's recommended path (leads.recommended_path), set by qualification.
@@ -180,7 +179,7 @@ func (s *Service) FollowUpTx(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, 
 	if err != nil || !inserted {
 		return false, err
 	}
-	return false, s.emit(ctx, tx, orgID, FollowUpActor, events.LeadActivityAdded, cur.ID, "lead.activity_added:"+a.ID.String(),
+	return false, s.emit(ctx, tx, orgID, FollowUpActor, EventActivityAdded, cur.ID, "lead.activity_added:"+a.ID.String(),
 		ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt})
 }
 

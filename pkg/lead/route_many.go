@@ -66,7 +66,7 @@ func (s *Service) RouteMany(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, i
 			if cur.Priority == PriorityLow || cur.Priority == PriorityNormal {
 				high, version := PriorityHigh, cur.Version+1
 				writes = append(writes, leadWrite{id: cur.ID, priority: &high})
-				evs[i] = append(evs[i], leadEvent(orgID, RouteActor, events.LeadUpdated, cur.ID,
+				evs[i] = append(evs[i], leadEvent(orgID, RouteActor, EventUpdated, cur.ID,
 					fmt.Sprintf("lead.updated:%s:%d", cur.ID, version), UpdatedPayload{
 						Version: version, Changes: map[string]Change{"priority": {From: cur.Priority, To: PriorityHigh}},
 					}))
@@ -83,7 +83,7 @@ func (s *Service) RouteMany(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, i
 			reason := disqualifyReason(cur, in.Reason)
 			to, version := StageDisqualified, cur.Version+1
 			writes = append(writes, leadWrite{id: cur.ID, stage: &to, reason: &reason})
-			evs[i] = append(evs[i], leadEvent(orgID, RouteActor, events.LeadStageChanged, cur.ID,
+			evs[i] = append(evs[i], leadEvent(orgID, RouteActor, EventStageChanged, cur.ID,
 				fmt.Sprintf("lead.stage_changed:%s:%d", cur.ID, version),
 				StageChangedPayload{From: cur.Stage, To: StageDisqualified, Reason: &reason, Version: version}))
 			out[i].Changes = append(out[i].Changes, "stage")
@@ -102,7 +102,7 @@ func (s *Service) RouteMany(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, i
 		}
 		a := t.activity
 		out[t.input].Changes = append(out[t.input].Changes, "task")
-		evs[t.input] = append(evs[t.input], leadEvent(orgID, RouteActor, events.LeadActivityAdded, t.lead, "lead.activity_added:"+a.ID.String(),
+		evs[t.input] = append(evs[t.input], leadEvent(orgID, RouteActor, EventActivityAdded, t.lead, "lead.activity_added:"+a.ID.String(),
 			ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt}))
 	}
 	if err := scheduleFollowUps(ctx, tx, orgID, followUps); err != nil {

@@ -77,9 +77,9 @@ func pipelineLeads() []pipelineLead {
 			`"phone":"+44 20 7946 0000","website":"https://analytical-engines.io"}`),
 		path: pathBookCall, stage: "qualified",
 		events: map[string]int{
-			events.LeadCreated: 1, events.LeadEnriched: 1, events.LeadQualified: 1, events.LeadStageChanged: 1,
+			"lead.created": 1, "lead.enriched": 1, "lead.qualified": 1, "lead.stage_changed": 1,
 			// priority high; the "Book a call" task and the touchpoint of the resent delivery.
-			events.LeadUpdated: 1, events.LeadActivityAdded: 2,
+			"lead.updated": 1, "lead.activity_added": 2,
 		},
 	}, {
 		// No ICP preference (40) + a name (2) = 42, free mail: nurture.
@@ -87,7 +87,7 @@ func pipelineLeads() []pipelineLead {
 		body:  []byte(`{"email":"charles.babbage@gmail.com","name":"Charles Babbage"}`),
 		path:  pathNurture, stage: "nurture",
 		events: map[string]int{
-			events.LeadCreated: 1, events.LeadEnriched: 1, events.LeadQualified: 1, events.LeadStageChanged: 1,
+			"lead.created": 1, "lead.enriched": 1, "lead.qualified": 1, "lead.stage_changed": 1,
 			eventFollowUpSchedule: 1,
 		},
 	}, {
@@ -95,7 +95,7 @@ func pipelineLeads() []pipelineLead {
 		body:  []byte(`{"email":"eve@` + excludedDomain + `","name":"Eve Mallory","title":"Head of Growth"}`),
 		path:  pathDisqualify, stage: "disqualified",
 		events: map[string]int{
-			events.LeadCreated: 1, events.LeadEnriched: 1, events.LeadQualified: 1, events.LeadStageChanged: 1,
+			"lead.created": 1, "lead.enriched": 1, "lead.qualified": 1, "lead.stage_changed": 1,
 		},
 	}}
 }

@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/catalog"
+	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
@@ -478,12 +479,12 @@ func TestObservabilityEvents(t *testing.T) {
 		}))
 		return id
 	}
-	c1 := emit(a.org, events.LeadCreated, "lead", one, "c1")
-	c2 := emit(a.org, events.LeadCreated, "lead", two, "c2")
-	s1 := emit(a.org, events.LeadStageChanged, "lead", one, "s1")
-	d1 := emit(a.org, events.DealCreated, "deal", uuid.New(), "d1")
-	n1 := emit(a.org, events.SystemNoop, "system", uuid.Nil, "n1")
-	o1 := emit(other, events.LeadCreated, "lead", one, "c1")
+	c1 := emit(a.org, lead.EventCreated, "lead", one, "c1")
+	c2 := emit(a.org, lead.EventCreated, "lead", two, "c2")
+	s1 := emit(a.org, lead.EventStageChanged, "lead", one, "s1")
+	d1 := emit(a.org, deal.EventCreated, "deal", uuid.New(), "d1")
+	n1 := emit(a.org, catalog.EventNoop, "system", uuid.Nil, "n1")
+	o1 := emit(other, lead.EventCreated, "lead", one, "c1")
 
 	ids := func(items []obsEvent) []int64 {
 		out := []int64{}
@@ -512,7 +513,7 @@ func TestObservabilityEvents(t *testing.T) {
 
 	got := walkList[obsEvent](a, "/observability/events", 50)
 	noop, c1Item := got[0], got[len(got)-1]
-	require.Equal(t, events.SystemNoop, noop.Type)
+	require.Equal(t, catalog.EventNoop, noop.Type)
 	require.Equal(t, "system", noop.EntityType)
 	require.Nil(t, noop.EntityID)
 	require.Equal(t, "n1", noop.IdempotencyKey)
@@ -520,7 +521,7 @@ func TestObservabilityEvents(t *testing.T) {
 	require.JSONEq(t, `{"key":"n1"}`, string(noop.Payload))
 	require.Equal(t, time.UTC, noop.OccurredAt.Location())
 	require.Equal(t, &one, c1Item.EntityID)
-	require.Equal(t, events.LeadCreated, c1Item.Type)
+	require.Equal(t, lead.EventCreated, c1Item.Type)
 }
 
 // TestObservabilityIntegrityAlerts proves GET /observability/integrity-alerts lists only the

@@ -164,7 +164,7 @@ func TestLeadPipelineEndToEnd(t *testing.T) {
 				require.Equal(t, 88, score)
 			}
 
-			for typ, want := range map[string]int{events.LeadCreated: 1, events.LeadEnriched: 1, events.LeadQualified: 1, events.LeadStageChanged: 1} {
+			for typ, want := range map[string]int{lead.EventCreated: 1, lead.EventEnriched: 1, lead.EventQualified: 1, lead.EventStageChanged: 1} {
 				require.Equal(t, want, f.count(t, `SELECT count(*) FROM events WHERE type = $1 AND entity_id = $2`, typ, l.ID), typ)
 			}
 			require.Equal(t, 1, f.count(t, `SELECT count(*) FROM jobs WHERE job_type = 'route_outreach' AND status = 'pending'`))
@@ -257,7 +257,7 @@ func TestLeadPipelineConcurrentJobs(t *testing.T) {
 	for _, j := range js {
 		require.Equal(t, "completed", f.status(t, j.ID), j.Type)
 	}
-	for _, typ := range []string{events.LeadEnriched, events.LeadQualified, events.LeadStageChanged} {
+	for _, typ := range []string{lead.EventEnriched, lead.EventQualified, lead.EventStageChanged} {
 		require.Equal(t, 1, f.count(t, `SELECT count(*) FROM events WHERE type = $1 AND entity_id = $2`, typ, l.ID), typ)
 	}
 	require.LessOrEqual(t, f.apiCalls.Load(), int32(2), "at most one extra API call when both run at once")

@@ -33,7 +33,7 @@ VALUES (?, ?, ?, 'Licence', 50000, 'EUR', 'proposal', 0.3, now() - interval '30 
 		}
 		p := deal.StalledPayload{DealID: dealID, Stage: deal.StageProposal, StageChangedAt: since}
 		_, _, err := b.emitter.Emit(t.Context(), tx, events.NewEvent{
-			OrgID: b.org, Type: events.DealStalled, EntityType: deal.EntityType, EntityID: dealID, Payload: p,
+			OrgID: b.org, Type: deal.EventStalled, EntityType: deal.EntityType, EntityID: dealID, Payload: p,
 			IdempotencyKey: "deal.stalled:" + dealID.String(),
 		})
 		return err
@@ -74,9 +74,9 @@ func TestNudgeDealOnce(t *testing.T) {
 	require.NoError(t, b.super.Pool.QueryRow(t.Context(), `SELECT id FROM events WHERE entity_id = $1 AND type = 'deal.stalled'`, dealID).Scan(&eventID))
 	data, err := json.Marshal(stall)
 	require.NoError(t, err)
-	b.enqueue(t, deal.KindNudgeDeal, events.JobPayload{EventID: eventID, EventType: events.DealStalled, EntityType: deal.EntityType,
+	b.enqueue(t, deal.KindNudgeDeal, events.JobPayload{EventID: eventID, EventType: deal.EventStalled, EntityType: deal.EntityType,
 		EntityID: &dealID, Data: data})
-	b.enqueue(t, deal.KindNudgeDeal, events.JobPayload{EventID: eventID, EventType: events.DealStalled, EntityType: deal.EntityType,
+	b.enqueue(t, deal.KindNudgeDeal, events.JobPayload{EventID: eventID, EventType: deal.EventStalled, EntityType: deal.EntityType,
 		EntityID: &dealID})
 	require.Equal(t, 2, b.runNudges(t))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM lead_activities WHERE lead_id = $1 AND kind = 'nudge'`, leadID))

@@ -27,7 +27,7 @@ VALUES (?, ?, ?, ?, ?, ?, 30)`, b.org, id, email, "fp:"+email, string(stage), st
 		}
 		var err error
 		ev, _, err = b.emitter.Emit(t.Context(), tx, events.NewEvent{
-			OrgID: b.org, Type: events.LeadQualified, EntityType: lead.EntityType, EntityID: id,
+			OrgID: b.org, Type: lead.EventQualified, EntityType: lead.EntityType, EntityID: id,
 			Payload: map[string]any{"recommendedPath": path, "score": 30}, IdempotencyKey: "lead.qualified:" + id.String(),
 		})
 		return err
@@ -81,7 +81,7 @@ func TestRouteOutreachHandler(t *testing.T) {
 			`SELECT id FROM events WHERE entity_id = $1 AND type = 'lead.qualified'`, ev.lead).Scan(&id))
 		data, err := json.Marshal(map[string]any{"recommendedPath": ev.path})
 		require.NoError(t, err)
-		b.enqueue(t, lead.KindRouteOutreach, events.JobPayload{EventID: id, EventType: events.LeadQualified,
+		b.enqueue(t, lead.KindRouteOutreach, events.JobPayload{EventID: id, EventType: lead.EventQualified,
 			EntityType: lead.EntityType, EntityID: &ev.lead, Data: data})
 	}
 	require.Equal(t, 3, b.routeJobs(t))
