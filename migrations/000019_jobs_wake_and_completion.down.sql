@@ -1,5 +1,5 @@
 -- The completion functions of 000012 and 000014 and the trigger of 000010 again.
-DROP FUNCTION IF EXISTS complete_jobs(uuid[], bigint[], text[], int[], int[], boolean);
+DROP FUNCTION IF EXISTS jobs_lease_lost(bigint, int);
 
 CREATE FUNCTION complete_job(p_org_id uuid, p_id bigint, p_locked_by text, p_attempt int, p_duration_ms int)
     RETURNS void

@@ -26,10 +26,11 @@ func (q *Queue) CompleteMany(ctx context.Context, done []Completion) ([]int64, e
 	if len(done) == 0 {
 		return nil, nil
 	}
-	// complete_jobs finds the jobs by primary key whatever the batch size (migration 000019).
+	// Planned per call with the real arrays (see batchMode), so the plan fits the batch size.
 	var completed []int64
 	var inserted bool
-	err := q.pool.QueryRow(ctx, completeSQL, append([]any{batchMode}, completion(done, false)...)...).Scan(&completed, &inserted)
+	var failed *bool
+	err := q.pool.QueryRow(ctx, completeSQL, append([]any{batchMode}, completion(done, false)...)...).Scan(&completed, &inserted, &failed)
 	if err != nil {
 		return nil, fmt.Errorf("complete jobs: %w", err)
 	}
