@@ -11,15 +11,14 @@ import (
 
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/db"
-	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 )
 
 // The actors of the events the jobs emit.
 const (
-	AnalyzeActor  = "job:" + jobs.TypeAnalyzeCall
-	EscalateActor = "job:" + jobs.TypeEscalateLead
+	AnalyzeActor  = "job:" + KindAnalyzeCall
+	EscalateActor = "job:" + KindEscalateLead
 )
 
 // Commit runs fn in a tenant transaction of the job's org and commits it together with the
@@ -99,7 +98,7 @@ func (s *Service) Analyze(ctx context.Context, orgID, id uuid.UUID, commit Commi
 			return nil
 		}
 		out.Escalated = true
-		return s.emit(ctx, tx, orgID, AnalyzeActor, events.BuyingSignalHigh, id, eventKey(events.BuyingSignalHigh, id), BuyingSignalPayload{
+		return s.emit(ctx, tx, orgID, AnalyzeActor, EventBuyingSignalHigh, id, eventKey(EventBuyingSignalHigh, id), BuyingSignalPayload{
 			CallID: id, LeadID: locked.LeadID, BuyingSignalScore: a.BuyingSignalScore, Threshold: s.threshold,
 			Model: a.Model, SignalPhrases: a.SignalPhrases,
 		})

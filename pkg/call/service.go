@@ -123,7 +123,7 @@ func (s *Service) Book(ctx context.Context, orgID uuid.UUID, actor string, b Boo
 		}}); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, orgID, actor, events.CallBooked, out.ID, eventKey(events.CallBooked, out.ID), BookedPayload{
+		return s.emit(ctx, tx, orgID, actor, EventBooked, out.ID, eventKey(EventBooked, out.ID), BookedPayload{
 			LeadID: out.LeadID, ScheduledAt: out.ScheduledAt, DurationMinutes: out.DurationMinutes,
 			LeadStage: string(l.Stage), Version: out.Version,
 		})
@@ -282,9 +282,9 @@ func (s *Service) change(ctx context.Context, orgID uuid.UUID, actor string, id 
 }
 
 var eventOf = map[Status]string{
-	StatusCompleted: events.CallCompleted,
-	StatusNoShow:    events.CallNoShow,
-	StatusCancelled: events.CallCancelled,
+	StatusCompleted: EventCompleted,
+	StatusNoShow:    EventNoShow,
+	StatusCancelled: EventCancelled,
 }
 
 var verbOf = map[Status]string{

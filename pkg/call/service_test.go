@@ -12,6 +12,7 @@ import (
 	"example.com/crm/pkg/ai"
 	"example.com/crm/pkg/ai/aitest"
 	"example.com/crm/pkg/call"
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
@@ -33,7 +34,7 @@ type bundle struct {
 func setup(t *testing.T, analyzer call.Analyzer) *bundle {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
-	em := events.NewEmitter(jobs.New(d, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
 	threshold := 70
 	leads := lead.NewService(d.Gorm, em)
 	return &bundle{d: d, super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme"), em: em,

@@ -8,8 +8,8 @@
 // Every use case that changes state runs in one tenant transaction (db.Tx) that also emits the
 // change's events, so the change, its history and the jobs it triggers commit together (R1):
 // creating a deal converts its lead (through the lead stage machine) and emits deal.created;
-// a stage change emits deal.stage_changed and, when final, deal.won (which enqueues
-// create_invoice and generate_contract through events.JobMap) or deal.lost.
+// a stage change emits deal.stage_changed and, when final, deal.won (which enqueues nothing
+// until invoices and contracts are built, see kinds.go) or deal.lost.
 //
 // Money is an int64 in minor units of an ISO 4217 currency (DESIGN.md "Data", R26); a
 // probability is held as an integer number of basis points (1/10,000), exactly the

@@ -12,12 +12,11 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 )
 
 // NudgeActor is the actor of what Nudge writes.
-const NudgeActor = "job:" + jobs.TypeNudgeDeal
+const NudgeActor = "job:" + KindNudgeDeal
 
 // NudgeSubject is the subject of the nudge activity Nudge adds to a stalled deal's lead.
 const NudgeSubject = "Deal stalled: follow up"

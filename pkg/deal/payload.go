@@ -6,7 +6,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// EventUpdated is the event of a deal's fields changed through Update (events.JobMap maps it to
+// EventUpdated is the event of a deal's fields changed through Update (EventJobs maps it to
 // nothing).
 const EventUpdated = "deal.updated"
 
@@ -54,7 +54,7 @@ type StageChangedPayload struct {
 }
 
 // StalledPayload is the payload of deal.stalled, which check_deal_decay emits for a deal that
-// has stayed in an open stage too long and which enqueues nudge_deal (events.JobMap). Its
+// has stayed in an open stage too long and which enqueues nudge_deal (EventJobs). Its
 // idempotency key should name the stall, "deal.stalled:<deal id>:<stage_changed_at in
 // microseconds since the Unix epoch>", so one stall is reported once.
 type StalledPayload struct {

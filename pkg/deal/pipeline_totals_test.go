@@ -13,6 +13,7 @@ import (
 
 	"example.com/crm/migrations"
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/deal"
@@ -94,7 +95,7 @@ func appService(t *testing.T, url string) (*db.DB, *deal.Service) {
 	app, err := db.Open(t.Context(), db.Options{URL: dbtest.AppURL(t, url), MaxConns: 8, AppName: "deal_totals_test"})
 	require.NoError(t, err)
 	t.Cleanup(app.Close)
-	em := events.NewEmitter(jobs.New(app, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(app, jobs.Config{}), catalog.New().EventJobs)
 	return app, deal.NewServiceDB(app, em, lead.NewService(app.Gorm, em))
 }
 

@@ -103,7 +103,7 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 		if out, err = insertDeal(ctx, tx, orgID, d); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, orgID, actor, events.DealCreated, out.ID, "deal.created:"+out.ID.String(),
+		return s.emit(ctx, tx, orgID, actor, EventCreated, out.ID, "deal.created:"+out.ID.String(),
 			CreatedPayload{Deal: out, LeadConverted: conv[0].Changed})
 	})
 	if err != nil {
@@ -270,15 +270,15 @@ func (s *Service) ChangeStage(ctx context.Context, orgID uuid.UUID, actor string
 		}
 		payload := StageChangedPayload{From: cur.Stage, To: to, Probability: out.Probability, LostReason: out.LostReason,
 			Version: out.Version, LeadID: out.LeadID, DealValue: out.DealValue, Currency: out.Currency}
-		if err := s.emit(ctx, tx, orgID, actor, events.DealStageChanged, id,
+		if err := s.emit(ctx, tx, orgID, actor, EventStageChanged, id,
 			fmt.Sprintf("deal.stage_changed:%s:%d", id, out.Version), payload); err != nil {
 			return err
 		}
 		switch to {
 		case StageWon:
-			return s.emit(ctx, tx, orgID, actor, events.DealWon, id, "deal.won:"+id.String(), payload)
+			return s.emit(ctx, tx, orgID, actor, EventWon, id, "deal.won:"+id.String(), payload)
 		case StageLost:
-			return s.emit(ctx, tx, orgID, actor, events.DealLost, id, "deal.lost:"+id.String(), payload)
+			return s.emit(ctx, tx, orgID, actor, EventLost, id, "deal.lost:"+id.String(), payload)
 		}
 		return nil
 	})

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/deal"
@@ -33,7 +34,7 @@ type bundle struct {
 func setup(t *testing.T) *bundle {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
-	em := events.NewEmitter(jobs.New(d, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
 	return &bundle{d: d, svc: deal.NewService(d.Gorm, em, lead.NewService(d.Gorm, em)), super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme")}
 }
 

@@ -76,10 +76,10 @@ func TestEmitAllIsEmitInOneStatement(t *testing.T) {
 	lead := uuid.New()
 	list := func(org uuid.UUID) []events.NewEvent {
 		return []events.NewEvent{
-			{OrgID: org, Type: events.LeadStageChanged, EntityType: "lead", EntityID: lead, Payload: map[string]any{"to": "qualified"}, IdempotencyKey: "s1", Actor: "system:worker"},
-			{OrgID: org, Type: events.LeadQualified, EntityType: "lead", EntityID: lead, Payload: map[string]any{"score": 80}, IdempotencyKey: "q1", Actor: "system:worker"},
-			{OrgID: org, Type: events.LeadCreated, EntityType: "lead", IdempotencyKey: "c1"}, // defaults: no entity, {}, "system"
-			{OrgID: org, Type: events.LeadUpdated, EntityType: "lead", EntityID: lead, IdempotencyKey: "u1"},
+			{OrgID: org, Type: "lead.stage_changed", EntityType: "lead", EntityID: lead, Payload: map[string]any{"to": "qualified"}, IdempotencyKey: "s1", Actor: "system:worker"},
+			{OrgID: org, Type: "lead.qualified", EntityType: "lead", EntityID: lead, Payload: map[string]any{"score": 80}, IdempotencyKey: "q1", Actor: "system:worker"},
+			{OrgID: org, Type: "lead.created", EntityType: "lead", IdempotencyKey: "c1"}, // defaults: no entity, {}, "system"
+			{OrgID: org, Type: "lead.updated", EntityType: "lead", EntityID: lead, IdempotencyKey: "u1"},
 		}
 	}
 	n, err := b.emitAll(t, list(b.org)...)
@@ -104,7 +104,7 @@ func TestEmitAllIsEmitInOneStatement(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 	require.Equal(t, want, b.storedOf(t, b.org))
-	fresh := events.NewEvent{OrgID: b.org, Type: events.LeadQualified, EntityType: "lead", EntityID: lead, IdempotencyKey: "q2"}
+	fresh := events.NewEvent{OrgID: b.org, Type: "lead.qualified", EntityType: "lead", EntityID: lead, IdempotencyKey: "q2"}
 	n, err = b.emitAll(t, list(b.org)[1], fresh, list(b.org)[2])
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
@@ -112,14 +112,14 @@ func TestEmitAllIsEmitInOneStatement(t *testing.T) {
 	require.Equal(t, 4, b.count(t, `SELECT count(*) FROM jobs WHERE org_id = $1`, b.org), "one route_outreach for the new lead.qualified")
 
 	// Unmapped only: stored, nothing enqueued.
-	n, err = b.emitAll(t, events.NewEvent{OrgID: b.org, Type: events.LeadUpdated, EntityType: "lead", EntityID: lead, IdempotencyKey: "u2"})
+	n, err = b.emitAll(t, events.NewEvent{OrgID: b.org, Type: "lead.updated", EntityType: "lead", EntityID: lead, IdempotencyKey: "u2"})
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.Equal(t, 4, b.count(t, `SELECT count(*) FROM jobs WHERE org_id = $1`, b.org))
 
 	// An invalid event refuses the list: nothing of it is written.
-	_, err = b.emitAll(t, events.NewEvent{OrgID: b.org, Type: events.LeadUpdated, EntityType: "lead", IdempotencyKey: "u3"},
-		events.NewEvent{OrgID: b.org, Type: events.LeadUpdated, EntityType: "lead"})
+	_, err = b.emitAll(t, events.NewEvent{OrgID: b.org, Type: "lead.updated", EntityType: "lead", IdempotencyKey: "u3"},
+		events.NewEvent{OrgID: b.org, Type: "lead.updated", EntityType: "lead"})
 	require.Error(t, err)
 	require.Zero(t, b.count(t, `SELECT count(*) FROM events WHERE idempotency_key = 'u3'`))
 

@@ -43,33 +43,40 @@ type Event struct {
 	OccurredAt     time.Time       `json:"occurredAt"`
 }
 
-// JobPayload is the payload of every job enqueued through JobMap: the event that caused it.
+// JobPayload is the payload of every job an event enqueues: the event that caused it. The
+// statements that insert those jobs build it from the new event's row (its col tags, through
+// jobs.PayloadSQL), since the event id exists only inside them.
 type JobPayload struct {
-	EventID    int64           `json:"eventId"`
-	EventType  string          `json:"eventType"`
-	EntityType string          `json:"entityType"`
-	EntityID   *uuid.UUID      `json:"entityId,omitempty"`
-	Data       json.RawMessage `json:"data"`
+	EventID    int64           `json:"eventId" col:"id"`
+	EventType  string          `json:"eventType" col:"type"`
+	EntityType string          `json:"entityType" col:"entity_type"`
+	EntityID   *uuid.UUID      `json:"entityId,omitempty" col:"entity_id"`
+	Data       json.RawMessage `json:"data" col:"payload"`
 }
 
 // Emitter writes events and enqueues their mapped jobs.
 type Emitter struct {
 	queue  *jobs.Queue
-	jobMap map[string][]string
+	jobMap map[string][]string // the job types of each mapped event type
 }
 
-// NewEmitter returns an emitter that enqueues on queue by JobMap.
-func NewEmitter(queue *jobs.Queue) *Emitter {
+// NewEmitter returns an emitter that enqueues on queue the jobs that mappings name for each
+// event it writes; an event type no mapping names enqueues nothing.
+func NewEmitter(queue *jobs.Queue, mappings []Mapping) *Emitter {
 	if queue == nil {
 		panic("events.NewEmitter: nil queue")
 	}
-	return &Emitter{queue: queue, jobMap: JobMap}
+	return &Emitter{queue: queue, jobMap: jobTypes(mappings)}
 }
+
+// JobTypes are the job types that the emitter enqueues for an event of type eventType, in their
+// order.
+func (e *Emitter) JobTypes(eventType string) []string { return e.jobMap[eventType] }
 
 // insertSQL inserts the event: $1..$7 are org, type, entity type, entity id (NULL for none),
 // payload, idempotency key and actor. A repeat of (org, key) inserts nothing and returns no row.
 //
-// Emit runs it alone for an event type without jobs in JobMap rather than insertWithJobsSQL
+// Emit runs it alone for an event type without mapped jobs rather than insertWithJobsSQL
 // with no job types: the jobs insert in there would still fire the jobs insert trigger (FOR
 // EACH STATEMENT, even for no rows), whose NOTIFY makes the commit queue behind PostgreSQL's
 // notify lock and wakes the workers for nothing.
@@ -79,46 +86,36 @@ VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
 ON CONFLICT (org_id, idempotency_key) DO NOTHING
 RETURNING ` + eventColumns
 
-// insertWithJobsSQL is Emit's statement for an event type with jobs in JobMap: it inserts the
-// event and, in the same round trip, one job per type of $8 (max_attempts $9) as Queue.Enqueue
-// would have: keyed "event:<id>", linked by event_id, runnable now. It returns the event and
-// the number of jobs inserted, or no row on a repeat, when ev is empty and so no job is
-// inserted (the jobs insert still fires the statement trigger; a rare repeat may thus wake the
-// workers for nothing, which costs them one empty claim).
-//
-// The job payload is built here because the event id exists only inside the statement. It is
-// the JSON of JobPayload: eventId, eventType, entityType, entityId (the uuid's text, left out
-// when NULL as omitempty does) and data (the event's stored payload). jsonb_build_object renders
-// a bigint as a number and a uuid as its canonical lower-case text, as encoding/json does for
-// int64 and uuid.UUID. Only entityId is added conditionally: jsonb_strip_nulls would also strip
-// nulls inside data.
+// insertWithJobsSQL is Emit's statement for an event type with mapped jobs: it inserts the
+// event and, in the same round trip, one job per type of $8 (max_attempts $9), keyed
+// jobs.EventKey, linked by event_id, runnable now, with the payload JobPayload. It returns the
+// event and the number of jobs inserted, or no row on a repeat, when ev is empty and so no job is
+// inserted.
 //
 // All sub-statements of a WITH see the same snapshot, but the foreign key from jobs to events
 // is checked after the whole statement, when the new event is visible to it.
-const insertWithJobsSQL = `
+var insertWithJobsSQL = `
 WITH ev AS (` + insertSQL + `
-), j AS (` + insertEventJob + `
-    FROM ev CROSS JOIN unnest($8::text[]) AS t(job_type)
-    ON CONFLICT (org_id, job_type, idempotency_key) DO NOTHING
+), j AS (` + eventJobs("ev CROSS JOIN unnest($8::text[]) AS t(job_type)") + `
     RETURNING 1
 )
 SELECT ` + eventColumns + `, (SELECT count(*) FROM j) FROM ev`
 
-// insertEventJob inserts, for each row of a FROM that names an inserted event ev and a job type
-// t.job_type, the job that event triggers: keyed "event:<id>", linked by event_id, runnable now,
-// with max_attempts $9 and the payload described at insertWithJobsSQL.
-const insertEventJob = `
-    INSERT INTO jobs (org_id, job_type, payload, idempotency_key, max_attempts, run_at, event_id)
-    SELECT ev.org_id, t.job_type,
-           jsonb_build_object('eventId', ev.id, 'eventType', ev.type, 'entityType', ev.entity_type, 'data', ev.payload)
-               || CASE WHEN ev.entity_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('entityId', ev.entity_id) END,
-           'event:' || ev.id, $9::int, now(), ev.id`
+// eventJobs inserts, for each row of from that names an inserted event ev and a job type
+// t.job_type, the job that event triggers: keyed jobs.EventKey, linked by event_id, runnable
+// now, with max_attempts $9 and the payload JobPayload.
+func eventJobs(from string) string {
+	return jobs.Insert{
+		OrgID: "ev.org_id", JobType: "t.job_type", Payload: jobs.PayloadSQL(JobPayload{}, "ev"),
+		Key: jobs.EventKeySQL("ev.id"), MaxAttempts: "$9::int", EventID: "ev.id", From: from,
+	}.SQL()
+}
 
 const selectByKeySQL = `
 SELECT ` + eventColumns + `
 FROM events WHERE org_id = $1 AND idempotency_key = $2`
 
-// Emit writes ev in tx and, when it is new, enqueues the jobs JobMap names for its type in the
+// Emit writes ev in tx and, when it is new, enqueues the jobs the mappings name for its type in the
 // same transaction (job idempotency key "event:<id>"). It returns the stored event and whether
 // this call created it; a repeat returns the first event with created false and enqueues nothing.
 //
@@ -133,7 +130,7 @@ func (e *Emitter) Emit(ctx context.Context, tx *gorm.DB, ev NewEvent) (Event, bo
 	args := []any{ev.OrgID.String(), ev.Type, ev.EntityType, entityID, payload, ev.IdempotencyKey, actor}
 	var (
 		stored Event
-		jobCnt int64
+		jobCnt int64 // read to drain the row; the trigger wakes the workers for them
 	)
 	if types := e.jobMap[ev.Type]; len(types) > 0 {
 		args = append(args, types, int32(e.queue.MaxAttempts()))
@@ -152,11 +149,6 @@ func (e *Emitter) Emit(ctx context.Context, tx *gorm.DB, ev NewEvent) (Event, bo
 	if err != nil {
 		return Event{}, false, fmt.Errorf("emit %s: %w", ev.Type, err)
 	}
-	if jobCnt > 0 {
-		// As Queue.Enqueue does: a transaction that deferred the trigger's NOTIFY wakes the
-		// workers after its commit only if it knows it inserted jobs.
-		jobs.MarkInserted(ctx, tx)
-	}
 	return stored, true, nil
 }
 
@@ -173,27 +165,25 @@ WITH input AS (
     RETURNING org_id, id, type, entity_type, entity_id, payload
 )`
 
-// emitAllSQL is EmitAll's statement when none of the events has jobs in JobMap: it returns the
+// emitAllSQL is EmitAll's statement when none of the events has mapped jobs: it returns the
 // number of events inserted.
 const emitAllSQL = emitAllInput + `
 SELECT count(*), 0::bigint FROM ev`
 
 // emitAllWithJobsSQL is EmitAll's statement when some of them do: $8 holds each new event
-// type's job types ("<event type>:<job type>", in JobMap's order) and $9 their max_attempts,
+// type's job types ("<event type>:<job type>", in their mappings' order) and $9 their max_attempts,
 // and the jobs are what insertWithJobsSQL writes for one event, in the same order. It returns
 // the numbers of events and of jobs inserted.
-const emitAllWithJobsSQL = emitAllInput + `, m AS (
+var emitAllWithJobsSQL = emitAllInput + `, m AS (
     SELECT split_part(x, ':', 1) AS type, split_part(x, ':', 2) AS job_type, ord FROM unnest($8::text[]) WITH ORDINALITY AS u(x, ord)
-), j AS (` + insertEventJob + `
-    FROM ev JOIN m AS t ON t.type = ev.type
-    ORDER BY ev.id, t.ord
-    ON CONFLICT (org_id, job_type, idempotency_key) DO NOTHING
+), j AS (` + eventJobs(`ev JOIN m AS t ON t.type = ev.type
+    ORDER BY ev.id, t.ord`) + `
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM j)`
 
 // EmitAll writes evs in tx in one statement, in their order (their ids ascend in it), with the
-// jobs JobMap names for each new one, as that many Emit calls would. A repeat of an event (its
+// jobs the mappings name for each new one, as that many Emit calls would. A repeat of an event (its
 // org and idempotency key) is skipped, enqueues nothing, and is not counted. It returns how many
 // events it created. Unlike Emit it does not return the stored events: it is for writers that
 // emit several events of one change and need nothing back, at one round trip instead of one per
@@ -227,9 +217,6 @@ func (e *Emitter) EmitAll(ctx context.Context, tx *gorm.DB, evs ...NewEvent) (in
 	var created, jobCnt int64
 	if err := db.Conn(tx).QueryRowContext(ctx, query, args...).Scan(&created, &jobCnt); err != nil {
 		return 0, fmt.Errorf("emit %d events (%s first): %w", n, evs[0].Type, err)
-	}
-	if jobCnt > 0 {
-		jobs.MarkInserted(ctx, tx)
 	}
 	return int(created), nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
@@ -38,7 +39,7 @@ func setup(t *testing.T) *bundle {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
 	q := jobs.New(d, jobs.Config{})
-	return &bundle{db: d, super: dbtest.SuperDB(t, url), q: q, em: events.NewEmitter(q), org: dbtest.NewOrg(t, d, "acme")}
+	return &bundle{db: d, super: dbtest.SuperDB(t, url), q: q, em: events.NewEmitter(q, catalog.New().EventJobs), org: dbtest.NewOrg(t, d, "acme")}
 }
 
 // emit emits ev as production code does: inside a tenant transaction of the event's org, or of
@@ -71,7 +72,7 @@ func (b *bundle) inTenantTx(ctx context.Context, sql string) error {
 func (b *bundle) leadCreated(key string) events.NewEvent {
 	return events.NewEvent{
 		OrgID:          b.org,
-		Type:           events.LeadCreated,
+		Type:           "lead.created",
 		EntityType:     "lead",
 		EntityID:       uuid.New(),
 		Payload:        map[string]any{"name": "Ada", "score": 42},
@@ -139,7 +140,7 @@ func jobTypes(rows []jobRow) []string {
 }
 
 // TestEmitWritesEventAndMappedJobs proves Emit stores the event as given and enqueues, in the
-// same call, one pending job per JobMap entry of its type, each keyed "event:<id>", linked by
+// same call, one pending job per mapping entry of its type, each keyed "event:<id>", linked by
 // event_id and carrying the event in its payload.
 func TestEmitWritesEventAndMappedJobs(t *testing.T) {
 	t.Parallel()
@@ -151,7 +152,7 @@ func TestEmitWritesEventAndMappedJobs(t *testing.T) {
 	require.True(t, created)
 	require.Positive(t, ev.ID)
 	require.Equal(t, b.org, ev.OrgID)
-	require.Equal(t, events.LeadCreated, ev.Type)
+	require.Equal(t, "lead.created", ev.Type)
 	require.Equal(t, "lead", ev.EntityType)
 	require.Equal(t, &in.EntityID, ev.EntityID)
 	require.JSONEq(t, `{"name":"Ada","score":42}`, string(ev.Payload))
@@ -161,12 +162,12 @@ func TestEmitWritesEventAndMappedJobs(t *testing.T) {
 	require.Equal(t, time.UTC, ev.OccurredAt.Location())
 
 	stored := b.event(t, ev.ID)
-	require.Equal(t, eventRow{Type: events.LeadCreated, EntityType: "lead", Key: "lead:1:created", Actor: "apikey:1",
+	require.Equal(t, eventRow{Type: "lead.created", EntityType: "lead", Key: "lead:1:created", Actor: "apikey:1",
 		EntityID: &in.EntityID, Payload: stored.Payload}, stored)
 	require.JSONEq(t, `{"name":"Ada","score":42}`, string(stored.Payload))
 
 	js := b.jobs(t)
-	require.Equal(t, []string{jobs.TypeEnrichLead, jobs.TypeQualifyLead}, jobTypes(js))
+	require.Equal(t, []string{"enrich_lead", "qualify_lead"}, jobTypes(js))
 	for _, j := range js {
 		require.Equal(t, b.org, j.OrgID)
 		require.Equal(t, fmt.Sprintf("event:%d", ev.ID), j.Key)
@@ -175,7 +176,7 @@ func TestEmitWritesEventAndMappedJobs(t *testing.T) {
 		var p events.JobPayload
 		require.NoError(t, json.Unmarshal(j.Payload, &p))
 		require.Equal(t, ev.ID, p.EventID)
-		require.Equal(t, events.LeadCreated, p.EventType)
+		require.Equal(t, "lead.created", p.EventType)
 		require.Equal(t, "lead", p.EntityType)
 		require.Equal(t, &in.EntityID, p.EntityID)
 		require.JSONEq(t, `{"name":"Ada","score":42}`, string(p.Data))
@@ -191,7 +192,7 @@ func TestEmitDefaults(t *testing.T) {
 	b := setup(t)
 
 	ev, created, err := b.emit(t.Context(), events.NewEvent{
-		OrgID: b.org, Type: events.SystemNoop, EntityType: "system", IdempotencyKey: "smoke-1",
+		OrgID: b.org, Type: "system.noop", EntityType: "system", IdempotencyKey: "smoke-1",
 	})
 	require.NoError(t, err)
 	require.True(t, created)
@@ -205,7 +206,7 @@ func TestEmitDefaults(t *testing.T) {
 	require.JSONEq(t, `{}`, string(stored.Payload))
 
 	js := b.jobs(t)
-	require.Equal(t, []string{jobs.TypeNoop}, jobTypes(js))
+	require.Equal(t, []string{jobs.KindNoop}, jobTypes(js))
 	require.JSONEq(t, fmt.Sprintf(`{"eventId":%d,"eventType":"system.noop","entityType":"system","data":{}}`, ev.ID), string(js[0].Payload))
 }
 
@@ -229,12 +230,12 @@ func TestEmitIsIdempotent(t *testing.T) {
 	require.False(t, created)
 	require.Equal(t, first, second, "the repeat returns the first event")
 
-	otherType := events.NewEvent{OrgID: b.org, Type: events.DealWon, EntityType: "deal", IdempotencyKey: "k"}
+	otherType := events.NewEvent{OrgID: b.org, Type: "deal.won", EntityType: "deal", IdempotencyKey: "k"}
 	third, created, err := b.emit(ctx, otherType)
 	require.NoError(t, err)
 	require.False(t, created)
 	require.Equal(t, first.ID, third.ID)
-	require.Equal(t, events.LeadCreated, third.Type)
+	require.Equal(t, "lead.created", third.Type)
 
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM events`))
 	require.Len(t, b.jobs(t), 2, "a repeated emit enqueues nothing")
@@ -299,33 +300,33 @@ SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wai
 	require.Len(t, b.jobs(t), 2)
 }
 
-// TestEmitUnmappedTypeEnqueuesNothing proves an event type absent from JobMap is stored and
+// TestEmitUnmappedTypeEnqueuesNothing proves an event type absent from the mappings is stored and
 // triggers no job.
 func TestEmitUnmappedTypeEnqueuesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, isMapped := events.JobMap[events.LeadUpdated]
+	_, isMapped := jobMap()["lead.updated"]
 	require.False(t, isMapped)
 
 	ev, created, err := b.emit(t.Context(), events.NewEvent{
-		OrgID: b.org, Type: events.LeadUpdated, EntityType: "lead", EntityID: uuid.New(), IdempotencyKey: "u1",
+		OrgID: b.org, Type: "lead.updated", EntityType: "lead", EntityID: uuid.New(), IdempotencyKey: "u1",
 	})
 	require.NoError(t, err)
 	require.True(t, created)
-	require.Equal(t, events.LeadUpdated, b.event(t, ev.ID).Type)
+	require.Equal(t, "lead.updated", b.event(t, ev.ID).Type)
 	require.Empty(t, b.jobs(t))
 }
 
-// TestJobMapEnqueuesEveryMappedType proves every JobMap entry works against the schema: each
+// TestMappingsEnqueueEveryMappedType proves every mapping entry works against the schema: each
 // mapped event type is a valid event type, and emitting it enqueues exactly its job types, all
 // of which are known job types.
-func TestJobMapEnqueuesEveryMappedType(t *testing.T) {
+func TestMappingsEnqueueEveryMappedType(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := t.Context()
 
-	types := make([]string, 0, len(events.JobMap))
-	for et := range events.JobMap {
+	types := make([]string, 0, len(jobMap()))
+	for et := range jobMap() {
 		types = append(types, et)
 	}
 	sort.Strings(types)
@@ -335,9 +336,9 @@ func TestJobMapEnqueuesEveryMappedType(t *testing.T) {
 		require.NoError(t, err, et)
 		require.True(t, created, et)
 
-		want := slices.Clone(events.JobMap[et])
+		want := slices.Clone(jobMap()[et])
 		for _, jt := range want {
-			require.Contains(t, jobs.AllTypes, jt, et)
+			require.Contains(t, catalog.New().KindNames(), jt, et)
 		}
 		var got []string
 		rows, err := b.super.Pool.Query(ctx, `SELECT job_type FROM jobs WHERE event_id = $1`, ev.ID)
@@ -359,7 +360,7 @@ func TestJobMapEnqueuesEveryMappedType(t *testing.T) {
 func TestEmitValidates(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	valid := events.NewEvent{OrgID: b.org, Type: events.LeadCreated, EntityType: "lead", IdempotencyKey: "k"}
+	valid := events.NewEvent{OrgID: b.org, Type: "lead.created", EntityType: "lead", IdempotencyKey: "k"}
 
 	tests := map[string]func(e *events.NewEvent){
 		"missing org":         func(e *events.NewEvent) { e.OrgID = uuid.Nil },
@@ -381,7 +382,7 @@ func TestEmitValidates(t *testing.T) {
 	require.Zero(t, b.count(t, `SELECT count(*) FROM events`))
 	require.Empty(t, b.jobs(t))
 
-	require.Panics(t, func() { events.NewEmitter(nil) })
+	require.Panics(t, func() { events.NewEmitter(nil, catalog.New().EventJobs) })
 }
 
 // TestEventsAreAppendOnly proves the database itself refuses UPDATE, DELETE and TRUNCATE on
@@ -444,7 +445,7 @@ func TestEmitIsTransactional(t *testing.T) {
 			if created || again.ID != ev.ID {
 				return errors.New("repeated emit in the transaction created a new event")
 			}
-			_, err = b.q.Enqueue(ctx, tx, jobs.NewJob{OrgID: b.org, Type: jobs.TypeNoop, IdempotencyKey: extraKey})
+			_, err = b.q.Enqueue(ctx, tx, jobs.NewJob{OrgID: b.org, Type: jobs.KindNoop, IdempotencyKey: extraKey})
 			return err
 		}
 	}
@@ -469,11 +470,11 @@ func TestEmitIsTransactional(t *testing.T) {
 	require.NoError(t, b.db.Tx(ctx, b.org, change("committed", "extra")))
 	require.Equal(t, "committed", orgName())
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM events`))
-	require.Equal(t, []string{jobs.TypeEnrichLead, jobs.TypeNoop, jobs.TypeQualifyLead}, jobTypes(b.jobs(t)))
+	require.Equal(t, []string{"enrich_lead", jobs.KindNoop, "qualify_lead"}, jobTypes(b.jobs(t)))
 }
 
 // TestEmitJobPayloadIsJobPayloadJSON proves the jobs Emit enqueues in its one statement are
-// exactly the rows Queue.Enqueue wrote for the JobMap of the event's type before: one per job
+// exactly the rows Queue.Enqueue wrote for the mapping of the event's type before: one per job
 // type, keyed "event:<id>", linked by event_id, with the queue's configured default attempt
 // count, runnable now, and carrying the JSON that json.Marshal gives for the JobPayload of the
 // stored event, which handlers decode back into the same JobPayload. entityId is left out for
@@ -484,24 +485,24 @@ func TestEmitJobPayloadIsJobPayloadJSON(t *testing.T) {
 	b := setup(t)
 	ctx := t.Context()
 	// A default that differs from the package default (3), to prove the queue's is used.
-	em := events.NewEmitter(jobs.New(b.db, jobs.Config{MaxAttempts: 7}))
+	em := events.NewEmitter(jobs.New(b.db, jobs.Config{MaxAttempts: 7}), catalog.New().EventJobs)
 	entity := uuid.New()
 
 	tests := []struct {
 		name string
 		in   events.NewEvent
 	}{
-		{"entity and nested payload", events.NewEvent{OrgID: b.org, Type: events.DealWon, EntityType: "deal", EntityID: entity,
+		{"entity and nested payload", events.NewEvent{OrgID: b.org, Type: "deal.won", EntityType: "deal", EntityID: entity,
 			Payload: map[string]any{
 				"amount": json.Number("1234.50"), "currency": "EUR", "note": nil, "html": "<b>&</b> ü \u2028",
 				"nested": map[string]any{"xs": []any{1, map[string]any{"y": nil}}, "big": json.Number("12345678901234567890")},
 			},
 			IdempotencyKey: "deal:won"}},
-		{"no entity, default payload", events.NewEvent{OrgID: b.org, Type: events.LeadQualified, EntityType: "lead",
+		{"no entity, default payload", events.NewEvent{OrgID: b.org, Type: "lead.qualified", EntityType: "lead",
 			IdempotencyKey: "lead:qualified"}},
-		{"no entity, data with nulls and its own entityId", events.NewEvent{OrgID: b.org, Type: events.SystemNoop, EntityType: "system",
+		{"no entity, data with nulls and its own entityId", events.NewEvent{OrgID: b.org, Type: "system.noop", EntityType: "system",
 			Payload: map[string]any{"entityId": nil, "a": nil}, IdempotencyKey: "noop:nulls"}},
-		{"array payload", events.NewEvent{OrgID: b.org, Type: events.InvoicePaid, EntityType: "invoice", EntityID: entity,
+		{"array payload", events.NewEvent{OrgID: b.org, Type: "invoice.paid", EntityType: "invoice", EntityID: entity,
 			Payload: []string{"x", "y"}, IdempotencyKey: "invoice:paid"}},
 	}
 	for _, tc := range tests {
@@ -560,7 +561,7 @@ FROM jobs WHERE event_id = $1 ORDER BY id`, ev.ID)
 			_, hasEntity := keys["entityId"]
 			require.Equal(t, tc.in.EntityID != uuid.Nil, hasEntity, "%s: entityId present only with an entity", tc.name)
 		}
-		require.Equal(t, events.JobMap[tc.in.Type], types, "%s: one job per JobMap entry, in its order", tc.name)
+		require.Equal(t, jobMap()[tc.in.Type], types, "%s: one job per mapping entry, in its order", tc.name)
 	}
 	require.JSONEq(t, `{"entityId":null,"a":null}`, string(b.event(t, b.eventID(t, "noop:nulls")).Payload))
 }
@@ -596,14 +597,14 @@ func TestEmitRepeatEnqueuesNothing(t *testing.T) {
 	require.Empty(t, b.jobs(t), "a repeat enqueues nothing")
 
 	require.NoError(t, b.db.Tx(ctx, b.org, func(tx *gorm.DB) error {
-		ev, created, err := b.em.Emit(ctx, tx, events.NewEvent{OrgID: b.org, Type: events.DealWon, EntityType: "deal", IdempotencyKey: "won"})
+		ev, created, err := b.em.Emit(ctx, tx, events.NewEvent{OrgID: b.org, Type: "deal.won", EntityType: "deal", IdempotencyKey: "won"})
 		if err != nil || !created {
 			return fmt.Errorf("first emit: created %v: %w", created, err)
 		}
 		if err := tx.Exec(`DELETE FROM jobs WHERE event_id = ?`, ev.ID).Error; err != nil {
 			return err
 		}
-		again, created, err := b.em.Emit(ctx, tx, events.NewEvent{OrgID: b.org, Type: events.DealWon, EntityType: "deal", IdempotencyKey: "won"})
+		again, created, err := b.em.Emit(ctx, tx, events.NewEvent{OrgID: b.org, Type: "deal.won", EntityType: "deal", IdempotencyKey: "won"})
 		if err != nil || created || again.ID != ev.ID {
 			return fmt.Errorf("repeat in the transaction: created %v, id %d: %w", created, again.ID, err)
 		}
@@ -625,7 +626,7 @@ func TestEmitMarksInsertedJobsForWaker(t *testing.T) {
 
 	handlerJobs := make([]jobs.NewJob, 3)
 	for i := range handlerJobs {
-		handlerJobs[i] = jobs.NewJob{OrgID: b.org, Type: jobs.TypeNoop, IdempotencyKey: fmt.Sprint("handler-", i)}
+		handlerJobs[i] = jobs.NewJob{OrgID: b.org, Type: jobs.KindNoop, IdempotencyKey: fmt.Sprint("handler-", i)}
 	}
 	_, err := b.q.Enqueue(ctx, b.db.Gorm, handlerJobs...)
 	require.NoError(t, err)
@@ -649,7 +650,19 @@ func TestEmitMarksInsertedJobsForWaker(t *testing.T) {
 	require.Len(t, b.jobs(t), 3+2)
 
 	require.False(t, handle(claimed[1], b.leadCreated("k")))
-	require.True(t, handle(claimed[2], events.NewEvent{OrgID: b.org, Type: events.LeadUpdated, EntityType: "lead", IdempotencyKey: "u"}))
+	require.True(t, handle(claimed[2], events.NewEvent{OrgID: b.org, Type: "lead.updated", EntityType: "lead", IdempotencyKey: "u"}))
 	require.ErrorIs(t, wait(300*time.Millisecond), context.DeadlineExceeded, "no job inserted, nothing to wake for")
 	require.Len(t, b.jobs(t), 3+2)
+}
+
+// jobMap is the job types of each event type of the catalog's mappings, in their order: what
+// the tests' emitter enqueues.
+func jobMap() map[string][]string {
+	out := map[string][]string{}
+	for _, m := range catalog.New().EventJobs {
+		for _, a := range m.Jobs {
+			out[m.Event] = append(out[m.Event], a.Kind())
+		}
+	}
+	return out
 }

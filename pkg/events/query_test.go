@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
@@ -29,7 +30,7 @@ type history struct {
 func newHistory(t *testing.T) *history {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
-	em := events.NewEmitter(jobs.New(d, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
 	h := &history{
 		db: d, super: dbtest.SuperDB(t, url),
 		org: dbtest.NewOrg(t, d, "acme"), other: dbtest.NewOrg(t, d, "other"),
@@ -52,14 +53,14 @@ func newHistory(t *testing.T) *history {
 		return id
 	}
 	h.ids = []int64{
-		emit(h.org, events.LeadCreated, "lead", h.one, "c1"),
-		emit(h.org, events.LeadCreated, "lead", h.two, "c2"),
-		emit(h.org, events.LeadStageChanged, "lead", h.one, "s1"),
-		emit(h.org, events.DealCreated, "deal", uuid.New(), "d1"),
-		emit(h.org, events.LeadCreated, "lead", h.three, "c3"),
-		emit(h.org, events.SystemNoop, "system", uuid.Nil, "n1"),
+		emit(h.org, "lead.created", "lead", h.one, "c1"),
+		emit(h.org, "lead.created", "lead", h.two, "c2"),
+		emit(h.org, "lead.stage_changed", "lead", h.one, "s1"),
+		emit(h.org, "deal.created", "deal", uuid.New(), "d1"),
+		emit(h.org, "lead.created", "lead", h.three, "c3"),
+		emit(h.org, "system.noop", "system", uuid.Nil, "n1"),
 	}
-	h.otherID = emit(h.other, events.LeadCreated, "lead", h.one, "c1")
+	h.otherID = emit(h.other, "lead.created", "lead", h.one, "c1")
 	return h
 }
 
@@ -115,14 +116,14 @@ func TestListEvents(t *testing.T) {
 		f    events.Filter
 		want []int64
 	}{
-		{events.Filter{Type: events.LeadCreated}, []int64{c3, c2, c1}},
-		{events.Filter{Type: events.LeadStageChanged}, []int64{s1}},
+		{events.Filter{Type: "lead.created"}, []int64{c3, c2, c1}},
+		{events.Filter{Type: "lead.stage_changed"}, []int64{s1}},
 		{events.Filter{EntityType: lead}, []int64{c3, s1, c2, c1}},
 		{events.Filter{EntityType: lead, EntityID: &h.one}, []int64{s1, c1}},
 		{events.Filter{EntityID: &h.one}, []int64{s1, c1}},
-		{events.Filter{Type: events.LeadCreated, EntityType: lead, EntityID: &h.one}, []int64{c1}},
+		{events.Filter{Type: "lead.created", EntityType: lead, EntityID: &h.one}, []int64{c1}},
 		{events.Filter{EntityType: "deal", EntityID: &h.one}, []int64{}},
-		{events.Filter{Type: events.InvoicePaid}, []int64{}},
+		{events.Filter{Type: "invoice.paid"}, []int64{}},
 	}
 	for _, tc := range cases {
 		require.Equal(t, tc.want, h.list(t, h.db.Gorm, false, h.org, tc.f, 1), "%+v", tc.f)
@@ -142,14 +143,14 @@ func TestListEventFields(t *testing.T) {
 	require.Len(t, p.Data, 2)
 	require.NotNil(t, p.NextCursor)
 	noop, c3 := p.Data[0], p.Data[1]
-	require.Equal(t, events.SystemNoop, noop.Type)
+	require.Equal(t, "system.noop", noop.Type)
 	require.Equal(t, "system", noop.EntityType)
 	require.Nil(t, noop.EntityID)
 	require.Equal(t, "n1", noop.IdempotencyKey)
 	require.Equal(t, "apikey:n1", noop.Actor)
 	require.JSONEq(t, `{"key":"n1"}`, string(noop.Payload))
 	require.False(t, noop.OccurredAt.IsZero())
-	require.Equal(t, events.LeadCreated, c3.Type)
+	require.Equal(t, "lead.created", c3.Type)
 	require.Equal(t, &h.three, c3.EntityID)
 }
 
@@ -172,7 +173,7 @@ func TestListEventsBadCursor(t *testing.T) {
 // TestValidEventType proves ValidType accepts exactly the event type form the events table allows.
 func TestValidEventType(t *testing.T) {
 	t.Parallel()
-	for _, s := range []string{events.LeadCreated, events.BuyingSignalHigh, events.IntegrityAlert, "a.b.c"} {
+	for _, s := range []string{"lead.created", "buying_signal.high", "system.integrity_alert", "a.b.c"} {
 		require.True(t, events.ValidType(s), s)
 	}
 	for _, s := range []string{"", "lead", "Lead.created", "lead.", ".lead", "lead.created1", "lead-created.x", "lead.created;"} {

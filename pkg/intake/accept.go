@@ -18,22 +18,26 @@ import (
 // is inserted ON CONFLICT DO NOTHING on the table's unique keys (R3), and the job is inserted
 // from what that insert returned, so a delivery stored before inserts neither; a delivery
 // whose copy is being stored by another transaction waits for it and then inserts neither. The
-// job is what jobs.Queue.Enqueue would write: payload ProcessIntakeJob, idempotency key
-// "intake:<intake id>", run at once, $10 attempts (the queue's JOB_MAX_ATTEMPTS). It returns the
-// new row's id, or no row for a delivery stored before.
-const acceptSQL = `
+// job is processIntakeJob: payload ProcessIntakeJob, run at once, $10 attempts (the queue's
+// JOB_MAX_ATTEMPTS). It returns the new row's id, or no row for a delivery stored before.
+var acceptSQL = `
 WITH raw AS (
 	INSERT INTO lead_intake_raw (org_id, source_id, batch_id, row_number, delivery_key, content_type, body, headers)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
 	ON CONFLICT DO NOTHING
 	RETURNING org_id, id
-), job AS (
-	INSERT INTO jobs (org_id, job_type, payload, idempotency_key, max_attempts)
-	SELECT org_id, $9, jsonb_build_object('intakeId', id), 'intake:' || id, $10
-	FROM raw
-	ON CONFLICT (org_id, job_type, idempotency_key) DO NOTHING
+), job AS (` + processIntakeJob("$9", "$10") + `
 )
 SELECT id FROM raw`
+
+// processIntakeJob inserts the process_intake job (type jobType, maxAttempts attempts) of each
+// new raw row of the WITH item raw: payload ProcessIntakeJob, keyed jobs.IntakeKeySQL.
+func processIntakeJob(jobType, maxAttempts string) string {
+	return jobs.Insert{
+		OrgID: "raw.org_id", JobType: jobType, Payload: jobs.PayloadSQL(ProcessIntakeJob{}, "raw"),
+		Key: jobs.IntakeKeySQL("raw.id"), MaxAttempts: maxAttempts, From: "raw",
+	}.SQL()
+}
 
 // The lookups of the row a duplicate delivery conflicted with, one per shape of delivery so that
 // each is an index scan of one of the table's unique keys.
@@ -53,7 +57,7 @@ LIMIT 1`
 // Its transactions do not notify the workers themselves: PostgreSQL lets only one transaction
 // that sent NOTIFY commit at a time, holding a lock across the flush of its commit (migration
 // 000010), which capped the gateway at about one delivery per WAL flush. Instead, after a commit
-// that stored a new delivery, the Acceptor sends NOTIFY jobs_inserted on its own, off the
+// that inserted jobs (jobs.InsertedSQL), the Acceptor sends NOTIFY jobs_inserted on its own, off the
 // request's path; deliveries committed while one is on its way share the next one. The 202 does
 // not wait for it, and a lost one costs at most the workers' poll interval (R11).
 type Acceptor struct {
@@ -70,11 +74,7 @@ func NewAcceptor(d *db.DB, cfg jobs.Config) *Acceptor {
 	if d == nil {
 		panic("intake.NewAcceptor: nil db")
 	}
-	n := int32(jobs.DefaultMaxAttempts)
-	if cfg.MaxAttempts > 0 {
-		n = int32(min(cfg.MaxAttempts, 1<<30))
-	}
-	return &Acceptor{pool: d.Pool, maxAttempts: n, waker: jobs.NewWaker(d.Pool), groups: groups{orgs: map[uuid.UUID]*orgGroups{}}}
+	return &Acceptor{pool: d.Pool, maxAttempts: int32(cfg.Attempts()), waker: jobs.NewWaker(d.Pool), groups: groups{orgs: map[uuid.UUID]*orgGroups{}}}
 }
 
 // Accept stores d in lead_intake_raw and enqueues its process_intake job, in one tenant
@@ -141,7 +141,7 @@ func (a *Acceptor) acceptOne(ctx context.Context, d Delivery, headers []byte) (A
 	var ids []uuid.UUID
 	err := a.pipeline(ctx, d.OrgID, func(b *pgx.Batch) {
 		b.Queue(acceptSQL, org, source, batch, rowNumber, d.DeliveryKey, d.ContentType, d.Body, string(headers),
-			jobs.TypeProcessIntake, a.maxAttempts).Query(scanIDs(&ids))
+			KindProcessIntake, a.maxAttempts).Query(scanIDs(&ids))
 	})
 	if db.IsForeignKeyViolation(err) {
 		return Accepted{}, fmt.Errorf("accept intake: %w", sourceNotFound())
@@ -150,7 +150,6 @@ func (a *Acceptor) acceptOne(ctx context.Context, d Delivery, headers []byte) (A
 		return Accepted{}, fmt.Errorf("accept intake: %w", err)
 	}
 	if len(ids) == 1 {
-		a.waker.Wake()
 		return Accepted{IntakeID: ids[0]}, nil
 	}
 	err = a.pipeline(ctx, d.OrgID, func(b *pgx.Batch) {
@@ -193,7 +192,8 @@ func scanIDs(ids *[]uuid.UUID) func(pgx.Rows) error {
 
 // pipeline scopes a transaction to orgID with the workers' wake-up deferred
 // (jobs.TenantDeferWakeSQL) and runs it with and the statements that queue adds as one pipeline,
-// i.e. one transaction committed by its Sync, in one round trip. A connection left inside a
+// i.e. one transaction committed by its Sync, in one round trip. The pipeline ends in
+// jobs.InsertedSQL, and the workers are woken after the commit when it inserted jobs. A connection left inside a
 // transaction by a failure is rolled back before it goes back to the pool.
 func (a *Acceptor) pipeline(ctx context.Context, orgID uuid.UUID, queue func(b *pgx.Batch)) error {
 	c, err := a.pool.Acquire(ctx)
@@ -204,9 +204,14 @@ func (a *Acceptor) pipeline(ctx context.Context, orgID uuid.UUID, queue func(b *
 	b := &pgx.Batch{}
 	b.Queue(jobs.TenantDeferWakeSQL, orgID.String())
 	queue(b)
+	var inserted bool
+	b.Queue(jobs.InsertedSQL).QueryRow(func(row pgx.Row) error { return row.Scan(&inserted) })
 	conn := c.Conn()
 	err = conn.SendBatch(ctx, b).Close()
 	if err == nil {
+		if inserted {
+			a.waker.Wake()
+		}
 		return nil
 	}
 	if rerr := db.RollbackOpen(ctx, conn); rerr != nil {

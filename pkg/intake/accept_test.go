@@ -71,7 +71,7 @@ func TestAcceptorWakesWorkers(t *testing.T) {
 		if err := tx.Exec(`SELECT set_config('app.jobs_notify', 'deferred', true)`).Error; err != nil {
 			return err
 		}
-		_, err := jobs.New(b.owner, jobs.Config{}).Enqueue(ctx, tx, jobs.NewJob{OrgID: b.org, Type: jobs.TypeNoop, IdempotencyKey: "deferred"})
+		_, err := jobs.New(b.owner, jobs.Config{}).Enqueue(ctx, tx, jobs.NewJob{OrgID: b.org, Type: jobs.KindNoop, IdempotencyKey: "deferred"})
 		return err
 	}))
 	require.ErrorIs(t, wait(300*time.Millisecond), context.DeadlineExceeded, "no notification from a deferring transaction")

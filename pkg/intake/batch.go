@@ -96,7 +96,7 @@ func AcceptRows(ctx context.Context, g *gorm.DB, queue *jobs.Queue, r Rows) (int
 				return fmt.Errorf("insert intake rows: scan id: %w", err)
 			}
 			newJobs = append(newJobs, jobs.NewJob{
-				OrgID: r.OrgID, Type: jobs.TypeProcessIntake, Payload: ProcessIntakeJob{IntakeID: id},
+				OrgID: r.OrgID, Type: KindProcessIntake, Payload: ProcessIntakeJob{IntakeID: id},
 				IdempotencyKey: "intake:" + id.String(),
 			})
 		}

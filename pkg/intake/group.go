@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"example.com/crm/pkg/db"
-	"example.com/crm/pkg/jobs"
 )
 
 // Group commit of deliveries.
@@ -46,7 +45,7 @@ const (
 // of the same deliveries wait on each other in one order and cannot deadlock. A key stored
 // before, or twice in the group, is inserted once (ON CONFLICT DO NOTHING): it returns the new
 // rows' ids with their keys.
-const acceptGroupSQL = `
+var acceptGroupSQL = `
 WITH raw AS (
 	INSERT INTO lead_intake_raw (org_id, source_id, delivery_key, content_type, body, headers)
 	SELECT $1, source_id, delivery_key, content_type, body, headers::jsonb
@@ -55,11 +54,7 @@ WITH raw AS (
 	ORDER BY source_id, delivery_key, ord
 	ON CONFLICT DO NOTHING
 	RETURNING org_id, id, source_id, delivery_key
-), job AS (
-	INSERT INTO jobs (org_id, job_type, payload, idempotency_key, max_attempts)
-	SELECT org_id, $7, jsonb_build_object('intakeId', id), 'intake:' || id, $8
-	FROM raw
-	ON CONFLICT (org_id, job_type, idempotency_key) DO NOTHING
+), job AS (` + processIntakeJob("$7", "$8") + `
 )
 SELECT id, source_id, delivery_key FROM raw`
 
@@ -177,7 +172,7 @@ func (a *Acceptor) acceptGroup(ctx context.Context, org uuid.UUID, group []*wait
 	}
 	stored := map[key]uuid.UUID{}
 	err := a.pipeline(ctx, org, func(b *pgx.Batch) {
-		b.Queue(acceptGroupSQL, db.UUID(org), sources, keys, types, bodies, headers, jobs.TypeProcessIntake, a.maxAttempts).
+		b.Queue(acceptGroupSQL, db.UUID(org), sources, keys, types, bodies, headers, KindProcessIntake, a.maxAttempts).
 			Query(func(rows pgx.Rows) error {
 				for rows.Next() {
 					var id db.NullUUID
@@ -210,9 +205,6 @@ func (a *Acceptor) acceptGroup(ctx context.Context, org uuid.UUID, group []*wait
 			answered[k] = true
 			out[i].acc = Accepted{IntakeID: id}
 		}
-	}
-	if len(stored) > 0 {
-		a.waker.Wake()
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
@@ -41,7 +42,7 @@ func setup(t *testing.T) *bundle {
 	queue := jobs.New(app, jobs.Config{})
 	return &bundle{
 		app: app, owner: owner, super: dbtest.SuperDB(t, url), queue: queue,
-		svc: intake.NewService(app.Gorm, events.NewEmitter(queue)),
+		svc: intake.NewService(app.Gorm, events.NewEmitter(queue, catalog.New().EventJobs)),
 		org: dbtest.NewOrg(t, owner, "acme"), other: dbtest.NewOrg(t, owner, "globex"),
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
@@ -35,7 +36,7 @@ func newPipe(t *testing.T) *pipe {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
 	q := jobs.New(d, jobs.Config{})
-	svc := lead.NewService(d.Gorm, events.NewEmitter(q))
+	svc := lead.NewService(d.Gorm, events.NewEmitter(q, catalog.New().EventJobs))
 	return &pipe{d: d, super: dbtest.SuperDB(t, url), queue: q, svc: svc, proc: intake.NewProcessor(svc),
 		org: dbtest.NewOrg(t, d, "acme")}
 }

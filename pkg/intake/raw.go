@@ -43,10 +43,10 @@ type Accepted struct {
 	Duplicate bool
 }
 
-// ProcessIntakeJob is the payload of the process_intake job that Acceptor.Accept enqueues; its
-// idempotency key is "intake:<intake id>".
+// ProcessIntakeJob is the payload of the process_intake job that Acceptor.Accept enqueues, built
+// from the new raw row (its col tags, jobs.PayloadSQL); its idempotency key is jobs.IntakeKeySQL.
 type ProcessIntakeJob struct {
-	IntakeID uuid.UUID `json:"intakeId"`
+	IntakeID uuid.UUID `json:"intakeId" col:"id"`
 }
 
 // Limits of a delivery's envelope as stored.

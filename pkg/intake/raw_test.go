@@ -75,7 +75,7 @@ func TestAcceptWritesRawRowAndJob(t *testing.T) {
 		require.NoError(t, b.super.Pool.QueryRow(t.Context(), `SELECT org_id, job_type, idempotency_key, payload FROM jobs`).
 			Scan(&job.OrgID, &job.Type, &job.Key, &job.Payload))
 		require.Equal(t, b.org, job.OrgID)
-		require.Equal(t, jobs.TypeProcessIntake, job.Type)
+		require.Equal(t, intake.KindProcessIntake, job.Type)
 		require.Equal(t, "intake:"+got.IntakeID.String(), job.Key)
 		require.JSONEq(t, `{"intakeId": "`+got.IntakeID.String()+`"}`, string(job.Payload))
 		require.Equal(t, eventsBefore, b.count(t, `SELECT count(*) FROM events`), "no event")

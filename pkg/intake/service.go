@@ -122,7 +122,7 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 			return err
 		}
 		out.Source = row.source()
-		return s.emit(ctx, tx, orgID, actor, events.IntakeSourceCreated, row.ID,
+		return s.emit(ctx, tx, orgID, actor, EventSourceCreated, row.ID,
 			"intake_source.created:"+row.ID.String(), CreatedPayload{Source: out.Source})
 	})
 	if err != nil {
@@ -229,7 +229,7 @@ func (s *Service) Update(ctx context.Context, orgID uuid.UUID, actor string, id 
 			return err
 		}
 		out = row.source()
-		return s.emit(ctx, tx, orgID, actor, events.IntakeSourceUpdated, id,
+		return s.emit(ctx, tx, orgID, actor, EventSourceUpdated, id,
 			"intake_source.updated:"+id.String()+":"+uuid.NewString(), UpdatedPayload{Changes: changes})
 	})
 	if err != nil {
@@ -291,7 +291,7 @@ func (s *Service) Delete(ctx context.Context, orgID uuid.UUID, actor string, id 
 		if err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, orgID, actor, events.IntakeSourceDeleted, id, "intake_source.deleted:"+id.String(),
+		return s.emit(ctx, tx, orgID, actor, EventSourceDeleted, id, "intake_source.deleted:"+id.String(),
 			DeletedPayload{Kind: Kind(row.Kind), Name: row.Name})
 	})
 	if err != nil {
@@ -334,7 +334,7 @@ func (s *Service) RotateSecret(ctx context.Context, orgID uuid.UUID, actor strin
 			return err
 		}
 		out.Source = row.source()
-		return s.emit(ctx, tx, orgID, actor, events.IntakeSourceSecretRotated, id,
+		return s.emit(ctx, tx, orgID, actor, EventSourceSecretRotated, id,
 			"intake_source.secret_rotated:"+id.String()+":"+uuid.NewString(),
 			SecretRotatedPayload{PreviousSecretExpiresAt: out.PreviousSecretExpiresAt})
 	})

@@ -11,10 +11,6 @@ import (
 	"gorm.io/gorm"
 )
 
-// completeJobsSQL completes every attempt of a batch, fenced on its claim, and logs them
-// (migration 000014); it raises leaseLostState unless every attempt still held its job.
-const completeJobsSQL = "SELECT complete_jobs($1, $2, $3, $4, $5)"
-
 // ErrBatchAborted is what CompleteInTx returns to an attempt of a Batch after an earlier
 // attempt's fn failed: the batch's transaction is lost and the batch must be rolled back.
 var ErrBatchAborted = errors.New("the batch's transaction was aborted by an earlier job")
@@ -25,21 +21,23 @@ var ErrBatchAborted = errors.New("the batch's transaction was aborted by an earl
 // statement and one COMMIT instead of n of each, and one durable commit instead of n.
 //
 // A batch is all or nothing. When any fn fails, or any attempt has lost its lease by Commit,
-// nothing of the batch is kept (R7 holds for each job) and the caller rolls it back and runs
-// the jobs one at a time as usual, where each failure is the one job's own. That makes batching
-// transparent to handlers, with one condition that decides which job types may be batched: the
-// transaction is open from the first attempt's fn to Commit, across the later attempts' work,
-// so only job types whose handlers make no slow calls (network, models) should share one.
-// Attempts of one batch run one after the other, never at the same time.
+// nothing of the batch is kept and the caller rolls it back and runs the jobs one at a time,
+// where each failure is the one job's own. The transaction is open from the first fn to Commit,
+// so only kinds whose work makes no slow calls (network, models) share one (Sharing).
 type Batch struct {
-	q        *Queue
-	org      uuid.UUID
-	runs     []*Run
-	conn     *sql.Conn // the transaction's connection, from the first fn on
-	inserted atomic.Bool
-	err      error // the first fn's failure; the transaction is lost
-	done     bool  // committed or rolled back
+	q    *Queue
+	org  uuid.UUID
+	runs []*Run
+	conn *sql.Conn   // the transaction's connection, from the first fn on
+	err  error       // the first fn's failure; the transaction is lost
+	done bool        // committed or rolled back
+	lost atomic.Bool // an attempt's lease was found lost (LeaseLost)
 }
+
+// LeaseLost records that an attempt of the batch has lost its lease: every later Exec is
+// refused with ErrLeaseLost, so work that goes on after it writes nothing more. Safe to call
+// from another goroutine.
+func (b *Batch) LeaseLost() { b.lost.Store(true) }
 
 // NewBatch starts attempts of claimed jobs, which must all belong to one org, as one batch;
 // Runs returns their runs in the same order.
@@ -72,17 +70,14 @@ func (b *Batch) Runs() []*Run { return b.runs }
 // Org is the org of the batch's jobs.
 func (b *Batch) Org() uuid.UUID { return b.org }
 
-// Exec runs fn in the batch's transaction, as each run's CompleteInTx does: for a BatchHandler,
-// which does the work of all the batch's jobs at once. A failed fn aborts the batch.
+// Exec runs fn in the batch's transaction, opening it on the first call, as each run's
+// CompleteInTx does: for a kind's WorkFunc, which does the work of all the batch's jobs at once.
+// A failed fn aborts the batch.
 func (b *Batch) Exec(ctx context.Context, fn func(tx *gorm.DB) error) error { return b.exec(ctx, fn) }
 
-// BatchHandler does the work of all the attempts of a Batch at once, typically with one
-// statement per step for all of their jobs, in the batch's transaction (Batch.Exec); the runtime
-// then commits the batch. Any error makes the runtime roll the batch back and run its jobs one at
-// a time through the type's Handler, so a BatchHandler may refuse whatever it does not handle
-// (a payload it cannot read, a case it leaves to the Handler) by returning an error. It must
-// write exactly what the Handler would write for each job.
-type BatchHandler func(ctx context.Context, b *Batch) error
+// Opened reports whether the batch's transaction was opened, by an Exec: a batch whose work
+// wrote nothing may be completed without one (Queue.CompleteMany).
+func (b *Batch) Opened() bool { return b.conn != nil || b.err != nil }
 
 // exec runs fn in the batch's transaction, opening it on the first call.
 func (b *Batch) exec(ctx context.Context, fn func(tx *gorm.DB) error) error {
@@ -91,6 +86,9 @@ func (b *Batch) exec(ctx context.Context, fn func(tx *gorm.DB) error) error {
 		return errors.New("batch already ended")
 	case b.err != nil:
 		return ErrBatchAborted
+	case b.lost.Load():
+		b.err = ErrLeaseLost
+		return ErrLeaseLost
 	}
 	if b.conn == nil {
 		if err := b.begin(ctx); err != nil {
@@ -98,7 +96,7 @@ func (b *Batch) exec(ctx context.Context, fn func(tx *gorm.DB) error) error {
 			return err
 		}
 	}
-	if err := fn(b.q.txSession(context.WithValue(ctx, insertedKey{}, &b.inserted), b.conn)); err != nil {
+	if err := fn(b.q.txSession(ctx, b.conn)); err != nil {
 		b.err = err
 		return err
 	}
@@ -134,13 +132,12 @@ func (b *Batch) Commit(ctx context.Context) error {
 			return b.end(ctx, err)
 		}
 	}
-	n := len(b.runs)
-	orgs, ids, lockedBy, attempts, durs := make([][16]byte, n), make([]int64, n), make([]string, n), make([]int32, n), make([]int32, n)
+	done := make([]Completion, len(b.runs))
 	for i, r := range b.runs {
-		orgs[i], ids[i], lockedBy[i], attempts[i] = r.Job.OrgID, r.Job.ID, r.Job.LockedBy, int32(r.Job.Attempt)
-		durs[i] = durationMS(r.Elapsed())
+		done[i] = Completion{Job: r.Job, Duration: r.Elapsed()}
 	}
-	if err := completeAndCommit(ctx, b.conn, completeJobsSQL, orgs, ids, lockedBy, attempts, durs); err != nil {
+	inserted, err := completeAndCommit(ctx, b.conn, done)
+	if err != nil {
 		if !errors.Is(err, ErrLeaseLost) {
 			err = fmt.Errorf("commit batch: %w", err)
 		}
@@ -151,7 +148,7 @@ func (b *Batch) Commit(ctx context.Context) error {
 	for _, r := range b.runs {
 		r.completed.Store(true)
 	}
-	if b.inserted.Load() {
+	if inserted {
 		b.q.waker.Wake()
 	}
 	return nil

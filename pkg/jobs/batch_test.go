@@ -394,7 +394,7 @@ func TestNewBatchRefuses(t *testing.T) {
 	b := setup(t)
 	other := dbtest.NewOrg(t, b.db, "other")
 	b.enqueue(t, b.job("mine"))
-	b.enqueue(t, jobs.NewJob{OrgID: other, Type: jobs.TypeNoop, IdempotencyKey: "theirs"})
+	b.enqueue(t, jobs.NewJob{OrgID: other, Type: jobs.KindNoop, IdempotencyKey: "theirs"})
 	claimed := b.claim(t, jobs.NewClaimID("w"), 10, 2)
 	require.NotEqual(t, claimed[0].OrgID, claimed[1].OrgID)
 

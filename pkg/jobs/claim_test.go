@@ -44,7 +44,7 @@ func TestClaimLeasesJobs(t *testing.T) {
 		require.Less(t, r.LockAgeMS, float64(time.Minute.Milliseconds()))
 
 		require.Equal(t, b.org, j.OrgID)
-		require.Equal(t, jobs.TypeNoop, j.Type)
+		require.Equal(t, jobs.KindNoop, j.Type)
 		require.Equal(t, 1, j.Attempt)
 		require.Equal(t, 3, j.MaxAttempts)
 		require.Equal(t, claimID, j.LockedBy)
@@ -143,7 +143,7 @@ func TestClaimConcurrentClaimersNeverShare(t *testing.T) {
 	const perOrg, claimers, batch = 1000, 8, 25
 	var all []jobs.NewJob
 	for i := range perOrg {
-		all = append(all, b.job(fmt.Sprintf("a-%d", i)), jobs.NewJob{OrgID: other, Type: jobs.TypeNoop, IdempotencyKey: fmt.Sprintf("b-%d", i)})
+		all = append(all, b.job(fmt.Sprintf("a-%d", i)), jobs.NewJob{OrgID: other, Type: jobs.KindNoop, IdempotencyKey: fmt.Sprintf("b-%d", i)})
 	}
 	b.enqueue(t, all...)
 

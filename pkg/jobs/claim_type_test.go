@@ -15,15 +15,15 @@ import (
 func TestClaimForBatches(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	batched := []string{jobs.TypeEnrichLead, jobs.TypeQualifyLead}
+	batched := []string{"enrich_lead", "qualify_lead"}
 	typed := func(typ, key string) jobs.NewJob {
 		j := b.job(key)
 		j.Type = typ
 		return j
 	}
 	ids := b.enqueue(t,
-		typed(jobs.TypeEnrichLead, "a1"), b.job("b1"), typed(jobs.TypeEnrichLead, "a2"),
-		typed(jobs.TypeQualifyLead, "c1"), typed(jobs.TypeEnrichLead, "a3"), b.job("b2"))
+		typed("enrich_lead", "a1"), b.job("b1"), typed("enrich_lead", "a2"),
+		typed("qualify_lead", "c1"), typed("enrich_lead", "a3"), b.job("b2"))
 	for i, id := range ids {
 		b.exec(t, `UPDATE jobs SET run_at = now() - make_interval(mins => 10 - $2) WHERE id = $1`, id, i)
 	}

@@ -10,11 +10,15 @@
 //     to the claim (worker id + nonce). Every completion, failure, heartbeat and release is fenced
 //     on (status = 'running', locked_by, attempts), so an attempt whose lease was reaped or
 //     released changes nothing when it reports late (R6).
-//   - A handler that writes to the database completes its job inside the same transaction
-//     (Run.CompleteInTx), so its writes and its completion commit together or not at all (R7).
-//     Handlers without database writes are completed in batches by the runtime.
+//   - The work of a job kind (Kind, NewKind) writes in its batch's transaction (Batch.Exec), and
+//     the jobs' completions commit in that same transaction, so the writes and the completions
+//     commit together or not at all. Work without database writes is completed in batches by
+//     the runtime (Queue.CompleteMany).
 //   - Delivery is at least once: a job whose worker dies is reaped after the lock timeout and
-//     runs again, so every handler must be idempotent.
+//     runs again, so all work must be idempotent.
+//   - This package is the only writer of the jobs table: other packages insert jobs within their
+//     own statements through Insert, and the workers are woken for every insert without the
+//     writer doing anything (the insert trigger, InsertedSQL, Waker).
 //
 // All lease and schedule times come from the database clock (R9); Go computes only durations.
 //

@@ -38,11 +38,11 @@ func TestEnqueueIsIdempotent(t *testing.T) {
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM jobs`))
 	require.JSONEq(t, `{"a":1}`, string(b.row(t, ids[0]).Payload), "the first payload is kept")
 
-	otherOrg := jobs.NewJob{OrgID: other, Type: jobs.TypeNoop, IdempotencyKey: "k1"}
-	otherType := jobs.NewJob{OrgID: b.org, Type: jobs.TypeEnrichLead, IdempotencyKey: "k1"}
+	otherOrg := jobs.NewJob{OrgID: other, Type: jobs.KindNoop, IdempotencyKey: "k1"}
+	otherType := jobs.NewJob{OrgID: b.org, Type: "enrich_lead", IdempotencyKey: "k1"}
 	more := b.enqueue(t, otherOrg, otherType)
 	require.Equal(t, other, b.row(t, more[0]).OrgID)
-	require.Equal(t, jobs.TypeEnrichLead, b.row(t, more[1]).Type)
+	require.Equal(t, "enrich_lead", b.row(t, more[1]).Type)
 
 	batch, err := b.q.Enqueue(ctx, b.db.Gorm, b.job("k2"), b.job("k2"), b.job("k1"))
 	require.NoError(t, err)
@@ -61,15 +61,15 @@ func TestEnqueueValidates(t *testing.T) {
 	b := setup(t)
 
 	tests := map[string]jobs.NewJob{
-		"missing org":         {Type: jobs.TypeNoop, IdempotencyKey: "k"},
+		"missing org":         {Type: jobs.KindNoop, IdempotencyKey: "k"},
 		"missing type":        {OrgID: b.org, IdempotencyKey: "k"},
-		"missing key":         {OrgID: b.org, Type: jobs.TypeNoop},
+		"missing key":         {OrgID: b.org, Type: jobs.KindNoop},
 		"bad type name":       {OrgID: b.org, Type: "Not A Type", IdempotencyKey: "k"},
-		"too many attempts":   {OrgID: b.org, Type: jobs.TypeNoop, IdempotencyKey: "k", MaxAttempts: 101},
-		"unknown org":         {OrgID: uuid.New(), Type: jobs.TypeNoop, IdempotencyKey: "k"},
-		"unmarshallable":      {OrgID: b.org, Type: jobs.TypeNoop, IdempotencyKey: "k", Payload: make(chan int)},
-		"payload not json":    {OrgID: b.org, Type: jobs.TypeNoop, IdempotencyKey: "k", Payload: []byte("{not json")},
-		"key longer than 512": {OrgID: b.org, Type: jobs.TypeNoop, IdempotencyKey: strings.Repeat("k", 513)},
+		"too many attempts":   {OrgID: b.org, Type: jobs.KindNoop, IdempotencyKey: "k", MaxAttempts: 101},
+		"unknown org":         {OrgID: uuid.New(), Type: jobs.KindNoop, IdempotencyKey: "k"},
+		"unmarshallable":      {OrgID: b.org, Type: jobs.KindNoop, IdempotencyKey: "k", Payload: make(chan int)},
+		"payload not json":    {OrgID: b.org, Type: jobs.KindNoop, IdempotencyKey: "k", Payload: []byte("{not json")},
+		"key longer than 512": {OrgID: b.org, Type: jobs.KindNoop, IdempotencyKey: strings.Repeat("k", 513)},
 	}
 	for name, bad := range tests {
 		ids, err := b.q.Enqueue(t.Context(), b.db.Gorm, b.job("valid-"+name), bad)

@@ -123,7 +123,7 @@ WHERE j.id = $1`, id, attempt).Scan(&gapMS))
 	require.Equal(t, 3, dls[0].Attempts)
 	require.Equal(t, ptr("boom 3"), dls[0].LastError)
 	require.Equal(t, b.org, dls[0].OrgID)
-	require.Equal(t, jobs.TypeNoop, dls[0].JobType)
+	require.Equal(t, jobs.KindNoop, dls[0].JobType)
 	require.JSONEq(t, `{"leadId":"l-1"}`, string(dls[0].Payload))
 	require.False(t, dls[0].Retried)
 
@@ -178,7 +178,7 @@ func TestPermanent(t *testing.T) {
 	require.False(t, jobs.IsPermanent(base))
 	require.False(t, jobs.IsPermanent(nil))
 	require.NoError(t, jobs.Permanent(nil))
-	require.False(t, jobs.IsPermanent(fmt.Errorf("x: %w", jobs.ErrNotImplemented)))
+	require.False(t, jobs.IsPermanent(fmt.Errorf("x: %w", base)))
 }
 
 // TestFailStoresAnyErrorText proves an error message that PostgreSQL could not store as text

@@ -40,7 +40,7 @@ func setupWith(t *testing.T, cfg jobs.Config) *bundle {
 
 // job returns a NewJob of type noop in the bundle's org.
 func (b *bundle) job(key string) jobs.NewJob {
-	return jobs.NewJob{OrgID: b.org, Type: jobs.TypeNoop, IdempotencyKey: key}
+	return jobs.NewJob{OrgID: b.org, Type: jobs.KindNoop, IdempotencyKey: key}
 }
 
 // enqueue enqueues in autocommit and requires that every job was inserted.

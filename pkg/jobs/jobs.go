@@ -80,10 +80,6 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
-// ErrNotImplemented is returned (as a permanent error) by job types whose handler has not been
-// built yet, so that nothing silently succeeds.
-var ErrNotImplemented = errors.New("job type not implemented yet")
-
 func marshalPayload(p any) ([]byte, error) {
 	switch v := p.(type) {
 	case nil:

@@ -20,67 +20,29 @@ type Completion struct {
 	Duration time.Duration
 }
 
-// completeManySQL completes a batch of attempts in one statement. Each row is fenced on its claim
-// (status, locked_by, attempts), so an attempt that lost its lease completes nothing; a log row
-// is written for exactly the attempts that did complete. The log row takes its duration from the
-// UPDATE's RETURNING (which may name the FROM items), so the statement joins the input once: a
-// second join of the completed rows back to the input is quadratic under the nested-loop plans
-// the planner picks when it cannot see the batch size.
-const completeManySQL = `
-WITH done AS (
-    UPDATE jobs j
-    SET status = 'completed', completed_at = now(), locked_at = NULL, last_error = NULL
-    FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::text[], $5::int[])
-        AS c(org_id, id, attempt, locked_by, duration_ms)
-    WHERE j.org_id = c.org_id AND j.id = c.id
-      AND j.status = 'running' AND j.locked_by = c.locked_by AND j.attempts = c.attempt
-    RETURNING j.org_id, j.id, j.job_type, j.attempts, j.locked_by, c.duration_ms
-)
-INSERT INTO job_logs (org_id, job_id, job_type, attempt, worker, outcome, duration_ms)
-SELECT org_id, id, job_type, attempts, locked_by, 'completed', duration_ms
-FROM done
-RETURNING job_id`
-
-// CompleteMany completes a batch of attempts in one statement and returns the ids of the jobs
-// it completed; an attempt missing from the result had lost its lease (ErrLeaseLost).
+// CompleteMany completes a batch of attempts in one statement, autocommit, and returns the ids
+// of the jobs it completed; an attempt missing from the result had lost its lease (ErrLeaseLost).
 func (q *Queue) CompleteMany(ctx context.Context, done []Completion) ([]int64, error) {
 	if len(done) == 0 {
 		return nil, nil
 	}
-	n := len(done)
-	// Org ids go as [16]byte: pgx encodes them as binary uuids (strings would first fail a binary
-	// encoding of the whole array, format the error, and only then fall back to text).
-	orgs, ids, attempts, lockedBy, durs := make([][16]byte, n), make([]int64, n), make([]int32, n), make([]string, n), make([]int32, n)
-	for i, c := range done {
-		orgs[i], ids[i], attempts[i], lockedBy[i] = c.Job.OrgID, c.Job.ID, int32(c.Job.Attempt), c.Job.LockedBy
-		durs[i] = durationMS(c.Duration)
-	}
 	// Planned per call with the real arrays (see batchMode), so the plan fits the batch size.
-	rows, err := q.pool.Query(ctx, completeManySQL, batchMode, orgs, ids, attempts, lockedBy, durs)
+	var completed []int64
+	var inserted bool
+	var failed *bool
+	err := q.pool.QueryRow(ctx, completeSQL, append([]any{batchMode}, completion(done, false)...)...).Scan(&completed, &inserted, &failed)
 	if err != nil {
-		return nil, fmt.Errorf("complete jobs: %w", err)
-	}
-	defer rows.Close()
-	completed := make([]int64, 0, n)
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("complete jobs: scan: %w", err)
-		}
-		completed = append(completed, id)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("complete jobs: %w", err)
 	}
 	return completed, nil
 }
 
 // CompleteTx completes job inside the caller's transaction tx, so that the caller's writes and
-// the completion commit together (R7): complete_job (migration 000012), the same fenced
-// completion as CompleteInTx's. It returns ErrLeaseLost when the attempt no longer holds the
-// job; the statement has then failed, and the caller must roll tx back.
+// the completion commit together: the same fenced completion as CompleteInTx's. It returns
+// ErrLeaseLost when the attempt no longer holds the job; the statement has then failed, and the
+// caller must roll tx back.
 func (q *Queue) CompleteTx(ctx context.Context, tx *gorm.DB, job *Job, d time.Duration) error {
-	_, err := db.Conn(tx).ExecContext(ctx, completeJobSQL, job.OrgID.String(), job.ID, job.LockedBy, job.Attempt, durationMS(d))
+	_, err := db.Conn(tx).ExecContext(ctx, completeSQL, completion([]Completion{{Job: job, Duration: d}}, true)...)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == leaseLostState {
 		return ErrLeaseLost

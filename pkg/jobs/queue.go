@@ -37,6 +37,16 @@ type Config struct {
 // not set its own.
 const DefaultMaxAttempts = 3
 
+// Attempts is the number of attempts of a job that does not set its own: MaxAttempts, or
+// DefaultMaxAttempts when unset. Writers that insert jobs through Insert pass it to their
+// statement.
+func (c Config) Attempts() int {
+	if c.MaxAttempts <= 0 {
+		return DefaultMaxAttempts
+	}
+	return min(c.MaxAttempts, 1<<30)
+}
+
 // Queue is the jobs table. It is safe for concurrent use.
 type Queue struct {
 	pool  *pgxpool.Pool
@@ -53,9 +63,7 @@ func New(d *db.DB, cfg Config) *Queue {
 	if cfg.BaseDelay <= 0 {
 		cfg.BaseDelay = 5 * time.Second
 	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
-	}
+	cfg.MaxAttempts = cfg.Attempts()
 	if cfg.MaxDelay <= 0 {
 		cfg.MaxDelay = 24 * time.Hour
 	}
@@ -85,19 +93,20 @@ func (q *Queue) Backoff(attempt int) time.Duration {
 	return time.Duration(d)
 }
 
-const enqueueSQL = `
-INSERT INTO jobs (org_id, job_type, payload, idempotency_key, max_attempts, run_at, event_id)
-SELECT x.org_id, x.job_type, x.payload, x.idempotency_key, x.max_attempts,
-       now() + x.delay_ms * interval '1 millisecond', x.event_id
-FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::int[], $6::bigint[], $7::bigint[])
-     AS x(org_id, job_type, payload, idempotency_key, max_attempts, delay_ms, event_id)
-ON CONFLICT (org_id, job_type, idempotency_key) DO NOTHING
+// enqueueSQL inserts the jobs of Enqueue's parallel arrays and returns the ids of those it
+// inserted.
+var enqueueSQL = Insert{
+	OrgID: "x.org_id", JobType: "x.job_type", Payload: "x.payload", Key: "x.idempotency_key",
+	MaxAttempts: "x.max_attempts", EventID: "x.event_id", RunAt: "now() + x.delay_ms * interval '1 millisecond'",
+	From: `unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::int[], $6::bigint[], $7::bigint[])
+     AS x(org_id, job_type, payload, idempotency_key, max_attempts, delay_ms, event_id)`,
+}.SQL() + `
 RETURNING id`
 
 // Enqueue inserts jobs in the caller's transaction tx (or autocommit on a plain *gorm.DB).
 // A job whose (org, type, idempotency key) exists already is silently skipped. It returns the
 // ids of the jobs it inserted. Workers are woken at commit by the jobs insert trigger, or, in a
-// transaction that deferred that (Run.CompleteInTx), by a Waker after the commit.
+// transaction that deferred that (Run.CompleteInTx), by a Waker after the commit (InsertedSQL).
 func (q *Queue) Enqueue(ctx context.Context, tx *gorm.DB, jobs ...NewJob) ([]int64, error) {
 	if len(jobs) == 0 {
 		return nil, nil
@@ -116,7 +125,7 @@ func (q *Queue) Enqueue(ctx context.Context, tx *gorm.DB, jobs ...NewJob) ([]int
 			return nil, fmt.Errorf("enqueue %s: %w", j.Type, err)
 		}
 		orgs[i], types[i], payloads[i], keys[i] = j.OrgID, j.Type, string(p), j.IdempotencyKey
-		maxes[i] = int32(q.cfg.MaxAttempts)
+		maxes[i] = int32(q.cfg.Attempts())
 		if j.MaxAttempts > 0 {
 			maxes[i] = int32(j.MaxAttempts)
 		}
@@ -138,9 +147,6 @@ func (q *Queue) Enqueue(ctx context.Context, tx *gorm.DB, jobs ...NewJob) ([]int
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("enqueue jobs: %w", err)
-	}
-	if len(ids) > 0 {
-		MarkInserted(ctx, tx)
 	}
 	return ids, nil
 }

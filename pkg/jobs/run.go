@@ -10,7 +10,7 @@ import (
 	"gorm.io/gorm"
 )
 
-// Run is one attempt of a job as a handler sees it.
+// Run is one attempt of a job, alone or in a Batch.
 type Run struct {
 	// Job is the claimed attempt.
 	Job       *Job
@@ -21,7 +21,7 @@ type Run struct {
 	batch     *Batch // the shared transaction of a batched attempt (Queue.NewBatch)
 }
 
-// NewRun starts an attempt of job on q; the worker runtime calls it when a handler begins.
+// NewRun starts an attempt of job on q.
 func (q *Queue) NewRun(job *Job) *Run {
 	return &Run{Job: job, q: q, start: time.Now()}
 }
@@ -32,13 +32,13 @@ func (q *Queue) NewRun(job *Job) *Run {
 // writes is kept. A handler that writes to the database must finish through CompleteInTx; one
 // that does not may simply return nil, and the runtime completes it in a batch.
 //
-// The jobs fn enqueues (Queue.Enqueue, e.g. through the events' job map) wake the workers after
-// the commit rather than inside it (TenantDeferWakeSQL, Waker), so that the handlers'
+// The jobs fn inserts (Queue.Enqueue, an event's mapped jobs) wake the workers after the commit
+// rather than inside it (TenantDeferWakeSQL, InsertedSQL, Waker), so that the handlers'
 // transactions do not commit one at a time behind PostgreSQL's notify lock.
 //
-// The transaction costs two round trips besides fn's statements: BEGIN goes to the server
-// together with the tenant scope, and the completion together with the COMMIT (see
-// pipelinedTx). fn's tx behaves as a gorm transaction: a nested Transaction is a savepoint.
+// Alone, the attempt is a Batch of one: the transaction costs two round trips besides fn's
+// statements, BEGIN together with the tenant scope, and the completion together with the
+// COMMIT. fn's tx behaves as a gorm transaction: a nested Transaction is a savepoint.
 //
 // In an attempt of a Batch, fn runs in the batch's transaction instead, and the job completes
 // when the batch commits (Batch.Commit): Completed stays false until then.
@@ -49,15 +49,15 @@ func (r *Run) CompleteInTx(ctx context.Context, fn func(tx *gorm.DB) error) erro
 	if r.batch != nil {
 		return r.batch.exec(ctx, fn)
 	}
-	ctx, inserted := withInsertedMark(ctx)
-	err := r.q.pipelinedTx(ctx, r.Job, fn, func() time.Duration { return time.Since(r.start) })
-	if err == nil {
-		r.completed.Store(true)
-		if inserted.Load() {
-			r.q.waker.Wake()
-		}
+	// Alone, the attempt is a batch of one.
+	b := &Batch{q: r.q, org: r.Job.OrgID, runs: []*Run{r}}
+	r.batch = b
+	defer func() { r.batch = nil }()
+	if err := b.exec(ctx, fn); err != nil {
+		b.Rollback(ctx)
+		return err
 	}
-	return err
+	return b.Commit(ctx)
 }
 
 // Completed reports whether CompleteInTx (or the attempt's Batch) committed.
@@ -78,8 +78,3 @@ func (r *Run) Begin() { r.start, r.end = time.Now(), time.Time{} }
 // Finish stops the attempt's clock when its handler returns: Elapsed, and the duration a Batch
 // logs for the attempt, end there rather than at the batch's commit.
 func (r *Run) Finish() { r.end = time.Now() }
-
-// Handler runs one attempt of a job. It returns nil when the work is done, an error to retry
-// with backoff, or a Permanent error to dead-letter the job at once. It must stop when ctx is
-// cancelled (timeout, lost lease or shutdown) and be idempotent: delivery is at least once.
-type Handler func(ctx context.Context, run *Run) error

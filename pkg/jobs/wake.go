@@ -3,11 +3,9 @@ package jobs
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"gorm.io/gorm"
 )
 
 // wakeSQL wakes idle workers as the insert trigger would. Alone in its transaction, which writes
@@ -24,7 +22,8 @@ const wakeTimeout = 5 * time.Second
 // Waker is busy, and nothing when it is idle.
 const wakeGap = 5 * time.Millisecond
 
-// Waker sends NOTIFY jobs_inserted after commits that deferred it (app.jobs_notify), off the
+// Waker sends NOTIFY jobs_inserted after commits that deferred it (app.jobs_notify) and inserted
+// jobs (InsertedSQL), off the
 // caller's path: Wake returns at once, and wake-ups asked for while one is on its way, or within
 // wakeGap after it, share the next one. A lost wake-up (server away, process ending) costs at most the workers' poll interval
 // (R11). Safe for concurrent use.
@@ -74,37 +73,12 @@ func (w *Waker) loop() {
 	}
 }
 
-// insertedKey is the context key of an *atomic.Bool that MarkInserted sets when a job was inserted:
-// how a transaction that deferred its wake-up learns whether it owes one.
-type insertedKey struct{}
+// InsertedSQL reads whether the transaction it runs in inserted jobs while it deferred the
+// workers' wake-up: the jobs insert trigger records that in app.jobs_inserted (migration 000019).
+// Whoever commits such a transaction sends it in the same round trip as its last statement and
+// calls Waker.Wake after the commit when it answers true, so no writer of jobs has to report
+// what it inserted.
+const InsertedSQL = "SELECT " + insertedExpr
 
-// withInsertedMark returns ctx carrying a fresh mark, and the mark.
-func withInsertedMark(ctx context.Context) (context.Context, *atomic.Bool) {
-	m := new(atomic.Bool)
-	return context.WithValue(ctx, insertedKey{}, m), m
-}
-
-// MarkInserted records that the transaction tx has inserted jobs. Code that inserts into jobs by
-// its own statement rather than through Queue.Enqueue (events.Emitter writes an event and its
-// jobs in one) must call it whenever that statement inserted at least one row, exactly as Enqueue
-// does: a transaction that deferred the insert trigger's NOTIFY (Run.CompleteInTx) learns from
-// this mark that it owes the workers a Waker.Wake after its commit; without it the jobs wait for
-// the workers' next poll. The mark is recorded on the transaction's context and on ctx (a
-// handler may pass either); where neither carries one, it does nothing.
-func MarkInserted(ctx context.Context, tx *gorm.DB) {
-	for _, c := range []context.Context{ctx, txContext(tx)} {
-		if c == nil {
-			continue
-		}
-		if m, ok := c.Value(insertedKey{}).(*atomic.Bool); ok {
-			m.Store(true)
-		}
-	}
-}
-
-func txContext(tx *gorm.DB) context.Context {
-	if tx == nil || tx.Statement == nil {
-		return nil
-	}
-	return tx.Statement.Context
-}
+// insertedExpr is InsertedSQL's expression.
+const insertedExpr = "coalesce(current_setting('app.jobs_inserted', true), '') = 'on'"

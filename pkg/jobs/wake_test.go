@@ -2,6 +2,8 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -57,47 +59,49 @@ func TestCompleteInTxWakesAfterCommit(t *testing.T) {
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM jobs WHERE idempotency_key IN ('follow-up', 'rolled-back')`))
 }
 
-// TestMarkInsertedWakesAfterCommit proves what MarkInserted is for: jobs inserted by a statement
-// of the caller's own (not Enqueue) in a transaction that deferred the trigger's NOTIFY wake the
-// workers after its commit when, and only when, the caller marks them, through the
-// transaction's context or through the ctx a handler was given; outside such a transaction
-// the mark does nothing.
-func TestMarkInsertedWakesAfterCommit(t *testing.T) {
+// TestInsertWakesAfterCommitByItself proves that no writer has to report the jobs it inserts:
+// jobs inserted by a statement of the caller's own (not Enqueue) in a transaction that deferred
+// the trigger's NOTIFY wake the workers after its commit, because the trigger records them
+// (migration 000019); a statement that inserted no row (a repeated key), or whose savepoint was
+// rolled back, owes no wake-up.
+func TestInsertWakesAfterCommitByItself(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := t.Context()
-	wait, got := b.listenAndClaim(t, 3)
+	wait, got := b.listenAndClaim(t, 4)
 
 	insert := func(tx *gorm.DB, key string) error {
-		return tx.Exec(`INSERT INTO jobs (org_id, job_type, idempotency_key) VALUES (?, 'noop', ?)`, b.org.String(), key).Error
+		return tx.Exec(`INSERT INTO jobs (org_id, job_type, idempotency_key) VALUES (?, 'noop', ?)
+ON CONFLICT (org_id, job_type, idempotency_key) DO NOTHING`, b.org.String(), key).Error
 	}
-	// Inserted without the mark: the deferred NOTIFY is never sent.
-	require.NoError(t, b.q.NewRun(got[0]).CompleteInTx(ctx, func(tx *gorm.DB) error { return insert(tx, "unmarked") }))
-	require.ErrorIs(t, wait(300*time.Millisecond), context.DeadlineExceeded, "an unmarked insert owes no wake-up")
+	require.NoError(t, b.q.NewRun(got[0]).CompleteInTx(ctx, func(tx *gorm.DB) error { return insert(tx, "own") }))
+	require.NoError(t, wait(5*time.Second), "the committed insert woke the workers")
 
-	// Marked through the transaction's context (ctx here is the test's own, without a mark).
-	require.NoError(t, b.q.NewRun(got[1]).CompleteInTx(ctx, func(tx *gorm.DB) error {
-		if err := insert(tx, "marked-tx"); err != nil {
-			return err
-		}
-		jobs.MarkInserted(ctx, tx)
-		return nil
-	}))
-	require.NoError(t, wait(5*time.Second), "the marked insert woke the workers")
+	// The same key again inserts nothing: nothing to wake for.
+	require.NoError(t, b.q.NewRun(got[1]).CompleteInTx(ctx, func(tx *gorm.DB) error { return insert(tx, "own") }))
+	require.ErrorIs(t, wait(300*time.Millisecond), context.DeadlineExceeded, "an insert of no row owes no wake-up")
 
-	// Marked through the handler's ctx, with a transaction whose context carries no mark.
+	// An insert in a savepoint that is rolled back takes its record with it.
 	require.NoError(t, b.q.NewRun(got[2]).CompleteInTx(ctx, func(tx *gorm.DB) error {
-		if err := insert(tx, "marked-ctx"); err != nil {
-			return err
+		err := tx.Transaction(func(sp *gorm.DB) error {
+			if err := insert(sp, "rolled-back-savepoint"); err != nil {
+				return err
+			}
+			return context.Canceled
+		})
+		if !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("savepoint: %w", err)
 		}
-		jobs.MarkInserted(tx.Statement.Context, tx.WithContext(context.Background()))
 		return nil
 	}))
-	require.NoError(t, wait(5*time.Second), "the marked insert woke the workers")
+	require.ErrorIs(t, wait(300*time.Millisecond), context.DeadlineExceeded, "a rolled-back insert owes no wake-up")
 
-	require.NotPanics(t, func() {
-		jobs.MarkInserted(ctx, nil)
-		jobs.MarkInserted(ctx, b.db.Gorm)
-	})
-	require.Equal(t, 3, b.count(t, `SELECT count(*) FROM jobs WHERE idempotency_key LIKE '%marked%'`))
+	// In a batch, the insert of any attempt wakes the workers after the batch's commit.
+	batch, err := b.q.NewBatch(got[3:4])
+	require.NoError(t, err)
+	require.NoError(t, batch.Runs()[0].CompleteInTx(ctx, func(tx *gorm.DB) error { return insert(tx, "batched") }))
+	require.NoError(t, batch.Commit(ctx))
+	require.NoError(t, wait(5*time.Second), "the batch's insert woke the workers")
+
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM jobs WHERE idempotency_key IN ('own', 'batched', 'rolled-back-savepoint')`))
 }

@@ -16,11 +16,10 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/events"
 )
 
 // GhostRiskNoShowStep is how much a no-show raises the lead's ghost risk. It is the same unit as
-// one silence period of GHOST_RISK_SILENCE_DAYS in the ghost-risk recalculation: a missed call
+// one silence period in the ghost-risk recalculation: a missed call
 // is as strong a ghosting sign as a period of silence.
 const GhostRiskNoShowStep = 1
 
@@ -66,7 +65,7 @@ func (s *Service) BookCalls(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, a
 			if err != nil {
 				return nil, err
 			}
-			if err := s.emit(ctx, tx, orgID, actor, events.LeadStageChanged, cur.ID,
+			if err := s.emit(ctx, tx, orgID, actor, EventStageChanged, cur.ID,
 				fmt.Sprintf("lead.stage_changed:%s:%d", cur.ID, moved.Version),
 				StageChangedPayload{From: cur.Stage, To: to, Reason: &reason, Version: moved.Version}); err != nil {
 				return nil, err
@@ -179,7 +178,7 @@ func (s *Service) recordCallActivity(ctx context.Context, tx *gorm.DB, orgID uui
 		}
 	}
 	out.Added = true
-	return out, s.emit(ctx, tx, orgID, actor, events.LeadActivityAdded, cur.ID, "lead.activity_added:"+act.ID.String(),
+	return out, s.emit(ctx, tx, orgID, actor, EventActivityAdded, cur.ID, "lead.activity_added:"+act.ID.String(),
 		ActivityAddedPayload{ActivityID: act.ID, Kind: act.Kind, Subject: act.Subject, OccurredAt: act.OccurredAt})
 }
 
@@ -257,7 +256,7 @@ func (s *Service) escalate(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ac
 		if err != nil {
 			return EscalationResult{}, cur, err
 		}
-		if err := s.emit(ctx, tx, orgID, actor, events.LeadUpdated, cur.ID,
+		if err := s.emit(ctx, tx, orgID, actor, EventUpdated, cur.ID,
 			fmt.Sprintf("lead.updated:%s:%d", cur.ID, updated.Version), UpdatedPayload{
 				Version: updated.Version, Changes: map[string]Change{"priority": {From: cur.Priority, To: PriorityUrgent}},
 			}); err != nil {
@@ -265,6 +264,6 @@ func (s *Service) escalate(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ac
 		}
 		out.PriorityChanged, cur = true, updated
 	}
-	return out, cur, s.emit(ctx, tx, orgID, actor, events.LeadActivityAdded, cur.ID, "lead.activity_added:"+act.ID.String(),
+	return out, cur, s.emit(ctx, tx, orgID, actor, EventActivityAdded, cur.ID, "lead.activity_added:"+act.ID.String(),
 		ActivityAddedPayload{ActivityID: act.ID, Kind: act.Kind, Subject: act.Subject, OccurredAt: act.OccurredAt})
 }

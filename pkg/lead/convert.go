@@ -9,7 +9,6 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/events"
 )
 
 // Conversion is the conversion of the lead LeadID for a deal; Reason is the stage reason
@@ -65,7 +64,7 @@ func (s *Service) Convert(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, act
 		if err != nil {
 			return nil, err
 		}
-		if err := s.emit(ctx, tx, orgID, actor, events.LeadStageChanged, cur.ID,
+		if err := s.emit(ctx, tx, orgID, actor, EventStageChanged, cur.ID,
 			fmt.Sprintf("lead.stage_changed:%s:%d", cur.ID, moved.Version),
 			StageChangedPayload{From: cur.Stage, To: StageConverted, Reason: ptr(reason), Version: moved.Version}); err != nil {
 			return nil, err

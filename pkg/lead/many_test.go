@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
@@ -21,7 +22,7 @@ import (
 func TestLeadSideTakesMany(t *testing.T) {
 	t.Parallel()
 	d, url := dbtest.NewDB(t)
-	em := events.NewEmitter(jobs.New(d, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
 	svc := lead.NewService(d.Gorm, em)
 	super := dbtest.SuperDB(t, url)
 	org := dbtest.NewOrg(t, d, "acme")

@@ -7,8 +7,6 @@ import (
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
-
-	"example.com/crm/pkg/events"
 )
 
 // Nudge is a nudge activity to add to the lead LeadID once (Service.Nudge).
@@ -88,7 +86,7 @@ func (s *Service) nudge(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, cur L
 	if err := touchActivity(tx, orgID, cur.ID, a.OccurredAt); err != nil {
 		return NudgeResult{}, cur, err
 	}
-	if err := s.emit(ctx, tx, orgID, n.Actor, events.LeadActivityAdded, cur.ID, "lead.activity_added:"+a.ID.String(),
+	if err := s.emit(ctx, tx, orgID, n.Actor, EventActivityAdded, cur.ID, "lead.activity_added:"+a.ID.String(),
 		ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt}); err != nil {
 		return NudgeResult{}, cur, err
 	}
@@ -100,7 +98,7 @@ func (s *Service) nudge(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, cur L
 	if err != nil {
 		return NudgeResult{}, cur, err
 	}
-	return res, updated, s.emit(ctx, tx, orgID, n.Actor, events.LeadUpdated, cur.ID,
+	return res, updated, s.emit(ctx, tx, orgID, n.Actor, EventUpdated, cur.ID,
 		fmt.Sprintf("lead.updated:%s:%d", cur.ID, updated.Version), UpdatedPayload{
 			Version: updated.Version, Changes: map[string]Change{"priority": {From: res.From, To: res.To}},
 		})

@@ -26,7 +26,7 @@ func TestReadsMatchTheGormPath(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(app.Close)
 	ctx := t.Context()
-	em := events.NewEmitter(jobs.New(owner, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(owner, jobs.Config{}), nil)
 	orgID, other := dbtest.NewOrg(t, owner, "acme"), dbtest.NewOrg(t, owner, "other")
 	writer := NewService(owner.Gorm, em)
 

@@ -103,7 +103,7 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 			}
 			if inserted {
 				out = stored
-				return s.emit(ctx, tx, orgID, actor, events.LeadCreated, stored.ID,
+				return s.emit(ctx, tx, orgID, actor, EventCreated, stored.ID,
 					"lead.created:"+stored.ID.String(), CreatedPayload{Via: ViaAPI, Lead: stored})
 			}
 			existing, found, err := liveLeadWithFingerprint(tx, orgID, l.Fingerprint)
@@ -206,7 +206,7 @@ func (s *Service) Update(ctx context.Context, orgID uuid.UUID, actor string, id 
 		if err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, orgID, actor, events.LeadUpdated, id,
+		return s.emit(ctx, tx, orgID, actor, EventUpdated, id,
 			fmt.Sprintf("lead.updated:%s:%d", id, out.Version), UpdatedPayload{Version: out.Version, Changes: changes})
 	})
 	if err != nil {
@@ -261,7 +261,7 @@ func (s *Service) Delete(ctx context.Context, orgID uuid.UUID, actor string, id 
 		if err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, orgID, actor, events.LeadDeleted, id, "lead.deleted:"+id.String(),
+		return s.emit(ctx, tx, orgID, actor, EventDeleted, id, "lead.deleted:"+id.String(),
 			DeletedPayload{Stage: l.Stage, Version: l.Version})
 	})
 	if err != nil {
@@ -300,7 +300,7 @@ func (s *Service) ChangeStage(ctx context.Context, orgID uuid.UUID, actor string
 		if err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, orgID, actor, events.LeadStageChanged, id,
+		return s.emit(ctx, tx, orgID, actor, EventStageChanged, id,
 			fmt.Sprintf("lead.stage_changed:%s:%d", id, out.Version),
 			StageChangedPayload{From: cur.Stage, To: to, Reason: ptr(reason), Version: out.Version})
 	})
@@ -351,7 +351,7 @@ func (s *Service) AddActivity(ctx context.Context, orgID uuid.UUID, actor string
 		if err := touchActivity(tx, orgID, leadID, out.OccurredAt); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, orgID, actor, events.LeadActivityAdded, leadID, "lead.activity_added:"+out.ID.String(),
+		return s.emit(ctx, tx, orgID, actor, EventActivityAdded, leadID, "lead.activity_added:"+out.ID.String(),
 			ActivityAddedPayload{ActivityID: out.ID, Kind: out.Kind, Subject: out.Subject, OccurredAt: out.OccurredAt})
 	})
 	if err != nil {

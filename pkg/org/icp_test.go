@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
@@ -58,7 +59,7 @@ func TestGetSetICP(t *testing.T) {
 	t.Parallel()
 	d, url := dbtest.NewDB(t)
 	super := dbtest.SuperDB(t, url)
-	emitter := events.NewEmitter(jobs.New(d, jobs.Config{}))
+	emitter := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
 	orgID := dbtest.NewOrg(t, d, "icp")
 
 	got, err := org.GetICP(t.Context(), d, orgID)

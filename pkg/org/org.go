@@ -12,23 +12,13 @@ import (
 	"example.com/crm/pkg/db"
 )
 
-// CronTask is one recurring task seeded for every new org (the seed's system cron tasks). The
-// scheduler enqueues JobType once per slot of Cron (5 fields, UTC).
+// CronTask is one recurring task seeded for every new org; operators may edit it. The scheduler
+// enqueues JobType once per slot of Cron (5 fields, UTC). The domains declare the tasks of their
+// job kinds, and the binaries pass them to Create (catalog.Catalog.CronTasks).
 type CronTask struct {
 	Name    string
 	JobType string
 	Cron    string
-}
-
-// DefaultCronTasks are the recurring checks every org starts with; operators may edit them.
-var DefaultCronTasks = []CronTask{
-	{Name: "deal decay", JobType: "check_deal_decay", Cron: "0 * * * *"},
-	{Name: "lead stale", JobType: "check_lead_stale", Cron: "15 * * * *"},
-	{Name: "auto priority", JobType: "recalc_auto_priority", Cron: "30 * * * *"},
-	{Name: "ghost risk", JobType: "recalc_ghost_risk", Cron: "0 6 * * *"},
-	{Name: "renewal reminder", JobType: "renewal_reminder", Cron: "0 8 * * *"},
-	{Name: "weekly report", JobType: "generate_weekly_report", Cron: "0 7 * * 1"},
-	{Name: "integrity watchdog", JobType: "check_integrity", Cron: "*/10 * * * *"},
 }
 
 // Created is the result of Create: the new org and its first API key, in clear, shown once.
@@ -37,9 +27,9 @@ type Created struct {
 	APIKey string    `json:"apiKey"`
 }
 
-// Create makes an org named name with its default cron tasks and a first API key, in one
+// Create makes an org named name with the cron tasks seeds and a first API key, in one
 // transaction. It returns apperr.Invalid for an empty or over-long name.
-func Create(ctx context.Context, d *db.DB, name string) (Created, error) {
+func Create(ctx context.Context, d *db.DB, name string, seeds ...CronTask) (Created, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len([]rune(name)) > 200 {
 		return Created{}, apperr.Errorf(apperr.Invalid, "org name must be 1..200 characters")
@@ -50,7 +40,7 @@ func Create(ctx context.Context, d *db.DB, name string) (Created, error) {
 		if _, err := db.Exec(ctx, tx, insertOrgSQL, id, name); err != nil {
 			return fmt.Errorf("insert org: %w", err)
 		}
-		for _, c := range DefaultCronTasks {
+		for _, c := range seeds {
 			if _, err := db.Exec(ctx, tx, insertCronTaskSQL, id, c.Name, c.JobType, c.Cron); err != nil {
 				return fmt.Errorf("seed cron task %s: %w", c.Name, err)
 			}

@@ -14,7 +14,7 @@ import (
 	"example.com/crm/pkg/org"
 )
 
-// TestCreateSeedsDefaultsAndKey proves Create makes the org, its default cron tasks and a first
+// TestCreateSeedsDefaultsAndKey proves Create makes the org, no cron task unless given, and a first
 // key that authenticates for that org, storing only the key's hash.
 func TestCreateSeedsDefaultsAndKey(t *testing.T) {
 	t.Parallel()
@@ -42,7 +42,7 @@ func TestCreateSeedsDefaultsAndKey(t *testing.T) {
 		return tx.Raw(`SELECT key_hash FROM api_keys WHERE org_id = ?`, c.OrgID).Scan(&stored).Error
 	}))
 	require.Equal(t, "Acme", name)
-	require.Equal(t, len(org.DefaultCronTasks), tasks)
+	require.Zero(t, tasks, "no cron task is seeded unless given")
 	require.Equal(t, 1, keys)
 	require.Equal(t, org.HashKey(c.APIKey), stored.KeyHash, "only the hash is stored")
 
@@ -87,4 +87,18 @@ func TestKeysCreateRevokeAuthenticate(t *testing.T) {
 	_, err = org.CreateKey(t.Context(), d, uuid.New(), "x")
 	require.Error(t, err)
 	require.True(t, apperr.Is(err, apperr.NotFound) || db.IsForeignKeyViolation(err), err.Error())
+}
+
+// TestCreateSeedsGivenCronTasks proves Create seeds the cron tasks it is given, in the org.
+func TestCreateSeedsGivenCronTasks(t *testing.T) {
+	t.Parallel()
+	d, _ := dbtest.NewDB(t)
+	seeds := []org.CronTask{{Name: "every hour", JobType: "noop", Cron: "0 * * * *"}, {Name: "daily", JobType: "noop", Cron: "0 6 * * *"}}
+	c, err := org.Create(t.Context(), d, "Seeded", seeds...)
+	require.NoError(t, err)
+	var got []string
+	require.NoError(t, d.Tx(t.Context(), c.OrgID, func(tx *gorm.DB) error {
+		return tx.Raw(`SELECT name || '|' || job_type || '|' || cron_expr FROM cron_tasks WHERE org_id = ? ORDER BY name`, c.OrgID).Scan(&got).Error
+	}))
+	require.Equal(t, []string{"daily|noop|0 6 * * *", "every hour|noop|0 * * * *"}, got)
 }

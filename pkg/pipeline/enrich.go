@@ -47,7 +47,7 @@ func (p *Pipeline) Enrich(ctx context.Context, orgID uuid.UUID, ids []uuid.UUID,
 			if err != nil {
 				return nil, nil, err
 			}
-			return enrichmentWrite(orgID, cur.Lead.ID, res, jobs.TypeEnrichLead)
+			return enrichmentWrite(orgID, cur.Lead.ID, res, KindEnrichLead)
 		})
 		if err != nil {
 			return fmt.Errorf("enrich %d leads: %w", len(ids), err)
@@ -77,7 +77,7 @@ func (p *Pipeline) Enrich(ctx context.Context, orgID uuid.UUID, ids []uuid.UUID,
 		if cur.Lead.Enriched() {
 			return nil, nil, nil
 		}
-		return enrichmentWrite(orgID, cur.Lead.ID, results[cur.Lead.ID], jobs.TypeEnrichLead)
+		return enrichmentWrite(orgID, cur.Lead.ID, results[cur.Lead.ID], KindEnrichLead)
 	})
 	if err != nil {
 		return fmt.Errorf("enrich %d leads: %w", len(todo), err)
@@ -115,6 +115,6 @@ func leadEnrichment(r enrichment.Result) (*lead.Enrichment, error) {
 
 // enrichedEvent is the lead.enriched of r, stored by the job type by.
 func enrichedEvent(orgID, leadID uuid.UUID, r enrichment.Result, by string) events.NewEvent {
-	return event(orgID, events.LeadEnriched, leadID, "lead.enriched:"+leadID.String(),
+	return event(orgID, lead.EventEnriched, leadID, "lead.enriched:"+leadID.String(),
 		EnrichedPayload{Enrichment: r, RevenueBand: r.RevenueBand, By: by})
 }

@@ -67,7 +67,7 @@ func (r *Router) FollowUp(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ps 
 		if a == nil {
 			continue
 		}
-		evs = append(evs, lead.NewEvent(orgID, FollowUpActor, events.LeadActivityAdded, ps[of[j]].LeadID, "lead.activity_added:"+a.ID.String(),
+		evs = append(evs, lead.NewEvent(orgID, FollowUpActor, lead.EventActivityAdded, ps[of[j]].LeadID, "lead.activity_added:"+a.ID.String(),
 			lead.ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt}))
 	}
 	if _, err := r.emitter.EmitAll(ctx, tx, evs...); err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/enrichment"
 	"example.com/crm/pkg/events"
@@ -35,7 +36,7 @@ func (b *pipeBundle) outcomeOf(t *testing.T, id uuid.UUID) outcome {
 		       stage_changed_at IS NOT NULL AS stage_changed, deleted_at IS NOT NULL AS deleted
 		FROM leads WHERE id = $1) x`, id).Scan(&row))
 	o.Lead = string(row)
-	for _, typ := range []string{events.LeadEnriched, events.LeadQualified, events.LeadStageChanged} {
+	for _, typ := range []string{lead.EventEnriched, lead.EventQualified, lead.EventStageChanged} {
 		o.Events[typ] = b.events(t, typ, id)
 		var p []byte
 		err := b.super.Pool.QueryRow(t.Context(), `SELECT coalesce(jsonb_agg(payload ORDER BY id), '[]') FROM events
@@ -56,7 +57,7 @@ func (b *pipeBundle) outcomeOf(t *testing.T, id uuid.UUID) outcome {
 func TestPipelineManyAgrees(t *testing.T) {
 	t.Parallel()
 	b := setupPipeline(t, nil)
-	em := events.NewEmitter(jobs.New(b.d, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(b.d, jobs.Config{}), catalog.New().EventJobs)
 	p := pipeline.New(b.d.Gorm, em, enrichment.LocalEnricher{}, scoring.Builtin{})
 	_, err := b.super.Pool.Exec(t.Context(), `UPDATE orgs SET icp = '{"excludedDomains":["excluded.example"],"titles":["cto"]}' WHERE id = $1`, b.org)
 	require.NoError(t, err)
@@ -112,9 +113,9 @@ func TestPipelineManyAgrees(t *testing.T) {
 		for i := range profiles {
 			want := b.outcomeOf(t, one[i])
 			require.Equal(t, want, b.outcomeOf(t, many[i]), "profile %d, qualify first: %v", i, qualifyFirst)
-			require.Equal(t, 1, want.Events[events.LeadQualified])
+			require.Equal(t, 1, want.Events[lead.EventQualified])
 		}
-		require.Zero(t, b.events(t, events.LeadEnriched, deleted)+b.events(t, events.LeadQualified, deleted), "a deleted lead is left alone")
+		require.Zero(t, b.events(t, lead.EventEnriched, deleted)+b.events(t, lead.EventQualified, deleted), "a deleted lead is left alone")
 		require.Equal(t, 3, b.count(t, `SELECT count(DISTINCT recommended_path) FROM leads WHERE id = ANY($1)`, many),
 			"the profiles take all three paths")
 	}

@@ -15,6 +15,7 @@ import (
 
 	"example.com/crm/pkg/ai"
 	"example.com/crm/pkg/ai/aitest"
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/enrichment"
@@ -55,7 +56,7 @@ type pipeBundle struct {
 func setupPipeline(t *testing.T, scorer pipeline.Scorer) *pipeBundle {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
-	em := events.NewEmitter(jobs.New(d, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
 	b := &bundle{svc: lead.NewService(d.Gorm, em), super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme")}
 	if scorer == nil {
 		scorer = scoring.Builtin{}
@@ -86,7 +87,7 @@ func TestEnrichStoresOnce(t *testing.T) {
 	require.NoError(t, b.pipe.Enrich(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit))
 	require.NoError(t, b.pipe.Enrich(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit), "a rerun is a no-op")
 	require.Equal(t, int32(1), b.enricher.calls.Load(), "the second run sees the enrichment and calls nothing")
-	require.Equal(t, 1, b.events(t, events.LeadEnriched, l.ID))
+	require.Equal(t, 1, b.events(t, lead.EventEnriched, l.ID))
 
 	got, err := b.svc.Get(t.Context(), b.org, l.ID)
 	require.NoError(t, err)
@@ -106,7 +107,7 @@ func TestEnrichErrors(t *testing.T) {
 	require.Error(t, err)
 	require.False(t, jobs.IsPermanent(err))
 
-	require.Equal(t, 0, b.events(t, events.LeadEnriched, l.ID), "nothing written")
+	require.Equal(t, 0, b.events(t, lead.EventEnriched, l.ID), "nothing written")
 
 	// A deleted lead completes with nothing to do.
 	require.NoError(t, b.svc.Delete(t.Context(), b.org, "test", l.ID))
@@ -138,7 +139,7 @@ func TestQualifyBeforeEnrich(t *testing.T) {
 	require.NoError(t, b.super.Pool.QueryRow(t.Context(), `SELECT scored_by FROM leads WHERE id = $1`, l.ID).Scan(&scoredBy))
 	require.Equal(t, "builtin", scoredBy)
 
-	for typ, want := range map[string]int{events.LeadEnriched: 1, events.LeadQualified: 1, events.LeadStageChanged: 1} {
+	for typ, want := range map[string]int{lead.EventEnriched: 1, lead.EventQualified: 1, lead.EventStageChanged: 1} {
 		require.Equal(t, want, b.events(t, typ, l.ID), typ)
 	}
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM jobs WHERE job_type = 'route_outreach'`))
@@ -160,8 +161,8 @@ func TestQualifyPermanentEnrichmentFailure(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, got.Score)
 	require.JSONEq(t, `{}`, string(got.Enrichment))
-	require.Equal(t, 0, b.events(t, events.LeadEnriched, l.ID))
-	require.Equal(t, 1, b.events(t, events.LeadQualified, l.ID))
+	require.Equal(t, 0, b.events(t, lead.EventEnriched, l.ID))
+	require.Equal(t, 1, b.events(t, lead.EventQualified, l.ID))
 
 	// A retryable failure is returned and writes nothing.
 	l2, err := b.svc.Create(t.Context(), b.org, "test", lead.NewLead{Contact: lead.Contact{Email: "bo@beta.io"}})
@@ -170,7 +171,7 @@ func TestQualifyPermanentEnrichmentFailure(t *testing.T) {
 	err = b.pipe.Qualify(t.Context(), b.org, []uuid.UUID{l2.ID}, b.commit)
 	require.Error(t, err)
 	require.False(t, jobs.IsPermanent(err))
-	require.Equal(t, 0, b.events(t, events.LeadQualified, l2.ID))
+	require.Equal(t, 0, b.events(t, lead.EventQualified, l2.ID))
 }
 
 // permanentEnrichErr returns a real permanent error of the enrichment client (a 401).
@@ -205,7 +206,7 @@ func TestQualifyLeadThatMovedOn(t *testing.T) {
 	require.NoError(t, b.super.Pool.QueryRow(t.Context(),
 		`SELECT (payload->>'stageChanged')::bool FROM events WHERE type = 'lead.qualified' AND entity_id = $1`, l.ID).Scan(&changed))
 	require.False(t, changed)
-	require.Equal(t, 1, b.events(t, events.LeadStageChanged, l.ID), "only the person's move")
+	require.Equal(t, 1, b.events(t, lead.EventStageChanged, l.ID), "only the person's move")
 }
 
 func TestQualifyPaths(t *testing.T) {
@@ -271,7 +272,7 @@ func (localEnricher) Enrich(ctx context.Context, in enrichment.Input) (enrichmen
 func TestOfflinePipelineAgrees(t *testing.T) {
 	t.Parallel()
 	b := setupPipeline(t, nil)
-	em := events.NewEmitter(jobs.New(b.d, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(b.d, jobs.Config{}), catalog.New().EventJobs)
 	offline := pipeline.New(b.d.Gorm, em, enrichment.LocalEnricher{}, scoring.Builtin{})
 	online := pipeline.New(b.d.Gorm, em, localEnricher{}, scoring.Builtin{})
 	require.True(t, offline.Offline())
@@ -302,7 +303,7 @@ func TestOfflinePipelineAgrees(t *testing.T) {
 	for _, qualifyFirst := range []bool{false, true} {
 		want := run(online, qualifyFirst)
 		require.Equal(t, want, run(offline, qualifyFirst), "qualify first: %v", qualifyFirst)
-		require.Equal(t, map[string]int{events.LeadEnriched: 1, events.LeadQualified: 1, events.LeadStageChanged: 1}, want.Events)
+		require.Equal(t, map[string]int{lead.EventEnriched: 1, lead.EventQualified: 1, lead.EventStageChanged: 1}, want.Events)
 		require.Contains(t, want.Lead, `"stage": "qualified"`)
 	}
 
@@ -310,5 +311,5 @@ func TestOfflinePipelineAgrees(t *testing.T) {
 	require.NoError(t, b.svc.Delete(t.Context(), b.org, "test", l.ID))
 	require.NoError(t, offline.Enrich(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit))
 	require.NoError(t, offline.Qualify(t.Context(), b.org, []uuid.UUID{l.ID}, b.commit))
-	require.Zero(t, b.events(t, events.LeadEnriched, l.ID)+b.events(t, events.LeadQualified, l.ID), "a deleted lead is left alone")
+	require.Zero(t, b.events(t, lead.EventEnriched, l.ID)+b.events(t, lead.EventQualified, l.ID), "a deleted lead is left alone")
 }

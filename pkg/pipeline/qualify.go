@@ -211,7 +211,7 @@ func qualification(orgID uuid.UUID, cur lead.Snapshot, res scoring.Result, enr *
 			return nil, nil, err
 		}
 		w.Enrichment = e
-		evs = append(evs, enrichedEvent(orgID, leadID, *enr, jobs.TypeQualifyLead))
+		evs = append(evs, enrichedEvent(orgID, leadID, *enr, KindQualifyLead))
 	}
 	out := QualifiedPayload{
 		Score: res.Score, ScoreReasons: res.Reasons, ICPMatch: res.ICPMatch, RecommendedPath: res.RecommendedPath,
@@ -220,12 +220,12 @@ func qualification(orgID uuid.UUID, cur lead.Snapshot, res scoring.Result, enr *
 	if to := PathStage[res.RecommendedPath]; cur.Lead.Stage == lead.StageNew && lead.CanMove(cur.Lead.Stage, to) {
 		reason, version := out.Reason, cur.Lead.Version+1
 		w.Stage, w.Reason = &to, &reason
-		evs = append(evs, event(orgID, events.LeadStageChanged, leadID,
+		evs = append(evs, event(orgID, lead.EventStageChanged, leadID,
 			fmt.Sprintf("lead.stage_changed:%s:%d", leadID, version),
 			lead.StageChangedPayload{From: cur.Lead.Stage, To: to, Reason: &reason, Version: version}))
 		out.Stage, out.StageChanged, out.Version = to, true, version
 	}
-	return w, append(evs, event(orgID, events.LeadQualified, leadID, "lead.qualified:"+leadID.String(), out)), nil
+	return w, append(evs, event(orgID, lead.EventQualified, leadID, "lead.qualified:"+leadID.String(), out)), nil
 }
 
 // stageReason is the stage reason of a qualification: who scored, the score and the first

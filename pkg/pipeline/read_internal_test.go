@@ -25,7 +25,7 @@ func TestPipelineLeadReads(t *testing.T) {
 	t.Parallel()
 	owner, url := dbtest.NewDB(t)
 	ctx := t.Context()
-	em := events.NewEmitter(jobs.New(owner, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(owner, jobs.Config{}), EventJobs())
 	orgID, other := dbtest.NewOrg(t, owner, "acme"), dbtest.NewOrg(t, owner, "other")
 	svc := lead.NewService(owner.Gorm, em)
 	p := New(owner.Gorm, em, enrichment.LocalEnricher{}, scoring.Builtin{})

@@ -15,7 +15,6 @@ import (
 
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/events"
-	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 )
 
@@ -35,7 +34,7 @@ func (p Path) Valid() bool { return p == PathBookCall || p == PathNurture || p =
 // RouteActor is the actor of the events that Route emits; FollowUpActor of FollowUp's.
 const (
 	RouteActor    = "job:route_outreach"
-	FollowUpActor = "job:" + jobs.TypeFollowUpLead
+	FollowUpActor = "job:" + KindFollowUpLead
 )
 
 // LeadFollowUpScheduled is the event of a nurture follow-up put into scheduled_tasks; its
@@ -219,7 +218,7 @@ func (r *Router) Route(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ins []
 			if cur.Priority == lead.PriorityLow || cur.Priority == lead.PriorityNormal {
 				high, version := lead.PriorityHigh, cur.Version+1
 				writes = append(writes, lead.Write{ID: cur.ID, Priority: &high})
-				evs[i] = append(evs[i], lead.NewEvent(orgID, RouteActor, events.LeadUpdated, cur.ID,
+				evs[i] = append(evs[i], lead.NewEvent(orgID, RouteActor, lead.EventUpdated, cur.ID,
 					fmt.Sprintf("lead.updated:%s:%d", cur.ID, version), lead.UpdatedPayload{
 						Version: version, Changes: map[string]lead.Change{"priority": {From: cur.Priority, To: lead.PriorityHigh}},
 					}))
@@ -236,7 +235,7 @@ func (r *Router) Route(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ins []
 			reason := disqualifyReason(cur, in.Reason)
 			to, version := lead.StageDisqualified, cur.Version+1
 			writes = append(writes, lead.Write{ID: cur.ID, Stage: &to, Reason: &reason})
-			evs[i] = append(evs[i], lead.NewEvent(orgID, RouteActor, events.LeadStageChanged, cur.ID,
+			evs[i] = append(evs[i], lead.NewEvent(orgID, RouteActor, lead.EventStageChanged, cur.ID,
 				fmt.Sprintf("lead.stage_changed:%s:%d", cur.ID, version),
 				lead.StageChangedPayload{From: cur.Stage, To: lead.StageDisqualified, Reason: &reason, Version: version}))
 			out[i].Changes = append(out[i].Changes, "stage")
@@ -255,7 +254,7 @@ func (r *Router) Route(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ins []
 		}
 		a := t.activity
 		out[t.input].Changes = append(out[t.input].Changes, "task")
-		evs[t.input] = append(evs[t.input], lead.NewEvent(orgID, RouteActor, events.LeadActivityAdded, t.lead, "lead.activity_added:"+a.ID.String(),
+		evs[t.input] = append(evs[t.input], lead.NewEvent(orgID, RouteActor, lead.EventActivityAdded, t.lead, "lead.activity_added:"+a.ID.String(),
 			lead.ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt}))
 	}
 	if err := scheduleFollowUps(ctx, tx, orgID, followUps); err != nil {
@@ -267,7 +266,7 @@ func (r *Router) Route(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ins []
 		}
 		out[f.input].Changes = append(out[f.input].Changes, "follow_up")
 		evs[f.input] = append(evs[f.input], lead.NewEvent(orgID, RouteActor, LeadFollowUpScheduled, f.lead, "lead.follow_up_scheduled:"+f.task.String(),
-			FollowUpScheduledPayload{TaskID: f.task, JobType: jobs.TypeFollowUpLead, RunAt: f.runAt}))
+			FollowUpScheduledPayload{TaskID: f.task, JobType: KindFollowUpLead, RunAt: f.runAt}))
 	}
 	var all []events.NewEvent
 	for _, e := range evs {
@@ -375,7 +374,7 @@ func scheduleFollowUps(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, fs []r
 		leads[i], payloads[i], keys[i], after[i] = f.lead.String(), string(p), fmt.Sprintf("route:%d", f.eventID), delay.Milliseconds()
 		byKey[keys[i]] = f
 	}
-	rows, err := db.Conn(tx).QueryContext(ctx, scheduleFollowUpsSQL, orgID.String(), jobs.TypeFollowUpLead, lead.EntityType, leads, payloads, after, keys)
+	rows, err := db.Conn(tx).QueryContext(ctx, scheduleFollowUpsSQL, orgID.String(), KindFollowUpLead, lead.EntityType, leads, payloads, after, keys)
 	if err != nil {
 		return fmt.Errorf("schedule follow-ups: %w", err)
 	}

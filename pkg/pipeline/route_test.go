@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
-	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 	"example.com/crm/pkg/pipeline"
 )
@@ -90,7 +89,7 @@ func TestRouteNurture(t *testing.T) {
 	require.Equal(t, []string{"follow_up"}, res.Changes)
 	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM scheduled_tasks WHERE org_id = $1 AND job_type = $2 AND entity_type = 'lead'
 		AND entity_id = $3 AND dedup_key = 'route:9' AND status = 'pending'
-		AND run_at BETWEEN now() + interval '71 hours' AND now() + interval '73 hours'`, p.org, jobs.TypeFollowUpLead, id))
+		AND run_at BETWEEN now() + interval '71 hours' AND now() + interval '73 hours'`, p.org, pipeline.KindFollowUpLead, id))
 	require.Equal(t, 1, p.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = $2`, id, pipeline.LeadFollowUpScheduled))
 	require.Equal(t, "normal", p.str(t, `SELECT priority FROM leads WHERE id = $1`, id))
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/cli"
 	"example.com/crm/pkg/org"
 )
@@ -28,7 +29,7 @@ func orgCmd(ctx context.Context, env cli.Env) error {
 		return err
 	}
 	defer d.Close()
-	created, err := org.Create(ctx, d, *name)
+	created, err := org.Create(ctx, d, *name, catalog.New().CronTasks...)
 	if err != nil {
 		return err
 	}

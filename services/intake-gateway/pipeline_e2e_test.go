@@ -77,9 +77,9 @@ func pipelineLeads() []pipelineLead {
 			`"phone":"+44 20 7946 0000","website":"https://analytical-engines.io"}`),
 		path: pathBookCall, stage: "qualified",
 		events: map[string]int{
-			events.LeadCreated: 1, events.LeadEnriched: 1, events.LeadQualified: 1, events.LeadStageChanged: 1,
+			"lead.created": 1, "lead.enriched": 1, "lead.qualified": 1, "lead.stage_changed": 1,
 			// priority high; the "Book a call" task and the touchpoint of the resent delivery.
-			events.LeadUpdated: 1, events.LeadActivityAdded: 2,
+			"lead.updated": 1, "lead.activity_added": 2,
 		},
 	}, {
 		// No ICP preference (40) + a name (2) = 42, free mail: nurture.
@@ -87,7 +87,7 @@ func pipelineLeads() []pipelineLead {
 		body:  []byte(`{"email":"charles.babbage@gmail.com","name":"Charles Babbage"}`),
 		path:  pathNurture, stage: "nurture",
 		events: map[string]int{
-			events.LeadCreated: 1, events.LeadEnriched: 1, events.LeadQualified: 1, events.LeadStageChanged: 1,
+			"lead.created": 1, "lead.enriched": 1, "lead.qualified": 1, "lead.stage_changed": 1,
 			eventFollowUpSchedule: 1,
 		},
 	}, {
@@ -95,7 +95,7 @@ func pipelineLeads() []pipelineLead {
 		body:  []byte(`{"email":"eve@` + excludedDomain + `","name":"Eve Mallory","title":"Head of Growth"}`),
 		path:  pathDisqualify, stage: "disqualified",
 		events: map[string]int{
-			events.LeadCreated: 1, events.LeadEnriched: 1, events.LeadQualified: 1, events.LeadStageChanged: 1,
+			"lead.created": 1, "lead.enriched": 1, "lead.qualified": 1, "lead.stage_changed": 1,
 		},
 	}}
 }
@@ -126,7 +126,7 @@ func newPipelineEnv(t *testing.T, workers int, workerEnv ...string) *pipelineEnv
 	_, err := e.super.Pool.Exec(t.Context(), `UPDATE orgs SET icp = $1::jsonb WHERE id = $2`,
 		`{"excludedDomains":["`+excludedDomain+`"]}`, e.org)
 	require.NoError(t, err)
-	svc := intake.NewService(owner.Gorm, events.NewEmitter(jobs.New(owner, jobs.Config{})))
+	svc := intake.NewService(owner.Gorm, events.NewEmitter(jobs.New(owner, jobs.Config{}), nil))
 	hook, err := svc.Create(t.Context(), e.org, "apikey:test", intake.NewSource{Kind: intake.KindWebhook, Name: "hook"})
 	require.NoError(t, err)
 	e.hookID, e.secret = hook.ID, hook.SigningSecret
@@ -257,7 +257,7 @@ FROM leads WHERE org_id = $1 AND email = $2`, e.org, l.email).Scan(&id, &stage, 
 				case pathNurture:
 					require.Equal(t, "normal", priority)
 					require.Equal(t, 1, e.count(t, `SELECT count(*) FROM scheduled_tasks WHERE entity_id = $1 AND job_type = $2`,
-						id, jobs.TypeFollowUpLead))
+						id, "follow_up_lead"))
 				default:
 					require.Equal(t, "normal", priority)
 				}
@@ -280,8 +280,8 @@ FROM leads WHERE org_id = $1 AND email = $2`, e.org, l.email).Scan(&id, &stage, 
 			}
 			require.NoError(t, rows.Err())
 			require.Equal(t, map[string]int{
-				jobs.TypeProcessIntake: len(leads) + 1, jobs.TypeEnrichLead: len(leads),
-				jobs.TypeQualifyLead: len(leads), jobs.TypeRouteOutreach: len(leads),
+				intake.KindProcessIntake: len(leads) + 1, "enrich_lead": len(leads),
+				"qualify_lead": len(leads), "route_outreach": len(leads),
 			}, perType)
 			require.Zero(t, e.count(t, `SELECT count(*) FROM jobs WHERE org_id = $1 AND (status <> 'completed' OR attempts <> 1)`, e.org))
 			require.Equal(t, e.count(t, `SELECT count(*) FROM jobs WHERE org_id = $1`, e.org),

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/cli"
 	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/db"
@@ -29,6 +30,12 @@ type app struct {
 }
 
 func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, error) {
+	// Every mapped event and seeded cron task names a kind of the catalog, and the worker works
+	// every kind of it (CheckWorked below): nothing is enqueued only to be dead-lettered.
+	cat := catalog.New()
+	if err := cat.Check(); err != nil {
+		return nil, fmt.Errorf("job catalog: %w", err)
+	}
 	// Each running job may hold a connection, plus the completer, heartbeat, reaper and claims
 	// (README: the worker takes at least concurrency + 6).
 	maxConns := max(cfg.DBMaxConns, int32(min(cfg.Worker.Concurrency, 200))+6)
@@ -42,7 +49,7 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 	reg := httpx.NewRegistry()
 	queue := jobs.New(d, jobs.Config{BaseDelay: cfg.Jobs.BaseDelay, MaxAttempts: cfg.Jobs.MaxAttempts})
 	reg.MustRegister(jobs.NewDepthCollector(queue))
-	emitter := events.NewEmitter(queue)
+	emitter := events.NewEmitter(queue, cat.EventJobs)
 	pipeline, err := handler.NewLeadPipeline(d.Gorm, emitter, cfg.AI, cfg.Enrichment)
 	if err != nil {
 		d.Close()
@@ -54,7 +61,11 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 		d.Close()
 		return nil, fmt.Errorf("build call service: %w", err)
 	}
-	deps := handler.Deps{Gorm: d.Gorm, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline, Leads: leads, Calls: calls}
+	kinds := handler.Kinds(handler.Deps{Gorm: d.Gorm, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline, Leads: leads, Calls: calls})
+	if err := cat.CheckWorked(handler.Names(kinds)); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("job kinds: %w", err)
+	}
 	rt := runtime.New(runtime.Config{
 		Concurrency:    cfg.Worker.Concurrency,
 		ClaimBatch:     cfg.Worker.ClaimBatch,
@@ -65,9 +76,7 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 		ReaperInterval: cfg.Worker.ReaperInterval,
 		Retention:      cfg.Jobs.Retention,
 		BatchSize:      cfg.Worker.BatchSize,
-		BatchTypes:     handler.BatchTypes(deps),
-		BatchHandlers:  handler.BatchRegistry(deps),
-	}, d, queue, handler.Registry(deps), log, reg)
+	}, d, queue, kinds, log, reg)
 	return &app{cfg: cfg, log: log, db: d, reg: reg, runtime: rt}, nil
 }
 

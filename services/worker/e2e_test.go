@@ -74,7 +74,7 @@ func (e *e2eDB) enqueueNoop(t *testing.T, payloads ...string) []int64 {
 	t.Helper()
 	batch := make([]jobs.NewJob, len(payloads))
 	for i, p := range payloads {
-		batch[i] = jobs.NewJob{OrgID: e.org, Type: jobs.TypeNoop, Payload: json.RawMessage(p), IdempotencyKey: uuid.NewString()}
+		batch[i] = jobs.NewJob{OrgID: e.org, Type: jobs.KindNoop, Payload: json.RawMessage(p), IdempotencyKey: uuid.NewString()}
 	}
 	ids, err := e.queue.Enqueue(t.Context(), e.db.Gorm, batch...)
 	require.NoError(t, err)
@@ -143,7 +143,7 @@ func TestThreeWorkersTenThousandJobs(t *testing.T) {
 
 	batch := make([]jobs.NewJob, n)
 	for i := range batch {
-		batch[i] = jobs.NewJob{OrgID: e.org, Type: jobs.TypeNoop, IdempotencyKey: fmt.Sprintf("e2e-%05d", i)}
+		batch[i] = jobs.NewJob{OrgID: e.org, Type: jobs.KindNoop, IdempotencyKey: fmt.Sprintf("e2e-%05d", i)}
 	}
 	begin := time.Now()
 	ids, err := e.queue.Enqueue(t.Context(), e.db.Gorm, batch...)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/cli"
 	"example.com/crm/pkg/jobs"
 )
@@ -22,7 +23,7 @@ func enqueueCmd(ctx context.Context, env cli.Env) error {
 	fs := flag.NewFlagSet("enqueue", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	orgFlag := fs.String("org", "", "org id")
-	jobType := fs.String("type", jobs.TypeNoop, "job type")
+	jobType := fs.String("type", jobs.KindNoop, "job type")
 	payload := fs.String("payload", "{}", "job payload (a JSON object)")
 	count := fs.Int("count", 1, "number of jobs (1..100000)")
 	key := fs.String("key", "", "idempotency key")
@@ -33,8 +34,8 @@ func enqueueCmd(ctx context.Context, env cli.Env) error {
 	if err != nil {
 		return cli.Usagef("--org must be an org id (uuid)")
 	}
-	if !slices.Contains(jobs.AllTypes, *jobType) {
-		return cli.Usagef("--type %q is not a job type (one of %v)", *jobType, jobs.AllTypes)
+	if kinds := catalog.New().KindNames(); !slices.Contains(kinds, *jobType) {
+		return cli.Usagef("--type %q is not a job type (one of %v)", *jobType, kinds)
 	}
 	var obj map[string]any
 	if err := json.Unmarshal([]byte(*payload), &obj); err != nil {

@@ -37,7 +37,7 @@ func TestRollingRestartsStrandNoClaim(t *testing.T) {
 	}
 	batch := make([]jobs.NewJob, n)
 	for i := range batch {
-		batch[i] = jobs.NewJob{OrgID: e.org, Type: jobs.TypeNoop, Payload: []byte(`{"sleepMs": 50}`), IdempotencyKey: uuid.NewString()}
+		batch[i] = jobs.NewJob{OrgID: e.org, Type: jobs.KindNoop, Payload: []byte(`{"sleepMs": 50}`), IdempotencyKey: uuid.NewString()}
 	}
 	_, err := e.queue.Enqueue(t.Context(), e.db.Gorm, batch...)
 	require.NoError(t, err)

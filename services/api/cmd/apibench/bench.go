@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/events"
@@ -489,7 +490,7 @@ func (b *bench) profileAPI(ctx context.Context) error {
 	}
 	defer d.Close()
 	queue := jobs.New(d, jobs.Config{BaseDelay: cfg.Jobs.BaseDelay, MaxAttempts: cfg.Jobs.MaxAttempts})
-	h := httpapi.New(httpapi.Deps{DB: d, Queue: queue, Emitter: events.NewEmitter(queue), Log: log, Config: cfg.API,
+	h := httpapi.New(httpapi.Deps{DB: d, Queue: queue, Emitter: events.NewEmitter(queue, catalog.New().EventJobs), Log: log, Config: cfg.API,
 		Registry: prometheus.NewRegistry()})
 	hs := httpx.NewServer(addr, h)
 	sctx, cancel := context.WithCancel(ctx)

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
@@ -47,7 +48,7 @@ func TestForwardedForTrustedOnlyFromProxies(t *testing.T) {
 		core, logs := observer.New(zapcore.InfoLevel)
 		queue := jobs.New(app, jobs.Config{})
 		ts := httptest.NewServer(httpapi.New(httpapi.Deps{
-			DB: app, Queue: queue, Emitter: events.NewEmitter(queue), Log: zap.New(core),
+			DB: app, Queue: queue, Emitter: events.NewEmitter(queue, catalog.New().EventJobs), Log: zap.New(core),
 			Config: config.APIConfig{BodyLimit: 64 << 10}, Registry: prometheus.NewRegistry(), TrustedProxies: c.trusted,
 		}))
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, ts.URL+"/leads", nil)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
@@ -196,7 +197,7 @@ func TestDatabaseUnreachable(t *testing.T) {
 	t.Cleanup(app.Close)
 	queue := jobs.New(app, jobs.Config{})
 	srv := httptest.NewServer(httpapi.New(httpapi.Deps{
-		DB: app, Queue: queue, Emitter: events.NewEmitter(queue), Log: zaptest.NewLogger(t),
+		DB: app, Queue: queue, Emitter: events.NewEmitter(queue, catalog.New().EventJobs), Log: zaptest.NewLogger(t),
 		Config: config.APIConfig{BodyLimit: 64 << 10}, Registry: prometheus.NewRegistry(),
 	}))
 	t.Cleanup(srv.Close)

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
@@ -51,7 +52,7 @@ func newAPI(t *testing.T) *apiTest {
 
 	queue := jobs.New(app, jobs.Config{})
 	srv := httpapi.New(httpapi.Deps{
-		DB: app, Queue: queue, Emitter: events.NewEmitter(queue), Log: zaptest.NewLogger(t),
+		DB: app, Queue: queue, Emitter: events.NewEmitter(queue, catalog.New().EventJobs), Log: zaptest.NewLogger(t),
 		Config: config.APIConfig{BodyLimit: 64 << 10, CORSOrigins: []string{"https://ui.example.com"}}, Registry: prometheus.NewRegistry(),
 	})
 	ts := httptest.NewServer(srv)

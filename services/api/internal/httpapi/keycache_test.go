@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
@@ -40,7 +41,7 @@ func TestAPIKeyCacheTTL(t *testing.T) {
 
 	queue := jobs.New(app, jobs.Config{})
 	srv := httpapi.New(httpapi.Deps{
-		DB: app, Queue: queue, Emitter: events.NewEmitter(queue), Log: zaptest.NewLogger(t),
+		DB: app, Queue: queue, Emitter: events.NewEmitter(queue, catalog.New().EventJobs), Log: zaptest.NewLogger(t),
 		Config: config.APIConfig{BodyLimit: 64 << 10, KeyCacheTTL: time.Hour}, Registry: prometheus.NewRegistry(),
 	})
 	ts := httptest.NewServer(srv)

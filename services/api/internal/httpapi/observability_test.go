@@ -14,9 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
+	"example.com/crm/pkg/catalog"
+	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lead"
 	"example.com/crm/pkg/page"
+	"example.com/crm/pkg/pipeline"
 )
 
 // obsJob is a job as the API shows it.
@@ -165,13 +169,13 @@ func seedObsQueue(a *apiTest) *obsQueue {
 		require.Len(t, ids, 1)
 		return ids[0]
 	}
-	q.done = enqueue(a.org, jobs.TypeNoop, "done", 0)
-	q.flaky = enqueue(a.org, jobs.TypeEnrichLead, "flaky", 0)
-	q.dead = enqueue(a.org, jobs.TypeNoop, "dead", 1)
-	q.perm = enqueue(a.org, jobs.TypeEnrichLead, "perm", 0)
-	q.running = enqueue(a.org, jobs.TypeNoop, "running", 0)
-	q.otherDone = enqueue(q.other, jobs.TypeNoop, "done", 0)
-	q.otherDead = enqueue(q.other, jobs.TypeNoop, "dead", 1)
+	q.done = enqueue(a.org, jobs.KindNoop, "done", 0)
+	q.flaky = enqueue(a.org, pipeline.KindEnrichLead, "flaky", 0)
+	q.dead = enqueue(a.org, jobs.KindNoop, "dead", 1)
+	q.perm = enqueue(a.org, pipeline.KindEnrichLead, "perm", 0)
+	q.running = enqueue(a.org, jobs.KindNoop, "running", 0)
+	q.otherDone = enqueue(q.other, jobs.KindNoop, "done", 0)
+	q.otherDead = enqueue(q.other, jobs.KindNoop, "dead", 1)
 
 	claimed, err := worker.Claim(ctx, q.claimID, 10)
 	require.NoError(t, err)
@@ -198,7 +202,7 @@ func seedObsQueue(a *apiTest) *obsQueue {
 	ok, err = worker.CompleteMany(ctx, []jobs.Completion{{Job: again[0]}})
 	require.NoError(t, err)
 	require.Len(t, ok, 1)
-	q.waiting = enqueue(a.org, jobs.TypeNoop, "waiting", 0)
+	q.waiting = enqueue(a.org, jobs.KindNoop, "waiting", 0)
 
 	letter := func(jobID int64) int64 {
 		var id int64
@@ -266,7 +270,7 @@ func TestObservabilityJobs(t *testing.T) {
 		byID[j.ID] = j
 	}
 	done := byID[q.done]
-	require.Equal(t, jobs.TypeNoop, done.Type)
+	require.Equal(t, jobs.KindNoop, done.Type)
 	require.Equal(t, "completed", done.Status)
 	require.Equal(t, 1, done.Attempts)
 	require.Equal(t, 3, done.MaxAttempts)
@@ -355,7 +359,7 @@ func TestObservabilityDeadLetters(t *testing.T) {
 	require.Equal(t, []int64{q.permLetter, q.deadLetter}, ids(list))
 	perm, dead := list[0], list[1]
 	require.Equal(t, q.perm, perm.JobID)
-	require.Equal(t, jobs.TypeEnrichLead, perm.Type)
+	require.Equal(t, pipeline.KindEnrichLead, perm.Type)
 	require.Equal(t, "permanent", perm.Reason)
 	require.Equal(t, "permanent: bad payload", *perm.LastError)
 	require.JSONEq(t, `{"key":"perm"}`, string(perm.Payload))
@@ -444,7 +448,7 @@ func TestObservabilityLogs(t *testing.T) {
 	require.Equal(t, 2, flaky[0].Attempt)
 	require.Equal(t, "failed", flaky[1].Outcome)
 	require.Equal(t, "timeout", *flaky[1].Error)
-	require.Equal(t, jobs.TypeEnrichLead, flaky[1].Type)
+	require.Equal(t, pipeline.KindEnrichLead, flaky[1].Type)
 	require.Equal(t, q.claimID, flaky[1].Worker)
 
 	require.ElementsMatch(t, []int64{q.dead, q.perm}, jobsOf(walkList[obsLog](a, "/observability/logs?outcome=dead", 1)))
@@ -462,7 +466,7 @@ func TestObservabilityEvents(t *testing.T) {
 	a := newAPI(t)
 	ctx := t.Context()
 	other, otherKey := a.newOrg("other")
-	em := events.NewEmitter(jobs.New(a.owner, jobs.Config{}))
+	em := events.NewEmitter(jobs.New(a.owner, jobs.Config{}), catalog.New().EventJobs)
 	one, two := uuid.New(), uuid.New()
 	emit := func(org uuid.UUID, typ, entityType string, entityID uuid.UUID, key string) int64 {
 		var id int64
@@ -476,12 +480,12 @@ func TestObservabilityEvents(t *testing.T) {
 		}))
 		return id
 	}
-	c1 := emit(a.org, events.LeadCreated, "lead", one, "c1")
-	c2 := emit(a.org, events.LeadCreated, "lead", two, "c2")
-	s1 := emit(a.org, events.LeadStageChanged, "lead", one, "s1")
-	d1 := emit(a.org, events.DealCreated, "deal", uuid.New(), "d1")
-	n1 := emit(a.org, events.SystemNoop, "system", uuid.Nil, "n1")
-	o1 := emit(other, events.LeadCreated, "lead", one, "c1")
+	c1 := emit(a.org, lead.EventCreated, "lead", one, "c1")
+	c2 := emit(a.org, lead.EventCreated, "lead", two, "c2")
+	s1 := emit(a.org, lead.EventStageChanged, "lead", one, "s1")
+	d1 := emit(a.org, deal.EventCreated, "deal", uuid.New(), "d1")
+	n1 := emit(a.org, catalog.EventNoop, "system", uuid.Nil, "n1")
+	o1 := emit(other, lead.EventCreated, "lead", one, "c1")
 
 	ids := func(items []obsEvent) []int64 {
 		out := []int64{}
@@ -510,7 +514,7 @@ func TestObservabilityEvents(t *testing.T) {
 
 	got := walkList[obsEvent](a, "/observability/events", 50)
 	noop, c1Item := got[0], got[len(got)-1]
-	require.Equal(t, events.SystemNoop, noop.Type)
+	require.Equal(t, catalog.EventNoop, noop.Type)
 	require.Equal(t, "system", noop.EntityType)
 	require.Nil(t, noop.EntityID)
 	require.Equal(t, "n1", noop.IdempotencyKey)
@@ -518,7 +522,7 @@ func TestObservabilityEvents(t *testing.T) {
 	require.JSONEq(t, `{"key":"n1"}`, string(noop.Payload))
 	require.Equal(t, time.UTC, noop.OccurredAt.Location())
 	require.Equal(t, &one, c1Item.EntityID)
-	require.Equal(t, events.LeadCreated, c1Item.Type)
+	require.Equal(t, lead.EventCreated, c1Item.Type)
 }
 
 // TestObservabilityIntegrityAlerts proves GET /observability/integrity-alerts lists only the

@@ -283,7 +283,7 @@ func (b *bench) latencyOn(ctx context.Context, d *benchDB) (*latResult, error) {
 			time.Sleep(wait)
 		}
 		t := time.Now()
-		if _, err := d.queue.Enqueue(ctx, d.db.Gorm, jobs.NewJob{OrgID: d.org, Type: jobs.TypeNoop, IdempotencyKey: "lat-" + strconv.Itoa(i)}); err != nil {
+		if _, err := d.queue.Enqueue(ctx, d.db.Gorm, jobs.NewJob{OrgID: d.org, Type: jobs.KindNoop, IdempotencyKey: "lat-" + strconv.Itoa(i)}); err != nil {
 			return nil, err
 		}
 		r.enqueueCall = append(r.enqueueCall, time.Since(t))

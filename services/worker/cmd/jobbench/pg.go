@@ -116,7 +116,7 @@ func (b *benchDB) enqueue(ctx context.Context, prefix string, n, batch int) (tim
 	for i := 0; i < n; {
 		buf = buf[:0]
 		for ; i < n && len(buf) < batch; i++ {
-			buf = append(buf, jobs.NewJob{OrgID: b.org, Type: jobs.TypeNoop, IdempotencyKey: prefix + "-" + strconv.Itoa(i)})
+			buf = append(buf, jobs.NewJob{OrgID: b.org, Type: jobs.KindNoop, IdempotencyKey: prefix + "-" + strconv.Itoa(i)})
 		}
 		ids, err := b.queue.Enqueue(ctx, b.db.Gorm, buf...)
 		if err != nil {

@@ -34,47 +34,34 @@ func NewCallService(g *gorm.DB, emitter *events.Emitter, leads *lead.Service, ai
 	return call.NewService(g, emitter, leads, call.Options{Analyzer: analyzer, BuyingSignalThreshold: &threshold}), nil
 }
 
-// AnalyzeCall returns the analyze_call handler: for the call.completed event of its payload
-// (events.JobPayload) it runs call.Service.Analyze, which analyses the transcript outside any
-// transaction and completes the job in one transaction with the stored analysis, call.analyzed
-// and, for a score at or above the threshold, buying_signal.high (which enqueues
-// escalate_lead). A call already analysed, missing or not completed completes the job with
-// nothing written.
-func AnalyzeCall(calls *call.Service, log *zap.Logger) jobs.Handler {
+// AnalyzeCall is the analyze_call kind: for the call.completed event of each job
+// (call.AnalyzeCallArgs) it runs call.Service.Analyze, which analyses the transcript (a model
+// call) before it opens the job's transaction, then stores the analysis, call.analyzed and, for
+// a score at or above the threshold, buying_signal.high (which enqueues escalate_lead). A call
+// already analysed, missing or not completed completes the job with nothing written. Its jobs
+// run alone: a batch's transaction would stay open across the later jobs' model calls.
+func AnalyzeCall(calls *call.Service, log *zap.Logger) jobs.Kind {
 	if calls == nil || log == nil {
 		panic("handler.AnalyzeCall: nil dependency")
 	}
-	return func(ctx context.Context, run *jobs.Run) error {
-		p, err := callPayload(run)
-		if err != nil {
-			return err
+	return jobs.NewKind(jobs.Alone, func(ctx context.Context, tx *jobs.Batch, js []jobs.Attempt[call.AnalyzeCallArgs]) error {
+		for _, j := range js {
+			p := j.Args
+			res, err := calls.Analyze(ctx, j.OrgID, *p.EntityID, tx.Exec)
+			if err != nil {
+				return err
+			}
+			fields := []zap.Field{
+				zap.Int64("job_id", j.ID), zap.String("org_id", j.OrgID.String()),
+				zap.String("call_id", p.EntityID.String()), zap.Int64("event_id", p.EventID),
+			}
+			if res.Skipped != "" {
+				log.Info("call not analysed", append(fields, zap.String("reason", res.Skipped))...)
+				continue
+			}
+			log.Debug("call analysed", append(fields, zap.String("model", res.Analysis.Model),
+				zap.Int("buying_signal_score", res.Analysis.BuyingSignalScore), zap.Bool("escalated", res.Escalated))...)
 		}
-		res, err := calls.Analyze(ctx, run.Job.OrgID, *p.EntityID, run.CompleteInTx)
-		if err != nil {
-			return err
-		}
-		fields := []zap.Field{
-			zap.Int64("job_id", run.Job.ID), zap.String("org_id", run.Job.OrgID.String()),
-			zap.String("call_id", p.EntityID.String()), zap.Int64("event_id", p.EventID),
-		}
-		if res.Skipped != "" {
-			log.Info("call not analysed", append(fields, zap.String("reason", res.Skipped))...)
-			return nil
-		}
-		log.Debug("call analysed", append(fields, zap.String("model", res.Analysis.Model),
-			zap.Int("buying_signal_score", res.Analysis.BuyingSignalScore), zap.Bool("escalated", res.Escalated))...)
 		return nil
-	}
-}
-
-// callPayload reads the events.JobPayload of a job about a call; anything else is permanent.
-func callPayload(run *jobs.Run) (events.JobPayload, error) {
-	var p events.JobPayload
-	if err := decodePayload(run, &p); err != nil {
-		return events.JobPayload{}, err
-	}
-	if p.EntityID == nil || p.EntityType != call.EntityType {
-		return events.JobPayload{}, jobs.Permanentf("%s: event %d is not about a call", run.Job.Type, p.EventID)
-	}
-	return p, nil
+	})
 }

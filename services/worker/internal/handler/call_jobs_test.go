@@ -52,8 +52,8 @@ func TestCallJobs(t *testing.T) {
 		Transcript: "The budget is approved and we're ready to sign. When can we start? Send the contract."})
 	require.NoError(t, err)
 
-	require.Equal(t, map[string]int{jobs.TypeAnalyzeCall: 1}, b.runAll(t, jobs.TypeAnalyzeCall))
-	require.Equal(t, map[string]int{jobs.TypeEscalateLead: 1}, b.runAll(t, jobs.TypeEscalateLead))
+	require.Equal(t, map[string]int{call.KindAnalyzeCall: 1}, b.runAll(t, call.KindAnalyzeCall))
+	require.Equal(t, map[string]int{call.KindEscalateLead: 1}, b.runAll(t, call.KindEscalateLead))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM calls WHERE id = $1 AND analysis_model = 'builtin' AND buying_signal_score >= 75`, c.ID))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM leads WHERE id = $1 AND priority = 'urgent'`, l.ID))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM lead_activities WHERE lead_id = $1 AND kind = 'escalation'`, l.ID))
@@ -65,16 +65,16 @@ func TestCallJobs(t *testing.T) {
 		c.ID).Scan(&analyzed.ID, &analyzed.Type))
 	require.NoError(t, b.super.Pool.QueryRow(t.Context(), `SELECT id, type FROM events WHERE entity_id = $1 AND type = 'buying_signal.high'`,
 		c.ID).Scan(&signal.ID, &signal.Type))
-	b.enqueue(t, jobs.TypeAnalyzeCall, events.JobPayload{EventID: analyzed.ID, EventType: analyzed.Type, EntityType: call.EntityType, EntityID: &c.ID})
-	b.enqueue(t, jobs.TypeEscalateLead, events.JobPayload{EventID: signal.ID, EventType: signal.Type, EntityType: call.EntityType, EntityID: &c.ID})
-	require.Equal(t, map[string]int{jobs.TypeAnalyzeCall: 1, jobs.TypeEscalateLead: 1},
-		b.runAll(t, jobs.TypeAnalyzeCall, jobs.TypeEscalateLead))
+	b.enqueue(t, call.KindAnalyzeCall, events.JobPayload{EventID: analyzed.ID, EventType: analyzed.Type, EntityType: call.EntityType, EntityID: &c.ID})
+	b.enqueue(t, call.KindEscalateLead, events.JobPayload{EventID: signal.ID, EventType: signal.Type, EntityType: call.EntityType, EntityID: &c.ID})
+	require.Equal(t, map[string]int{call.KindAnalyzeCall: 1, call.KindEscalateLead: 1},
+		b.runAll(t, call.KindAnalyzeCall, call.KindEscalateLead))
 	require.Equal(t, eventsBefore, b.count(t, `SELECT count(*) FROM events WHERE org_id = $1`, b.org))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM lead_activities WHERE lead_id = $1 AND kind = 'escalation'`, l.ID))
 	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM jobs WHERE org_id = $1 AND job_type = 'escalate_lead' AND status = 'pending'`, b.org))
 
 	// A payload about something else than a call is permanent.
-	other := b.enqueue(t, jobs.TypeAnalyzeCall, events.JobPayload{EventID: 1, EntityType: "lead", EntityID: &l.ID})
+	other := b.enqueue(t, call.KindAnalyzeCall, events.JobPayload{EventID: 1, EntityType: "lead", EntityID: &l.ID})
 	require.True(t, jobs.IsPermanent(b.run(t.Context(), b.claim(t)[other])))
 }
 
@@ -89,7 +89,7 @@ func TestAnalyzeCallWithAI(t *testing.T) {
 	calls, err := handler.NewCallService(b.d.Gorm, b.emitter, lead.NewService(b.d.Gorm, b.emitter), config.AI{APIKey: "sk-test", Model: "gpt-test", BaseURL: srv.URL},
 		config.Rules{BuyingSignalThreshold: 65})
 	require.NoError(t, err)
-	reg := handler.Registry(handler.Deps{Gorm: b.d.Gorm, Queue: b.queue, Emitter: b.emitter, Log: zaptest.NewLogger(t), Calls: calls})
+	kinds := handler.Kinds(handler.Deps{Gorm: b.d.Gorm, Queue: b.queue, Emitter: b.emitter, Log: zaptest.NewLogger(t), Calls: calls})
 	leads := lead.NewService(b.d.Gorm, b.emitter)
 	l, err := leads.Create(t.Context(), b.org, "test", lead.NewLead{Contact: lead.Contact{Email: "warm@example.com"}})
 	require.NoError(t, err)
@@ -99,8 +99,9 @@ func TestAnalyzeCallWithAI(t *testing.T) {
 	require.NoError(t, err)
 	ran := 0
 	for id, j := range b.claim(t) {
-		if j.Type == jobs.TypeAnalyzeCall {
-			require.NoError(t, reg[j.Type](t.Context(), b.queue.NewRun(j)))
+		if j.Type == call.KindAnalyzeCall {
+			_, err := workOne(t.Context(), b.queue, kinds, j)
+			require.NoError(t, err)
 			require.Equal(t, "completed", b.jobStatus(t, id))
 			ran++
 		}

@@ -13,39 +13,38 @@ import (
 	"example.com/crm/pkg/lead"
 )
 
-// EscalateLead returns the escalate_lead handler: for the buying_signal.high event of its
-// payload (events.JobPayload about a call) it runs call.Service.Escalate in the job's
-// CompleteInTx: the call's lead gets priority urgent and an escalation activity, once per call
-// however often the job runs (the activity's dedup key decides).
-func EscalateLead(calls *call.Service, log *zap.Logger) jobs.Handler {
+// EscalateLead is the escalate_lead kind: for the buying_signal.high event of each job
+// (call.EscalateLeadArgs) it runs call.Service.Escalate in the job's transaction: the call's
+// lead gets priority urgent and an escalation activity, once per call however often the job
+// runs (the activity's dedup key decides). Its jobs run alone.
+func EscalateLead(calls *call.Service, log *zap.Logger) jobs.Kind {
 	if calls == nil || log == nil {
 		panic("handler.EscalateLead: nil dependency")
 	}
-	return func(ctx context.Context, run *jobs.Run) error {
-		p, err := callPayload(run)
-		if err != nil {
-			return err
-		}
-		var res lead.EscalationResult
-		err = run.CompleteInTx(ctx, func(tx *gorm.DB) error {
-			out, err := calls.Escalate(ctx, tx, run.Job.OrgID, []uuid.UUID{*p.EntityID})
-			if err == nil {
-				res = out[0]
+	return jobs.NewKind(jobs.Alone, func(ctx context.Context, tx *jobs.Batch, js []jobs.Attempt[call.EscalateLeadArgs]) error {
+		for _, j := range js {
+			p := j.Args
+			var res lead.EscalationResult
+			err := tx.Exec(ctx, func(db *gorm.DB) error {
+				out, err := calls.Escalate(ctx, db, j.OrgID, []uuid.UUID{*p.EntityID})
+				if err == nil {
+					res = out[0]
+				}
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("escalate lead of call %s: %w", p.EntityID, err)
 			}
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("escalate lead of call %s: %w", p.EntityID, err)
+			fields := []zap.Field{
+				zap.Int64("job_id", j.ID), zap.String("org_id", j.OrgID.String()),
+				zap.String("call_id", p.EntityID.String()), zap.Int64("event_id", p.EventID),
+			}
+			if !res.Escalated {
+				log.Info("lead not escalated", append(fields, zap.String("reason", res.Skipped))...)
+				continue
+			}
+			log.Info("lead escalated", append(fields, zap.Bool("priority_changed", res.PriorityChanged))...)
 		}
-		fields := []zap.Field{
-			zap.Int64("job_id", run.Job.ID), zap.String("org_id", run.Job.OrgID.String()),
-			zap.String("call_id", p.EntityID.String()), zap.Int64("event_id", p.EventID),
-		}
-		if !res.Escalated {
-			log.Info("lead not escalated", append(fields, zap.String("reason", res.Skipped))...)
-			return nil
-		}
-		log.Info("lead escalated", append(fields, zap.Bool("priority_changed", res.PriorityChanged))...)
 		return nil
-	}
+	})
 }

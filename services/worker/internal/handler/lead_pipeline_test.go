@@ -11,17 +11,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"example.com/crm/pkg/ai/aitest"
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
+	"example.com/crm/pkg/pipeline"
 	"example.com/crm/services/worker/internal/handler"
 )
 
 // pipeFixture is a fresh database with one org (with an ICP), the queue and emitter, a fake
-// enrichment API speaking the README contract, and the enrich_lead and qualify_lead handlers
+// enrichment API speaking the README contract, and the enrich_lead and qualify_lead kinds
 // built by handler.NewLeadPipeline.
 type pipeFixture struct {
 	d        *db.DB
@@ -29,7 +31,7 @@ type pipeFixture struct {
 	org      uuid.UUID
 	queue    *jobs.Queue
 	leads    *lead.Service
-	handlers map[string]jobs.Handler
+	kinds    []jobs.Kind
 	apiCalls *atomic.Int32
 }
 
@@ -39,7 +41,7 @@ func newPipeFixture(t *testing.T, aiURL string, enrichStatus int) *pipeFixture {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
 	q := jobs.New(d, jobs.Config{MaxAttempts: 3})
-	em := events.NewEmitter(q)
+	em := events.NewEmitter(q, catalog.New().EventJobs)
 	f := &pipeFixture{d: d, super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme"), queue: q,
 		leads: lead.NewService(d.Gorm, em), apiCalls: &atomic.Int32{}}
 	_, err := f.super.Pool.Exec(t.Context(), `UPDATE orgs SET icp = $1::jsonb WHERE id = $2`,
@@ -66,10 +68,7 @@ func newPipeFixture(t *testing.T, aiURL string, enrichStatus int) *pipeFixture {
 	}
 	pipe, err := handler.NewLeadPipeline(d.Gorm, em, aiCfg, config.Enrichment{URL: api.URL + "/company", APIKey: "ek"})
 	require.NoError(t, err)
-	f.handlers = map[string]jobs.Handler{
-		jobs.TypeEnrichLead:  handler.EnrichLead(handler.EnrichDeps{Pipeline: pipe}),
-		jobs.TypeQualifyLead: handler.QualifyLead(handler.QualifyDeps{Pipeline: pipe}),
-	}
+	f.kinds = []jobs.Kind{handler.EnrichLead(pipe), handler.QualifyLead(pipe)}
 	return f
 }
 
@@ -88,15 +87,14 @@ func (f *pipeFixture) create(t *testing.T) (lead.Lead, map[string]*jobs.Job) {
 	for _, j := range claimed {
 		byType[j.Type] = j
 	}
-	require.Contains(t, byType, jobs.TypeEnrichLead)
-	require.Contains(t, byType, jobs.TypeQualifyLead)
+	require.Contains(t, byType, pipeline.KindEnrichLead)
+	require.Contains(t, byType, pipeline.KindQualifyLead)
 	return l, byType
 }
 
-// run runs the handler of job's type on a real attempt of it.
+// run works job through its kind on a real attempt of it, alone.
 func (f *pipeFixture) run(ctx context.Context, job *jobs.Job) (*jobs.Run, error) {
-	run := f.queue.NewRun(job)
-	return run, f.handlers[job.Type](ctx, run)
+	return workOne(ctx, f.queue, f.kinds, job)
 }
 
 func (f *pipeFixture) count(t *testing.T, sql string, args ...any) int {
@@ -137,7 +135,7 @@ func TestLeadPipelineEndToEnd(t *testing.T) {
 			}
 			f := newPipeFixture(t, aiURL, http.StatusOK)
 			l, js := f.create(t)
-			order := []*jobs.Job{js[jobs.TypeEnrichLead], js[jobs.TypeQualifyLead]}
+			order := []*jobs.Job{js[pipeline.KindEnrichLead], js[pipeline.KindQualifyLead]}
 			if tc.qualifyFirst {
 				order[0], order[1] = order[1], order[0]
 			}
@@ -166,7 +164,7 @@ func TestLeadPipelineEndToEnd(t *testing.T) {
 				require.Equal(t, 88, score)
 			}
 
-			for typ, want := range map[string]int{events.LeadCreated: 1, events.LeadEnriched: 1, events.LeadQualified: 1, events.LeadStageChanged: 1} {
+			for typ, want := range map[string]int{lead.EventCreated: 1, lead.EventEnriched: 1, lead.EventQualified: 1, lead.EventStageChanged: 1} {
 				require.Equal(t, want, f.count(t, `SELECT count(*) FROM events WHERE type = $1 AND entity_id = $2`, typ, l.ID), typ)
 			}
 			require.Equal(t, 1, f.count(t, `SELECT count(*) FROM jobs WHERE job_type = 'route_outreach' AND status = 'pending'`))
@@ -187,7 +185,7 @@ func TestLeadPipelineErrors(t *testing.T) {
 		t.Parallel()
 		f := newPipeFixture(t, "", http.StatusServiceUnavailable)
 		l, js := f.create(t)
-		for _, typ := range []string{jobs.TypeEnrichLead, jobs.TypeQualifyLead} {
+		for _, typ := range []string{pipeline.KindEnrichLead, pipeline.KindQualifyLead} {
 			run, err := f.run(t.Context(), js[typ])
 			require.Error(t, err, typ)
 			require.False(t, jobs.IsPermanent(err), typ)
@@ -200,9 +198,9 @@ func TestLeadPipelineErrors(t *testing.T) {
 		t.Parallel()
 		f := newPipeFixture(t, "", http.StatusForbidden)
 		l, js := f.create(t)
-		_, err := f.run(t.Context(), js[jobs.TypeEnrichLead])
+		_, err := f.run(t.Context(), js[pipeline.KindEnrichLead])
 		require.True(t, jobs.IsPermanent(err), "%v", err)
-		run, err := f.run(t.Context(), js[jobs.TypeQualifyLead])
+		run, err := f.run(t.Context(), js[pipeline.KindQualifyLead])
 		require.NoError(t, err)
 		require.True(t, run.Completed())
 		require.Equal(t, 1, f.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = 'lead.qualified'`, l.ID))
@@ -221,7 +219,7 @@ func TestLeadPipelineErrors(t *testing.T) {
 			srv := aitest.NewServer(t, tc.reply)
 			f := newPipeFixture(t, srv.URL, http.StatusOK)
 			l, js := f.create(t)
-			run, err := f.run(t.Context(), js[jobs.TypeQualifyLead])
+			run, err := f.run(t.Context(), js[pipeline.KindQualifyLead])
 			require.Error(t, err)
 			require.Equal(t, tc.permanent, jobs.IsPermanent(err), "%v", err)
 			require.False(t, run.Completed())
@@ -234,9 +232,9 @@ func TestLeadPipelineErrors(t *testing.T) {
 	t.Run("a payload that is not about a lead is permanent", func(t *testing.T) {
 		t.Parallel()
 		f := newPipeFixture(t, "", http.StatusOK)
-		_, err := f.run(t.Context(), &jobs.Job{OrgID: f.org, Type: jobs.TypeQualifyLead, Payload: []byte(`{"eventId":1,"entityType":"deal"}`)})
+		_, err := f.run(t.Context(), &jobs.Job{OrgID: f.org, Type: pipeline.KindQualifyLead, Payload: []byte(`{"eventId":1,"entityType":"deal"}`)})
 		require.True(t, jobs.IsPermanent(err))
-		_, err = f.run(t.Context(), &jobs.Job{OrgID: f.org, Type: jobs.TypeEnrichLead, Payload: []byte(`[`)})
+		_, err = f.run(t.Context(), &jobs.Job{OrgID: f.org, Type: pipeline.KindEnrichLead, Payload: []byte(`[`)})
 		require.True(t, jobs.IsPermanent(err))
 	})
 }
@@ -259,7 +257,7 @@ func TestLeadPipelineConcurrentJobs(t *testing.T) {
 	for _, j := range js {
 		require.Equal(t, "completed", f.status(t, j.ID), j.Type)
 	}
-	for _, typ := range []string{events.LeadEnriched, events.LeadQualified, events.LeadStageChanged} {
+	for _, typ := range []string{lead.EventEnriched, lead.EventQualified, lead.EventStageChanged} {
 		require.Equal(t, 1, f.count(t, `SELECT count(*) FROM events WHERE type = $1 AND entity_id = $2`, typ, l.ID), typ)
 	}
 	require.LessOrEqual(t, f.apiCalls.Load(), int32(2), "at most one extra API call when both run at once")

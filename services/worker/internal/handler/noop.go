@@ -1,39 +1,28 @@
 package handler
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"example.com/crm/pkg/jobs"
 )
 
-// NoopPayload is the optional payload of a noop job.
-type NoopPayload struct {
-	// SleepMs makes the job take that long (0..3,600,000), for smoke checks of timeouts,
-	// shutdown and the reaper.
-	SleepMs int `json:"sleepMs"`
-	// Fail makes every attempt fail with this message ("permanent" dead-letters at once, "panic"
-	// panics), for smoke checks of retries.
-	Fail string `json:"fail,omitempty"`
+// Noop is the noop kind: each job does nothing (or sleeps, or fails, as its jobs.NoopArgs ask),
+// for benchmarks and smoke checks. It writes nothing, so the runtime completes its jobs in the
+// background batches; its jobs run alone, so that one's sleep does not hold up another's.
+func Noop() jobs.Kind {
+	return jobs.NewKind(jobs.Alone, func(ctx context.Context, _ *jobs.Batch, js []jobs.Attempt[jobs.NoopArgs]) error {
+		for _, j := range js {
+			if err := noop(ctx, j.Args); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
-// Noop does nothing (or sleeps, or fails, as its payload asks): the job type of benchmarks and
-// smoke checks. It writes nothing, so the runtime completes it in a batch.
-func Noop(ctx context.Context, run *jobs.Run) error {
-	var p NoopPayload
-	if len(run.Job.Payload) > 0 && !bytes.Equal(run.Job.Payload, []byte("{}")) {
-		dec := json.NewDecoder(bytes.NewReader(run.Job.Payload))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil {
-			return jobs.Permanentf("noop payload: %w", err)
-		}
-	}
-	if p.SleepMs < 0 || p.SleepMs > 3_600_000 {
-		return jobs.Permanentf("noop payload: sleepMs must be 0..3600000, got %d", p.SleepMs)
-	}
+func noop(ctx context.Context, p jobs.NoopArgs) error {
 	if p.SleepMs > 0 {
 		t := time.NewTimer(time.Duration(p.SleepMs) * time.Millisecond)
 		defer t.Stop()

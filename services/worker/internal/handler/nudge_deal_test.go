@@ -33,7 +33,7 @@ VALUES (?, ?, ?, 'Licence', 50000, 'EUR', 'proposal', 0.3, now() - interval '30 
 		}
 		p := deal.StalledPayload{DealID: dealID, Stage: deal.StageProposal, StageChangedAt: since}
 		_, _, err := b.emitter.Emit(t.Context(), tx, events.NewEvent{
-			OrgID: b.org, Type: events.DealStalled, EntityType: deal.EntityType, EntityID: dealID, Payload: p,
+			OrgID: b.org, Type: deal.EventStalled, EntityType: deal.EntityType, EntityID: dealID, Payload: p,
 			IdempotencyKey: "deal.stalled:" + dealID.String(),
 		})
 		return err
@@ -46,7 +46,7 @@ func (b *bundle) runNudges(t *testing.T) int {
 	t.Helper()
 	n := 0
 	for _, j := range b.claim(t) {
-		if j.Type != jobs.TypeNudgeDeal {
+		if j.Type != deal.KindNudgeDeal {
 			continue
 		}
 		require.NoError(t, b.run(t.Context(), j))
@@ -74,9 +74,9 @@ func TestNudgeDealOnce(t *testing.T) {
 	require.NoError(t, b.super.Pool.QueryRow(t.Context(), `SELECT id FROM events WHERE entity_id = $1 AND type = 'deal.stalled'`, dealID).Scan(&eventID))
 	data, err := json.Marshal(stall)
 	require.NoError(t, err)
-	b.enqueue(t, jobs.TypeNudgeDeal, events.JobPayload{EventID: eventID, EventType: events.DealStalled, EntityType: deal.EntityType,
+	b.enqueue(t, deal.KindNudgeDeal, events.JobPayload{EventID: eventID, EventType: deal.EventStalled, EntityType: deal.EntityType,
 		EntityID: &dealID, Data: data})
-	b.enqueue(t, jobs.TypeNudgeDeal, events.JobPayload{EventID: eventID, EventType: events.DealStalled, EntityType: deal.EntityType,
+	b.enqueue(t, deal.KindNudgeDeal, events.JobPayload{EventID: eventID, EventType: deal.EventStalled, EntityType: deal.EntityType,
 		EntityID: &dealID})
 	require.Equal(t, 2, b.runNudges(t))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM lead_activities WHERE lead_id = $1 AND kind = 'nudge'`, leadID))
@@ -84,7 +84,7 @@ func TestNudgeDealOnce(t *testing.T) {
 	require.Equal(t, events0, b.count(t, `SELECT count(*) FROM events WHERE org_id = $1`, b.org))
 
 	// A payload about something else than a deal is permanent.
-	other := b.enqueue(t, jobs.TypeNudgeDeal, events.JobPayload{EventID: 1, EntityType: "lead", EntityID: &leadID})
+	other := b.enqueue(t, deal.KindNudgeDeal, events.JobPayload{EventID: 1, EntityType: "lead", EntityID: &leadID})
 	claimed := b.claim(t)
 	require.True(t, jobs.IsPermanent(b.run(t.Context(), claimed[other])))
 }

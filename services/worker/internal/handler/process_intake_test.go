@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
+	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
@@ -32,17 +33,17 @@ type bundle struct {
 	org     uuid.UUID
 	queue   *jobs.Queue
 	emitter *events.Emitter
-	reg     map[string]jobs.Handler
+	kinds   []jobs.Kind
 }
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
 	q := jobs.New(d, jobs.Config{BaseDelay: time.Hour, MaxAttempts: 3})
-	em := events.NewEmitter(q)
+	em := events.NewEmitter(q, catalog.New().EventJobs)
 	return &bundle{
 		d: d, super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme"), queue: q, emitter: em,
-		reg: handler.Registry(handler.Deps{Gorm: d.Gorm, Queue: q, Emitter: em, Log: zaptest.NewLogger(t)}),
+		kinds: handler.Kinds(handler.Deps{Gorm: d.Gorm, Queue: q, Emitter: em, Log: zaptest.NewLogger(t)}),
 	}
 }
 
@@ -83,9 +84,10 @@ func (b *bundle) enqueue(t *testing.T, jobType string, payload any) int64 {
 	return ids[0]
 }
 
-// run runs the registry's handler for job as the runtime would.
+// run works job through its kind as the runtime would, alone.
 func (b *bundle) run(ctx context.Context, job *jobs.Job) error {
-	return b.reg[job.Type](ctx, b.queue.NewRun(job))
+	_, err := workOne(ctx, b.queue, b.kinds, job)
+	return err
 }
 
 // jobStatus is the status of job id.
@@ -107,7 +109,7 @@ func TestProcessIntakeHandler(t *testing.T) {
 	jobsNow := b.claim(t)
 	require.Len(t, jobsNow, 1)
 	for id, j := range jobsNow {
-		require.Equal(t, jobs.TypeProcessIntake, j.Type)
+		require.Equal(t, intake.KindProcessIntake, j.Type)
 		require.NoError(t, b.run(t.Context(), j))
 		require.Equal(t, "completed", b.jobStatus(t, id))
 	}
@@ -118,7 +120,7 @@ func TestProcessIntakeHandler(t *testing.T) {
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM lead_intake_raw WHERE id = $1 AND status = 'processed'`, raw))
 
 	// The same job delivered again (a second job for the same raw row): nothing more.
-	rerun := b.enqueue(t, jobs.TypeProcessIntake, intake.ProcessIntakeJob{IntakeID: raw})
+	rerun := b.enqueue(t, intake.KindProcessIntake, intake.ProcessIntakeJob{IntakeID: raw})
 	claimed := b.claim(t)
 	require.Contains(t, claimed, rerun)
 	require.NoError(t, b.run(t.Context(), claimed[rerun]))
@@ -130,7 +132,7 @@ func TestProcessIntakeHandler(t *testing.T) {
 	dup := b.accept(t, `{"email": " ADA@example.com"}`)
 	bad := b.accept(t, `{"name": "No Contact"}`)
 	for _, j := range b.claim(t) {
-		if j.Type == jobs.TypeProcessIntake {
+		if j.Type == intake.KindProcessIntake {
 			require.NoError(t, b.run(t.Context(), j))
 			require.Equal(t, "completed", b.jobStatus(t, j.ID))
 		}
@@ -140,8 +142,8 @@ func TestProcessIntakeHandler(t *testing.T) {
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM lead_intake_raw WHERE id = $1 AND status = 'rejected' AND reject_reason LIKE '%one of email%'`, bad))
 
 	// A raw row that does not exist, and a payload that is not one, are permanent.
-	missing := b.enqueue(t, jobs.TypeProcessIntake, intake.ProcessIntakeJob{IntakeID: uuid.New()})
-	garbage := b.enqueue(t, jobs.TypeProcessIntake, json.RawMessage(`[1]`))
+	missing := b.enqueue(t, intake.KindProcessIntake, intake.ProcessIntakeJob{IntakeID: uuid.New()})
+	garbage := b.enqueue(t, intake.KindProcessIntake, json.RawMessage(`[1]`))
 	claimed = b.claim(t)
 	require.True(t, jobs.IsPermanent(b.run(t.Context(), claimed[missing])))
 	require.True(t, jobs.IsPermanent(b.run(t.Context(), claimed[garbage])))
@@ -179,12 +181,12 @@ func TestProcessIntakeHandlerConcurrent(t *testing.T) {
 func TestPipelineThroughRuntime(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	pipe, err := handler.NewLeadPipeline(b.d.Gorm, b.emitter, config.AI{}, config.Enrichment{})
+	lp, err := handler.NewLeadPipeline(b.d.Gorm, b.emitter, config.AI{}, config.Enrichment{})
 	require.NoError(t, err)
-	reg := handler.Registry(handler.Deps{Gorm: b.d.Gorm, Queue: b.queue, Emitter: b.emitter, Log: zaptest.NewLogger(t), Pipeline: pipe})
+	kinds := handler.Kinds(handler.Deps{Gorm: b.d.Gorm, Queue: b.queue, Emitter: b.emitter, Log: zaptest.NewLogger(t), Pipeline: lp})
 	raw := b.accept(t, `{"email": "ceo@runtime-example.com", "name": "Rita Runtime", "title": "CEO", "company": "Runtime Ltd"}`)
 	rt := runtime.New(runtime.Config{WorkerID: "handler-test", Concurrency: 4, PollInterval: 50 * time.Millisecond},
-		b.d, b.queue, reg, zaptest.NewLogger(t), prometheus.NewRegistry())
+		b.d, b.queue, kinds, zaptest.NewLogger(t), prometheus.NewRegistry())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rt.Run(ctx) }()

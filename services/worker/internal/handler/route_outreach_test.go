@@ -28,7 +28,7 @@ VALUES (?, ?, ?, ?, ?, ?, 30)`, b.org, id, email, "fp:"+email, string(stage), st
 		}
 		var err error
 		ev, _, err = b.emitter.Emit(t.Context(), tx, events.NewEvent{
-			OrgID: b.org, Type: events.LeadQualified, EntityType: lead.EntityType, EntityID: id,
+			OrgID: b.org, Type: lead.EventQualified, EntityType: lead.EntityType, EntityID: id,
 			Payload: map[string]any{"recommendedPath": path, "score": 30}, IdempotencyKey: "lead.qualified:" + id.String(),
 		})
 		return err
@@ -41,7 +41,7 @@ func (b *bundle) routeJobs(t *testing.T) int {
 	t.Helper()
 	n := 0
 	for _, j := range b.claim(t) {
-		if j.Type != jobs.TypeRouteOutreach {
+		if j.Type != pipeline.KindRouteOutreach {
 			continue
 		}
 		require.NoError(t, b.run(t.Context(), j))
@@ -67,7 +67,7 @@ func TestRouteOutreachHandler(t *testing.T) {
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM lead_activities WHERE lead_id = $1 AND kind = 'task' AND dedup_key = $2`,
 		call, "route:"+itoa(callEvent)+":task"))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM scheduled_tasks WHERE org_id = $1 AND entity_id = $2 AND job_type = $3 AND dedup_key = $4`,
-		b.org, nurture, jobs.TypeFollowUpLead, "route:"+itoa(nurtureEvent)))
+		b.org, nurture, pipeline.KindFollowUpLead, "route:"+itoa(nurtureEvent)))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM leads WHERE id = $1 AND stage = 'disqualified' AND stage_reason LIKE '%score 30%'`, dq))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = 'lead.stage_changed'`, dq))
 	before := b.count(t, `SELECT count(*) FROM events WHERE org_id = $1`, b.org)
@@ -82,7 +82,7 @@ func TestRouteOutreachHandler(t *testing.T) {
 			`SELECT id FROM events WHERE entity_id = $1 AND type = 'lead.qualified'`, ev.lead).Scan(&id))
 		data, err := json.Marshal(map[string]any{"recommendedPath": ev.path})
 		require.NoError(t, err)
-		b.enqueue(t, jobs.TypeRouteOutreach, events.JobPayload{EventID: id, EventType: events.LeadQualified,
+		b.enqueue(t, pipeline.KindRouteOutreach, events.JobPayload{EventID: id, EventType: lead.EventQualified,
 			EntityType: lead.EntityType, EntityID: &ev.lead, Data: data})
 	}
 	require.Equal(t, 3, b.routeJobs(t))
@@ -93,7 +93,7 @@ func TestRouteOutreachHandler(t *testing.T) {
 	// The follow-up, when due, adds its task to the nurture lead.
 	var payload []byte
 	require.NoError(t, b.super.Pool.QueryRow(t.Context(), `SELECT payload FROM scheduled_tasks WHERE org_id = $1`, b.org).Scan(&payload))
-	fu := b.enqueue(t, jobs.TypeFollowUpLead, json.RawMessage(payload))
+	fu := b.enqueue(t, pipeline.KindFollowUpLead, json.RawMessage(payload))
 	claimed := b.claim(t)
 	require.NoError(t, b.run(t.Context(), claimed[fu]))
 	require.Equal(t, "completed", b.jobStatus(t, fu))
@@ -101,7 +101,7 @@ func TestRouteOutreachHandler(t *testing.T) {
 		nurture, pipeline.FollowUpSubject))
 
 	// A payload about something else than a lead is permanent.
-	other := b.enqueue(t, jobs.TypeRouteOutreach, events.JobPayload{EventID: 1, EntityType: "deal"})
+	other := b.enqueue(t, pipeline.KindRouteOutreach, events.JobPayload{EventID: 1, EntityType: "deal"})
 	claimed = b.claim(t)
 	require.True(t, jobs.IsPermanent(b.run(t.Context(), claimed[other])))
 }

@@ -226,12 +226,16 @@ func (r *Runtime) heartbeat(ctx context.Context) {
 	}
 }
 
-// stop marks an attempt's lease lost and cancels its handler.
+// stop marks an attempt's lease lost, cancels its work and makes its batch refuse any further
+// write.
 func (r *Runtime) stop(a *attempt) {
 	a.lost.Store(true)
 	r.mu.Lock()
-	cancel := a.cancel
+	cancel, batch := a.cancel, a.batch
 	r.mu.Unlock()
+	if batch != nil {
+		batch.LeaseLost()
+	}
 	if cancel != nil {
 		cancel()
 	}

@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -38,7 +39,7 @@ func (c *calls) get(id int64) int {
 }
 
 // writeEvent is a handler body: one event keyed by the job, written in CompleteInTx.
-func writeEvent(ctx context.Context, run *jobs.Run) error {
+func writeEvent(ctx context.Context, run *testRun) error {
 	return run.CompleteInTx(ctx, func(tx *gorm.DB) error {
 		return tx.Exec(`INSERT INTO events (org_id, type, entity_type, idempotency_key) VALUES (?, 'job.done', 'job', ?)`,
 			run.Job.OrgID, fmt.Sprintf("job:%d", run.Job.ID)).Error
@@ -81,8 +82,8 @@ func TestBatchesShareOneTransaction(t *testing.T) {
 	b := setup(t)
 	batched := b.enqueueN(t, "write", 40)
 	solo := b.enqueueN(t, "solo", 6)
-	b.start(t, runtime.Config{Concurrency: 2, BatchSize: 8, BatchTypes: []string{"write"}, PollInterval: 50 * time.Millisecond},
-		map[string]jobs.Handler{"write": writeEvent, "solo": writeEvent})
+	b.startShared(t, []string{"write"}, runtime.Config{Concurrency: 2, BatchSize: 8, PollInterval: 50 * time.Millisecond},
+		map[string]handler{"write": writeEvent, "solo": writeEvent})
 	for _, id := range append(batched, solo...) {
 		b.waitStatus(t, id, jobs.StatusCompleted, 10*time.Second)
 	}
@@ -115,8 +116,8 @@ func TestBatchFailureRunsJobsAlone(t *testing.T) {
 	ids := b.enqueueN(t, "write", 12)
 	bad := ids[5]
 	var c calls
-	b.start(t, runtime.Config{Concurrency: 1, BatchSize: 12, BatchTypes: []string{"write"}, PollInterval: 50 * time.Millisecond},
-		map[string]jobs.Handler{"write": func(ctx context.Context, run *jobs.Run) error {
+	b.startShared(t, []string{"write"}, runtime.Config{Concurrency: 1, BatchSize: 12, PollInterval: 50 * time.Millisecond},
+		map[string]handler{"write": func(ctx context.Context, run *testRun) error {
 			c.add(run.Job.ID)
 			if run.Job.ID == bad {
 				return run.CompleteInTx(ctx, func(tx *gorm.DB) error {
@@ -163,9 +164,9 @@ func TestBatchLeaseLost(t *testing.T) {
 	ids := b.enqueueN(t, "write", 6)
 	stolen := ids[2]
 	var c calls
-	b.start(t, runtime.Config{Concurrency: 1, BatchSize: 6, BatchTypes: []string{"write"}, PollInterval: 50 * time.Millisecond,
+	b.startShared(t, []string{"write"}, runtime.Config{Concurrency: 1, BatchSize: 6, PollInterval: 50 * time.Millisecond,
 		LockTimeout: time.Hour, ReaperInterval: time.Hour},
-		map[string]jobs.Handler{"write": func(ctx context.Context, run *jobs.Run) error {
+		map[string]handler{"write": func(ctx context.Context, run *testRun) error {
 			if c.add(run.Job.ID) == 1 && run.Job.ID == stolen {
 				// Another claim takes the job over while this attempt runs.
 				if _, err := b.db.Pool.Exec(ctx, `UPDATE jobs SET locked_by = 'thief' WHERE id = $1`, run.Job.ID); err != nil {
@@ -200,10 +201,10 @@ func TestSpareJobsAreNotHoarded(t *testing.T) {
 	first := b.enqueueN(t, "write", 1)[0]
 	release := make(chan struct{})
 	started := make(chan int64, 10)
-	b.start(t, runtime.Config{Concurrency: 1, BatchSize: 8, BatchTypes: []string{"write"}, PollInterval: 50 * time.Millisecond},
-		map[string]jobs.Handler{
+	b.startShared(t, []string{"write"}, runtime.Config{Concurrency: 1, BatchSize: 8, PollInterval: 50 * time.Millisecond},
+		map[string]handler{
 			"write": writeEvent,
-			"slow": func(ctx context.Context, run *jobs.Run) error {
+			"slow": func(ctx context.Context, run *testRun) error {
 				started <- run.Job.ID
 				<-release
 				return nil
@@ -232,10 +233,10 @@ func TestSpareJobsAreNotHoarded(t *testing.T) {
 	}
 }
 
-// TestBatchHandler proves a type's BatchHandler does the work of a whole batch in its
-// transaction (each job's write committing with its completion), and that when it fails or
-// panics the batch is rolled back and its jobs run one at a time through the type's Handler.
-func TestBatchHandler(t *testing.T) {
+// TestBatchWork proves a Shared kind's Work does the work of a whole batch in its transaction
+// (each job's write committing with its completion), and that when it fails or panics the batch
+// is rolled back and its jobs run again one at a time, each a batch of one.
+func TestBatchWork(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ids := b.enqueueN(t, "write", 30)
@@ -243,49 +244,97 @@ func TestBatchHandler(t *testing.T) {
 	var perJob, batches calls
 	panicked := false
 	var mu sync.Mutex
-	b.start(t, runtime.Config{Concurrency: 1, BatchSize: 10, BatchTypes: []string{"write"}, PollInterval: 50 * time.Millisecond,
-		BatchHandlers: map[string]jobs.BatchHandler{"write": func(ctx context.Context, batch *jobs.Batch) error {
-			batches.add(0)
-			mu.Lock()
-			first := !panicked
-			panicked = true
-			mu.Unlock()
-			if first {
-				panic("the first batch panics")
+	work := func(ctx context.Context, tx *jobs.Batch, js []jobs.Attempt[testArgs[kWrite]]) error {
+		if len(js) == 1 {
+			perJob.add(js[0].ID)
+			return writeEvent(ctx, &testRun{Job: js[0].Job, tx: tx})
+		}
+		batches.add(0)
+		mu.Lock()
+		first := !panicked
+		panicked = true
+		mu.Unlock()
+		if first {
+			panic("the first batch panics")
+		}
+		for _, j := range js {
+			if j.ID == bad {
+				return errors.New("a job this batch refuses")
 			}
-			for _, run := range batch.Runs() {
-				if run.Job.ID == bad {
-					return errors.New("a job this batch handler leaves to the Handler")
+		}
+		return tx.Exec(ctx, func(db *gorm.DB) error {
+			for _, j := range js {
+				if err := db.Exec(`INSERT INTO events (org_id, type, entity_type, idempotency_key) VALUES (?, 'job.done', 'job', ?)`,
+					j.OrgID, fmt.Sprintf("job:%d", j.ID)).Error; err != nil {
+					return err
 				}
 			}
-			return batch.Exec(ctx, func(tx *gorm.DB) error {
-				for _, run := range batch.Runs() {
-					if err := tx.Exec(`INSERT INTO events (org_id, type, entity_type, idempotency_key) VALUES (?, 'job.done', 'job', ?)`,
-						run.Job.OrgID, fmt.Sprintf("job:%d", run.Job.ID)).Error; err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-		}}},
-		map[string]jobs.Handler{"write": func(ctx context.Context, run *jobs.Run) error {
-			perJob.add(run.Job.ID)
-			return writeEvent(ctx, run)
-		}})
+			return nil
+		})
+	}
+	b.startKinds(t, runtime.Config{Concurrency: 1, BatchSize: 10, PollInterval: 50 * time.Millisecond},
+		jobs.NewKind(jobs.Shared, work))
 	perTx := map[string]int{}
 	for _, id := range ids {
 		b.waitStatus(t, id, jobs.StatusCompleted, 10*time.Second)
 		perTx[b.txOf(t, id)]++
 	}
-	require.GreaterOrEqual(t, batches.get(0), 3, "the batch handler ran, a panic did not stop the runtime")
-	require.Equal(t, 1, perJob.get(bad), "the refused batch ran through the Handler")
-	byHandler := 0
+	require.GreaterOrEqual(t, batches.get(0), 3, "the batch work ran, a panic did not stop the runtime")
+	require.Equal(t, 1, perJob.get(bad), "the refused batch ran job by job")
+	byJob := 0
 	for _, id := range ids {
-		byHandler += perJob.get(id)
+		byJob += perJob.get(id)
 	}
-	require.Less(t, byHandler, len(ids), "the other batches ran through the batch handler")
-	require.GreaterOrEqual(t, byHandler, 2, "the panicked batch and the refused one ran job by job")
+	require.Less(t, byJob, len(ids), "the other batches ran whole")
+	require.GreaterOrEqual(t, byJob, 2, "the panicked batch and the refused one ran job by job")
 	require.Less(t, len(perTx), len(ids))
 	require.Equal(t, 30.0, b.counter(t, "crm_jobs_completed_total"))
 	require.Zero(t, b.counter(t, "crm_jobs_failed_total"))
+}
+
+// TestUndecodablePayloadFailsAlone proves that a job whose payload its kind cannot decode is
+// dead-lettered at once, alone: the other jobs of its batch complete together.
+func TestUndecodablePayloadFailsAlone(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	nj := make([]jobs.NewJob, 6)
+	for i := range nj {
+		nj[i] = jobs.NewJob{OrgID: b.org, Type: "write", IdempotencyKey: fmt.Sprintf("decode-%d", i)}
+	}
+	nj[3].Payload = json.RawMessage(`[1, 2]`)
+	ids, err := b.queue.Enqueue(t.Context(), b.db.Gorm, nj...)
+	require.NoError(t, err)
+	var sizes []int
+	var mu sync.Mutex
+	b.startKinds(t, runtime.Config{Concurrency: 1, BatchSize: 10, PollInterval: 50 * time.Millisecond},
+		jobs.NewKind(jobs.Shared, func(ctx context.Context, tx *jobs.Batch, js []jobs.Attempt[testArgs[kWrite]]) error {
+			mu.Lock()
+			sizes = append(sizes, len(js))
+			mu.Unlock()
+			for _, j := range js {
+				if err := writeEvent(ctx, &testRun{Job: j.Job, tx: tx}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	for i, id := range ids {
+		if i == 3 {
+			b.waitStatus(t, id, jobs.StatusFailed, 10*time.Second)
+			continue
+		}
+		b.waitStatus(t, id, jobs.StatusCompleted, 10*time.Second)
+	}
+	r := b.job(t, ids[3])
+	require.Contains(t, *r.LastError, "write payload")
+	require.Equal(t, 1, r.Attempts)
+	mu.Lock()
+	worked := 0
+	for _, n := range sizes {
+		worked += n
+	}
+	mu.Unlock()
+	require.Equal(t, 5, worked, "the five others were worked, each once")
+	require.Equal(t, 5.0, b.counter(t, "crm_jobs_completed_total"))
+	require.Equal(t, 1.0, b.counter(t, "crm_jobs_dead_lettered_total"))
 }

@@ -1,13 +1,13 @@
-// Package runtime is the worker pool: it claims jobs in batches, runs their handlers on
-// WORKER_CONCURRENCY goroutines, completes them in batches, renews leases, reaps expired leases
+// Package runtime is the worker pool: it claims jobs in batches, works them through their kinds
+// (jobs.Kind) on WORKER_CONCURRENCY goroutines, completes them in batches, renews leases, reaps expired leases
 // of dead workers, prunes finished jobs, and drains gracefully on shutdown.
 //
 // # Wake-up
 //
 // An idle runtime sleeps until a NOTIFY on jobs_inserted (sent by the jobs insert trigger at
-// commit, or by a jobs.Waker right after the commit of a handler's transaction or an intake
-// delivery, see migration 000010) or the fallback poll (WORKER_POLL_INTERVAL_MS), whichever comes first, so a fresh job
-// starts within milliseconds and a lost notification costs at most one poll interval (R11).
+// commit, or by a jobs.Waker right after the commit of a job's transaction or an intake delivery
+// that inserted jobs, see jobs.InsertedSQL) or the fallback poll (WORKER_POLL_INTERVAL_MS),
+// whichever comes first, so a fresh job starts within milliseconds and a lost notification costs at most one poll interval (R11).
 //
 // # Leases (R5)
 //
@@ -21,17 +21,20 @@
 //
 // # Batches
 //
-// Jobs of the types in Config.BatchTypes run in batches: the claimed jobs of one type and org,
-// up to Config.BatchSize, share one transaction (jobs.Batch) and one slot, one handler after the
-// other, and commit together with their completions. While the queue's head holds batched types
-// (the last claim had one) a claim asks for BatchSize jobs per free slot, and takes only jobs
-// of the oldest job's type when that type is batched (jobs.Queue.ClaimForBatches), so that
-// batches fill; the jobs of other types it cannot start at once are handed back unclaimed
-// (jobs.Queue.Unclaim), not hoarded. A batch that fails in any way (a handler error, a lost
-// lease, the commit) is rolled back and its jobs run again one at a time, so a failure, a retry
-// or a dead letter is always one job's own. A type with a batch handler (Config.BatchHandlers,
-// jobs.BatchHandler) has it do the whole batch at once, under one context that a lost lease of
-// any of the batch's attempts cancels; the others run their Handler once per job.
+// The runtime alone groups jobs. Jobs of a jobs.Shared kind run in batches: the claimed jobs of
+// one kind and org, up to Config.BatchSize, go to one call of the kind's work, under one context
+// that a lost lease of any of them cancels, in one transaction (jobs.Batch) and one slot, and
+// commit together with their completions. Jobs of a jobs.Alone kind run one per slot. While the
+// queue's head holds shared kinds (the last claim had one) a claim asks for BatchSize jobs per
+// free slot, and takes only jobs of the oldest job's kind when that kind is shared
+// (jobs.Queue.ClaimForBatches), so that batches fill; the jobs of other kinds it cannot start at
+// once are handed back unclaimed (jobs.Queue.Unclaim), not hoarded.
+//
+// Before the work, each job's payload is decoded into its kind's arguments; a job whose payload
+// does not decode is dead-lettered alone. A batch that fails in any way (an error or panic of the
+// work, a lost lease, the commit) is rolled back and its jobs run again one at a time, each a
+// batch of one, so a failure, a retry or a dead letter is always one job's own. Work that wrote
+// nothing (it never opened its transaction) is completed by the background completer.
 //
 // # Shutdown
 //

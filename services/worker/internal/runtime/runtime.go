@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,25 +30,20 @@ type Config struct {
 	ReaperInterval time.Duration
 	// Retention is how long completed jobs are kept before the pruner deletes them.
 	Retention time.Duration
-	// BatchSize is the most jobs of one type and org run in one transaction (jobs.Batch); 1 runs
-	// every job alone. BatchTypes are the job types that may be batched: those whose handlers
-	// make no slow calls, since a batch's transaction stays open across its jobs.
-	BatchSize  int
-	BatchTypes []string
-	// BatchHandlers do the work of a whole batch of their type at once (jobs.BatchHandler); a
-	// batched type without one runs its Handler once per job of the batch.
-	BatchHandlers map[string]jobs.BatchHandler
+	// BatchSize is the most jobs of one Shared kind and org worked in one call and one
+	// transaction (jobs.Batch); 1 runs every job alone.
+	BatchSize int
 }
 
 // Runtime is one worker process's pool.
 type Runtime struct {
-	cfg      Config
-	db       *db.DB
-	queue    *jobs.Queue
-	handlers map[string]jobs.Handler
-	batched  map[string]bool // the job types that may run in a batch
-	log      *zap.Logger
-	m        *metrics
+	cfg     Config
+	db      *db.DB
+	queue   *jobs.Queue
+	kinds   map[string]jobs.Kind
+	batched []string // the kinds whose jobs may share a batch (jobs.Shared, BatchSize > 1)
+	log     *zap.Logger
+	m       *metrics
 
 	inflight atomic.Int64  // units (a job or a batch) claimed and not yet handed back
 	wake     chan struct{} // a notification or poll: there may be new jobs
@@ -61,11 +57,13 @@ type Runtime struct {
 type attempt struct {
 	job    *jobs.Job
 	cancel context.CancelFunc // nil until the handler starts
+	batch  *jobs.Batch        // the transaction it runs in, once it runs
 	lost   atomic.Bool        // the lease was found gone
 }
 
-// New returns a runtime that runs handlers (by job type) on the queue.
-func New(cfg Config, d *db.DB, queue *jobs.Queue, handlers map[string]jobs.Handler, log *zap.Logger, reg prometheus.Registerer) *Runtime {
+// New returns a runtime that works the jobs of kinds on the queue; a job of any other kind fails
+// permanently. It panics when two kinds share a name.
+func New(cfg Config, d *db.DB, queue *jobs.Queue, kinds []jobs.Kind, log *zap.Logger, reg prometheus.Registerer) *Runtime {
 	if d == nil || queue == nil || log == nil || reg == nil {
 		panic("runtime.New: nil dependency")
 	}
@@ -94,21 +92,28 @@ func New(cfg Config, d *db.DB, queue *jobs.Queue, handlers map[string]jobs.Handl
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 1
 	}
-	batched := make(map[string]bool, len(cfg.BatchTypes))
-	for _, t := range cfg.BatchTypes {
-		batched[t] = cfg.BatchSize > 1
+	byName := make(map[string]jobs.Kind, len(kinds))
+	var batched []string
+	for _, k := range kinds {
+		if _, dup := byName[k.Name()]; dup {
+			panic("runtime.New: job kind " + k.Name() + " registered twice")
+		}
+		byName[k.Name()] = k
+		if k.Shared() && cfg.BatchSize > 1 {
+			batched = append(batched, k.Name())
+		}
 	}
 	return &Runtime{
-		cfg:      cfg,
-		db:       d,
-		queue:    queue,
-		handlers: handlers,
-		batched:  batched,
-		log:      log.Named("runtime").With(zap.String("worker", cfg.WorkerID)),
-		m:        newMetrics(reg),
-		wake:     make(chan struct{}, 1),
-		freed:    make(chan struct{}, 1),
-		held:     map[int64]*attempt{},
+		cfg:     cfg,
+		db:      d,
+		queue:   queue,
+		kinds:   byName,
+		batched: batched,
+		log:     log.Named("runtime").With(zap.String("worker", cfg.WorkerID)),
+		m:       newMetrics(reg),
+		wake:    make(chan struct{}, 1),
+		freed:   make(chan struct{}, 1),
+		held:    map[int64]*attempt{},
 	}
 }
 
@@ -251,7 +256,7 @@ func (r *Runtime) claim(ctx context.Context, n int, wide bool) ([]*jobs.Job, err
 	claimID := jobs.NewClaimID(r.cfg.WorkerID)
 	if wide {
 		// Batches fill when a claim takes one type.
-		return r.queue.ClaimForBatches(cctx, claimID, n, r.cfg.BatchTypes)
+		return r.queue.ClaimForBatches(cctx, claimID, n, r.batched)
 	}
 	return r.queue.Claim(cctx, claimID, n)
 }
@@ -267,9 +272,9 @@ func (r *Runtime) handBack(claimed []*jobs.Job) {
 	r.log.Info("jobs claimed during shutdown handed back", zap.Int("jobs", len(claimed)))
 }
 
-// group splits claimed jobs, in claim order, into units: jobs of a batched type are gathered by
-// type and org into batches of up to BatchSize, any other job is a unit of its own. Units of
-// batched types are all kept (a slot runs each soon); the other units are kept while there are
+// group splits claimed jobs, in claim order, into units: jobs of a Shared kind are gathered by
+// kind and org into batches of up to BatchSize, any other job is a unit of its own. Units of
+// batched kinds are all kept (a slot runs each soon); the other units are kept while there are
 // fewer units than free slots, and the rest is returned as spare, to be released at once rather
 // than hoarded. anyBatched reports whether any claimed job is of a batched type.
 func (r *Runtime) group(claimed []*jobs.Job, free int) (units [][]*jobs.Job, spare []*jobs.Job, anyBatched bool) {
@@ -279,7 +284,7 @@ func (r *Runtime) group(claimed []*jobs.Job, free int) (units [][]*jobs.Job, spa
 	}
 	open := map[key]int{} // the unit still filling for a type and org
 	for _, j := range claimed {
-		if !r.batched[j.Type] {
+		if !slices.Contains(r.batched, j.Type) {
 			if len(units) < free {
 				units = append(units, []*jobs.Job{j})
 			} else {
@@ -336,88 +341,157 @@ func (r *Runtime) dispatch(ctx context.Context, units [][]*jobs.Job, work chan<-
 // execute runs units until work is closed.
 func (r *Runtime) execute(runCtx context.Context, work <-chan []*attempt, comp *completer) {
 	for u := range work {
-		if len(u) == 1 {
-			r.runOne(runCtx, u[0], comp)
-		} else {
-			r.runBatch(runCtx, u, comp)
-		}
+		r.runUnit(runCtx, u, comp)
 		r.slotFreed()
 	}
 }
 
-// runBatch runs the attempts of one batch in one transaction (jobs.Batch), one after the other,
-// and commits them together. When any of them fails, or lost its lease, the batch is rolled
-// back and each of its jobs runs again alone (runOne), where a failure is that job's own: the
-// others' writes were not kept, and handlers are idempotent.
-func (r *Runtime) runBatch(runCtx context.Context, atts []*attempt, comp *completer) {
+// runUnit works the attempts of one unit (one kind and org): it decodes their payloads, fails
+// each job whose payload does not decode permanently and alone, and works the rest in one call
+// of the kind's Work and one transaction. When that fails, or any attempt lost its lease, the
+// batch is rolled back and each of its jobs runs again alone (runOne), where a failure is that
+// job's own: the others' writes were not kept, and work is idempotent.
+func (r *Runtime) runUnit(runCtx context.Context, atts []*attempt, comp *completer) {
+	kind, ok := r.kinds[atts[0].job.Type]
+	if !ok {
+		for _, a := range atts {
+			r.fail(a, jobs.Permanentf("no handler registered for job type %q", a.job.Type), 0, r.jobLog(a.job))
+			r.m.running.Dec()
+		}
+		return
+	}
+	good := make([]*attempt, 0, len(atts))
+	args := make([]any, 0, len(atts))
+	for _, a := range atts {
+		v, err := kind.Decode(a.job)
+		if err != nil {
+			r.fail(a, err, 0, r.jobLog(a.job))
+			r.m.running.Dec()
+			continue
+		}
+		good = append(good, a)
+		args = append(args, v)
+	}
+	switch len(good) {
+	case 0:
+		return
+	case 1:
+		r.runOne(runCtx, kind, good[0], args[0], comp)
+		return
+	}
+	if err := r.runBatch(runCtx, kind, good, args, comp); err != nil {
+		r.log.Info("job batch rolled back; running its jobs one at a time",
+			zap.String("job_type", kind.Name()), zap.Int("jobs", len(good)), zap.Error(err))
+		for i, a := range good {
+			r.runOne(runCtx, kind, a, args[i], comp)
+		}
+	}
+}
+
+// runBatch works the attempts of one batch in one call of the kind's Work, under one context
+// that a lost lease of any of them cancels, and commits them together (or, when the work wrote
+// nothing, hands them to the completer). On any failure it rolls the batch back and returns why.
+func (r *Runtime) runBatch(runCtx context.Context, kind jobs.Kind, atts []*attempt, args []any, comp *completer) error {
 	claimed := make([]*jobs.Job, len(atts))
 	for i, a := range atts {
 		claimed[i] = a.job
 	}
 	b, err := r.queue.NewBatch(claimed)
-	if err == nil {
-		err = r.callBatch(runCtx, b, atts)
+	if err != nil {
+		return fmt.Errorf("new batch: %w", err)
 	}
-	if err == nil {
-		for i, run := range b.Runs() {
-			r.m.duration.WithLabelValues(run.Job.Type).Observe(run.Elapsed().Seconds())
-			r.m.completed.WithLabelValues(run.Job.Type).Inc()
-			r.forget(atts[i].job.ID)
-		}
-		r.m.running.Sub(float64(len(atts)))
-		return
-	}
-	r.log.Info("job batch rolled back; running its jobs one at a time",
-		zap.String("job_type", atts[0].job.Type), zap.Int("jobs", len(atts)), zap.Error(err))
+	ctx, cancel := context.WithTimeout(runCtx, r.cfg.JobTimeout)
+	defer cancel()
+	defer b.Rollback(context.WithoutCancel(ctx))
+	r.mu.Lock()
 	for _, a := range atts {
-		r.runOne(runCtx, a, comp)
+		a.cancel, a.batch = cancel, b
 	}
-}
-
-// callBatch runs b's handlers and commits b; on any failure it rolls b back and returns why.
-func (r *Runtime) callBatch(runCtx context.Context, b *jobs.Batch, atts []*attempt) error {
-	ctx, cancelAll := context.WithTimeout(runCtx, r.cfg.JobTimeout)
-	defer cancelAll()
-	defer b.Rollback(ctx)
-	if bh := r.cfg.BatchHandlers[atts[0].job.Type]; bh != nil {
-		if err := r.callBatchHandler(ctx, bh, b, atts); err != nil {
-			return err
-		}
-	} else {
-		for i, run := range b.Runs() {
-			jctx, cancel := r.begin(ctx, atts[i])
-			run.Begin()
-			err := r.call(jctx, run, func() *zap.Logger { return r.jobLog(run.Job) })
-			run.Finish()
+	r.mu.Unlock()
+	for _, a := range atts {
+		if a.lost.Load() {
+			b.LeaseLost()
 			cancel()
-			if err != nil {
-				return fmt.Errorf("job %d: %w", run.Job.ID, err)
-			}
 		}
+	}
+	for _, run := range b.Runs() {
+		run.Begin()
+	}
+	err = r.work(ctx, kind, b, claimed, args)
+	for _, run := range b.Runs() {
+		run.Finish()
+	}
+	if err != nil {
+		return fmt.Errorf("batch of %d %s jobs: %w", len(atts), kind.Name(), err)
 	}
 	for _, a := range atts {
 		if a.lost.Load() {
 			return fmt.Errorf("job %d: %w", a.job.ID, jobs.ErrLeaseLost)
 		}
 	}
-	return b.Commit(ctx)
+	if !b.Opened() {
+		// Nothing written: the completer completes them with others.
+		for i, run := range b.Runs() {
+			if !comp.add(jobs.Completion{Job: run.Job, Duration: run.Elapsed()}) {
+				r.jobLog(atts[i].job).Warn("job finished after shutdown released it; it will run again")
+			}
+			r.m.duration.WithLabelValues(run.Job.Type).Observe(run.Elapsed().Seconds())
+		}
+		r.m.running.Sub(float64(len(atts)))
+		return nil
+	}
+	if err := b.Commit(ctx); err != nil {
+		return err
+	}
+	for i, run := range b.Runs() {
+		r.m.duration.WithLabelValues(run.Job.Type).Observe(run.Elapsed().Seconds())
+		r.m.completed.WithLabelValues(run.Job.Type).Inc()
+		r.forget(atts[i].job.ID)
+	}
+	r.m.running.Sub(float64(len(atts)))
+	return nil
 }
 
-func (r *Runtime) runOne(runCtx context.Context, a *attempt, comp *completer) {
+// runOne works one attempt alone: a batch of one, in its own transaction, whose failure is the
+// job's own (retried, or dead-lettered).
+func (r *Runtime) runOne(runCtx context.Context, kind jobs.Kind, a *attempt, arg any, comp *completer) {
 	job := a.job
 	// The attempt's logger is built only when it logs, which a successful attempt never does
 	// (building it eagerly cost about a tenth of the runtime's CPU per noop job).
 	log := func() *zap.Logger { return r.jobLog(job) }
 	jctx, cancel := r.begin(runCtx, a)
-	run := r.queue.NewRun(job)
-	err := r.call(jctx, run, log)
+	b, err := r.queue.NewBatch([]*jobs.Job{job})
+	var run *jobs.Run
+	if err == nil {
+		r.mu.Lock()
+		a.batch = b
+		r.mu.Unlock()
+		if a.lost.Load() {
+			b.LeaseLost()
+		}
+		run = b.Runs()[0]
+		run.Begin()
+		err = r.work(jctx, kind, b, []*jobs.Job{job}, []any{arg})
+		run.Finish()
+	}
+	committed := false
+	if err == nil && b.Opened() && !a.lost.Load() {
+		err = b.Commit(jctx)
+		committed = err == nil
+	}
+	if b != nil {
+		b.Rollback(context.WithoutCancel(jctx))
+	}
 	cancel()
-	elapsed := run.Elapsed()
+	var elapsed time.Duration
+	if run != nil {
+		elapsed = run.Elapsed()
+	}
 	r.m.duration.WithLabelValues(job.Type).Observe(elapsed.Seconds())
 
 	switch {
-	case err == nil && run.Completed():
-		// Committed with the handler's writes: authoritative, whatever the heartbeat saw since.
+	case committed:
+		// Committed with the work's writes: authoritative, whatever the heartbeat saw since.
 		r.m.completed.WithLabelValues(job.Type).Inc()
 		r.forget(job.ID)
 	case a.lost.Load() || errors.Is(err, jobs.ErrLeaseLost):
@@ -425,7 +499,7 @@ func (r *Runtime) runOne(runCtx context.Context, a *attempt, comp *completer) {
 		log().Warn("job lease lost; attempt dropped", zap.NamedError("handler_error", err))
 		r.forget(job.ID)
 	case err == nil:
-		// Held until the completer has committed it.
+		// Nothing written: held until the completer has committed it.
 		if !comp.add(jobs.Completion{Job: job, Duration: elapsed}) {
 			log().Warn("job finished after shutdown released it; it will run again")
 		}
@@ -438,38 +512,16 @@ func (r *Runtime) runOne(runCtx context.Context, a *attempt, comp *completer) {
 	r.m.running.Dec()
 }
 
-// callBatchHandler runs bh over the whole batch b, under one context that a lost lease of any
-// of its attempts cancels, turning a panic into an error. Each attempt's run time is the
-// handler's.
-func (r *Runtime) callBatchHandler(ctx context.Context, bh jobs.BatchHandler, b *jobs.Batch, atts []*attempt) (err error) {
-	bctx, cancel := context.WithTimeout(ctx, r.cfg.JobTimeout)
-	defer cancel()
-	r.mu.Lock()
-	for _, a := range atts {
-		a.cancel = cancel
-	}
-	r.mu.Unlock()
-	for _, a := range atts {
-		if a.lost.Load() {
-			cancel()
-		}
-	}
-	for _, run := range b.Runs() {
-		run.Begin()
-	}
+// work calls the kind's Work, turning a panic into an error (logged with its stack).
+func (r *Runtime) work(ctx context.Context, kind jobs.Kind, b *jobs.Batch, claimed []*jobs.Job, args []any) (err error) {
 	defer func() {
-		for _, run := range b.Runs() {
-			run.Finish()
-		}
 		if p := recover(); p != nil {
-			r.log.Error("batch handler panicked", zap.String("job_type", atts[0].job.Type), zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
-			err = fmt.Errorf("batch handler panicked: %v", p)
+			r.log.Error("job handler panicked", zap.String("job_type", kind.Name()), zap.Int("jobs", len(claimed)),
+				zap.Int64("job_id", claimed[0].ID), zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+			err = fmt.Errorf("handler panicked: %v", p)
 		}
 	}()
-	if err := bh(bctx, b); err != nil {
-		return fmt.Errorf("batch of %d %s jobs: %w", len(atts), atts[0].job.Type, err)
-	}
-	return nil
+	return kind.Work(ctx, b, claimed, args)
 }
 
 // begin makes the context of attempt a's handler (parent, limited to JOB_TIMEOUT_MS) and gives
@@ -490,21 +542,6 @@ func (r *Runtime) begin(parent context.Context, a *attempt) (context.Context, co
 // jobLog is the logger of one attempt.
 func (r *Runtime) jobLog(job *jobs.Job) *zap.Logger {
 	return r.log.With(zap.String("job_type", job.Type), zap.Int64("job_id", job.ID), zap.Int("attempt", job.Attempt))
-}
-
-// call runs the handler, turning a panic into an error (logged with its stack).
-func (r *Runtime) call(ctx context.Context, run *jobs.Run, log func() *zap.Logger) (err error) {
-	h, ok := r.handlers[run.Job.Type]
-	if !ok {
-		return jobs.Permanentf("no handler registered for job type %q", run.Job.Type)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			log().Error("job handler panicked", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
-			err = fmt.Errorf("handler panicked: %v", p)
-		}
-	}()
-	return h(ctx, run)
 }
 
 func (r *Runtime) fail(a *attempt, cause error, elapsed time.Duration, log *zap.Logger) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -60,13 +61,30 @@ type started struct {
 	once   sync.Once
 }
 
-// start runs a runtime over handlers until the test ends (or stop is called).
-func (b *bundle) start(t *testing.T, cfg runtime.Config, handlers map[string]jobs.Handler) *started {
+// start runs a runtime over handlers, each the kind of its name, alone, until the test ends (or
+// stop is called).
+func (b *bundle) start(t *testing.T, cfg runtime.Config, handlers map[string]handler) *started {
+	t.Helper()
+	return b.startShared(t, nil, cfg, handlers)
+}
+
+// startShared is start with the kinds named by shared sharing their transactions.
+func (b *bundle) startShared(t *testing.T, shared []string, cfg runtime.Config, handlers map[string]handler) *started {
+	t.Helper()
+	kinds := make([]jobs.Kind, 0, len(handlers))
+	for name, h := range handlers {
+		kinds = append(kinds, kindOf(name, jobs.Sharing(slices.Contains(shared, name)), h))
+	}
+	return b.startKinds(t, cfg, kinds...)
+}
+
+// startKinds runs a runtime over kinds until the test ends (or stop is called).
+func (b *bundle) startKinds(t *testing.T, cfg runtime.Config, kinds ...jobs.Kind) *started {
 	t.Helper()
 	if cfg.WorkerID == "" {
 		cfg.WorkerID = "test-" + uuid.NewString()[:8]
 	}
-	rt := runtime.New(cfg, b.db, b.queue, handlers, zaptest.NewLogger(t), b.reg)
+	rt := runtime.New(cfg, b.db, b.queue, kinds, zaptest.NewLogger(t), b.reg)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &started{cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -191,7 +209,7 @@ func receive[T any](t *testing.T, ch <-chan T, within time.Duration, what string
 }
 
 // ok is a handler that succeeds at once.
-func ok(context.Context, *jobs.Run) error { return nil }
+func ok(context.Context, *testRun) error { return nil }
 
 // TestPanicIsAFailedAttempt proves a handler panic is recorded as an ordinary failed attempt
 // (back to pending for a retry, last_error and a 'failed' job_logs row naming the panic) and
@@ -199,8 +217,8 @@ func ok(context.Context, *jobs.Run) error { return nil }
 func TestPanicIsAFailedAttempt(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.start(t, runtime.Config{Concurrency: 2, PollInterval: 50 * time.Millisecond}, map[string]jobs.Handler{
-		"boom": func(context.Context, *jobs.Run) error { panic("kaboom in handler") },
+	b.start(t, runtime.Config{Concurrency: 2, PollInterval: 50 * time.Millisecond}, map[string]handler{
+		"boom": func(context.Context, *testRun) error { panic("kaboom in handler") },
 		"ok":   ok,
 	})
 
@@ -234,8 +252,8 @@ func TestJobTimeoutCancelsHandler(t *testing.T) {
 	ended := make(chan error, 1)
 	var began, deadline time.Time
 	var hasDeadline bool
-	b.start(t, runtime.Config{Concurrency: 1, PollInterval: 50 * time.Millisecond, JobTimeout: timeout}, map[string]jobs.Handler{
-		"hang": func(ctx context.Context, _ *jobs.Run) error {
+	b.start(t, runtime.Config{Concurrency: 1, PollInterval: 50 * time.Millisecond, JobTimeout: timeout}, map[string]handler{
+		"hang": func(ctx context.Context, _ *testRun) error {
 			began = time.Now()
 			deadline, hasDeadline = ctx.Deadline()
 			<-ctx.Done()
@@ -272,16 +290,16 @@ func TestGracefulShutdown(t *testing.T) {
 	startedCh := make(chan int64, 8)
 	cancelled := make(chan int64, 8)
 	proceed := make(chan struct{})
-	s := b.start(t, runtime.Config{Concurrency: 4, PollInterval: 50 * time.Millisecond, ShutdownGrace: grace}, map[string]jobs.Handler{
+	s := b.start(t, runtime.Config{Concurrency: 4, PollInterval: 50 * time.Millisecond, ShutdownGrace: grace}, map[string]handler{
 		// slow outlives the grace.
-		"slow": func(ctx context.Context, run *jobs.Run) error {
+		"slow": func(ctx context.Context, run *testRun) error {
 			startedCh <- run.Job.ID
 			<-ctx.Done()
 			cancelled <- run.Job.ID
 			return ctx.Err()
 		},
 		// quick finishes as soon as the shutdown has begun, well inside the grace.
-		"quick": func(ctx context.Context, run *jobs.Run) error {
+		"quick": func(ctx context.Context, run *testRun) error {
 			startedCh <- run.Job.ID
 			select {
 			case <-proceed:
@@ -340,8 +358,8 @@ func TestNotifyWakesIdleRuntime(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	startedCh := make(chan int64, 4)
-	b.start(t, runtime.Config{Concurrency: 2, PollInterval: time.Minute}, map[string]jobs.Handler{
-		"ok": func(_ context.Context, run *jobs.Run) error { startedCh <- run.Job.ID; return nil },
+	b.start(t, runtime.Config{Concurrency: 2, PollInterval: time.Minute}, map[string]handler{
+		"ok": func(_ context.Context, run *testRun) error { startedCh <- run.Job.ID; return nil },
 	})
 	eventually(t, 10*time.Second, "the runtime to LISTEN", func() bool {
 		var n int
@@ -368,7 +386,7 @@ WHERE datname = current_database() AND pid <> pg_backend_pid() AND query = 'LIST
 func TestCompleteInTx(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	insertEvent := func(ctx context.Context, run *jobs.Run, fail bool) error {
+	insertEvent := func(ctx context.Context, run *testRun, fail bool) error {
 		return run.CompleteInTx(ctx, func(tx *gorm.DB) error {
 			err := tx.Exec(`INSERT INTO events (org_id, type, entity_type, idempotency_key) VALUES (?, 'job.done', 'job', ?)`,
 				run.Job.OrgID, fmt.Sprintf("job:%d", run.Job.ID)).Error
@@ -378,9 +396,9 @@ func TestCompleteInTx(t *testing.T) {
 			return errors.New("failing after the write")
 		})
 	}
-	b.start(t, runtime.Config{Concurrency: 2, PollInterval: 50 * time.Millisecond}, map[string]jobs.Handler{
-		"write":      func(ctx context.Context, run *jobs.Run) error { return insertEvent(ctx, run, false) },
-		"write_fail": func(ctx context.Context, run *jobs.Run) error { return insertEvent(ctx, run, true) },
+	b.start(t, runtime.Config{Concurrency: 2, PollInterval: 50 * time.Millisecond}, map[string]handler{
+		"write":      func(ctx context.Context, run *testRun) error { return insertEvent(ctx, run, false) },
+		"write_fail": func(ctx context.Context, run *testRun) error { return insertEvent(ctx, run, true) },
 	})
 
 	id := b.enqueue(t, "write")
@@ -421,9 +439,9 @@ func TestLostLeaseStopsHandler(t *testing.T) {
 		PollInterval:   50 * time.Millisecond,
 		LockTimeout:    time.Second, // heartbeat every 250 ms
 		ReaperInterval: time.Hour,
-	}, map[string]jobs.Handler{
+	}, map[string]handler{
 		// complete waits for its lease to be found lost, then still tries to complete.
-		"complete": func(ctx context.Context, run *jobs.Run) error {
+		"complete": func(ctx context.Context, run *testRun) error {
 			startedCh <- run.Job.ID
 			<-ctx.Done()
 			cancelled <- ctx.Err()
@@ -434,14 +452,14 @@ func TestLostLeaseStopsHandler(t *testing.T) {
 			return err
 		},
 		// ignore waits for the cancellation, then claims success.
-		"ignore": func(ctx context.Context, run *jobs.Run) error {
+		"ignore": func(ctx context.Context, run *testRun) error {
 			startedCh <- run.Job.ID
 			<-ctx.Done()
 			cancelled <- ctx.Err()
 			return nil
 		},
 		// quick reports success right after the theft, before any heartbeat can notice.
-		"quick": func(_ context.Context, run *jobs.Run) error {
+		"quick": func(_ context.Context, run *testRun) error {
 			startedCh <- run.Job.ID
 			<-stolen
 			return nil
@@ -490,13 +508,13 @@ func TestRuntimeRecoversAfterRenewalOutage(t *testing.T) {
 		PollInterval:   50 * time.Millisecond,
 		LockTimeout:    time.Second, // heartbeat every 250 ms, give up after 500 ms
 		ReaperInterval: time.Hour,
-	}, map[string]jobs.Handler{
-		"hold": func(ctx context.Context, _ *jobs.Run) error {
+	}, map[string]handler{
+		"hold": func(ctx context.Context, _ *testRun) error {
 			<-ctx.Done()
 			abandoned <- ctx.Err()
 			return ctx.Err()
 		},
-		"check": func(ctx context.Context, _ *jobs.Run) error { return ctx.Err() },
+		"check": func(ctx context.Context, _ *testRun) error { return ctx.Err() },
 	})
 
 	held := b.enqueue(t, "hold")

@@ -1,0 +1,61 @@
+package catalog_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"example.com/crm/pkg/call"
+	"example.com/crm/pkg/catalog"
+	"example.com/crm/pkg/deal"
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/org"
+)
+
+// TestCatalogIsWhole proves that every mapped event and every seeded cron task names a kind
+// of the catalog, and that no kind is declared twice.
+func TestCatalogIsWhole(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, catalog.New().Check())
+}
+
+// TestCheckRefusesUnknownKinds proves that Check names a mapping or a cron task whose kind is not
+// in the catalog, and a kind declared twice.
+func TestCheckRefusesUnknownKinds(t *testing.T) {
+	t.Parallel()
+	c := catalog.New()
+	c.Kinds = append(c.Kinds, call.AnalyzeCallArgs{})
+	c.EventJobs = append(c.EventJobs, events.Map(deal.EventWon, unbuilt{}))
+	c.CronTasks = append(c.CronTasks, org.CronTask{Name: "weekly report", JobType: "generate_weekly_report", Cron: "0 7 * * 1"})
+	err := c.Check()
+	require.ErrorContains(t, err, `job kind "analyze_call" is declared twice`)
+	require.ErrorContains(t, err, `event deal.won maps to job kind "create_invoice", which has no handler`)
+	require.ErrorContains(t, err, `cron task "weekly report" names job kind "generate_weekly_report", which has no handler`)
+}
+
+// TestDealWonMapsToNothing proves that deal.won enqueues no job until the kinds it will
+// trigger are built, and that no cron task is seeded.
+func TestDealWonMapsToNothing(t *testing.T) {
+	t.Parallel()
+	c := catalog.New()
+	for _, m := range c.EventJobs {
+		require.NotEqual(t, deal.EventWon, m.Event)
+	}
+	require.Empty(t, c.CronTasks)
+	require.Equal(t, []events.Mapping{events.Map(deal.EventStalled, deal.NudgeDealArgs{})}, deal.EventJobs())
+}
+
+// TestCheckWorked proves that CheckWorked names a kind without a handler and a handler
+// without a kind.
+func TestCheckWorked(t *testing.T) {
+	t.Parallel()
+	c := catalog.New()
+	require.NoError(t, c.CheckWorked(c.KindNames()))
+	err := c.CheckWorked(append(c.KindNames()[1:], "ghost"))
+	require.ErrorContains(t, err, `job kind "noop" has no handler`)
+	require.ErrorContains(t, err, `handler of job kind "ghost" is not in the catalog`)
+}
+
+type unbuilt struct{}
+
+func (unbuilt) Kind() string { return "create_invoice" }

@@ -1,0 +1,44 @@
+package deal
+
+import (
+	"fmt"
+
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/jobs"
+)
+
+// The event types of deals (and EventUpdated, in payload.go).
+const (
+	EventCreated      = "deal.created"
+	EventStageChanged = "deal.stage_changed"
+	EventWon          = "deal.won"
+	EventLost         = "deal.lost"
+	EventStalled      = "deal.stalled"
+)
+
+// KindNudgeDeal is the job kind that nudges the lead of a stalled deal.
+const KindNudgeDeal = "nudge_deal"
+
+// NudgeDealArgs are the arguments of nudge_deal: the deal.stalled event that caused it (its data
+// is a StalledPayload).
+type NudgeDealArgs struct{ events.JobPayload }
+
+// Kind is nudge_deal.
+func (NudgeDealArgs) Kind() string { return KindNudgeDeal }
+
+// Check refuses an event that is not about a deal.
+func (a NudgeDealArgs) Check() error {
+	if a.EntityID == nil || a.EntityType != EntityType {
+		return fmt.Errorf("event %d is not about a deal", a.EventID)
+	}
+	return nil
+}
+
+// EventJobs are the jobs the deal events enqueue: a stalled deal is nudged. deal.won maps to
+// nothing until the invoice and contract kinds exist.
+func EventJobs() []events.Mapping {
+	return []events.Mapping{events.Map(EventStalled, NudgeDealArgs{})}
+}
+
+// JobKinds are the deal job kinds.
+func JobKinds() []jobs.Args { return []jobs.Args{NudgeDealArgs{}} }
