@@ -3,6 +3,7 @@ package integrity
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,44 +24,36 @@ var keyset = page.Desc(
 // of a tenant transaction. A cursor that is not one of this list's is apperr.BadRequest.
 func List(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f Filter, p page.Request) (page.Page[Alert], error) {
 	limit := p.Clamped()
-	pos, err := keyset.Position(p.Cursor)
-	if err != nil {
-		return page.Page[Alert]{}, err
-	}
-
-	q := tx.WithContext(ctx).Table("integrity_alerts").
-		Select("org_id, id, check_name, severity, entity_type, entity_id, detail, detected_at, resolved_at").
-		Where("org_id = ?", orgID)
+	var b strings.Builder
+	var args db.Args
+	b.WriteString(listAlertsSQL + args.Add(orgID))
 	if f.Open != nil {
 		if *f.Open {
-			q = q.Where("resolved_at IS NULL")
+			b.WriteString(openOnlySQL)
 		} else {
-			q = q.Where("resolved_at IS NOT NULL")
+			b.WriteString(resolvedOnlySQL)
 		}
 	}
 	if f.Severity != "" {
-		q = q.Where("severity = ?", f.Severity)
+		b.WriteString(severitySQL + args.Add(f.Severity))
 	}
-	var args db.Marks
-	if after := pos.After(&args); after != "" {
-		q = q.Where(after, args...)
-	}
-	rows, err := q.Order(keyset.Order()).Limit(limit + 1).Rows()
+	tail, err := keyset.Tail(p.Cursor, limit, &args)
 	if err != nil {
-		return page.Page[Alert]{}, fmt.Errorf("list integrity alerts: %w", err)
+		return page.Page[Alert]{}, err
 	}
-	defer func() { _ = rows.Close() }()
+	b.WriteString(tail)
 	var out []Alert
-	for rows.Next() {
+	err = db.Each(ctx, tx, func(row db.Row) error {
 		var a Alert
 		var detail []byte
-		if err := rows.Scan(&a.OrgID, &a.ID, &a.CheckName, &a.Severity, &a.EntityType, &a.EntityID, &detail, &a.DetectedAt, &a.ResolvedAt); err != nil {
-			return page.Page[Alert]{}, fmt.Errorf("list integrity alerts: scan: %w", err)
+		if err := row.Scan(&a.OrgID, &a.ID, &a.CheckName, &a.Severity, &a.EntityType, &a.EntityID, &detail, &a.DetectedAt, &a.ResolvedAt); err != nil {
+			return fmt.Errorf("scan: %w", err)
 		}
 		a.Detail = detail
 		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, b.String(), args...)
+	if err != nil {
 		return page.Page[Alert]{}, fmt.Errorf("list integrity alerts: %w", err)
 	}
 	return keyset.Page(out, limit), nil
