@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"gorm.io/gorm"
 
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/jobs"
 )
 
@@ -25,17 +26,18 @@ type Result struct {
 
 // Scheduler enqueues due cron slots and scheduled tasks.
 type Scheduler struct {
-	g     *gorm.DB
+	d     *db.DB
 	queue *jobs.Queue
 	log   *zap.Logger
 }
 
-// New returns a Scheduler over g (a cross-org handle: the scheduler is system work).
-func New(g *gorm.DB, queue *jobs.Queue, log *zap.Logger) *Scheduler {
-	if g == nil || queue == nil || log == nil {
+// New returns a Scheduler on d. Its transactions are not scoped to an org: the scheduler is
+// system work over the schedules of every org.
+func New(d *db.DB, queue *jobs.Queue, log *zap.Logger) *Scheduler {
+	if d == nil || queue == nil || log == nil {
 		panic("schedule.New: nil dependency")
 	}
-	return &Scheduler{g: g, queue: queue, log: log}
+	return &Scheduler{d: d, queue: queue, log: log}
 }
 
 // maxLookback bounds how far back a task's missed slots are searched.
@@ -60,7 +62,7 @@ type cronRow struct {
 // one transaction: the jobs and the advanced schedule commit together.
 func (s *Scheduler) Tick(ctx context.Context) (Result, error) {
 	var res Result
-	err := s.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.d.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
 		if res.CronFired, res.Invalid, err = s.fireCron(ctx, tx); err != nil {
 			return err
@@ -74,13 +76,17 @@ func (s *Scheduler) Tick(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
+// fireCron enqueues the latest due slot of each enabled cron task and advances the tasks that
+// fired, one statement for all of them at each step.
 func (s *Scheduler) fireCron(ctx context.Context, tx *gorm.DB) (fired, invalid int, err error) {
-	var rows []cronRow
-	err = tx.Raw(`SELECT org_id, id, job_type, cron_expr, timezone, payload, last_slot_at, created_at, now() AS now
-		FROM cron_tasks WHERE enabled ORDER BY org_id, id FOR UPDATE SKIP LOCKED`).Scan(&rows).Error
+	rows, err := db.Select[cronRow](ctx, tx, dueCronTasksSQL)
 	if err != nil {
 		return 0, 0, fmt.Errorf("load cron tasks: %w", err)
 	}
+	var batch []jobs.NewJob
+	// Ids go as [16]byte, the binary form pgx encodes in an array without a detour through text.
+	var orgs, ids [][16]byte
+	var slots []time.Time
 	for _, r := range rows {
 		slot, ok, err := LatestSlot(r.CronExpr, r.Timezone, startOf(r), r.Now)
 		if err != nil {
@@ -93,17 +99,19 @@ func (s *Scheduler) fireCron(ctx context.Context, tx *gorm.DB) (fired, invalid i
 			continue
 		}
 		key := "cron:" + r.ID.String() + ":" + strconv.FormatInt(slot.Unix(), 10)
-		if _, err := s.queue.Enqueue(ctx, tx, jobs.NewJob{
-			OrgID: r.OrgID, Type: r.JobType, Payload: slotPayload(r.Payload, slot), IdempotencyKey: key,
-		}); err != nil {
-			return 0, 0, fmt.Errorf("enqueue cron task %s: %w", r.ID, err)
-		}
-		if err := tx.Exec(`UPDATE cron_tasks SET last_slot_at = ? WHERE org_id = ? AND id = ?`, slot, r.OrgID, r.ID).Error; err != nil {
-			return 0, 0, fmt.Errorf("advance cron task %s: %w", r.ID, err)
-		}
-		fired++
+		batch = append(batch, jobs.NewJob{OrgID: r.OrgID, Type: r.JobType, Payload: slotPayload(r.Payload, slot), IdempotencyKey: key})
+		orgs, ids, slots = append(orgs, r.OrgID), append(ids, r.ID), append(slots, slot)
 	}
-	return fired, invalid, nil
+	if len(batch) == 0 {
+		return 0, invalid, nil
+	}
+	if _, err := s.queue.Enqueue(ctx, tx, batch...); err != nil {
+		return 0, 0, fmt.Errorf("enqueue %d cron tasks: %w", len(batch), err)
+	}
+	if _, err := db.Exec(ctx, tx, advanceCronTasksSQL, orgs, ids, slots); err != nil {
+		return 0, 0, fmt.Errorf("advance %d cron tasks: %w", len(batch), err)
+	}
+	return len(batch), invalid, nil
 }
 
 // startOf is the instant after which a task's next slot is looked for.
@@ -158,19 +166,9 @@ type scheduledRow struct {
 	Payload []byte
 }
 
+// moveScheduled enqueues up to scheduledBatch one-off tasks whose time has come.
 func (s *Scheduler) moveScheduled(ctx context.Context, tx *gorm.DB) (int, error) {
-	var rows []scheduledRow
-	err := tx.Raw(`
-WITH due AS (
-    SELECT org_id, id FROM scheduled_tasks
-    WHERE status = 'pending' AND run_at <= now()
-    ORDER BY run_at
-    LIMIT ?
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE scheduled_tasks t SET status = 'enqueued', enqueued_at = now()
-FROM due WHERE t.org_id = due.org_id AND t.id = due.id
-RETURNING t.org_id, t.id, t.job_type, t.payload`, scheduledBatch).Scan(&rows).Error
+	rows, err := db.Select[scheduledRow](ctx, tx, takeDueScheduledSQL, scheduledBatch)
 	if err != nil {
 		return 0, fmt.Errorf("take due scheduled tasks: %w", err)
 	}

@@ -65,7 +65,7 @@ func setup(t *testing.T) bundle {
 	t.Helper()
 	d, _ := dbtest.NewDB(t)
 	q := jobs.New(d, jobs.Config{})
-	return bundle{d: d, sched: schedule.New(d.Gorm, q, zaptest.NewLogger(t))}
+	return bundle{d: d, sched: schedule.New(d, q, zaptest.NewLogger(t))}
 }
 
 func count(t *testing.T, d *db.DB, query string, args ...any) int {

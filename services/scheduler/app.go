@@ -25,7 +25,7 @@ func serve(ctx context.Context, env cli.Env) error {
 	defer d.Close()
 	reg := httpx.NewRegistry()
 	queue := jobs.New(d, jobs.Config{BaseDelay: env.Config.Jobs.BaseDelay, MaxAttempts: env.Config.Jobs.MaxAttempts})
-	sched := schedule.New(d.Gorm, queue, env.Log.Named("schedule"))
+	sched := schedule.New(d, queue, env.Log.Named("schedule"))
 	components := []lifecycle.Component{cli.OpsComponent(env, d, reg)}
 	if env.Config.Scheduler.Enabled {
 		t := newTicker(sched, env.Config.Scheduler.PollInterval, env.Log, reg)
