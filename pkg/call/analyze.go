@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
-	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
@@ -45,14 +44,11 @@ type AnalyzeResult struct {
 // events' keys name the call, so a rerun can never emit them twice.
 func (s *Service) Analyze(ctx context.Context, orgID, id uuid.UUID, commit Commit) (AnalyzeResult, error) {
 	var cur Call
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		var err error
-		cur, err = getCall(tx, orgID, id, false)
-		return err
-	})
+	found := false
+	err := s.d.Read(ctx, orgID, func(b *db.Batch) { queueGetCall(b, orgID, id, &cur, &found) })
 	skip := ""
 	switch {
-	case apperr.Is(err, apperr.NotFound):
+	case err == nil && !found:
 		skip = "call not found"
 	case err != nil:
 		return AnalyzeResult{}, fmt.Errorf("analyse call %s: %w", id, err)
@@ -77,11 +73,11 @@ func (s *Service) Analyze(ctx context.Context, orgID, id uuid.UUID, commit Commi
 	out := AnalyzeResult{Analysis: a}
 	err = commit(ctx, func(tx *gorm.DB) error {
 		out.Escalated, out.Skipped = false, ""
-		locked, err := getCall(tx, orgID, id, true)
+		locked, err := lockCall(ctx, tx, orgID, id)
 		if err != nil {
 			return err
 		}
-		stored, err := storeAnalysis(tx, orgID, id, a)
+		stored, err := storeAnalysis(ctx, tx, orgID, id, a)
 		if err != nil {
 			return err
 		}
@@ -117,16 +113,17 @@ func (s *Service) Analyze(ctx context.Context, orgID, id uuid.UUID, commit Commi
 // skipped. It only touches the leads' priority and timeline, never a deal or an invoice.
 func (s *Service) Escalate(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID) ([]lead.EscalationResult, error) {
 	out := make([]lead.EscalationResult, len(ids))
+	calls, err := getCalls(ctx, tx, orgID, ids)
+	if err != nil {
+		return nil, err
+	}
 	var es []lead.Escalation
 	var of []int // the call of each escalation
 	for i, id := range ids {
-		c, err := getCall(tx, orgID, id, false)
-		if apperr.Is(err, apperr.NotFound) {
+		c, ok := calls[id]
+		if !ok {
 			out[i] = lead.EscalationResult{Skipped: "call not found"}
 			continue
-		}
-		if err != nil {
-			return nil, err
 		}
 		es, of = append(es, s.escalation(c)), append(of, i)
 	}

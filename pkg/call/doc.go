@@ -1,5 +1,5 @@
 // Package call is the call domain: sales calls booked with a lead, their status machine
-// (status.go), the gorm queries on the calls table (store.go), the use cases the API and the
+// (status.go), its statements (queries.go) and their reads and writes (store.go), the use cases the API and the
 // worker run (service.go, analyze.go) and the call analysers (analysis.go, builtin.go, ai.go).
 //
 // # Calls

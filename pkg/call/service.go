@@ -33,7 +33,7 @@ type Options struct {
 // Service holds the call use cases. Each runs in one tenant transaction of the org it is given;
 // every change emits its event in that transaction, with actor as the event's actor.
 type Service struct {
-	db        *gorm.DB
+	d         *db.DB
 	emit      events.EmitFunc
 	leads     *lead.Service
 	analyzer  Analyzer
@@ -42,14 +42,14 @@ type Service struct {
 	Now func() time.Time
 }
 
-// NewService returns the use cases on g, emitting through emitter, changing the calls' leads
-// through leads. g, emitter and leads are required; a threshold outside 0..100 panics, as a
+// NewService returns the use cases on d, emitting through emitter, changing the calls' leads
+// through leads. d, emitter and leads are required; a threshold outside 0..100 panics, as a
 // constructor does with a bad dependency.
-func NewService(g *gorm.DB, emitter *events.Emitter, leads *lead.Service, o Options) *Service {
-	if g == nil || emitter == nil || leads == nil {
+func NewService(d *db.DB, emitter *events.Emitter, leads *lead.Service, o Options) *Service {
+	if d == nil || emitter == nil || leads == nil {
 		panic("call.NewService: nil dependency")
 	}
-	s := &Service{db: g, emit: emitter.About(EntityType), leads: leads, analyzer: o.Analyzer, threshold: DefaultBuyingSignalThreshold}
+	s := &Service{d: d, emit: emitter.About(EntityType), leads: leads, analyzer: o.Analyzer, threshold: DefaultBuyingSignalThreshold}
 	if s.analyzer == nil {
 		s.analyzer = Builtin{}
 	}
@@ -100,7 +100,7 @@ func (s *Service) Book(ctx context.Context, orgID uuid.UUID, actor string, b Boo
 	}
 	b.ScheduledAt = b.ScheduledAt.UTC().Truncate(time.Microsecond)
 	var out Call
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
+	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
 		id := uuid.New()
 		booked, err := s.leads.BookCalls(ctx, tx, orgID, actor, []lead.CallBooking{{LeadID: b.LeadID,
 			Reason: fmt.Sprintf("call %s booked for %s", id, b.ScheduledAt.Format(time.RFC3339))}})
@@ -113,7 +113,7 @@ func (s *Service) Book(ctx context.Context, orgID uuid.UUID, actor string, b Boo
 			return err
 		}
 		l := booked[0]
-		if out, err = insertCallID(tx, orgID, id, b); err != nil {
+		if out, err = insertCall(ctx, tx, orgID, id, b); err != nil {
 			return err
 		}
 		if _, err := s.leads.RecordCallActivities(ctx, tx, orgID, actor, []lead.CallActivity{{
@@ -137,13 +137,12 @@ func (s *Service) Book(ctx context.Context, orgID uuid.UUID, actor string, b Boo
 // Get returns the org's call id; a missing or other org's call is apperr.NotFound.
 func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Call, error) {
 	var out Call
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		var err error
-		out, err = getCall(tx, orgID, id, false)
-		return err
-	})
-	if err != nil {
+	found := false
+	if err := s.d.Read(ctx, orgID, func(b *db.Batch) { queueGetCall(b, orgID, id, &out, &found) }); err != nil {
 		return Call{}, fmt.Errorf("get call: %w", err)
+	}
+	if !found {
+		return Call{}, fmt.Errorf("get call: %w", notFound(id))
 	}
 	return out, nil
 }
@@ -158,19 +157,15 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page
 	if err := checkFilter(f); err != nil {
 		return page.Page[Call]{}, err
 	}
-	var out page.Page[Call]
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		rows, err := listCalls(tx, orgID, f)
-		if err != nil {
-			return err
-		}
-		out = keysets[f.Sort].Page(rows, f.Page.Limit)
-		return nil
-	})
+	q, args, err := listCalls(orgID, f)
 	if err != nil {
 		return page.Page[Call]{}, fmt.Errorf("list calls: %w", err)
 	}
-	return out, nil
+	var rows []Call
+	if err := s.d.Read(ctx, orgID, func(b *db.Batch) { queueListCalls(b, q, args, &rows) }); err != nil {
+		return page.Page[Call]{}, fmt.Errorf("list calls: %w", err)
+	}
+	return keysets[f.Sort].Page(rows, f.Page.Limit), nil
 }
 
 func badParam(name, message string) error {
@@ -241,8 +236,8 @@ func (s *Service) change(ctx context.Context, orgID uuid.UUID, actor string, id 
 	decorate func(p *ChangedPayload), act lead.CallActivity,
 ) (Call, error) {
 	var out Call
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		cur, err := getCall(tx, orgID, id, true)
+	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		cur, err := lockCall(ctx, tx, orgID, id)
 		if err != nil {
 			return err
 		}
@@ -250,7 +245,7 @@ func (s *Service) change(ctx context.Context, orgID uuid.UUID, actor string, id 
 			return apperr.Errorf(apperr.Conflict, "a call in status %s cannot move to %s", cur.Status, to).
 				With("currentStatus", cur.Status).With("allowed", Allowed(cur.Status))
 		}
-		if out, err = setStatus(tx, orgID, id, to, c); err != nil {
+		if out, err = setStatus(ctx, tx, orgID, id, to, c); err != nil {
 			return err
 		}
 		if to == StatusNoShow {

@@ -39,7 +39,7 @@ func setup(t *testing.T, analyzer call.Analyzer) *bundle {
 	leads := lead.NewService(d.Gorm, em)
 	return &bundle{d: d, super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme"), em: em,
 		leads: leads,
-		calls: call.NewService(d.Gorm, em, leads, call.Options{Analyzer: analyzer, BuyingSignalThreshold: &threshold})}
+		calls: call.NewService(d, em, leads, call.Options{Analyzer: analyzer, BuyingSignalThreshold: &threshold})}
 }
 
 func (b *bundle) count(t *testing.T, sql string, args ...any) int {

@@ -1,6 +1,6 @@
 // Package deal is the deal domain: the Deal of a converted lead, its enforced stage machine with
 // per-stage default probabilities (stage.go), money and the weighted value computed on read
-// (money.go), the queries on the deals table (store.go), the pipeline sums of
+// (money.go), its statements (queries.go) and their reads and writes (store.go), the pipeline sums of
 // GET /analytics/pipeline (pipeline.go; without a window they are read from
 // deal_pipeline_totals, which triggers on deals keep exact in every writing transaction,
 // migration 000011) and the use cases the API and the worker call (service.go, nudge.go).

@@ -47,39 +47,6 @@ type CurrencySum struct {
 	WeightedValue json.Number `json:"weightedValue"`
 }
 
-// pipelineSQL sums the org's open deals per stage and currency. Each deal's weighted value is
-// rounded as WeightedValue rounds it, in the same bigint arithmetic on the generated
-// probability_bp (migration 000009): value = q × 10,000 + r, weighted = q × bp +
-// (r × bp + 5,000) / 10,000, exact for every value (no term exceeds 10^15) and halves rounded
-// up, i.e. away from zero for the non-negative values deals have. sum(bigint) is numeric, so the
-// sums are exact however large they grow.
-const pipelineSQL = `SELECT stage, currency, count(*), sum(deal_value)::text,
-	sum((deal_value / 10000) * probability_bp + ((deal_value % 10000) * probability_bp + 5000) / 10000)::text
-FROM deals
-WHERE org_id = $1 AND stage IN ('discovery', 'proposal', 'negotiation')
-	AND ($2::timestamptz IS NULL OR created_at >= $2) AND ($3::timestamptz IS NULL OR created_at < $3)
-GROUP BY stage, currency
-ORDER BY currency`
-
-// pipelinePlanSQL steers the scan (pipelineSQL, the pipeline with a from/to window) to the
-// covering index of the open deals (migration 000009): the planner, seeing that most of an org's
-// deals are open, prefers a sequential scan of the heap, which measured twice as slow (the rows
-// are wide and the stage has to be compared on each); and it runs without parallel workers,
-// which cost more than they save when many requests run at once. Both settings end with the
-// transaction. The unfiltered pipeline (pipelineTotalsSQL) does not need them.
-const pipelinePlanSQL = `SELECT set_config('enable_seqscan', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)`
-
-// pipelineTotalsSQL reads the org's open pipeline without a window from deal_pipeline_totals
-// (migration 000011): per open stage and currency the count and the two sums, kept by triggers
-// on deals in the transaction of every change, each deal's weighted value rounded as in
-// pipelineSQL. It reads at most three rows per currency the org has used, however many deals it
-// has, instead of every open deal. Rows whose count fell to 0 are kept by the triggers and
-// skipped here, so the answer is the scan's: a group appears when it has deals.
-const pipelineTotalsSQL = `SELECT stage, currency, deal_count, value_sum::text, weighted_sum::text
-FROM deal_pipeline_totals
-WHERE org_id = $1 AND deal_count > 0
-ORDER BY currency, stage`
-
 // Pipeline returns the org's open pipeline for f. Without From and To it reads the maintained
 // totals (pipelineTotalsSQL: a few rows, whatever the number of deals); with either it sums the
 // deals created in the window (pipelineSQL, an index-only scan of the org's open deals). Both
@@ -118,7 +85,7 @@ func (s *Service) Pipeline(ctx context.Context, orgID uuid.UUID, f PipelineFilte
 		out.Stages[i].Currencies = append(out.Stages[i].Currencies, c)
 		return nil
 	}
-	err := s.read(ctx, orgID, func(b *db.Batch) {
+	err := s.d.Read(ctx, orgID, func(b *db.Batch) {
 		if from == nil && to == nil {
 			b.Rows(sumRow, pipelineTotalsSQL, db.UUID(orgID))
 			return

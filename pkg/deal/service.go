@@ -21,34 +21,18 @@ import (
 // reads (Get, List, Pipeline) run in a read-only tenant transaction sent in one round trip
 // (db.DB.Read).
 type Service struct {
-	db    *gorm.DB
-	read  func(ctx context.Context, orgID uuid.UUID, queue func(b *db.Batch)) error
+	d     *db.DB
 	emit  events.EmitFunc
 	leads *lead.Service
 }
 
-// NewService returns the use cases on g, emitting through emitter, changing the deals' leads
-// through leads. Its reads borrow g's connections (db.GormReadTx); NewServiceDB saves that
-// layer.
-func NewService(g *gorm.DB, emitter *events.Emitter, leads *lead.Service) *Service {
-	if g == nil || emitter == nil || leads == nil {
+// NewService returns the use cases on d, emitting through emitter, changing the deals' leads
+// through leads. All three are required.
+func NewService(d *db.DB, emitter *events.Emitter, leads *lead.Service) *Service {
+	if d == nil || emitter == nil || leads == nil {
 		panic("deal.NewService: nil dependency")
 	}
-	read := func(ctx context.Context, orgID uuid.UUID, queue func(b *db.Batch)) error {
-		return db.GormReadTx(ctx, g, orgID, queue)
-	}
-	return &Service{db: g, read: read, emit: emitter.About(EntityType), leads: leads}
-}
-
-// NewServiceDB is NewService on d, with the reads on d's pgx pool directly (db.DB.Read), as
-// the api runs it.
-func NewServiceDB(d *db.DB, emitter *events.Emitter, leads *lead.Service) *Service {
-	if d == nil {
-		panic("deal.NewServiceDB: nil database")
-	}
-	s := NewService(d.Gorm, emitter, leads)
-	s.read = d.Read
-	return s
+	return &Service{d: d, emit: emitter.About(EntityType), leads: leads}
 }
 
 // Create stores a deal of the live lead in.LeadID and converts the lead, in one transaction:
@@ -86,7 +70,7 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 		d.Probability = *in.Probability
 	}
 	var out Deal
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
+	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
 		conv, err := s.leads.Convert(ctx, tx, orgID, actor, []lead.Conversion{{LeadID: in.LeadID, Reason: "deal " + d.ID.String() + " created"}})
 		switch {
 		case apperr.Is(err, apperr.NotFound):
@@ -116,7 +100,7 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Deal, error) {
 	var out Deal
 	found := false
-	if err := s.read(ctx, orgID, func(b *db.Batch) { queueGetDeal(b, orgID, id, &out, &found) }); err != nil {
+	if err := s.d.Read(ctx, orgID, func(b *db.Batch) { queueGetDeal(b, orgID, id, &out, &found) }); err != nil {
 		return Deal{}, fmt.Errorf("get deal: %w", err)
 	}
 	if !found {
@@ -151,7 +135,7 @@ func (s *Service) Update(ctx context.Context, orgID uuid.UUID, actor string, id 
 		return Deal{}, invalid(fields...)
 	}
 	var out Deal
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
+	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
 		cur, err := lockDeal(ctx, tx, orgID, id)
 		if err != nil {
 			return err
@@ -256,7 +240,7 @@ func (s *Service) ChangeStage(ctx context.Context, orgID uuid.UUID, actor string
 		return Deal{}, invalid(fields...)
 	}
 	var out Deal
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
+	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
 		cur, err := lockDeal(ctx, tx, orgID, id)
 		if err != nil {
 			return err
@@ -298,12 +282,12 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page
 	if err := checkFilter(f); err != nil {
 		return page.Page[Deal]{}, err
 	}
-	q, args, err := listDealsSQL(orgID, f)
+	q, args, err := listDeals(orgID, f)
 	if err != nil {
 		return page.Page[Deal]{}, fmt.Errorf("list deals: %w", err)
 	}
 	rows := make([]Deal, 0, f.Page.Limit+1)
-	if err := s.read(ctx, orgID, func(b *db.Batch) { queueListDeals(b, q, args, &rows) }); err != nil {
+	if err := s.d.Read(ctx, orgID, func(b *db.Batch) { queueListDeals(b, q, args, &rows) }); err != nil {
 		return page.Page[Deal]{}, fmt.Errorf("list deals: %w", err)
 	}
 	return keysets[f.Sort].Page(rows, f.Page.Limit), nil

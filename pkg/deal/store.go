@@ -1,16 +1,13 @@
 package deal
 
-// The queries of the deal domain. Each filters org_id itself, under row-level security as a
-// second guard. The writes run on the connection of the gorm transaction they are given (a
-// tenant transaction of db.Tx) through database/sql; the hot reads (one deal, a page of deals,
-// the pipeline sums) are queued on a db.Batch that db.DB.Read sends with its tenant transaction
-// in a single round trip. Both scan the same columns into the same pgtype values, which both
+// The reads and writes of the deals table (their statements are in queries.go). The writes run
+// in the transaction they are given (db.Each); the hot reads (one deal, a page of deals, the
+// pipeline sums) are queued on a db.Batch that db.DB.Read sends with its tenant transaction in
+// a single round trip. Both scan the same columns into the same db value types, which both
 // drivers fill without reflection.
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -23,17 +20,7 @@ import (
 	"example.com/crm/pkg/page"
 )
 
-// dealColumns are the columns of a Deal, in dealScan order. The probability is read as whole
-// basis points (probability_bp, generated from the numeric(5,4) column: exact) and the date as
-// its ISO text.
-const dealColumns = `id, lead_id, title, deal_value, currency, stage, probability_bp,
-	to_char(expected_close_date, 'YYYY-MM-DD'), lost_reason, stage_changed_at, won_at, lost_at, version,
-	created_at, updated_at`
-
 func notFound(id uuid.UUID) error { return apperr.Errorf(apperr.NotFound, "deal %s not found", id) }
-
-// rowScanner is a row of either driver: *sql.Row, *sql.Rows, pgx.Row or pgx.Rows.
-type rowScanner interface{ Scan(dest ...any) error }
 
 // dealScan receives rows of dealColumns.
 type dealScan struct {
@@ -56,7 +43,7 @@ func newDealScan() *dealScan {
 }
 
 // scan reads the current row into a new Deal, with its times in UTC and its weighted value.
-func (s *dealScan) scan(row rowScanner) (Deal, error) {
+func (s *dealScan) scan(row db.Row) (Deal, error) {
 	s.d = Deal{}
 	if err := row.Scan(s.dest...); err != nil {
 		return Deal{}, err // the callers say what they were reading
@@ -85,21 +72,23 @@ func (s *dealScan) scan(row rowScanner) (Deal, error) {
 	return d, nil
 }
 
-// queryDeal runs a statement that returns at most one deal on tx's connection; found is false
-// when it returned none.
+// queryDeal runs a statement that returns at most one deal in tx; found is false when it
+// returned none.
 func queryDeal(ctx context.Context, tx *gorm.DB, q string, args ...any) (Deal, bool, error) {
-	d, err := newDealScan().scan(db.Conn(tx).QueryRowContext(ctx, q, args...))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Deal{}, false, nil
-	}
+	var d Deal
+	found := false
+	s := newDealScan()
+	err := db.Each(ctx, tx, func(row db.Row) error {
+		var err error
+		d, err = s.scan(row)
+		found = err == nil
+		return err
+	}, q, args...)
 	if err != nil {
 		return Deal{}, false, err
 	}
-	return d, true, nil
+	return d, found, nil
 }
-
-// getDealSQL reads the org's deal by its primary key: the read of GET /deals/{id}.
-const getDealSQL = `SELECT ` + dealColumns + ` FROM deals WHERE org_id = $1 AND id = $2`
 
 // queueGetDeal queues the read of the org's deal id into out; found reports whether there is
 // one. A missing deal is not an error of the batch.
@@ -117,7 +106,7 @@ func queueGetDeal(b *db.Batch, orgID, id uuid.UUID, out *Deal, found *bool) {
 // lockDeal returns the org's deal id with its row locked until the transaction ends, so that
 // changes of one deal serialise. A missing deal is apperr.NotFound.
 func lockDeal(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID) (Deal, error) {
-	d, found, err := queryDeal(ctx, tx, getDealSQL+` FOR UPDATE`, orgID, id)
+	d, found, err := queryDeal(ctx, tx, lockDealSQL, orgID, id)
 	if err != nil {
 		return Deal{}, fmt.Errorf("lock deal: %w", err)
 	}
@@ -129,10 +118,7 @@ func lockDeal(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID) (Deal, erro
 
 // insertDeal inserts d (with its id) and returns it as stored.
 func insertDeal(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, d Deal) (Deal, error) {
-	out, _, err := queryDeal(ctx, tx, `INSERT INTO deals (org_id, id, lead_id, title, deal_value, currency, stage,
-	probability, expected_close_date)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::numeric / 10000, $9::date)
-RETURNING `+dealColumns,
+	out, _, err := queryDeal(ctx, tx, insertDealSQL,
 		orgID, d.ID, d.LeadID, d.Title, d.DealValue, d.Currency, string(d.Stage), int32(d.Probability), d.ExpectedCloseDate)
 	if err != nil {
 		return Deal{}, fmt.Errorf("insert deal: %w", err)
@@ -142,10 +128,7 @@ RETURNING `+dealColumns,
 
 // updateFields writes the editable fields of d and moves the version on by one.
 func updateFields(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, d Deal) (Deal, error) {
-	out, found, err := queryDeal(ctx, tx, `UPDATE deals SET title = $3, deal_value = $4, currency = $5,
-	probability = $6::numeric / 10000, expected_close_date = $7::date, version = version + 1
-WHERE org_id = $1 AND id = $2
-RETURNING `+dealColumns,
+	out, found, err := queryDeal(ctx, tx, updateDealSQL,
 		orgID, d.ID, d.Title, d.DealValue, d.Currency, int32(d.Probability), d.ExpectedCloseDate)
 	if err != nil {
 		return Deal{}, fmt.Errorf("update deal: %w", err)
@@ -159,12 +142,7 @@ RETURNING `+dealColumns,
 // setStage moves the deal to stage to with its default probability, stamps stage_changed_at
 // (and won_at or lost_at when it closes), records the lost reason and moves the version on.
 func setStage(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, to Stage, lostReason *string) (Deal, error) {
-	out, found, err := queryDeal(ctx, tx, `UPDATE deals SET stage = $3, probability = $4::numeric / 10000,
-	stage_changed_at = now(), lost_reason = $5, version = version + 1,
-	won_at = CASE WHEN $3 = 'won' THEN now() ELSE won_at END,
-	lost_at = CASE WHEN $3 = 'lost' THEN now() ELSE lost_at END
-WHERE org_id = $1 AND id = $2
-RETURNING `+dealColumns,
+	out, found, err := queryDeal(ctx, tx, setStageSQL,
 		orgID, id, string(to), int32(DefaultProbability(to)), lostReason)
 	if err != nil {
 		return Deal{}, fmt.Errorf("set deal stage: %w", err)
@@ -191,20 +169,20 @@ var keysets = func() map[Sort]page.Keyset[Deal] {
 	})
 }()
 
-// listDealsSQL is the statement that reads up to f.Page.Limit+1 deals after the cursor.
-func listDealsSQL(orgID uuid.UUID, f ListFilter) (string, []any, error) {
+// listDeals builds the statement that reads up to f.Page.Limit+1 deals after the cursor.
+func listDeals(orgID uuid.UUID, f ListFilter) (string, []any, error) {
 	ks := keysets[f.Sort]
 	var b strings.Builder
 	var a db.Args
-	b.WriteString(`SELECT ` + dealColumns + ` FROM deals WHERE org_id = ` + a.Add(db.UUID(orgID)))
+	b.WriteString(listDealsSQL + a.Add(db.UUID(orgID)))
 	if f.Stage != "" {
-		b.WriteString(` AND stage = ` + a.Add(string(f.Stage)))
+		b.WriteString(stageIsSQL + a.Add(string(f.Stage)))
 	}
 	if f.LeadID != nil {
-		b.WriteString(` AND lead_id = ` + a.Add(db.UUID(*f.LeadID)))
+		b.WriteString(leadIsSQL + a.Add(db.UUID(*f.LeadID)))
 	}
 	if f.MinValue != nil {
-		b.WriteString(` AND deal_value >= ` + a.Add(*f.MinValue))
+		b.WriteString(minValueSQL + a.Add(*f.MinValue))
 	}
 	tail, err := ks.Tail(f.Page.Cursor, f.Page.Limit, &a)
 	if err != nil {
@@ -213,7 +191,7 @@ func listDealsSQL(orgID uuid.UUID, f ListFilter) (string, []any, error) {
 	return b.String() + tail, a, nil
 }
 
-// queueListDeals queues the read of a page of deals (listDealsSQL) into out.
+// queueListDeals queues the read of a page of deals (listDeals) into out.
 func queueListDeals(b *db.Batch, q string, args []any, out *[]Deal) {
 	s := newDealScan()
 	b.Rows(func(row db.Row) error {

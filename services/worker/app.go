@@ -56,12 +56,12 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 		return nil, fmt.Errorf("build lead pipeline: %w", err)
 	}
 	leads := lead.NewService(d.Gorm, emitter)
-	calls, err := handler.NewCallService(d.Gorm, emitter, leads, cfg.AI, cfg.Rules)
+	calls, err := handler.NewCallService(d, emitter, leads, cfg.AI, cfg.Rules)
 	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("build call service: %w", err)
 	}
-	kinds := handler.Kinds(handler.Deps{Gorm: d.Gorm, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline, Leads: leads, Calls: calls})
+	kinds := handler.Kinds(handler.Deps{DB: d, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline, Leads: leads, Calls: calls})
 	if err := cat.CheckWorked(handler.Names(kinds)); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("job kinds: %w", err)

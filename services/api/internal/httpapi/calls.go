@@ -14,7 +14,7 @@ import (
 
 // callRoutes registers the call routes (API.md "API": calls).
 func (s *Server) callRoutes(r router, leads *lead.Service) {
-	h := &callHandlers{svc: call.NewService(s.DB.Gorm, s.Emitter, leads, call.Options{}), s: s}
+	h := &callHandlers{svc: call.NewService(s.DB, s.Emitter, leads, call.Options{}), s: s}
 	r.GET("/calls", h.list)
 	r.POST("/calls", h.book)
 	r.GET("/calls/:id", h.get)

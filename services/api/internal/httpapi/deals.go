@@ -18,7 +18,7 @@ import (
 // dealRoutes registers the deal routes (API.md "API": deals and their stage) and the pipeline
 // sums of the analytics (GET /analytics/pipeline), which are sums over deals.
 func (s *Server) dealRoutes(r router, leads *lead.Service) {
-	h := &dealHandlers{svc: deal.NewServiceDB(s.DB, s.Emitter, leads), s: s}
+	h := &dealHandlers{svc: deal.NewService(s.DB, s.Emitter, leads), s: s}
 	r.GET("/deals", h.list)
 	r.POST("/deals", h.create)
 	r.GET("/deals/:id", h.get)

@@ -5,11 +5,11 @@ import (
 	"fmt"
 
 	"go.uber.org/zap"
-	"gorm.io/gorm"
 
 	"example.com/crm/pkg/ai"
 	"example.com/crm/pkg/call"
 	"example.com/crm/pkg/config"
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
@@ -18,7 +18,7 @@ import (
 // NewCallService builds the call use cases of analyze_call and escalate_lead from the
 // configuration: the AI analyser when OPENAI_API_KEY is set (else call.Builtin), and the
 // buying-signal threshold of BUYING_SIGNAL_THRESHOLD; the calls' leads change through leads.
-func NewCallService(g *gorm.DB, emitter *events.Emitter, leads *lead.Service, aiCfg config.AI, rules config.Rules) (*call.Service, error) {
+func NewCallService(d *db.DB, emitter *events.Emitter, leads *lead.Service, aiCfg config.AI, rules config.Rules) (*call.Service, error) {
 	var analyzer call.Analyzer = call.Builtin{}
 	if aiCfg.APIKey != "" {
 		client, err := ai.New(ai.Config{APIKey: aiCfg.APIKey, Model: aiCfg.Model, BaseURL: aiCfg.BaseURL})
@@ -31,7 +31,7 @@ func NewCallService(g *gorm.DB, emitter *events.Emitter, leads *lead.Service, ai
 	if threshold < 0 || threshold > 100 {
 		return nil, fmt.Errorf("call service: buying signal threshold %d is not in 0..100", threshold)
 	}
-	return call.NewService(g, emitter, leads, call.Options{Analyzer: analyzer, BuyingSignalThreshold: &threshold}), nil
+	return call.NewService(d, emitter, leads, call.Options{Analyzer: analyzer, BuyingSignalThreshold: &threshold}), nil
 }
 
 // AnalyzeCall is the analyze_call kind: for the call.completed event of each job

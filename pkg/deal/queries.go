@@ -1,0 +1,80 @@
+package deal
+
+// The statements of the deal domain, in PostgreSQL's placeholders (pkg/db). Each filters org_id
+// itself; row-level security is the second guard.
+
+// dealColumns are the columns of a Deal, in dealScan order. The probability is read as whole
+// basis points (probability_bp, generated from the numeric(5,4) column: exact) and the date as
+// its ISO text.
+const dealColumns = `id, lead_id, title, deal_value, currency, stage, probability_bp,
+	to_char(expected_close_date, 'YYYY-MM-DD'), lost_reason, stage_changed_at, won_at, lost_at, version,
+	created_at, updated_at`
+
+const (
+	// getDealSQL reads the org's deal by its primary key: the read of GET /deals/{id}.
+	getDealSQL = `SELECT ` + dealColumns + ` FROM deals WHERE org_id = $1 AND id = $2`
+	// lockDealSQL is getDealSQL with the row locked until the transaction ends.
+	lockDealSQL = getDealSQL + ` FOR UPDATE`
+
+	// insertDealSQL takes the probability in basis points ($8) and the date as ISO text ($9).
+	insertDealSQL = `INSERT INTO deals (org_id, id, lead_id, title, deal_value, currency, stage,
+	probability, expected_close_date)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::numeric / 10000, $9::date)
+RETURNING ` + dealColumns
+
+	updateDealSQL = `UPDATE deals SET title = $3, deal_value = $4, currency = $5,
+	probability = $6::numeric / 10000, expected_close_date = $7::date, version = version + 1
+WHERE org_id = $1 AND id = $2
+RETURNING ` + dealColumns
+
+	// setStageSQL moves a deal to stage $3 with probability $4 (basis points) and lost reason
+	// $5, stamping the time it closed when it does.
+	setStageSQL = `UPDATE deals SET stage = $3, probability = $4::numeric / 10000,
+	stage_changed_at = now(), lost_reason = $5, version = version + 1,
+	won_at = CASE WHEN $3 = 'won' THEN now() ELSE won_at END,
+	lost_at = CASE WHEN $3 = 'lost' THEN now() ELSE lost_at END
+WHERE org_id = $1 AND id = $2
+RETURNING ` + dealColumns
+)
+
+// The fragments of a page of deals (listDeals): the statement up to its org's placeholder, then
+// one condition per filter, each followed by its placeholder; the keyset adds the rest.
+const (
+	listDealsSQL = `SELECT ` + dealColumns + ` FROM deals WHERE org_id = `
+	stageIsSQL   = ` AND stage = `
+	leadIsSQL    = ` AND lead_id = `
+	minValueSQL  = ` AND deal_value >= `
+)
+
+// pipelineSQL sums the org's open deals per stage and currency. Each deal's weighted value is
+// rounded as WeightedValue rounds it, in the same bigint arithmetic on the generated
+// probability_bp (migration 000009): value = q × 10,000 + r, weighted = q × bp +
+// (r × bp + 5,000) / 10,000, exact for every value (no term exceeds 10^15) and halves rounded
+// up, i.e. away from zero for the non-negative values deals have. sum(bigint) is numeric, so the
+// sums are exact however large they grow.
+const pipelineSQL = `SELECT stage, currency, count(*), sum(deal_value)::text,
+	sum((deal_value / 10000) * probability_bp + ((deal_value % 10000) * probability_bp + 5000) / 10000)::text
+FROM deals
+WHERE org_id = $1 AND stage IN ('discovery', 'proposal', 'negotiation')
+	AND ($2::timestamptz IS NULL OR created_at >= $2) AND ($3::timestamptz IS NULL OR created_at < $3)
+GROUP BY stage, currency
+ORDER BY currency`
+
+// pipelinePlanSQL steers the scan (pipelineSQL, the pipeline with a from/to window) to the
+// covering index of the open deals (migration 000009): the planner, seeing that most of an org's
+// deals are open, prefers a sequential scan of the heap, which measured twice as slow (the rows
+// are wide and the stage has to be compared on each); and it runs without parallel workers,
+// which cost more than they save when many requests run at once. Both settings end with the
+// transaction. The unfiltered pipeline (pipelineTotalsSQL) does not need them.
+const pipelinePlanSQL = `SELECT set_config('enable_seqscan', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)`
+
+// pipelineTotalsSQL reads the org's open pipeline without a window from deal_pipeline_totals
+// (migration 000011): per open stage and currency the count and the two sums, kept by triggers
+// on deals in the transaction of every change, each deal's weighted value rounded as in
+// pipelineSQL. It reads at most three rows per currency the org has used, however many deals it
+// has, instead of every open deal. Rows whose count fell to 0 are kept by the triggers and
+// skipped here, so the answer is the scan's: a group appears when it has deals.
+const pipelineTotalsSQL = `SELECT stage, currency, deal_count, value_sum::text, weighted_sum::text
+FROM deal_pipeline_totals
+WHERE org_id = $1 AND deal_count > 0
+ORDER BY currency, stage`
