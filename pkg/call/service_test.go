@@ -222,6 +222,33 @@ func TestEscalateOnce(t *testing.T) {
 	}))
 }
 
+// TestEscalateMany proves that Escalate takes many calls as it takes one: each result is in the
+// order of the ids, a missing call is skipped, and every call found escalates its own lead.
+func TestEscalateMany(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	lead1, c1 := b.completed(t, "one@example.com", hot)
+	lead2, c2 := b.completed(t, "two@example.com", hot)
+	for _, id := range []uuid.UUID{c1.ID, c2.ID} {
+		_, err := b.calls.Analyze(t.Context(), b.org, id, b.commit)
+		require.NoError(t, err)
+	}
+	var res []lead.EscalationResult
+	require.NoError(t, b.commit(t.Context(), func(tx *gorm.DB) error {
+		var err error
+		res, err = b.calls.Escalate(t.Context(), tx, b.org, []uuid.UUID{c2.ID, uuid.New(), c1.ID})
+		return err
+	}))
+	require.Len(t, res, 3)
+	require.True(t, res[0].Escalated)
+	require.Equal(t, "call not found", res[1].Skipped)
+	require.True(t, res[2].Escalated)
+	for _, l := range []struct{ lead, call uuid.UUID }{{lead1, c1.ID}, {lead2, c2.ID}} {
+		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM lead_activities WHERE lead_id = $1 AND kind = 'escalation'
+			AND dedup_key = $2`, l.lead, "escalation:call:"+l.call.String()))
+	}
+}
+
 // TestCallOfDeletedLead proves a booked call whose lead is deleted can still be closed, without
 // touching the lead; booking another call for it is refused.
 func TestCallOfDeletedLead(t *testing.T) {

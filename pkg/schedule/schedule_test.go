@@ -137,6 +137,28 @@ func TestTickSkipsInvalidTasks(t *testing.T) {
 	require.Equal(t, 1, count(t, b.d, `SELECT count(*) FROM jobs`))
 }
 
+// TestTickFiresTasksOfManyOrgs proves that one tick fires the due slot of every task, across
+// orgs, and advances each task to its own slot.
+func TestTickFiresTasksOfManyOrgs(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, name := range []string{"acme", "other"} {
+		org := dbtest.NewOrg(t, b.d, name)
+		_, err := b.d.Pool.Exec(t.Context(), `INSERT INTO cron_tasks (org_id, name, job_type, cron_expr, last_slot_at)
+			VALUES ($1, 'every minute', 'noop', '* * * * *', now() - interval '5 minutes'),
+			       ($1, 'hourly', 'noop', '0 * * * *', now() - interval '2 hours')`, org)
+		require.NoError(t, err)
+	}
+	res, err := b.sched.Tick(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 4, res.CronFired)
+	require.Equal(t, 4, count(t, b.d, `SELECT count(*) FROM jobs WHERE job_type = 'noop'`))
+	require.Equal(t, 4, count(t, b.d, `SELECT count(*) FROM cron_tasks t JOIN jobs j ON j.org_id = t.org_id
+		AND j.idempotency_key = 'cron:' || t.id || ':' || extract(epoch FROM t.last_slot_at)::bigint
+		AND j.payload->>'slot' = to_char(t.last_slot_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`))
+	require.Zero(t, count(t, b.d, `SELECT count(*) FROM cron_tasks WHERE last_slot_at < now() - interval '1 hour'`))
+}
+
 // TestTickMovesDueScheduledTasks proves that due one-off tasks become one job each and are
 // marked enqueued, that future and cancelled ones stay, and that a second tick adds nothing.
 func TestTickMovesDueScheduledTasks(t *testing.T) {
