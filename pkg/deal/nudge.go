@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
-	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/lead"
 )
 
@@ -53,29 +50,29 @@ type Stall struct {
 // stall is the deal in its current stage since its stage_changed_at: the activity's dedup key is
 // "nudge_deal:<deal id>:<stage_changed_at in microseconds>", under the unique (org_id,
 // dedup_key) of lead_activities, so the database, not this code, makes a second run (or a
-// second deal.stalled of the same stall) add nothing. The deals' rows are locked first, in the
-// order of their ids, so a concurrent stage change either comes before (and the stall is over)
-// or after.
+// second deal.stalled of the same stall) add nothing. The deals' rows are locked first, in one
+// statement and in the order of their ids, so a concurrent stage change either comes before
+// (and the stall is over) or after.
 //
 // A deal that has changed stage since the stall's Since is no longer stalled and is skipped. So
 // is a deal that is won, lost or gone, and one whose lead is deleted: retrying would change
 // nothing, so these are outcomes (Skipped), not errors.
 func (s *Service) Nudge(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, stalls []Stall) ([]NudgeResult, error) {
-	order := make([]int, len(stalls))
-	for i := range order {
-		order[i] = i
+	ids := make([]uuid.UUID, len(stalls))
+	for i, st := range stalls {
+		ids[i] = st.DealID
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(stalls[a].DealID.String(), stalls[b].DealID.String()) })
+	locked, err := lockDeals(ctx, tx, orgID, ids)
+	if err != nil {
+		return nil, err
+	}
 	deals := make([]Deal, len(stalls))
 	out := make([]NudgeResult, len(stalls))
-	for _, i := range order {
-		cur, err := lockDeal(ctx, tx, orgID, stalls[i].DealID)
-		if apperr.Is(err, apperr.NotFound) {
+	for i := range stalls {
+		cur, ok := locked[stalls[i].DealID]
+		if !ok {
 			out[i] = NudgeResult{Skipped: "deal not found"}
 			continue
-		}
-		if err != nil {
-			return nil, err
 		}
 		deals[i] = cur
 		out[i] = NudgeResult{LeadID: cur.LeadID}

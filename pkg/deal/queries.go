@@ -15,6 +15,9 @@ const (
 	getDealSQL = `SELECT ` + dealColumns + ` FROM deals WHERE org_id = $1 AND id = $2`
 	// lockDealSQL is getDealSQL with the row locked until the transaction ends.
 	lockDealSQL = getDealSQL + ` FOR UPDATE`
+	// lockDealsSQL locks the org's deals of the ids $2 in the order of their ids (uuid order is
+	// byte order), so that two transactions locking overlapping sets wait instead of deadlocking.
+	lockDealsSQL = `SELECT ` + dealColumns + ` FROM deals WHERE org_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`
 
 	// insertDealSQL takes the probability in basis points ($8) and the date as ISO text ($9).
 	insertDealSQL = `INSERT INTO deals (org_id, id, lead_id, title, deal_value, currency, stage,

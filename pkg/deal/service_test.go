@@ -461,6 +461,31 @@ func TestNudgeOncePerStall(t *testing.T) {
 	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM lead_activities WHERE lead_id = $1 AND kind = 'nudge'`, leadID))
 }
 
+// TestNudgeMany proves that Nudge takes many stalls as it takes one: each result is in the order
+// of the stalls, a missing deal and a closed one are skipped, and every open deal nudges its
+// own lead.
+func TestNudgeMany(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	open1, open2, won := b.dealAt(t, deal.StageProposal, 100), b.dealAt(t, deal.StageDiscovery, 200), b.dealAt(t, deal.StageWon, 300)
+	var res []deal.NudgeResult
+	require.NoError(t, b.d.Tx(ctx, b.org, func(tx *gorm.DB) error {
+		var err error
+		res, err = b.svc.Nudge(ctx, tx, b.org, []deal.Stall{{DealID: open2}, {DealID: uuid.New()}, {DealID: won}, {DealID: open1}})
+		return err
+	}))
+	require.Len(t, res, 4)
+	require.True(t, res[0].Nudged)
+	require.Equal(t, "deal not found", res[1].Skipped)
+	require.Equal(t, "deal is won", res[2].Skipped)
+	require.True(t, res[3].Nudged)
+	for _, id := range []uuid.UUID{open1, open2} {
+		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM lead_activities a JOIN deals d ON d.lead_id = a.lead_id
+			WHERE d.id = $1 AND a.kind = 'nudge'`, id))
+	}
+}
+
 // TestPipelineRoundingMatchesGo proves the pipeline's SQL arithmetic rounds every deal exactly as
 // WeightedValue does, over random values up to the maximum and random probabilities, halves
 // included.

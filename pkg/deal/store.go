@@ -116,6 +116,29 @@ func lockDeal(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID) (Deal, erro
 	return d, nil
 }
 
+// lockDeals returns the org's deals of ids that exist, by id, with their rows locked until the
+// transaction ends, in one statement.
+func lockDeals(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]Deal, error) {
+	keys := make([][16]byte, len(ids))
+	for i, id := range ids {
+		keys[i] = id
+	}
+	out := make(map[uuid.UUID]Deal, len(ids))
+	s := newDealScan()
+	err := db.Each(ctx, tx, func(row db.Row) error {
+		d, err := s.scan(row)
+		if err != nil {
+			return err
+		}
+		out[d.ID] = d
+		return nil
+	}, lockDealsSQL, orgID, keys)
+	if err != nil {
+		return nil, fmt.Errorf("lock deals: %w", err)
+	}
+	return out, nil
+}
+
 // insertDeal inserts d (with its id) and returns it as stored.
 func insertDeal(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, d Deal) (Deal, error) {
 	out, _, err := queryDeal(ctx, tx, insertDealSQL,
