@@ -121,10 +121,6 @@ func lockCall(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID) (Call, erro
 // getCalls returns the org's calls of ids that exist, by id, without their transcripts, in one
 // statement.
 func getCalls(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]Call, error) {
-	keys := make([][16]byte, len(ids))
-	for i, id := range ids {
-		keys[i] = id
-	}
 	out := make(map[uuid.UUID]Call, len(ids))
 	s := newCallScan()
 	err := db.Each(ctx, tx, func(row db.Row) error {
@@ -134,7 +130,7 @@ func getCalls(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID
 		}
 		out[c.ID] = c
 		return nil
-	}, getCallsSQL, orgID, keys)
+	}, getCallsSQL, orgID, db.UUIDs(ids))
 	if err != nil {
 		return nil, fmt.Errorf("get calls: %w", err)
 	}

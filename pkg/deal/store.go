@@ -119,10 +119,6 @@ func lockDeal(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID) (Deal, erro
 // lockDeals returns the org's deals of ids that exist, by id, with their rows locked until the
 // transaction ends, in one statement.
 func lockDeals(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]Deal, error) {
-	keys := make([][16]byte, len(ids))
-	for i, id := range ids {
-		keys[i] = id
-	}
 	out := make(map[uuid.UUID]Deal, len(ids))
 	s := newDealScan()
 	err := db.Each(ctx, tx, func(row db.Row) error {
@@ -132,7 +128,7 @@ func lockDeals(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUI
 		}
 		out[d.ID] = d
 		return nil
-	}, lockDealsSQL, orgID, keys)
+	}, lockDealsSQL, orgID, db.UUIDs(ids))
 	if err != nil {
 		return nil, fmt.Errorf("lock deals: %w", err)
 	}

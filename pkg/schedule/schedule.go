@@ -84,8 +84,7 @@ func (s *Scheduler) fireCron(ctx context.Context, tx *gorm.DB) (fired, invalid i
 		return 0, 0, fmt.Errorf("load cron tasks: %w", err)
 	}
 	var batch []jobs.NewJob
-	// Ids go as [16]byte, the binary form pgx encodes in an array without a detour through text.
-	var orgs, ids [][16]byte
+	var orgs, ids []uuid.UUID
 	var slots []time.Time
 	for _, r := range rows {
 		slot, ok, err := LatestSlot(r.CronExpr, r.Timezone, startOf(r), r.Now)
@@ -108,7 +107,7 @@ func (s *Scheduler) fireCron(ctx context.Context, tx *gorm.DB) (fired, invalid i
 	if _, err := s.queue.Enqueue(ctx, tx, batch...); err != nil {
 		return 0, 0, fmt.Errorf("enqueue %d cron tasks: %w", len(batch), err)
 	}
-	if _, err := db.Exec(ctx, tx, advanceCronTasksSQL, orgs, ids, slots); err != nil {
+	if _, err := db.Exec(ctx, tx, advanceCronTasksSQL, db.UUIDs(orgs), db.UUIDs(ids), slots); err != nil {
 		return 0, 0, fmt.Errorf("advance %d cron tasks: %w", len(batch), err)
 	}
 	return len(batch), invalid, nil
