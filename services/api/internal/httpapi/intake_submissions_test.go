@@ -44,7 +44,7 @@ type intakeFeed struct {
 func newIntakeFeed(a *apiTest) *intakeFeed {
 	q := jobs.New(a.owner, jobs.Config{})
 	return &intakeFeed{a: a, acc: intake.NewAcceptor(a.owner, jobs.Config{}), queue: q,
-		proc: intake.NewProcessor(lead.NewServiceDB(a.owner, events.NewEmitter(q, catalog.New().EventJobs)))}
+		proc: intake.NewProcessor(lead.NewService(a.owner, events.NewEmitter(q, catalog.New().EventJobs)))}
 }
 
 // deliver accepts a webhook delivery of org's source with body and returns its submission id.

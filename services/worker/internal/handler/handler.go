@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"gorm.io/gorm"
 
 	"example.com/crm/pkg/call"
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/intake"
@@ -19,16 +19,16 @@ import (
 	"example.com/crm/pkg/pipeline"
 )
 
-// Deps are what the kinds need: the database (gorm), the queue and the emitter through which
+// Deps are what the kinds need: the database, the queue and the emitter through which
 // their events enqueue the next jobs, the logger, and the lead pipeline of enrich_lead and
 // qualify_lead (NewLeadPipeline; nil leaves those two kinds out).
 type Deps struct {
-	Gorm     *gorm.DB
+	DB       *db.DB
 	Queue    *jobs.Queue
 	Emitter  *events.Emitter
 	Log      *zap.Logger
 	Pipeline *LeadPipeline
-	// Leads are the lead use cases; nil is lead.NewService on Gorm and Emitter.
+	// Leads are the lead use cases; nil is lead.NewService on DB and Emitter.
 	Leads *lead.Service
 	// FollowUpAfter is the delay of a nurture follow-up (zero is pipeline.DefaultNurtureFollowUp).
 	FollowUpAfter time.Duration
@@ -40,7 +40,7 @@ type Deps struct {
 // Kinds returns every job kind the worker works, each registered once with its work and its
 // sharing. It panics when a dependency is missing, as constructors do.
 func Kinds(d Deps) []jobs.Kind {
-	if d.Gorm == nil || d.Queue == nil || d.Emitter == nil {
+	if d.DB == nil || d.Queue == nil || d.Emitter == nil {
 		panic("handler.Kinds: nil dependency")
 	}
 	if d.Log == nil {
@@ -48,11 +48,11 @@ func Kinds(d Deps) []jobs.Kind {
 	}
 	leads := d.Leads
 	if leads == nil {
-		leads = lead.NewService(d.Gorm, d.Emitter)
+		leads = lead.NewService(d.DB, d.Emitter)
 	}
 	calls := d.Calls
 	if calls == nil {
-		calls = call.NewService(d.Gorm, d.Emitter, leads, call.Options{})
+		calls = call.NewService(d.DB.Gorm, d.Emitter, leads, call.Options{})
 	}
 	router := pipeline.NewRouter(d.Emitter)
 	kinds := []jobs.Kind{
@@ -60,7 +60,7 @@ func Kinds(d Deps) []jobs.Kind {
 		ProcessIntake(intake.NewProcessor(leads), d.Log),
 		RouteOutreach(router, d.Log, d.FollowUpAfter),
 		FollowUpLead(router, d.Log),
-		NudgeDeal(deal.NewService(d.Gorm, d.Emitter, leads), d.Log),
+		NudgeDeal(deal.NewService(d.DB.Gorm, d.Emitter, leads), d.Log),
 		AnalyzeCall(calls, d.Log),
 		EscalateLead(calls, d.Log),
 	}

@@ -43,7 +43,7 @@ func setup(t *testing.T) *bundle {
 	em := events.NewEmitter(q, catalog.New().EventJobs)
 	return &bundle{
 		d: d, super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme"), queue: q, emitter: em,
-		kinds: handler.Kinds(handler.Deps{Gorm: d.Gorm, Queue: q, Emitter: em, Log: zaptest.NewLogger(t)}),
+		kinds: handler.Kinds(handler.Deps{DB: d, Queue: q, Emitter: em, Log: zaptest.NewLogger(t)}),
 	}
 }
 
@@ -181,9 +181,9 @@ func TestProcessIntakeHandlerConcurrent(t *testing.T) {
 func TestPipelineThroughRuntime(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	lp, err := handler.NewLeadPipeline(b.d.Gorm, b.emitter, config.AI{}, config.Enrichment{})
+	lp, err := handler.NewLeadPipeline(b.d, b.emitter, config.AI{}, config.Enrichment{})
 	require.NoError(t, err)
-	kinds := handler.Kinds(handler.Deps{Gorm: b.d.Gorm, Queue: b.queue, Emitter: b.emitter, Log: zaptest.NewLogger(t), Pipeline: lp})
+	kinds := handler.Kinds(handler.Deps{DB: b.d, Queue: b.queue, Emitter: b.emitter, Log: zaptest.NewLogger(t), Pipeline: lp})
 	raw := b.accept(t, `{"email": "ceo@runtime-example.com", "name": "Rita Runtime", "title": "CEO", "company": "Runtime Ltd"}`)
 	rt := runtime.New(runtime.Config{WorkerID: "handler-test", Concurrency: 4, PollInterval: 50 * time.Millisecond},
 		b.d, b.queue, kinds, zaptest.NewLogger(t), prometheus.NewRegistry())
