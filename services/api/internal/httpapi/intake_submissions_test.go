@@ -67,7 +67,7 @@ func (f *intakeFeed) upload(org uuid.UUID, source *uuid.UUID, rows ...string) uu
 	for i, body := range rows {
 		r.Rows = append(r.Rows, intake.Row{Number: i + 2, Body: []byte(body)})
 	}
-	n, err := intake.AcceptRows(f.a.t.Context(), f.a.owner.Gorm, f.queue, r)
+	n, err := intake.AcceptRows(f.a.t.Context(), f.a.owner, f.queue, r)
 	require.NoError(f.a.t, err)
 	require.Equal(f.a.t, len(rows), n)
 	return batch
