@@ -190,3 +190,9 @@ const (
 	listEventsHead = `SELECT id, type, entity_type, entity_id, payload, actor, occurred_at FROM events
 WHERE org_id = $1 AND entity_type = $2 AND entity_id = $3`
 )
+
+// The savepoint of a statement whose failure the use case handles (inSavepoint).
+const (
+	savepointSQL           = `SAVEPOINT lead_statement`
+	rollbackToSavepointSQL = `ROLLBACK TO SAVEPOINT lead_statement`
+)

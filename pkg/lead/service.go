@@ -172,9 +172,9 @@ func (s *Service) Update(ctx context.Context, orgID uuid.UUID, actor string, id 
 		}
 		// A savepoint, so that a fingerprint conflict leaves the transaction usable for the
 		// look-up of the lead it conflicts with.
-		err = tx.Transaction(func(sp *gorm.DB) error {
+		err = inSavepoint(ctx, tx, func() error {
 			var err error
-			out, err = updateContact(ctx, sp, orgID, next)
+			out, err = updateContact(ctx, tx, orgID, next)
 			return err
 		})
 		if db.IsUniqueViolation(err) {

@@ -6,6 +6,7 @@ package lead
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -334,4 +335,20 @@ func raiseGhostRisk(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, step 
 		return 0, fmt.Errorf("raise lead ghost risk: %w", err)
 	}
 	return out, nil
+}
+
+// inSavepoint runs fn after a savepoint of tx and rolls back to it when fn fails, so that a
+// failed statement (a unique violation, say) leaves the transaction usable.
+func inSavepoint(ctx context.Context, tx *gorm.DB, fn func() error) error {
+	if _, err := db.Exec(ctx, tx, savepointSQL); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	err := fn()
+	if err == nil {
+		return nil
+	}
+	if _, rerr := db.Exec(ctx, tx, rollbackToSavepointSQL); rerr != nil {
+		return errors.Join(err, fmt.Errorf("roll back to savepoint: %w", rerr))
+	}
+	return err
 }
