@@ -36,7 +36,7 @@ func setup(t *testing.T, analyzer call.Analyzer) *bundle {
 	d, url := dbtest.NewDB(t)
 	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
 	threshold := 70
-	leads := lead.NewService(d.Gorm, em)
+	leads := lead.NewService(d, em)
 	return &bundle{d: d, super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme"), em: em,
 		leads: leads,
 		calls: call.NewService(d, em, leads, call.Options{Analyzer: analyzer, BuyingSignalThreshold: &threshold})}

@@ -96,7 +96,7 @@ func appService(t *testing.T, url string) (*db.DB, *deal.Service) {
 	require.NoError(t, err)
 	t.Cleanup(app.Close)
 	em := events.NewEmitter(jobs.New(app, jobs.Config{}), catalog.New().EventJobs)
-	return app, deal.NewService(app, em, lead.NewService(app.Gorm, em))
+	return app, deal.NewService(app, em, lead.NewService(app, em))
 }
 
 // TestPipelineTotalsProperty drives many random deal operations through the service, as the api

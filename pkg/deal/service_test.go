@@ -35,7 +35,7 @@ func setup(t *testing.T) *bundle {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
 	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
-	return &bundle{d: d, svc: deal.NewService(d, em, lead.NewService(d.Gorm, em)), super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme")}
+	return &bundle{d: d, svc: deal.NewService(d, em, lead.NewService(d, em)), super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme")}
 }
 
 func (b *bundle) count(t *testing.T, sql string, args ...any) int {

@@ -33,15 +33,6 @@ type Rows struct {
 	Rows        []Row
 }
 
-// insertRowsSQL stores the rows of one upload in one statement; a row stored before (its
-// (org, batch, row) or delivery key) is skipped (R3, R25).
-const insertRowsSQL = `
-INSERT INTO lead_intake_raw (org_id, source_id, batch_id, row_number, delivery_key, content_type, body, headers)
-SELECT $1::uuid, $2::uuid, $3::uuid, x.row_number, x.delivery_key, $4::text, x.body, x.headers
-FROM unnest($5::int[], $6::text[], $7::bytea[], $8::jsonb[]) AS x(row_number, delivery_key, body, headers)
-ON CONFLICT DO NOTHING
-RETURNING id`
-
 // AcceptRows stores the rows of a CSV upload in lead_intake_raw and enqueues a process_intake
 // job for each new one, all in one tenant transaction of r.OrgID that writes nothing else: it
 // is Acceptor.Accept for many rows at once (one statement for the rows, one for their jobs), so that an
@@ -50,7 +41,7 @@ RETURNING id`
 //
 // Envelopes that break the table's rules (no org or batch, a row number below 1, an empty
 // body) are apperr.BadRequest and write nothing; an unknown source is apperr.NotFound.
-func AcceptRows(ctx context.Context, g *gorm.DB, queue *jobs.Queue, r Rows) (int, error) {
+func AcceptRows(ctx context.Context, d *db.DB, queue *jobs.Queue, r Rows) (int, error) {
 	if queue == nil {
 		return 0, fmt.Errorf("accept intake rows: nil queue")
 	}
@@ -79,8 +70,8 @@ func AcceptRows(ctx context.Context, g *gorm.DB, queue *jobs.Queue, r Rows) (int
 		source = &s
 	}
 	inserted := 0
-	err := db.Tx(ctx, g, r.OrgID, func(tx *gorm.DB) error {
-		rows, err := db.Conn(tx).QueryContext(ctx, insertRowsSQL,
+	err := d.Tx(ctx, r.OrgID, func(tx *gorm.DB) error {
+		ids, err := db.Select[uuid.UUID](ctx, tx, insertRowsSQL,
 			r.OrgID.String(), source, r.BatchID.String(), r.ContentType, numbers, keys, bodies, headers)
 		if db.IsForeignKeyViolation(err) {
 			return sourceNotFound()
@@ -88,25 +79,13 @@ func AcceptRows(ctx context.Context, g *gorm.DB, queue *jobs.Queue, r Rows) (int
 		if err != nil {
 			return fmt.Errorf("insert intake rows: %w", err)
 		}
-		defer func() { _ = rows.Close() }()
-		var newJobs []jobs.NewJob
-		for rows.Next() {
-			var id uuid.UUID
-			if err := rows.Scan(&id); err != nil {
-				return fmt.Errorf("insert intake rows: scan id: %w", err)
-			}
-			newJobs = append(newJobs, jobs.NewJob{
+		newJobs := make([]jobs.NewJob, len(ids))
+		for i, id := range ids {
+			newJobs[i] = jobs.NewJob{
 				OrgID: r.OrgID, Type: KindProcessIntake, Payload: ProcessIntakeJob{IntakeID: id},
 				IdempotencyKey: "intake:" + id.String(),
-			})
-		}
-		if err := rows.Err(); err != nil {
-			if db.IsForeignKeyViolation(err) {
-				return sourceNotFound()
 			}
-			return fmt.Errorf("insert intake rows: %w", err)
 		}
-		_ = rows.Close()
 		inserted = len(newJobs)
 		_, err = queue.Enqueue(ctx, tx, newJobs...)
 		return err

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"example.com/crm/pkg/db"
 )
@@ -37,26 +36,6 @@ const (
 	// delivery that happened to start it.
 	groupTimeout = 30 * time.Second
 )
-
-// acceptGroupSQL stores a group of deliveries of one org ($1) and their process_intake jobs in
-// one statement: acceptSQL for many rows. $2..$6 are parallel arrays (source, delivery key,
-// content type, body, headers' JSON), one element per delivery; $7 and $8 are the job type and
-// its max_attempts. Rows go in in (source, delivery key) order, so two groups that hold copies
-// of the same deliveries wait on each other in one order and cannot deadlock. A key stored
-// before, or twice in the group, is inserted once (ON CONFLICT DO NOTHING): it returns the new
-// rows' ids with their keys.
-var acceptGroupSQL = `
-WITH raw AS (
-	INSERT INTO lead_intake_raw (org_id, source_id, delivery_key, content_type, body, headers)
-	SELECT $1, source_id, delivery_key, content_type, body, headers::jsonb
-	FROM unnest($2::uuid[], $3::text[], $4::text[], $5::bytea[], $6::text[]) WITH ORDINALITY
-		AS i(source_id, delivery_key, content_type, body, headers, ord)
-	ORDER BY source_id, delivery_key, ord
-	ON CONFLICT DO NOTHING
-	RETURNING org_id, id, source_id, delivery_key
-), job AS (` + processIntakeJob("$7", "$8") + `
-)
-SELECT id, source_id, delivery_key FROM raw`
 
 // waiting is a checked delivery (headers: its kept headers' JSON) waiting for its group.
 type waiting struct {
@@ -171,19 +150,16 @@ func (a *Acceptor) acceptGroup(ctx context.Context, org uuid.UUID, group []*wait
 		key    string
 	}
 	stored := map[key]uuid.UUID{}
-	err := a.pipeline(ctx, org, func(b *pgx.Batch) {
-		b.Queue(acceptGroupSQL, db.UUID(org), sources, keys, types, bodies, headers, KindProcessIntake, a.maxAttempts).
-			Query(func(rows pgx.Rows) error {
-				for rows.Next() {
-					var id db.NullUUID
-					var k key
-					if err := rows.Scan(&id, &k.source, &k.key); err != nil {
-						return fmt.Errorf("scan intake id: %w", err)
-					}
-					stored[k] = uuid.UUID(id.Bytes)
-				}
-				return rows.Err()
-			})
+	err := a.pipeline(ctx, org, func(b *db.Batch) {
+		b.Rows(func(row db.Row) error {
+			var id db.NullUUID
+			var k key
+			if err := row.Scan(&id, &k.source, &k.key); err != nil {
+				return fmt.Errorf("scan intake id: %w", err)
+			}
+			stored[k] = uuid.UUID(id.Bytes)
+			return nil
+		}, acceptGroupSQL, db.UUID(org), sources, keys, types, bodies, headers, KindProcessIntake, a.maxAttempts)
 	})
 	out := make([]outcome, n)
 	if err != nil {

@@ -42,7 +42,7 @@ func setup(t *testing.T) *bundle {
 	queue := jobs.New(app, jobs.Config{})
 	return &bundle{
 		app: app, owner: owner, super: dbtest.SuperDB(t, url), queue: queue,
-		svc: intake.NewService(app.Gorm, events.NewEmitter(queue, catalog.New().EventJobs)),
+		svc: intake.NewService(app, events.NewEmitter(queue, catalog.New().EventJobs)),
 		org: dbtest.NewOrg(t, owner, "acme"), other: dbtest.NewOrg(t, owner, "globex"),
 	}
 }

@@ -350,21 +350,6 @@ func plausibleEmail(s string) bool {
 	return err == nil && a.Address == s && a.Name == ""
 }
 
-// lockRawIntakesSQL locks and reads raw intake rows of an org ($1) by id ($2), each with its
-// source's field mapping, in the order of $2. Each id is looked up on its own (a LATERAL
-// subquery, kept apart by OFFSET 0), so the plan is a primary-key probe per row whatever the
-// statistics say, and the ids come through a scalar subquery, so that the plan cache keeps the
-// generic plan.
-const lockRawIntakesSQL = `SELECT r.* FROM unnest((SELECT $2::uuid[])) AS k(id)
-CROSS JOIN LATERAL (
-    SELECT r.id, r.source_id, r.content_type, r.body, r.status, r.lead_id, r.reject_reason, r.received_at,
-        s.field_mapping
-    FROM lead_intake_raw r LEFT JOIN intake_sources s ON s.org_id = r.org_id AND s.id = r.source_id
-    WHERE r.org_id = $1 AND r.id = k.id
-    OFFSET 0
-    FOR UPDATE OF r
-) r`
-
 // lockRawIntakes reads and locks the org's raw intake rows ids that exist, in the order of the
 // primary key, each once.
 func lockRawIntakes(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID) ([]rawIntake, error) {
@@ -373,18 +358,13 @@ func lockRawIntakes(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uui
 		keys[i] = id.String()
 	}
 	slices.Sort(keys)
-	rows, err := db.Conn(tx).QueryContext(ctx, lockRawIntakesSQL, orgID.String(), slices.Compact(keys))
-	if err != nil {
-		return nil, fmt.Errorf("lock raw intake: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
 	var out []rawIntake
-	for rows.Next() {
+	err := db.Each(ctx, tx, func(row db.Row) error {
 		var r rawIntake
 		var sourceID, leadID uuid.NullUUID
-		if err := rows.Scan(&r.ID, &sourceID, &r.ContentType, &r.Body, &r.Status, &leadID, &r.RejectReason,
+		if err := row.Scan(&r.ID, &sourceID, &r.ContentType, &r.Body, &r.Status, &leadID, &r.RejectReason,
 			&r.ReceivedAt, &r.FieldMapping); err != nil {
-			return nil, fmt.Errorf("lock raw intake: %w", err)
+			return err
 		}
 		if sourceID.Valid {
 			r.SourceID = &sourceID.UUID
@@ -393,8 +373,9 @@ func lockRawIntakes(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uui
 			r.LeadID = &leadID.UUID
 		}
 		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, lockRawIntakesSQL, orgID.String(), slices.Compact(keys))
+	if err != nil {
 		return nil, fmt.Errorf("lock raw intake: %w", err)
 	}
 	return out, nil
@@ -409,34 +390,17 @@ type mark struct {
 	reason      *string
 }
 
-// markRawsSQL records the outcomes ($2.. parallel arrays) of the org's ($1) pending raw rows. The
-// caller holds the rows' locks (lockRawIntakes) and has seen them pending, so each row is found
-// by its own primary-key probe and reached by its tuple id: a status condition would let the
-// planner pick the (org_id, status, received_at) index instead, which on a table without
-// statistics yet walks every pending row of the org.
-const markRawsSQL = `WITH m AS (
-    SELECT * FROM unnest((SELECT $2::uuid[]), $3::text[], $4::uuid[], $5::text[], $6::text[])
-    AS m(id, status, lead_id, fingerprint, reason)
-), k AS (
-    SELECT m.*, t.ct FROM m CROSS JOIN LATERAL (
-        SELECT ctid AS ct FROM lead_intake_raw WHERE org_id = $1 AND id = m.id OFFSET 0
-    ) t
-)
-UPDATE lead_intake_raw r SET status = k.status, lead_id = k.lead_id, fingerprint = k.fingerprint,
-    reject_reason = k.reason, processed_at = now()
-FROM k WHERE r.ctid = k.ct`
-
 // markRaws records ms in one statement.
 func markRaws(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ms []mark) error {
 	if len(ms) == 0 {
 		return nil
 	}
-	res, err := db.Conn(tx).ExecContext(ctx, markRawsSQL, markRawsArgs(orgID, ms)...)
+	n, err := db.Exec(ctx, tx, markRawsSQL, markRawsArgs(orgID, ms)...)
 	if err != nil {
 		return fmt.Errorf("mark %d raw intake rows: %w", len(ms), err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n != int64(len(ms)) {
-		return fmt.Errorf("mark %d raw intake rows: %d found (%v)", len(ms), n, err)
+	if n != int64(len(ms)) {
+		return fmt.Errorf("mark %d raw intake rows: %d found", len(ms), n)
 	}
 	return nil
 }

@@ -36,7 +36,7 @@ func newPipe(t *testing.T) *pipe {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
 	q := jobs.New(d, jobs.Config{})
-	svc := lead.NewService(d.Gorm, events.NewEmitter(q, catalog.New().EventJobs))
+	svc := lead.NewService(d, events.NewEmitter(q, catalog.New().EventJobs))
 	return &pipe{d: d, super: dbtest.SuperDB(t, url), queue: q, svc: svc, proc: intake.NewProcessor(svc),
 		org: dbtest.NewOrg(t, d, "acme")}
 }

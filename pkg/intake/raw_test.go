@@ -252,7 +252,7 @@ func TestSignedWebhookReplay(t *testing.T) {
 
 		deliver := func(header string, now time.Time) (intake.Accepted, error) {
 			t.Helper()
-			src, err := intake.SourceForWebhook(ctx, b.app.Gorm, wh.ID)
+			src, err := intake.SourceForWebhook(ctx, b.app, wh.ID)
 			require.NoError(t, err)
 			if err := intake.VerifyWebhook(header, body, now, src.Secrets()...); err != nil {
 				return intake.Accepted{}, err

@@ -19,59 +19,59 @@ const maxTokenLen = 128
 func sourceNotFound() error { return apperr.Errorf(apperr.NotFound, "intake source not found") }
 
 // SourceForWebhook returns the live webhook source sourceID with its secrets (Source.Secrets),
-// for the gateway's /intake/webhook/{sourceId}. g is the gateway's handle (crm_app): the org is
+// for the gateway's /intake/webhook/{sourceId}. d is the gateway's handle (crm_app): the org is
 // found through the SECURITY DEFINER function intake_webhook_source_org (migration 000006),
 // outside any tenant transaction, then the source is read in a tenant transaction of that org,
 // under row-level security. A missing, deleted or non-webhook source, or one of several with
 // the id, is apperr.NotFound.
-func SourceForWebhook(ctx context.Context, g *gorm.DB, sourceID uuid.UUID) (Source, error) {
+func SourceForWebhook(ctx context.Context, d *db.DB, sourceID uuid.UUID) (Source, error) {
 	if sourceID == uuid.Nil {
 		return Source{}, sourceNotFound()
 	}
-	orgID, ok, err := webhookSourceOrg(g.WithContext(ctx), sourceID)
+	orgID, ok, err := webhookSourceOrg(ctx, d, sourceID)
 	if err != nil {
 		return Source{}, err
 	}
 	if !ok {
 		return Source{}, sourceNotFound()
 	}
-	return loadForGateway(ctx, g, orgID, sourceID, KindWebhook)
+	return loadForGateway(ctx, d, orgID, sourceID, KindWebhook)
 }
 
 // SourceForForm returns the live form source whose public token is token, for the gateway's
 // /intake/form/{formToken}, found as SourceForWebhook finds a webhook source (through
 // intake_form_source). A missing, deleted or non-form source is apperr.NotFound.
-func SourceForForm(ctx context.Context, g *gorm.DB, token string) (Source, error) {
+func SourceForForm(ctx context.Context, d *db.DB, token string) (Source, error) {
 	if token == "" || len(token) > maxTokenLen {
 		return Source{}, sourceNotFound()
 	}
-	orgID, id, ok, err := formSourceIDs(g.WithContext(ctx), token)
+	orgID, id, ok, err := formSourceIDs(ctx, d, token)
 	if err != nil {
 		return Source{}, err
 	}
 	if !ok {
 		return Source{}, sourceNotFound()
 	}
-	return loadForGateway(ctx, g, orgID, id, KindForm)
+	return loadForGateway(ctx, d, orgID, id, KindForm)
 }
 
 // SourceForCSV returns the live csv source sourceID of orgID, for a CSV upload that names its
 // source (POST /intake/csv authenticates with an API key, so the org is known and no lookup
 // function is needed). A missing, deleted or non-csv source, or one of another org, is
 // apperr.NotFound.
-func SourceForCSV(ctx context.Context, g *gorm.DB, orgID, sourceID uuid.UUID) (Source, error) {
+func SourceForCSV(ctx context.Context, d *db.DB, orgID, sourceID uuid.UUID) (Source, error) {
 	if orgID == uuid.Nil || sourceID == uuid.Nil {
 		return Source{}, sourceNotFound()
 	}
-	return loadForGateway(ctx, g, orgID, sourceID, KindCSV)
+	return loadForGateway(ctx, d, orgID, sourceID, KindCSV)
 }
 
 // loadForGateway reads the live source id of kind k in a tenant transaction of orgID. The
 // source may have been deleted since the lookup: then it is apperr.NotFound too.
-func loadForGateway(ctx context.Context, g *gorm.DB, orgID, id uuid.UUID, k Kind) (Source, error) {
+func loadForGateway(ctx context.Context, d *db.DB, orgID, id uuid.UUID, k Kind) (Source, error) {
 	var out Source
-	err := db.Tx(ctx, g, orgID, func(tx *gorm.DB) error {
-		row, err := getSource(tx, orgID, id, false)
+	err := d.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		row, err := getSource(ctx, tx, orgID, id, false)
 		if apperr.Is(err, apperr.NotFound) || (err == nil && Kind(row.Kind) != k) {
 			return sourceNotFound()
 		}

@@ -60,16 +60,16 @@ type SecretRotatedPayload struct {
 // Service holds the intake source use cases of the API. Each runs in one tenant transaction of
 // the org it is given and emits its event there, with actor as the event's actor.
 type Service struct {
-	db   *gorm.DB
+	db   *db.DB
 	emit events.EmitFunc
 }
 
-// NewService returns the use cases on g, emitting through emitter.
-func NewService(g *gorm.DB, emitter *events.Emitter) *Service {
-	if g == nil || emitter == nil {
+// NewService returns the use cases on d, emitting through emitter.
+func NewService(d *db.DB, emitter *events.Emitter) *Service {
+	if d == nil || emitter == nil {
 		panic("intake.NewService: nil dependency")
 	}
-	return &Service{db: g, emit: emitter.About(EntityType)}
+	return &Service{db: d, emit: emitter.About(EntityType)}
 }
 
 func nameTaken(name string) error {
@@ -113,8 +113,8 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 		token = &v
 	}
 	var out Created
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		row, err := insertSource(tx, orgID, in.Kind, st, secret, token)
+	err := s.db.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		row, err := insertSource(ctx, tx, orgID, in.Kind, st, secret, token)
 		if db.IsUniqueViolation(err) {
 			return nameTaken(st.name)
 		}
@@ -138,8 +138,8 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 // apperr.NotFound.
 func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Source, error) {
 	var out Source
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		row, err := getSource(tx, orgID, id, false)
+	err := s.db.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		row, err := getSource(ctx, tx, orgID, id, false)
 		out = row.source()
 		return err
 	})
@@ -160,8 +160,8 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, k Kind, p page.Requ
 			WithFields(apperr.FieldError{Field: "kind", Message: "must be one of: webhook, form, csv"})
 	}
 	var out page.Page[Source]
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		rows, err := listSources(tx, orgID, k, p)
+	err := s.db.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		rows, err := listSources(ctx, tx, orgID, k, p)
 		if err != nil {
 			return err
 		}
@@ -185,8 +185,8 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, k Kind, p page.Requ
 // apperr.Conflict.
 func (s *Service) Update(ctx context.Context, orgID uuid.UUID, actor string, id uuid.UUID, p Patch) (Source, error) {
 	var out Source
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		cur, err := getSource(tx, orgID, id, true)
+	err := s.db.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		cur, err := getSource(ctx, tx, orgID, id, true)
 		if err != nil {
 			return err
 		}
@@ -221,7 +221,7 @@ func (s *Service) Update(ctx context.Context, orgID uuid.UUID, actor string, id 
 			out = cur.source()
 			return nil
 		}
-		row, err := updateSettings(tx, orgID, id, next)
+		row, err := updateSettings(ctx, tx, orgID, id, next)
 		if db.IsUniqueViolation(err) {
 			return nameTaken(next.name)
 		}
@@ -286,8 +286,8 @@ func str(p *string) string {
 // intake_source.deleted. From then on the gateway finds it no more (its webhook and form routes
 // answer 404) and its name is free. A missing or already deleted source is apperr.NotFound.
 func (s *Service) Delete(ctx context.Context, orgID uuid.UUID, actor string, id uuid.UUID) error {
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		row, err := softDeleteSource(tx, orgID, id)
+	err := s.db.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		row, err := softDeleteSource(ctx, tx, orgID, id)
 		if err != nil {
 			return err
 		}
@@ -321,15 +321,15 @@ func (s *Service) RotateSecret(ctx context.Context, orgID uuid.UUID, actor strin
 		return Created{}, err
 	}
 	var out Created
-	err = db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		cur, err := getSource(tx, orgID, id, true)
+	err = s.db.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		cur, err := getSource(ctx, tx, orgID, id, true)
 		if err != nil {
 			return err
 		}
 		if Kind(cur.Kind) != KindWebhook {
 			return apperr.Errorf(apperr.Conflict, "intake source %s is a %s source; only webhook sources have a signing secret", id, cur.Kind)
 		}
-		row, err := rotateSecret(tx, orgID, id, secret, g)
+		row, err := rotateSecret(ctx, tx, orgID, id, secret, g)
 		if err != nil {
 			return err
 		}

@@ -1,12 +1,10 @@
 package intake
 
-// The gorm queries on intake_sources and lead_intake_raw. Each takes the transaction it is given (a tenant
-// transaction of db.Tx) and filters org_id itself, under row-level security as a second guard;
-// the two lookups of the public routes go through the SECURITY DEFINER functions of migration
-// 000006 instead, since they run before the org is known. Statements are plain parameterised SQL
-// over explicit column lists.
+// The store of intake_sources: each function runs its statement (queries.go) in the tenant
+// transaction it is given; the two lookups of the public routes run outside one.
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -17,15 +15,6 @@ import (
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/page"
 )
-
-// sourceColumns are the columns of a sourceRow. allowed_origins is read as JSON (the row type
-// scans it from there, as it writes it: see originsSQL); has_previous_secret is judged on the
-// database clock.
-const sourceColumns = `id, org_id, kind, name, public_token, redirect_url,
-	to_jsonb(allowed_origins) AS allowed_origins, field_mapping, rate_limit_per_minute,
-	signing_secret, previous_signing_secret, previous_secret_expires_at,
-	(previous_signing_secret IS NOT NULL AND previous_secret_expires_at > now()) AS has_previous_secret,
-	created_at, updated_at`
 
 // sourceRow is a row of intake_sources, secrets included. It never leaves the package: source()
 // turns it into a Source, whose secrets are unexported.
@@ -76,23 +65,14 @@ func (r sourceRow) source() Source {
 	return s
 }
 
-// originsSQL is the text[] value of allowed_origins from a JSON array bound as jsonb, so that
-// the list goes both ways as JSON and needs no driver array support behind gorm.
-const originsSQL = `ARRAY(SELECT jsonb_array_elements_text(?::jsonb))`
-
 func notFound(id uuid.UUID) error {
 	return apperr.Errorf(apperr.NotFound, "intake source %s not found", id)
 }
 
 // insertSource stores a new source with its checked settings and credentials.
-func insertSource(tx *gorm.DB, orgID uuid.UUID, k Kind, st sourceSettings, secret, token *string) (sourceRow, error) {
-	var out sourceRow
-	err := tx.Raw(`INSERT INTO intake_sources (org_id, kind, name, signing_secret, public_token, redirect_url,
-	allowed_origins, field_mapping, rate_limit_per_minute)
-VALUES (?, ?, ?, ?, ?, ?, `+originsSQL+`, ?::jsonb, ?)
-RETURNING `+sourceColumns,
-		orgID, string(k), st.name, secret, token, st.redirectURL,
-		db.JSONOf(st.allowedOrigins), db.JSONOf(st.fieldMapping), st.rateLimit).Scan(&out).Error
+func insertSource(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, k Kind, st sourceSettings, secret, token *string) (sourceRow, error) {
+	out, _, err := db.Get[sourceRow](ctx, tx, insertSourceSQL, orgID, string(k), st.name, secret, token, st.redirectURL,
+		db.JSONOf(st.allowedOrigins), db.JSONOf(st.fieldMapping), st.rateLimit)
 	if err != nil {
 		return sourceRow{}, fmt.Errorf("insert intake source: %w", err)
 	}
@@ -102,17 +82,21 @@ RETURNING `+sourceColumns,
 // getSource returns the org's live source id; forUpdate locks its row until the transaction
 // ends, so that changes of one source serialise. A missing or deleted source is
 // apperr.NotFound.
-func getSource(tx *gorm.DB, orgID, id uuid.UUID, forUpdate bool) (sourceRow, error) {
-	q := `SELECT ` + sourceColumns + ` FROM intake_sources WHERE org_id = ? AND id = ? AND deleted_at IS NULL`
+func getSource(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, forUpdate bool) (sourceRow, error) {
+	q := getSourceSQL
 	if forUpdate {
-		q += ` FOR UPDATE`
+		q = getSourceForUpdateSQL
 	}
-	var out sourceRow
-	res := tx.Raw(q, orgID, id).Scan(&out)
-	if res.Error != nil {
-		return sourceRow{}, fmt.Errorf("get intake source: %w", res.Error)
+	return oneSource(ctx, tx, "get intake source", id, q, orgID, id)
+}
+
+// oneSource runs a statement of at most one source row; no row is apperr.NotFound for id.
+func oneSource(ctx context.Context, tx *gorm.DB, what string, id uuid.UUID, q string, args ...any) (sourceRow, error) {
+	out, ok, err := db.Get[sourceRow](ctx, tx, q, args...)
+	if err != nil {
+		return sourceRow{}, fmt.Errorf("%s: %w", what, err)
 	}
-	if res.RowsAffected == 0 {
+	if !ok {
 		return sourceRow{}, notFound(id)
 	}
 	return out, nil
@@ -125,9 +109,9 @@ var sourceKeyset = page.Desc(
 
 // listSources returns up to p.Limit+1 live sources of the org (of kind k when not ""), newest
 // first, after the cursor.
-func listSources(tx *gorm.DB, orgID uuid.UUID, k Kind, p page.Request) ([]sourceRow, error) {
-	args := db.Marks{orgID}
-	q := `SELECT ` + sourceColumns + ` FROM intake_sources WHERE org_id = ? AND deleted_at IS NULL`
+func listSources(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, k Kind, p page.Request) ([]sourceRow, error) {
+	args := db.Args{orgID}
+	q := listSourcesHead
 	if k != "" {
 		q += ` AND kind = ` + args.Add(string(k))
 	}
@@ -135,91 +119,52 @@ func listSources(tx *gorm.DB, orgID uuid.UUID, k Kind, p page.Request) ([]source
 	if err != nil {
 		return nil, err
 	}
-	q += tail
-	var out []sourceRow
-	if err := tx.Raw(q, args...).Scan(&out).Error; err != nil {
+	out, err := db.Select[sourceRow](ctx, tx, q+tail, args...)
+	if err != nil {
 		return nil, fmt.Errorf("list intake sources: %w", err)
 	}
 	return out, nil
 }
 
 // updateSettings writes the editable settings of the live source id.
-func updateSettings(tx *gorm.DB, orgID, id uuid.UUID, st sourceSettings) (sourceRow, error) {
-	var out sourceRow
-	res := tx.Raw(`UPDATE intake_sources SET name = ?, redirect_url = ?, allowed_origins = `+originsSQL+`,
-	field_mapping = ?::jsonb, rate_limit_per_minute = ?
-WHERE org_id = ? AND id = ? AND deleted_at IS NULL
-RETURNING `+sourceColumns,
-		st.name, st.redirectURL, db.JSONOf(st.allowedOrigins), db.JSONOf(st.fieldMapping), st.rateLimit, orgID, id).Scan(&out)
-	if res.Error != nil {
-		return sourceRow{}, fmt.Errorf("update intake source: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return sourceRow{}, notFound(id)
-	}
-	return out, nil
+func updateSettings(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, st sourceSettings) (sourceRow, error) {
+	return oneSource(ctx, tx, "update intake source", id, updateSettingsSQL, orgID, id,
+		st.name, st.redirectURL, db.JSONOf(st.allowedOrigins), db.JSONOf(st.fieldMapping), st.rateLimit)
 }
 
 // softDeleteSource marks the live source id deleted and forgets its signing secrets, which
 // nothing may verify with any more. Its name is free again; its rows stay for the intake rows
 // and leads that name it. A missing or deleted source is apperr.NotFound.
-func softDeleteSource(tx *gorm.DB, orgID, id uuid.UUID) (sourceRow, error) {
-	var out sourceRow
-	res := tx.Raw(`UPDATE intake_sources SET deleted_at = now(), signing_secret = NULL, previous_signing_secret = NULL,
-	previous_secret_expires_at = NULL
-WHERE org_id = ? AND id = ? AND deleted_at IS NULL
-RETURNING `+sourceColumns, orgID, id).Scan(&out)
-	if res.Error != nil {
-		return sourceRow{}, fmt.Errorf("delete intake source: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return sourceRow{}, notFound(id)
-	}
-	return out, nil
+func softDeleteSource(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID) (sourceRow, error) {
+	return oneSource(ctx, tx, "delete intake source", id, softDeleteSourceSQL, orgID, id)
 }
 
 // rotateSecret makes secret the live webhook source's signing secret. With a grace period the
 // secret it replaces stays accepted until now() + grace on the database clock (replacing any
 // earlier previous secret); with none it is dropped at once.
-func rotateSecret(tx *gorm.DB, orgID, id uuid.UUID, secret string, grace time.Duration) (sourceRow, error) {
-	seconds := int64(grace / time.Second)
-	var out sourceRow
-	res := tx.Raw(`UPDATE intake_sources SET
-	previous_signing_secret = CASE WHEN ?::bigint > 0 THEN signing_secret END,
-	previous_secret_expires_at = CASE WHEN ?::bigint > 0 THEN now() + make_interval(secs => ?::bigint) END,
-	signing_secret = ?
-WHERE org_id = ? AND id = ? AND deleted_at IS NULL AND kind = 'webhook'
-RETURNING `+sourceColumns, seconds, seconds, seconds, secret, orgID, id).Scan(&out)
-	if res.Error != nil {
-		return sourceRow{}, fmt.Errorf("rotate intake source secret: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return sourceRow{}, notFound(id)
-	}
-	return out, nil
+func rotateSecret(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, secret string, grace time.Duration) (sourceRow, error) {
+	return oneSource(ctx, tx, "rotate intake source secret", id, rotateSecretSQL, orgID, id, int64(grace/time.Second), secret)
 }
 
 // webhookSourceOrg asks intake_webhook_source_org (migration 000006) for the org of the live
 // webhook source id. It needs no tenant transaction.
-func webhookSourceOrg(g *gorm.DB, id uuid.UUID) (uuid.UUID, bool, error) {
-	var org *uuid.UUID
-	if err := g.Raw(`SELECT intake_webhook_source_org(?)`, id).Row().Scan(&org); err != nil {
+func webhookSourceOrg(ctx context.Context, d *db.DB, id uuid.UUID) (uuid.UUID, bool, error) {
+	org, _, err := db.Get[uuid.NullUUID](ctx, d.Gorm, webhookSourceOrgSQL, id)
+	if err != nil {
 		return uuid.Nil, false, fmt.Errorf("look up webhook source: %w", err)
 	}
-	if org == nil {
-		return uuid.Nil, false, nil
-	}
-	return *org, true, nil
+	return org.UUID, org.Valid, nil
 }
 
 // formSourceIDs asks intake_form_source (migration 000006) for the org and id of the live form
 // source with token. It needs no tenant transaction.
-func formSourceIDs(g *gorm.DB, token string) (orgID, id uuid.UUID, found bool, err error) {
-	var rows []struct {
+func formSourceIDs(ctx context.Context, d *db.DB, token string) (orgID, id uuid.UUID, found bool, err error) {
+	type row struct {
 		OrgID uuid.UUID `gorm:"column:org_id"`
 		ID    uuid.UUID `gorm:"column:id"`
 	}
-	if err := g.Raw(`SELECT org_id, id FROM intake_form_source(?)`, token).Scan(&rows).Error; err != nil {
+	rows, err := db.Select[row](ctx, d.Gorm, formSourceSQL, token)
+	if err != nil {
 		return uuid.Nil, uuid.Nil, false, fmt.Errorf("look up form source: %w", err)
 	}
 	if len(rows) != 1 {

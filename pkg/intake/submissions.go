@@ -60,9 +60,7 @@ var submissionKeyset = page.Desc(
 	page.Time("received_at", "at", func(s Submission) time.Time { return s.ReceivedAt }),
 	page.UUID("id", "id", func(s Submission) uuid.UUID { return s.ID }))
 
-const submissionColumns = `id, source_id, batch_id, row_number, status, reject_reason, lead_id, received_at, processed_at`
-
-func scanSubmission(rows *sql.Rows) (Submission, error) {
+func scanSubmission(rows db.Row) (Submission, error) {
 	var s Submission
 	var row sql.NullInt32
 	if err := rows.Scan(&s.ID, &s.SourceID, &s.BatchID, &row, &s.Status, &s.RejectReason, &s.LeadID, &s.ReceivedAt, &s.ProcessedAt); err != nil {
@@ -100,7 +98,7 @@ func ListSubmissions(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f Submis
 	// walk is one branch: the rows of the org in one part of the status space (a condition with
 	// literals only, so that the planner can match it to the partial indexes), filtered,
 	// after the cursor, newest first.
-	var args db.Marks
+	var args db.Args
 	walk := func(statusCond string) string {
 		var b strings.Builder
 		b.WriteString("(SELECT " + submissionColumns + " FROM lead_intake_raw WHERE org_id = " + args.Add(orgID) + " AND " + statusCond)
@@ -129,20 +127,16 @@ func ListSubmissions(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f Submis
 	default:
 		query = walk("status <> 'pending'")
 	}
-	rows, err := tx.WithContext(ctx).Raw(query, args...).Rows()
-	if err != nil {
-		return page.Page[Submission]{}, fmt.Errorf("list intake submissions: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
 	var out []Submission
-	for rows.Next() {
-		s, err := scanSubmission(rows)
+	err = db.Each(ctx, tx, func(row db.Row) error {
+		s, err := scanSubmission(row)
 		if err != nil {
-			return page.Page[Submission]{}, fmt.Errorf("list intake submissions: scan: %w", err)
+			return fmt.Errorf("scan: %w", err)
 		}
 		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, query, args...)
+	if err != nil {
 		return page.Page[Submission]{}, fmt.Errorf("list intake submissions: %w", err)
 	}
 	return submissionKeyset.Page(out, limit), nil
@@ -151,21 +145,21 @@ func ListSubmissions(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f Submis
 // GetSubmission returns the org's submission id from the caller's transaction tx; one that does
 // not exist (or is another org's) is apperr.NotFound.
 func GetSubmission(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID) (Submission, error) {
-	rows, err := tx.WithContext(ctx).Table("lead_intake_raw").Select(submissionColumns).
-		Where("org_id = ? AND id = ?", orgID, id).Rows()
+	var out Submission
+	found := false
+	err := db.Each(ctx, tx, func(row db.Row) error {
+		s, err := scanSubmission(row)
+		if err != nil {
+			return fmt.Errorf("scan: %w", err)
+		}
+		out, found = s, true
+		return nil
+	}, getSubmissionSQL, orgID, id)
 	if err != nil {
 		return Submission{}, fmt.Errorf("get intake submission %s: %w", id, err)
 	}
-	defer func() { _ = rows.Close() }()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return Submission{}, fmt.Errorf("get intake submission %s: %w", id, err)
-		}
+	if !found {
 		return Submission{}, apperr.Errorf(apperr.NotFound, "intake submission %s not found", id)
 	}
-	s, err := scanSubmission(rows)
-	if err != nil {
-		return Submission{}, fmt.Errorf("get intake submission %s: scan: %w", id, err)
-	}
-	return s, nil
+	return out, nil
 }

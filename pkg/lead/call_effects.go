@@ -168,12 +168,12 @@ func (s *Service) recordCallActivity(ctx context.Context, tx *gorm.DB, orgID uui
 		return out, err
 	}
 	if a.RaiseGhostRisk > 0 {
-		if out.GhostTo, err = raiseGhostRisk(tx, orgID, cur.ID, a.RaiseGhostRisk); err != nil {
+		if out.GhostTo, err = raiseGhostRisk(ctx, tx, orgID, cur.ID, a.RaiseGhostRisk); err != nil {
 			return CallActivityResult{}, err
 		}
 	}
 	if a.Touch {
-		if err := touchActivity(tx, orgID, cur.ID, act.OccurredAt); err != nil {
+		if err := touchActivity(ctx, tx, orgID, cur.ID, act.OccurredAt); err != nil {
 			return CallActivityResult{}, err
 		}
 	}

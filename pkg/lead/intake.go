@@ -132,7 +132,7 @@ func createdEvent(orgID uuid.UUID, actor string, l Lead) events.NewEvent {
 // delete.
 func (s *Service) admitRepeated(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor string, in intakeLead) (Admitted, error) {
 	for range 3 {
-		existing, found, err := liveLeadWithFingerprint(tx, orgID, in.lead.Fingerprint)
+		existing, found, err := liveLeadWithFingerprint(ctx, tx, orgID, in.lead.Fingerprint)
 		if err != nil {
 			return Admitted{}, err
 		}
@@ -166,7 +166,7 @@ func (s *Service) addTouchpoint(ctx context.Context, tx *gorm.DB, orgID uuid.UUI
 	if err != nil || a == nil {
 		return err
 	}
-	if err := touchActivity(tx, orgID, leadID, a.OccurredAt); err != nil {
+	if err := touchActivity(ctx, tx, orgID, leadID, a.OccurredAt); err != nil {
 		return err
 	}
 	return s.emit(ctx, tx, orgID, actor, EventActivityAdded, leadID, "lead.activity_added:"+a.ID.String(),
@@ -188,16 +188,6 @@ func submitted(c Contact) map[string]string {
 	return out
 }
 
-// lockLiveLeadsSQL locks the org's ($1) live leads with the fingerprints $2 in the order of
-// their ids (LockRows above the Sort, so the rows are locked in that order), each found by a
-// probe of leads_org_id_fingerprint_key.
-const lockLiveLeadsSQL = `SELECT count(*) FROM (
-    SELECT id FROM leads
-    WHERE org_id = $1 AND fingerprint = ANY($2::text[]) AND deleted_at IS NULL
-    ORDER BY id
-    FOR UPDATE
-) l`
-
 // lockLiveLeadsByFingerprint locks the org's live leads with the fingerprints fps (FOR UPDATE),
 // in the order of their ids, as the batches of the lead pipeline lock theirs (LockLive). Admit
 // takes these locks after its new leads are in and before it adds any touchpoint: a touchpoint
@@ -210,33 +200,11 @@ func lockLiveLeadsByFingerprint(ctx context.Context, tx *gorm.DB, orgID uuid.UUI
 		return nil
 	}
 	slices.Sort(fps)
-	var n int
-	if err := db.Conn(tx).QueryRowContext(ctx, lockLiveLeadsSQL, orgID.String(), slices.Compact(fps)).Scan(&n); err != nil {
+	if _, _, err := db.Get[int](ctx, tx, lockLiveLeadsSQL, orgID.String(), slices.Compact(fps)); err != nil {
 		return fmt.Errorf("lock repeated leads: %w", err)
 	}
 	return nil
 }
-
-// insertIntakeLeadsSQL inserts leads of an org ($1) from parallel arrays ($2..$18, one element
-// per lead), each unless a live lead of the org has its fingerprint (ON CONFLICT on
-// leads_org_id_fingerprint_key), and returns the inserted leads with their raw row's id. The rows
-// go in in fingerprint order, so two transactions that insert overlapping people wait on each
-// other in one order and cannot deadlock; of two rows of one fingerprint, the first in $2 goes
-// in.
-const insertIntakeLeadsSQL = `WITH input AS (
-    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-        $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
-        $17::uuid[], $18::uuid[]) WITH ORDINALITY
-    AS i(first_name, last_name, name, email, phone, company, website, domain, title, profile_link, source, notes,
-        extra, priority, fingerprint, source_id, intake_id, ord)
-)
-INSERT INTO leads (org_id, first_name, last_name, name, email, phone, company, website,
-    domain, title, profile_link, source, notes, extra, priority, fingerprint, source_id, intake_id)
-SELECT $1, first_name, last_name, name, email, phone, company, website,
-    domain, title, profile_link, source, notes, extra::jsonb, priority, fingerprint, source_id, intake_id
-FROM input ORDER BY fingerprint, ord
-ON CONFLICT (org_id, fingerprint) WHERE deleted_at IS NULL DO NOTHING
-RETURNING ` + leadColumns + `, intake_id`
 
 // insertIntakeLeads inserts the leads news (see insertIntakeLeadsSQL) and returns those it
 // inserted by their raw row's id.
@@ -249,9 +217,9 @@ func insertIntakeLeads(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, news [
 		Lead
 		IntakeID uuid.UUID `gorm:"column:intake_id"`
 	}
-	rows, err := queryAll[insertedRow](ctx, tx, fmt.Sprintf("insert %d intake leads", len(news)), insertIntakeLeadsSQL, insertIntakeLeadsArgs(orgID, news)...)
+	rows, err := db.Select[insertedRow](ctx, tx, insertIntakeLeadsSQL, insertIntakeLeadsArgs(orgID, news)...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("insert %d intake leads: %w", len(news), err)
 	}
 	for _, row := range rows {
 		row.utc()

@@ -23,7 +23,7 @@ func TestLeadSideTakesMany(t *testing.T) {
 	t.Parallel()
 	d, url := dbtest.NewDB(t)
 	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
-	svc := lead.NewService(d.Gorm, em)
+	svc := lead.NewService(d, em)
 	super := dbtest.SuperDB(t, url)
 	org := dbtest.NewOrg(t, d, "acme")
 	ctx := t.Context()

@@ -83,7 +83,7 @@ func (s *Service) nudge(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, cur L
 	if err != nil || a == nil {
 		return NudgeResult{From: cur.Priority, To: cur.Priority}, cur, err
 	}
-	if err := touchActivity(tx, orgID, cur.ID, a.OccurredAt); err != nil {
+	if err := touchActivity(ctx, tx, orgID, cur.ID, a.OccurredAt); err != nil {
 		return NudgeResult{}, cur, err
 	}
 	if err := s.emit(ctx, tx, orgID, n.Actor, EventActivityAdded, cur.ID, "lead.activity_added:"+a.ID.String(),

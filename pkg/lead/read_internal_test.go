@@ -18,7 +18,7 @@ import (
 // TestReadsMatchTheGormPath proves the single-round-trip reads (pgx, leadScan) return exactly
 // the leads the gorm statements return, null fields, documents and times included: Get for
 // every lead, and List, page after page in every sort, with and without a search, through
-// both constructors (the pool and the gorm handle), as the app role.
+// the service on the pool (db.DB.Read), as the app role.
 func TestReadsMatchTheGormPath(t *testing.T) {
 	t.Parallel()
 	owner, url := dbtest.NewDB(t)
@@ -28,7 +28,7 @@ func TestReadsMatchTheGormPath(t *testing.T) {
 	ctx := t.Context()
 	em := events.NewEmitter(jobs.New(owner, jobs.Config{}), nil)
 	orgID, other := dbtest.NewOrg(t, owner, "acme"), dbtest.NewOrg(t, owner, "other")
-	writer := NewService(owner.Gorm, em)
+	writer := NewService(owner, em)
 
 	var ids []uuid.UUID
 	for i := range 7 {
@@ -55,7 +55,7 @@ func TestReadsMatchTheGormPath(t *testing.T) {
 		var l Lead
 		require.NoError(t, db.Tx(ctx, app.Gorm, orgID, func(tx *gorm.DB) error {
 			var err error
-			l, err = getLead(tx, orgID, id, false)
+			l, err = getLead(ctx, tx, orgID, id, false)
 			return err
 		}))
 		return l
@@ -77,7 +77,7 @@ func TestReadsMatchTheGormPath(t *testing.T) {
 		return out
 	}
 
-	for name, svc := range map[string]*Service{"pool": NewServiceDB(app, em), "gorm handle": NewService(app.Gorm, em)} {
+	for name, svc := range map[string]*Service{"pool": NewService(app, em)} {
 		for _, id := range ids {
 			got, err := svc.Get(ctx, orgID, id)
 			require.NoError(t, err, name)

@@ -20,35 +20,19 @@ import (
 // every change emits its event in that transaction, with actor as the event's actor. The hot
 // reads (Get, List) run in a read-only tenant transaction sent in one round trip (db.DB.Read).
 type Service struct {
-	db      *gorm.DB
-	read    func(ctx context.Context, orgID uuid.UUID, queue func(b *db.Batch)) error
+	db      *db.DB
 	emitter *events.Emitter
 	emit    events.EmitFunc
 	// Now is the clock for checks of client-given times; nil is time.Now.
 	Now func() time.Time
 }
 
-// NewService returns the use cases on g, emitting through emitter. Its reads borrow g's
-// connections (db.GormReadTx); NewServiceDB saves that layer.
-func NewService(g *gorm.DB, emitter *events.Emitter) *Service {
-	if g == nil || emitter == nil {
+// NewService returns the use cases on d, emitting through emitter.
+func NewService(d *db.DB, emitter *events.Emitter) *Service {
+	if d == nil || emitter == nil {
 		panic("lead.NewService: nil dependency")
 	}
-	read := func(ctx context.Context, orgID uuid.UUID, queue func(b *db.Batch)) error {
-		return db.GormReadTx(ctx, g, orgID, queue)
-	}
-	return &Service{db: g, read: read, emitter: emitter, emit: emitter.About(EntityType)}
-}
-
-// NewServiceDB is NewService on d, with the reads on d's pgx pool directly (db.DB.Read), as
-// the api runs it.
-func NewServiceDB(d *db.DB, emitter *events.Emitter) *Service {
-	if d == nil {
-		panic("lead.NewServiceDB: nil database")
-	}
-	s := NewService(d.Gorm, emitter)
-	s.read = d.Read
-	return s
+	return &Service{db: d, emitter: emitter, emit: emitter.About(EntityType)}
 }
 
 func (s *Service) now() time.Time {
@@ -93,11 +77,11 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 	l.setContact(c)
 
 	var out Lead
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, orgID, func(tx *gorm.DB) error {
 		// A conflicting lead may be deleted between the insert and the look-up; then the insert
 		// is tried again. Twice more is plenty: each round needs another concurrent delete.
 		for range 3 {
-			stored, inserted, err := insertLead(tx, orgID, l)
+			stored, inserted, err := insertLead(ctx, tx, orgID, l)
 			if err != nil {
 				return err
 			}
@@ -106,7 +90,7 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 				return s.emit(ctx, tx, orgID, actor, EventCreated, stored.ID,
 					"lead.created:"+stored.ID.String(), CreatedPayload{Via: ViaAPI, Lead: stored})
 			}
-			existing, found, err := liveLeadWithFingerprint(tx, orgID, l.Fingerprint)
+			existing, found, err := liveLeadWithFingerprint(ctx, tx, orgID, l.Fingerprint)
 			if err != nil {
 				return err
 			}
@@ -127,7 +111,7 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Lead, error) {
 	var out Lead
 	found := false
-	err := s.read(ctx, orgID, func(b *db.Batch) { queueGetLead(b, orgID, id, &out, &found) })
+	err := s.db.Read(ctx, orgID, func(b *db.Batch) { queueGetLead(b, orgID, id, &out, &found) })
 	if err != nil {
 		return Lead{}, fmt.Errorf("get lead: %w", err)
 	}
@@ -158,8 +142,8 @@ func (s *Service) Update(ctx context.Context, orgID uuid.UUID, actor string, id 
 			WithFields(apperr.FieldError{Field: "priority", Message: "must be one of: low, normal, high, urgent"})
 	}
 	var out Lead
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		cur, err := getLead(tx, orgID, id, true)
+	err := s.db.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		cur, err := getLead(ctx, tx, orgID, id, true)
 		if err != nil {
 			return err
 		}
@@ -188,13 +172,13 @@ func (s *Service) Update(ctx context.Context, orgID uuid.UUID, actor string, id 
 		}
 		// A savepoint, so that a fingerprint conflict leaves the transaction usable for the
 		// look-up of the lead it conflicts with.
-		err = tx.Transaction(func(sp *gorm.DB) error {
+		err = inSavepoint(ctx, tx, func() error {
 			var err error
-			out, err = updateContact(sp, orgID, next)
+			out, err = updateContact(ctx, tx, orgID, next)
 			return err
 		})
 		if db.IsUniqueViolation(err) {
-			existing, found, ferr := liveLeadWithFingerprint(tx, orgID, next.Fingerprint)
+			existing, found, ferr := liveLeadWithFingerprint(ctx, tx, orgID, next.Fingerprint)
 			if ferr != nil {
 				return ferr
 			}
@@ -256,8 +240,8 @@ func applyPatch(c Contact, p Patch) Contact {
 // already deleted lead is apperr.NotFound. Its fingerprint is free again afterwards, and its
 // history stays readable (History).
 func (s *Service) Delete(ctx context.Context, orgID uuid.UUID, actor string, id uuid.UUID) error {
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		l, err := softDelete(tx, orgID, id)
+	err := s.db.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		l, err := softDelete(ctx, tx, orgID, id)
 		if err != nil {
 			return err
 		}
@@ -287,8 +271,8 @@ func (s *Service) ChangeStage(ctx context.Context, orgID uuid.UUID, actor string
 			WithFields(apperr.FieldError{Field: "reason", Message: fmt.Sprintf("must have at most %d characters", MaxReasonLen)})
 	}
 	var out Lead
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		cur, err := getLead(tx, orgID, id, true)
+	err := s.db.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		cur, err := getLead(ctx, tx, orgID, id, true)
 		if err != nil {
 			return err
 		}
@@ -336,19 +320,19 @@ func (s *Service) AddActivity(ctx context.Context, orgID uuid.UUID, actor string
 		return Activity{}, apperr.Errorf(apperr.Invalid, "activity is invalid").WithFields(fields...)
 	}
 	var out Activity
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		if _, err := getLead(tx, orgID, leadID, true); err != nil {
+	err := s.db.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		if _, err := getLead(ctx, tx, orgID, leadID, true); err != nil {
 			return err
 		}
 		var err error
-		out, err = insertActivity(tx, orgID, Activity{
+		out, err = insertActivity(ctx, tx, orgID, Activity{
 			LeadID: leadID, Kind: in.Kind, Subject: ptr(subject), Body: ptr(body), OccurredAt: occurred(in.OccurredAt, s.now()),
 			CreatedBy: ptr(actor),
 		})
 		if err != nil {
 			return err
 		}
-		if err := touchActivity(tx, orgID, leadID, out.OccurredAt); err != nil {
+		if err := touchActivity(ctx, tx, orgID, leadID, out.OccurredAt); err != nil {
 			return err
 		}
 		return s.emit(ctx, tx, orgID, actor, EventActivityAdded, leadID, "lead.activity_added:"+out.ID.String(),
@@ -374,11 +358,11 @@ func (s *Service) ListActivities(ctx context.Context, orgID, leadID uuid.UUID, p
 		return page.Page[Activity]{}, err
 	}
 	var out page.Page[Activity]
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		if _, err := getLead(tx, orgID, leadID, false); err != nil {
+	err := s.db.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		if _, err := getLead(ctx, tx, orgID, leadID, false); err != nil {
 			return err
 		}
-		rows, err := listActivities(tx, orgID, leadID, p)
+		rows, err := listActivities(ctx, tx, orgID, leadID, p)
 		if err != nil {
 			return err
 		}
@@ -401,15 +385,15 @@ func (s *Service) History(ctx context.Context, orgID, leadID uuid.UUID, p page.R
 		return page.Page[Event]{}, err
 	}
 	var out page.Page[Event]
-	err := db.Tx(ctx, s.db, orgID, func(tx *gorm.DB) error {
-		ok, err := leadExists(tx, orgID, leadID)
+	err := s.db.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		ok, err := leadExists(ctx, tx, orgID, leadID)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return notFound(leadID)
 		}
-		rows, err := listEvents(tx, orgID, leadID, p)
+		rows, err := listEvents(ctx, tx, orgID, leadID, p)
 		if err != nil {
 			return err
 		}
@@ -438,7 +422,7 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page
 		return page.Page[Lead]{}, fmt.Errorf("list leads: %w", err)
 	}
 	rows := make([]Lead, 0, f.Page.Limit+1)
-	if err := s.read(ctx, orgID, func(b *db.Batch) { queueListLeads(b, q, args, f.Q != "", &rows) }); err != nil {
+	if err := s.db.Read(ctx, orgID, func(b *db.Batch) { queueListLeads(b, q, args, f.Q != "", &rows) }); err != nil {
 		return page.Page[Lead]{}, fmt.Errorf("list leads: %w", err)
 	}
 	return keysets[f.Sort].Page(rows, f.Page.Limit), nil

@@ -28,7 +28,7 @@ func setup(t *testing.T) *bundle {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
 	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
-	return &bundle{svc: lead.NewService(d.Gorm, em), super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme")}
+	return &bundle{svc: lead.NewService(d, em), super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme")}
 }
 
 func (b *bundle) count(t *testing.T, sql string, args ...any) int {

@@ -1,13 +1,12 @@
 package lead
 
-// The queries of the lead domain. Each filters org_id itself, under row-level security as a
-// second guard. The writes take the gorm transaction they are given (a tenant transaction of
-// db.Tx); the hot reads (one lead, a page of leads) are queued on a db.Batch that db.DB.Read
-// sends with its tenant transaction in a single round trip. Statements are plain parameterised
-// SQL over explicit column lists.
+// The store of the lead domain: each function runs its statement (queries.go) in the tenant
+// transaction it is given; the hot reads (one lead, a page of leads) are queued on a db.Batch
+// that db.DB.Read sends with its tenant transaction in a single round trip.
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -19,13 +18,6 @@ import (
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/page"
 )
-
-const leadColumns = `id, first_name, last_name, name, email, phone, company, website, domain, title,
-	profile_link, source, notes, extra, stage, stage_reason, score, score_reasons, icp_match,
-	recommended_path, priority, ghost_risk, revenue_band, enrichment, version, last_activity_at,
-	stage_changed_at, created_at, updated_at, fingerprint`
-
-const activityColumns = `id, lead_id, kind, subject, body, payload, occurred_at, created_by, created_at`
 
 func notFound(id uuid.UUID) error { return apperr.Errorf(apperr.NotFound, "lead %s not found", id) }
 
@@ -90,9 +82,6 @@ func (s *leadScan) scan(row db.Row, extra ...any) (Lead, error) {
 	return l, nil
 }
 
-// getLeadSQL reads the org's live lead by its primary key: the read of GET /leads/{id}.
-const getLeadSQL = `SELECT ` + leadColumns + ` FROM leads WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL`
-
 // queueGetLead queues the read of the org's live lead id into out; found reports whether there
 // is one. A missing lead is not an error of the batch (pgx would forget the batch's prepared
 // statements after one).
@@ -107,22 +96,16 @@ func queueGetLead(b *db.Batch, orgID, id uuid.UUID, out *Lead, found *bool) {
 	}, getLeadSQL, db.UUID(orgID), db.UUID(id))
 }
 
-// insertLead inserts l unless a live lead of the org has its fingerprint: the unique index
-// leads_org_id_fingerprint_key decides (R3), and a concurrent insert of the same fingerprint
-// waits for this one. It returns the stored lead and whether it was inserted.
-func insertLead(tx *gorm.DB, orgID uuid.UUID, l Lead) (Lead, bool, error) {
-	var out Lead
-	res := tx.Raw(`INSERT INTO leads (org_id, first_name, last_name, name, email, phone, company, website,
-	domain, title, profile_link, source, notes, extra, priority, fingerprint)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?)
-ON CONFLICT (org_id, fingerprint) WHERE deleted_at IS NULL DO NOTHING
-RETURNING `+leadColumns,
+// insertLead inserts l unless a live lead of the org has its fingerprint (insertLeadSQL) and
+// returns the stored lead and whether it was inserted.
+func insertLead(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, l Lead) (Lead, bool, error) {
+	out, ok, err := db.Get[Lead](ctx, tx, insertLeadSQL,
 		orgID, l.FirstName, l.LastName, l.Name, l.Email, l.Phone, l.Company, l.Website,
-		l.Domain, l.Title, l.ProfileLink, l.Source, l.Notes, l.Extra, string(l.Priority), l.Fingerprint).Scan(&out)
-	if res.Error != nil {
-		return Lead{}, false, fmt.Errorf("insert lead: %w", res.Error)
+		l.Domain, l.Title, l.ProfileLink, l.Source, l.Notes, l.Extra, string(l.Priority), l.Fingerprint)
+	if err != nil {
+		return Lead{}, false, fmt.Errorf("insert lead: %w", err)
 	}
-	if res.RowsAffected == 0 {
+	if !ok {
 		return Lead{}, false, nil
 	}
 	out.utc()
@@ -130,37 +113,30 @@ RETURNING `+leadColumns,
 }
 
 // liveLeadWithFingerprint returns the id of the org's live lead with fingerprint fp.
-func liveLeadWithFingerprint(tx *gorm.DB, orgID uuid.UUID, fp string) (uuid.UUID, bool, error) {
-	var ids []uuid.UUID
-	err := tx.Raw(`SELECT id FROM leads WHERE org_id = ? AND fingerprint = ? AND deleted_at IS NULL`, orgID, fp).
-		Scan(&ids).Error
+func liveLeadWithFingerprint(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, fp string) (uuid.UUID, bool, error) {
+	id, ok, err := db.Get[uuid.UUID](ctx, tx, liveLeadByFingerprintSQL, orgID, fp)
 	if err != nil {
 		return uuid.Nil, false, fmt.Errorf("find lead by fingerprint: %w", err)
 	}
-	if len(ids) == 0 {
-		return uuid.Nil, false, nil
-	}
-	return ids[0], true, nil
+	return id, ok, nil
 }
 
 // getLead returns the org's live lead id; forUpdate locks its row until the transaction ends,
-// so that changes of one lead serialise. A missing or deleted lead is apperr.NotFound. Like
-// liveLeadSQL it finds the row by the primary key alone and checks deletion afterwards, so
-// that no partial index is ever a candidate for the plan.
-func getLead(tx *gorm.DB, orgID, id uuid.UUID, forUpdate bool) (Lead, error) {
-	q := `SELECT ` + leadColumns + `, deleted_at IS NOT NULL AS deleted FROM leads WHERE org_id = ? AND id = ?`
+// so that changes of one lead serialise. A missing or deleted lead is apperr.NotFound.
+func getLead(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, forUpdate bool) (Lead, error) {
+	q := getLeadAnySQL
 	if forUpdate {
-		q += ` FOR UPDATE`
+		q = getLeadForUpdateSQL
 	}
-	var out struct {
+	type row struct {
 		Lead
 		Deleted bool `gorm:"column:deleted"`
 	}
-	res := tx.Raw(q, orgID, id).Scan(&out)
-	if res.Error != nil {
-		return Lead{}, fmt.Errorf("get lead: %w", res.Error)
+	out, ok, err := db.Get[row](ctx, tx, q, orgID, id)
+	if err != nil {
+		return Lead{}, fmt.Errorf("get lead: %w", err)
 	}
-	if res.RowsAffected == 0 || out.Deleted {
+	if !ok || out.Deleted {
 		return Lead{}, notFound(id)
 	}
 	out.utc()
@@ -168,9 +144,9 @@ func getLead(tx *gorm.DB, orgID, id uuid.UUID, forUpdate bool) (Lead, error) {
 }
 
 // leadExists reports whether the org has a lead id, live or soft-deleted.
-func leadExists(tx *gorm.DB, orgID, id uuid.UUID) (bool, error) {
-	var ok bool
-	if err := tx.Raw(`SELECT EXISTS (SELECT 1 FROM leads WHERE org_id = ? AND id = ?)`, orgID, id).Scan(&ok).Error; err != nil {
+func leadExists(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID) (bool, error) {
+	ok, _, err := db.Get[bool](ctx, tx, leadExistsSQL, orgID, id)
+	if err != nil {
 		return false, fmt.Errorf("find lead: %w", err)
 	}
 	return ok, nil
@@ -178,20 +154,15 @@ func leadExists(tx *gorm.DB, orgID, id uuid.UUID) (bool, error) {
 
 // updateContact writes the editable fields of l (contact data, extra, priority and the derived
 // fingerprint) and moves the version on by one.
-func updateContact(tx *gorm.DB, orgID uuid.UUID, l Lead) (Lead, error) {
-	var out Lead
-	res := tx.Raw(`UPDATE leads SET first_name = ?, last_name = ?, name = ?, email = ?, phone = ?, company = ?,
-	website = ?, domain = ?, title = ?, profile_link = ?, source = ?, notes = ?, extra = ?::jsonb, priority = ?,
-	fingerprint = ?, version = version + 1
-WHERE org_id = ? AND id = ? AND deleted_at IS NULL
-RETURNING `+leadColumns,
+func updateContact(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, l Lead) (Lead, error) {
+	out, ok, err := db.Get[Lead](ctx, tx, updateContactSQL, orgID, l.ID,
 		l.FirstName, l.LastName, l.Name, l.Email, l.Phone, l.Company,
 		l.Website, l.Domain, l.Title, l.ProfileLink, l.Source, l.Notes, l.Extra, string(l.Priority),
-		l.Fingerprint, orgID, l.ID).Scan(&out)
-	if res.Error != nil {
-		return Lead{}, fmt.Errorf("update lead: %w", res.Error)
+		l.Fingerprint)
+	if err != nil {
+		return Lead{}, fmt.Errorf("update lead: %w", err)
 	}
-	if res.RowsAffected == 0 {
+	if !ok {
 		return Lead{}, notFound(l.ID)
 	}
 	out.utc()
@@ -200,14 +171,12 @@ RETURNING `+leadColumns,
 
 // softDelete marks the live lead deleted and returns it as it was; a missing or already deleted
 // lead is apperr.NotFound. The row lock of the UPDATE serialises it with other changes.
-func softDelete(tx *gorm.DB, orgID, id uuid.UUID) (Lead, error) {
-	var out Lead
-	res := tx.Raw(`UPDATE leads SET deleted_at = now() WHERE org_id = ? AND id = ? AND deleted_at IS NULL
-RETURNING `+leadColumns, orgID, id).Scan(&out)
-	if res.Error != nil {
-		return Lead{}, fmt.Errorf("delete lead: %w", res.Error)
+func softDelete(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID) (Lead, error) {
+	out, ok, err := db.Get[Lead](ctx, tx, softDeleteSQL, orgID, id)
+	if err != nil {
+		return Lead{}, fmt.Errorf("delete lead: %w", err)
 	}
-	if res.RowsAffected == 0 {
+	if !ok {
 		return Lead{}, notFound(id)
 	}
 	out.utc()
@@ -216,23 +185,20 @@ RETURNING `+leadColumns, orgID, id).Scan(&out)
 
 // touchActivity moves the live lead's last_activity_at forward to at (never backward), locking
 // its row. A missing or deleted lead is apperr.NotFound.
-func touchActivity(tx *gorm.DB, orgID, id uuid.UUID, at time.Time) error {
-	res := tx.Exec(`UPDATE leads SET last_activity_at = greatest(last_activity_at, ?::timestamptz)
-WHERE org_id = ? AND id = ? AND deleted_at IS NULL`, at, orgID, id)
-	if res.Error != nil {
-		return fmt.Errorf("touch lead activity: %w", res.Error)
+func touchActivity(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, at time.Time) error {
+	n, err := db.Exec(ctx, tx, touchActivitySQL, orgID, id, at)
+	if err != nil {
+		return fmt.Errorf("touch lead activity: %w", err)
 	}
-	if res.RowsAffected == 0 {
+	if n == 0 {
 		return notFound(id)
 	}
 	return nil
 }
 
-func insertActivity(tx *gorm.DB, orgID uuid.UUID, a Activity) (Activity, error) {
-	var out Activity
-	err := tx.Raw(`INSERT INTO lead_activities (org_id, lead_id, kind, subject, body, occurred_at, created_by)
-VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING `+activityColumns,
-		orgID, a.LeadID, string(a.Kind), a.Subject, a.Body, a.OccurredAt, a.CreatedBy).Scan(&out).Error
+func insertActivity(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, a Activity) (Activity, error) {
+	out, _, err := db.Get[Activity](ctx, tx, insertActivitySQL,
+		orgID, a.LeadID, string(a.Kind), a.Subject, a.Body, a.OccurredAt, a.CreatedBy)
 	if err != nil {
 		return Activity{}, fmt.Errorf("insert lead activity: %w", err)
 	}
@@ -257,28 +223,16 @@ var keysets = func() map[Sort]page.Keyset[Lead] {
 	})
 }()
 
-// customPlanSQL makes the searches of the transaction plan for their own words. A search's best
-// plan depends on how common its words are (a rare word is read from the full-text index, a
-// common one walks the sort order), and a generic plan of the prepared statement (which
-// PostgreSQL may switch to after five runs) cannot know that.
-const customPlanSQL = `SELECT set_config('plan_cache_mode', 'force_custom_plan', true)`
-
-// searchCondition, followed by the parenthesised search text, is true for the leads that text
-// finds: every word of it begins a word of the lead's name, company or email (migration 000007).
-// The expression is the index's, so that the org-scoped full-text index answers it.
-const searchCondition = `lead_search_document(name, email, company) @@ lead_search_query`
-
-// listLeadsSQL is the statement that reads up to f.Page.Limit+1 live leads after the cursor. It
-// reads the lead_list view (migration 000005), through which the search reaches the full-text
-// index (000007) despite row-level security; the explicit org filter stays all the same.
+// listLeadsSQL is the statement that reads up to f.Page.Limit+1 live leads after the cursor:
+// listLeadsHead and f's filters.
 func listLeadsSQL(orgID uuid.UUID, f ListFilter) (string, []any, error) {
 	ks, ok := keysets[f.Sort]
 	if !ok {
 		return "", nil, apperr.Errorf(apperr.BadRequest, "unknown sort %q", f.Sort)
 	}
 	var b strings.Builder
-	var a db.Args
-	b.WriteString(`SELECT ` + leadColumns + ` FROM lead_list WHERE org_id = ` + a.Add(db.UUID(orgID)))
+	a := db.Args{db.UUID(orgID)}
+	b.WriteString(listLeadsHead)
 	if f.Stage != "" {
 		b.WriteString(` AND stage = ` + a.Add(string(f.Stage)))
 	}
@@ -317,15 +271,14 @@ var activityKeyset = page.Desc(
 	page.UUID("id", "i", func(a Activity) uuid.UUID { return a.ID }))
 
 // listActivities returns up to limit+1 activities of the lead, newest first.
-func listActivities(tx *gorm.DB, orgID, leadID uuid.UUID, p page.Request) ([]Activity, error) {
-	args := db.Marks{orgID, leadID}
+func listActivities(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, p page.Request) ([]Activity, error) {
+	args := db.Args{orgID, leadID}
 	tail, err := activityKeyset.Tail(p.Cursor, p.Limit, &args)
 	if err != nil {
 		return nil, err
 	}
-	q := `SELECT ` + activityColumns + ` FROM lead_activities WHERE org_id = ? AND lead_id = ?` + tail
-	var out []Activity
-	if err := tx.Raw(q, args...).Scan(&out).Error; err != nil {
+	out, err := db.Select[Activity](ctx, tx, listActivitiesHead+tail, args...)
+	if err != nil {
 		return nil, fmt.Errorf("list lead activities: %w", err)
 	}
 	for i := range out {
@@ -348,16 +301,14 @@ type Event struct {
 // eventKeyset is the order of a lead's history: oldest first.
 var eventKeyset = page.Asc(page.Serial("id", "i", func(e Event) int64 { return e.ID }))
 
-// listEvents returns up to limit+1 events about the lead, oldest first (events_entity_idx).
-func listEvents(tx *gorm.DB, orgID, leadID uuid.UUID, p page.Request) ([]Event, error) {
-	args := db.Marks{orgID, EntityType, leadID}
+// listEvents returns up to limit+1 events about the lead, oldest first.
+func listEvents(ctx context.Context, tx *gorm.DB, orgID, leadID uuid.UUID, p page.Request) ([]Event, error) {
+	args := db.Args{orgID, EntityType, leadID}
 	tail, err := eventKeyset.Tail(p.Cursor, p.Limit, &args)
 	if err != nil {
 		return nil, err
 	}
-	var out []Event
-	err = tx.Raw(`SELECT id, type, entity_type, entity_id, payload, actor, occurred_at FROM events
-WHERE org_id = ? AND entity_type = ? AND entity_id = ?`+tail, args...).Scan(&out).Error
+	out, err := db.Select[Event](ctx, tx, listEventsHead+tail, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list lead events: %w", err)
 	}
@@ -378,11 +329,26 @@ func addActivity(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, a SystemActi
 
 // raiseGhostRisk raises the ghost risk of the lead id, which the transaction has locked and seen
 // live, by step and returns the new value.
-func raiseGhostRisk(tx *gorm.DB, orgID, id uuid.UUID, step int) (int, error) {
-	var out int
-	if err := tx.Raw(`UPDATE leads SET ghost_risk = ghost_risk + ? WHERE org_id = ? AND id = ? RETURNING ghost_risk`,
-		step, orgID, id).Scan(&out).Error; err != nil {
+func raiseGhostRisk(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, step int) (int, error) {
+	out, _, err := db.Get[int](ctx, tx, raiseGhostRiskSQL, orgID, id, step)
+	if err != nil {
 		return 0, fmt.Errorf("raise lead ghost risk: %w", err)
 	}
 	return out, nil
+}
+
+// inSavepoint runs fn after a savepoint of tx and rolls back to it when fn fails, so that a
+// failed statement (a unique violation, say) leaves the transaction usable.
+func inSavepoint(ctx context.Context, tx *gorm.DB, fn func() error) error {
+	if _, err := db.Exec(ctx, tx, savepointSQL); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	err := fn()
+	if err == nil {
+		return nil
+	}
+	if _, rerr := db.Exec(ctx, tx, rollbackToSavepointSQL); rerr != nil {
+		return errors.Join(err, fmt.Errorf("roll back to savepoint: %w", rerr))
+	}
+	return err
 }

@@ -44,7 +44,7 @@ func newPipe(t *testing.T) *pipe {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
 	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
-	return &pipe{d: d, super: dbtest.SuperDB(t, url), svc: lead.NewService(d.Gorm, em), router: pipeline.NewRouter(em),
+	return &pipe{d: d, super: dbtest.SuperDB(t, url), svc: lead.NewService(d, em), router: pipeline.NewRouter(em),
 		org: dbtest.NewOrg(t, d, "acme")}
 }
 

@@ -36,7 +36,7 @@ type Commit func(ctx context.Context, fn func(tx *gorm.DB) error) error
 // any transaction, then writes its results and events in the transaction of commit, so that the
 // writes and the jobs' completion commit together and a rerun changes nothing more.
 type Pipeline struct {
-	db       *gorm.DB
+	db       *db.DB
 	emitter  *events.Emitter
 	enricher Enricher
 	scorer   Scorer
@@ -45,13 +45,13 @@ type Pipeline struct {
 // Actor is the actor of the events that Enrich and Qualify emit.
 const Actor = "system:worker"
 
-// New returns the pipeline on g, emitting through emitter, enriching with enricher and scoring
+// New returns the pipeline on d, emitting through emitter, enriching with enricher and scoring
 // with scorer; all are required.
-func New(g *gorm.DB, emitter *events.Emitter, enricher Enricher, scorer Scorer) *Pipeline {
-	if g == nil || emitter == nil || enricher == nil || scorer == nil {
+func New(d *db.DB, emitter *events.Emitter, enricher Enricher, scorer Scorer) *Pipeline {
+	if d == nil || emitter == nil || enricher == nil || scorer == nil {
 		panic("pipeline.New: nil dependency")
 	}
-	return &Pipeline{db: g, emitter: emitter, enricher: enricher, scorer: scorer}
+	return &Pipeline{db: d, emitter: emitter, enricher: enricher, scorer: scorer}
 }
 
 // Offline reports whether the pipeline calls no external service: local enrichment
@@ -65,10 +65,10 @@ func (p *Pipeline) Offline() bool {
 }
 
 // read returns the org's leads ids with their scored_by, in order, and when icp is not nil the
-// org's ICP into it, in one round trip (db.GormReadTx); a missing or deleted lead is not Found.
+// org's ICP into it, in one round trip (db.DB.Read); a missing or deleted lead is not Found.
 func (p *Pipeline) read(ctx context.Context, orgID uuid.UUID, ids []uuid.UUID, icp *org.ICP) ([]lead.Snapshot, error) {
 	out := make([]lead.Snapshot, len(ids))
-	err := db.GormReadTx(ctx, p.db, orgID, func(b *db.Batch) {
+	err := p.db.Read(ctx, orgID, func(b *db.Batch) {
 		for i, id := range ids {
 			lead.QueueReadLive(b, orgID, id, &out[i])
 		}

@@ -58,7 +58,7 @@ func TestPipelineManyAgrees(t *testing.T) {
 	t.Parallel()
 	b := setupPipeline(t, nil)
 	em := events.NewEmitter(jobs.New(b.d, jobs.Config{}), catalog.New().EventJobs)
-	p := pipeline.New(b.d.Gorm, em, enrichment.LocalEnricher{}, scoring.Builtin{})
+	p := pipeline.New(b.d, em, enrichment.LocalEnricher{}, scoring.Builtin{})
 	_, err := b.super.Pool.Exec(t.Context(), `UPDATE orgs SET icp = '{"excludedDomains":["excluded.example"],"titles":["cto"]}' WHERE id = $1`, b.org)
 	require.NoError(t, err)
 
@@ -123,7 +123,7 @@ func TestPipelineManyAgrees(t *testing.T) {
 		"another org's lead is left alone")
 
 	// A pipeline that calls out does the same over many leads, its calls before the transaction.
-	online := pipeline.New(b.d.Gorm, em, localEnricher{}, scoring.Builtin{})
+	online := pipeline.New(b.d, em, localEnricher{}, scoring.Builtin{})
 	require.False(t, online.Offline())
 	for _, qualifyFirst := range []bool{false, true} {
 		one, many := create(), create()

@@ -57,12 +57,12 @@ func setupPipeline(t *testing.T, scorer pipeline.Scorer) *pipeBundle {
 	t.Helper()
 	d, url := dbtest.NewDB(t)
 	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
-	b := &bundle{svc: lead.NewService(d.Gorm, em), super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme")}
+	b := &bundle{svc: lead.NewService(d, em), super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme")}
 	if scorer == nil {
 		scorer = scoring.Builtin{}
 	}
 	f := &fakeEnricher{}
-	pb := &pipeBundle{bundle: b, d: d, enricher: f, pipe: pipeline.New(d.Gorm, em, f, scorer)}
+	pb := &pipeBundle{bundle: b, d: d, enricher: f, pipe: pipeline.New(d, em, f, scorer)}
 	pb.commit = func(ctx context.Context, fn func(tx *gorm.DB) error) error { return d.Tx(ctx, b.org, fn) }
 	return pb
 }
@@ -273,8 +273,8 @@ func TestOfflinePipelineAgrees(t *testing.T) {
 	t.Parallel()
 	b := setupPipeline(t, nil)
 	em := events.NewEmitter(jobs.New(b.d, jobs.Config{}), catalog.New().EventJobs)
-	offline := pipeline.New(b.d.Gorm, em, enrichment.LocalEnricher{}, scoring.Builtin{})
-	online := pipeline.New(b.d.Gorm, em, localEnricher{}, scoring.Builtin{})
+	offline := pipeline.New(b.d, em, enrichment.LocalEnricher{}, scoring.Builtin{})
+	online := pipeline.New(b.d, em, localEnricher{}, scoring.Builtin{})
 	require.True(t, offline.Offline())
 	require.False(t, online.Offline())
 	require.False(t, b.pipe.Offline())

@@ -27,8 +27,8 @@ func TestPipelineLeadReads(t *testing.T) {
 	ctx := t.Context()
 	em := events.NewEmitter(jobs.New(owner, jobs.Config{}), EventJobs())
 	orgID, other := dbtest.NewOrg(t, owner, "acme"), dbtest.NewOrg(t, owner, "other")
-	svc := lead.NewService(owner.Gorm, em)
-	p := New(owner.Gorm, em, enrichment.LocalEnricher{}, scoring.Builtin{})
+	svc := lead.NewService(owner, em)
+	p := New(owner, em, enrichment.LocalEnricher{}, scoring.Builtin{})
 	l, err := svc.Create(ctx, orgID, "test", lead.NewLead{Contact: lead.Contact{Email: "ada@acme.example", Name: "Ada"}})
 	require.NoError(t, err)
 

@@ -343,17 +343,6 @@ type routeFollowUp struct {
 	runAt   time.Time
 }
 
-// scheduleFollowUpsSQL schedules follow_up_lead jobs ($2: the job type; $3.. parallel arrays) in
-// scheduled_tasks for the org's ($1) leads, each once per dedup key, and returns the ones it
-// scheduled.
-const scheduleFollowUpsSQL = `
-INSERT INTO scheduled_tasks (org_id, job_type, payload, run_at, entity_type, entity_id, dedup_key)
-SELECT $1, $2, f.payload::jsonb, now() + f.after_ms * interval '1 millisecond', $3, f.lead_id, f.dedup_key
-FROM unnest($4::uuid[], $5::text[], $6::bigint[], $7::text[]) WITH ORDINALITY AS f(lead_id, payload, after_ms, dedup_key, ord)
-ORDER BY f.ord
-ON CONFLICT (org_id, dedup_key) DO NOTHING
-RETURNING dedup_key, id, run_at`
-
 // scheduleFollowUps schedules fs in one statement, setting each scheduled one's task and runAt.
 func scheduleFollowUps(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, fs []routeFollowUp) error {
 	if len(fs) == 0 {
@@ -374,23 +363,19 @@ func scheduleFollowUps(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, fs []r
 		leads[i], payloads[i], keys[i], after[i] = f.lead.String(), string(p), fmt.Sprintf("route:%d", f.eventID), delay.Milliseconds()
 		byKey[keys[i]] = f
 	}
-	rows, err := db.Conn(tx).QueryContext(ctx, scheduleFollowUpsSQL, orgID.String(), KindFollowUpLead, lead.EntityType, leads, payloads, after, keys)
-	if err != nil {
-		return fmt.Errorf("schedule follow-ups: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
-	for rows.Next() {
+	err := db.Each(ctx, tx, func(row db.Row) error {
 		var key string
 		var id uuid.UUID
 		var runAt time.Time
-		if err := rows.Scan(&key, &id, &runAt); err != nil {
-			return fmt.Errorf("schedule follow-ups: %w", err)
+		if err := row.Scan(&key, &id, &runAt); err != nil {
+			return err
 		}
 		if f := byKey[key]; f != nil {
 			f.task, f.runAt = id, runAt.UTC()
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, scheduleFollowUpsSQL, orgID.String(), KindFollowUpLead, lead.EntityType, leads, payloads, after, keys)
+	if err != nil {
 		return fmt.Errorf("schedule follow-ups: %w", err)
 	}
 	return nil

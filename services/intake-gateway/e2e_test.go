@@ -76,7 +76,7 @@ func TestBinaryAcceptsAndShutsDown(t *testing.T) {
 	owner, url := dbtest.NewDB(t)
 	created, err := org.Create(t.Context(), owner, "e2e")
 	require.NoError(t, err)
-	svc := intake.NewService(owner.Gorm, events.NewEmitter(jobs.New(owner, jobs.Config{}), nil))
+	svc := intake.NewService(owner, events.NewEmitter(jobs.New(owner, jobs.Config{}), nil))
 	hook, err := svc.Create(t.Context(), created.OrgID, "apikey:test", intake.NewSource{Kind: intake.KindWebhook, Name: "hook"})
 	require.NoError(t, err)
 

@@ -126,7 +126,7 @@ func newPipelineEnv(t *testing.T, workers int, workerEnv ...string) *pipelineEnv
 	_, err := e.super.Pool.Exec(t.Context(), `UPDATE orgs SET icp = $1::jsonb WHERE id = $2`,
 		`{"excludedDomains":["`+excludedDomain+`"]}`, e.org)
 	require.NoError(t, err)
-	svc := intake.NewService(owner.Gorm, events.NewEmitter(jobs.New(owner, jobs.Config{}), nil))
+	svc := intake.NewService(owner, events.NewEmitter(jobs.New(owner, jobs.Config{}), nil))
 	hook, err := svc.Create(t.Context(), e.org, "apikey:test", intake.NewSource{Kind: intake.KindWebhook, Name: "hook"})
 	require.NoError(t, err)
 	e.hookID, e.secret = hook.ID, hook.SigningSecret

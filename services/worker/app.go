@@ -50,12 +50,12 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 	queue := jobs.New(d, jobs.Config{BaseDelay: cfg.Jobs.BaseDelay, MaxAttempts: cfg.Jobs.MaxAttempts})
 	reg.MustRegister(jobs.NewDepthCollector(queue))
 	emitter := events.NewEmitter(queue, cat.EventJobs)
-	pipeline, err := handler.NewLeadPipeline(d.Gorm, emitter, cfg.AI, cfg.Enrichment)
+	pipeline, err := handler.NewLeadPipeline(d, emitter, cfg.AI, cfg.Enrichment)
 	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("build lead pipeline: %w", err)
 	}
-	leads := lead.NewService(d.Gorm, emitter)
+	leads := lead.NewService(d, emitter)
 	calls, err := handler.NewCallService(d, emitter, leads, cfg.AI, cfg.Rules)
 	if err != nil {
 		d.Close()

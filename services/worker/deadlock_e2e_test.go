@@ -38,7 +38,7 @@ func TestDuplicateStormDeadlocksNothing(t *testing.T) {
 	app, err := db.Open(t.Context(), db.Options{URL: dbtest.AppURL(t, e.url), MaxConns: 16, AppName: "storm-test"})
 	require.NoError(t, err)
 	t.Cleanup(app.Close)
-	src, err := intake.NewService(app.Gorm, events.NewEmitter(jobs.New(app, jobs.Config{}), catalog.New().EventJobs)).
+	src, err := intake.NewService(app, events.NewEmitter(jobs.New(app, jobs.Config{}), catalog.New().EventJobs)).
 		Create(t.Context(), e.org, "apikey:test", intake.NewSource{Kind: intake.KindWebhook, Name: "storm"})
 	require.NoError(t, err)
 

@@ -12,7 +12,7 @@ import (
 // intakeSourceRoutes registers the intake source routes (issue 4, item 1): the lead sources the
 // UI team configures for the intake gateway.
 func (s *Server) intakeSourceRoutes(r router) {
-	h := &intakeSourceHandlers{svc: intake.NewService(s.DB.Gorm, s.Emitter), s: s}
+	h := &intakeSourceHandlers{svc: intake.NewService(s.DB, s.Emitter), s: s}
 	r.GET("/intake-sources", h.list)
 	r.POST("/intake-sources", h.create)
 	r.GET("/intake-sources/:id", h.get)

@@ -44,7 +44,7 @@ type intakeFeed struct {
 func newIntakeFeed(a *apiTest) *intakeFeed {
 	q := jobs.New(a.owner, jobs.Config{})
 	return &intakeFeed{a: a, acc: intake.NewAcceptor(a.owner, jobs.Config{}), queue: q,
-		proc: intake.NewProcessor(lead.NewServiceDB(a.owner, events.NewEmitter(q, catalog.New().EventJobs)))}
+		proc: intake.NewProcessor(lead.NewService(a.owner, events.NewEmitter(q, catalog.New().EventJobs)))}
 }
 
 // deliver accepts a webhook delivery of org's source with body and returns its submission id.
@@ -67,7 +67,7 @@ func (f *intakeFeed) upload(org uuid.UUID, source *uuid.UUID, rows ...string) uu
 	for i, body := range rows {
 		r.Rows = append(r.Rows, intake.Row{Number: i + 2, Body: []byte(body)})
 	}
-	n, err := intake.AcceptRows(f.a.t.Context(), f.a.owner.Gorm, f.queue, r)
+	n, err := intake.AcceptRows(f.a.t.Context(), f.a.owner, f.queue, r)
 	require.NoError(f.a.t, err)
 	require.Equal(f.a.t, len(rows), n)
 	return batch

@@ -37,7 +37,7 @@ func (s *Server) routes() {
 	// path is a plain 404 and a wrong method a 405, before any authentication.
 	api := router{e: e, mw: []echo.MiddlewareFunc{checkRequest, s.authenticate, s.idempotent}}
 	// One lead service for the routes of every domain that changes leads.
-	leads := lead.NewServiceDB(s.DB, s.Emitter)
+	leads := lead.NewService(s.DB, s.Emitter)
 	s.leadRoutes(api, leads)
 	s.callRoutes(api, leads)
 	s.dealRoutes(api, leads)

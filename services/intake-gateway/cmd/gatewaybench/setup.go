@@ -99,7 +99,7 @@ func setupDB(ctx context.Context, o options, owner string) (*benchEnv, error) {
 	if e.created, err = org.Create(ctx, e.super, "bench"); err != nil {
 		return nil, err
 	}
-	svc := intake.NewService(e.super.Gorm, events.NewEmitter(jobs.New(e.super, jobs.Config{}), nil))
+	svc := intake.NewService(e.super, events.NewEmitter(jobs.New(e.super, jobs.Config{}), nil))
 	if e.hook, err = svc.Create(ctx, e.created.OrgID, "bench", intake.NewSource{
 		Kind: intake.KindWebhook, Name: "bench webhook", RateLimitPerMinute: intake.MaxRateLimit,
 	}); err != nil {

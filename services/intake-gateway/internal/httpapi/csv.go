@@ -137,7 +137,7 @@ func (u *upload) flush(c echo.Context) error {
 	if len(u.rows.Rows) == 0 {
 		return nil
 	}
-	n, err := intake.AcceptRows(c.Request().Context(), u.s.DB.Gorm, u.s.Queue, u.rows)
+	n, err := intake.AcceptRows(c.Request().Context(), u.s.DB, u.s.Queue, u.rows)
 	if err != nil {
 		return err
 	}

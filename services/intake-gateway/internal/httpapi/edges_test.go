@@ -193,10 +193,10 @@ func TestDatabaseUnreachable(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	b := &bundle{srv: srv, client: &http.Client{Timeout: time.Minute}}
-	src, err := intake.NewService(owner.Gorm, events.NewEmitter(jobs.New(owner, jobs.Config{}), nil)).Create(t.Context(),
+	src, err := intake.NewService(owner, events.NewEmitter(jobs.New(owner, jobs.Config{}), nil)).Create(t.Context(),
 		created.OrgID, "apikey:test", intake.NewSource{Kind: intake.KindForm, Name: "contact form"})
 	require.NoError(t, err)
-	hook, err := intake.NewService(owner.Gorm, events.NewEmitter(jobs.New(owner, jobs.Config{}), nil)).Create(t.Context(),
+	hook, err := intake.NewService(owner, events.NewEmitter(jobs.New(owner, jobs.Config{}), nil)).Create(t.Context(),
 		created.OrgID, "apikey:test", intake.NewSource{Kind: intake.KindWebhook, Name: "hook"})
 	require.NoError(t, err)
 	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}

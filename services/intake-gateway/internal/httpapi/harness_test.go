@@ -91,7 +91,7 @@ func setupTB(t testing.TB, cfg httpapi.Config, with ...func(*httpapi.Deps)) *bun
 	srv := httptest.NewServer(httpapi.New(deps))
 	t.Cleanup(srv.Close)
 	return &bundle{
-		app: app, super: dbtest.SuperDB(t, url), svc: intake.NewService(app.Gorm, events.NewEmitter(queue, nil)),
+		app: app, super: dbtest.SuperDB(t, url), svc: intake.NewService(app, events.NewEmitter(queue, nil)),
 		org: created.OrgID, apiKey: created.APIKey, srv: srv, clock: clock,
 		client: &http.Client{Timeout: 2 * time.Minute, Transport: newTransport(t), CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse

@@ -144,19 +144,19 @@ func (s *Server) refreshWebhookSource(ctx context.Context, id uuid.UUID) (intake
 }
 
 func (s *Server) loadWebhookSource(id uuid.UUID) func(ctx context.Context) (intake.Source, error) {
-	return func(ctx context.Context) (intake.Source, error) { return intake.SourceForWebhook(ctx, s.DB.Gorm, id) }
+	return func(ctx context.Context) (intake.Source, error) { return intake.SourceForWebhook(ctx, s.DB, id) }
 }
 
 // formSource returns the live form source of token (apperr.NotFound otherwise).
 func (s *Server) formSource(ctx context.Context, token string) (intake.Source, error) {
 	return s.sources.get(ctx, "form:"+token, func(ctx context.Context) (intake.Source, error) {
-		return intake.SourceForForm(ctx, s.DB.Gorm, token)
+		return intake.SourceForForm(ctx, s.DB, token)
 	})
 }
 
 // csvSource returns the live csv source id of orgID (apperr.NotFound otherwise).
 func (s *Server) csvSource(ctx context.Context, orgID, id uuid.UUID) (intake.Source, error) {
 	return s.sources.get(ctx, "csv:"+orgID.String()+":"+id.String(), func(ctx context.Context) (intake.Source, error) {
-		return intake.SourceForCSV(ctx, s.DB.Gorm, orgID, id)
+		return intake.SourceForCSV(ctx, s.DB, orgID, id)
 	})
 }

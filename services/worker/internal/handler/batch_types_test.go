@@ -39,7 +39,7 @@ func TestKindSharing(t *testing.T) {
 		"model":          {ai: config.AI{APIKey: "sk", Model: "m", BaseURL: "http://127.0.0.1:1"}, want: always},
 		"enrichment API": {enr: config.Enrichment{URL: "http://127.0.0.1:1/company"}, want: always},
 	} {
-		pipe, err := handler.NewLeadPipeline(d.Gorm, em, tc.ai, tc.enr)
+		pipe, err := handler.NewLeadPipeline(d, em, tc.ai, tc.enr)
 		require.NoError(t, err, name)
 		kinds := handler.Kinds(handler.Deps{DB: d, Queue: q, Emitter: em, Log: zap.NewNop(), Pipeline: pipe})
 		require.ElementsMatch(t, tc.want, shared(kinds), name)
@@ -73,10 +73,10 @@ func TestBatchesRunThePipeline(t *testing.T) {
 	q := jobs.New(d, jobs.Config{})
 	em := events.NewEmitter(q, catalog.New().EventJobs)
 	org := dbtest.NewOrg(t, d, "acme")
-	pipe, err := handler.NewLeadPipeline(d.Gorm, em, config.AI{}, config.Enrichment{})
+	pipe, err := handler.NewLeadPipeline(d, em, config.AI{}, config.Enrichment{})
 	require.NoError(t, err)
 	kinds := handler.Kinds(handler.Deps{DB: d, Queue: q, Emitter: em, Pipeline: pipe})
-	leads := lead.NewService(d.Gorm, em)
+	leads := lead.NewService(d, em)
 	for i, email := range []string{"ada@acme.io", "grace@gmail.com", "alan@beta.io"} {
 		_, err := leads.Create(t.Context(), org, "test", lead.NewLead{Contact: lead.Contact{Email: email, Title: []string{"CTO", "", "VP"}[i]}})
 		require.NoError(t, err)

@@ -42,7 +42,7 @@ func (b *bundle) runAll(t *testing.T, types ...string) map[string]int {
 func TestCallJobs(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	leads := lead.NewService(b.d.Gorm, b.emitter)
+	leads := lead.NewService(b.d, b.emitter)
 	calls := call.NewService(b.d, b.emitter, leads, call.Options{})
 	l, err := leads.Create(t.Context(), b.org, "test", lead.NewLead{Contact: lead.Contact{Email: "hot@example.com"}})
 	require.NoError(t, err)
@@ -86,11 +86,11 @@ func TestAnalyzeCallWithAI(t *testing.T) {
 	b := setup(t)
 	srv := aitest.NewServer(t, aitest.Content(`{"summary":"Interested, no budget yet.","buyingSignalScore":60,
 		"signalPhrases":["how much is it"],"objections":["no budget yet"],"nextSteps":["Send pricing"]}`))
-	calls, err := handler.NewCallService(b.d, b.emitter, lead.NewService(b.d.Gorm, b.emitter), config.AI{APIKey: "sk-test", Model: "gpt-test", BaseURL: srv.URL},
+	calls, err := handler.NewCallService(b.d, b.emitter, lead.NewService(b.d, b.emitter), config.AI{APIKey: "sk-test", Model: "gpt-test", BaseURL: srv.URL},
 		config.Rules{BuyingSignalThreshold: 65})
 	require.NoError(t, err)
 	kinds := handler.Kinds(handler.Deps{DB: b.d, Queue: b.queue, Emitter: b.emitter, Log: zaptest.NewLogger(t), Calls: calls})
-	leads := lead.NewService(b.d.Gorm, b.emitter)
+	leads := lead.NewService(b.d, b.emitter)
 	l, err := leads.Create(t.Context(), b.org, "test", lead.NewLead{Contact: lead.Contact{Email: "warm@example.com"}})
 	require.NoError(t, err)
 	c, err := calls.Book(t.Context(), b.org, "test", call.Booking{LeadID: l.ID, ScheduledAt: time.Now().Add(time.Hour)})
@@ -110,6 +110,6 @@ func TestAnalyzeCallWithAI(t *testing.T) {
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM calls WHERE id = $1 AND analysis_model = 'gpt-4o-2024-08-06'
 		AND buying_signal_score = 60 AND objections = '["no budget yet"]'::jsonb`, c.ID))
 	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM events WHERE org_id = $1 AND type = 'buying_signal.high'`, b.org))
-	_, err = handler.NewCallService(b.d, b.emitter, lead.NewService(b.d.Gorm, b.emitter), config.AI{}, config.Rules{BuyingSignalThreshold: 101})
+	_, err = handler.NewCallService(b.d, b.emitter, lead.NewService(b.d, b.emitter), config.AI{}, config.Rules{BuyingSignalThreshold: 101})
 	require.Error(t, err)
 }

@@ -5,10 +5,10 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"gorm.io/gorm"
 
 	"example.com/crm/pkg/ai"
 	"example.com/crm/pkg/config"
+	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/enrichment"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
@@ -30,7 +30,7 @@ type LeadPipeline struct {
 // configuration: the enrichment API client when ENRICHMENT_API_URL is set (else local
 // enrichment only), and the AI scorer when OPENAI_API_KEY is set (else scoring.Builtin). Its
 // jobs share transactions when neither is set.
-func NewLeadPipeline(g *gorm.DB, emitter *events.Emitter, aiCfg config.AI, enrCfg config.Enrichment) (*LeadPipeline, error) {
+func NewLeadPipeline(d *db.DB, emitter *events.Emitter, aiCfg config.AI, enrCfg config.Enrichment) (*LeadPipeline, error) {
 	enricher, err := enrichment.NewEnricher(enrichment.Config{URL: enrCfg.URL, APIKey: enrCfg.APIKey})
 	if err != nil {
 		return nil, fmt.Errorf("lead pipeline: %w", err)
@@ -44,7 +44,7 @@ func NewLeadPipeline(g *gorm.DB, emitter *events.Emitter, aiCfg config.AI, enrCf
 		scorer = scoring.NewAI(client)
 	}
 	sharing := jobs.Sharing(enrCfg.URL == "" && aiCfg.APIKey == "")
-	return &LeadPipeline{Pipeline: pipeline.New(g, emitter, enricher, scorer), Sharing: sharing}, nil
+	return &LeadPipeline{Pipeline: pipeline.New(d, emitter, enricher, scorer), Sharing: sharing}, nil
 }
 
 // EnrichLead is the enrich_lead kind: for the lead.created event of each job

@@ -48,7 +48,7 @@ func Kinds(d Deps) []jobs.Kind {
 	}
 	leads := d.Leads
 	if leads == nil {
-		leads = lead.NewService(d.DB.Gorm, d.Emitter)
+		leads = lead.NewService(d.DB, d.Emitter)
 	}
 	calls := d.Calls
 	if calls == nil {

@@ -43,7 +43,7 @@ func newPipeFixture(t *testing.T, aiURL string, enrichStatus int) *pipeFixture {
 	q := jobs.New(d, jobs.Config{MaxAttempts: 3})
 	em := events.NewEmitter(q, catalog.New().EventJobs)
 	f := &pipeFixture{d: d, super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme"), queue: q,
-		leads: lead.NewService(d.Gorm, em), apiCalls: &atomic.Int32{}}
+		leads: lead.NewService(d, em), apiCalls: &atomic.Int32{}}
 	_, err := f.super.Pool.Exec(t.Context(), `UPDATE orgs SET icp = $1::jsonb WHERE id = $2`,
 		`{"industries":["saas"],"minEmployees":50,"maxEmployees":1000,"countries":["GB"],"seniorities":["c_level"]}`, f.org)
 	require.NoError(t, err)
@@ -66,7 +66,7 @@ func newPipeFixture(t *testing.T, aiURL string, enrichStatus int) *pipeFixture {
 	if aiURL != "" {
 		aiCfg = config.AI{APIKey: "sk-test", Model: "gpt-test", BaseURL: aiURL}
 	}
-	pipe, err := handler.NewLeadPipeline(d.Gorm, em, aiCfg, config.Enrichment{URL: api.URL + "/company", APIKey: "ek"})
+	pipe, err := handler.NewLeadPipeline(d, em, aiCfg, config.Enrichment{URL: api.URL + "/company", APIKey: "ek"})
 	require.NoError(t, err)
 	f.kinds = []jobs.Kind{handler.EnrichLead(pipe), handler.QualifyLead(pipe)}
 	return f

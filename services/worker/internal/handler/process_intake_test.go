@@ -181,7 +181,7 @@ func TestProcessIntakeHandlerConcurrent(t *testing.T) {
 func TestPipelineThroughRuntime(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	lp, err := handler.NewLeadPipeline(b.d.Gorm, b.emitter, config.AI{}, config.Enrichment{})
+	lp, err := handler.NewLeadPipeline(b.d, b.emitter, config.AI{}, config.Enrichment{})
 	require.NoError(t, err)
 	kinds := handler.Kinds(handler.Deps{DB: b.d, Queue: b.queue, Emitter: b.emitter, Log: zaptest.NewLogger(t), Pipeline: lp})
 	raw := b.accept(t, `{"email": "ceo@runtime-example.com", "name": "Rita Runtime", "title": "CEO", "company": "Runtime Ltd"}`)
