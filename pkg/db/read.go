@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
-	"gorm.io/gorm"
 )
 
 // UUID is id as a query argument in the form pgx encodes fastest. A uuid.UUID reaches pgx as a
@@ -35,22 +34,6 @@ func RollbackOpen(ctx context.Context, conn *pgx.Conn) error {
 		return fmt.Errorf("roll back: %w", err)
 	}
 	return nil
-}
-
-// GormReadTx is DB.Read for callers that hold only the gorm handle: it borrows a connection of
-// g's database/sql pool (which runs on the same pgx pool, see Open). g must be the handle
-// itself, not a transaction.
-func GormReadTx(ctx context.Context, g *gorm.DB, orgID uuid.UUID, queue func(b *Batch)) error {
-	sqlDB, ok := g.Statement.ConnPool.(*sql.DB)
-	if !ok {
-		return fmt.Errorf("tenant read: needs the database handle, not %T", g.Statement.ConnPool)
-	}
-	c, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("tenant read: acquire connection: %w", err)
-	}
-	defer func() { _ = c.Close() }()
-	return WithPgx(c, func(conn *pgx.Conn) error { return runPipeline(ctx, conn, orgID, readSetOrgSQL, queue) })
 }
 
 // WithPgx runs fn on the pgx connection underneath conn, a connection of the database/sql pool

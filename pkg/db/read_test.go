@@ -51,24 +51,16 @@ func keyOrgs(ctx context.Context, read func(context.Context, uuid.UUID, func(*db
 	return out, err
 }
 
-// TestReadIsATenantTransaction proves a pipelined read is bound by row-level security to its
-// org, through the pool (DB.Read) and through the gorm handle (GormReadTx) alike, and that its
-// setting ends with it: the same connection sees no org afterwards.
+// TestReadIsATenantTransaction proves a pipelined read (DB.Read) is bound by row-level security
+// to its org, and that its setting ends with it: the same connection sees no org afterwards.
 func TestReadIsATenantTransaction(t *testing.T) {
 	t.Parallel()
 	s := newReadSetup(t)
 	ctx := t.Context()
-	gormRead := func(ctx context.Context, org uuid.UUID, q func(*db.Batch)) error {
-		return db.GormReadTx(ctx, s.app.Gorm, org, q)
-	}
-	for name, read := range map[string]func(context.Context, uuid.UUID, func(*db.Batch)) error{
-		"pool": s.app.Read, "gorm": gormRead,
-	} {
-		for _, org := range []uuid.UUID{s.orgA, s.orgB} {
-			got, err := keyOrgs(ctx, read, org)
-			require.NoError(t, err, name)
-			require.Equal(t, []uuid.UUID{org}, got, "%s: only the org's own row", name)
-		}
+	for _, org := range []uuid.UUID{s.orgA, s.orgB} {
+		got, err := keyOrgs(ctx, s.app.Read, org)
+		require.NoError(t, err)
+		require.Equal(t, []uuid.UUID{org}, got, "only the org's own row")
 	}
 
 	one := singleConn(t, s)
@@ -95,8 +87,7 @@ func singleConn(t *testing.T, s readSetup) *db.DB {
 }
 
 // TestReadFailures proves a failed read returns its error and leaves its connection idle and
-// usable (the aborted transaction is rolled back), and that GormReadTx refuses a gorm
-// transaction.
+// usable (the aborted transaction is rolled back).
 func TestReadFailures(t *testing.T) {
 	t.Parallel()
 	s := newReadSetup(t)
@@ -108,9 +99,4 @@ func TestReadFailures(t *testing.T) {
 	var status string
 	require.NoError(t, one.Pool.QueryRow(ctx, `SELECT coalesce(current_setting('app.org_id', true), 'none')`).Scan(&status))
 	require.Contains(t, []string{"", "none"}, status, "rolled back: no transaction is left open")
-
-	err = s.app.Gorm.Transaction(func(tx *gorm.DB) error {
-		return db.GormReadTx(ctx, tx, s.orgA, func(b *db.Batch) { b.Exec(`SELECT 1`) })
-	})
-	require.ErrorContains(t, err, "needs the database handle")
 }

@@ -12,7 +12,6 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/integrity"
 	"example.com/crm/pkg/jobs"
@@ -304,7 +303,7 @@ func listInOrg[T, R any](s *Server, c echo.Context, list func(ctx context.Contex
 
 // inOrg runs fn in a tenant transaction of the caller's org.
 func (s *Server) inOrg(c echo.Context, fn func(tx *gorm.DB) error) error {
-	return db.Tx(c.Request().Context(), s.DB.Gorm, orgOf(c), fn)
+	return s.DB.Tx(c.Request().Context(), orgOf(c), fn)
 }
 
 func toJobResponse(j jobs.Record) jobResponse {
