@@ -37,7 +37,7 @@ type DB struct {
 }
 
 // idleInTxTimeout ends sessions that sit idle inside a transaction (a hung process holding row
-// locks), so that nothing a crashed client began can block others for long (R5).
+// locks), so that nothing a crashed client began can block others for long.
 const idleInTxTimeout = 60 * time.Second
 
 // Open connects, checks the connection and returns the handle.
@@ -54,7 +54,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		rp["application_name"] = opts.AppName
 	}
 	rp["idle_in_transaction_session_timeout"] = strconv.FormatInt(idleInTxTimeout.Milliseconds(), 10)
-	// Durability of every acknowledged write is a promise (R2): never let a session turn it off.
+	// Durability of every acknowledged write is a promise: never let a session turn it off.
 	rp["synchronous_commit"] = "on"
 	pc.MaxConnIdleTime = 5 * time.Minute
 	pc.HealthCheckPeriod = 30 * time.Second

@@ -153,10 +153,10 @@ const (
 	permissionDenied = "permission denied"
 )
 
-// TestRLSAppRoleSeesOnlyItsOrg proves R17/R18 for reads: inside a tenant transaction of org A
-// the app role's unfiltered SELECTs on leads, events, jobs, api_keys and orgs return org A's
-// rows only, though org B has rows in each; asking for org B's rows by org or by id finds
-// nothing; and a transaction of org B sees only B's.
+// TestRLSAppRoleSeesOnlyItsOrg proves row-level security for reads: inside a tenant transaction of
+// org A the app role's unfiltered SELECTs on leads, events, jobs, api_keys and orgs return org A's
+// rows only, though org B has rows in each; asking for org B's rows by org or by id finds nothing;
+// and a transaction of org B sees only B's.
 func TestRLSAppRoleSeesOnlyItsOrg(t *testing.T) {
 	t.Parallel()
 	b := setupRLS(t)
@@ -180,10 +180,10 @@ func TestRLSAppRoleSeesOnlyItsOrg(t *testing.T) {
 	}))
 }
 
-// TestRLSPooledConnectionCarriesNoOrg proves R18 on a reused pooled connection: after a tenant
-// transaction of org A commits, and after one rolls back, a transaction on the same server
-// session (same backend pid) that sets no org sees no row of A or B, and a transaction of org B
-// on that session sees only B's rows.
+// TestRLSPooledConnectionCarriesNoOrg proves the org setting ends with its transaction on a reused
+// pooled connection: after a tenant transaction of org A commits, and after one rolls back, a
+// transaction on the same server session (same backend pid) that sets no org sees no row of A or B,
+// and a transaction of org B on that session sees only B's rows.
 func TestRLSPooledConnectionCarriesNoOrg(t *testing.T) {
 	t.Parallel()
 	b := setupRLS(t)
@@ -223,9 +223,10 @@ func TestRLSPooledConnectionCarriesNoOrg(t *testing.T) {
 	requireNoTenant("after org B's transaction committed")
 }
 
-// TestRLSAppRoleSeesNothingOutsideATenantTx proves R17's default: outside a tenant transaction
-// (autocommit through gorm or pgx, a plain transaction, or one that sets app.org_id to empty)
-// the app role sees no row of any tenant table, and cannot write one either.
+// TestRLSAppRoleSeesNothingOutsideATenantTx proves that row-level security denies by default:
+// outside a tenant transaction (autocommit through gorm or pgx, a plain transaction, or one that
+// sets app.org_id to empty) the app role sees no row of any tenant table, and cannot write one
+// either.
 func TestRLSAppRoleSeesNothingOutsideATenantTx(t *testing.T) {
 	t.Parallel()
 	b := setupRLS(t)
@@ -317,9 +318,10 @@ func TestRLSWithCheckKeepsWritesInTheOrg(t *testing.T) {
 	require.Equal(t, 2, n)
 }
 
-// TestRLSAppRoleIsUnprivileged proves R17 for the role itself: the app role (and every role it
-// is a member of, crm_app included) has neither SUPERUSER nor BYPASSRLS, it owns no table and is
-// no member of a table's owner, and row-level security is active for it on every tenant table.
+// TestRLSAppRoleIsUnprivileged proves the role cannot bypass row-level security: the app role (and
+// every role it is a member of, crm_app included) has neither SUPERUSER nor BYPASSRLS, it owns no
+// table and is no member of a table's owner, and row-level security is active for it on every
+// tenant table.
 func TestRLSAppRoleIsUnprivileged(t *testing.T) {
 	t.Parallel()
 	b := setupRLS(t)
@@ -360,11 +362,11 @@ WHERE schemaname = 'public' AND (tableowner = current_user OR pg_has_role(curren
 	}
 }
 
-// TestRLSCoversEveryTenantTable proves R17 for the schema: every table of the public schema but
-// golang-migrate's bookkeeping has row-level security enabled and a tenant_isolation policy, and
-// exactly the tables that are only touched in tenant transactions are FORCEd (the queue tables
-// are not, by design: the worker and the scheduler work across orgs as the owner). A table added
-// without a policy fails here.
+// TestRLSCoversEveryTenantTable proves row-level security covers the whole schema: every table of
+// the public schema but golang-migrate's bookkeeping has row-level security enabled and a
+// tenant_isolation policy, and exactly the tables that are only touched in tenant transactions are
+// FORCEd (the queue tables are not, by design: the worker and the scheduler work across orgs as the
+// owner). A table added without a policy fails here.
 func TestRLSCoversEveryTenantTable(t *testing.T) {
 	t.Parallel()
 	b := setupRLS(t)

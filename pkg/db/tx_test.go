@@ -56,9 +56,10 @@ func (b *txBundle) orgName(t *testing.T, id uuid.UUID) string {
 	return name
 }
 
-// TestTxScopesOrgToTheTransaction proves R18: inside db.Tx and (*DB).Tx app.org_id is the
-// transaction's org, and after commit or rollback the same pooled connection (same backend pid)
-// carries no org into the next transaction or the next plain statement, through gorm or pgx.
+// TestTxScopesOrgToTheTransaction proves the org setting is local to its transaction: inside db.Tx
+// and (*DB).Tx app.org_id is the transaction's org, and after commit or rollback the same pooled
+// connection (same backend pid) carries no org into the next transaction or the next plain
+// statement, through gorm or pgx.
 func TestTxScopesOrgToTheTransaction(t *testing.T) {
 	t.Parallel()
 	b := setupTx(t)

@@ -6,12 +6,12 @@
 // migration 000011) and the use cases the API and the worker call (service.go, nudge.go).
 //
 // Every use case that changes state runs in one tenant transaction (db.Tx) that also emits the
-// change's events, so the change, its history and the jobs it triggers commit together (R1):
+// change's events, so the change, its history and the jobs it triggers commit together:
 // creating a deal converts its lead (through the lead stage machine) and emits deal.created;
 // a stage change emits deal.stage_changed and, when final, deal.won (which enqueues nothing
 // until invoices and contracts are built, see kinds.go) or deal.lost.
 //
-// Money is an int64 in minor units of an ISO 4217 currency (DESIGN.md "Data", R26); a
+// Money is an int64 in minor units of an ISO 4217 currency (DESIGN.md "Data"); a
 // probability is held as an integer number of basis points (1/10,000), exactly the
 // numeric(5,4) column, so no value ever goes through a float. weightedValue is never stored.
 //

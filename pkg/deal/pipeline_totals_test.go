@@ -63,7 +63,7 @@ FROM deal_pipeline_totals WHERE deal_count <> 0 ORDER BY org_id, stage, currency
 }
 
 // freshTotals aggregates the deals table now, with the arithmetic of the pipeline's scan
-// (pipelineSQL before the totals existed).
+// (pipelineSQL).
 func freshTotals(t *testing.T, super *db.DB) []totalsRow {
 	t.Helper()
 	return scanTotals(t, super, `SELECT org_id, stage, currency, count(*), sum(deal_value)::text,

@@ -65,7 +65,7 @@ ORDER BY currency`
 
 // pipelinePlanSQL steers the scan (pipelineSQL, the pipeline with a from/to window) to the
 // covering index of the open deals (migration 000009): the planner, seeing that most of an org's
-// deals are open, prefers a sequential scan of the heap, which measured twice as slow (the rows
+// deals are open, prefers a sequential scan of the heap, which is slower (the rows
 // are wide and the stage has to be compared on each); and it runs without parallel workers,
 // which cost more than they save when many requests run at once. Both settings end with the
 // transaction. The unfiltered pipeline (pipelineTotalsSQL) does not need them.

@@ -210,9 +210,9 @@ func TestEmitDefaults(t *testing.T) {
 	require.JSONEq(t, fmt.Sprintf(`{"eventId":%d,"eventType":"system.noop","entityType":"system","data":{}}`, ev.ID), string(js[0].Payload))
 }
 
-// TestEmitIsIdempotent proves R3 for events: a second Emit with the same (org, key) returns the
-// first event unchanged with created false and enqueues nothing more, even with another payload
-// or type; the same key in another org is a new event with its own jobs.
+// TestEmitIsIdempotent proves an event is unique per (org, idempotency key): a second Emit with the
+// same (org, key) returns the first event unchanged with created false and enqueues nothing more,
+// even with another payload or type; the same key in another org is a new event with its own jobs.
 func TestEmitIsIdempotent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -417,7 +417,7 @@ func TestEventsAreAppendOnly(t *testing.T) {
 	require.Len(t, b.jobs(t), 2, "a refused TRUNCATE … CASCADE keeps the jobs")
 }
 
-// TestEmitIsTransactional proves R1: a state change, its event and the event's jobs written in
+// TestEmitIsTransactional proves that a state change, its event and the event's jobs written in
 // one tenant transaction all vanish when the transaction fails and all exist when it commits;
 // inside the transaction a repeated emit already sees the first.
 func TestEmitIsTransactional(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 	"example.com/crm/pkg/apperr"
 )
 
-// DecodeJSON reads body into dst strictly (R23), with encoding/json/v2's rules (the
+// DecodeJSON reads body into dst strictly, with encoding/json/v2's rules (the
 // go-json-experiment module, which becomes the standard library's encoding/json/v2): the bytes
 // must be valid UTF-8 without NUL characters, hold exactly one JSON value with no trailing data,
 // that value must not be null (v2 leaves dst untouched for a null, which would let `null` pass

@@ -1,4 +1,4 @@
-// Package idempotency stores the outcome of API requests that carry an Idempotency-Key (R12), so
+// Package idempotency stores the outcome of API requests that carry an Idempotency-Key, so
 // that a client's retry returns the first response instead of doing the work twice. Records are
 // scoped to (org, key), remember a hash of the request, and live 24 hours: a repeat of the same
 // request gets the stored response, the same key with another request is refused, and a repeat

@@ -15,12 +15,13 @@ import (
 // groups of one org, each transaction in one round trip to PostgreSQL: the gateway's write
 // path. Safe for concurrent use.
 //
-// Its transactions do not notify the workers themselves: PostgreSQL lets only one transaction
-// that sent NOTIFY commit at a time, holding a lock across the flush of its commit (migration
-// 000010), which capped the gateway at about one delivery per WAL flush. Instead, after a commit
-// that inserted jobs (jobs.InsertedSQL), the Acceptor sends NOTIFY jobs_inserted on its own, off the
-// request's path; deliveries committed while one is on its way share the next one. The 202 does
-// not wait for it, and a lost one costs at most the workers' poll interval (R11).
+// Its transactions do not notify the workers themselves: PostgreSQL lets only one transaction that
+// sent NOTIFY commit at a time, holding a lock across the flush of its commit (migration 000010),
+// which would cap the gateway at about one delivery per WAL flush. Instead, after a commit that
+// inserted jobs (jobs.InsertedSQL), the Acceptor sends NOTIFY jobs_inserted on its own, off the
+// request's path; deliveries committed while one is on its way share the next one. The 202 does not
+// wait for it, and a lost one costs at most the workers' poll interval, since the workers poll
+// regardless.
 type Acceptor struct {
 	db          *db.DB
 	maxAttempts int32
@@ -39,11 +40,11 @@ func NewAcceptor(d *db.DB, cfg jobs.Config) *Acceptor {
 }
 
 // Accept stores d in lead_intake_raw and enqueues its process_intake job, in one tenant
-// transaction of d.OrgID that writes nothing else (R2, DESIGN.md "Shape"): when Accept returns
+// transaction of d.OrgID that writes nothing else (DESIGN.md "Shape"): when Accept returns
 // without error, both are committed, and the gateway may answer 202.
 //
 // A delivery whose (org, source, delivery key), or (org, batch, row), is stored already writes
-// nothing: the insert is ON CONFLICT DO NOTHING on the table's unique keys (R3, never
+// nothing: the insert is ON CONFLICT DO NOTHING on the table's unique keys (never
 // check-then-insert), and Accept returns the stored row's id with Duplicate set. So a replayed
 // webhook or a re-sent CSV row adds no raw row and no job, also when both copies arrive at
 // once: the second insert waits for the first to commit, then finds its row. An unknown source

@@ -7,11 +7,11 @@
 //   - resolve.go finds a source for the gateway: from the public routes, which know only its id
 //     or form token, through the SECURITY DEFINER functions of migration 000006; for a CSV
 //     upload, in the org of its API key.
-//   - signature.go verifies and makes webhook signatures of the X-Signature scheme (API.md,
-//     R13), standardwebhooks.go those of Standard Webhooks, and VerifyDelivery picks the scheme
+//   - signature.go verifies and makes webhook signatures of the X-Signature scheme (API.md),
+//     standardwebhooks.go those of Standard Webhooks, and VerifyDelivery picks the scheme
 //     of a delivery and returns its delivery key.
 //   - raw.go accepts a delivery: lead_intake_raw plus its process_intake job in one transaction,
-//     idempotent on the delivery key (R2, R3); accept.go does the same in one round trip for the
+//     idempotent on the delivery key; accept.go does the same in one round trip for the
 //     gateway (Acceptor), group.go lets deliveries of one org that queue under load share
 //     that transaction, and batch.go does it for the rows of a CSV upload (AcceptRows).
 //   - process.go is process_intake (Processor.Process): a stored delivery's body is parsed, the

@@ -16,14 +16,13 @@ import (
 //
 // A transaction that stores one delivery costs PostgreSQL far more than the row: the round
 // trip, the statement's start (its CHECK constraints, triggers and foreign-key checks are set up
-// per statement), the commit and its WAL flush. On 2 cores a transaction per delivery cost the
-// server about 0.7-0.8 ms of CPU per delivery; eight deliveries per transaction stored five
-// times as many rows per second (BENCHMARKS.md, "Intake gateway").
+// per statement), the commit and its WAL flush. Deliveries that share a transaction share those
+// costs, so under load the server stores several times as many rows per second.
 //
 // So at most groupWriters transactions per org store deliveries at a time. A delivery that
 // arrives while they are all busy waits for the next one to start, and that transaction takes
 // every delivery of the org that waited, up to groupMaxRows rows and groupMaxBytes of bodies. At
-// rest a delivery finds a writer free and goes alone at once, as before; under load the groups
+// rest a delivery finds a writer free and goes alone at once; under load the groups
 // grow with the wait, so the commits per second stay about level while the deliveries per
 // commit rise. There are no background goroutines to start or stop: the request that finds a
 // free slot writes the first group itself, and hands what queued behind it to a goroutine that

@@ -8,7 +8,7 @@ package intake
 import "example.com/crm/pkg/jobs"
 
 // acceptSQL stores a delivery and enqueues its process_intake job in one statement. The raw row
-// is inserted ON CONFLICT DO NOTHING on the table's unique keys (R3), and the job is inserted
+// is inserted ON CONFLICT DO NOTHING on the table's unique keys, and the job is inserted
 // from what that insert returned, so a delivery stored before inserts neither; a delivery
 // whose copy is being stored by another transaction waits for it and then inserts neither. The
 // job is processIntakeJob: payload ProcessIntakeJob, run at once, $10 attempts (the queue's
@@ -53,7 +53,7 @@ WITH raw AS (
 SELECT id, source_id, delivery_key FROM raw`
 
 // insertRowsSQL stores the rows of one upload in one statement; a row stored before (its
-// (org, batch, row) or delivery key) is skipped (R3, R25).
+// (org, batch, row) or delivery key) is skipped.
 const insertRowsSQL = `
 INSERT INTO lead_intake_raw (org_id, source_id, batch_id, row_number, delivery_key, content_type, body, headers)
 SELECT $1::uuid, $2::uuid, $3::uuid, x.row_number, x.delivery_key, $4::text, x.body, x.headers

@@ -14,7 +14,7 @@ import (
 )
 
 // Delivery is one intake delivery as received, for Acceptor.Accept: a webhook or form body, or one CSV
-// row. The gateway has checked only its envelope (R14: signature, size, content type, UTF-8,
+// row. The gateway has checked only its envelope (signature, size, content type, UTF-8,
 // framing); every business rule runs later in process_intake.
 type Delivery struct {
 	OrgID uuid.UUID

@@ -83,10 +83,10 @@ func TestAcceptWritesRawRowAndJob(t *testing.T) {
 	})
 }
 
-// TestAcceptIsIdempotent proves R3 for deliveries: the same (org, source, delivery key) again
-// adds no raw row and no job and returns the first intake id with Duplicate; the same key for
-// another source or org is a new delivery; 30 concurrent copies of one delivery make one row
-// and one job, and every copy gets its id.
+// TestAcceptIsIdempotent proves a delivery is stored once: the same (org, source, delivery key)
+// again adds no raw row and no job and returns the first intake id with Duplicate; the same key for
+// another source or org is a new delivery; 30 concurrent copies of one delivery make one row and
+// one job, and every copy gets its id.
 func TestAcceptIsIdempotent(t *testing.T) {
 	t.Parallel()
 	withAcceptor(t, func(t *testing.T, b *bundle, accept acceptFunc) {
@@ -179,8 +179,9 @@ func TestAcceptCSVRows(t *testing.T) {
 	})
 }
 
-// TestAcceptIsOneTransaction proves R2's "one transaction": when the job cannot be written the
-// raw row is not kept either; and a refused envelope or a source of another org writes nothing.
+// TestAcceptIsOneTransaction proves the raw row and its job are written in one transaction: when
+// the job cannot be written the raw row is not kept either; and a refused envelope or a source of
+// another org writes nothing.
 func TestAcceptIsOneTransaction(t *testing.T) {
 	t.Parallel()
 	withAcceptor(t, func(t *testing.T, b *bundle, accept acceptFunc) {

@@ -12,7 +12,7 @@ import (
 	"example.com/crm/pkg/apperr"
 )
 
-// Webhook signatures (API.md, R13). A sender signs each delivery with its source's secret and
+// Webhook signatures (API.md). A sender signs each delivery with its source's secret and
 // sends the header (X-Signature)
 //
 //	t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
@@ -165,12 +165,12 @@ func Sign(secret string, t time.Time, body []byte) string {
 // unique per source): "wh:" + hex SHA-256 of "<t>.<raw body>", the content the signature covers.
 // Call it after VerifyWebhook passed; it fails only on a malformed header.
 //
-// Why not a v1 value itself (R13 speaks of a replay cache on (source, v1)): while a rotation is
-// in its grace period a sender may sign with both secrets, and a replay that kept only the other
-// v1 value would then count as a new delivery. The digest of what was signed is the same for an
-// exact replay whatever v1 values it carries, and distinct for every other delivery: a replay
-// inside the tolerance window adds no raw row and no job (Acceptor.Accept), and one outside it fails
-// VerifyWebhook.
+// Why not a v1 value itself (RELIABILITY.md speaks of a replay cache on (source, v1)): while a
+// rotation is in its grace period a sender may sign with both secrets, and a replay that kept only
+// the other v1 value would then count as a new delivery. The digest of what was signed is the same
+// for an exact replay whatever v1 values it carries, and distinct for every other delivery: a
+// replay inside the tolerance window adds no raw row and no job (Acceptor.Accept), and one outside
+// it fails VerifyWebhook.
 func WebhookDeliveryKey(header string, body []byte) (string, error) {
 	h, err := parseSignature(header)
 	if err != nil {

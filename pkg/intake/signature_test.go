@@ -44,7 +44,7 @@ func TestSignMatchesTheContract(t *testing.T) {
 	require.NoError(t, intake.VerifyWebhook(want, sigBody, sigNow, intake.Secret{Value: secretA}))
 }
 
-// TestVerifyWebhook proves the signature rules of R13: the right secret passes, up to the
+// TestVerifyWebhook proves the X-Signature rules of API.md: the right secret passes, up to the
 // tolerance in both directions; a wrong secret, a changed body or timestamp, a stale or a
 // future timestamp are 401 with their reason, and the signature is judged before the clock.
 func TestVerifyWebhook(t *testing.T) {
@@ -136,7 +136,7 @@ func TestVerifyWebhookMalformedHeader(t *testing.T) {
 	}
 }
 
-// TestVerifyWebhookRotation proves two secrets during a rotation (R13): a delivery signed with
+// TestVerifyWebhookRotation proves two secrets during a rotation: a delivery signed with
 // the previous secret passes until the secret's expiry and is refused from that instant on,
 // while the current secret, which has no expiry, keeps passing; a header with a v1 per secret
 // passes on either.

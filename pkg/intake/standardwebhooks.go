@@ -72,7 +72,7 @@ func VerifyDelivery(h WebhookHeaders, body []byte, now time.Time, secrets ...Sec
 }
 
 // StandardDeliveryKey is the delivery key of a Standard Webhooks delivery: "swh:" + its
-// webhook-id. Unique per source (lead_intake_raw's unique key, R3), it makes a repeated id a
+// webhook-id. Unique per source (lead_intake_raw's unique key), it makes a repeated id a
 // duplicate: the first delivery's intake id, nothing written. The prefix keeps it apart from
 // X-Signature's "wh:" keys.
 func StandardDeliveryKey(id string) string { return "swh:" + id }

@@ -118,7 +118,7 @@ func TestStandardWebhooksContract(t *testing.T) {
 		apperr.Unauthorized, intake.ErrSignatureMismatch, "undecodable secret")
 }
 
-// TestVerifyStandardWebhook proves the rules the scheme shares with X-Signature (R13): the
+// TestVerifyStandardWebhook proves the rules the scheme shares with X-Signature: the
 // tolerance in both directions, the signature judged before the clock, two secrets during a
 // rotation with the previous one refused from its expiry, several signatures of which one match
 // is enough and other versions ignored; and that headers out of shape are 400, none at all 401.

@@ -108,7 +108,8 @@ func TestBatchCommitsTogether(t *testing.T) {
 	require.Equal(t, 4, b.count(t, `SELECT count(*) FROM job_logs WHERE outcome = 'completed'`))
 }
 
-// TestBatchCommitIsFenced proves R6 and R7 for a batch: when one attempt of the batch has lost
+// TestBatchCommitIsFenced proves that a batch's completions are fenced on their claims and its
+// writes commit only with them: when one attempt of the batch has lost
 // its job before Commit (reaped, released, or released and claimed again by another worker),
 // Commit returns ErrLeaseLost, none of the batch's writes is kept, no run is Completed, the other
 // jobs are still running under their claims with no completion, and the lost job is as its new

@@ -13,10 +13,10 @@ import (
 	"example.com/crm/pkg/jobs"
 )
 
-// TestCompleteManyIsFenced proves R6 for batch completion: an attempt reported with another
-// claim's locked_by or with the wrong attempt number completes nothing and is missing from the
-// result, the genuine attempt completes and gets exactly one 'completed' log with its worker and
-// duration, and completing it again changes nothing and logs nothing.
+// TestCompleteManyIsFenced proves batch completion is fenced on the claim: an attempt reported with
+// another claim's locked_by or with the wrong attempt number completes nothing and is missing from
+// the result, the genuine attempt completes and gets exactly one 'completed' log with its worker
+// and duration, and completing it again changes nothing and logs nothing.
 func TestCompleteManyIsFenced(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -64,10 +64,10 @@ func TestCompleteManyIsFenced(t *testing.T) {
 	require.Empty(t, done)
 }
 
-// TestStaleAttemptCannotFinish proves R6 across retries: once a failed attempt's job has been
-// claimed again, neither the old attempt, nor the current claim with an old attempt number, nor
-// another claim with the current attempt number can complete, fail, heartbeat or release it, in
-// a batch or in a transaction, and the genuine current attempt still can.
+// TestStaleAttemptCannotFinish proves the completion fence holds across retries: once a failed
+// attempt's job has been claimed again, neither the old attempt, nor the current claim with an old
+// attempt number, nor another claim with the current attempt number can complete, fail, heartbeat
+// or release it, in a batch or in a transaction, and the genuine current attempt still can.
 func TestStaleAttemptCannotFinish(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -163,7 +163,7 @@ func TestReapedLeaseCannotFinish(t *testing.T) {
 	require.Equal(t, cur.LockedBy, b.logs(t, id)[1].Worker)
 }
 
-// TestCompleteInTx proves R7 and R21: the handler's write and the completion commit together in
+// TestCompleteInTx proves that the handler's write and the completion commit together in
 // a transaction scoped to the job's org; CompleteTx in a caller's transaction logs the duration
 // it is given; a handler error rolls its write back and leaves the job running; and when the
 // lease was lost the handler's write is rolled back with the completion.

@@ -5,11 +5,11 @@
 //
 // # Guarantees
 //
-//   - A job enqueued in a transaction exists if and only if that transaction commits (R1).
+//   - A job enqueued in a transaction exists if and only if that transaction commits.
 //   - A claim is a lease: status running, locked_at (database clock) and locked_by, a value unique
 //     to the claim (worker id + nonce). Every completion, failure, heartbeat and release is fenced
 //     on (status = 'running', locked_by, attempts), so an attempt whose lease was reaped or
-//     released changes nothing when it reports late (R6).
+//     released changes nothing when it reports late.
 //   - The work of a job kind (Kind, NewKind) writes in its batch's transaction (Batch.Exec), and
 //     the jobs' completions commit in that same transaction, so the writes and the completions
 //     commit together or not at all. Work without database writes is completed in batches by
@@ -20,7 +20,7 @@
 //     own statements through Insert, and the workers are woken for every insert without the
 //     writer doing anything (the insert trigger, InsertedSQL, Waker).
 //
-// All lease and schedule times come from the database clock (R9); Go computes only durations.
+// All lease and schedule times come from the database clock; Go computes only durations.
 //
 // The package imports only core packages (db, apperr); domain packages import it, never back.
 package jobs

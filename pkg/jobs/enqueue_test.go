@@ -170,9 +170,9 @@ func TestEnqueueMaxAttempts(t *testing.T) {
 	require.Equal(t, map[int64]int{ids[0]: 5, ids[1]: 7, more[0]: 3}, byID, "Claim reports each job's own limit")
 }
 
-// TestEnqueueIsTransactional proves R1 for jobs: a job enqueued in a transaction that rolls back
-// does not exist, one in a transaction that is still open cannot be claimed by anyone else, and
-// one in a committed transaction exists and can be claimed.
+// TestEnqueueIsTransactional proves transactional enqueue for jobs: a job enqueued in a transaction
+// that rolls back does not exist, one in a transaction that is still open cannot be claimed by
+// anyone else, and one in a committed transaction exists and can be claimed.
 func TestEnqueueIsTransactional(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

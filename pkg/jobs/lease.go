@@ -118,7 +118,7 @@ WHERE j.org_id = c.org_id AND j.id = c.id
 const heartbeatSQL = `UPDATE jobs j SET locked_at = now()` + heldBy + `
 RETURNING j.id`
 
-// Heartbeat renews the leases of running attempts (R5) and returns the ids still held; an
+// Heartbeat renews the leases of running attempts and returns the ids still held; an
 // attempt missing from the result has lost its lease and must stop.
 func (q *Queue) Heartbeat(ctx context.Context, held []*Job) (map[int64]bool, error) {
 	return q.fenced(ctx, heartbeatSQL, held)

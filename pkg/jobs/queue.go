@@ -167,7 +167,7 @@ func NewClaimID(worker string) string {
 
 // claimSQL takes up to $1 runnable jobs, oldest run_at first. The CTE is an optimisation fence
 // over the partial claim index; SKIP LOCKED lets many claimers run at once without waiting on
-// each other; attempts < max_attempts is re-checked under the lock (R4).
+// each other; attempts < max_attempts is re-checked under the lock.
 const claimSQL = `
 WITH next AS (
     SELECT org_id, id
@@ -220,9 +220,10 @@ func (q *Queue) Claim(ctx context.Context, claimID string, limit int) ([]*Job, e
 // backlog for longer than one claim. It costs a round trip more than Claim, to read the oldest
 // job's type.
 //
-// Claimed in queue order, the pipeline's four job types came interleaved and split a claim of
-// 100 into batches of about 25; claimed by type, the batches fill, and a lead cost the workers
-// and their backends about a fifth less CPU (BENCHMARKS.md, "Intake gateway").
+// Under a stream of leads the pipeline's four job types are in the queue at once, so in queue order
+// they interleave and a claim of 100 splits into batches of about 25; claimed by type, the batches
+// fill, and the per-batch cost (statement start-up, round trips, the commit) is spread over more
+// jobs.
 func (q *Queue) ClaimForBatches(ctx context.Context, claimID string, limit int, batched []string) ([]*Job, error) {
 	if len(batched) == 0 {
 		return q.claim(ctx, claimID, limit, "")

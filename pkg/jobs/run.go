@@ -27,7 +27,7 @@ func (q *Queue) NewRun(job *Job) *Run {
 }
 
 // CompleteInTx runs fn in a transaction scoped to the job's org and completes the job in that
-// same transaction (R7, R21): the handler's writes and the completion commit together or not
+// same transaction: the handler's writes and the completion commit together or not
 // at all. When the attempt has lost its lease it returns ErrLeaseLost and nothing of fn's
 // writes is kept. A handler that writes to the database must finish through CompleteInTx; one
 // that does not may simply return nil, and the runtime completes it in a batch.

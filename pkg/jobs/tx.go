@@ -22,8 +22,8 @@ import (
 //
 // Why: PostgreSQL lets only one transaction that sent NOTIFY commit at a time, holding a
 // database-wide lock until its commit record is flushed. Every transaction that enqueues would
-// otherwise wait in line behind the others' disk flushes: the worker transactions of the lead
-// pipeline spent most of their time in that line.
+// otherwise wait in line behind the others' disk flushes, and a busy worker's transactions would
+// spend most of their time in that line.
 //
 // CompleteInTx sends it right behind BEGIN; intake.Acceptor at the head of its pipeline. Both
 // learn from InsertedSQL whether the workers are owed a wake-up.
@@ -38,9 +38,9 @@ const TenantDeferWakeSQL = "SELECT set_config('app.org_id', $1, true), set_confi
 // wake-up (InsertedSQL).
 //
 // The log row takes its duration from the UPDATE's RETURNING (which may name the FROM items), so
-// the statement joins the input once. As a plain statement it is planned with its arrays
-// (CompleteMany) or prepared (the pipelined commit); both completed batches of 50 at least as fast
-// as the plpgsql complete_jobs it replaces, whose cached plan slowed as the table grew.
+// the statement joins the input once. It is a plain statement, planned with its arrays
+// (CompleteMany) or prepared (the pipelined commit), rather than a plpgsql function, whose cached
+// plan of the same join slows as the jobs table grows.
 const completeSQL = `
 WITH done AS (
     UPDATE jobs j

@@ -23,10 +23,10 @@ const wakeTimeout = 5 * time.Second
 const wakeGap = 5 * time.Millisecond
 
 // Waker sends NOTIFY jobs_inserted after commits that deferred it (app.jobs_notify) and inserted
-// jobs (InsertedSQL), off the
-// caller's path: Wake returns at once, and wake-ups asked for while one is on its way, or within
-// wakeGap after it, share the next one. A lost wake-up (server away, process ending) costs at most the workers' poll interval
-// (R11). Safe for concurrent use.
+// jobs (InsertedSQL), off the caller's path: Wake returns at once, and wake-ups asked for while
+// one is on its way, or within wakeGap after it, share the next one. A lost wake-up (server
+// away, process ending) costs at most the workers' poll interval, since the workers poll
+// regardless. Safe for concurrent use.
 type Waker struct {
 	pool *pgxpool.Pool
 

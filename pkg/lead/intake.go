@@ -188,13 +188,13 @@ func submitted(c Contact) map[string]string {
 	return out
 }
 
-// lockLiveLeadsByFingerprint locks the org's live leads with the fingerprints fps (FOR UPDATE),
-// in the order of their ids, as the batches of the lead pipeline lock theirs (LockLive). Admit
-// takes these locks after its new leads are in and before it adds any touchpoint: a touchpoint
-// locks its lead (the activity's foreign key, then the update of last_activity_at), and a batch
-// that did so lead by lead, in the order of its submissions, deadlocked with batches that lock
-// the same leads in id order — another batch of deliveries repeating them, or one of
-// enrich_lead, qualify_lead or route_outreach.
+// lockLiveLeadsByFingerprint locks the org's live leads with the fingerprints fps (FOR UPDATE), in
+// the order of their ids, as the batches of the lead pipeline lock theirs (LockLive). Admit takes
+// these locks after its new leads are in and before it adds any touchpoint: a touchpoint locks its
+// lead (the activity's foreign key, then the update of last_activity_at), and a batch that did so
+// lead by lead, in the order of its submissions, would deadlock with batches that lock the same
+// leads in id order — another batch of deliveries repeating them, or one of enrich_lead,
+// qualify_lead or route_outreach.
 func lockLiveLeadsByFingerprint(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, fps []string) error {
 	if len(fps) == 0 {
 		return nil

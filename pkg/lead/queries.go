@@ -39,10 +39,10 @@ const liveLeadSQL = `SELECT ` + leadColumns + `, scored_by, deleted_at IS NOT NU
 // deletion, and with the org's ICP when $3, in the order of $2.
 //
 // Each id is looked up on its own (a LATERAL subquery, kept apart by OFFSET 0, per element of
-// $2), so the plan is a primary-key probe per lead whatever the statistics say. Written as
-// "org_id = $1 AND id = ANY($2)", the planner of a young table (no statistics yet, as in a new
-// install's first minute) guessed two rows for the org and read every lead of the org per batch
-// through a bitmap of org_id, filtering the ids out of it.
+// $2), so the plan is a primary-key probe per lead whatever the statistics say, because a young
+// table's statistics (none yet, before autovacuum first analyzes it) can make the planner answer
+// "org_id = $1 AND id = ANY($2)" by reading every lead of the org through a bitmap of org_id and
+// filtering the ids out of it.
 //
 // The ids come through a scalar subquery, and the ICP is read once for the statement, so that
 // a custom plan sees no more than the generic plan does (an unnest of an array of unknown

@@ -63,10 +63,10 @@ func TestCreateUsesTheIntakeFingerprint(t *testing.T) {
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM leads`))
 }
 
-// TestMutationsRollBackWithoutTheirEvent proves R1 for every lead mutation: when writing the
-// event fails, the state change that goes with it is rolled back too. A trigger makes every
-// lead.* event insert fail; then create, update, stage change, activity and delete all fail and
-// leave the tables exactly as they were; without the trigger the same calls succeed.
+// TestMutationsRollBackWithoutTheirEvent proves every lead mutation commits only with its event:
+// when writing the event fails, the state change that goes with it is rolled back too. A trigger
+// makes every lead.* event insert fail; then create, update, stage change, activity and delete all
+// fail and leave the tables exactly as they were; without the trigger the same calls succeed.
 func TestMutationsRollBackWithoutTheirEvent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -24,8 +24,8 @@ func notFound(id uuid.UUID) error { return apperr.Errorf(apperr.NotFound, "lead 
 // leadScan receives rows of leadColumns from pgx. It scans into types that pgx fills without
 // reflection (pgtype values, byte arrays and slices) and then builds the Lead, with one
 // allocation for all of its nullable strings: scanning into the Lead's own *string, *int and
-// uuid.UUID fields cost a reflect.New per column and a detour through database/sql's value
-// types, a third of the CPU of reading a page of leads.
+// uuid.UUID fields would cost a reflect.New per column and a detour through database/sql's value
+// types, a large share of the CPU of reading a page of leads.
 type leadScan struct {
 	l            Lead
 	text         [15]db.Text // the nullable text columns, in leadColumns order

@@ -13,15 +13,14 @@ import (
 	"example.com/crm/pkg/dbtest"
 )
 
-// TestBatchStatementsProbeByKey proves the set-based statements of the lead store reach the
-// batch's rows by key alone: locking and reading leads (lockLiveSQL), storing their writes
-// (storeWritesSQL) and inserting the leads of intake submissions (insertIntakeLeadsSQL). The
-// org has 5,000 leads and 5,000 raw rows and the tables no statistics yet, as in a new
-// install's first minute of intake, the case in which the planner once read every lead of the
-// org per batch. Each statement, for 8 rows, must stay within a few buffers per row, in both the
-// custom and the generic plan, run as the worker's role (the owner, under the row-level security
-// of lead_intake_raw) in a tenant transaction. pkg/intake's test does the same for its statements
-// on lead_intake_raw.
+// TestBatchStatementsProbeByKey proves the set-based statements of the lead store reach the batch's
+// rows by key alone: locking and reading leads (lockLiveSQL), storing their writes (storeWritesSQL)
+// and inserting the leads of intake submissions (insertIntakeLeadsSQL). The org has 5,000 leads and
+// 5,000 raw rows and the tables no statistics yet, as in a new install's first minute of intake,
+// the case in which a plan that filters by org reads every lead of the org per batch. Each
+// statement, for 8 rows, must stay within a few buffers per row, in both the custom and the generic
+// plan, run as the worker's role (the owner, under the row-level security of lead_intake_raw) in a
+// tenant transaction. pkg/intake's test does the same for its statements on lead_intake_raw.
 func TestBatchStatementsProbeByKey(t *testing.T) {
 	t.Parallel()
 	owner, url := dbtest.NewDB(t)
@@ -145,14 +144,13 @@ func executeArgs(t *testing.T, args []any) string {
 	return "(" + strings.Join(out, ", ") + ")"
 }
 
-// TestForeignKeyChecksUsePrimaryKey proves the foreign-key checks that every new lead causes
-// reach the referenced row by its key: PostgreSQL checks a foreign key with "SELECT 1 FROM ONLY t
-// x WHERE org_id = $1 AND id = $2 FOR KEY SHARE OF x" and keeps the generic plan it first made,
-// and on a nearly empty table (a new install's first minute) any other index leading with
-// org_id looked as cheap as the key and could be kept, walking the whole org per check (it did
-// for lead_intake_raw before migration 000016). Each table is checked with one row in it, in the
-// generic plan: id must be an index condition, not a filter (a filter on org_id behind a look-up
-// of the id, as intake_sources's index on id alone gives, is as good).
+// TestForeignKeyChecksUsePrimaryKey proves the foreign-key checks that every new lead causes reach
+// the referenced row by its key: PostgreSQL checks a foreign key with "SELECT 1 FROM ONLY t x WHERE
+// org_id = $1 AND id = $2 FOR KEY SHARE OF x" and keeps the generic plan it first made, and on a
+// nearly empty table (a new install's first minute) any other index leading with org_id looks as
+// cheap as the key and could be kept, walking the whole org per check. Each table is checked with
+// one row in it, in the generic plan: id must be an index condition, not a filter (a filter on
+// org_id behind a look-up of the id, as intake_sources's index on id alone gives, is as good).
 func TestForeignKeyChecksUsePrimaryKey(t *testing.T) {
 	t.Parallel()
 	owner, url := dbtest.NewDB(t)

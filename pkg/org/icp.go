@@ -188,7 +188,7 @@ func DecodeICP(orgID uuid.UUID, raw []byte) (ICP, error) {
 }
 
 // SetICP replaces the ICP of orgID with p (normalised) in one tenant transaction and, when that
-// changes it, emits org.icp_updated through emitter in the same transaction (R1), with actor as
+// changes it, emits org.icp_updated through emitter in the same transaction, with actor as
 // the event's actor. It returns the stored ICP. An ICP that breaks a limit is apperr.Invalid,
 // an unknown org apperr.NotFound.
 func SetICP(ctx context.Context, d *db.DB, emitter *events.Emitter, orgID uuid.UUID, actor string, p ICP) (ICP, error) {

@@ -2,14 +2,14 @@
 // cron slot) and scheduled_tasks (one-off, at run_at). The scheduler binary calls Tick on a
 // timer; this package holds the rules so they can be tested without the binary.
 //
-// # Exactly one job per slot, whatever the replica count (R10)
+// # Exactly one job per slot, whatever the replica count
 //
 // A cron fire is enqueued with idempotency key "cron:<task id>:<slot unix seconds>", where the
 // slot is computed from the cron expression and the task's last_slot_at, never from a local
 // clock; the jobs table's unique (org_id, job_type, idempotency_key) makes a second enqueue of
 // the same slot a no-op. Rows are taken FOR UPDATE SKIP LOCKED, so two schedulers ticking at
 // once split the tasks between them instead of both firing them. All times come from the
-// database clock (R9).
+// database clock.
 //
 // # Catch-up
 //

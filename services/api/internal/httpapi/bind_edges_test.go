@@ -35,7 +35,7 @@ func TestEnumValuesExact(t *testing.T) {
 	require.Equal(t, before, a.writes())
 	require.Zero(t, a.count(`SELECT count(*) FROM intake_sources`))
 
-	// Free text around an exact enum value is still trimmed, as before.
+	// Free text around an exact enum value is still trimmed.
 	r := a.do(http.MethodPost, "/leads", `{"email":"  trim@example.com ","priority":"high","company":" Acme "}`)
 	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
 	var l struct{ Email, Company, Priority string }

@@ -14,7 +14,7 @@ import (
 	"example.com/crm/pkg/idempotency"
 )
 
-// idempotent makes POST and PATCH honour an Idempotency-Key header (R12): the first request's
+// idempotent makes POST and PATCH honour an Idempotency-Key header: the first request's
 // response is stored for 24 hours and replayed to a repeat with the same body; the same key with
 // another body is 422, and a repeat while the first still runs is 409. 5xx responses are not
 // stored, so a retry runs again.

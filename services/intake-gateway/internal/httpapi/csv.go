@@ -35,7 +35,7 @@ type csvResponse struct {
 // authenticated by API key, optionally for its csv source ?sourceId=. The file is parsed as it
 // arrives and its rows are stored CSVBatchRows at a time, each batch in its own transaction, so
 // memory does not grow with the file. Framing errors of single lines are reported with their
-// line numbers and the other lines accepted; what the rows say is judged later (R14).
+// line numbers and the other lines accepted; what the rows say is judged later.
 //
 // A request refused before its first row (credentials, source, content type, a declared length
 // over the limit, the header row) writes nothing. A stream that breaks later (the body goes over

@@ -1,6 +1,6 @@
 // Package httpapi is the intake gateway's HTTP layer on echo v4: the three public intake routes
 // of API.md (signed webhooks, public forms, CSV uploads) and the ops routes. Each route checks
-// only the envelope of a delivery (R14: signature or credentials, size, content type, UTF-8 and
+// only the envelope of a delivery (signature or credentials, size, content type, UTF-8 and
 // NUL bytes, JSON or CSV framing, rate limit) and hands what passes to pkg/intake, which stores
 // it in lead_intake_raw with its process_intake job in one transaction; the 202 is written only
 // after that commit. A refused request writes nothing. Business rules run later, in the worker.

@@ -15,7 +15,7 @@ import (
 // sweepEvery is how often idle limiters are looked for.
 const sweepEvery = time.Minute
 
-// limiters are the per-source token buckets (R16): a source's bucket holds rateLimitPerMinute
+// limiters are the per-source token buckets: a source's bucket holds rateLimitPerMinute
 // tokens and refills at rateLimitPerMinute per minute, so a source may send a minute's
 // allowance at once and then keeps to its rate. They live in this process's memory: with N
 // gateway processes behind a balancer a source may send up to N times its limit. A bucket that

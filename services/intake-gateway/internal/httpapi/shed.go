@@ -13,7 +13,7 @@ import (
 const shedWait = time.Second
 
 // shed bounds the webhook and form deliveries being worked on at once (Config.MaxInFlight). Past
-// the bound a delivery waits up to shedWait and is then refused with 503 and Retry-After (R16):
+// the bound a delivery waits up to shedWait and is then refused with 503 and Retry-After:
 // an overloaded gateway answers some senders "later" quickly instead of letting every request
 // queue for the database until all of them time out.
 func (s *Server) shed(next echo.HandlerFunc) echo.HandlerFunc {

@@ -133,7 +133,7 @@ func listenBackOff() *backoff.ExponentialBackOff {
 }
 
 // listen wakes the producer on every NOTIFY jobs_inserted, reconnecting after failures. The
-// notification is only a wake-up (R11): the producer also polls.
+// notification is only a wake-up: the producer also polls.
 func (r *Runtime) listen(ctx context.Context) {
 	keepListening(ctx, r.db.Pool.Config().ConnConfig, listenBackOff(), r.notify, r.log)
 }

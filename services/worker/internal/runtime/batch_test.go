@@ -155,9 +155,10 @@ func TestBatchFailureRunsJobsAlone(t *testing.T) {
 	require.Equal(t, 1.0, b.counter(t, "crm_jobs_failed_total"))
 }
 
-// TestBatchLeaseLost proves R6 for batches: a job of a batch taken over by another claim while
-// the batch runs makes the batch's commit fail; the batch's other jobs then complete alone, and
-// the taken job is left to its new holder with nothing of the old attempt kept or logged.
+// TestBatchLeaseLost proves a batch's completion is fenced on every claim: a job of a batch taken
+// over by another claim while the batch runs makes the batch's commit fail; the batch's other jobs
+// then complete alone, and the taken job is left to its new holder with nothing of the old attempt
+// kept or logged.
 func TestBatchLeaseLost(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

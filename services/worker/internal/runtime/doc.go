@@ -7,9 +7,10 @@
 // An idle runtime sleeps until a NOTIFY on jobs_inserted (sent by the jobs insert trigger at
 // commit, or by a jobs.Waker right after the commit of a job's transaction or an intake delivery
 // that inserted jobs, see jobs.InsertedSQL) or the fallback poll (WORKER_POLL_INTERVAL_MS),
-// whichever comes first, so a fresh job starts within milliseconds and a lost notification costs at most one poll interval (R11).
+// whichever comes first, so a fresh job starts within milliseconds and a lost notification costs
+// at most one poll interval.
 //
-// # Leases (R5)
+// # Leases
 //
 // Claims commit at once (status running, locked_at, locked_by = worker/nonce). Every quarter of
 // WORKER_LOCK_TIMEOUT_MINUTES the runtime renews the leases it holds; a job whose lease is gone

@@ -380,7 +380,7 @@ WHERE datname = current_database() AND pid <> pg_backend_pid() AND query = 'LIST
 }
 
 // TestCompleteInTx proves a handler's database writes and its job's completion commit in one
-// transaction (R7): the written row, the job's update and the 'completed' log row share one
+// transaction: the written row, the job's update and the 'completed' log row share one
 // xmin, and the runtime does not complete the job a second time. A handler whose function
 // fails after writing keeps nothing and its attempt is failed.
 func TestCompleteInTx(t *testing.T) {
@@ -422,7 +422,7 @@ func TestCompleteInTx(t *testing.T) {
 	require.Zero(t, n, "the failed attempt's write was rolled back")
 }
 
-// TestLostLeaseStopsHandler proves the fence of R5/R6: when another claim takes a job over
+// TestLostLeaseStopsHandler proves the lease fence: when another claim takes a job over
 // (locked_by changed under the runtime), the next heartbeat cancels the handler's context, a
 // CompleteInTx after that is refused with ErrLeaseLost and keeps nothing, a handler that
 // reports success anyway is not completed (neither when the heartbeat noticed first nor when
@@ -497,7 +497,7 @@ func TestLostLeaseStopsHandler(t *testing.T) {
 
 // TestRuntimeRecoversAfterRenewalOutage proves that when lease renewals fail for half the lock
 // timeout (here: the job rows are locked away from the heartbeat), the runtime abandons the
-// running attempts (R5) — and afterwards, once the database answers again, it still runs new
+// running attempts — and afterwards, once the database answers again, it still runs new
 // jobs normally instead of handing them an already cancelled context.
 func TestRuntimeRecoversAfterRenewalOutage(t *testing.T) {
 	t.Parallel()
