@@ -117,5 +117,17 @@ func TestReadAndWritePipelines(t *testing.T) {
 	}))
 	require.Equal(t, []string{"k", "w2"}, names, "the failed batches kept nothing")
 
+	// Settings go with the tenant scope and end with the transaction.
+	var org, first, second string
+	require.NoError(t, s.app.Write(ctx, s.orgB, func(b *db.Batch) {
+		b.Row(func(r db.Row) error { return r.Scan(&org, &first, &second) },
+			`SELECT current_setting('app.org_id'), current_setting('app.test_first'), current_setting('app.test_second')`)
+	}, db.Setting{Name: "app.test_first", Value: "one"}, db.Setting{Name: "app.test_second", Value: "two"}))
+	require.Equal(t, []string{s.orgB.String(), "one", "two"}, []string{org, first, second})
+	require.NoError(t, s.app.Read(ctx, s.orgB, func(b *db.Batch) {
+		b.Row(func(r db.Row) error { return r.Scan(&first) }, `SELECT coalesce(current_setting('app.test_first', true), '')`)
+	}))
+	require.Empty(t, first, "a setting ends with its transaction")
+
 	require.ErrorContains(t, s.app.Read(ctx, uuid.Nil, func(*db.Batch) {}), "org id is required")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -50,29 +51,52 @@ func (b *Batch) Rows(fn func(Row) error, query string, args ...any) {
 // makes it read-only. Turning read-only mode on is allowed at any point of a transaction.
 const readSetOrgSQL = "SELECT set_config('app.org_id', $1, true), set_config('transaction_read_only', 'on', true)"
 
-// writeSetOrgSQL starts every pipelined write (Write): it scopes the transaction to the org.
+// writeSetOrgSQL starts every pipelined write (Write): it scopes the transaction to the org;
+// Write appends a set_config per Setting.
 const writeSetOrgSQL = "SELECT set_config('app.org_id', $1, true)"
+
+// Setting is a transaction-local setting (set_config(Name, Value, true)) that Write sends in the
+// statement that scopes its transaction, so that it costs no statement of its own: the engine's
+// deferral of the workers' wake-up (jobs.DeferWake) is one.
+type Setting struct{ Name, Value string }
 
 // Read runs the statements that queue adds as one read-only transaction scoped to orgID, in a
 // single round trip on a connection of the pool: the form of the hot reads (one lead, a page
 // of leads), where a gorm transaction costs four round trips for one SELECT (BEGIN, the tenant
 // scope, the SELECT, COMMIT). Nothing can be written in it.
 func (d *DB) Read(ctx context.Context, orgID uuid.UUID, queue func(b *Batch)) error {
-	return d.pipeline(ctx, orgID, readSetOrgSQL, queue)
+	return d.pipeline(ctx, orgID, queue, readSetOrgSQL, orgID.String())
 }
 
-// Write runs the statements that queue adds as one transaction scoped to orgID, in a single
-// round trip, and returns once it has committed (or failed and been rolled back): the form of
-// writes that know every statement up front, such as the intake gateway's accept, where a gorm
-// transaction costs BEGIN, the tenant scope, each statement and COMMIT. A statement may feed
-// the next through SQL (a WITH that inserts from what another inserted) but never through Go:
-// nothing is read back before the whole batch has run.
-func (d *DB) Write(ctx context.Context, orgID uuid.UUID, queue func(b *Batch)) error {
-	return d.pipeline(ctx, orgID, writeSetOrgSQL, queue)
+// Write runs the statements that queue adds as one transaction scoped to orgID, with the
+// settings, in a single round trip, and returns once it has committed (or failed and been
+// rolled back): the form of writes that know every statement up front, such as the intake
+// gateway's accept, where a gorm transaction costs BEGIN, the tenant scope, each statement and
+// COMMIT. A statement may feed the next through SQL (a WITH that inserts from what another
+// inserted) but never through Go: nothing is read back before the whole batch has run.
+func (d *DB) Write(ctx context.Context, orgID uuid.UUID, queue func(b *Batch), settings ...Setting) error {
+	if len(settings) == 0 {
+		return d.pipeline(ctx, orgID, queue, writeSetOrgSQL, orgID.String())
+	}
+	var q strings.Builder
+	q.WriteString(writeSetOrgSQL)
+	args := []any{orgID.String()}
+	for _, st := range settings {
+		fmt.Fprintf(&q, ", set_config($%d, $%d, true)", len(args)+1, len(args)+2)
+		args = append(args, st.Name, st.Value)
+	}
+	return d.pipeline(ctx, orgID, queue, q.String(), args...)
 }
 
-// pipeline runs runPipeline on a connection of the pool.
-func (d *DB) pipeline(ctx context.Context, orgID uuid.UUID, setOrg string, queue func(b *Batch)) error {
+// pipeline sends scope (the statement that scopes the transaction to orgID, with its args) and
+// the statements queue adds as one pipeline ending in a single Sync, on a connection of the
+// pool. Everything before a Sync is one transaction (PostgreSQL protocol, "Pipelining": without
+// an explicit BEGIN the Sync commits it, or rolls it back after an error), so row-level security
+// binds the statements exactly as in Tx, the settings end with the transaction, and the answer
+// arrives after the commit is flushed. The first error, a callback's or the server's, is
+// returned; a connection left inside a transaction by a failure is rolled back before it is
+// reused.
+func (d *DB) pipeline(ctx context.Context, orgID uuid.UUID, queue func(b *Batch), scope string, args ...any) error {
 	if orgID == uuid.Nil {
 		return errors.New("tenant pipeline: org id is required")
 	}
@@ -81,24 +105,11 @@ func (d *DB) pipeline(ctx context.Context, orgID uuid.UUID, setOrg string, queue
 		return fmt.Errorf("tenant pipeline: acquire connection: %w", err)
 	}
 	defer c.Release()
-	return runPipeline(ctx, c.Conn(), orgID, setOrg, queue)
-}
-
-// runPipeline sends setOrg (scoping the transaction to orgID) and the statements queue adds as
-// one pipeline ending in a single Sync. Everything before a Sync is one transaction
-// (PostgreSQL protocol, "Pipelining": without an explicit BEGIN the Sync commits it, or rolls
-// it back after an error), so row-level security binds the statements exactly as in Tx, the
-// setting ends with the transaction, and the answer arrives after the commit is flushed. The
-// first error, a callback's or the server's, is returned; a connection left inside a
-// transaction by a failure is rolled back before it is reused.
-func runPipeline(ctx context.Context, conn *pgx.Conn, orgID uuid.UUID, setOrg string, queue func(b *Batch)) error {
-	if orgID == uuid.Nil {
-		return errors.New("tenant pipeline: org id is required")
-	}
+	conn := c.Conn()
 	b := &Batch{}
-	b.Exec(setOrg, orgID.String())
+	b.Exec(scope, args...)
 	queue(b)
-	err := conn.SendBatch(ctx, &b.b).Close()
+	err = conn.SendBatch(ctx, &b.b).Close()
 	if err == nil {
 		return nil
 	}

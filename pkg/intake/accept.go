@@ -149,16 +149,15 @@ func scanID(ids *[]uuid.UUID) func(db.Row) error {
 }
 
 // pipeline runs the statements that queue adds as one write transaction of orgID in one round
-// trip (db.DB.Write), with the workers' wake-up deferred (jobs.TenantDeferWakeSQL, first) and
-// read back at the end (jobs.InsertedSQL): the workers are woken after the commit when it
-// inserted jobs.
+// trip (db.DB.Write), with the workers' wake-up deferred (jobs.DeferWake, sent with the tenant
+// scope) and read back at the end (jobs.InsertedSQL): the workers are woken after the commit
+// when it inserted jobs.
 func (a *Acceptor) pipeline(ctx context.Context, orgID uuid.UUID, queue func(b *db.Batch)) error {
 	var inserted bool
 	err := a.db.Write(ctx, orgID, func(b *db.Batch) {
-		b.Exec(jobs.TenantDeferWakeSQL, orgID.String())
 		queue(b)
 		b.Row(func(row db.Row) error { return row.Scan(&inserted) }, jobs.InsertedSQL)
-	})
+	}, jobs.DeferWake)
 	if err != nil {
 		return err
 	}

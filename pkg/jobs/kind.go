@@ -113,5 +113,5 @@ func decodeArgs(payload []byte, dst any) error {
 	if len(payload) == 0 || bytes.Equal(payload, emptyObject) {
 		return nil
 	}
-	return json.NewDecoder(bytes.NewReader(payload)).Decode(dst) //nolint:wrapcheck // wrapped by the caller
+	return json.NewDecoder(bytes.NewReader(payload)).Decode(dst)
 }

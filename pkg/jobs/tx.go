@@ -25,9 +25,14 @@ import (
 // otherwise wait in line behind the others' disk flushes, and a busy worker's transactions would
 // spend most of their time in that line.
 //
-// CompleteInTx sends it right behind BEGIN; intake.Acceptor at the head of its pipeline. Both
-// learn from InsertedSQL whether the workers are owed a wake-up.
+// CompleteInTx sends it right behind BEGIN; intake.Acceptor sends DeferWake with the tenant scope
+// of its pipeline (db.DB.Write). Both learn from InsertedSQL whether the workers are owed a
+// wake-up.
 const TenantDeferWakeSQL = "SELECT set_config('app.org_id', $1, true), set_config('app.jobs_notify', 'deferred', true)"
+
+// DeferWake is the setting of TenantDeferWakeSQL without the tenant scope, for a pipelined
+// write (db.DB.Write) that scopes its transaction itself.
+var DeferWake = db.Setting{Name: "app.jobs_notify", Value: "deferred"}
 
 // completeSQL is the one completion of attempts ($1..$5: parallel arrays of org ids, job ids,
 // claims, attempt numbers and run times in ms), for every path: each row is fenced on its claim
