@@ -18,6 +18,9 @@
 //     as a parameter, (ctx, tx, ...), and never open one of their own when given one. Use cases
 //     that jobs and other domains call take a slice: one item is a batch of one, so a batch
 //     costs one statement per step however many items it holds.
+//     A use case that makes a slow call (a network API, a model) before it writes takes the
+//     caller's transaction as a function that opens it on first use (the worker's
+//     jobs.Batch.Exec; pipeline.Commit), so that no transaction is open across the call.
 //   - One statement style: SQL text with PostgreSQL's placeholders ($1, $2, ...), kept in the
 //     package's queries.go, run with Exec, Select, Get or Each. Arguments reach the driver as
 //     they are, so a Go slice is one PostgreSQL array: set-based statements take their rows as
