@@ -3,6 +3,7 @@ package document
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/unicode/norm"
@@ -43,14 +44,11 @@ func winLine(s string) string {
 // baseLetter returns the Windows-1252 byte of the first rune of r's canonical decomposition, or
 // '?' when r has none there.
 func baseLetter(r rune) byte {
-	d := norm.NFD.String(string(r))
-	for _, base := range d {
-		if base != r {
-			if c, ok := charmap.Windows1252.EncodeRune(base); ok && !unicode.Is(unicode.Mn, base) {
-				return c
-			}
+	base, _ := utf8.DecodeRuneInString(norm.NFD.String(string(r)))
+	if base != r && !unicode.Is(unicode.Mn, base) {
+		if c, ok := charmap.Windows1252.EncodeRune(base); ok {
+			return c
 		}
-		break
 	}
 	return '?'
 }
