@@ -88,6 +88,21 @@ func TestContractShowsValues(t *testing.T) {
 	}
 }
 
+// TestContractRunsOverPages renders a long body over several numbered pages.
+func TestContractRunsOverPages(t *testing.T) {
+	t.Parallel()
+	in := sampleContract()
+	in.Body = strings.Repeat(in.Body, 12)
+	pdf, err := document.Contract(in)
+	require.NoError(t, err)
+	for how, extract := range extractors() {
+		text := extract(t, pdf)
+		require.Contains(t, text, "Services agreement: Website relaunch - page 1 of ", how)
+		require.Contains(t, text, "Services agreement: Website relaunch - page 2 of ", how)
+		require.NotContains(t, text, "{nb}", how)
+	}
+}
+
 // TestContractIsDeterministic renders the same input to the same bytes, dated by Date.
 func TestContractIsDeterministic(t *testing.T) {
 	t.Parallel()
