@@ -14,6 +14,7 @@ import (
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/intake"
+	"example.com/crm/pkg/invoice"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/org"
 	"example.com/crm/pkg/pipeline"
@@ -40,10 +41,12 @@ func New() Catalog {
 	c.Kinds = append(c.Kinds, pipeline.JobKinds()...)
 	c.Kinds = append(c.Kinds, call.JobKinds()...)
 	c.Kinds = append(c.Kinds, deal.JobKinds()...)
+	c.Kinds = append(c.Kinds, invoice.JobKinds()...)
 	c.EventJobs = append(c.EventJobs, events.Map(EventNoop, jobs.NoopArgs{}))
 	c.EventJobs = append(c.EventJobs, pipeline.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, call.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, deal.EventJobs()...)
+	c.EventJobs = append(c.EventJobs, invoice.EventJobs()...)
 	return c
 }
 

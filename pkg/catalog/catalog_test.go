@@ -9,6 +9,7 @@ import (
 	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/invoice"
 	"example.com/crm/pkg/org"
 )
 
@@ -29,18 +30,24 @@ func TestCheckRefusesUnknownKinds(t *testing.T) {
 	c.CronTasks = append(c.CronTasks, org.CronTask{Name: "weekly report", JobType: "generate_weekly_report", Cron: "0 7 * * 1"})
 	err := c.Check()
 	require.ErrorContains(t, err, `job kind "analyze_call" is declared twice`)
-	require.ErrorContains(t, err, `event deal.won maps to job kind "create_invoice", which has no handler`)
+	require.ErrorContains(t, err, `event deal.won maps to job kind "generate_contract", which has no handler`)
 	require.ErrorContains(t, err, `cron task "weekly report" names job kind "generate_weekly_report", which has no handler`)
 }
 
-// TestDealWonMapsToNothing proves that deal.won enqueues no job until the kinds it will
-// trigger are built, and that no cron task is seeded.
-func TestDealWonMapsToNothing(t *testing.T) {
+// TestDealWonMapsToCreateInvoice proves that deal.won enqueues create_invoice and nothing else
+// (generate_contract is not built yet), and that no cron task is seeded.
+func TestDealWonMapsToCreateInvoice(t *testing.T) {
 	t.Parallel()
 	c := catalog.New()
+	var won []string
 	for _, m := range c.EventJobs {
-		require.NotEqual(t, deal.EventWon, m.Event)
+		if m.Event == deal.EventWon {
+			for _, a := range m.Jobs {
+				won = append(won, a.Kind())
+			}
+		}
 	}
+	require.Equal(t, []string{invoice.KindCreateInvoice}, won)
 	require.Empty(t, c.CronTasks)
 	require.Equal(t, []events.Mapping{events.Map(deal.EventStalled, deal.NudgeDealArgs{})}, deal.EventJobs())
 }
@@ -58,4 +65,4 @@ func TestCheckWorked(t *testing.T) {
 
 type unbuilt struct{}
 
-func (unbuilt) Kind() string { return "create_invoice" }
+func (unbuilt) Kind() string { return "generate_contract" }

@@ -34,8 +34,8 @@ func (a NudgeDealArgs) Check() error {
 	return nil
 }
 
-// EventJobs are the jobs the deal events enqueue: a stalled deal is nudged. deal.won maps to
-// nothing until the invoice and contract kinds exist.
+// EventJobs are the jobs the deal events enqueue: a stalled deal is nudged. deal.won is mapped
+// by the domains that act on it (pkg/invoice: create_invoice).
 func EventJobs() []events.Mapping {
 	return []events.Mapping{events.Map(EventStalled, NudgeDealArgs{})}
 }

@@ -183,8 +183,8 @@ func TestCreateRefusesBadInput(t *testing.T) {
 
 // TestChangeStageEveryPair moves a deal from every stage to every stage: an allowed move sets
 // the stage, its default probability, stage_changed_at and the version, and emits
-// deal.stage_changed plus deal.won (which enqueues no job until invoices and contracts are
-// built) or deal.lost; a refused one is a conflict naming the allowed stages, and writes nothing.
+// deal.stage_changed plus deal.won (which enqueues exactly one job, create_invoice) or
+// deal.lost; a refused one is a conflict naming the allowed stages, and writes nothing.
 func TestChangeStageEveryPair(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -227,8 +227,10 @@ func TestChangeStageEveryPair(t *testing.T) {
 			require.Equal(t, won, b.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = 'deal.won'`, id))
 			require.Equal(t, lost, b.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = 'deal.lost'
 				AND payload->>'lostReason' = 'budget cut'`, id))
+			require.Equal(t, won, b.count(t, `SELECT count(*) FROM jobs j JOIN events e ON e.id = j.event_id
+				WHERE e.entity_id = $1 AND e.type = 'deal.won' AND j.job_type = 'create_invoice'`, id), "deal.won enqueues create_invoice")
 			require.Zero(t, b.count(t, `SELECT count(*) FROM jobs j JOIN events e ON e.id = j.event_id
-				WHERE e.entity_id = $1 AND e.type = 'deal.won'`, id), "deal.won maps to no job")
+				WHERE e.entity_id = $1 AND e.type = 'deal.won' AND j.job_type <> 'create_invoice'`, id), "and nothing else")
 		}
 	}
 }

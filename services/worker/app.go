@@ -13,6 +13,7 @@ import (
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/httpx"
+	"example.com/crm/pkg/invoice"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 	"example.com/crm/pkg/lifecycle"
@@ -61,7 +62,7 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 		d.Close()
 		return nil, fmt.Errorf("build call service: %w", err)
 	}
-	kinds := handler.Kinds(handler.Deps{DB: d, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline, Leads: leads, Calls: calls})
+	kinds := handler.Kinds(handler.Deps{DB: d, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline, Leads: leads, Calls: calls, InvoiceRenderer: invoice.PDF{}})
 	if err := cat.CheckWorked(handler.Names(kinds)); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("job kinds: %w", err)

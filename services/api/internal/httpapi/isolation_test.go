@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
+	"example.com/crm/pkg/invoice"
 	"example.com/crm/pkg/jobs"
 )
 
@@ -23,6 +24,7 @@ type orgAData struct {
 	dealTitle            string
 	callLead, call       string // a lead with a booked call (seedCall)
 	submission           string // an intake submission of source (seedSubmission)
+	invoice              string // the invoice of a second won deal (wonInvoice)
 }
 
 // seedOrgA gives the test's org a lead with an activity, an intake source, jobs (from
@@ -62,6 +64,7 @@ func seedOrgA(t *testing.T, a *apiTest) orgAData {
 	seedDeal(t, a, &d)
 	seedCall(t, a, &d)
 	seedSubmission(t, a, &d)
+	d.invoice = wonInvoice(t, a, "hidden.invoiced@hidden-corp.example", invoice.TextRenderer{}).ID
 	return d
 }
 
@@ -143,6 +146,13 @@ func crossOrgRequests(d orgAData) map[string]struct {
 		"GET /observability/events":                   {"/observability/events?entityType=lead&entityId=" + d.lead, nil},
 		"GET /observability/logs":                     {"/observability/logs?jobId=" + job, nil},
 		"GET /observability/integrity-alerts":         {"/observability/integrity-alerts", nil},
+		"GET /invoices":                               {"/invoices?dealId=" + d.deal, nil},
+		"GET /invoices/{id}":                          {"/invoices/" + d.invoice, nil},
+		"POST /invoices/{id}/pay":                     {"/invoices/" + d.invoice + "/pay", map[string]any{"reference": "taken over"}},
+		"POST /invoices/{id}/void":                    {"/invoices/" + d.invoice + "/void", map[string]any{"reason": "taken over"}},
+		"GET /invoices/{id}/document":                 {"/invoices/" + d.invoice + "/document", nil},
+		"GET /settings/invoicing":                     {"/settings/invoicing", nil},
+		"PUT /settings/invoicing":                     {"/settings/invoicing", map[string]any{"prefix": "B-", "paymentTermsDays": 1}},
 		"GET /settings/icp":                           {"/settings/icp", nil},
 		"PUT /settings/icp":                           {"/settings/icp", map[string]any{"industries": []string{"b's own"}}},
 		"GET /healthz":                                {"/healthz", nil},
@@ -167,7 +177,7 @@ func TestCrossOrgWalk(t *testing.T) {
 
 	secrets := []string{d.lead, d.source, d.email, d.company, d.name, "hidden note", "hidden_check", a.org.String()}
 	secrets = append(secrets, d.deal, d.dealLead, d.dealTitle, "777777777777")
-	secrets = append(secrets, d.call, d.callLead, d.submission)
+	secrets = append(secrets, d.call, d.callLead, d.submission, d.invoice)
 	snapshot := func() string {
 		var s string
 		require.NoError(t, a.super.QueryRow(t.Context(), `
@@ -179,6 +189,8 @@ SELECT concat_ws('|',
   (SELECT string_agg(concat_ws(',', id, name, signing_secret, deleted_at), ';') FROM intake_sources WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, status, attempts), ';' ORDER BY id) FROM jobs WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, retried_at), ';') FROM dead_letter_jobs WHERE org_id = $1),
+  (SELECT string_agg(concat_ws(',', id, number, status, paid_at, void_reason), ';') FROM invoices WHERE org_id = $1),
+  (SELECT count(*) FROM invoice_settings WHERE org_id = $1),
   (SELECT count(*) FROM events WHERE org_id = $1))`, a.org).Scan(&s))
 		return s
 	}

@@ -45,6 +45,7 @@ func (s *Server) routes() {
 	s.intakeSubmissionRoutes(api)
 	s.observabilityRoutes(api)
 	s.settingsRoutes(api)
+	s.invoiceRoutes(api)
 }
 
 // router registers routes with a fixed middleware chain.

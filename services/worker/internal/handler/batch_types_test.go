@@ -13,6 +13,7 @@ import (
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/intake"
+	"example.com/crm/pkg/invoice"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 	"example.com/crm/pkg/pipeline"
@@ -20,7 +21,7 @@ import (
 )
 
 // TestKindSharing proves which kinds may share a transaction: the database-only steps of the
-// intake pipeline always, enrich_lead and qualify_lead only while neither the enrichment API nor
+// intake pipeline and create_invoice always, enrich_lead and qualify_lead only while neither the enrichment API nor
 // a model is configured (a batch's transaction must never wait on the network); and that the
 // worker's kinds are exactly the catalog's, so that every mapped event and seeded cron task
 // (catalog.Catalog.Check) names a kind the worker works.
@@ -29,13 +30,13 @@ func TestKindSharing(t *testing.T) {
 	d, _ := dbtest.NewDB(t)
 	q := jobs.New(d, jobs.Config{})
 	em := events.NewEmitter(q, catalog.New().EventJobs)
-	always := []string{intake.KindProcessIntake, pipeline.KindRouteOutreach, pipeline.KindFollowUpLead}
+	always := []string{intake.KindProcessIntake, pipeline.KindRouteOutreach, pipeline.KindFollowUpLead, invoice.KindCreateInvoice}
 	for name, tc := range map[string]struct {
 		ai   config.AI
 		enr  config.Enrichment
 		want []string
 	}{
-		"offline":        {want: append(always[:3:3], pipeline.KindEnrichLead, pipeline.KindQualifyLead)},
+		"offline":        {want: append(always[:len(always):len(always)], pipeline.KindEnrichLead, pipeline.KindQualifyLead)},
 		"model":          {ai: config.AI{APIKey: "sk", Model: "m", BaseURL: "http://127.0.0.1:1"}, want: always},
 		"enrichment API": {enr: config.Enrichment{URL: "http://127.0.0.1:1/company"}, want: always},
 	} {

@@ -14,6 +14,7 @@ import (
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/intake"
+	"example.com/crm/pkg/invoice"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 	"example.com/crm/pkg/pipeline"
@@ -35,6 +36,9 @@ type Deps struct {
 	// Calls are the call use cases of analyze_call and escalate_lead (NewCallService); nil is
 	// the built-in analyser with call.DefaultBuyingSignalThreshold.
 	Calls *call.Service
+	// InvoiceRenderer renders each invoice's document at creation (create_invoice); nil stores
+	// none.
+	InvoiceRenderer invoice.Renderer
 }
 
 // Kinds returns every job kind the worker works, each registered once with its work and its
@@ -63,6 +67,7 @@ func Kinds(d Deps) []jobs.Kind {
 		NudgeDeal(deal.NewService(d.DB, d.Emitter, leads), d.Log),
 		AnalyzeCall(calls, d.Log),
 		EscalateLead(calls, d.Log),
+		CreateInvoice(invoice.NewService(d.DB, d.Emitter, d.InvoiceRenderer), d.Log),
 	}
 	if d.Pipeline != nil {
 		kinds = append(kinds, EnrichLead(d.Pipeline), QualifyLead(d.Pipeline))

@@ -1,0 +1,230 @@
+package invoice
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/page"
+)
+
+// Service holds the invoice use cases. Each change runs in one tenant transaction of the org it
+// is given and emits its event there.
+type Service struct {
+	d      *db.DB
+	emit   events.EmitFunc
+	render Renderer
+	now    func() time.Time
+}
+
+// NewService returns the use cases on d, emitting through emitter; d and emitter are required.
+// render renders each invoice's document at creation; nil leaves the documents NULL (GET
+// /invoices/{id}/document is then 404).
+func NewService(d *db.DB, emitter *events.Emitter, render Renderer) *Service {
+	if d == nil || emitter == nil {
+		panic("invoice.NewService: nil dependency")
+	}
+	return &Service{d: d, emit: emitter.About(EntityType), render: render, now: time.Now}
+}
+
+// Get returns the org's invoice id; a missing or other org's invoice is apperr.NotFound.
+func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Invoice, error) {
+	var out Invoice
+	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		var err error
+		out, err = getInvoice(ctx, tx, orgID, id, false)
+		return err
+	})
+	if err != nil {
+		return Invoice{}, fmt.Errorf("get invoice: %w", err)
+	}
+	return out, nil
+}
+
+// Document returns the org's invoice's stored document; an invoice the org lacks, or one without
+// a document, is apperr.NotFound.
+func (s *Service) Document(ctx context.Context, orgID, id uuid.UUID) ([]byte, error) {
+	var doc []byte
+	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		rows, err := db.Select[[]byte](ctx, tx, getDocumentSQL, orgID, id)
+		if err != nil {
+			return fmt.Errorf("read invoice document: %w", err)
+		}
+		if len(rows) == 0 {
+			return notFound(id)
+		}
+		if rows[0] == nil {
+			return apperr.Errorf(apperr.NotFound, "invoice %s has no document", id)
+		}
+		doc = rows[0]
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get invoice document: %w", err)
+	}
+	return doc, nil
+}
+
+// List returns a page of the org's invoices that pass f, newest issued first. An unknown status
+// is apperr.BadRequest, as is a cursor of another list.
+func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page.Page[Invoice], error) {
+	if f.Status != "" && !f.Status.Valid() {
+		return page.Page[Invoice]{}, apperr.Errorf(apperr.BadRequest, "status must be one of: issued, paid, void").
+			WithFields(apperr.FieldError{Field: "status", Message: "must be one of: issued, paid, void"})
+	}
+	q, args, err := listInvoices(orgID, f)
+	if err != nil {
+		return page.Page[Invoice]{}, fmt.Errorf("list invoices: %w", err)
+	}
+	var rows []Invoice
+	err = s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		rows, err = selectInvoices(ctx, tx, q, args...)
+		return err
+	})
+	if err != nil {
+		return page.Page[Invoice]{}, fmt.Errorf("list invoices: %w", err)
+	}
+	if rows == nil {
+		rows = []Invoice{}
+	}
+	return keyset.Page(rows, f.Page.Limit), nil
+}
+
+// Pay records a person's confirmation that the invoice id was paid: issued -> paid with paidAt
+// (default now; a time in the future is apperr.Invalid) and the reference (at most
+// MaxReferenceLen characters, no control characters), emitting invoice.paid. The row is locked
+// first, so of two concurrent pays one succeeds and the other sees paid: apperr.Conflict with
+// Extra "currentStatus" and "allowed", as is paying a void invoice.
+func (s *Service) Pay(ctx context.Context, orgID uuid.UUID, actor string, id uuid.UUID, p Payment) (Invoice, error) {
+	now := s.now().UTC()
+	paidAt := now
+	var fields []apperr.FieldError
+	if p.PaidAt != nil {
+		paidAt = p.PaidAt.UTC()
+		if paidAt.After(now.Add(time.Minute)) {
+			fields = append(fields, apperr.FieldError{Field: "paidAt", Message: "must not be in the future"})
+		}
+	}
+	if p.Reference != nil {
+		ref := strings.TrimSpace(*p.Reference)
+		p.Reference = &ref
+		if ref == "" {
+			p.Reference = nil
+		} else if utf8.RuneCountInString(ref) > MaxReferenceLen || hasControl(ref) {
+			fields = append(fields, apperr.FieldError{Field: "reference", Message: fmt.Sprintf("must be at most %d characters of text", MaxReferenceLen)})
+		}
+	}
+	if len(fields) > 0 {
+		return Invoice{}, invalid(fields...)
+	}
+	paidAt = paidAt.Truncate(time.Microsecond)
+	out, err := s.move(ctx, orgID, id, StatusPaid, func(tx *gorm.DB, cur Invoice) error {
+		if _, err := db.Exec(ctx, tx, payInvoiceSQL, orgID, id, paidAt, p.Reference); err != nil {
+			return fmt.Errorf("pay invoice: %w", err)
+		}
+		return s.emit(ctx, tx, orgID, actor, EventPaid, id, "invoice.paid:"+id.String(),
+			PaidPayload{Number: cur.Number, Amount: cur.Amount, Currency: cur.Currency, PaidAt: paidAt, Reference: p.Reference})
+	})
+	if err != nil {
+		return Invoice{}, fmt.Errorf("pay invoice: %w", err)
+	}
+	return out, nil
+}
+
+// Void voids the invoice id with a reason (required, at most MaxVoidReasonLen characters):
+// issued -> void, emitting invoice.voided. The invoice keeps its number, which is never reused.
+// A paid or void invoice is apperr.Conflict.
+func (s *Service) Void(ctx context.Context, orgID uuid.UUID, actor string, id uuid.UUID, reason string) (Invoice, error) {
+	reason = strings.TrimSpace(reason)
+	switch {
+	case reason == "":
+		return Invoice{}, invalid(apperr.FieldError{Field: "reason", Message: "is required"})
+	case utf8.RuneCountInString(reason) > MaxVoidReasonLen || hasControl(strings.NewReplacer("\n", "", "\r", "", "\t", "").Replace(reason)):
+		return Invoice{}, invalid(apperr.FieldError{Field: "reason", Message: fmt.Sprintf("must be at most %d characters of text", MaxVoidReasonLen)})
+	}
+	out, err := s.move(ctx, orgID, id, StatusVoid, func(tx *gorm.DB, cur Invoice) error {
+		if _, err := db.Exec(ctx, tx, voidInvoiceSQL, orgID, id, reason); err != nil {
+			return fmt.Errorf("void invoice: %w", err)
+		}
+		return s.emit(ctx, tx, orgID, actor, EventVoided, id, "invoice.voided:"+id.String(),
+			VoidedPayload{Number: cur.Number, Reason: reason})
+	})
+	if err != nil {
+		return Invoice{}, fmt.Errorf("void invoice: %w", err)
+	}
+	return out, nil
+}
+
+// move locks the invoice id, checks the status machine allows to, runs write and reads the
+// invoice back, in one transaction.
+func (s *Service) move(ctx context.Context, orgID, id uuid.UUID, to Status, write func(tx *gorm.DB, cur Invoice) error) (Invoice, error) {
+	var out Invoice
+	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		cur, err := getInvoice(ctx, tx, orgID, id, true)
+		if err != nil {
+			return err
+		}
+		if !CanMove(cur.Status, to) {
+			return apperr.Errorf(apperr.Conflict, "an invoice that is %s cannot become %s", cur.Status, to).
+				With("currentStatus", cur.Status).With("allowed", Allowed(cur.Status))
+		}
+		if err := write(tx, cur); err != nil {
+			return err
+		}
+		out, err = getInvoice(ctx, tx, orgID, id, false)
+		return err
+	})
+	return out, err
+}
+
+// GetInvoicing returns the org's invoicing settings (DefaultSettings when it has saved none).
+func (s *Service) GetInvoicing(ctx context.Context, orgID uuid.UUID) (Settings, error) {
+	var out Settings
+	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		var err error
+		out, err = settings(ctx, tx, orgID)
+		return err
+	})
+	if err != nil {
+		return Settings{}, fmt.Errorf("get invoicing settings: %w", err)
+	}
+	return out, nil
+}
+
+// PutInvoicing replaces the org's invoicing settings with in (Settings.Check's rules:
+// apperr.Invalid per field, nothing written) and returns them as stored. Numbers already taken
+// keep their prefix; the new one starts with the next invoice.
+func (s *Service) PutInvoicing(ctx context.Context, orgID uuid.UUID, in Settings) (Settings, error) {
+	in = in.Normalize()
+	if fields := in.Check(); len(fields) > 0 {
+		return Settings{}, apperr.Errorf(apperr.Invalid, "invoicing settings are invalid").WithFields(fields...)
+	}
+	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		_, err := db.Exec(ctx, tx, putSettingsSQL, orgID, db.JSONOf(in))
+		return err
+	})
+	if err != nil {
+		return Settings{}, fmt.Errorf("put invoicing settings: %w", err)
+	}
+	return in, nil
+}
+
+// settings reads the org's settings in tx.
+func settings(ctx context.Context, tx *gorm.DB, orgID uuid.UUID) (Settings, error) {
+	rows, err := db.Select[db.JSON[Settings]](ctx, tx, getSettingsSQL, orgID)
+	if err != nil {
+		return Settings{}, fmt.Errorf("read invoicing settings: %w", err)
+	}
+	if len(rows) == 0 {
+		return DefaultSettings(), nil
+	}
+	return rows[0].V, nil
+}
