@@ -1,0 +1,160 @@
+package contract
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/document"
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/page"
+)
+
+// Service holds the contract use cases. Each change runs in one tenant transaction of the org it
+// is given and emits its event there.
+type Service struct {
+	d    *db.DB
+	emit events.EmitFunc
+	now  func() time.Time
+}
+
+// NewService returns the use cases on d, emitting through emitter; both are required.
+func NewService(d *db.DB, emitter *events.Emitter) *Service {
+	if d == nil || emitter == nil {
+		panic("contract.NewService: nil dependency")
+	}
+	return &Service{d: d, emit: emitter.About(EntityType), now: time.Now}
+}
+
+// Get returns the org's contract id; a missing or other org's contract is apperr.NotFound.
+func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Contract, error) {
+	var out Contract
+	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		var err error
+		out, err = getContract(ctx, tx, orgID, id, false)
+		return err
+	})
+	if err != nil {
+		return Contract{}, fmt.Errorf("get contract: %w", err)
+	}
+	return out, nil
+}
+
+// Document returns the org's contract's stored PDF; a contract the org lacks, or one without a
+// document, is apperr.NotFound.
+func (s *Service) Document(ctx context.Context, orgID, id uuid.UUID) ([]byte, error) {
+	var doc []byte
+	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		rows, err := db.Select[[]byte](ctx, tx, getDocumentSQL, orgID, id)
+		if err != nil {
+			return fmt.Errorf("read contract document: %w", err)
+		}
+		if len(rows) == 0 {
+			return notFound(id)
+		}
+		if rows[0] == nil {
+			return apperr.Errorf(apperr.NotFound, "contract %s has no document", id)
+		}
+		doc = rows[0]
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get contract document: %w", err)
+	}
+	return doc, nil
+}
+
+// List returns a page of the org's contracts that pass f, newest generated first. A cursor of
+// another list is apperr.BadRequest.
+func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page.Page[Contract], error) {
+	q, args, err := listContracts(orgID, f)
+	if err != nil {
+		return page.Page[Contract]{}, fmt.Errorf("list contracts: %w", err)
+	}
+	var rows []Contract
+	err = s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		rows, err = selectContracts(ctx, tx, q, args...)
+		return err
+	})
+	if err != nil {
+		return page.Page[Contract]{}, fmt.Errorf("list contracts: %w", err)
+	}
+	if rows == nil {
+		rows = []Contract{}
+	}
+	return keyset.Page(rows, f.Page.Limit), nil
+}
+
+// SetStatus moves the contract id to status to per the machine (generated -> sent -> signed, any
+// but signed -> void), emitting contract.status_changed. An unknown status is apperr.Invalid; a
+// move the machine refuses (the same status included) is apperr.Conflict with Extra
+// "currentStatus" and "allowed". The row is locked first, so of two concurrent moves the second
+// sees the first's status.
+func (s *Service) SetStatus(ctx context.Context, orgID uuid.UUID, actor string, id uuid.UUID, to Status) (Contract, error) {
+	if !to.Valid() {
+		return Contract{}, apperr.Errorf(apperr.Invalid, "contract input is invalid").
+			WithFields(apperr.FieldError{Field: "status", Message: "must be one of: generated, sent, signed, void"})
+	}
+	var out Contract
+	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		cur, err := getContract(ctx, tx, orgID, id, true)
+		if err != nil {
+			return err
+		}
+		if !CanMove(cur.Status, to) {
+			return apperr.Errorf(apperr.Conflict, "a contract that is %s cannot become %s", cur.Status, to).
+				With("currentStatus", cur.Status).With("allowed", Allowed(cur.Status))
+		}
+		if _, err := db.Exec(ctx, tx, setStatusSQL, orgID, id, string(to)); err != nil {
+			return fmt.Errorf("set contract status: %w", err)
+		}
+		if err := s.emit(ctx, tx, orgID, actor, EventStatusChanged, id, "contract.status_changed:"+id.String()+":"+string(to),
+			StatusChangedPayload{DealID: cur.DealID.String(), From: cur.Status, To: to}); err != nil {
+			return fmt.Errorf("emit contract.status_changed: %w", err)
+		}
+		out, err = getContract(ctx, tx, orgID, id, false)
+		return err
+	})
+	if err != nil {
+		return Contract{}, fmt.Errorf("set contract status: %w", err)
+	}
+	return out, nil
+}
+
+// GetTemplate returns the org's contract template (DefaultTemplate when it has saved none).
+func (s *Service) GetTemplate(ctx context.Context, orgID uuid.UUID) (Template, error) {
+	var out Template
+	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		var err error
+		out, err = template(ctx, tx, orgID)
+		return err
+	})
+	if err != nil {
+		return Template{}, fmt.Errorf("get contract template: %w", err)
+	}
+	return out, nil
+}
+
+// PutTemplate replaces the org's contract template with in and returns it as stored. A template
+// document.CheckTemplate refuses (an unknown or unclosed placeholder, an empty or too long title
+// or body) is its apperr.Invalid and writes nothing: a stored template always renders.
+func (s *Service) PutTemplate(ctx context.Context, orgID uuid.UUID, in Template) (Template, error) {
+	in.Title = strings.TrimSpace(in.Title)
+	if err := document.CheckTemplate(in.Title, in.Body); err != nil {
+		return Template{}, fmt.Errorf("put contract template: %w", err)
+	}
+	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		_, err := db.Exec(ctx, tx, putTemplateSQL, orgID, db.JSONOf(in))
+		return err
+	})
+	if err != nil {
+		return Template{}, fmt.Errorf("put contract template: %w", err)
+	}
+	return in, nil
+}
