@@ -7,6 +7,7 @@ import (
 
 	"example.com/crm/pkg/call"
 	"example.com/crm/pkg/catalog"
+	"example.com/crm/pkg/contract"
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/invoice"
@@ -30,13 +31,13 @@ func TestCheckRefusesUnknownKinds(t *testing.T) {
 	c.CronTasks = append(c.CronTasks, org.CronTask{Name: "weekly report", JobType: "generate_weekly_report", Cron: "0 7 * * 1"})
 	err := c.Check()
 	require.ErrorContains(t, err, `job kind "analyze_call" is declared twice`)
-	require.ErrorContains(t, err, `event deal.won maps to job kind "generate_contract", which has no handler`)
+	require.ErrorContains(t, err, `event deal.won maps to job kind "generate_quote", which has no handler`)
 	require.ErrorContains(t, err, `cron task "weekly report" names job kind "generate_weekly_report", which has no handler`)
 }
 
-// TestDealWonMapsToCreateInvoice proves that deal.won enqueues create_invoice and nothing else
-// (generate_contract is not built yet), and that no cron task is seeded.
-func TestDealWonMapsToCreateInvoice(t *testing.T) {
+// TestDealWonMapsToInvoiceAndContract proves that deal.won enqueues create_invoice and
+// generate_contract and nothing else, and that no cron task is seeded.
+func TestDealWonMapsToInvoiceAndContract(t *testing.T) {
 	t.Parallel()
 	c := catalog.New()
 	var won []string
@@ -47,7 +48,7 @@ func TestDealWonMapsToCreateInvoice(t *testing.T) {
 			}
 		}
 	}
-	require.Equal(t, []string{invoice.KindCreateInvoice}, won)
+	require.Equal(t, []string{invoice.KindCreateInvoice, contract.KindGenerateContract}, won)
 	require.Empty(t, c.CronTasks)
 	require.Equal(t, []events.Mapping{events.Map(deal.EventStalled, deal.NudgeDealArgs{})}, deal.EventJobs())
 }
@@ -65,4 +66,4 @@ func TestCheckWorked(t *testing.T) {
 
 type unbuilt struct{}
 
-func (unbuilt) Kind() string { return "generate_contract" }
+func (unbuilt) Kind() string { return "generate_quote" }

@@ -183,7 +183,7 @@ func TestCreateRefusesBadInput(t *testing.T) {
 
 // TestChangeStageEveryPair moves a deal from every stage to every stage: an allowed move sets
 // the stage, its default probability, stage_changed_at and the version, and emits
-// deal.stage_changed plus deal.won (which enqueues exactly one job, create_invoice) or
+// deal.stage_changed plus deal.won (which enqueues exactly create_invoice and generate_contract) or
 // deal.lost; a refused one is a conflict naming the allowed stages, and writes nothing.
 func TestChangeStageEveryPair(t *testing.T) {
 	t.Parallel()
@@ -229,8 +229,10 @@ func TestChangeStageEveryPair(t *testing.T) {
 				AND payload->>'lostReason' = 'budget cut'`, id))
 			require.Equal(t, won, b.count(t, `SELECT count(*) FROM jobs j JOIN events e ON e.id = j.event_id
 				WHERE e.entity_id = $1 AND e.type = 'deal.won' AND j.job_type = 'create_invoice'`, id), "deal.won enqueues create_invoice")
+			require.Equal(t, won, b.count(t, `SELECT count(*) FROM jobs j JOIN events e ON e.id = j.event_id
+				WHERE e.entity_id = $1 AND e.type = 'deal.won' AND j.job_type = 'generate_contract'`, id), "and generate_contract")
 			require.Zero(t, b.count(t, `SELECT count(*) FROM jobs j JOIN events e ON e.id = j.event_id
-				WHERE e.entity_id = $1 AND e.type = 'deal.won' AND j.job_type <> 'create_invoice'`, id), "and nothing else")
+				WHERE e.entity_id = $1 AND e.type = 'deal.won' AND j.job_type NOT IN ('create_invoice', 'generate_contract')`, id), "and nothing else")
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/config"
+	"example.com/crm/pkg/contract"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/intake"
@@ -21,7 +22,7 @@ import (
 )
 
 // TestKindSharing proves which kinds may share a transaction: the database-only steps of the
-// intake pipeline and create_invoice always, enrich_lead and qualify_lead only while neither the enrichment API nor
+// intake pipeline, create_invoice and generate_contract always, enrich_lead and qualify_lead only while neither the enrichment API nor
 // a model is configured (a batch's transaction must never wait on the network); and that the
 // worker's kinds are exactly the catalog's, so that every mapped event and seeded cron task
 // (catalog.Catalog.Check) names a kind the worker works.
@@ -30,7 +31,8 @@ func TestKindSharing(t *testing.T) {
 	d, _ := dbtest.NewDB(t)
 	q := jobs.New(d, jobs.Config{})
 	em := events.NewEmitter(q, catalog.New().EventJobs)
-	always := []string{intake.KindProcessIntake, pipeline.KindRouteOutreach, pipeline.KindFollowUpLead, invoice.KindCreateInvoice}
+	always := []string{intake.KindProcessIntake, pipeline.KindRouteOutreach, pipeline.KindFollowUpLead, invoice.KindCreateInvoice,
+		contract.KindGenerateContract}
 	for name, tc := range map[string]struct {
 		ai   config.AI
 		enr  config.Enrichment
