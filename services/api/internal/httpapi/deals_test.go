@@ -232,11 +232,11 @@ func TestDealStageMachineEveryPair(t *testing.T) {
 			require.Equal(t, events+1+closing, a.count(`SELECT count(*) FROM events WHERE entity_id = $1`, d.ID), name)
 		}
 	}
-	// Winning enqueues one create_invoice per won deal and no generate_contract (not built yet).
+	// Winning enqueues one create_invoice and one generate_contract per won deal.
 	won := a.count(`SELECT count(*) FROM deals WHERE stage = 'won'`)
 	require.Positive(t, won)
 	require.Equal(t, won, a.count(`SELECT count(*) FROM jobs WHERE job_type = 'create_invoice'`))
-	require.Zero(t, a.count(`SELECT count(*) FROM jobs WHERE job_type = 'generate_contract'`))
+	require.Equal(t, won, a.count(`SELECT count(*) FROM jobs WHERE job_type = 'generate_contract'`))
 	r := a.do(http.MethodPost, "/deals/"+createDeal(t, a, leadID, nil).ID+"/stage", map[string]any{"stage": "lost"})
 	require.Equal(t, http.StatusUnprocessableEntity, r.Status, "lost needs its reason")
 }

@@ -25,6 +25,7 @@ type orgAData struct {
 	callLead, call       string // a lead with a booked call (seedCall)
 	submission           string // an intake submission of source (seedSubmission)
 	invoice              string // the invoice of a second won deal (wonInvoice)
+	contract             string // the contract of a third won deal (wonContract)
 }
 
 // seedOrgA gives the test's org a lead with an activity, an intake source, jobs (from
@@ -65,6 +66,7 @@ func seedOrgA(t *testing.T, a *apiTest) orgAData {
 	seedCall(t, a, &d)
 	seedSubmission(t, a, &d)
 	d.invoice = wonInvoice(t, a, "hidden.invoiced@hidden-corp.example", invoice.TextRenderer{}).ID
+	d.contract = wonContract(t, a, "hidden.contracted@hidden-corp.example").ID
 	return d
 }
 
@@ -154,6 +156,12 @@ func crossOrgRequests(d orgAData) map[string]struct {
 		"GET /settings/invoicing":                     {"/settings/invoicing", nil},
 		"PUT /settings/invoicing":                     {"/settings/invoicing", map[string]any{"prefix": "B-", "paymentTermsDays": 1}},
 		"GET /settings/icp":                           {"/settings/icp", nil},
+		"GET /contracts":                              {"/contracts?dealId=" + d.deal, nil},
+		"GET /contracts/{id}":                         {"/contracts/" + d.contract, nil},
+		"POST /contracts/{id}/status":                 {"/contracts/" + d.contract + "/status", map[string]any{"status": "void"}},
+		"GET /contracts/{id}/document":                {"/contracts/" + d.contract + "/document", nil},
+		"GET /settings/contract-template":             {"/settings/contract-template", nil},
+		"PUT /settings/contract-template":             {"/settings/contract-template", map[string]any{"title": "B", "body": "b's own"}},
 		"PUT /settings/icp":                           {"/settings/icp", map[string]any{"industries": []string{"b's own"}}},
 		"GET /healthz":                                {"/healthz", nil},
 		"GET /readyz":                                 {"/readyz", nil},
@@ -178,6 +186,7 @@ func TestCrossOrgWalk(t *testing.T) {
 	secrets := []string{d.lead, d.source, d.email, d.company, d.name, "hidden note", "hidden_check", a.org.String()}
 	secrets = append(secrets, d.deal, d.dealLead, d.dealTitle, "777777777777")
 	secrets = append(secrets, d.call, d.callLead, d.submission, d.invoice)
+	secrets = append(secrets, d.contract)
 	snapshot := func() string {
 		var s string
 		require.NoError(t, a.super.QueryRow(t.Context(), `
@@ -191,6 +200,8 @@ SELECT concat_ws('|',
   (SELECT string_agg(concat_ws(',', id, retried_at), ';') FROM dead_letter_jobs WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, number, status, paid_at, void_reason), ';') FROM invoices WHERE org_id = $1),
   (SELECT count(*) FROM invoice_settings WHERE org_id = $1),
+  (SELECT string_agg(concat_ws(',', id, status, document_sha256), ';') FROM contracts WHERE org_id = $1),
+  (SELECT count(*) FROM contract_settings WHERE org_id = $1),
   (SELECT count(*) FROM events WHERE org_id = $1))`, a.org).Scan(&s))
 		return s
 	}
