@@ -41,7 +41,8 @@ CREATE TRIGGER e2e_fail_twice AFTER INSERT ON invoices REFERENCING NEW TABLE AS 
 // (deal.won -> create_invoice, batched), and the org's invoices are numbered 1..100 of the
 // year, none skipped or doubled, one per deal, each caused by its deal.won event; even though
 // the first deal's invoice fails twice after its transaction has taken a number (a trigger, see
-// failTwiceSQL), so that its job is retried. Nothing is dead-lettered.
+// failTwiceSQL), so that its job is retried. The same wins get one contract each (deal.won ->
+// generate_contract), caused by their deal.won. Nothing is dead-lettered.
 func TestHundredConcurrentWinsGaplessNumbers(t *testing.T) {
 	const n = 100
 	e := newE2EDB(t)
@@ -110,5 +111,12 @@ VALUES ($1, $2, $3, $4, $5, 'EUR', 'negotiation', 0.6)`, e.org, ids[i], leadID, 
 	require.GreaterOrEqual(t, s.count(t, `SELECT last_value FROM e2e_invoice_failures`), 2, "the injected failure happened twice")
 	require.GreaterOrEqual(t, s.count(t, `SELECT j.attempts FROM jobs j JOIN events e ON e.id = j.event_id
 	WHERE j.job_type = 'create_invoice' AND e.entity_id = $1`, ids[0]), 2, "the failed job was retried")
+
+	// deal.won also enqueued generate_contract: one contract per deal, caused by its deal.won.
+	proctest.Eventually(t, 60*time.Second, "every generate_contract job to finish", func() bool {
+		return s.count(t, `SELECT count(*) FROM jobs WHERE job_type = 'generate_contract' AND status = 'completed'`) == n
+	})
+	require.Equal(t, n, s.count(t, `SELECT count(*) FROM contracts c JOIN events e ON e.id = c.causation_event_id
+	WHERE e.type = 'deal.won' AND e.entity_id = c.deal_id AND c.document_sha256 = encode(sha256(c.document), 'hex')`))
 	require.Zero(t, s.count(t, `SELECT count(*) FROM dead_letter_jobs`))
 }
