@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"example.com/crm/pkg/call"
+	"example.com/crm/pkg/client"
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/intake"
@@ -42,11 +43,13 @@ func New() Catalog {
 	c.Kinds = append(c.Kinds, call.JobKinds()...)
 	c.Kinds = append(c.Kinds, deal.JobKinds()...)
 	c.Kinds = append(c.Kinds, invoice.JobKinds()...)
+	c.Kinds = append(c.Kinds, client.JobKinds()...)
 	c.EventJobs = append(c.EventJobs, events.Map(EventNoop, jobs.NoopArgs{}))
 	c.EventJobs = append(c.EventJobs, pipeline.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, call.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, deal.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, invoice.EventJobs()...)
+	c.EventJobs = append(c.EventJobs, client.EventJobs()...)
 	return c
 }
 

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"example.com/crm/pkg/catalog"
+	"example.com/crm/pkg/client"
 	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/events"
@@ -21,7 +22,7 @@ import (
 )
 
 // TestKindSharing proves which kinds may share a transaction: the database-only steps of the
-// intake pipeline and create_invoice always, enrich_lead and qualify_lead only while neither the enrichment API nor
+// intake pipeline, create_invoice, create_client and start_onboarding always, enrich_lead and qualify_lead only while neither the enrichment API nor
 // a model is configured (a batch's transaction must never wait on the network); and that the
 // worker's kinds are exactly the catalog's, so that every mapped event and seeded cron task
 // (catalog.Catalog.Check) names a kind the worker works.
@@ -30,7 +31,8 @@ func TestKindSharing(t *testing.T) {
 	d, _ := dbtest.NewDB(t)
 	q := jobs.New(d, jobs.Config{})
 	em := events.NewEmitter(q, catalog.New().EventJobs)
-	always := []string{intake.KindProcessIntake, pipeline.KindRouteOutreach, pipeline.KindFollowUpLead, invoice.KindCreateInvoice}
+	always := []string{intake.KindProcessIntake, pipeline.KindRouteOutreach, pipeline.KindFollowUpLead, invoice.KindCreateInvoice,
+		client.KindCreateClient, client.KindStartOnboarding}
 	for name, tc := range map[string]struct {
 		ai   config.AI
 		enr  config.Enrichment

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"example.com/crm/pkg/call"
+	"example.com/crm/pkg/client"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
@@ -68,6 +69,8 @@ func Kinds(d Deps) []jobs.Kind {
 		AnalyzeCall(calls, d.Log),
 		EscalateLead(calls, d.Log),
 		CreateInvoice(invoice.NewService(d.DB, d.Emitter, d.InvoiceRenderer), d.Log),
+		CreateClient(client.NewService(d.DB, d.Emitter), d.Log),
+		StartOnboarding(client.NewService(d.DB, d.Emitter), d.Log),
 	}
 	if d.Pipeline != nil {
 		kinds = append(kinds, EnrichLead(d.Pipeline), QualifyLead(d.Pipeline))
