@@ -46,6 +46,7 @@ func (s *Server) routes() {
 	s.observabilityRoutes(api)
 	s.settingsRoutes(api)
 	s.invoiceRoutes(api)
+	s.clientRoutes(api)
 }
 
 // router registers routes with a fixed middleware chain.
