@@ -12,6 +12,7 @@ import (
 
 	"example.com/crm/pkg/call"
 	"example.com/crm/pkg/contract"
+	"example.com/crm/pkg/client"
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/intake"
@@ -44,12 +45,14 @@ func New() Catalog {
 	c.Kinds = append(c.Kinds, deal.JobKinds()...)
 	c.Kinds = append(c.Kinds, invoice.JobKinds()...)
 	c.Kinds = append(c.Kinds, contract.JobKinds()...)
+	c.Kinds = append(c.Kinds, client.JobKinds()...)
 	c.EventJobs = append(c.EventJobs, events.Map(EventNoop, jobs.NoopArgs{}))
 	c.EventJobs = append(c.EventJobs, pipeline.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, call.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, deal.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, invoice.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, contract.EventJobs()...)
+	c.EventJobs = append(c.EventJobs, client.EventJobs()...)
 	return c
 }
 

@@ -45,7 +45,7 @@ var seededTables = []struct{ name, orgCol string }{
 // nor intake_sources since 000006 (the gateway's SECURITY DEFINER lookups must).
 var forcedTables = []string{
 	"api_keys", "calls", "clients", "contract_settings", "contracts", "deal_pipeline_totals", "deals", "events", "integrity_alerts",
-	"invoice_counters", "invoice_settings", "invoices", "lead_activities", "lead_intake_raw", "onboarding_tasks", "orgs", "reports",
+	"invoice_counters", "invoice_settings", "invoices", "lead_activities", "lead_intake_raw", "onboarding_settings", "onboarding_tasks", "orgs", "reports",
 }
 
 func setupRLS(t *testing.T) *rlsBundle {

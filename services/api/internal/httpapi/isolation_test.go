@@ -26,6 +26,7 @@ type orgAData struct {
 	submission           string // an intake submission of source (seedSubmission)
 	invoice              string // the invoice of a second won deal (wonInvoice)
 	contract             string // the contract of a third won deal (wonContract)
+	client, task         string // a client of a third, paid deal and its first onboarding task (onboardedClient)
 }
 
 // seedOrgA gives the test's org a lead with an activity, an intake source, jobs (from
@@ -67,6 +68,8 @@ func seedOrgA(t *testing.T, a *apiTest) orgAData {
 	seedSubmission(t, a, &d)
 	d.invoice = wonInvoice(t, a, "hidden.invoiced@hidden-corp.example", invoice.TextRenderer{}).ID
 	d.contract = wonContract(t, a, "hidden.contracted@hidden-corp.example").ID
+	d.client = onboardedClient(t, a, "hidden.client@hidden-corp.example").ID
+	require.NoError(t, a.super.QueryRow(t.Context(), `SELECT id FROM onboarding_tasks WHERE client_id = $1 AND position = 0`, d.client).Scan(&d.task))
 	return d
 }
 
@@ -154,6 +157,14 @@ func crossOrgRequests(d orgAData) map[string]struct {
 		"POST /invoices/{id}/void":                    {"/invoices/" + d.invoice + "/void", map[string]any{"reason": "taken over"}},
 		"GET /invoices/{id}/document":                 {"/invoices/" + d.invoice + "/document", nil},
 		"GET /settings/invoicing":                     {"/settings/invoicing", nil},
+		"GET /clients":                                {"/clients", nil},
+		"GET /clients/{id}":                           {"/clients/" + d.client, nil},
+		"PATCH /clients/{id}":                         {"/clients/" + d.client, map[string]any{"renewalDate": "2030-01-01"}},
+		"POST /clients/{id}/status":                   {"/clients/" + d.client + "/status", map[string]any{"status": "active"}},
+		"GET /clients/{id}/onboarding":                {"/clients/" + d.client + "/onboarding", nil},
+		"POST /clients/{id}/onboarding/{taskId}":      {"/clients/" + d.client + "/onboarding/" + d.task, map[string]any{"status": "done"}},
+		"GET /settings/onboarding":                    {"/settings/onboarding", nil},
+		"PUT /settings/onboarding":                    {"/settings/onboarding", map[string]any{"tasks": []any{map[string]any{"title": "B's", "dueInDays": 1}}}},
 		"PUT /settings/invoicing":                     {"/settings/invoicing", map[string]any{"prefix": "B-", "paymentTermsDays": 1}},
 		"GET /settings/icp":                           {"/settings/icp", nil},
 		"GET /contracts":                              {"/contracts?dealId=" + d.deal, nil},
@@ -185,7 +196,7 @@ func TestCrossOrgWalk(t *testing.T) {
 
 	secrets := []string{d.lead, d.source, d.email, d.company, d.name, "hidden note", "hidden_check", a.org.String()}
 	secrets = append(secrets, d.deal, d.dealLead, d.dealTitle, "777777777777")
-	secrets = append(secrets, d.call, d.callLead, d.submission, d.invoice)
+	secrets = append(secrets, d.call, d.callLead, d.submission, d.invoice, d.client, d.task, "hidden.client@hidden-corp.example")
 	secrets = append(secrets, d.contract)
 	snapshot := func() string {
 		var s string
@@ -202,6 +213,9 @@ SELECT concat_ws('|',
   (SELECT count(*) FROM invoice_settings WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, status, document_sha256), ';') FROM contracts WHERE org_id = $1),
   (SELECT count(*) FROM contract_settings WHERE org_id = $1),
+  (SELECT string_agg(concat_ws(',', id, status, renewal_date, onboarded_at), ';') FROM clients WHERE org_id = $1),
+  (SELECT string_agg(concat_ws(',', id, status, completed_at), ';' ORDER BY id) FROM onboarding_tasks WHERE org_id = $1),
+  (SELECT count(*) FROM onboarding_settings WHERE org_id = $1),
   (SELECT count(*) FROM events WHERE org_id = $1))`, a.org).Scan(&s))
 		return s
 	}

@@ -47,6 +47,7 @@ func (s *Server) routes() {
 	s.settingsRoutes(api)
 	s.invoiceRoutes(api)
 	s.contractRoutes(api)
+	s.clientRoutes(api)
 }
 
 // router registers routes with a fixed middleware chain.

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"example.com/crm/pkg/catalog"
+	"example.com/crm/pkg/client"
 	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/contract"
 	"example.com/crm/pkg/dbtest"
@@ -22,8 +23,8 @@ import (
 )
 
 // TestKindSharing proves which kinds may share a transaction: the database-only steps of the
-// intake pipeline, create_invoice and generate_contract always, enrich_lead and qualify_lead only while neither the enrichment API nor
-// a model is configured (a batch's transaction must never wait on the network); and that the
+// intake pipeline, create_invoice, generate_contract, create_client and start_onboarding always,
+// enrich_lead and qualify_lead only while neither the enrichment API nor a model is configured (a batch's transaction must never wait on the network); and that the
 // worker's kinds are exactly the catalog's, so that every mapped event and seeded cron task
 // (catalog.Catalog.Check) names a kind the worker works.
 func TestKindSharing(t *testing.T) {
@@ -32,7 +33,7 @@ func TestKindSharing(t *testing.T) {
 	q := jobs.New(d, jobs.Config{})
 	em := events.NewEmitter(q, catalog.New().EventJobs)
 	always := []string{intake.KindProcessIntake, pipeline.KindRouteOutreach, pipeline.KindFollowUpLead, invoice.KindCreateInvoice,
-		contract.KindGenerateContract}
+		contract.KindGenerateContract, client.KindCreateClient, client.KindStartOnboarding}
 	for name, tc := range map[string]struct {
 		ai   config.AI
 		enr  config.Enrichment

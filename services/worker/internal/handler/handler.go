@@ -11,6 +11,7 @@ import (
 
 	"example.com/crm/pkg/call"
 	"example.com/crm/pkg/contract"
+	"example.com/crm/pkg/client"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
@@ -70,6 +71,8 @@ func Kinds(d Deps) []jobs.Kind {
 		EscalateLead(calls, d.Log),
 		CreateInvoice(invoice.NewService(d.DB, d.Emitter, d.InvoiceRenderer), d.Log),
 		GenerateContract(contract.NewService(d.DB, d.Emitter), d.Log),
+		CreateClient(client.NewService(d.DB, d.Emitter), d.Log),
+		StartOnboarding(client.NewService(d.DB, d.Emitter), d.Log),
 	}
 	if d.Pipeline != nil {
 		kinds = append(kinds, EnrichLead(d.Pipeline), QualifyLead(d.Pipeline))

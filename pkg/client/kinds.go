@@ -1,0 +1,63 @@
+package client
+
+import (
+	"fmt"
+
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/invoice"
+	"example.com/crm/pkg/jobs"
+)
+
+// The event types of clients.
+const (
+	EventCreated       = "client.created"
+	EventOnboarded     = "client.onboarded"
+	EventStatusChanged = "client.status_changed"
+)
+
+// The job kinds of clients.
+const (
+	KindCreateClient    = "create_client"
+	KindStartOnboarding = "start_onboarding"
+)
+
+// CreateClientArgs are the arguments of create_client: the invoice.paid event that caused it.
+type CreateClientArgs struct{ events.JobPayload }
+
+// Kind is create_client.
+func (CreateClientArgs) Kind() string { return KindCreateClient }
+
+// Check refuses an event that is not about an invoice.
+func (a CreateClientArgs) Check() error {
+	if a.EntityID == nil || a.EntityType != invoice.EntityType {
+		return fmt.Errorf("event %d is not about an invoice", a.EventID)
+	}
+	return nil
+}
+
+// StartOnboardingArgs are the arguments of start_onboarding: the client.created event that
+// caused it.
+type StartOnboardingArgs struct{ events.JobPayload }
+
+// Kind is start_onboarding.
+func (StartOnboardingArgs) Kind() string { return KindStartOnboarding }
+
+// Check refuses an event that is not about a client.
+func (a StartOnboardingArgs) Check() error {
+	if a.EntityID == nil || a.EntityType != EntityType {
+		return fmt.Errorf("event %d is not about a client", a.EventID)
+	}
+	return nil
+}
+
+// EventJobs are the jobs events enqueue here: a paid invoice makes a client, a new client starts
+// onboarding.
+func EventJobs() []events.Mapping {
+	return []events.Mapping{
+		events.Map(invoice.EventPaid, CreateClientArgs{}),
+		events.Map(EventCreated, StartOnboardingArgs{}),
+	}
+}
+
+// JobKinds are the client job kinds.
+func JobKinds() []jobs.Args { return []jobs.Args{CreateClientArgs{}, StartOnboardingArgs{}} }
