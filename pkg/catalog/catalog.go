@@ -11,8 +11,8 @@ import (
 	"slices"
 
 	"example.com/crm/pkg/call"
-	"example.com/crm/pkg/contract"
 	"example.com/crm/pkg/client"
+	"example.com/crm/pkg/contract"
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/intake"

@@ -10,8 +10,8 @@ import (
 	"go.uber.org/zap"
 
 	"example.com/crm/pkg/call"
-	"example.com/crm/pkg/contract"
 	"example.com/crm/pkg/client"
+	"example.com/crm/pkg/contract"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
