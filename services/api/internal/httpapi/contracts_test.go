@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -177,4 +178,22 @@ func TestContractTemplateRoutes(t *testing.T) {
 	doc := a.do(http.MethodGet, "/contracts/"+c.ID+"/document", nil)
 	require.Equal(t, http.StatusOK, doc.Status)
 	require.NotContains(t, string(doc.Body), "{{")
+}
+
+// TestContractConcurrentStatus proves two concurrent sends of one contract: one 200, one 409,
+// and one contract.status_changed.
+func TestContractConcurrentStatus(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := wonContract(t, a, "race@client.example")
+	statuses := make([]int, 2)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Go(func() {
+			statuses[i] = a.do(http.MethodPost, "/contracts/"+c.ID+"/status", map[string]any{"status": "sent"}).Status
+		})
+	}
+	wg.Wait()
+	require.ElementsMatch(t, []int{http.StatusOK, http.StatusConflict}, statuses)
+	require.Equal(t, 1, a.count(`SELECT count(*) FROM events WHERE type = 'contract.status_changed'`))
 }
