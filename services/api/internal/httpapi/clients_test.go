@@ -197,4 +197,16 @@ func TestClientRoutes(t *testing.T) {
 	a.do(http.MethodGet, "/clients/"+second.ID+"/onboarding", nil).json(t, &tasks)
 	require.Len(t, tasks.Data, 1)
 	require.Equal(t, "Kick-off", tasks.Data[0].Title)
+
+	// onboarding -> active by hand too; the checklist done afterwards emits client.onboarded and
+	// leaves the status alone.
+	r = a.do(http.MethodPost, "/clients/"+second.ID+"/status", map[string]any{"status": "active"})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	r = a.do(http.MethodPost, "/clients/"+second.ID+"/status", map[string]any{"status": "paused"})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	r = a.do(http.MethodPost, "/clients/"+second.ID+"/onboarding/"+tasks.Data[0].ID, map[string]any{"status": "done"})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	a.do(http.MethodGet, "/clients/"+second.ID, nil).json(t, &got)
+	require.Equal(t, "paused", got.Status)
+	require.Equal(t, 2, a.count(`SELECT count(*) FROM events WHERE type = 'client.onboarded'`))
 }
