@@ -47,25 +47,20 @@ func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Contract, error
 }
 
 // Document returns the org's contract's stored PDF; a contract the org lacks, or one without a
-// document, is apperr.NotFound.
+// document, is apperr.NotFound. It reads in one round trip (db.DB.Read): the document route is hot.
 func (s *Service) Document(ctx context.Context, orgID, id uuid.UUID) ([]byte, error) {
 	var doc []byte
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		rows, err := db.Select[[]byte](ctx, tx, getDocumentSQL, orgID, id)
-		if err != nil {
-			return fmt.Errorf("read contract document: %w", err)
-		}
-		if len(rows) == 0 {
-			return notFound(id)
-		}
-		if rows[0] == nil {
-			return apperr.Errorf(apperr.NotFound, "contract %s has no document", id)
-		}
-		doc = rows[0]
-		return nil
+	found := false
+	err := s.d.Read(ctx, orgID, func(b *db.Batch) {
+		b.Row(func(r db.Row) error { found = true; return r.Scan(&doc) }, getDocumentSQL, db.UUID(orgID), db.UUID(id))
 	})
-	if err != nil {
-		return nil, fmt.Errorf("get contract document: %w", err)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("get contract document: read contract document: %w", err)
+	case !found:
+		return nil, fmt.Errorf("get contract document: %w", notFound(id))
+	case doc == nil:
+		return nil, fmt.Errorf("get contract document: %w", apperr.Errorf(apperr.NotFound, "contract %s has no document", id))
 	}
 	return doc, nil
 }
