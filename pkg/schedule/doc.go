@@ -17,5 +17,15 @@
 // the recurring checks are idempotent sweeps, and a burst of identical sweeps does no good.
 // Slots older than 31 days are not looked for.
 //
-// It imports core packages only (db, jobs).
+// # Changes people make
+//
+// Service holds the use cases behind the API's /cron-tasks and /scheduled-tasks: it lives here
+// because what it shows and changes must follow the rules above exactly. nextSlotAt is NextSlot,
+// computed with the parser (ParseExpr, ParseZone) and the catch-up rule that Tick applies. A
+// change of expression or zone, or enabling a task, takes effect from the change on: the task's
+// last_slot_at moves to the latest slot of the new schedule that has already passed, so that no
+// slot from before the change fires. A task whose job kind the worker does not have is neither
+// enabled nor run by hand, since its jobs would only be dead-lettered.
+//
+// It imports core packages only (db, jobs, events, page, apperr).
 package schedule

@@ -28,3 +28,37 @@ UPDATE scheduled_tasks t SET status = 'enqueued', enqueued_at = now()
 FROM due WHERE t.org_id = due.org_id AND t.id = due.id
 RETURNING t.org_id, t.id, t.job_type, t.payload`
 )
+
+// The statements of the use cases (service.go), each in one org's tenant transaction and naming
+// org_id itself; row-level security is the second guard.
+
+// cronTaskColumns are the columns of a taskRow, with the database's clock (the scheduler's).
+const cronTaskColumns = `id, name, job_type, cron_expr, timezone, enabled, payload, last_slot_at, created_at, now() AS now`
+
+const (
+	// listCronTasksSQL reads the org's cron tasks by name.
+	listCronTasksSQL = `SELECT ` + cronTaskColumns + ` FROM cron_tasks WHERE org_id = $1 ORDER BY name, id`
+	// getCronTaskSQL reads the org's cron task $2.
+	getCronTaskSQL = `SELECT ` + cronTaskColumns + ` FROM cron_tasks WHERE org_id = $1 AND id = $2`
+	// lockCronTaskSQL is getCronTaskSQL with the row locked until the transaction ends: a tick
+	// then skips the task (SKIP LOCKED) instead of firing it from the schedule being replaced.
+	lockCronTaskSQL = getCronTaskSQL + ` FOR UPDATE`
+	// updateCronTaskSQL writes a cron task's schedule and where its slots are accounted for.
+	updateCronTaskSQL = `UPDATE cron_tasks SET cron_expr = $3, timezone = $4, enabled = $5, last_slot_at = $6
+WHERE org_id = $1 AND id = $2`
+
+	// jobByKeySQL finds the job of the org with a type and an idempotency key (the unique key of
+	// jobs), for an enqueue that found it there already.
+	jobByKeySQL = `SELECT id FROM jobs WHERE org_id = $1 AND job_type = $2 AND idempotency_key = $3`
+
+	// listScheduledSQL reads the org's pending one-off tasks; the caller adds the keyset's tail.
+	listScheduledSQL = `SELECT s.id, s.job_type, s.payload, s.run_at, s.entity_type, s.entity_id, s.created_at
+FROM scheduled_tasks s WHERE s.org_id = $1 AND s.status = 'pending'`
+	// cancelScheduledSQL cancels the org's task $2 if it is still pending. A tick that is moving
+	// it into a job holds its row: the UPDATE waits, then finds it enqueued and changes nothing.
+	cancelScheduledSQL = `UPDATE scheduled_tasks SET status = 'cancelled'
+WHERE org_id = $1 AND id = $2 AND status = 'pending'
+RETURNING job_type, run_at`
+	// scheduledStatusSQL reads the status of the org's task $2.
+	scheduledStatusSQL = `SELECT status FROM scheduled_tasks WHERE org_id = $1 AND id = $2`
+)

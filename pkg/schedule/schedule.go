@@ -3,9 +3,14 @@ package schedule
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	// The zone database travels in the binaries, so that the api, which checks a task's zone,
+	// and the scheduler, which evaluates it, know the same zones whatever their hosts have.
+	_ "time/tzdata"
 
 	"github.com/google/uuid"
 	"github.com/robfig/cron/v3"
@@ -114,12 +119,15 @@ func (s *Scheduler) fireCron(ctx context.Context, tx *gorm.DB) (fired, invalid i
 }
 
 // startOf is the instant after which a task's next slot is looked for.
-func startOf(r cronRow) time.Time {
-	start := r.CreatedAt
-	if r.LastSlotAt != nil {
-		start = *r.LastSlotAt
+func startOf(r cronRow) time.Time { return accountedFrom(r.LastSlotAt, r.CreatedAt) }
+
+// accountedFrom is the instant up to which a task's slots are accounted for: its last_slot_at,
+// or its creation when it has none.
+func accountedFrom(last *time.Time, created time.Time) time.Time {
+	if last != nil {
+		return *last
 	}
-	return start
+	return created
 }
 
 // slotPayload adds the slot to the task's payload object, so a handler knows which period it
@@ -141,22 +149,83 @@ func slotPayload(payload []byte, slot time.Time) json.RawMessage {
 // tz, that lies in (after, now]; ok is false when there is none. Slots before now-31d are not
 // searched.
 func LatestSlot(expr, tz string, after, now time.Time) (slot time.Time, ok bool, err error) {
-	loc, err := time.LoadLocation(tz)
+	sched, loc, err := parse(expr, tz)
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("time zone %q: %w", tz, err)
+		return time.Time{}, false, err
 	}
-	sched, err := cron.ParseStandard(expr)
+	slot, ok = latest(sched, loc, after, now)
+	return slot, ok, nil
+}
+
+// NextSlot returns the slot the scheduler fires next for a task whose slots are accounted for up
+// to after (its last_slot_at, or its creation), seen at now: the latest slot in (after, now] when
+// one is due (a tick fires it as soon as it runs), else the first slot after now. ok is false when
+// the expression matches no time in the parser's horizon (five years). It applies LatestSlot's
+// rules, catch-up and lookback included, so that what the API shows is what Tick does.
+func NextSlot(expr, tz string, after, now time.Time) (slot time.Time, ok bool, err error) {
+	sched, loc, err := parse(expr, tz)
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("cron expression %q: %w", expr, err)
+		return time.Time{}, false, err
 	}
+	if slot, ok = latest(sched, loc, after, now); ok {
+		return slot, true, nil
+	}
+	next := sched.Next(now.In(loc))
+	return next.UTC(), !next.IsZero(), nil
+}
+
+// latest is LatestSlot on a parsed schedule.
+func latest(sched cron.Schedule, loc *time.Location, after, now time.Time) (slot time.Time, ok bool) {
 	if floor := now.Add(-maxLookback); after.Before(floor) {
 		after = floor
 	}
 	for next := sched.Next(after.In(loc)); !next.IsZero() && !next.After(now); next = sched.Next(next) {
 		slot, ok = next, true
 	}
-	return slot.UTC(), ok, nil
+	return slot.UTC(), ok
 }
+
+// parse reads a task's expression and zone as the scheduler evaluates them.
+func parse(expr, tz string) (cron.Schedule, *time.Location, error) {
+	loc, err := ParseZone(tz)
+	if err != nil {
+		return nil, nil, fmt.Errorf("time zone %q: %w", tz, err)
+	}
+	sched, err := ParseExpr(expr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cron expression %q: %w", expr, err)
+	}
+	return sched, loc, nil
+}
+
+// ParseExpr parses a standard 5-field cron expression (minute hour day-of-month month
+// day-of-week; names such as MON and JAN, ranges, lists and steps allowed), the only form
+// cron_tasks.cron_expr holds: descriptors (@daily) and a CRON_TZ= prefix are refused, the zone
+// being the task's own column. Its error is the parser's reason.
+func ParseExpr(expr string) (cron.Schedule, error) {
+	fields := strings.Fields(expr)
+	if len(fields) != 5 {
+		return nil, fmt.Errorf("expected exactly 5 fields (minute hour day-of-month month day-of-week), found %d", len(fields))
+	}
+	return cron.ParseStandard(strings.Join(fields, " "))
+}
+
+// ParseZone loads the IANA time zone tz. "" and "Local" are refused: either would evaluate a
+// schedule in whatever zone the host of the scheduler has.
+func ParseZone(tz string) (*time.Location, error) {
+	switch {
+	case tz == "":
+		return nil, errors.New("is empty")
+	case tz == "Local":
+		return nil, errors.New("names the host's zone; name an IANA zone such as Europe/Berlin")
+	case len(tz) > maxZoneLen:
+		return nil, fmt.Errorf("is longer than %d characters", maxZoneLen)
+	}
+	return time.LoadLocation(tz)
+}
+
+// maxZoneLen bounds a zone name (the longest IANA names are about 30 characters).
+const maxZoneLen = 64
 
 type scheduledRow struct {
 	OrgID   uuid.UUID
