@@ -342,7 +342,7 @@ func (s *Service) CancelScheduledTask(ctx context.Context, orgID uuid.UUID, acto
 				return apperr.Errorf(apperr.NotFound, "scheduled task %s not found", id)
 			}
 			return apperr.Errorf(apperr.Conflict, "scheduled task %s is %s: it has been handed to the job queue", id, status).
-				With("status", status)
+				With("taskStatus", status)
 		}
 		return s.emitScheduled(ctx, tx, orgID, actor, EventScheduledTaskCancelled, id, EventScheduledTaskCancelled+":"+id.String(),
 			ScheduledTaskCancelledPayload{JobType: row.JobType, RunAt: row.RunAt.UTC()})

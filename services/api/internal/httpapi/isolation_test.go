@@ -27,6 +27,7 @@ type orgAData struct {
 	invoice              string // the invoice of a second won deal (wonInvoice)
 	contract             string // the contract of a third won deal (wonContract)
 	client, task         string // a client of a third, paid deal and its first onboarding task (onboardedClient)
+	cronTask, oneOff     string // a cron task of a kind the worker has, and a pending one-off task
 }
 
 // seedOrgA gives the test's org a lead with an activity, an intake source, jobs (from
@@ -70,6 +71,8 @@ func seedOrgA(t *testing.T, a *apiTest) orgAData {
 	d.contract = wonContract(t, a, "hidden.contracted@hidden-corp.example").ID
 	d.client = onboardedClient(t, a, "hidden.client@hidden-corp.example").ID
 	require.NoError(t, a.super.QueryRow(t.Context(), `SELECT id FROM onboarding_tasks WHERE client_id = $1 AND position = 0`, d.client).Scan(&d.task))
+	d.cronTask = a.seedCronTask(a.org, "hidden cron", "noop", "0 4 * * *", false, "NULL")
+	d.oneOff = a.seedScheduledTask(a.org, "now() + interval '1 day'", "pending")
 	return d
 }
 
@@ -174,6 +177,11 @@ func crossOrgRequests(d orgAData) map[string]struct {
 		"GET /settings/contract-template":             {"/settings/contract-template", nil},
 		"PUT /settings/contract-template":             {"/settings/contract-template", map[string]any{"title": "B", "body": "b's own"}},
 		"PUT /settings/icp":                           {"/settings/icp", map[string]any{"industries": []string{"b's own"}}},
+		"GET /cron-tasks":                             {"/cron-tasks", nil},
+		"PATCH /cron-tasks/{id}":                      {"/cron-tasks/" + d.cronTask, map[string]any{"cronExpr": "* * * * *", "enabled": true}},
+		"POST /cron-tasks/{id}/run":                   {"/cron-tasks/" + d.cronTask + "/run", nil},
+		"GET /scheduled-tasks":                        {"/scheduled-tasks", nil},
+		"DELETE /scheduled-tasks/{id}":                {"/scheduled-tasks/" + d.oneOff, nil},
 		"GET /healthz":                                {"/healthz", nil},
 		"GET /readyz":                                 {"/readyz", nil},
 		"GET /metrics":                                {"/metrics", nil},
@@ -197,7 +205,7 @@ func TestCrossOrgWalk(t *testing.T) {
 	secrets := []string{d.lead, d.source, d.email, d.company, d.name, "hidden note", "hidden_check", a.org.String()}
 	secrets = append(secrets, d.deal, d.dealLead, d.dealTitle, "777777777777")
 	secrets = append(secrets, d.call, d.callLead, d.submission, d.invoice, d.client, d.task, "hidden.client@hidden-corp.example")
-	secrets = append(secrets, d.contract)
+	secrets = append(secrets, d.contract, d.cronTask, d.oneOff, "hidden cron")
 	snapshot := func() string {
 		var s string
 		require.NoError(t, a.super.QueryRow(t.Context(), `
@@ -216,6 +224,8 @@ SELECT concat_ws('|',
   (SELECT string_agg(concat_ws(',', id, status, renewal_date, onboarded_at), ';') FROM clients WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, status, completed_at), ';' ORDER BY id) FROM onboarding_tasks WHERE org_id = $1),
   (SELECT count(*) FROM onboarding_settings WHERE org_id = $1),
+  (SELECT string_agg(concat_ws(',', id, cron_expr, enabled, last_slot_at), ';') FROM cron_tasks WHERE org_id = $1),
+  (SELECT string_agg(concat_ws(',', id, status), ';') FROM scheduled_tasks WHERE org_id = $1),
   (SELECT count(*) FROM events WHERE org_id = $1))`, a.org).Scan(&s))
 		return s
 	}

@@ -48,6 +48,7 @@ func (s *Server) routes() {
 	s.invoiceRoutes(api)
 	s.contractRoutes(api)
 	s.clientRoutes(api)
+	s.scheduleRoutes(api)
 }
 
 // router registers routes with a fixed middleware chain.
