@@ -159,9 +159,10 @@ func LatestSlot(expr, tz string, after, now time.Time) (slot time.Time, ok bool,
 
 // NextSlot returns the slot the scheduler fires next for a task whose slots are accounted for up
 // to after (its last_slot_at, or its creation), seen at now: the latest slot in (after, now] when
-// one is due (a tick fires it as soon as it runs), else the first slot after now. ok is false when
-// the expression matches no time in the parser's horizon (five years). It applies LatestSlot's
-// rules, catch-up and lookback included, so that what the API shows is what Tick does.
+// one is due (a tick fires it as soon as it runs), else the first slot after both now and after.
+// ok is false when the expression matches no time in the parser's horizon (five years). It
+// applies LatestSlot's rules, catch-up and lookback included, so that what the API shows is what
+// Tick does.
 func NextSlot(expr, tz string, after, now time.Time) (slot time.Time, ok bool, err error) {
 	sched, loc, err := parse(expr, tz)
 	if err != nil {
@@ -170,7 +171,12 @@ func NextSlot(expr, tz string, after, now time.Time) (slot time.Time, ok bool, e
 	if slot, ok = latest(sched, loc, after, now); ok {
 		return slot, true, nil
 	}
-	next := sched.Next(now.In(loc))
+	// A slot fired by a clock a little ahead of now is past already: look after it.
+	from := now
+	if after.After(from) {
+		from = after
+	}
+	next := sched.Next(from.In(loc))
 	return next.UTC(), !next.IsZero(), nil
 }
 

@@ -37,6 +37,7 @@ func TestNextSlot(t *testing.T) {
 		{name: "daily in Berlin, winter", expr: "0 6 * * *", tz: "Europe/Berlin", after: "2026-01-01T05:00:00Z", now: "2026-01-01T10:00:00Z", want: "2026-01-02T05:00:00Z"},
 		{name: "daily in Berlin, summer", expr: "0 6 * * *", tz: "Europe/Berlin", after: "2026-07-01T04:00:00Z", now: "2026-07-01T10:00:00Z", want: "2026-07-02T04:00:00Z"},
 		{name: "weekly by name", expr: "0 7 * * MON", tz: "UTC", after: "2026-01-05T07:00:00Z", now: "2026-01-06T00:00:00Z", want: "2026-01-12T07:00:00Z"},
+		{name: "fired by a clock ahead of now", expr: "* * * * *", tz: "UTC", after: "2026-01-01T12:01:00Z", now: "2026-01-01T12:00:59Z", want: "2026-01-01T12:02:00Z"},
 		{name: "beyond the lookback nothing is due", expr: "0 0 1 1 *", tz: "UTC", after: "2020-01-01T00:00:00Z", now: "2026-06-01T00:00:00Z", want: "2027-01-01T00:00:00Z"},
 		{name: "never matches", expr: "0 0 30 2 *", tz: "UTC", after: "2026-01-01T00:00:00Z", now: "2026-01-02T00:00:00Z"},
 		{name: "bad field", expr: "61 * * * *", tz: "UTC", after: "2026-01-01T00:00:00Z", now: "2026-01-01T01:00:00Z", wantErr: true},
