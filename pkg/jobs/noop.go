@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // KindNoop is the queue's own job kind, which does nothing (or sleeps, or fails, as its
@@ -18,6 +19,9 @@ type NoopArgs struct {
 	// Fail makes every attempt fail with this message ("permanent" dead-letters at once, "panic"
 	// panics), for smoke checks of retries.
 	Fail string `json:"fail,omitempty"`
+	// Slot is the cron slot a scheduled run covers: the scheduler adds it to every cron task's
+	// payload (and POST /cron-tasks/{id}/run does too), so a noop cron task decodes.
+	Slot *time.Time `json:"slot,omitempty"`
 }
 
 // Kind is noop.
