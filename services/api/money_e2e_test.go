@@ -124,8 +124,10 @@ func (u *user) ok(want int, v any, method, path string, body any, header ...stri
 
 // The parts of the api's answers the walk reads.
 type (
-	idOnly struct {
-		ID string `json:"id"`
+	// staged is a lead or a deal: its id and stage.
+	staged struct {
+		ID    string `json:"id"`
+		Stage string `json:"stage"`
 	}
 	invoiceJSON struct {
 		ID               string  `json:"id"`
@@ -220,7 +222,7 @@ func pdfText(t *testing.T, pdf []byte) string {
 
 // TestWonDealToActiveClient walks the whole post-sale chain through the api binary and two
 // worker processes, step by step as README.md's "From a won deal to an active client" does with
-// curl, so that it proves the README's walk-through (keep the two in step). An operator creates
+// curl, so that it proves the README's walk-through: keep the two in step. An operator creates
 // the org with `api org create`; everything else is the org's user over HTTP, each exchange
 // checked against openapi.yaml. The user sets the seller, creates a lead, books a call, opens a
 // deal and wins it; the workers make one invoice and one contract for it, whose PDFs download
@@ -253,18 +255,25 @@ func TestWonDealToActiveClient(t *testing.T) {
 		"prefix": "INV-", "paymentTermsDays": 14,
 		"seller": map[string]string{"name": "Acme GmbH", "address": "Hauptstr. 1, Berlin", "taxId": "DE123456789", "email": "billing@acme.example"},
 	})
-	var ld idOnly
+	var ld staged
 	u.ok(http.StatusCreated, &ld, http.MethodPost, "/leads", map[string]string{
 		"name": "Ada Lovelace", "email": "ada@analytical-engines.io", "company": "Analytical Engines", "title": "CTO",
 	})
-	u.ok(http.StatusCreated, nil, http.MethodPost, "/calls", map[string]string{
+	require.Equal(t, "new", ld.Stage)
+	var call struct {
+		Status string `json:"status"`
+	}
+	u.ok(http.StatusCreated, &call, http.MethodPost, "/calls", map[string]string{
 		"leadId": ld.ID, "scheduledAt": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339),
 	})
-	var deal idOnly
+	require.Equal(t, "booked", call.Status)
+	var deal staged
 	u.ok(http.StatusCreated, &deal, http.MethodPost, "/deals", map[string]any{
 		"leadId": ld.ID, "title": "Difference Engine No. 2", "dealValue": 1250000, "currency": "EUR",
 	})
-	u.ok(http.StatusOK, nil, http.MethodPost, "/deals/"+deal.ID+"/stage", map[string]string{"stage": "won"})
+	require.Equal(t, "discovery", deal.Stage)
+	u.ok(http.StatusOK, &deal, http.MethodPost, "/deals/"+deal.ID+"/stage", map[string]string{"stage": "won"})
+	require.Equal(t, "won", deal.Stage)
 
 	// The workers make the deal's invoice and contract.
 	var invs list[invoiceJSON]
