@@ -73,7 +73,8 @@ type moneyRun struct {
 	invoiceBatches  batchStats
 	contractBatches batchStats
 	waits           waitSample
-	retried         int64 // jobs of the two kinds with more than one attempt
+	winnerWaits     waitSample // of the wins' backends (live only: in backlog the wins come before the timed span)
+	retried         int64      // jobs of the two kinds with more than one attempt
 	warnings        int
 	checks          []string
 }
@@ -147,6 +148,14 @@ func statementOf(q string) string {
 		return "lock the won deals (invoices)"
 	case strings.Contains(q, "FOR UPDATE OF d"):
 		return "lock the won deals (contracts)"
+	case strings.HasPrefix(q, "SELECT deal_id FROM invoices"):
+		return "read invoiced deals"
+	case strings.HasPrefix(q, "SELECT deal_id FROM contracts"):
+		return "read contracted deals"
+	case strings.HasPrefix(q, "UPDATE deals SET stage"):
+		return "move the deal (pipeline totals trigger)"
+	case strings.HasPrefix(q, "SELECT") && strings.Contains(q, "FROM deals") && strings.HasSuffix(q, "FOR UPDATE"):
+		return "lock the deal"
 	case strings.HasPrefix(q, "INSERT INTO invoices"):
 		return "insert invoices (with PDFs)"
 	case strings.HasPrefix(q, "INSERT INTO contracts"):
@@ -390,8 +399,11 @@ func (b *bench) moneyOn(ctx context.Context, d *benchDB, mode string) (moneyRun,
 
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	defer stopSampling()
-	sampled := make(chan waitSample, 1)
-	go func() { sampled <- sampleWaits(sampleCtx, d.url, 20*time.Millisecond) }()
+	sampled := make(chan [2]waitSample, 1)
+	go func() {
+		w, wins := sampleWaits(sampleCtx, d.url, 20*time.Millisecond)
+		sampled <- [2]waitSample{w, wins}
+	}()
 	before := takeCPU(b.srv.postmaster)
 	walBefore, err := d.walLSN(ctx)
 	if err != nil {
@@ -417,7 +429,8 @@ func (b *bench) moneyOn(ctx context.Context, d *benchDB, mode string) (moneyRun,
 		return r, err
 	}
 	stopSampling()
-	r.waits = <-sampled
+	ws := <-sampled
+	r.waits, r.winnerWaits = ws[0], ws[1]
 	after := takeCPU(b.srv.postmaster)
 	walAfter, err := d.walLSN(ctx)
 	if err != nil {
@@ -485,12 +498,13 @@ func winAll(ctx context.Context, deals *deal.Service, org uuid.UUID, ids []uuid.
 
 // sampleWaits polls pg_stat_activity for the worker backends of the database at url every
 // interval until ctx ends, on a connection of its own.
-func sampleWaits(ctx context.Context, url string, every time.Duration) waitSample {
+func sampleWaits(ctx context.Context, url string, every time.Duration) (workers, winners waitSample) {
 	w := waitSample{every: every, by: map[string]int{}}
+	wins := waitSample{every: every, by: map[string]int{}}
 	conn, err := pgx.Connect(context.WithoutCancel(ctx), url)
 	if err != nil {
 		logf("warning: wait sampling: %v", err)
-		return w
+		return w, wins
 	}
 	defer func() { _ = conn.Close(context.Background()) }()
 	t := time.NewTicker(every)
@@ -498,28 +512,34 @@ func sampleWaits(ctx context.Context, url string, every time.Duration) waitSampl
 	for {
 		select {
 		case <-ctx.Done():
-			return w
+			return w, wins
 		case <-t.C:
 		}
-		rows, err := conn.Query(context.WithoutCancel(ctx), `SELECT coalesce(state, ''), coalesce(wait_event_type, ''),
-	coalesce(wait_event, ''), query FROM pg_stat_activity
-WHERE datname = current_database() AND application_name = 'crm-worker' AND backend_type = 'client backend'`)
+		rows, err := conn.Query(context.WithoutCancel(ctx), `SELECT application_name, coalesce(state, ''),
+	coalesce(wait_event_type, ''), coalesce(wait_event, ''), query FROM pg_stat_activity
+WHERE datname = current_database() AND application_name IN ('crm-worker', $1) AND backend_type = 'client backend'`,
+			winnersAppName)
 		if err != nil {
 			logf("warning: wait sampling: %v", err)
-			return w
+			return w, wins
 		}
 		w.samples++
+		wins.samples++
 		for rows.Next() {
-			var state, wt, we, q string
-			if err := rows.Scan(&state, &wt, &we, &q); err != nil {
+			var app, state, wt, we, q string
+			if err := rows.Scan(&app, &state, &wt, &we, &q); err != nil {
 				break
 			}
+			to := &w
+			if app == winnersAppName {
+				to = &wins
+			}
 			if state == "idle" {
-				w.idle++
+				to.idle++
 				continue
 			}
-			w.busy++
-			w.by[waitKey(state, wt, we, q)]++
+			to.busy++
+			to.by[waitKey(state, wt, we, q)]++
 		}
 		rows.Close()
 	}
@@ -731,6 +751,25 @@ func (r *report) moneyMarkdown() string {
 			"WAL %.1f %%, on the CPU %.1f %%, idle in transaction (the worker's turn) %.1f %%.", 100*w.share("Lock/"),
 			100*w.share("Lock/", "counter row"), 100*w.share("Lock/", "lock the won deals"),
 			100*(w.share("IO/WAL")+w.share("LWLock/WAL")), 100*w.share("active | CPU"), 100*w.share("idle in transaction"))
+		p("")
+	}
+	if w := live.winnerWaits; w.busy > 0 {
+		p("What the wins' PostgreSQL backends were doing in the live run (the same polls, %s observations not idle, %s idle):",
+			num(float64(w.busy)), num(float64(w.idle)))
+		p("")
+		p("| State | Wait | Statement (current or last) | Share |")
+		p("| --- | --- | --- | ---: |")
+		for _, row := range w.top(6) {
+			parts := strings.SplitN(row.key, " | ", 3)
+			for len(parts) < 3 {
+				parts = append(parts, "")
+			}
+			p("| %s | %s | %s | %.1f %% |", parts[0], parts[1], parts[2], 100*row.share)
+		}
+		p("")
+		p("In all: waiting for a row lock %.1f %%, writing or flushing WAL %.1f %%, on the CPU %.1f %%, idle in transaction "+
+			"(the client's turn) %.1f %%.", 100*w.share("Lock/"), 100*(w.share("IO/WAL")+w.share("LWLock/WAL")),
+			100*w.share("active | CPU"), 100*w.share("idle in transaction"))
 		p("")
 	}
 	warn := 0

@@ -57,6 +57,9 @@ func TestStatementOf(t *testing.T) {
 		"SELECT d.id, coalesce(l.name, '') AS name\nFROM deals d\nFOR  UPDATE  OF d":                   "lock the won deals (contracts)",
 		"INSERT INTO invoices (org_id, id) SELECT 1":                                                   "insert invoices (with PDFs)",
 		"\nWITH done AS (\n    UPDATE jobs j SET status = 'completed'":                                 "complete jobs",
+		"SELECT deal_id FROM invoices WHERE org_id = $1":                                               "read invoiced deals",
+		"UPDATE deals SET stage = $3, probability = $4::numeric / 10000":                               "move the deal (pipeline totals trigger)",
+		"SELECT id, stage FROM deals WHERE org_id = $1 AND id = $2 FOR UPDATE":                         "lock the deal",
 		"COMMIT":         "COMMIT",
 		"":               "(none)",
 		"VACUUM foo bar": "other: VACUUM foo bar",
@@ -108,6 +111,8 @@ func TestMoneyMarkdown(t *testing.T) {
 	r := &report{money: &moneyResult{deals: 1000, winners: 8, workers: 2, settings: []string{"GOGC=400"},
 		render: renderCost{n: 10, invoice: 200 * time.Microsecond, contract: 100 * time.Microsecond},
 		runs:   []moneyRun{run(modeLive, 10*time.Second), run(modeBacklog, 2*time.Second)}}}
+	r.money.runs[0].winnerWaits = waitSample{busy: 4, idle: 1, by: map[string]int{
+		"active | Lock/transactionid | move the deal (pipeline totals trigger)": 3, "active | IO/WALSync | COMMIT": 1}}
 	md := r.moneyMarkdown()
 	require.Contains(t, md, "| live | 1.00 s | 10.00 s | 9.90 s | ")
 	require.Contains(t, md, "| **100** | 1000 µs + 2000 µs")
@@ -116,5 +121,8 @@ func TestMoneyMarkdown(t *testing.T) {
 	require.Contains(t, md, "| **500** |")
 	require.Contains(t, md, "the counter row 100.0 %")
 	require.Contains(t, md, "both together 300 µs per deal, 30 % of the workers' CPU")
+	require.Contains(t, md, "What the wins' PostgreSQL backends were doing in the live run (the same polls, 4 observations not idle, 1 idle)")
+	require.Contains(t, md, "| active | Lock/transactionid | move the deal (pipeline totals trigger) | 75.0 % |")
+	require.Contains(t, md, "In all: waiting for a row lock 75.0 %, writing or flushing WAL 25.0 %")
 	require.Contains(t, md, "Checked after each run: all good.")
 }
