@@ -7,7 +7,7 @@
 #
 # BENCH_DATABASE_URL names the PostgreSQL server: a role that may create and drop databases
 # (bench_* databases, dropped afterwards). Without it the devdb test cluster under .data/pg-test
-# is started and its superuser is used. Takes about 15 minutes on 2 cores; run it on an otherwise
+# is started and its superuser is used. Takes about 20 minutes on 2 cores; run it on an otherwise
 # idle machine, since PostgreSQL, the workers and the load generator share the cores. Each step
 # builds its binaries from the working tree when it starts, so leave the tree alone while it runs
 # (or run it from a separate `git worktree`). Arguments
