@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
 # make bench: the intake gateway and the lead pipeline (services/intake-gateway/cmd/gatewaybench,
-# "## Intake gateway"), the job queue (services/worker/cmd/jobbench, "## Job queue"), then the
-# API and the deal reads (services/api/cmd/apibench, "## API" and "## Deals API"); each replaces
-# the generated parts of its sections of BENCHMARKS.md.
+# "## Intake gateway"), the job queue and the won deals' invoices and contracts
+# (services/worker/cmd/jobbench, "## Job queue" and "## Money"), then the API, the deal reads and
+# the invoice documents (services/api/cmd/apibench, "## API", "## Deals API" and "## Documents
+# API"); each replaces the generated parts of its sections of BENCHMARKS.md.
 #
 # BENCH_DATABASE_URL names the PostgreSQL server: a role that may create and drop databases
 # (bench_* databases, dropped afterwards). Without it the devdb test cluster under .data/pg-test
-# is started and its superuser is used. Takes about 15 minutes on 2 cores; run it on an otherwise
+# is started and its superuser is used. Takes about 20 minutes on 2 cores; run it on an otherwise
 # idle machine, since PostgreSQL, the workers and the load generator share the cores. Each step
 # builds its binaries from the working tree when it starts, so leave the tree alone while it runs
 # (or run it from a separate `git worktree`). Arguments
 # go to jobbench (go run ./services/worker/cmd/jobbench -h lists them), e.g.
 #
 #   scripts/bench.sh -scenarios latency -out ''
+#
+# BENCH_STEPS names the steps to run (default: gateway jobs api), e.g. only the money benchmark
+# and only the documents benchmark:
+#
+#   BENCH_STEPS=jobs scripts/bench.sh -money-only
+#   BENCH_STEPS=api APIBENCH_FLAGS=-documents-only scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # The Go that go.work names (the Makefile's GO_VERSION); GOTOOLCHAIN=local would refuse it.
 export GOTOOLCHAIN=go1.27.3
+
+steps=" ${BENCH_STEPS:-gateway jobs api} "
+step() { [[ "$steps" == *" $1 "* ]]; }
 
 mkdir -p bin
 go build -o bin/worker ./services/worker
@@ -32,16 +42,26 @@ export BENCH_DATABASE_URL
 # signed webhooks, a CSV upload, and the lead pipeline (10,000 webhook leads through the gateway
 # and two bin/worker processes to routed). GATEWAYBENCH_FLAGS passes flags to it, e.g.
 # GATEWAYBENCH_FLAGS=-pipeline-only.
-# shellcheck disable=SC2086 # GATEWAYBENCH_FLAGS is a list of flags
-go build -o bin/intake-gateway ./services/intake-gateway && go run ./services/intake-gateway/cmd/gatewaybench -gateway bin/intake-gateway -worker bin/worker -out BENCHMARKS.md ${GATEWAYBENCH_FLAGS:-}
-bin/jobbench -worker bin/worker -out BENCHMARKS.md "$@"
+if step gateway; then
+	# shellcheck disable=SC2086 # GATEWAYBENCH_FLAGS is a list of flags
+	go build -o bin/intake-gateway ./services/intake-gateway && go run ./services/intake-gateway/cmd/gatewaybench -gateway bin/intake-gateway -worker bin/worker -out BENCHMARKS.md ${GATEWAYBENCH_FLAGS:-}
+fi
+# The job queue, and the money scenario: 10,000 deals of one org won through the deal service
+# while two bin/worker processes invoice them and draw up their contracts (section "## Money";
+# -money-only runs it alone).
+if step jobs; then
+	bin/jobbench -worker bin/worker -out BENCHMARKS.md "$@"
+fi
 
 # The API benchmarks (services/api/cmd/apibench): 1,000,000 leads in a bench_api database (dropped
 # afterwards), the real bin/api against a floor handler, into the "## API" section; then 100,000
-# deals of one org (GET /deals, GET /analytics/pipeline) into the "## Deals API" section. About
-# 4-5 minutes; APIBENCH_FLAGS passes flags to it (go run ./services/api/cmd/apibench -h lists
-# them), e.g. APIBENCH_FLAGS=-deals-only.
-go build -o bin/api ./services/api
-go build -o bin/apibench ./services/api/cmd/apibench
-# shellcheck disable=SC2086 # APIBENCH_FLAGS is a list of flags
-bin/apibench -api bin/api -out BENCHMARKS.md ${APIBENCH_FLAGS:-}
+# deals of one org (GET /deals, GET /analytics/pipeline) into the "## Deals API" section, and
+# invoices with stored PDFs (GET /invoices/{id}/document beside GET /leads/{id}) into the
+# "## Documents API" section. About 5-6 minutes; APIBENCH_FLAGS passes flags to it (go run
+# ./services/api/cmd/apibench -h lists them), e.g. APIBENCH_FLAGS=-deals-only or -documents-only.
+if step api; then
+	go build -o bin/api ./services/api
+	go build -o bin/apibench ./services/api/cmd/apibench
+	# shellcheck disable=SC2086 # APIBENCH_FLAGS is a list of flags
+	bin/apibench -api bin/api -out BENCHMARKS.md ${APIBENCH_FLAGS:-}
+fi

@@ -42,6 +42,8 @@ type bench struct {
 	floorBodies map[int][]byte
 	// deals is the deal seed (deals.go); nil when no deal scenario runs.
 	deals *dealSeed
+	// docs is the invoice seed (documents.go); nil when the document scenario does not run.
+	docs *docSeed
 }
 
 // run is one measured scenario against one server.
@@ -75,6 +77,10 @@ type report struct {
 	// The deal scenarios (deals.go): their seed and what their check proved.
 	deals      *dealSeed
 	dealChecks []string
+
+	// The document scenario (documents.go): its seed and what its check proved.
+	docs      *docSeed
+	docChecks []string
 }
 
 // all seeds, runs the floor and the api runs, and drops the database.
@@ -108,6 +114,14 @@ func (b *bench) all(ctx context.Context) (rep *report, err error) {
 		}
 		rep.deals = b.deals
 		logf("seed: %s deals in one org, %s, ready in %s", num(float64(b.deals.deals)), b.deals.size, b.deals.took.Round(time.Millisecond))
+	}
+	if slices.Contains(b.opts.scenarios, scDocument) {
+		if b.docs, err = b.seedDocuments(ctx, b.opts.documents); err != nil {
+			return nil, err
+		}
+		rep.docs = b.docs
+		logf("seed: %s invoices with their PDFs in one org, %s, ready in %s", num(float64(len(b.docs.ids))), b.docs.size,
+			b.docs.took.Round(time.Millisecond))
 	}
 	if b.opts.profile != "" {
 		return rep, b.profileAPI(ctx)
@@ -245,6 +259,11 @@ func (b *bench) apiRuns(ctx context.Context, rep *report, level string, scenario
 		if b.deals != nil {
 			if rep.dealChecks, err = b.checkDeals(ctx, p.addr); err != nil {
 				return fmt.Errorf("deal correctness check: %w", err)
+			}
+		}
+		if b.docs != nil {
+			if rep.docChecks, err = b.checkDocuments(ctx, p.addr); err != nil {
+				return fmt.Errorf("document correctness check: %w", err)
 			}
 		}
 	}

@@ -129,6 +129,9 @@ func (b *bench) requests(sc string) requestFunc {
 	if isDealScenario(sc) {
 		return dealRequests(sc, b.seed, b.deals)
 	}
+	if sc == scDocument {
+		return documentRequests(b.seed, b.docs)
+	}
 	return scenarioRequests(sc, b.seed)
 }
 

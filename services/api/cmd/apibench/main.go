@@ -28,6 +28,11 @@
 //  5. deals (deals.go): 100,000 deals (-deals) in the first org, then GET /deals?limit=50 and
 //     GET /analytics/pipeline on the same api process, reported beside the floor in their own
 //     section ("## Deals API"); -deals-only runs the floor and these two alone.
+//  6. documents (documents.go): 5,000 invoices (-documents) in the second org, each of its own
+//     won deal and with its own PDF rendered by invoice.PDF and stored, then
+//     GET /invoices/{id}/document on the same api process, every answer checked against the
+//     stored bytes, reported beside GET /leads/{id} in its own section ("## Documents API");
+//     -documents-only runs GET /leads/{id} and it alone.
 //
 // Before the load every scenario is checked once for correctness: the lead asked for (and
 // byte-for-byte what the floor returns for it), a page of 50 of the right org in order, search
@@ -68,7 +73,7 @@ const (
 	scSearch = "search"
 )
 
-var allScenarios = []string{scFloor, scGet, scList, scSearch, scDeals, scPipeline}
+var allScenarios = []string{scFloor, scGet, scList, scSearch, scDeals, scPipeline, scDocument}
 
 // options are the command line.
 type options struct {
@@ -79,6 +84,8 @@ type options struct {
 	orgs      int
 	deals     int  // deals seeded in one org for the deal scenarios (deals.go)
 	dealsOnly bool // run the floor and the deal scenarios only, and write only their section
+	documents int  // invoices with stored PDFs seeded in one org for the document scenario (documents.go)
+	docsOnly  bool // run GET /leads/{id} and the document scenario only, and write only their section
 	conns     int
 	warmup    time.Duration
 	duration  time.Duration
@@ -118,10 +125,12 @@ func runMain() error {
 	flag.IntVar(&o.orgs, "orgs", 10, "orgs to spread the leads over")
 	flag.IntVar(&o.deals, "deals", 100_000, "deals to seed in one org for the deal scenarios")
 	flag.BoolVar(&o.dealsOnly, "deals-only", false, "run only the floor and the deal scenarios (deals, pipeline) and write only the \"## Deals API\" section")
+	flag.IntVar(&o.documents, "documents", 5_000, "invoices with their own stored PDF seeded in one org for the document scenario")
+	flag.BoolVar(&o.docsOnly, "documents-only", false, "run only GET /leads/{id} and GET /invoices/{id}/document and write only the \"## Documents API\" section")
 	flag.IntVar(&o.conns, "conns", 50, "concurrent keep-alive connections of the load generator")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before each measurement")
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "measured time per scenario")
-	flag.StringVar(&scen, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios: floor, get, list, search, deals, pipeline")
+	flag.StringVar(&scen, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios: floor, get, list, search, deals, pipeline, document")
 	flag.StringVar(&levels, "log-levels", "info,warn", "LOG_LEVEL of each api run (the first is the production default and the headline)")
 	flag.StringVar(&extra, "api-env", "", "more KEY=VALUE settings (comma-separated) for the api process")
 	flag.IntVar(&o.maxConns, "db-max-conns", 20, "DB_MAX_CONNS of the api and pool size of the floor")
@@ -133,8 +142,14 @@ func runMain() error {
 	flag.Parse()
 
 	o.scenarios = splitList(scen)
+	if o.dealsOnly || o.docsOnly {
+		o.scenarios = nil
+	}
 	if o.dealsOnly {
-		o.scenarios = []string{scFloor, scDeals, scPipeline}
+		o.scenarios = append(o.scenarios, scFloor, scDeals, scPipeline)
+	}
+	if o.docsOnly {
+		o.scenarios = append(o.scenarios, scGet, scDocument)
 	}
 	for _, s := range o.scenarios {
 		if !slices.Contains(allScenarios, s) {
@@ -156,8 +171,8 @@ func runMain() error {
 		}
 		o.apiEnv = append(o.apiEnv, kv)
 	}
-	if o.deals < 1 {
-		return errors.New("-deals must be at least 1")
+	if o.deals < 1 || o.documents < 1 {
+		return errors.New("-deals and -documents must be at least 1")
 	}
 	if o.leads < o.orgs || o.orgs < 2 || o.conns < 1 || o.warmup < 0 || o.duration <= 0 || o.runs < 1 || o.maxConns < 2 {
 		return errors.New("need leads >= orgs >= 2, and positive connections, durations, runs and pool size")
@@ -194,7 +209,8 @@ func runMain() error {
 		return err
 	}
 	md := rep.markdown()
-	if !o.dealsOnly {
+	apiSection := !o.dealsOnly && !o.docsOnly
+	if apiSection {
 		fmt.Print(md)
 	}
 	var dealsMD string
@@ -202,14 +218,24 @@ func runMain() error {
 		dealsMD = rep.dealsMarkdown()
 		fmt.Print("\n" + dealsMD)
 	}
+	var docsMD string
+	if rep.hasDocuments() {
+		docsMD = rep.documentsMarkdown()
+		fmt.Print("\n" + docsMD)
+	}
 	if o.out != "" && o.profile == "" {
-		if !o.dealsOnly {
+		if apiSection {
 			if err := writeSection(o.out, md); err != nil {
 				return err
 			}
 		}
 		if dealsMD != "" {
 			if err := writeDealsSection(o.out, dealsMD); err != nil {
+				return err
+			}
+		}
+		if docsMD != "" {
+			if err := writeDocumentsSection(o.out, docsMD); err != nil {
 				return err
 			}
 		}

@@ -114,8 +114,8 @@ func (r *report) markdown() string {
 	p("| Scenario | `LOG_LEVEL` | Requests/s | p50 | p90 | p99 | max | Errors | CPU per request: server + its backends | Load generator CPU per request | Machine busy |")
 	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, x := range r.runs {
-		if isDealScenario(x.scenario) {
-			continue // reported in their own section (dealsMarkdown)
+		if isDealScenario(x.scenario) || x.scenario == scDocument {
+			continue // reported in their own sections (dealsMarkdown, documentsMarkdown)
 		}
 		lvl := x.level
 		if lvl == "" {

@@ -87,7 +87,13 @@ type report struct {
 	throughput []tpRun
 	latency    *latResult
 	growth     *growthResult
+	money      *moneyResult
 	took       time.Duration
+}
+
+// hasQueue reports whether a scenario of the "## Job queue" section ran.
+func (r *report) hasQueue() bool {
+	return len(r.throughput) > 0 || r.latency != nil || r.growth != nil
 }
 
 // all runs the chosen scenarios in order.
@@ -126,6 +132,12 @@ func (b *bench) all(ctx context.Context) (*report, error) {
 			logf("growth: claim loop %.0f -> %.0f jobs/s, worker run %.0f -> %.0f jobs/s", bestClaim(r.empty.claims).rate(),
 				bestClaim(r.full.claims).rate(), bestRun(r.empty.runs).rate(), bestRun(r.full.runs).rate())
 			rep.growth = r
+		case scMoney:
+			r, err := b.money(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("money: %w", err)
+			}
+			rep.money = r
 		}
 	}
 	rep.endLoad = loadAvg()

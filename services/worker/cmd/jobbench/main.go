@@ -16,6 +16,12 @@
 //   - growth: a raw claim loop (jobs.Queue.Claim on one connection, no completions) and the
 //     1-worker throughput run, on an empty queue and on one holding 1,000,000 completed jobs
 //     and their job_logs rows.
+//   - money (money.go, its own section "## Money"): 10,000 open deals of one org are won through
+//     deal.Service.ChangeStage from 8 goroutines while 2 worker processes invoice them and draw up
+//     their contracts (both PDFs rendered and stored), then again with the workers started only
+//     after the wins; won deals/s until the last document, CPU per deal, batch sizes, what the
+//     workers' backends waited for (pg_stat_activity), and the renderers' time per document.
+//     -money-only runs it alone and writes only its section.
 //
 // Throughput and growth runs are repeated (-runs, -growth-claim-rounds) and the fastest counts:
 // on a shared machine noise only ever slows a run down. CPU per job varies far less than jobs/s
@@ -66,6 +72,11 @@ type options struct {
 	keep         bool
 	pgSet        []string // ALTER DATABASE ... SET of every bench database (diagnostics)
 	logDir       string
+	// The money scenario (money.go).
+	moneyDeals    int
+	moneyWinners  int
+	moneyWorkers  int
+	moneySettings []string // the environment of its workers
 }
 
 func main() {
@@ -79,9 +90,11 @@ func run() error {
 	var o options
 	var scen, counts, extra, pgSet string
 	var concurrency, claimBatch, maxConns int
+	var moneyEnv string
+	var moneyOnly bool
 	flag.StringVar(&o.serverURL, "database-url", os.Getenv("BENCH_DATABASE_URL"), "superuser URL of the PostgreSQL server (default $BENCH_DATABASE_URL, else the devdb test cluster)")
 	flag.StringVar(&o.workerBin, "worker", "bin/worker", "worker binary (go build -o bin/worker ./services/worker)")
-	flag.StringVar(&scen, "scenarios", "throughput,latency,growth", "comma-separated scenarios to run")
+	flag.StringVar(&scen, "scenarios", "throughput,latency,growth,money", "comma-separated scenarios to run")
 	flag.IntVar(&o.jobs, "jobs", 100_000, "noop jobs per throughput run")
 	flag.StringVar(&counts, "workers", "1,2", "worker process counts of the throughput scenario")
 	flag.IntVar(&o.runs, "runs", 2, "repetitions of each throughput measurement and growth worker run (the fastest counts)")
@@ -99,11 +112,19 @@ func run() error {
 	flag.StringVar(&o.out, "out", "", "Markdown file in whose \"## Job queue\" section the report replaces the generated part (empty: stdout only)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the bench databases")
 	flag.StringVar(&pgSet, "pg-set", "", "name=value,... set on every bench database with ALTER DATABASE (diagnostics, e.g. auto_explain)")
+	flag.IntVar(&o.moneyDeals, "money-deals", 10_000, "deals of one org won in the money scenario")
+	flag.IntVar(&o.moneyWinners, "money-winners", 8, "goroutines winning the deals of the money scenario (deal.Service.ChangeStage)")
+	flag.IntVar(&o.moneyWorkers, "money-workers", 2, "worker processes of the money scenario")
+	flag.StringVar(&moneyEnv, "money-worker-env", "GOMAXPROCS=1,GOGC=400", "KEY=VALUE settings (comma-separated) of the money scenario's workers; WORKER_* settings not named keep their defaults")
+	flag.BoolVar(&moneyOnly, "money-only", false, "run only the money scenario and write only the \"## Money\" section")
 	flag.Parse()
 
 	o.scenarios = strings.Split(scen, ",")
+	if moneyOnly {
+		o.scenarios = []string{scMoney}
+	}
 	for _, s := range o.scenarios {
-		if !slices.Contains([]string{"throughput", "latency", "growth"}, s) {
+		if !slices.Contains([]string{"throughput", "latency", "growth", scMoney}, s) {
 			return fmt.Errorf("unknown scenario %q", s)
 		}
 	}
@@ -113,6 +134,17 @@ func run() error {
 			return fmt.Errorf("bad -workers entry %q", c)
 		}
 		o.workerCounts = append(o.workerCounts, n)
+	}
+	for _, kv := range strings.Split(moneyEnv, ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			if !strings.Contains(kv, "=") {
+				return fmt.Errorf("bad -money-worker-env entry %q (want KEY=VALUE)", kv)
+			}
+			o.moneySettings = append(o.moneySettings, kv)
+		}
+	}
+	if o.moneyDeals < 1 || o.moneyWinners < 1 || o.moneyWorkers < 1 {
+		return errors.New("-money-deals, -money-winners and -money-workers must be positive")
 	}
 	if o.jobs < 1 || o.runs < 1 || o.enqueueBatch < 1 || o.latRate < 1 || o.latDuration <= 0 || o.growthRows < 1 || o.growthRounds < 1 {
 		return errors.New("counts, rates and durations must be positive")
@@ -170,11 +202,25 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("%w (worker logs kept in %s)", err, o.logDir)
 	}
-	md := rep.markdown()
-	fmt.Print(md)
+	var md, moneyMD string
+	if rep.hasQueue() {
+		md = rep.markdown()
+		fmt.Print(md)
+	}
+	if rep.money != nil {
+		moneyMD = rep.moneyMarkdown()
+		fmt.Print("\n" + moneyMD)
+	}
 	if o.out != "" {
-		if err := writeSection(o.out, md); err != nil {
-			return err
+		if md != "" {
+			if err := writeSection(o.out, md); err != nil {
+				return err
+			}
+		}
+		if moneyMD != "" {
+			if err := writeMoneySection(o.out, moneyMD); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(os.Stderr, "jobbench: wrote %s\n", o.out)
 	}

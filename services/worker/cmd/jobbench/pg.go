@@ -294,8 +294,14 @@ SELECT org_id, id, job_type, attempts, locked_by, 'completed', 0, completed_at F
 // the server is not on this machine. Unlike the server total it excludes everything else the
 // server is doing (other databases, the harness's polling, background writers, autovacuum).
 func (b *benchDB) workerBackendCPU(ctx context.Context) (time.Duration, bool, error) {
+	return b.backendCPU(ctx, "crm-worker")
+}
+
+// backendCPU is the CPU time spent so far by the server processes serving the connections to
+// this database whose application_name is app (see workerBackendCPU).
+func (b *benchDB) backendCPU(ctx context.Context, app string) (time.Duration, bool, error) {
 	rows, err := b.db.Pool.Query(ctx, `SELECT pid FROM pg_stat_activity
-	    WHERE datname = current_database() AND application_name = 'crm-worker'`)
+	    WHERE datname = current_database() AND application_name = $1`, app)
 	if err != nil {
 		return 0, false, fmt.Errorf("list worker backends: %w", err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -61,17 +60,7 @@ func (r *report) markdown() string {
 	var s strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&s, format+"\n", args...) }
 	m := r.machine
-	p("Measured %s by `scripts/bench.sh` (`jobbench %s`), %s in all.",
-		m.date.Format("2006-01-02 15:04 MST"), strings.Join(os.Args[1:], " "), r.took.Round(time.Second))
-	p("")
-	p("| Machine | |")
-	p("| --- | --- |")
-	p("| `nproc` | %d |", m.NProc)
-	p("| CPU | %s |", m.CPU)
-	p("| Memory | %s |", m.Memory)
-	p("| PostgreSQL | %s, same machine; %s |", m.pgVersion, strings.Join(m.pgSettings, ", "))
-	p("| Go | %s (worker built with %s) |", m.Go, orUnknown(m.workerGo))
-	p("| Load average (1/5/15 min) | %s at start, %s at end |", r.startLoad, r.endLoad)
+	r.machineTable(p)
 	p("")
 	settings := "`" + strings.Join(r.opts.settings, "` `") + "`"
 
