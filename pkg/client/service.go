@@ -193,35 +193,3 @@ func (s *Service) SetTask(ctx context.Context, orgID uuid.UUID, actor string, cl
 	}
 	return out, nil
 }
-
-// GetOnboarding returns the org's onboarding template (DefaultSettings when it has saved none).
-func (s *Service) GetOnboarding(ctx context.Context, orgID uuid.UUID) (Settings, error) {
-	var out Settings
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		var err error
-		out, err = settings(ctx, tx, orgID)
-		return err
-	})
-	if err != nil {
-		return Settings{}, fmt.Errorf("get onboarding settings: %w", err)
-	}
-	return out, nil
-}
-
-// PutOnboarding replaces the org's onboarding template with in (Settings.Check's rules:
-// apperr.Invalid per field, nothing written) and returns it as stored. Clients onboarding
-// already keep their tasks; the new template applies to the next client.
-func (s *Service) PutOnboarding(ctx context.Context, orgID uuid.UUID, in Settings) (Settings, error) {
-	in = in.Normalize()
-	if fields := in.Check(); len(fields) > 0 {
-		return Settings{}, apperr.Errorf(apperr.Invalid, "onboarding settings are invalid").WithFields(fields...)
-	}
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		_, err := db.Exec(ctx, tx, putSettingsSQL, orgID, db.JSONOf(in))
-		return err
-	})
-	if err != nil {
-		return Settings{}, fmt.Errorf("put onboarding settings: %w", err)
-	}
-	return in, nil
-}

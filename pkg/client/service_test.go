@@ -194,7 +194,7 @@ func TestStatusMachine(t *testing.T) {
 func TestOnboardingSettings(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	got, err := b.clients.GetOnboarding(t.Context(), b.org)
+	got, err := client.Onboarding.Read(t.Context(), b.d, b.org)
 	require.NoError(t, err)
 	require.Equal(t, client.DefaultSettings(), got)
 	for _, bad := range []client.Settings{
@@ -203,14 +203,14 @@ func TestOnboardingSettings(t *testing.T) {
 		{Tasks: []client.TaskTemplate{{Title: "x", DueInDays: -1}}},
 		{Tasks: make([]client.TaskTemplate, 51)},
 	} {
-		_, err := b.clients.PutOnboarding(t.Context(), b.org, bad)
+		_, err := client.Onboarding.Save(t.Context(), b.d, b.org, bad)
 		require.True(t, apperr.Is(err, apperr.Invalid), "%v", err)
 	}
-	require.Zero(t, b.count(t, `SELECT count(*) FROM onboarding_settings`))
+	require.Zero(t, b.count(t, `SELECT count(*) FROM org_settings WHERE name = 'onboarding'`))
 	want := client.Settings{Tasks: []client.TaskTemplate{{Title: "Only step", DueInDays: 3}}}
-	_, err = b.clients.PutOnboarding(t.Context(), b.org, client.Settings{Tasks: []client.TaskTemplate{{Title: " Only step ", DueInDays: 3}}})
+	_, err = client.Onboarding.Save(t.Context(), b.d, b.org, client.Settings{Tasks: []client.TaskTemplate{{Title: " Only step ", DueInDays: 3}}})
 	require.NoError(t, err)
-	got, err = b.clients.GetOnboarding(t.Context(), b.org)
+	got, err = client.Onboarding.Read(t.Context(), b.d, b.org)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 

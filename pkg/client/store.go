@@ -137,15 +137,3 @@ func listClients(orgID uuid.UUID, f ListFilter) (string, []any, error) {
 	}
 	return b.String() + tail, a, nil
 }
-
-// settings reads the org's onboarding template in tx.
-func settings(ctx context.Context, tx *gorm.DB, orgID uuid.UUID) (Settings, error) {
-	rows, err := db.Select[db.JSON[Settings]](ctx, tx, getSettingsSQL, orgID)
-	if err != nil {
-		return Settings{}, fmt.Errorf("read onboarding settings: %w", err)
-	}
-	if len(rows) == 0 {
-		return DefaultSettings(), nil
-	}
-	return rows[0].V, nil
-}

@@ -13,6 +13,7 @@ import (
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/document"
+	"example.com/crm/pkg/invoice"
 )
 
 // GenerateActor is the actor of what Generate writes.
@@ -84,14 +85,15 @@ func (s *Service) Generate(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wo
 	if len(todo) == 0 {
 		return out, nil
 	}
-	tpl, err := template(ctx, tx, orgID)
+	tpl, err := ContractTemplate.Get(ctx, tx, orgID)
 	if err != nil {
 		return nil, err
 	}
-	seller, _, err := db.Get[string](ctx, tx, sellerNameSQL, orgID)
+	invoicing, err := invoice.Invoicing.Get(ctx, tx, orgID)
 	if err != nil {
-		return nil, fmt.Errorf("read seller name: %w", err)
+		return nil, err
 	}
+	seller := invoicing.Seller.Name
 	at := s.now().UTC().Truncate(time.Microsecond)
 	n := len(todo)
 	var (

@@ -3,7 +3,6 @@ package contract
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -11,7 +10,6 @@ import (
 
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/db"
-	"example.com/crm/pkg/document"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/page"
 )
@@ -120,36 +118,4 @@ func (s *Service) SetStatus(ctx context.Context, orgID uuid.UUID, actor string, 
 		return Contract{}, fmt.Errorf("set contract status: %w", err)
 	}
 	return out, nil
-}
-
-// GetTemplate returns the org's contract template (DefaultTemplate when it has saved none).
-func (s *Service) GetTemplate(ctx context.Context, orgID uuid.UUID) (Template, error) {
-	var out Template
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		var err error
-		out, err = template(ctx, tx, orgID)
-		return err
-	})
-	if err != nil {
-		return Template{}, fmt.Errorf("get contract template: %w", err)
-	}
-	return out, nil
-}
-
-// PutTemplate replaces the org's contract template with in and returns it as stored. A template
-// document.CheckTemplate refuses (an unknown or unclosed placeholder, an empty or too long title
-// or body) is its apperr.Invalid and writes nothing: a stored template always renders.
-func (s *Service) PutTemplate(ctx context.Context, orgID uuid.UUID, in Template) (Template, error) {
-	in.Title = strings.TrimSpace(in.Title)
-	if err := document.CheckTemplate(in.Title, in.Body); err != nil {
-		return Template{}, fmt.Errorf("put contract template: %w", err)
-	}
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		_, err := db.Exec(ctx, tx, putTemplateSQL, orgID, db.JSONOf(in))
-		return err
-	})
-	if err != nil {
-		return Template{}, fmt.Errorf("put contract template: %w", err)
-	}
-	return in, nil
 }

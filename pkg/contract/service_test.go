@@ -97,10 +97,10 @@ func pdfText(t *testing.T, doc []byte) string {
 func TestGenerateFillsTheTemplate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, err := b.svc.PutTemplate(t.Context(), b.org, contract.Template{Title: "Agreement for {{deal.title}}",
+	_, err := contract.ContractTemplate.Save(t.Context(), b.d, b.org, contract.Template{Title: "Agreement for {{deal.title}}",
 		Body: "Client: {{client.name}}\nCompany: {{client.company}}\nValue: {{deal.value}}\nDate: {{date}}\nSeller: {{seller.name}}\n"})
 	require.NoError(t, err)
-	_, err = b.super.Pool.Exec(t.Context(), `INSERT INTO invoice_settings (org_id, settings) VALUES ($1, '{"seller": {"name": "Acme Studio"}}')`, b.org)
+	_, err = b.super.Pool.Exec(t.Context(), `INSERT INTO org_settings (org_id, name, value) VALUES ($1, 'invoicing', '{"seller": {"name": "Acme Studio"}}')`, b.org)
 	require.NoError(t, err)
 	id := b.wonDeal(t, "won", 1_234_550)
 	res := b.generate(t, contract.Won{EventID: 42, DealID: id})
@@ -139,7 +139,7 @@ func TestGenerateFillsTheTemplate(t *testing.T) {
 func TestGenerateDefaultTemplate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	tpl, err := b.svc.GetTemplate(t.Context(), b.org)
+	tpl, err := contract.ContractTemplate.Read(t.Context(), b.d, b.org)
 	require.NoError(t, err)
 	require.Equal(t, contract.DefaultTemplate(), tpl)
 	require.Equal(t, document.DefaultContractTemplate.Body, tpl.Body)
@@ -214,12 +214,12 @@ func TestSetStatus(t *testing.T) {
 	require.True(t, apperr.Is(err, apperr.NotFound), "%v", err)
 }
 
-// TestTemplate proves PutTemplate stores a valid template and refuses an unknown or unclosed
+// TestTemplate proves ContractTemplate.Save stores a valid template and refuses an unknown or unclosed
 // placeholder and an empty body with Invalid, writing nothing; and List's dealId filter.
 func TestTemplate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	saved, err := b.svc.PutTemplate(t.Context(), b.org, contract.Template{Title: " Deal {{deal.title}} ", Body: "Hello {{ client.name }}"})
+	saved, err := contract.ContractTemplate.Save(t.Context(), b.d, b.org, contract.Template{Title: " Deal {{deal.title}} ", Body: "Hello {{ client.name }}"})
 	require.NoError(t, err)
 	require.Equal(t, "Deal {{deal.title}}", saved.Title)
 	for _, bad := range []contract.Template{
@@ -228,10 +228,10 @@ func TestTemplate(t *testing.T) {
 		{Title: "T {{nope}}", Body: "x"},
 		{Title: "T", Body: " "},
 	} {
-		_, err := b.svc.PutTemplate(t.Context(), b.org, bad)
+		_, err := contract.ContractTemplate.Save(t.Context(), b.d, b.org, bad)
 		require.True(t, apperr.Is(err, apperr.Invalid), "%v: %v", bad, err)
 	}
-	got, err := b.svc.GetTemplate(t.Context(), b.org)
+	got, err := contract.ContractTemplate.Read(t.Context(), b.d, b.org)
 	require.NoError(t, err)
 	require.Equal(t, saved, got)
 

@@ -14,6 +14,7 @@ import (
 
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/document"
+	"example.com/crm/pkg/org"
 	"example.com/crm/pkg/page"
 )
 
@@ -63,16 +64,16 @@ func getContract(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, lock boo
 	return rows[0], nil
 }
 
-// template reads the org's template in tx (the default when it has saved none).
-func template(ctx context.Context, tx *gorm.DB, orgID uuid.UUID) (Template, error) {
-	rows, err := db.Select[db.JSON[Template]](ctx, tx, getTemplateSQL, orgID)
-	if err != nil {
-		return Template{}, fmt.Errorf("read contract template: %w", err)
-	}
-	if len(rows) == 0 {
-		return DefaultTemplate(), nil
-	}
-	return rows[0].V, nil
+// ContractTemplate is the org's contract template, "contract-template" in org_settings:
+// DefaultTemplate until the org saves its own. A template that document.CheckTemplate refuses (an
+// unknown or unclosed placeholder, an empty or too long title or body) is its apperr.Invalid and
+// is not stored: a stored template always renders.
+var ContractTemplate = org.Setting[Template]{Name: "contract-template", Default: DefaultTemplate, Check: checkTemplate}
+
+// checkTemplate is ContractTemplate's check: the title trimmed, then document.CheckTemplate.
+func checkTemplate(t Template) (Template, error) {
+	t.Title = strings.TrimSpace(t.Title)
+	return t, document.CheckTemplate(t.Title, t.Body)
 }
 
 // DefaultTemplate is the template of an org that has saved none: document.DefaultContractTemplate.

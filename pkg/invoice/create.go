@@ -92,7 +92,7 @@ func (s *Service) Create(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wons
 	if len(todo) == 0 {
 		return out, nil
 	}
-	set, err := settings(ctx, tx, orgID)
+	set, err := Invoicing.Get(ctx, tx, orgID)
 	if err != nil {
 		return nil, err
 	}

@@ -59,13 +59,6 @@ FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::bigint[], $6::text[], $7::by
 	AS u(id, deal_id, number, amount, currency, document, cause)`
 )
 
-// The settings.
-const (
-	getSettingsSQL = `SELECT settings FROM invoice_settings WHERE org_id = $1`
-	putSettingsSQL = `INSERT INTO invoice_settings (org_id, settings) VALUES ($1, $2::jsonb)
-ON CONFLICT (org_id) DO UPDATE SET settings = EXCLUDED.settings, updated_at = now()`
-)
-
 // The fragments of a page of invoices (listInvoices).
 const (
 	listInvoicesSQL = `SELECT ` + invoiceColumns + invoiceFrom + `WHERE i.org_id = `

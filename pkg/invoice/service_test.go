@@ -146,7 +146,7 @@ func TestCreateSkips(t *testing.T) {
 	require.Equal(t, "deal not found", res[2].Skipped)
 	require.Zero(t, b.count(t, `SELECT count(*) FROM invoice_counters`))
 
-	_, err := b.svc.PutInvoicing(t.Context(), b.org, invoice.Settings{Prefix: "ACME/", PaymentTermsDays: 30,
+	_, err := invoice.Invoicing.Save(t.Context(), b.d, b.org, invoice.Settings{Prefix: "ACME/", PaymentTermsDays: 30,
 		Seller: invoice.Seller{Name: "Acme GmbH", Address: "Main St 1\n10115 Berlin", TaxID: "DE123", Email: "billing@acme.test"}})
 	require.NoError(t, err)
 	inv := b.create(t, invoice.Won{EventID: 4, DealID: b.wonDeal(t, b.org, "won", 1)})[0].Invoice
@@ -295,7 +295,7 @@ func TestConcurrentPays(t *testing.T) {
 func TestInvoicingSettings(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	got, err := b.svc.GetInvoicing(t.Context(), b.org)
+	got, err := invoice.Invoicing.Read(t.Context(), b.d, b.org)
 	require.NoError(t, err)
 	require.Equal(t, invoice.DefaultSettings(), got)
 
@@ -308,18 +308,18 @@ func TestInvoicingSettings(t *testing.T) {
 		"prefix too long":        {Prefix: "ABCDEFGHIJKLMNOPQRSTU"},
 		"negative payment terms": {PaymentTermsDays: -1},
 	} {
-		_, err := b.svc.PutInvoicing(t.Context(), b.org, s)
+		_, err := invoice.Invoicing.Save(t.Context(), b.d, b.org, s)
 		e, ok := apperr.As(err)
 		require.True(t, ok && e.Code == apperr.Invalid, "%s: %v", name, err)
 		require.NotEmpty(t, e.Fields, name)
 	}
-	require.Zero(t, b.count(t, `SELECT count(*) FROM invoice_settings`))
+	require.Zero(t, b.count(t, `SELECT count(*) FROM org_settings WHERE name = 'invoicing'`))
 
 	in := invoice.Settings{Prefix: "", PaymentTermsDays: 0, Seller: invoice.Seller{Name: " Acme ", Email: "a@acme.test"}}
-	put, err := b.svc.PutInvoicing(t.Context(), b.org, in)
+	put, err := invoice.Invoicing.Save(t.Context(), b.d, b.org, in)
 	require.NoError(t, err)
 	require.Equal(t, "Acme", put.Seller.Name)
-	got, err = b.svc.GetInvoicing(t.Context(), b.org)
+	got, err = invoice.Invoicing.Read(t.Context(), b.d, b.org)
 	require.NoError(t, err)
 	require.Equal(t, put, got)
 	require.True(t, slices.Equal(want("", 1), []string{invoice.Number("", time.Now().UTC().Year(), 1)}))
@@ -348,7 +348,7 @@ func TestCreateStoresThePDF(t *testing.T) {
 	d, url := dbtest.NewDB(t)
 	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
 	b := &bundle{d: d, svc: invoice.NewService(d, em, invoice.PDF{}), super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme")}
-	_, err := b.svc.PutInvoicing(t.Context(), b.org, invoice.Settings{Prefix: "ACME-", PaymentTermsDays: 30,
+	_, err := invoice.Invoicing.Save(t.Context(), b.d, b.org, invoice.Settings{Prefix: "ACME-", PaymentTermsDays: 30,
 		Seller: invoice.Seller{Name: "Acme Studio", Address: "1 Main Street", TaxID: "DE123456789", Email: "billing@acme.example"}})
 	require.NoError(t, err)
 	id := b.wonDeal(t, b.org, "won", 1_234_550)

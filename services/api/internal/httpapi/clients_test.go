@@ -124,7 +124,7 @@ func TestClientRoutes(t *testing.T) {
 	}
 	require.Equal(t, events, a.count(`SELECT count(*) FROM events`))
 	require.Zero(t, a.count(`SELECT count(*) FROM onboarding_tasks WHERE status <> 'pending'`))
-	require.Zero(t, a.count(`SELECT count(*) FROM onboarding_settings`))
+	require.Zero(t, a.count(`SELECT count(*) FROM org_settings WHERE name = 'onboarding'`))
 	require.Equal(t, 1, a.count(`SELECT count(*) FROM clients WHERE status = 'onboarding' AND renewal_date = '2027-03-15'`))
 
 	// onboarding refuses everything but active, which the checklist reaches.

@@ -17,8 +17,7 @@ func (s *Server) contractRoutes(r router) {
 	r.GET("/contracts/:id", h.get)
 	r.POST("/contracts/:id/status", h.setStatus)
 	r.GET("/contracts/:id/document", h.document)
-	r.GET("/settings/contract-template", h.getTemplate)
-	r.PUT("/settings/contract-template", h.putTemplate)
+	settingRoutes(s, r, "/settings/contract-template", contract.ContractTemplate, contractTemplateRequest.template)
 }
 
 // contractHandlers are the contract routes' handlers: bind and validate, call one contract use
@@ -100,22 +99,7 @@ func (h *contractHandlers) document(c echo.Context) error {
 	return servePDF(c, doc)
 }
 
-func (h *contractHandlers) getTemplate(c echo.Context) error {
-	out, err := h.svc.GetTemplate(c.Request().Context(), orgOf(c))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
-}
-
-func (h *contractHandlers) putTemplate(c echo.Context) error {
-	var req contractTemplateRequest
-	if err := h.s.bindJSON(c, &req); err != nil {
-		return err
-	}
-	out, err := h.svc.PutTemplate(c.Request().Context(), orgOf(c), contract.Template{Title: *req.Title, Body: *req.Body})
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
+// template is the request as the template it replaces the stored one with.
+func (req contractTemplateRequest) template() contract.Template {
+	return contract.Template{Title: *req.Title, Body: *req.Body}
 }

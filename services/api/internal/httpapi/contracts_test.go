@@ -169,7 +169,7 @@ func TestContractTemplateRoutes(t *testing.T) {
 		r = a.do(http.MethodPut, "/settings/contract-template", body)
 		require.Equal(t, http.StatusUnprocessableEntity, r.Status, "%v: %s", body, r.Body)
 	}
-	require.Zero(t, a.count(`SELECT count(*) FROM contract_settings`))
+	require.Zero(t, a.count(`SELECT count(*) FROM org_settings WHERE name = 'contract-template'`))
 	r = a.do(http.MethodPut, "/settings/contract-template", map[string]any{"title": "Deal {{deal.title}}", "body": "For {{client.company}}: {{deal.value}}."})
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 	got := a.do(http.MethodGet, "/settings/contract-template", nil)

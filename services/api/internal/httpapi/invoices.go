@@ -22,8 +22,7 @@ func (s *Server) invoiceRoutes(r router) {
 	r.POST("/invoices/:id/pay", h.pay)
 	r.POST("/invoices/:id/void", h.void)
 	r.GET("/invoices/:id/document", h.document)
-	r.GET("/settings/invoicing", h.getSettings)
-	r.PUT("/settings/invoicing", h.putSettings)
+	settingRoutes(s, r, "/settings/invoicing", invoice.Invoicing, invoicingRequest.settings)
 }
 
 // invoiceHandlers are the invoice routes' handlers: bind and validate, call one invoice use case,
@@ -164,25 +163,10 @@ func servePDF(c echo.Context, doc []byte) error {
 	return c.Blob(http.StatusOK, "application/pdf", doc)
 }
 
-func (h *invoiceHandlers) getSettings(c echo.Context) error {
-	out, err := h.svc.GetInvoicing(c.Request().Context(), orgOf(c))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
-}
-
-func (h *invoiceHandlers) putSettings(c echo.Context) error {
-	var req invoicingRequest
-	if err := h.s.bindJSON(c, &req); err != nil {
-		return err
-	}
-	out, err := h.svc.PutInvoicing(c.Request().Context(), orgOf(c), invoice.Settings{
+// settings is the request as the settings it replaces the stored ones with.
+func (req invoicingRequest) settings() invoice.Settings {
+	return invoice.Settings{
 		Prefix: *req.Prefix, PaymentTermsDays: *req.PaymentTermsDays,
 		Seller: invoice.Seller{Name: req.Seller.Name, Address: req.Seller.Address, TaxID: req.Seller.TaxID, Email: req.Seller.Email},
-	})
-	if err != nil {
-		return err
 	}
-	return c.JSON(http.StatusOK, out)
 }

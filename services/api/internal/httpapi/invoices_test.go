@@ -164,7 +164,7 @@ func TestInvoiceRoutes(t *testing.T) {
 		r = a.do(http.MethodPut, "/settings/invoicing", body)
 		require.Equal(t, http.StatusUnprocessableEntity, r.Status, "%v: %s", body, r.Body)
 	}
-	require.Zero(t, a.count(`SELECT count(*) FROM invoice_settings`))
+	require.Zero(t, a.count(`SELECT count(*) FROM org_settings WHERE name = 'invoicing'`))
 	set := map[string]any{"prefix": "ACME-", "paymentTermsDays": 30, "seller": map[string]any{
 		"name": "Acme GmbH", "address": "Hauptstr. 1\n10115 Berlin", "taxId": "DE123", "email": "billing@acme.example"}}
 	r = a.do(http.MethodPut, "/settings/invoicing", set)
