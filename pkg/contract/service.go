@@ -47,18 +47,9 @@ func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Contract, error
 // Document returns the org's contract's stored PDF; a contract the org lacks, or one without a
 // document, is apperr.NotFound. It reads in one round trip (db.DB.Read): the document route is hot.
 func (s *Service) Document(ctx context.Context, orgID, id uuid.UUID) ([]byte, error) {
-	var doc []byte
-	found := false
-	err := s.d.Read(ctx, orgID, func(b *db.Batch) {
-		b.Row(func(r db.Row) error { found = true; return r.Scan(&doc) }, getDocumentSQL, db.UUID(orgID), db.UUID(id))
-	})
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("get contract document: read contract document: %w", err)
-	case !found:
-		return nil, fmt.Errorf("get contract document: %w", notFound(id))
-	case doc == nil:
-		return nil, fmt.Errorf("get contract document: %w", apperr.Errorf(apperr.NotFound, "contract %s has no document", id))
+	doc, err := s.d.ReadDocument(ctx, orgID, EntityType, id, getDocumentSQL)
+	if err != nil {
+		return nil, fmt.Errorf("get contract document: %w", err)
 	}
 	return doc, nil
 }

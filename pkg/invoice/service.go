@@ -52,18 +52,9 @@ func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Invoice, error)
 // Document returns the org's invoice's stored document; an invoice the org lacks, or one without
 // a document, is apperr.NotFound. It reads in one round trip (db.DB.Read): the document route is hot.
 func (s *Service) Document(ctx context.Context, orgID, id uuid.UUID) ([]byte, error) {
-	var doc []byte
-	found := false
-	err := s.d.Read(ctx, orgID, func(b *db.Batch) {
-		b.Row(func(r db.Row) error { found = true; return r.Scan(&doc) }, getDocumentSQL, db.UUID(orgID), db.UUID(id))
-	})
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("get invoice document: read invoice document: %w", err)
-	case !found:
-		return nil, fmt.Errorf("get invoice document: %w", notFound(id))
-	case doc == nil:
-		return nil, fmt.Errorf("get invoice document: %w", apperr.Errorf(apperr.NotFound, "invoice %s has no document", id))
+	doc, err := s.d.ReadDocument(ctx, orgID, EntityType, id, getDocumentSQL)
+	if err != nil {
+		return nil, fmt.Errorf("get invoice document: %w", err)
 	}
 	return doc, nil
 }

@@ -16,7 +16,7 @@ func (s *Server) contractRoutes(r router) {
 	r.GET("/contracts", h.list)
 	r.GET("/contracts/:id", h.get)
 	r.POST("/contracts/:id/status", h.setStatus)
-	r.GET("/contracts/:id/document", h.document)
+	r.GET("/contracts/:id/document", documentRoute(h.svc.Document))
 	settingRoutes(s, r, "/settings/contract-template", contract.ContractTemplate, contractTemplateRequest.template)
 }
 
@@ -83,20 +83,6 @@ func (h *contractHandlers) setStatus(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, out)
-}
-
-// document serves the contract's stored PDF with its SHA-256 as the ETag (the bytes never
-// change); a matching If-None-Match is 304.
-func (h *contractHandlers) document(c echo.Context) error {
-	id, err := pathUUID(c, "id")
-	if err != nil {
-		return err
-	}
-	doc, err := h.svc.Document(c.Request().Context(), orgOf(c), id)
-	if err != nil {
-		return err
-	}
-	return servePDF(c, doc)
 }
 
 // template is the request as the template it replaces the stored one with.

@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"time"
 
@@ -21,7 +19,7 @@ func (s *Server) invoiceRoutes(r router) {
 	r.GET("/invoices/:id", h.get)
 	r.POST("/invoices/:id/pay", h.pay)
 	r.POST("/invoices/:id/void", h.void)
-	r.GET("/invoices/:id/document", h.document)
+	r.GET("/invoices/:id/document", documentRoute(h.svc.Document))
 	settingRoutes(s, r, "/settings/invoicing", invoice.Invoicing, invoicingRequest.settings)
 }
 
@@ -133,34 +131,6 @@ func (h *invoiceHandlers) void(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, inv)
-}
-
-// document serves the invoice's stored PDF with its SHA-256 as the ETag (the bytes never change);
-// a matching If-None-Match is 304, an invoice without a document 404.
-func (h *invoiceHandlers) document(c echo.Context) error {
-	id, err := pathUUID(c, "id")
-	if err != nil {
-		return err
-	}
-	doc, err := h.svc.Document(c.Request().Context(), orgOf(c), id)
-	if err != nil {
-		return err
-	}
-	return servePDF(c, doc)
-}
-
-// servePDF answers with a stored document whose bytes never change: application/pdf with its
-// hex SHA-256 as the ETag, or 304 when If-None-Match holds that ETag.
-func servePDF(c echo.Context, doc []byte) error {
-	sum := sha256.Sum256(doc)
-	etag := `"` + hex.EncodeToString(sum[:]) + `"`
-	hd := c.Response().Header()
-	hd.Set("ETag", etag)
-	hd.Set("Cache-Control", "private, no-cache")
-	if etagMatch(c.Request().Header.Get("If-None-Match"), etag) {
-		return c.NoContent(http.StatusNotModified)
-	}
-	return c.Blob(http.StatusOK, "application/pdf", doc)
 }
 
 // settings is the request as the settings it replaces the stored ones with.
