@@ -30,18 +30,14 @@ func NewService(d *db.DB, emitter *events.Emitter) *Service {
 	return &Service{d: d, emit: emitter.About(EntityType), now: time.Now}
 }
 
-// Get returns the org's client id; a missing or other org's client is apperr.NotFound.
+// Get returns the org's client id, read in one round trip (db.DB.Read); a missing or other org's
+// client is apperr.NotFound.
 func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Client, error) {
-	var out Client
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		r, err := getClient(ctx, tx, orgID, id, false)
-		out = r.client()
-		return err
-	})
+	r, err := db.ReadByID[clientRow](ctx, s.d, orgID, EntityType, id, getClientSQL)
 	if err != nil {
 		return Client{}, fmt.Errorf("get client: %w", err)
 	}
-	return out, nil
+	return r.client(), nil
 }
 
 // List returns a page of the org's clients that pass f, newest first. An unknown status is

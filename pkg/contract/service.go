@@ -30,18 +30,14 @@ func NewService(d *db.DB, emitter *events.Emitter) *Service {
 	return &Service{d: d, emit: emitter.About(EntityType), now: time.Now}
 }
 
-// Get returns the org's contract id; a missing or other org's contract is apperr.NotFound.
+// Get returns the org's contract id, read in one round trip (db.DB.Read); a missing or other org's
+// contract is apperr.NotFound.
 func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Contract, error) {
-	var out Contract
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		var err error
-		out, err = getContract(ctx, tx, orgID, id, false)
-		return err
-	})
+	r, err := db.ReadByID[contractRow](ctx, s.d, orgID, EntityType, id, getContractSQL)
 	if err != nil {
 		return Contract{}, fmt.Errorf("get contract: %w", err)
 	}
-	return out, nil
+	return r.contract(), nil
 }
 
 // Document returns the org's contract's stored PDF; a contract the org lacks, or one without a

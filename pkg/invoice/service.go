@@ -35,18 +35,14 @@ func NewService(d *db.DB, emitter *events.Emitter, render Renderer) *Service {
 	return &Service{d: d, emit: emitter.About(EntityType), render: render, now: time.Now}
 }
 
-// Get returns the org's invoice id; a missing or other org's invoice is apperr.NotFound.
+// Get returns the org's invoice id, read in one round trip (db.DB.Read); a missing or other org's
+// invoice is apperr.NotFound.
 func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Invoice, error) {
-	var out Invoice
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		var err error
-		out, err = getInvoice(ctx, tx, orgID, id, false)
-		return err
-	})
+	r, err := db.ReadByID[invoiceRow](ctx, s.d, orgID, EntityType, id, getInvoiceSQL)
 	if err != nil {
 		return Invoice{}, fmt.Errorf("get invoice: %w", err)
 	}
-	return out, nil
+	return r.invoice(), nil
 }
 
 // Document returns the org's invoice's stored document; an invoice the org lacks, or one without
