@@ -51,36 +51,14 @@ func (s *Service) Generate(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wo
 	for i, w := range wons {
 		ids[i] = w.DealID
 	}
-	deals, err := db.Select[wonDeal](ctx, tx, lockWonDealsSQL, orgID, db.UUIDs(ids))
+	deals, todo, err := deal.LockWon(ctx, tx, orgID, ids, "deal has a contract already", func() ([]uuid.UUID, error) {
+		return db.Select[uuid.UUID](ctx, tx, contractedDealsSQL, orgID, db.UUIDs(ids))
+	})
 	if err != nil {
-		return nil, fmt.Errorf("lock won deals: %w", err)
+		return nil, err
 	}
-	byID := make(map[uuid.UUID]wonDeal, len(deals))
-	for _, d := range deals {
-		byID[d.ID] = d
-	}
-	contracted, err := db.Select[uuid.UUID](ctx, tx, contractedDealsSQL, orgID, db.UUIDs(ids))
-	if err != nil {
-		return nil, fmt.Errorf("read contracted deals: %w", err)
-	}
-	done := make(map[uuid.UUID]bool, len(contracted))
-	for _, id := range contracted {
-		done[id] = true
-	}
-	var todo []int // the wons to draw up, in order
-	for i, w := range wons {
-		d, ok := byID[w.DealID]
-		switch {
-		case !ok:
-			out[i].Skipped = "deal not found"
-		case deal.Stage(d.Stage) != deal.StageWon:
-			out[i].Skipped = fmt.Sprintf("deal is %s, not won", d.Stage)
-		case done[w.DealID]:
-			out[i].Skipped = "deal has a contract already"
-		default:
-			done[w.DealID] = true
-			todo = append(todo, i)
-		}
+	for i, d := range deals {
+		out[i].Skipped = d.Skipped
 	}
 	if len(todo) == 0 {
 		return out, nil
@@ -104,7 +82,7 @@ func (s *Service) Generate(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wo
 		contracts       = make([]Contract, n)
 	)
 	for j, i := range todo {
-		d := byID[wons[i].DealID]
+		d := deals[i]
 		value, err := document.FormatAmount(d.DealValue, d.Currency)
 		if err != nil {
 			return nil, fmt.Errorf("format the value of deal %s: %w", d.ID, err)

@@ -23,15 +23,6 @@ const (
 
 // The statements of Generate.
 const (
-	// lockWonDealsSQL locks the org's deals of the ids $2 in the order of their ids (a repeat of
-	// one deal's generate_contract waits for the first to commit) and reads what a contract needs
-	// of each deal and its lead.
-	lockWonDealsSQL = `SELECT d.id, d.lead_id, d.title, d.deal_value, d.currency, d.stage,
-	coalesce(l.company, '') AS company, coalesce(l.name, '') AS name
-FROM deals d LEFT JOIN leads l ON l.org_id = d.org_id AND l.id = d.lead_id
-WHERE d.org_id = $1 AND d.id = ANY($2::uuid[])
-ORDER BY d.id
-FOR UPDATE OF d`
 	// contractedDealsSQL lists which of the deals $2 have a contract already.
 	contractedDealsSQL = `SELECT deal_id FROM contracts WHERE org_id = $1 AND deal_id = ANY($2::uuid[])`
 	// insertContractsSQL inserts one contract per element of the parallel arrays $2..$6, all

@@ -81,18 +81,6 @@ func DefaultTemplate() Template {
 	return Template{Title: document.DefaultContractTemplate.Title, Body: document.DefaultContractTemplate.Body}
 }
 
-// wonDeal is a row of lockWonDealsSQL.
-type wonDeal struct {
-	ID        uuid.UUID `gorm:"column:id"`
-	LeadID    uuid.UUID `gorm:"column:lead_id"`
-	Title     string    `gorm:"column:title"`
-	DealValue int64     `gorm:"column:deal_value"`
-	Currency  string    `gorm:"column:currency"`
-	Stage     string    `gorm:"column:stage"`
-	Company   string    `gorm:"column:company"`
-	Name      string    `gorm:"column:name"`
-}
-
 // keyset is the order of List: newest generated first, ties by id.
 var keyset = page.Desc(
 	page.Time("c.generated_at", "t", func(v Contract) time.Time { return v.GeneratedAt }),

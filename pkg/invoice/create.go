@@ -58,36 +58,14 @@ func (s *Service) Create(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wons
 	for i, w := range wons {
 		ids[i] = w.DealID
 	}
-	deals, err := db.Select[wonDeal](ctx, tx, lockWonDealsSQL, orgID, db.UUIDs(ids))
+	deals, todo, err := deal.LockWon(ctx, tx, orgID, ids, "deal is invoiced already", func() ([]uuid.UUID, error) {
+		return db.Select[uuid.UUID](ctx, tx, invoicedDealsSQL, orgID, db.UUIDs(ids))
+	})
 	if err != nil {
-		return nil, fmt.Errorf("lock won deals: %w", err)
+		return nil, err
 	}
-	byID := make(map[uuid.UUID]wonDeal, len(deals))
-	for _, d := range deals {
-		byID[d.ID] = d
-	}
-	invoiced, err := db.Select[uuid.UUID](ctx, tx, invoicedDealsSQL, orgID, db.UUIDs(ids))
-	if err != nil {
-		return nil, fmt.Errorf("read invoiced deals: %w", err)
-	}
-	done := make(map[uuid.UUID]bool, len(invoiced))
-	for _, id := range invoiced {
-		done[id] = true
-	}
-	var todo []int // the wons to invoice, in order
-	for i, w := range wons {
-		d, ok := byID[w.DealID]
-		switch {
-		case !ok:
-			out[i].Skipped = "deal not found"
-		case deal.Stage(d.Stage) != deal.StageWon:
-			out[i].Skipped = fmt.Sprintf("deal is %s, not won", d.Stage)
-		case done[w.DealID]:
-			out[i].Skipped = "deal is invoiced already"
-		default:
-			done[w.DealID] = true
-			todo = append(todo, i)
-		}
+	for i, d := range deals {
+		out[i].Skipped = d.Skipped
 	}
 	if len(todo) == 0 {
 		return out, nil
@@ -111,7 +89,7 @@ func (s *Service) Create(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wons
 		invoices        = make([]Invoice, n)
 	)
 	for j, i := range todo {
-		d := byID[wons[i].DealID]
+		d := deals[i]
 		cause := wons[i].EventID
 		inv := Invoice{
 			ID: uuid.New(), Number: Number(set.Prefix, issued.Year(), last-n+1+int64(j)), DealID: d.ID, LeadID: d.LeadID,

@@ -29,16 +29,6 @@ WHERE org_id = $1 AND id = $2 AND status = 'issued'`
 
 // The statements of Create.
 const (
-	// lockWonDealsSQL locks the org's deals of the ids $2 in the order of their ids (so that two
-	// batches with overlapping deals wait instead of deadlocking, and a repeat of one deal's
-	// create_invoice waits for the first to commit) and reads what an invoice needs of each deal
-	// and its lead.
-	lockWonDealsSQL = `SELECT d.id, d.lead_id, d.title, d.deal_value, d.currency, d.stage,
-	coalesce(l.company, '') AS company, coalesce(l.name, '') AS name, coalesce(l.email, '') AS email
-FROM deals d LEFT JOIN leads l ON l.org_id = d.org_id AND l.id = d.lead_id
-WHERE d.org_id = $1 AND d.id = ANY($2::uuid[])
-ORDER BY d.id
-FOR UPDATE OF d`
 	// invoicedDealsSQL lists which of the deals $2 have an invoice already.
 	invoicedDealsSQL = `SELECT deal_id FROM invoices WHERE org_id = $1 AND deal_id = ANY($2::uuid[])`
 

@@ -80,19 +80,6 @@ func getInvoice(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, lock bool
 	return rows[0], nil
 }
 
-// wonDeal is a row of lockWonDealsSQL.
-type wonDeal struct {
-	ID        uuid.UUID `gorm:"column:id"`
-	LeadID    uuid.UUID `gorm:"column:lead_id"`
-	Title     string    `gorm:"column:title"`
-	DealValue int64     `gorm:"column:deal_value"`
-	Currency  string    `gorm:"column:currency"`
-	Stage     string    `gorm:"column:stage"`
-	Company   string    `gorm:"column:company"`
-	Name      string    `gorm:"column:name"`
-	Email     string    `gorm:"column:email"`
-}
-
 // keyset is the order of List: newest issued first, ties by id.
 var keyset = page.Desc(
 	page.Time("i.issued_at", "t", func(v Invoice) time.Time { return v.IssuedAt }),
