@@ -80,9 +80,8 @@ func (s *Service) ChangeStatus(ctx context.Context, orgID uuid.UUID, actor strin
 			return err
 		}
 		from := Status(cur.Status)
-		if !CanMove(from, to) {
-			return apperr.Errorf(apperr.Conflict, "a client that is %s cannot become %s", from, to).
-				With("currentStatus", from).With("allowed", Allowed(from))
+		if err := transitions.Check("a client", from, to); err != nil {
+			return err
 		}
 		at := s.now().UTC().Truncate(time.Microsecond)
 		if _, err := db.Exec(ctx, tx, setStatusSQL, orgID, id, string(to), at); err != nil {

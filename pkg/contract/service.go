@@ -87,9 +87,8 @@ func (s *Service) SetStatus(ctx context.Context, orgID uuid.UUID, actor string, 
 		if err != nil {
 			return err
 		}
-		if !CanMove(cur.Status, to) {
-			return apperr.Errorf(apperr.Conflict, "a contract that is %s cannot become %s", cur.Status, to).
-				With("currentStatus", cur.Status).With("allowed", Allowed(cur.Status))
+		if err := transitions.Check("a contract", cur.Status, to); err != nil {
+			return err
 		}
 		if _, err := db.Exec(ctx, tx, setStatusSQL, orgID, id, string(to)); err != nil {
 			return fmt.Errorf("set contract status: %w", err)

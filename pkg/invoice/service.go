@@ -154,9 +154,8 @@ func (s *Service) move(ctx context.Context, orgID, id uuid.UUID, to Status, writ
 		if err != nil {
 			return err
 		}
-		if !CanMove(cur.Status, to) {
-			return apperr.Errorf(apperr.Conflict, "an invoice that is %s cannot become %s", cur.Status, to).
-				With("currentStatus", cur.Status).With("allowed", Allowed(cur.Status))
+		if err := transitions.Check("an invoice", cur.Status, to); err != nil {
+			return err
 		}
 		if err := write(tx, cur); err != nil {
 			return err
