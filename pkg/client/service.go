@@ -47,22 +47,16 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page
 		return page.Page[Client]{}, apperr.Errorf(apperr.BadRequest, "status %s", oneOf(Statuses())).
 			WithFields(apperr.FieldError{Field: "status", Message: oneOf(Statuses())})
 	}
-	q, args, err := listClients(orgID, f)
-	if err != nil {
-		return page.Page[Client]{}, fmt.Errorf("list clients: %w", err)
+	var a db.Args
+	q := listClientsSQL + a.Add(db.UUID(orgID))
+	if f.Status != "" {
+		q += statusIsSQL + a.Add(string(f.Status))
 	}
-	out := []Client{}
-	err = s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		rows, err := db.Select[clientRow](ctx, tx, q, args...)
-		for _, r := range rows {
-			out = append(out, r.client())
-		}
-		return err
-	})
+	out, err := db.ReadPage(ctx, s.d, orgID, keyset, f.Page, q, a, clientRow.client)
 	if err != nil {
-		return page.Page[Client]{}, fmt.Errorf("list clients: %w", err)
+		return out, fmt.Errorf("list clients: %w", err)
 	}
-	return keyset.Page(out, f.Page.Limit), nil
+	return out, nil
 }
 
 // ChangeStatus moves the client id to status to along the machine (onboarding -> active ->

@@ -53,22 +53,16 @@ func (s *Service) Document(ctx context.Context, orgID, id uuid.UUID) ([]byte, er
 // List returns a page of the org's contracts that pass f, newest generated first. A cursor of
 // another list is apperr.BadRequest.
 func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page.Page[Contract], error) {
-	q, args, err := listContracts(orgID, f)
+	var a db.Args
+	q := listContractsSQL + a.Add(db.UUID(orgID))
+	if f.DealID != nil {
+		q += dealIsSQL + a.Add(db.UUID(*f.DealID))
+	}
+	out, err := db.ReadPage(ctx, s.d, orgID, keyset, f.Page, q, a, contractRow.contract)
 	if err != nil {
-		return page.Page[Contract]{}, fmt.Errorf("list contracts: %w", err)
+		return out, fmt.Errorf("list contracts: %w", err)
 	}
-	var rows []Contract
-	err = s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		rows, err = selectContracts(ctx, tx, q, args...)
-		return err
-	})
-	if err != nil {
-		return page.Page[Contract]{}, fmt.Errorf("list contracts: %w", err)
-	}
-	if rows == nil {
-		rows = []Contract{}
-	}
-	return keyset.Page(rows, f.Page.Limit), nil
+	return out, nil
 }
 
 // SetStatus moves the contract id to status to per the machine (generated -> sent -> signed, any

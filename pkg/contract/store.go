@@ -86,18 +86,3 @@ var keyset = page.Desc(
 	page.Time("c.generated_at", "t", func(v Contract) time.Time { return v.GeneratedAt }),
 	page.UUID("c.id", "i", func(v Contract) uuid.UUID { return v.ID }),
 )
-
-// listContracts builds the statement that reads up to f.Page.Limit+1 contracts after the cursor.
-func listContracts(orgID uuid.UUID, f ListFilter) (string, []any, error) {
-	var b strings.Builder
-	var a db.Args
-	b.WriteString(listContractsSQL + a.Add(db.UUID(orgID)))
-	if f.DealID != nil {
-		b.WriteString(dealIsSQL + a.Add(db.UUID(*f.DealID)))
-	}
-	tail, err := keyset.Tail(f.Page.Cursor, f.Page.Limit, &a)
-	if err != nil {
-		return "", nil, err
-	}
-	return b.String() + tail, a, nil
-}

@@ -57,6 +57,31 @@ func QueueOne[T any](b *Batch, dst *T, found *bool, query string, args ...any) {
 	})
 }
 
+// ReadAll runs query in one round trip (Read) and returns its rows, each read into a T as
+// ReadOne reads one (none is an empty, non-nil slice).
+func ReadAll[T any](ctx context.Context, d *DB, orgID uuid.UUID, query string, args ...any) ([]T, error) {
+	out := []T{}
+	err := d.Read(ctx, orgID, func(b *Batch) { QueueAll(b, &out, query, args...) })
+	return out, err
+}
+
+// QueueAll queues on b a statement and appends each of its rows, read into a T as QueueOne
+// reads one, to *dst.
+func QueueAll[T any](b *Batch, dst *[]T, query string, args ...any) {
+	model := isModel[T]()
+	b.Rows(func(r Row) error {
+		var v T
+		var err error
+		if model {
+			err = scanStruct(r.(pgx.Rows), &v)
+		} else {
+			err = r.Scan(&v)
+		}
+		*dst = append(*dst, v)
+		return err
+	}, query, args...)
+}
+
 // scanStruct reads the current row into the fields of *dst that its columns name.
 func scanStruct[T any](rows pgx.Rows, dst *T) error {
 	cols, err := columnFields(reflect.TypeFor[T]())

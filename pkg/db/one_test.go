@@ -9,6 +9,7 @@ import (
 
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/page"
 )
 
 // oneRow is a row read by column name: a tagged field, a snake-cased one, nullable ones.
@@ -69,4 +70,50 @@ WHERE $1::uuid IS NOT NULL`
 	require.True(t, foundA)
 	require.False(t, foundB)
 	require.Equal(t, id, a.ID)
+}
+
+// numRow is a row of TestReadPage's list.
+type numRow struct {
+	N int64 `gorm:"column:n"`
+}
+
+// TestReadPage proves ReadAll (every row, none as an empty slice) and ReadPage: a list read page
+// by page after each cursor, in order, with the last page's cursor empty and another order's
+// cursor refused.
+func TestReadPage(t *testing.T) {
+	t.Parallel()
+	s := newReadSetup(t)
+	ctx := t.Context()
+	const q = `SELECT g AS n FROM generate_series(1, 5) g WHERE current_setting('app.org_id') = `
+
+	all, err := db.ReadAll[numRow](ctx, s.app, s.orgA, q+`$1`, s.orgA.String())
+	require.NoError(t, err)
+	require.Len(t, all, 5)
+	none, err := db.ReadAll[int64](ctx, s.app, s.orgA, q+`$1`, s.orgB.String())
+	require.NoError(t, err)
+	require.NotNil(t, none)
+	require.Empty(t, none)
+
+	keys := page.Desc(page.Int64("g", "n", func(v int64) int64 { return v }))
+	var got []int64
+	cursor := ""
+	for range 3 {
+		var a db.Args
+		pg, err := db.ReadPage(ctx, s.app, s.orgA, keys, page.Request{Limit: 2, Cursor: cursor}, q+a.Add(s.orgA.String()), a,
+			func(r numRow) int64 { return r.N })
+		require.NoError(t, err)
+		got = append(got, pg.Data...)
+		cursor = ""
+		if pg.NextCursor != nil {
+			cursor = *pg.NextCursor
+		}
+	}
+	require.Equal(t, []int64{5, 4, 3, 2, 1}, got)
+	require.Empty(t, cursor, "the last page has no next cursor")
+
+	var a db.Args
+	_, err = db.ReadPage(ctx, s.app, s.orgA, page.Asc(page.Int64("g", "x", func(v int64) int64 { return v })),
+		page.Request{Limit: 2, Cursor: "not a cursor"}, q+a.Add(s.orgA.String()), a, func(r numRow) int64 { return r.N })
+	e, ok := apperr.As(err)
+	require.True(t, ok && e.Code == apperr.BadRequest, "%v", err)
 }

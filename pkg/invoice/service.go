@@ -62,22 +62,19 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page
 		return page.Page[Invoice]{}, apperr.Errorf(apperr.BadRequest, "status must be one of: issued, paid, void").
 			WithFields(apperr.FieldError{Field: "status", Message: "must be one of: issued, paid, void"})
 	}
-	q, args, err := listInvoices(orgID, f)
+	var a db.Args
+	q := listInvoicesSQL + a.Add(db.UUID(orgID))
+	if f.Status != "" {
+		q += statusIsSQL + a.Add(string(f.Status))
+	}
+	if f.DealID != nil {
+		q += dealIsSQL + a.Add(db.UUID(*f.DealID))
+	}
+	out, err := db.ReadPage(ctx, s.d, orgID, keyset, f.Page, q, a, invoiceRow.invoice)
 	if err != nil {
-		return page.Page[Invoice]{}, fmt.Errorf("list invoices: %w", err)
+		return out, fmt.Errorf("list invoices: %w", err)
 	}
-	var rows []Invoice
-	err = s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		rows, err = selectInvoices(ctx, tx, q, args...)
-		return err
-	})
-	if err != nil {
-		return page.Page[Invoice]{}, fmt.Errorf("list invoices: %w", err)
-	}
-	if rows == nil {
-		rows = []Invoice{}
-	}
-	return keyset.Page(rows, f.Page.Limit), nil
+	return out, nil
 }
 
 // Pay records a person's confirmation that the invoice id was paid: issued -> paid with paidAt

@@ -6,7 +6,6 @@ package invoice
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -85,21 +84,3 @@ var keyset = page.Desc(
 	page.Time("i.issued_at", "t", func(v Invoice) time.Time { return v.IssuedAt }),
 	page.UUID("i.id", "i", func(v Invoice) uuid.UUID { return v.ID }),
 )
-
-// listInvoices builds the statement that reads up to f.Page.Limit+1 invoices after the cursor.
-func listInvoices(orgID uuid.UUID, f ListFilter) (string, []any, error) {
-	var b strings.Builder
-	var a db.Args
-	b.WriteString(listInvoicesSQL + a.Add(db.UUID(orgID)))
-	if f.Status != "" {
-		b.WriteString(statusIsSQL + a.Add(string(f.Status)))
-	}
-	if f.DealID != nil {
-		b.WriteString(dealIsSQL + a.Add(db.UUID(*f.DealID)))
-	}
-	tail, err := keyset.Tail(f.Page.Cursor, f.Page.Limit, &a)
-	if err != nil {
-		return "", nil, err
-	}
-	return b.String() + tail, a, nil
-}
