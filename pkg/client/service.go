@@ -34,10 +34,7 @@ func NewService(d *db.DB, emitter *events.Emitter) *Service {
 // client is apperr.NotFound.
 func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Client, error) {
 	r, err := db.ReadByID[clientRow](ctx, s.d, orgID, EntityType, id, getClientSQL)
-	if err != nil {
-		return Client{}, fmt.Errorf("get client: %w", err)
-	}
-	return r.client(), nil
+	return r.client(), err
 }
 
 // List returns a page of the org's clients that pass f, newest first. An unknown status is

@@ -20,10 +20,7 @@ import (
 const GenerateActor = "job:" + KindGenerateContract
 
 // Won is a won deal to draw up a contract for: the deal and the deal.won event that reported it.
-type Won struct {
-	EventID int64
-	DealID  uuid.UUID
-}
+type Won = deal.Won
 
 // GenerateResult is what Generate did for one Won.
 type GenerateResult struct {
@@ -44,21 +41,9 @@ type GenerateResult struct {
 // event; each emits contract.generated carrying that event's id.
 func (s *Service) Generate(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wons []Won) ([]GenerateResult, error) {
 	out := make([]GenerateResult, len(wons))
-	if len(wons) == 0 {
-		return out, nil
-	}
-	ids := make([]uuid.UUID, len(wons))
-	for i, w := range wons {
-		ids[i] = w.DealID
-	}
-	deals, todo, err := deal.LockWon(ctx, tx, orgID, ids, "deal has a contract already", func() ([]uuid.UUID, error) {
-		return db.Select[uuid.UUID](ctx, tx, contractedDealsSQL, orgID, db.UUIDs(ids))
-	})
+	deals, todo, err := deal.LockWon(ctx, tx, orgID, wons, contractedDealsSQL, "deal has a contract already", func(i int, why string) { out[i].Skipped = why })
 	if err != nil {
 		return nil, err
-	}
-	for i, d := range deals {
-		out[i].Skipped = d.Skipped
 	}
 	if len(todo) == 0 {
 		return out, nil

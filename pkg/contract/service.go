@@ -34,20 +34,13 @@ func NewService(d *db.DB, emitter *events.Emitter) *Service {
 // contract is apperr.NotFound.
 func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Contract, error) {
 	r, err := db.ReadByID[contractRow](ctx, s.d, orgID, EntityType, id, getContractSQL)
-	if err != nil {
-		return Contract{}, fmt.Errorf("get contract: %w", err)
-	}
-	return r.contract(), nil
+	return r.contract(), err
 }
 
 // Document returns the org's contract's stored PDF; a contract the org lacks, or one without a
 // document, is apperr.NotFound. It reads in one round trip (db.DB.Read): the document route is hot.
 func (s *Service) Document(ctx context.Context, orgID, id uuid.UUID) ([]byte, error) {
-	doc, err := s.d.ReadDocument(ctx, orgID, EntityType, id, getDocumentSQL)
-	if err != nil {
-		return nil, fmt.Errorf("get contract document: %w", err)
-	}
-	return doc, nil
+	return s.d.ReadDocument(ctx, orgID, EntityType, id, getDocumentSQL)
 }
 
 // List returns a page of the org's contracts that pass f, newest generated first. A cursor of

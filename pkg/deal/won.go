@@ -22,20 +22,32 @@ type WonDeal struct {
 	Company   string    `gorm:"column:company"`
 	Name      string    `gorm:"column:name"`
 	Email     string    `gorm:"column:email"`
-	// Skipped says why nothing is to be made of this deal (LockWon); empty when something is.
-	Skipped string `gorm:"-"`
 }
 
-// LockWon locks the org's deals ids inside the caller's tenant transaction tx, in the order of
+// Won is a won deal to make a record of (an invoice, a contract): the deal and the deal.won
+// event that reported it, the record's causation.
+type Won struct {
+	EventID int64
+	DealID  uuid.UUID
+}
+
+// LockWon locks the deals of wons inside the caller's tenant transaction tx, in the order of
 // their ids (two batches with overlapping deals wait for each other instead of deadlocking, and
-// a repeat of one deal's job waits for the first to commit), and returns, per id in order, the
-// deal with its lead, and todo: the indexes of ids to make the caller's record of. Every other
-// id has Skipped set, since retrying would change nothing: the deal is gone, is not won, is among
-// the deals that made lists (those with the caller's record already; made runs after the lock,
-// so it sees what a concurrent first run committed) with skipped madeReason, or repeats an
-// earlier id.
-func LockWon(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID, madeReason string,
-	made func() ([]uuid.UUID, error)) (deals []WonDeal, todo []int, err error) {
+// a repeat of one deal's job waits for the first to commit), and returns, per won in order, the
+// deal with its lead, and todo: the indexes of wons to make the caller's record of. For every
+// other won, skip is called with its index and why nothing is to be made of it (retrying would
+// change nothing): the deal is gone, is not won, has the caller's record already (madeSQL, run
+// after the lock so that it sees what a concurrent first run committed, selects the deal_id of
+// the org $1's records of the deals $2; madeReason is the reason), or repeats an earlier won.
+func LockWon(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wons []Won, madeSQL, madeReason string,
+	skip func(i int, reason string)) (deals []WonDeal, todo []int, err error) {
+	if len(wons) == 0 {
+		return nil, nil, nil
+	}
+	ids := make([]uuid.UUID, len(wons))
+	for i, w := range wons {
+		ids[i] = w.DealID
+	}
 	rows, err := db.Select[WonDeal](ctx, tx, lockWonDealsSQL, orgID, db.UUIDs(ids))
 	if err != nil {
 		return nil, nil, fmt.Errorf("lock won deals: %w", err)
@@ -44,7 +56,7 @@ func LockWon(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID,
 	for _, d := range rows {
 		byID[d.ID] = d
 	}
-	had, err := made()
+	had, err := db.Select[uuid.UUID](ctx, tx, madeSQL, orgID, db.UUIDs(ids))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the deals with their record: %w", err)
 	}
@@ -57,11 +69,11 @@ func LockWon(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ids []uuid.UUID,
 		d, ok := byID[id]
 		switch {
 		case !ok:
-			d.Skipped = "deal not found"
+			skip(i, "deal not found")
 		case d.Stage != StageWon:
-			d.Skipped = fmt.Sprintf("deal is %s, not won", d.Stage)
+			skip(i, fmt.Sprintf("deal is %s, not won", d.Stage))
 		case done[id]:
-			d.Skipped = madeReason
+			skip(i, madeReason)
 		default:
 			done[id] = true
 			todo = append(todo, i)

@@ -19,10 +19,7 @@ const CreateActor = "job:" + KindCreateInvoice
 const Series = "invoice"
 
 // Won is a won deal to invoice: the deal and the deal.won event that reported it.
-type Won struct {
-	EventID int64
-	DealID  uuid.UUID
-}
+type Won = deal.Won
 
 // CreateResult is what Create did for one Won.
 type CreateResult struct {
@@ -51,21 +48,9 @@ func Number(prefix string, year int, n int64) string {
 // transactions can hold the same number. Nothing is taken when there is nothing to invoice.
 func (s *Service) Create(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wons []Won) ([]CreateResult, error) {
 	out := make([]CreateResult, len(wons))
-	if len(wons) == 0 {
-		return out, nil
-	}
-	ids := make([]uuid.UUID, len(wons))
-	for i, w := range wons {
-		ids[i] = w.DealID
-	}
-	deals, todo, err := deal.LockWon(ctx, tx, orgID, ids, "deal is invoiced already", func() ([]uuid.UUID, error) {
-		return db.Select[uuid.UUID](ctx, tx, invoicedDealsSQL, orgID, db.UUIDs(ids))
-	})
+	deals, todo, err := deal.LockWon(ctx, tx, orgID, wons, invoicedDealsSQL, "deal is invoiced already", func(i int, why string) { out[i].Skipped = why })
 	if err != nil {
 		return nil, err
-	}
-	for i, d := range deals {
-		out[i].Skipped = d.Skipped
 	}
 	if len(todo) == 0 {
 		return out, nil

@@ -39,20 +39,13 @@ func NewService(d *db.DB, emitter *events.Emitter, render Renderer) *Service {
 // invoice is apperr.NotFound.
 func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Invoice, error) {
 	r, err := db.ReadByID[invoiceRow](ctx, s.d, orgID, EntityType, id, getInvoiceSQL)
-	if err != nil {
-		return Invoice{}, fmt.Errorf("get invoice: %w", err)
-	}
-	return r.invoice(), nil
+	return r.invoice(), err
 }
 
 // Document returns the org's invoice's stored document; an invoice the org lacks, or one without
 // a document, is apperr.NotFound. It reads in one round trip (db.DB.Read): the document route is hot.
 func (s *Service) Document(ctx context.Context, orgID, id uuid.UUID) ([]byte, error) {
-	doc, err := s.d.ReadDocument(ctx, orgID, EntityType, id, getDocumentSQL)
-	if err != nil {
-		return nil, fmt.Errorf("get invoice document: %w", err)
-	}
-	return doc, nil
+	return s.d.ReadDocument(ctx, orgID, EntityType, id, getDocumentSQL)
 }
 
 // List returns a page of the org's invoices that pass f, newest issued first. An unknown status
