@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
-	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/catalog"
@@ -42,35 +41,19 @@ func setup(t *testing.T) *bundle {
 
 func (b *bundle) count(t *testing.T, sql string, args ...any) int {
 	t.Helper()
-	var n int
-	require.NoError(t, b.super.Pool.QueryRow(t.Context(), sql, args...).Scan(&n))
-	return n
+	return dbtest.Count(t, b.super, sql, args...)
 }
 
 // wonDeal inserts a deal in stage of a converted lead (Ada Buyer of Buyer Ltd) and returns its id.
 func (b *bundle) wonDeal(t *testing.T, stage string, value int64) uuid.UUID {
 	t.Helper()
-	lead, id := uuid.New(), uuid.New()
-	_, err := b.super.Pool.Exec(t.Context(), `INSERT INTO leads (org_id, id, email, name, company, fingerprint, stage)
-VALUES ($1, $2, $3, 'Ada Buyer', 'Buyer Ltd', $4, 'converted')`, b.org, lead, lead.String()+"@example.com", "fp:"+lead.String())
-	require.NoError(t, err)
-	_, err = b.super.Pool.Exec(t.Context(), `INSERT INTO deals (org_id, id, lead_id, title, deal_value, currency, stage,
-	probability, won_at) VALUES ($1, $2, $3, 'Website rebuild', $4, 'EUR', $5, 1, CASE WHEN $5 = 'won' THEN now() END)`,
-		b.org, id, lead, value, stage)
-	require.NoError(t, err)
-	return id
+	return dbtest.WonDeal(t, b.super, b.org, "", stage, value)
 }
 
 // generate runs Generate for wons in one tenant transaction of the org.
 func (b *bundle) generate(t *testing.T, wons ...contract.Won) []contract.GenerateResult {
 	t.Helper()
-	var out []contract.GenerateResult
-	require.NoError(t, b.d.Tx(t.Context(), b.org, func(tx *gorm.DB) error {
-		var err error
-		out, err = b.svc.Generate(t.Context(), tx, b.org, wons)
-		return err
-	}))
-	return out
+	return dbtest.Batch(t, b.d, b.org, b.svc.Generate, wons...)
 }
 
 // pdfText is the text of a PDF: pdftotext's where it is present (Debian's poppler-utils, which

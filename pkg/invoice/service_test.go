@@ -43,35 +43,19 @@ func setup(t *testing.T) *bundle {
 
 func (b *bundle) count(t *testing.T, sql string, args ...any) int {
 	t.Helper()
-	var n int
-	require.NoError(t, b.super.Pool.QueryRow(t.Context(), sql, args...).Scan(&n))
-	return n
+	return dbtest.Count(t, b.super, sql, args...)
 }
 
-// wonDeal inserts a won deal of a converted lead of org and returns its id.
+// wonDeal inserts a deal in stage of a converted lead of org and returns its id.
 func (b *bundle) wonDeal(t *testing.T, org uuid.UUID, stage string, value int64) uuid.UUID {
 	t.Helper()
-	lead, id := uuid.New(), uuid.New()
-	_, err := b.super.Pool.Exec(t.Context(), `INSERT INTO leads (org_id, id, email, name, company, fingerprint, stage)
-VALUES ($1, $2, $3, 'Ada Buyer', 'Buyer Ltd', $4, 'converted')`, org, lead, lead.String()+"@example.com", "fp:"+lead.String())
-	require.NoError(t, err)
-	_, err = b.super.Pool.Exec(t.Context(), `INSERT INTO deals (org_id, id, lead_id, title, deal_value, currency, stage,
-	probability, won_at) VALUES ($1, $2, $3, 'Website rebuild', $4, 'EUR', $5, 1, CASE WHEN $5 = 'won' THEN now() END)`,
-		org, id, lead, value, stage)
-	require.NoError(t, err)
-	return id
+	return dbtest.WonDeal(t, b.super, org, "", stage, value)
 }
 
 // create runs Create for wons in one tenant transaction of the org.
 func (b *bundle) create(t *testing.T, wons ...invoice.Won) []invoice.CreateResult {
 	t.Helper()
-	var out []invoice.CreateResult
-	require.NoError(t, b.d.Tx(t.Context(), b.org, func(tx *gorm.DB) error {
-		var err error
-		out, err = b.svc.Create(t.Context(), tx, b.org, wons)
-		return err
-	}))
-	return out
+	return dbtest.Batch(t, b.d, b.org, b.svc.Create, wons...)
 }
 
 // numbers are the org's invoice numbers, sorted.
