@@ -42,11 +42,8 @@ type GenerateResult struct {
 func (s *Service) Generate(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wons []Won) ([]GenerateResult, error) {
 	out := make([]GenerateResult, len(wons))
 	deals, todo, err := deal.LockWon(ctx, tx, orgID, wons, contractedDealsSQL, "deal has a contract already", func(i int, why string) { out[i].Skipped = why })
-	if err != nil {
-		return nil, err
-	}
-	if len(todo) == 0 {
-		return out, nil
+	if err != nil || len(todo) == 0 {
+		return out, err
 	}
 	tpl, err := ContractTemplate.Get(ctx, tx, orgID)
 	if err != nil {

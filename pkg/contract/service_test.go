@@ -1,11 +1,9 @@
 package contract_test
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/document"
+	"example.com/crm/pkg/document/pdftest"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/page"
@@ -56,22 +55,6 @@ func (b *bundle) generate(t *testing.T, wons ...contract.Won) []contract.Generat
 	return dbtest.Batch(t, b.d, b.org, b.svc.Generate, wons...)
 }
 
-// pdfText is the text of a PDF: pdftotext's where it is present (Debian's poppler-utils, which
-// scripts/test.sh installs), else the PDF itself, whose content streams document.Contract leaves
-// uncompressed.
-func pdfText(t *testing.T, doc []byte) string {
-	t.Helper()
-	require.True(t, bytes.HasPrefix(doc, []byte("%PDF-")), "a PDF")
-	if _, err := exec.LookPath("pdftotext"); err != nil {
-		return string(doc)
-	}
-	cmd := exec.CommandContext(t.Context(), "pdftotext", "-layout", "-", "-")
-	cmd.Stdin = bytes.NewReader(doc)
-	out, err := cmd.Output()
-	require.NoError(t, err)
-	return string(out)
-}
-
 // TestGenerateFillsTheTemplate proves the contract of a won deal: one row caused by the deal.won
 // event, status generated, its stored PDF's SHA-256 as documentSha256, the org's template filled
 // with the lead's name and company, the deal's title and value in its currency, today's date and
@@ -102,7 +85,7 @@ func TestGenerateFillsTheTemplate(t *testing.T) {
 	again, err := b.svc.Document(t.Context(), b.org, c.ID)
 	require.NoError(t, err)
 	require.Equal(t, doc, again, "the same bytes every time")
-	text := pdfText(t, doc)
+	text := pdftest.Text(t, doc)
 	for _, s := range []string{"Agreement for Website rebuild", "Ada Buyer", "Buyer Ltd", "12,345.50",
 		time.Now().UTC().Format(time.DateOnly), "Acme Studio"} {
 		require.Contains(t, text, s)
@@ -130,7 +113,7 @@ func TestGenerateDefaultTemplate(t *testing.T) {
 	c := b.generate(t, contract.Won{EventID: 1, DealID: id})[0].Contract
 	doc, err := b.svc.Document(t.Context(), b.org, c.ID)
 	require.NoError(t, err)
-	text := pdfText(t, doc)
+	text := pdftest.Text(t, doc)
 	require.Contains(t, text, "Services agreement: Website rebuild")
 	require.NotContains(t, text, "{{")
 }

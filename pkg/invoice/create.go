@@ -49,11 +49,8 @@ func Number(prefix string, year int, n int64) string {
 func (s *Service) Create(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wons []Won) ([]CreateResult, error) {
 	out := make([]CreateResult, len(wons))
 	deals, todo, err := deal.LockWon(ctx, tx, orgID, wons, invoicedDealsSQL, "deal is invoiced already", func(i int, why string) { out[i].Skipped = why })
-	if err != nil {
-		return nil, err
-	}
-	if len(todo) == 0 {
-		return out, nil
+	if err != nil || len(todo) == 0 {
+		return out, err
 	}
 	set, err := Invoicing.Get(ctx, tx, orgID)
 	if err != nil {

@@ -3,7 +3,6 @@ package invoice_test
 import (
 	"bytes"
 	"errors"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
+	"example.com/crm/pkg/document/pdftest"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/invoice"
 	"example.com/crm/pkg/jobs"
@@ -345,16 +345,10 @@ func TestCreateStoresThePDF(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, doc, again)
 
-	text := doc
-	if _, err := exec.LookPath("pdftotext"); err == nil {
-		cmd := exec.CommandContext(t.Context(), "pdftotext", "-layout", "-", "-")
-		cmd.Stdin = bytes.NewReader(doc)
-		text, err = cmd.Output()
-		require.NoError(t, err)
-	}
+	text := pdftest.Text(t, doc)
 	for _, s := range []string{inv.Number, inv.IssuedAt.Format(time.DateOnly), inv.DueAt.Format(time.DateOnly),
 		"Acme Studio", "1 Main Street", "DE123456789", "billing@acme.example",
 		"Buyer Ltd", "Ada Buyer", "Website rebuild", "12,345.50"} {
-		require.Contains(t, string(text), s)
+		require.Contains(t, text, s)
 	}
 }

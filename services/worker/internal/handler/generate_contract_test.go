@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"os/exec"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"example.com/crm/pkg/contract"
+	"example.com/crm/pkg/document/pdftest"
 	"example.com/crm/pkg/jobs"
 )
 
@@ -40,14 +40,8 @@ func TestGenerateContractBatch(t *testing.T) {
 	var doc []byte
 	require.NoError(t, b.super.Pool.QueryRow(t.Context(), `SELECT document FROM contracts WHERE deal_id = $1`, ids[0]).Scan(&doc))
 	require.True(t, bytes.HasPrefix(doc, []byte("%PDF-")))
-	text := doc
-	if _, err := exec.LookPath("pdftotext"); err == nil {
-		cmd := exec.CommandContext(t.Context(), "pdftotext", "-layout", "-", "-")
-		cmd.Stdin = bytes.NewReader(doc)
-		text, err = cmd.Output()
-		require.NoError(t, err)
-	}
-	require.Contains(t, string(text), "Services agreement: Roof repair")
+	text := pdftest.Text(t, doc)
+	require.Contains(t, text, "Services agreement: Roof repair")
 	sum := sha256.Sum256(doc)
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM contracts WHERE document_sha256 = $1`, hex.EncodeToString(sum[:])))
 
