@@ -65,22 +65,16 @@ func TestClientRoutes(t *testing.T) {
 		Data       []clientJSON `json:"data"`
 		NextCursor *string      `json:"nextCursor"`
 	}
-	r := a.do(http.MethodGet, "/clients?status=onboarding", nil)
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	r.json(t, &pg)
+	getOK(t, a, "/clients?status=onboarding", &pg)
 	require.Len(t, pg.Data, 1)
-	r = a.do(http.MethodGet, "/clients?status=active", nil)
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	r.json(t, &pg)
+	getOK(t, a, "/clients?status=active", &pg)
 	require.Empty(t, pg.Data)
 	require.Equal(t, http.StatusBadRequest, a.do(http.MethodGet, "/clients?status=gone", nil).Status)
 
 	var tasks struct {
 		Data []taskJSON `json:"data"`
 	}
-	r = a.do(http.MethodGet, "/clients/"+c.ID+"/onboarding", nil)
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	r.json(t, &tasks)
+	getOK(t, a, "/clients/"+c.ID+"/onboarding", &tasks)
 	require.Len(t, tasks.Data, len(client.DefaultSettings().Tasks))
 	for i, task := range tasks.Data {
 		require.Equal(t, i, task.Position)
@@ -112,6 +106,7 @@ func TestClientRoutes(t *testing.T) {
 	require.Equal(t, 1, a.count(`SELECT count(*) FROM clients WHERE status = 'onboarding' AND renewal_date = '2027-03-15'`))
 
 	// onboarding refuses everything but active, which the checklist reaches.
+	var r response
 	for _, to := range []string{"onboarding", "paused", "churned"} {
 		r = a.do(http.MethodPost, base+"/status", map[string]any{"status": to})
 		require.Equal(t, http.StatusConflict, r.Status, to)

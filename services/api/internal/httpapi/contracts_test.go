@@ -56,14 +56,10 @@ func TestContractRoutes(t *testing.T) {
 		NextCursor *string        `json:"nextCursor"`
 	}
 	wonContract(t, a, "second@client.example")
-	r := a.do(http.MethodGet, "/contracts?limit=1", nil)
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	r.json(t, &pg)
+	getOK(t, a, "/contracts?limit=1", &pg)
 	require.Len(t, pg.Data, 1)
 	require.NotNil(t, pg.NextCursor)
-	r = a.do(http.MethodGet, "/contracts?dealId="+first.DealID, nil)
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	r.json(t, &pg)
+	getOK(t, a, "/contracts?dealId="+first.DealID, &pg)
 	require.Len(t, pg.Data, 1)
 	require.Equal(t, first.ID, pg.Data[0].ID)
 	require.Equal(t, http.StatusBadRequest, a.do(http.MethodGet, "/contracts?dealId=x", nil).Status)
@@ -122,7 +118,7 @@ func TestContractRoutes(t *testing.T) {
 	}
 
 	// Idempotency-Key: the replay answers the first answer, without a second move.
-	r = a.do(http.MethodPost, status, map[string]any{"status": "sent"}, withHeader("Idempotency-Key", "send-first"))
+	r := a.do(http.MethodPost, status, map[string]any{"status": "sent"}, withHeader("Idempotency-Key", "send-first"))
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 	replay := a.do(http.MethodPost, status, map[string]any{"status": "sent"}, withHeader("Idempotency-Key", "send-first"))
 	require.Equal(t, http.StatusOK, replay.Status, string(replay.Body))
