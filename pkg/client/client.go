@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/machine"
 	"example.com/crm/pkg/page"
 )
 
@@ -56,7 +57,7 @@ const (
 
 // transitions is the status machine of API.md as data: onboarding -> active -> paused | churned,
 // and back to active.
-var transitions = map[Status][]Status{
+var transitions = machine.Machine[Status]{
 	StatusOnboarding: {StatusActive},
 	StatusActive:     {StatusPaused, StatusChurned},
 	StatusPaused:     {StatusActive},
@@ -69,29 +70,13 @@ func Statuses() []string {
 }
 
 // Valid reports whether s is a status.
-func (s Status) Valid() bool {
-	_, ok := transitions[s]
-	return ok
-}
+func (s Status) Valid() bool { return transitions.Valid(s) }
 
 // Allowed are the statuses a client in status from may move to (none for an unknown one).
-func Allowed(from Status) []Status {
-	out := transitions[from]
-	if out == nil {
-		return []Status{}
-	}
-	return out
-}
+func Allowed(from Status) []Status { return transitions.Allowed(from) }
 
 // CanMove reports whether a client in status from may move to status to.
-func CanMove(from, to Status) bool {
-	for _, s := range transitions[from] {
-		if s == to {
-			return true
-		}
-	}
-	return false
-}
+func CanMove(from, to Status) bool { return transitions.CanMove(from, to) }
 
 // TaskStatus is an onboarding task's status: pending, done or skipped; any may become any other.
 type TaskStatus string

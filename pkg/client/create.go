@@ -87,7 +87,7 @@ func (s *Service) StartOnboarding(ctx context.Context, tx *gorm.DB, orgID uuid.U
 	if len(cs) == 0 {
 		return out, nil
 	}
-	set, err := settings(ctx, tx, orgID)
+	set, err := Onboarding.Get(ctx, tx, orgID)
 	if err != nil {
 		return nil, err
 	}

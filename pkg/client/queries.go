@@ -72,13 +72,6 @@ WHERE org_id = $1 AND id = $2`
 FROM onboarding_tasks WHERE org_id = $1 AND client_id = $2`
 )
 
-// The settings.
-const (
-	getSettingsSQL = `SELECT settings FROM onboarding_settings WHERE org_id = $1`
-	putSettingsSQL = `INSERT INTO onboarding_settings (org_id, settings) VALUES ($1, $2::jsonb)
-ON CONFLICT (org_id) DO UPDATE SET settings = EXCLUDED.settings, updated_at = now()`
-)
-
 // The fragments of a page of clients (listClients).
 const (
 	listClientsSQL = `SELECT ` + clientColumns + ` FROM clients c WHERE c.org_id = `

@@ -30,18 +30,11 @@ func NewService(d *db.DB, emitter *events.Emitter) *Service {
 	return &Service{d: d, emit: emitter.About(EntityType), now: time.Now}
 }
 
-// Get returns the org's client id; a missing or other org's client is apperr.NotFound.
+// Get returns the org's client id, read in one round trip (db.DB.Read); a missing or other org's
+// client is apperr.NotFound.
 func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Client, error) {
-	var out Client
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		r, err := getClient(ctx, tx, orgID, id, false)
-		out = r.client()
-		return err
-	})
-	if err != nil {
-		return Client{}, fmt.Errorf("get client: %w", err)
-	}
-	return out, nil
+	r, err := db.ReadByID[clientRow](ctx, s.d, orgID, EntityType, id, getClientSQL)
+	return r.client(), err
 }
 
 // List returns a page of the org's clients that pass f, newest first. An unknown status is
@@ -51,22 +44,16 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page
 		return page.Page[Client]{}, apperr.Errorf(apperr.BadRequest, "status %s", oneOf(Statuses())).
 			WithFields(apperr.FieldError{Field: "status", Message: oneOf(Statuses())})
 	}
-	q, args, err := listClients(orgID, f)
-	if err != nil {
-		return page.Page[Client]{}, fmt.Errorf("list clients: %w", err)
+	var a db.Args
+	q := listClientsSQL + a.Add(db.UUID(orgID))
+	if f.Status != "" {
+		q += statusIsSQL + a.Add(string(f.Status))
 	}
-	out := []Client{}
-	err = s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		rows, err := db.Select[clientRow](ctx, tx, q, args...)
-		for _, r := range rows {
-			out = append(out, r.client())
-		}
-		return err
-	})
+	out, err := db.ReadPage(ctx, s.d, orgID, keyset, f.Page, q, a, clientRow.client)
 	if err != nil {
-		return page.Page[Client]{}, fmt.Errorf("list clients: %w", err)
+		return out, fmt.Errorf("list clients: %w", err)
 	}
-	return keyset.Page(out, f.Page.Limit), nil
+	return out, nil
 }
 
 // ChangeStatus moves the client id to status to along the machine (onboarding -> active ->
@@ -84,9 +71,8 @@ func (s *Service) ChangeStatus(ctx context.Context, orgID uuid.UUID, actor strin
 			return err
 		}
 		from := Status(cur.Status)
-		if !CanMove(from, to) {
-			return apperr.Errorf(apperr.Conflict, "a client that is %s cannot become %s", from, to).
-				With("currentStatus", from).With("allowed", Allowed(from))
+		if err := transitions.Check("a client", from, to); err != nil {
+			return err
 		}
 		at := s.now().UTC().Truncate(time.Microsecond)
 		if _, err := db.Exec(ctx, tx, setStatusSQL, orgID, id, string(to), at); err != nil {
@@ -192,36 +178,4 @@ func (s *Service) SetTask(ctx context.Context, orgID uuid.UUID, actor string, cl
 		return Task{}, fmt.Errorf("set onboarding task: %w", err)
 	}
 	return out, nil
-}
-
-// GetOnboarding returns the org's onboarding template (DefaultSettings when it has saved none).
-func (s *Service) GetOnboarding(ctx context.Context, orgID uuid.UUID) (Settings, error) {
-	var out Settings
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		var err error
-		out, err = settings(ctx, tx, orgID)
-		return err
-	})
-	if err != nil {
-		return Settings{}, fmt.Errorf("get onboarding settings: %w", err)
-	}
-	return out, nil
-}
-
-// PutOnboarding replaces the org's onboarding template with in (Settings.Check's rules:
-// apperr.Invalid per field, nothing written) and returns it as stored. Clients onboarding
-// already keep their tasks; the new template applies to the next client.
-func (s *Service) PutOnboarding(ctx context.Context, orgID uuid.UUID, in Settings) (Settings, error) {
-	in = in.Normalize()
-	if fields := in.Check(); len(fields) > 0 {
-		return Settings{}, apperr.Errorf(apperr.Invalid, "onboarding settings are invalid").WithFields(fields...)
-	}
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		_, err := db.Exec(ctx, tx, putSettingsSQL, orgID, db.JSONOf(in))
-		return err
-	})
-	if err != nil {
-		return Settings{}, fmt.Errorf("put onboarding settings: %w", err)
-	}
-	return in, nil
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
-	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/catalog"
@@ -38,27 +37,15 @@ func setup(t *testing.T) *bundle {
 
 func (b *bundle) count(t *testing.T, sql string, args ...any) int {
 	t.Helper()
-	var n int
-	require.NoError(t, b.super.Pool.QueryRow(t.Context(), sql, args...).Scan(&n))
-	return n
+	return dbtest.Count(t, b.super, sql, args...)
 }
 
 // paidInvoice inserts a won deal of a converted lead, invoices it (its deal.won event as the
 // cause) and pays it at paidAt; it returns the invoice and the invoice.paid event's id.
 func (b *bundle) paidInvoice(t *testing.T, paidAt time.Time) (invoice.Invoice, int64) {
 	t.Helper()
-	lead, dealID := uuid.New(), uuid.New()
-	_, err := b.super.Pool.Exec(t.Context(), `INSERT INTO leads (org_id, id, email, name, company, fingerprint, stage)
-VALUES ($1, $2, 'ada@buyer.example', 'Ada Buyer', 'Buyer Ltd', $3, 'converted')`, b.org, lead, "fp:"+lead.String())
-	require.NoError(t, err)
-	_, err = b.super.Pool.Exec(t.Context(), `INSERT INTO deals (org_id, id, lead_id, title, deal_value, currency, stage,
-	probability, won_at) VALUES ($1, $2, $3, 'Website rebuild', 5000, 'EUR', 'won', 1, now())`, b.org, dealID, lead)
-	require.NoError(t, err)
-	var res []invoice.CreateResult
-	require.NoError(t, b.d.Tx(t.Context(), b.org, func(tx *gorm.DB) error {
-		res, err = b.invoices.Create(t.Context(), tx, b.org, []invoice.Won{{EventID: 1, DealID: dealID}})
-		return err
-	}))
+	dealID := dbtest.WonDeal(t, b.super, b.org, "ada@buyer.example", "won", 5000)
+	res := dbtest.Batch(t, b.d, b.org, b.invoices.Create, invoice.Won{EventID: 1, DealID: dealID})
 	inv, err := b.invoices.Pay(t.Context(), b.org, "user:test", res[0].Invoice.ID, invoice.Payment{PaidAt: &paidAt})
 	require.NoError(t, err)
 	var eventID int64
@@ -68,24 +55,12 @@ VALUES ($1, $2, 'ada@buyer.example', 'Ada Buyer', 'Buyer Ltd', $3, 'converted')`
 
 func (b *bundle) create(t *testing.T, ps ...client.Paid) []client.CreateResult {
 	t.Helper()
-	var out []client.CreateResult
-	require.NoError(t, b.d.Tx(t.Context(), b.org, func(tx *gorm.DB) error {
-		var err error
-		out, err = b.clients.Create(t.Context(), tx, b.org, ps)
-		return err
-	}))
-	return out
+	return dbtest.Batch(t, b.d, b.org, b.clients.Create, ps...)
 }
 
 func (b *bundle) start(t *testing.T, cs ...client.Created) []client.StartResult {
 	t.Helper()
-	var out []client.StartResult
-	require.NoError(t, b.d.Tx(t.Context(), b.org, func(tx *gorm.DB) error {
-		var err error
-		out, err = b.clients.StartOnboarding(t.Context(), tx, b.org, cs)
-		return err
-	}))
-	return out
+	return dbtest.Batch(t, b.d, b.org, b.clients.StartOnboarding, cs...)
 }
 
 // TestChainPaidInvoiceToActiveClient walks the chain: a paid invoice makes one client copied
@@ -194,7 +169,7 @@ func TestStatusMachine(t *testing.T) {
 func TestOnboardingSettings(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	got, err := b.clients.GetOnboarding(t.Context(), b.org)
+	got, err := client.Onboarding.Read(t.Context(), b.d, b.org)
 	require.NoError(t, err)
 	require.Equal(t, client.DefaultSettings(), got)
 	for _, bad := range []client.Settings{
@@ -203,14 +178,14 @@ func TestOnboardingSettings(t *testing.T) {
 		{Tasks: []client.TaskTemplate{{Title: "x", DueInDays: -1}}},
 		{Tasks: make([]client.TaskTemplate, 51)},
 	} {
-		_, err := b.clients.PutOnboarding(t.Context(), b.org, bad)
+		_, err := client.Onboarding.Save(t.Context(), b.d, b.org, bad)
 		require.True(t, apperr.Is(err, apperr.Invalid), "%v", err)
 	}
-	require.Zero(t, b.count(t, `SELECT count(*) FROM onboarding_settings`))
+	require.Zero(t, b.count(t, `SELECT count(*) FROM org_settings WHERE name = 'onboarding'`))
 	want := client.Settings{Tasks: []client.TaskTemplate{{Title: "Only step", DueInDays: 3}}}
-	_, err = b.clients.PutOnboarding(t.Context(), b.org, client.Settings{Tasks: []client.TaskTemplate{{Title: " Only step ", DueInDays: 3}}})
+	_, err = client.Onboarding.Save(t.Context(), b.d, b.org, client.Settings{Tasks: []client.TaskTemplate{{Title: " Only step ", DueInDays: 3}}})
 	require.NoError(t, err)
-	got, err = b.clients.GetOnboarding(t.Context(), b.org)
+	got, err = client.Onboarding.Read(t.Context(), b.d, b.org)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/org"
 )
 
 // Settings are an org's onboarding checklist template (GET/PUT /settings/onboarding).
@@ -20,13 +21,18 @@ type TaskTemplate struct {
 	DueInDays int    `json:"dueInDays"`
 }
 
-// The limits of PutOnboarding.
+// The limits of Onboarding.
 const (
 	MinTasks     = 1
 	MaxTasks     = 50
 	MaxTitleLen  = 300
 	MaxDueInDays = 365
 )
+
+// Onboarding is the org's onboarding checklist template, "onboarding" in org_settings:
+// DefaultSettings until the org saves its own, which Settings.Normalize and Settings.Check pass.
+// Clients onboarding already keep their tasks; a new template applies to the next client.
+var Onboarding = org.Setting[Settings]{Name: "onboarding", Default: DefaultSettings, Check: org.CheckFields[Settings]("onboarding settings are invalid")}
 
 // DefaultSettings are the checklist of an org without saved settings.
 func DefaultSettings() Settings {

@@ -6,7 +6,6 @@ package client
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -122,30 +121,3 @@ var keyset = page.Desc(
 	page.Time("c.created_at", "t", func(v Client) time.Time { return v.CreatedAt }),
 	page.UUID("c.id", "i", func(v Client) uuid.UUID { return v.ID }),
 )
-
-// listClients builds the statement that reads up to f.Page.Limit+1 clients after the cursor.
-func listClients(orgID uuid.UUID, f ListFilter) (string, []any, error) {
-	var b strings.Builder
-	var a db.Args
-	b.WriteString(listClientsSQL + a.Add(db.UUID(orgID)))
-	if f.Status != "" {
-		b.WriteString(statusIsSQL + a.Add(string(f.Status)))
-	}
-	tail, err := keyset.Tail(f.Page.Cursor, f.Page.Limit, &a)
-	if err != nil {
-		return "", nil, err
-	}
-	return b.String() + tail, a, nil
-}
-
-// settings reads the org's onboarding template in tx.
-func settings(ctx context.Context, tx *gorm.DB, orgID uuid.UUID) (Settings, error) {
-	rows, err := db.Select[db.JSON[Settings]](ctx, tx, getSettingsSQL, orgID)
-	if err != nil {
-		return Settings{}, fmt.Errorf("read onboarding settings: %w", err)
-	}
-	if len(rows) == 0 {
-		return DefaultSettings(), nil
-	}
-	return rows[0].V, nil
-}

@@ -1,12 +1,12 @@
 package contract
 
 import (
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/machine"
 	"example.com/crm/pkg/page"
 )
 
@@ -36,7 +36,7 @@ const (
 )
 
 // transitions is the status machine as data: the statuses each status may move to.
-var transitions = map[Status][]Status{
+var transitions = machine.Machine[Status]{
 	StatusGenerated: {StatusSent, StatusVoid},
 	StatusSent:      {StatusSigned, StatusVoid},
 	StatusSigned:    {},
@@ -47,22 +47,13 @@ var transitions = map[Status][]Status{
 var Statuses = []Status{StatusGenerated, StatusSent, StatusSigned, StatusVoid}
 
 // Valid reports whether s is a status.
-func (s Status) Valid() bool {
-	_, ok := transitions[s]
-	return ok
-}
+func (s Status) Valid() bool { return transitions.Valid(s) }
 
 // Allowed are the statuses a contract in status from may move to (none for an unknown one).
-func Allowed(from Status) []Status {
-	out := transitions[from]
-	if out == nil {
-		return []Status{}
-	}
-	return out
-}
+func Allowed(from Status) []Status { return transitions.Allowed(from) }
 
 // CanMove reports whether a contract in status from may move to status to.
-func CanMove(from, to Status) bool { return slices.Contains(transitions[from], to) }
+func CanMove(from, to Status) bool { return transitions.CanMove(from, to) }
 
 // Template is an org's contract template (GET/PUT /settings/contract-template).
 type Template struct {

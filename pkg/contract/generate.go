@@ -13,16 +13,14 @@ import (
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/document"
+	"example.com/crm/pkg/invoice"
 )
 
 // GenerateActor is the actor of what Generate writes.
 const GenerateActor = "job:" + KindGenerateContract
 
 // Won is a won deal to draw up a contract for: the deal and the deal.won event that reported it.
-type Won struct {
-	EventID int64
-	DealID  uuid.UUID
-}
+type Won = deal.Won
 
 // GenerateResult is what Generate did for one Won.
 type GenerateResult struct {
@@ -43,55 +41,19 @@ type GenerateResult struct {
 // event; each emits contract.generated carrying that event's id.
 func (s *Service) Generate(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wons []Won) ([]GenerateResult, error) {
 	out := make([]GenerateResult, len(wons))
-	if len(wons) == 0 {
-		return out, nil
+	deals, todo, err := deal.LockWon(ctx, tx, orgID, wons, contractedDealsSQL, "deal has a contract already", func(i int, why string) { out[i].Skipped = why })
+	if err != nil || len(todo) == 0 {
+		return out, err
 	}
-	ids := make([]uuid.UUID, len(wons))
-	for i, w := range wons {
-		ids[i] = w.DealID
-	}
-	deals, err := db.Select[wonDeal](ctx, tx, lockWonDealsSQL, orgID, db.UUIDs(ids))
-	if err != nil {
-		return nil, fmt.Errorf("lock won deals: %w", err)
-	}
-	byID := make(map[uuid.UUID]wonDeal, len(deals))
-	for _, d := range deals {
-		byID[d.ID] = d
-	}
-	contracted, err := db.Select[uuid.UUID](ctx, tx, contractedDealsSQL, orgID, db.UUIDs(ids))
-	if err != nil {
-		return nil, fmt.Errorf("read contracted deals: %w", err)
-	}
-	done := make(map[uuid.UUID]bool, len(contracted))
-	for _, id := range contracted {
-		done[id] = true
-	}
-	var todo []int // the wons to draw up, in order
-	for i, w := range wons {
-		d, ok := byID[w.DealID]
-		switch {
-		case !ok:
-			out[i].Skipped = "deal not found"
-		case deal.Stage(d.Stage) != deal.StageWon:
-			out[i].Skipped = fmt.Sprintf("deal is %s, not won", d.Stage)
-		case done[w.DealID]:
-			out[i].Skipped = "deal has a contract already"
-		default:
-			done[w.DealID] = true
-			todo = append(todo, i)
-		}
-	}
-	if len(todo) == 0 {
-		return out, nil
-	}
-	tpl, err := template(ctx, tx, orgID)
+	tpl, err := ContractTemplate.Get(ctx, tx, orgID)
 	if err != nil {
 		return nil, err
 	}
-	seller, _, err := db.Get[string](ctx, tx, sellerNameSQL, orgID)
+	invoicing, err := invoice.Invoicing.Get(ctx, tx, orgID)
 	if err != nil {
-		return nil, fmt.Errorf("read seller name: %w", err)
+		return nil, err
 	}
+	seller := invoicing.Seller.Name
 	at := s.now().UTC().Truncate(time.Microsecond)
 	n := len(todo)
 	var (
@@ -102,7 +64,7 @@ func (s *Service) Generate(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wo
 		contracts       = make([]Contract, n)
 	)
 	for j, i := range todo {
-		d := byID[wons[i].DealID]
+		d := deals[i]
 		value, err := document.FormatAmount(d.DealValue, d.Currency)
 		if err != nil {
 			return nil, fmt.Errorf("format the value of deal %s: %w", d.ID, err)

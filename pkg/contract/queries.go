@@ -23,33 +23,14 @@ const (
 
 // The statements of Generate.
 const (
-	// lockWonDealsSQL locks the org's deals of the ids $2 in the order of their ids (a repeat of
-	// one deal's generate_contract waits for the first to commit) and reads what a contract needs
-	// of each deal and its lead.
-	lockWonDealsSQL = `SELECT d.id, d.lead_id, d.title, d.deal_value, d.currency, d.stage,
-	coalesce(l.company, '') AS company, coalesce(l.name, '') AS name
-FROM deals d LEFT JOIN leads l ON l.org_id = d.org_id AND l.id = d.lead_id
-WHERE d.org_id = $1 AND d.id = ANY($2::uuid[])
-ORDER BY d.id
-FOR UPDATE OF d`
 	// contractedDealsSQL lists which of the deals $2 have a contract already.
 	contractedDealsSQL = `SELECT deal_id FROM contracts WHERE org_id = $1 AND deal_id = ANY($2::uuid[])`
-	// sellerNameSQL reads the seller's name of the org's invoicing settings (000021); no row
-	// when the org has saved none.
-	sellerNameSQL = `SELECT coalesce(settings->'seller'->>'name', '') FROM invoice_settings WHERE org_id = $1`
 	// insertContractsSQL inserts one contract per element of the parallel arrays $2..$6, all
 	// generated at $7.
 	insertContractsSQL = `INSERT INTO contracts (org_id, id, deal_id, document, document_sha256, causation_event_id,
 	generated_at, created_at)
 SELECT $1, u.id, u.deal_id, u.document, u.sha, u.cause, $7, $7
 FROM unnest($2::uuid[], $3::uuid[], $4::bytea[], $5::text[], $6::bigint[]) AS u(id, deal_id, document, sha, cause)`
-)
-
-// The template.
-const (
-	getTemplateSQL = `SELECT settings FROM contract_settings WHERE org_id = $1`
-	putTemplateSQL = `INSERT INTO contract_settings (org_id, settings) VALUES ($1, $2::jsonb)
-ON CONFLICT (org_id) DO UPDATE SET settings = EXCLUDED.settings, updated_at = now()`
 )
 
 // The fragments of a page of contracts (listContracts).

@@ -3,7 +3,6 @@ package contract
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -11,7 +10,6 @@ import (
 
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/db"
-	"example.com/crm/pkg/document"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/page"
 )
@@ -32,58 +30,32 @@ func NewService(d *db.DB, emitter *events.Emitter) *Service {
 	return &Service{d: d, emit: emitter.About(EntityType), now: time.Now}
 }
 
-// Get returns the org's contract id; a missing or other org's contract is apperr.NotFound.
+// Get returns the org's contract id, read in one round trip (db.DB.Read); a missing or other org's
+// contract is apperr.NotFound.
 func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Contract, error) {
-	var out Contract
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		var err error
-		out, err = getContract(ctx, tx, orgID, id, false)
-		return err
-	})
-	if err != nil {
-		return Contract{}, fmt.Errorf("get contract: %w", err)
-	}
-	return out, nil
+	r, err := db.ReadByID[contractRow](ctx, s.d, orgID, EntityType, id, getContractSQL)
+	return r.contract(), err
 }
 
 // Document returns the org's contract's stored PDF; a contract the org lacks, or one without a
 // document, is apperr.NotFound. It reads in one round trip (db.DB.Read): the document route is hot.
 func (s *Service) Document(ctx context.Context, orgID, id uuid.UUID) ([]byte, error) {
-	var doc []byte
-	found := false
-	err := s.d.Read(ctx, orgID, func(b *db.Batch) {
-		b.Row(func(r db.Row) error { found = true; return r.Scan(&doc) }, getDocumentSQL, db.UUID(orgID), db.UUID(id))
-	})
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("get contract document: read contract document: %w", err)
-	case !found:
-		return nil, fmt.Errorf("get contract document: %w", notFound(id))
-	case doc == nil:
-		return nil, fmt.Errorf("get contract document: %w", apperr.Errorf(apperr.NotFound, "contract %s has no document", id))
-	}
-	return doc, nil
+	return s.d.ReadDocument(ctx, orgID, EntityType, id, getDocumentSQL)
 }
 
 // List returns a page of the org's contracts that pass f, newest generated first. A cursor of
 // another list is apperr.BadRequest.
 func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page.Page[Contract], error) {
-	q, args, err := listContracts(orgID, f)
+	var a db.Args
+	q := listContractsSQL + a.Add(db.UUID(orgID))
+	if f.DealID != nil {
+		q += dealIsSQL + a.Add(db.UUID(*f.DealID))
+	}
+	out, err := db.ReadPage(ctx, s.d, orgID, keyset, f.Page, q, a, contractRow.contract)
 	if err != nil {
-		return page.Page[Contract]{}, fmt.Errorf("list contracts: %w", err)
+		return out, fmt.Errorf("list contracts: %w", err)
 	}
-	var rows []Contract
-	err = s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		rows, err = selectContracts(ctx, tx, q, args...)
-		return err
-	})
-	if err != nil {
-		return page.Page[Contract]{}, fmt.Errorf("list contracts: %w", err)
-	}
-	if rows == nil {
-		rows = []Contract{}
-	}
-	return keyset.Page(rows, f.Page.Limit), nil
+	return out, nil
 }
 
 // SetStatus moves the contract id to status to per the machine (generated -> sent -> signed, any
@@ -102,9 +74,8 @@ func (s *Service) SetStatus(ctx context.Context, orgID uuid.UUID, actor string, 
 		if err != nil {
 			return err
 		}
-		if !CanMove(cur.Status, to) {
-			return apperr.Errorf(apperr.Conflict, "a contract that is %s cannot become %s", cur.Status, to).
-				With("currentStatus", cur.Status).With("allowed", Allowed(cur.Status))
+		if err := transitions.Check("a contract", cur.Status, to); err != nil {
+			return err
 		}
 		if _, err := db.Exec(ctx, tx, setStatusSQL, orgID, id, string(to)); err != nil {
 			return fmt.Errorf("set contract status: %w", err)
@@ -120,36 +91,4 @@ func (s *Service) SetStatus(ctx context.Context, orgID uuid.UUID, actor string, 
 		return Contract{}, fmt.Errorf("set contract status: %w", err)
 	}
 	return out, nil
-}
-
-// GetTemplate returns the org's contract template (DefaultTemplate when it has saved none).
-func (s *Service) GetTemplate(ctx context.Context, orgID uuid.UUID) (Template, error) {
-	var out Template
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		var err error
-		out, err = template(ctx, tx, orgID)
-		return err
-	})
-	if err != nil {
-		return Template{}, fmt.Errorf("get contract template: %w", err)
-	}
-	return out, nil
-}
-
-// PutTemplate replaces the org's contract template with in and returns it as stored. A template
-// document.CheckTemplate refuses (an unknown or unclosed placeholder, an empty or too long title
-// or body) is its apperr.Invalid and writes nothing: a stored template always renders.
-func (s *Service) PutTemplate(ctx context.Context, orgID uuid.UUID, in Template) (Template, error) {
-	in.Title = strings.TrimSpace(in.Title)
-	if err := document.CheckTemplate(in.Title, in.Body); err != nil {
-		return Template{}, fmt.Errorf("put contract template: %w", err)
-	}
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		_, err := db.Exec(ctx, tx, putTemplateSQL, orgID, db.JSONOf(in))
-		return err
-	})
-	if err != nil {
-		return Template{}, fmt.Errorf("put contract template: %w", err)
-	}
-	return in, nil
 }

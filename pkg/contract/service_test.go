@@ -1,17 +1,14 @@
 package contract_test
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
-	"gorm.io/gorm"
 
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/catalog"
@@ -19,6 +16,7 @@ import (
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/document"
+	"example.com/crm/pkg/document/pdftest"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/page"
@@ -42,51 +40,19 @@ func setup(t *testing.T) *bundle {
 
 func (b *bundle) count(t *testing.T, sql string, args ...any) int {
 	t.Helper()
-	var n int
-	require.NoError(t, b.super.Pool.QueryRow(t.Context(), sql, args...).Scan(&n))
-	return n
+	return dbtest.Count(t, b.super, sql, args...)
 }
 
 // wonDeal inserts a deal in stage of a converted lead (Ada Buyer of Buyer Ltd) and returns its id.
 func (b *bundle) wonDeal(t *testing.T, stage string, value int64) uuid.UUID {
 	t.Helper()
-	lead, id := uuid.New(), uuid.New()
-	_, err := b.super.Pool.Exec(t.Context(), `INSERT INTO leads (org_id, id, email, name, company, fingerprint, stage)
-VALUES ($1, $2, $3, 'Ada Buyer', 'Buyer Ltd', $4, 'converted')`, b.org, lead, lead.String()+"@example.com", "fp:"+lead.String())
-	require.NoError(t, err)
-	_, err = b.super.Pool.Exec(t.Context(), `INSERT INTO deals (org_id, id, lead_id, title, deal_value, currency, stage,
-	probability, won_at) VALUES ($1, $2, $3, 'Website rebuild', $4, 'EUR', $5, 1, CASE WHEN $5 = 'won' THEN now() END)`,
-		b.org, id, lead, value, stage)
-	require.NoError(t, err)
-	return id
+	return dbtest.WonDeal(t, b.super, b.org, "", stage, value)
 }
 
 // generate runs Generate for wons in one tenant transaction of the org.
 func (b *bundle) generate(t *testing.T, wons ...contract.Won) []contract.GenerateResult {
 	t.Helper()
-	var out []contract.GenerateResult
-	require.NoError(t, b.d.Tx(t.Context(), b.org, func(tx *gorm.DB) error {
-		var err error
-		out, err = b.svc.Generate(t.Context(), tx, b.org, wons)
-		return err
-	}))
-	return out
-}
-
-// pdfText is the text of a PDF: pdftotext's where it is present (Debian's poppler-utils, which
-// scripts/test.sh installs), else the PDF itself, whose content streams document.Contract leaves
-// uncompressed.
-func pdfText(t *testing.T, doc []byte) string {
-	t.Helper()
-	require.True(t, bytes.HasPrefix(doc, []byte("%PDF-")), "a PDF")
-	if _, err := exec.LookPath("pdftotext"); err != nil {
-		return string(doc)
-	}
-	cmd := exec.CommandContext(t.Context(), "pdftotext", "-layout", "-", "-")
-	cmd.Stdin = bytes.NewReader(doc)
-	out, err := cmd.Output()
-	require.NoError(t, err)
-	return string(out)
+	return dbtest.Batch(t, b.d, b.org, b.svc.Generate, wons...)
 }
 
 // TestGenerateFillsTheTemplate proves the contract of a won deal: one row caused by the deal.won
@@ -97,10 +63,10 @@ func pdfText(t *testing.T, doc []byte) string {
 func TestGenerateFillsTheTemplate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, err := b.svc.PutTemplate(t.Context(), b.org, contract.Template{Title: "Agreement for {{deal.title}}",
+	_, err := contract.ContractTemplate.Save(t.Context(), b.d, b.org, contract.Template{Title: "Agreement for {{deal.title}}",
 		Body: "Client: {{client.name}}\nCompany: {{client.company}}\nValue: {{deal.value}}\nDate: {{date}}\nSeller: {{seller.name}}\n"})
 	require.NoError(t, err)
-	_, err = b.super.Pool.Exec(t.Context(), `INSERT INTO invoice_settings (org_id, settings) VALUES ($1, '{"seller": {"name": "Acme Studio"}}')`, b.org)
+	_, err = b.super.Pool.Exec(t.Context(), `INSERT INTO org_settings (org_id, name, value) VALUES ($1, 'invoicing', '{"seller": {"name": "Acme Studio"}}')`, b.org)
 	require.NoError(t, err)
 	id := b.wonDeal(t, "won", 1_234_550)
 	res := b.generate(t, contract.Won{EventID: 42, DealID: id})
@@ -119,7 +85,7 @@ func TestGenerateFillsTheTemplate(t *testing.T) {
 	again, err := b.svc.Document(t.Context(), b.org, c.ID)
 	require.NoError(t, err)
 	require.Equal(t, doc, again, "the same bytes every time")
-	text := pdfText(t, doc)
+	text := pdftest.Text(t, doc)
 	for _, s := range []string{"Agreement for Website rebuild", "Ada Buyer", "Buyer Ltd", "12,345.50",
 		time.Now().UTC().Format(time.DateOnly), "Acme Studio"} {
 		require.Contains(t, text, s)
@@ -139,7 +105,7 @@ func TestGenerateFillsTheTemplate(t *testing.T) {
 func TestGenerateDefaultTemplate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	tpl, err := b.svc.GetTemplate(t.Context(), b.org)
+	tpl, err := contract.ContractTemplate.Read(t.Context(), b.d, b.org)
 	require.NoError(t, err)
 	require.Equal(t, contract.DefaultTemplate(), tpl)
 	require.Equal(t, document.DefaultContractTemplate.Body, tpl.Body)
@@ -147,7 +113,7 @@ func TestGenerateDefaultTemplate(t *testing.T) {
 	c := b.generate(t, contract.Won{EventID: 1, DealID: id})[0].Contract
 	doc, err := b.svc.Document(t.Context(), b.org, c.ID)
 	require.NoError(t, err)
-	text := pdfText(t, doc)
+	text := pdftest.Text(t, doc)
 	require.Contains(t, text, "Services agreement: Website rebuild")
 	require.NotContains(t, text, "{{")
 }
@@ -214,12 +180,12 @@ func TestSetStatus(t *testing.T) {
 	require.True(t, apperr.Is(err, apperr.NotFound), "%v", err)
 }
 
-// TestTemplate proves PutTemplate stores a valid template and refuses an unknown or unclosed
+// TestTemplate proves ContractTemplate.Save stores a valid template and refuses an unknown or unclosed
 // placeholder and an empty body with Invalid, writing nothing; and List's dealId filter.
 func TestTemplate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	saved, err := b.svc.PutTemplate(t.Context(), b.org, contract.Template{Title: " Deal {{deal.title}} ", Body: "Hello {{ client.name }}"})
+	saved, err := contract.ContractTemplate.Save(t.Context(), b.d, b.org, contract.Template{Title: " Deal {{deal.title}} ", Body: "Hello {{ client.name }}"})
 	require.NoError(t, err)
 	require.Equal(t, "Deal {{deal.title}}", saved.Title)
 	for _, bad := range []contract.Template{
@@ -228,10 +194,10 @@ func TestTemplate(t *testing.T) {
 		{Title: "T {{nope}}", Body: "x"},
 		{Title: "T", Body: " "},
 	} {
-		_, err := b.svc.PutTemplate(t.Context(), b.org, bad)
+		_, err := contract.ContractTemplate.Save(t.Context(), b.d, b.org, bad)
 		require.True(t, apperr.Is(err, apperr.Invalid), "%v: %v", bad, err)
 	}
-	got, err := b.svc.GetTemplate(t.Context(), b.org)
+	got, err := contract.ContractTemplate.Read(t.Context(), b.d, b.org)
 	require.NoError(t, err)
 	require.Equal(t, saved, got)
 

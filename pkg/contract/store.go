@@ -14,6 +14,7 @@ import (
 
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/document"
+	"example.com/crm/pkg/org"
 	"example.com/crm/pkg/page"
 )
 
@@ -63,16 +64,16 @@ func getContract(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, lock boo
 	return rows[0], nil
 }
 
-// template reads the org's template in tx (the default when it has saved none).
-func template(ctx context.Context, tx *gorm.DB, orgID uuid.UUID) (Template, error) {
-	rows, err := db.Select[db.JSON[Template]](ctx, tx, getTemplateSQL, orgID)
-	if err != nil {
-		return Template{}, fmt.Errorf("read contract template: %w", err)
-	}
-	if len(rows) == 0 {
-		return DefaultTemplate(), nil
-	}
-	return rows[0].V, nil
+// ContractTemplate is the org's contract template, "contract-template" in org_settings:
+// DefaultTemplate until the org saves its own. A template that document.CheckTemplate refuses (an
+// unknown or unclosed placeholder, an empty or too long title or body) is its apperr.Invalid and
+// is not stored: a stored template always renders.
+var ContractTemplate = org.Setting[Template]{Name: "contract-template", Default: DefaultTemplate, Check: checkTemplate}
+
+// checkTemplate is ContractTemplate's check: the title trimmed, then document.CheckTemplate.
+func checkTemplate(t Template) (Template, error) {
+	t.Title = strings.TrimSpace(t.Title)
+	return t, document.CheckTemplate(t.Title, t.Body)
 }
 
 // DefaultTemplate is the template of an org that has saved none: document.DefaultContractTemplate.
@@ -80,35 +81,8 @@ func DefaultTemplate() Template {
 	return Template{Title: document.DefaultContractTemplate.Title, Body: document.DefaultContractTemplate.Body}
 }
 
-// wonDeal is a row of lockWonDealsSQL.
-type wonDeal struct {
-	ID        uuid.UUID `gorm:"column:id"`
-	LeadID    uuid.UUID `gorm:"column:lead_id"`
-	Title     string    `gorm:"column:title"`
-	DealValue int64     `gorm:"column:deal_value"`
-	Currency  string    `gorm:"column:currency"`
-	Stage     string    `gorm:"column:stage"`
-	Company   string    `gorm:"column:company"`
-	Name      string    `gorm:"column:name"`
-}
-
 // keyset is the order of List: newest generated first, ties by id.
 var keyset = page.Desc(
 	page.Time("c.generated_at", "t", func(v Contract) time.Time { return v.GeneratedAt }),
 	page.UUID("c.id", "i", func(v Contract) uuid.UUID { return v.ID }),
 )
-
-// listContracts builds the statement that reads up to f.Page.Limit+1 contracts after the cursor.
-func listContracts(orgID uuid.UUID, f ListFilter) (string, []any, error) {
-	var b strings.Builder
-	var a db.Args
-	b.WriteString(listContractsSQL + a.Add(db.UUID(orgID)))
-	if f.DealID != nil {
-		b.WriteString(dealIsSQL + a.Add(db.UUID(*f.DealID)))
-	}
-	tail, err := keyset.Tail(f.Page.Cursor, f.Page.Limit, &a)
-	if err != nil {
-		return "", nil, err
-	}
-	return b.String() + tail, a, nil
-}

@@ -31,6 +31,9 @@
 //     read-only transaction: one lead, a page of leads) and DB.Write (a write transaction: the
 //     intake gateway's accept), each a Batch of Exec, Row and Rows. Nullable columns scan into
 //     the driver's value types through the names here (Text, Int4, Timestamptz, NullUUID ...).
+//     A request's Get of one row is ReadByID (ReadOne, QueueOne on a shared Batch) and a page of
+//     a list ReadPage (ReadAll, QueueAll): the rows read into the package's row struct by column
+//     name, as Select reads them, in one round trip.
 //   - Every statement still filters org_id itself; row-level security (app.org_id, set
 //     transaction-locally by Tx, Read and Write) is the second guard, never the only one.
 //   - Errors keep their cause (%w). PgCode and the Is* helpers classify PostgreSQL's; a domain

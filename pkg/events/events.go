@@ -54,6 +54,10 @@ type JobPayload struct {
 	Data       json.RawMessage `json:"data" col:"payload"`
 }
 
+// Payload returns p: the event behind the arguments of every kind that embeds JobPayload, so
+// that code generic over those kinds can read it.
+func (p JobPayload) Payload() JobPayload { return p }
+
 // Emitter writes events and enqueues their mapped jobs.
 type Emitter struct {
 	queue  *jobs.Queue

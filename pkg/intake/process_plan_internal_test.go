@@ -1,9 +1,6 @@
 package intake
 
 import (
-	"encoding/json"
-	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -42,84 +39,11 @@ FROM generate_series(1, 5000) g`, orgID)
 		keys[i], marks[i] = id.String(), mark{id: id, status: SubmissionRejected, reason: &reason}
 	}
 
-	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
-		t.Run(mode, func(t *testing.T) {
-			tx, err := owner.Pool.Begin(ctx)
-			require.NoError(t, err)
-			defer func() { require.NoError(t, tx.Rollback(ctx)) }()
-			_, err = tx.Exec(ctx, "SELECT set_config('app.org_id', $1, true), set_config('plan_cache_mode', $2, true)", orgID.String(), mode)
-			require.NoError(t, err)
-
-			// For each of the 8 rows a primary-key probe and its heap page, and the org's row for
-			// the policy; marking writes the index entries of 8 new row versions too. Reading the
-			// org's rows takes hundreds.
-			for _, st := range []struct {
-				name  string
-				sql   string
-				args  []any
-				limit int
-			}{
-				{"lock raw rows", lockRawIntakesSQL, []any{orgID.String(), keys}, 8 * 10},
-				{"mark raw rows", markRawsSQL, markRawsArgs(orgID, marks), 8 * 6 * 10},
-			} {
-				_, err := tx.Exec(ctx, "PREPARE batch_statement AS "+st.sql)
-				require.NoError(t, err, st.name)
-				var plan []struct {
-					Plan struct {
-						SharedHit  int `json:"Shared Hit Blocks"`
-						SharedRead int `json:"Shared Read Blocks"`
-					} `json:"Plan"`
-				}
-				var doc []byte
-				require.NoError(t, tx.QueryRow(ctx, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE batch_statement"+
-					executeArgs(t, st.args)).Scan(&doc), st.name)
-				require.NoError(t, json.Unmarshal(doc, &plan), st.name)
-				require.Len(t, plan, 1)
-				buffers := plan[0].Plan.SharedHit + plan[0].Plan.SharedRead
-				t.Logf("%s: %d buffers for 8 rows", st.name, buffers)
-				require.LessOrEqual(t, buffers, st.limit, "%s read %d buffers for 8 rows:\n%s", st.name, buffers, doc)
-				_, err = tx.Exec(ctx, "DEALLOCATE batch_statement")
-				require.NoError(t, err, st.name)
-			}
-		})
-	}
-}
-
-// executeArgs is the argument list of an EXECUTE of args, as SQL literals (EXECUTE takes no
-// bind parameters): strings, booleans, int32s and arrays of them (nil pointers are NULL).
-func executeArgs(t *testing.T, args []any) string {
-	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-	element := func(s string) string { return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"` }
-	array := func(n int, at func(i int) string) string {
-		parts := make([]string, n)
-		for i := range parts {
-			parts[i] = at(i)
-		}
-		return quote("{" + strings.Join(parts, ",") + "}")
-	}
-	out := make([]string, len(args))
-	for i, a := range args {
-		switch v := a.(type) {
-		case string:
-			out[i] = quote(v)
-		case bool:
-			out[i] = fmt.Sprint(v)
-		case []string:
-			out[i] = array(len(v), func(i int) string { return element(v[i]) })
-		case []bool:
-			out[i] = array(len(v), func(i int) string { return fmt.Sprint(v[i]) })
-		case []int32:
-			out[i] = array(len(v), func(i int) string { return fmt.Sprint(v[i]) })
-		case []*string:
-			out[i] = array(len(v), func(i int) string {
-				if v[i] == nil {
-					return "NULL"
-				}
-				return element(*v[i])
-			})
-		default:
-			t.Fatalf("executeArgs: no literal for %T", a)
-		}
-	}
-	return "(" + strings.Join(out, ", ") + ")"
+	// For each of the 8 rows a primary-key probe and its heap page, and the org's row for the
+	// policy; marking writes the index entries of 8 new row versions too. Reading the org's rows
+	// takes hundreds.
+	dbtest.RequireFewBuffers(t, owner, orgID, []dbtest.PlanCheck{
+		{Name: "lock raw rows", SQL: lockRawIntakesSQL, Args: []any{orgID.String(), keys}, Limit: 8 * 10},
+		{Name: "mark raw rows", SQL: markRawsSQL, Args: markRawsArgs(orgID, marks), Limit: 8 * 6 * 10},
+	})
 }

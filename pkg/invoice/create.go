@@ -19,10 +19,7 @@ const CreateActor = "job:" + KindCreateInvoice
 const Series = "invoice"
 
 // Won is a won deal to invoice: the deal and the deal.won event that reported it.
-type Won struct {
-	EventID int64
-	DealID  uuid.UUID
-}
+type Won = deal.Won
 
 // CreateResult is what Create did for one Won.
 type CreateResult struct {
@@ -51,48 +48,11 @@ func Number(prefix string, year int, n int64) string {
 // transactions can hold the same number. Nothing is taken when there is nothing to invoice.
 func (s *Service) Create(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wons []Won) ([]CreateResult, error) {
 	out := make([]CreateResult, len(wons))
-	if len(wons) == 0 {
-		return out, nil
+	deals, todo, err := deal.LockWon(ctx, tx, orgID, wons, invoicedDealsSQL, "deal is invoiced already", func(i int, why string) { out[i].Skipped = why })
+	if err != nil || len(todo) == 0 {
+		return out, err
 	}
-	ids := make([]uuid.UUID, len(wons))
-	for i, w := range wons {
-		ids[i] = w.DealID
-	}
-	deals, err := db.Select[wonDeal](ctx, tx, lockWonDealsSQL, orgID, db.UUIDs(ids))
-	if err != nil {
-		return nil, fmt.Errorf("lock won deals: %w", err)
-	}
-	byID := make(map[uuid.UUID]wonDeal, len(deals))
-	for _, d := range deals {
-		byID[d.ID] = d
-	}
-	invoiced, err := db.Select[uuid.UUID](ctx, tx, invoicedDealsSQL, orgID, db.UUIDs(ids))
-	if err != nil {
-		return nil, fmt.Errorf("read invoiced deals: %w", err)
-	}
-	done := make(map[uuid.UUID]bool, len(invoiced))
-	for _, id := range invoiced {
-		done[id] = true
-	}
-	var todo []int // the wons to invoice, in order
-	for i, w := range wons {
-		d, ok := byID[w.DealID]
-		switch {
-		case !ok:
-			out[i].Skipped = "deal not found"
-		case deal.Stage(d.Stage) != deal.StageWon:
-			out[i].Skipped = fmt.Sprintf("deal is %s, not won", d.Stage)
-		case done[w.DealID]:
-			out[i].Skipped = "deal is invoiced already"
-		default:
-			done[w.DealID] = true
-			todo = append(todo, i)
-		}
-	}
-	if len(todo) == 0 {
-		return out, nil
-	}
-	set, err := settings(ctx, tx, orgID)
+	set, err := Invoicing.Get(ctx, tx, orgID)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +71,7 @@ func (s *Service) Create(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wons
 		invoices        = make([]Invoice, n)
 	)
 	for j, i := range todo {
-		d := byID[wons[i].DealID]
+		d := deals[i]
 		cause := wons[i].EventID
 		inv := Invoice{
 			ID: uuid.New(), Number: Number(set.Prefix, issued.Year(), last-n+1+int64(j)), DealID: d.ID, LeadID: d.LeadID,

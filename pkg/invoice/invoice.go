@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/machine"
 	"example.com/crm/pkg/page"
 )
 
@@ -43,36 +44,20 @@ const (
 )
 
 // transitions is the status machine as data: the statuses each status may move to.
-var transitions = map[Status][]Status{
+var transitions = machine.Machine[Status]{
 	StatusIssued: {StatusPaid, StatusVoid},
 	StatusPaid:   {},
 	StatusVoid:   {},
 }
 
 // Valid reports whether s is a status.
-func (s Status) Valid() bool {
-	_, ok := transitions[s]
-	return ok
-}
+func (s Status) Valid() bool { return transitions.Valid(s) }
 
 // Allowed are the statuses an invoice in status from may move to (none for an unknown one).
-func Allowed(from Status) []Status {
-	out := transitions[from]
-	if out == nil {
-		return []Status{}
-	}
-	return out
-}
+func Allowed(from Status) []Status { return transitions.Allowed(from) }
 
 // CanMove reports whether an invoice in status from may move to status to.
-func CanMove(from, to Status) bool {
-	for _, s := range transitions[from] {
-		if s == to {
-			return true
-		}
-	}
-	return false
-}
+func CanMove(from, to Status) bool { return transitions.CanMove(from, to) }
 
 // Payment is the input of Pay: when the money arrived (nil is now; never in the future) and the
 // bank's or PSP's reference (optional).

@@ -29,16 +29,6 @@ WHERE org_id = $1 AND id = $2 AND status = 'issued'`
 
 // The statements of Create.
 const (
-	// lockWonDealsSQL locks the org's deals of the ids $2 in the order of their ids (so that two
-	// batches with overlapping deals wait instead of deadlocking, and a repeat of one deal's
-	// create_invoice waits for the first to commit) and reads what an invoice needs of each deal
-	// and its lead.
-	lockWonDealsSQL = `SELECT d.id, d.lead_id, d.title, d.deal_value, d.currency, d.stage,
-	coalesce(l.company, '') AS company, coalesce(l.name, '') AS name, coalesce(l.email, '') AS email
-FROM deals d LEFT JOIN leads l ON l.org_id = d.org_id AND l.id = d.lead_id
-WHERE d.org_id = $1 AND d.id = ANY($2::uuid[])
-ORDER BY d.id
-FOR UPDATE OF d`
 	// invoicedDealsSQL lists which of the deals $2 have an invoice already.
 	invoicedDealsSQL = `SELECT deal_id FROM invoices WHERE org_id = $1 AND deal_id = ANY($2::uuid[])`
 
@@ -57,13 +47,6 @@ RETURNING c.last`
 SELECT $1, u.id, u.deal_id, u.number, u.amount, u.currency, u.document, u.cause, $8, $9, $8
 FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::bigint[], $6::text[], $7::bytea[], $10::bigint[])
 	AS u(id, deal_id, number, amount, currency, document, cause)`
-)
-
-// The settings.
-const (
-	getSettingsSQL = `SELECT settings FROM invoice_settings WHERE org_id = $1`
-	putSettingsSQL = `INSERT INTO invoice_settings (org_id, settings) VALUES ($1, $2::jsonb)
-ON CONFLICT (org_id) DO UPDATE SET settings = EXCLUDED.settings, updated_at = now()`
 )
 
 // The fragments of a page of invoices (listInvoices).

@@ -35,37 +35,17 @@ func NewService(d *db.DB, emitter *events.Emitter, render Renderer) *Service {
 	return &Service{d: d, emit: emitter.About(EntityType), render: render, now: time.Now}
 }
 
-// Get returns the org's invoice id; a missing or other org's invoice is apperr.NotFound.
+// Get returns the org's invoice id, read in one round trip (db.DB.Read); a missing or other org's
+// invoice is apperr.NotFound.
 func (s *Service) Get(ctx context.Context, orgID, id uuid.UUID) (Invoice, error) {
-	var out Invoice
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		var err error
-		out, err = getInvoice(ctx, tx, orgID, id, false)
-		return err
-	})
-	if err != nil {
-		return Invoice{}, fmt.Errorf("get invoice: %w", err)
-	}
-	return out, nil
+	r, err := db.ReadByID[invoiceRow](ctx, s.d, orgID, EntityType, id, getInvoiceSQL)
+	return r.invoice(), err
 }
 
 // Document returns the org's invoice's stored document; an invoice the org lacks, or one without
 // a document, is apperr.NotFound. It reads in one round trip (db.DB.Read): the document route is hot.
 func (s *Service) Document(ctx context.Context, orgID, id uuid.UUID) ([]byte, error) {
-	var doc []byte
-	found := false
-	err := s.d.Read(ctx, orgID, func(b *db.Batch) {
-		b.Row(func(r db.Row) error { found = true; return r.Scan(&doc) }, getDocumentSQL, db.UUID(orgID), db.UUID(id))
-	})
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("get invoice document: read invoice document: %w", err)
-	case !found:
-		return nil, fmt.Errorf("get invoice document: %w", notFound(id))
-	case doc == nil:
-		return nil, fmt.Errorf("get invoice document: %w", apperr.Errorf(apperr.NotFound, "invoice %s has no document", id))
-	}
-	return doc, nil
+	return s.d.ReadDocument(ctx, orgID, EntityType, id, getDocumentSQL)
 }
 
 // List returns a page of the org's invoices that pass f, newest issued first. An unknown status
@@ -75,22 +55,19 @@ func (s *Service) List(ctx context.Context, orgID uuid.UUID, f ListFilter) (page
 		return page.Page[Invoice]{}, apperr.Errorf(apperr.BadRequest, "status must be one of: issued, paid, void").
 			WithFields(apperr.FieldError{Field: "status", Message: "must be one of: issued, paid, void"})
 	}
-	q, args, err := listInvoices(orgID, f)
+	var a db.Args
+	q := listInvoicesSQL + a.Add(db.UUID(orgID))
+	if f.Status != "" {
+		q += statusIsSQL + a.Add(string(f.Status))
+	}
+	if f.DealID != nil {
+		q += dealIsSQL + a.Add(db.UUID(*f.DealID))
+	}
+	out, err := db.ReadPage(ctx, s.d, orgID, keyset, f.Page, q, a, invoiceRow.invoice)
 	if err != nil {
-		return page.Page[Invoice]{}, fmt.Errorf("list invoices: %w", err)
+		return out, fmt.Errorf("list invoices: %w", err)
 	}
-	var rows []Invoice
-	err = s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		rows, err = selectInvoices(ctx, tx, q, args...)
-		return err
-	})
-	if err != nil {
-		return page.Page[Invoice]{}, fmt.Errorf("list invoices: %w", err)
-	}
-	if rows == nil {
-		rows = []Invoice{}
-	}
-	return keyset.Page(rows, f.Page.Limit), nil
+	return out, nil
 }
 
 // Pay records a person's confirmation that the invoice id was paid: issued -> paid with paidAt
@@ -167,9 +144,8 @@ func (s *Service) move(ctx context.Context, orgID, id uuid.UUID, to Status, writ
 		if err != nil {
 			return err
 		}
-		if !CanMove(cur.Status, to) {
-			return apperr.Errorf(apperr.Conflict, "an invoice that is %s cannot become %s", cur.Status, to).
-				With("currentStatus", cur.Status).With("allowed", Allowed(cur.Status))
+		if err := transitions.Check("an invoice", cur.Status, to); err != nil {
+			return err
 		}
 		if err := write(tx, cur); err != nil {
 			return err
@@ -178,48 +154,4 @@ func (s *Service) move(ctx context.Context, orgID, id uuid.UUID, to Status, writ
 		return err
 	})
 	return out, err
-}
-
-// GetInvoicing returns the org's invoicing settings (DefaultSettings when it has saved none).
-func (s *Service) GetInvoicing(ctx context.Context, orgID uuid.UUID) (Settings, error) {
-	var out Settings
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		var err error
-		out, err = settings(ctx, tx, orgID)
-		return err
-	})
-	if err != nil {
-		return Settings{}, fmt.Errorf("get invoicing settings: %w", err)
-	}
-	return out, nil
-}
-
-// PutInvoicing replaces the org's invoicing settings with in (Settings.Check's rules:
-// apperr.Invalid per field, nothing written) and returns them as stored. Numbers already taken
-// keep their prefix; the new one starts with the next invoice.
-func (s *Service) PutInvoicing(ctx context.Context, orgID uuid.UUID, in Settings) (Settings, error) {
-	in = in.Normalize()
-	if fields := in.Check(); len(fields) > 0 {
-		return Settings{}, apperr.Errorf(apperr.Invalid, "invoicing settings are invalid").WithFields(fields...)
-	}
-	err := s.d.Tx(ctx, orgID, func(tx *gorm.DB) error {
-		_, err := db.Exec(ctx, tx, putSettingsSQL, orgID, db.JSONOf(in))
-		return err
-	})
-	if err != nil {
-		return Settings{}, fmt.Errorf("put invoicing settings: %w", err)
-	}
-	return in, nil
-}
-
-// settings reads the org's settings in tx.
-func settings(ctx context.Context, tx *gorm.DB, orgID uuid.UUID) (Settings, error) {
-	rows, err := db.Select[db.JSON[Settings]](ctx, tx, getSettingsSQL, orgID)
-	if err != nil {
-		return Settings{}, fmt.Errorf("read invoicing settings: %w", err)
-	}
-	if len(rows) == 0 {
-		return DefaultSettings(), nil
-	}
-	return rows[0].V, nil
 }

@@ -3,7 +3,6 @@ package invoice_test
 import (
 	"bytes"
 	"errors"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/dbtest"
+	"example.com/crm/pkg/document/pdftest"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/invoice"
 	"example.com/crm/pkg/jobs"
@@ -43,35 +43,19 @@ func setup(t *testing.T) *bundle {
 
 func (b *bundle) count(t *testing.T, sql string, args ...any) int {
 	t.Helper()
-	var n int
-	require.NoError(t, b.super.Pool.QueryRow(t.Context(), sql, args...).Scan(&n))
-	return n
+	return dbtest.Count(t, b.super, sql, args...)
 }
 
-// wonDeal inserts a won deal of a converted lead of org and returns its id.
+// wonDeal inserts a deal in stage of a converted lead of org and returns its id.
 func (b *bundle) wonDeal(t *testing.T, org uuid.UUID, stage string, value int64) uuid.UUID {
 	t.Helper()
-	lead, id := uuid.New(), uuid.New()
-	_, err := b.super.Pool.Exec(t.Context(), `INSERT INTO leads (org_id, id, email, name, company, fingerprint, stage)
-VALUES ($1, $2, $3, 'Ada Buyer', 'Buyer Ltd', $4, 'converted')`, org, lead, lead.String()+"@example.com", "fp:"+lead.String())
-	require.NoError(t, err)
-	_, err = b.super.Pool.Exec(t.Context(), `INSERT INTO deals (org_id, id, lead_id, title, deal_value, currency, stage,
-	probability, won_at) VALUES ($1, $2, $3, 'Website rebuild', $4, 'EUR', $5, 1, CASE WHEN $5 = 'won' THEN now() END)`,
-		org, id, lead, value, stage)
-	require.NoError(t, err)
-	return id
+	return dbtest.WonDeal(t, b.super, org, "", stage, value)
 }
 
 // create runs Create for wons in one tenant transaction of the org.
 func (b *bundle) create(t *testing.T, wons ...invoice.Won) []invoice.CreateResult {
 	t.Helper()
-	var out []invoice.CreateResult
-	require.NoError(t, b.d.Tx(t.Context(), b.org, func(tx *gorm.DB) error {
-		var err error
-		out, err = b.svc.Create(t.Context(), tx, b.org, wons)
-		return err
-	}))
-	return out
+	return dbtest.Batch(t, b.d, b.org, b.svc.Create, wons...)
 }
 
 // numbers are the org's invoice numbers, sorted.
@@ -146,7 +130,7 @@ func TestCreateSkips(t *testing.T) {
 	require.Equal(t, "deal not found", res[2].Skipped)
 	require.Zero(t, b.count(t, `SELECT count(*) FROM invoice_counters`))
 
-	_, err := b.svc.PutInvoicing(t.Context(), b.org, invoice.Settings{Prefix: "ACME/", PaymentTermsDays: 30,
+	_, err := invoice.Invoicing.Save(t.Context(), b.d, b.org, invoice.Settings{Prefix: "ACME/", PaymentTermsDays: 30,
 		Seller: invoice.Seller{Name: "Acme GmbH", Address: "Main St 1\n10115 Berlin", TaxID: "DE123", Email: "billing@acme.test"}})
 	require.NoError(t, err)
 	inv := b.create(t, invoice.Won{EventID: 4, DealID: b.wonDeal(t, b.org, "won", 1)})[0].Invoice
@@ -295,7 +279,7 @@ func TestConcurrentPays(t *testing.T) {
 func TestInvoicingSettings(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	got, err := b.svc.GetInvoicing(t.Context(), b.org)
+	got, err := invoice.Invoicing.Read(t.Context(), b.d, b.org)
 	require.NoError(t, err)
 	require.Equal(t, invoice.DefaultSettings(), got)
 
@@ -308,18 +292,18 @@ func TestInvoicingSettings(t *testing.T) {
 		"prefix too long":        {Prefix: "ABCDEFGHIJKLMNOPQRSTU"},
 		"negative payment terms": {PaymentTermsDays: -1},
 	} {
-		_, err := b.svc.PutInvoicing(t.Context(), b.org, s)
+		_, err := invoice.Invoicing.Save(t.Context(), b.d, b.org, s)
 		e, ok := apperr.As(err)
 		require.True(t, ok && e.Code == apperr.Invalid, "%s: %v", name, err)
 		require.NotEmpty(t, e.Fields, name)
 	}
-	require.Zero(t, b.count(t, `SELECT count(*) FROM invoice_settings`))
+	require.Zero(t, b.count(t, `SELECT count(*) FROM org_settings WHERE name = 'invoicing'`))
 
 	in := invoice.Settings{Prefix: "", PaymentTermsDays: 0, Seller: invoice.Seller{Name: " Acme ", Email: "a@acme.test"}}
-	put, err := b.svc.PutInvoicing(t.Context(), b.org, in)
+	put, err := invoice.Invoicing.Save(t.Context(), b.d, b.org, in)
 	require.NoError(t, err)
 	require.Equal(t, "Acme", put.Seller.Name)
-	got, err = b.svc.GetInvoicing(t.Context(), b.org)
+	got, err = invoice.Invoicing.Read(t.Context(), b.d, b.org)
 	require.NoError(t, err)
 	require.Equal(t, put, got)
 	require.True(t, slices.Equal(want("", 1), []string{invoice.Number("", time.Now().UTC().Year(), 1)}))
@@ -348,7 +332,7 @@ func TestCreateStoresThePDF(t *testing.T) {
 	d, url := dbtest.NewDB(t)
 	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
 	b := &bundle{d: d, svc: invoice.NewService(d, em, invoice.PDF{}), super: dbtest.SuperDB(t, url), org: dbtest.NewOrg(t, d, "acme")}
-	_, err := b.svc.PutInvoicing(t.Context(), b.org, invoice.Settings{Prefix: "ACME-", PaymentTermsDays: 30,
+	_, err := invoice.Invoicing.Save(t.Context(), b.d, b.org, invoice.Settings{Prefix: "ACME-", PaymentTermsDays: 30,
 		Seller: invoice.Seller{Name: "Acme Studio", Address: "1 Main Street", TaxID: "DE123456789", Email: "billing@acme.example"}})
 	require.NoError(t, err)
 	id := b.wonDeal(t, b.org, "won", 1_234_550)
@@ -361,16 +345,10 @@ func TestCreateStoresThePDF(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, doc, again)
 
-	text := doc
-	if _, err := exec.LookPath("pdftotext"); err == nil {
-		cmd := exec.CommandContext(t.Context(), "pdftotext", "-layout", "-", "-")
-		cmd.Stdin = bytes.NewReader(doc)
-		text, err = cmd.Output()
-		require.NoError(t, err)
-	}
+	text := pdftest.Text(t, doc)
 	for _, s := range []string{inv.Number, inv.IssuedAt.Format(time.DateOnly), inv.DueAt.Format(time.DateOnly),
 		"Acme Studio", "1 Main Street", "DE123456789", "billing@acme.example",
 		"Buyer Ltd", "Ada Buyer", "Website rebuild", "12,345.50"} {
-		require.Contains(t, string(text), s)
+		require.Contains(t, text, s)
 	}
 }

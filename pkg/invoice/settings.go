@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"example.com/crm/pkg/apperr"
+	"example.com/crm/pkg/org"
 )
 
 // Settings are an org's invoicing settings (GET/PUT /settings/invoicing).
@@ -28,7 +29,7 @@ type Seller struct {
 	Email   string `json:"email"`
 }
 
-// The defaults of an org that has not saved its settings, and the limits of PutInvoicing.
+// The defaults of an org that has not saved its settings, and the limits of Invoicing.
 const (
 	DefaultPrefix           = "INV-"
 	DefaultPaymentTermsDays = 14
@@ -39,6 +40,11 @@ const (
 	MaxSellerTaxIDLen       = 50
 	MaxSellerEmailLen       = 254
 )
+
+// Invoicing is the org's invoicing settings, "invoicing" in org_settings: DefaultSettings until
+// the org saves its own, which Settings.Normalize and Settings.Check pass. Numbers already taken
+// keep their prefix; a new one starts with the next invoice.
+var Invoicing = org.Setting[Settings]{Name: "invoicing", Default: DefaultSettings, Check: org.CheckFields[Settings]("invoicing settings are invalid")}
 
 // DefaultSettings are the settings of an org without saved ones.
 func DefaultSettings() Settings {

@@ -6,7 +6,6 @@ package invoice
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -80,39 +79,8 @@ func getInvoice(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, lock bool
 	return rows[0], nil
 }
 
-// wonDeal is a row of lockWonDealsSQL.
-type wonDeal struct {
-	ID        uuid.UUID `gorm:"column:id"`
-	LeadID    uuid.UUID `gorm:"column:lead_id"`
-	Title     string    `gorm:"column:title"`
-	DealValue int64     `gorm:"column:deal_value"`
-	Currency  string    `gorm:"column:currency"`
-	Stage     string    `gorm:"column:stage"`
-	Company   string    `gorm:"column:company"`
-	Name      string    `gorm:"column:name"`
-	Email     string    `gorm:"column:email"`
-}
-
 // keyset is the order of List: newest issued first, ties by id.
 var keyset = page.Desc(
 	page.Time("i.issued_at", "t", func(v Invoice) time.Time { return v.IssuedAt }),
 	page.UUID("i.id", "i", func(v Invoice) uuid.UUID { return v.ID }),
 )
-
-// listInvoices builds the statement that reads up to f.Page.Limit+1 invoices after the cursor.
-func listInvoices(orgID uuid.UUID, f ListFilter) (string, []any, error) {
-	var b strings.Builder
-	var a db.Args
-	b.WriteString(listInvoicesSQL + a.Add(db.UUID(orgID)))
-	if f.Status != "" {
-		b.WriteString(statusIsSQL + a.Add(string(f.Status)))
-	}
-	if f.DealID != nil {
-		b.WriteString(dealIsSQL + a.Add(db.UUID(*f.DealID)))
-	}
-	tail, err := keyset.Tail(f.Page.Cursor, f.Page.Limit, &a)
-	if err != nil {
-		return "", nil, err
-	}
-	return b.String() + tail, a, nil
-}

@@ -1,7 +1,6 @@
 package lead
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -60,88 +59,15 @@ FROM generate_series(1, 5000) g`, orgID)
 		news[i] = intakeLead{lead: Lead{Email: &email, Extra: Doc("{}"), Priority: PriorityNormal, Fingerprint: "email:" + email}, intakeID: id}
 	}
 
-	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
-		t.Run(mode, func(t *testing.T) {
-			tx, err := owner.Pool.Begin(ctx)
-			require.NoError(t, err)
-			defer func() { require.NoError(t, tx.Rollback(ctx)) }()
-			_, err = tx.Exec(ctx, "SELECT set_config('app.org_id', $1, true), set_config('plan_cache_mode', $2, true)", orgID.String(), mode)
-			require.NoError(t, err)
-
-			// The buffers each statement may touch: for each of the 8 rows a primary-key probe and
-			// its heap page (and the org's row, for the ICP of leads and the policy of raw rows);
-			// where it writes, the index entries of 8 new row versions too (10 indexes on leads).
-			// Reading the org's rows takes hundreds.
-			for _, st := range []struct {
-				name  string
-				sql   string
-				args  []any
-				limit int
-			}{
-				{"lock leads", lockLiveSQL, []any{orgID.String(), keyOrder(leadIDs), true}, 8 * 10},
-				{"store leads", storeWritesSQL, storeArgs, 8 * 6 * 10},
-				{"insert intake leads", insertIntakeLeadsSQL, insertIntakeLeadsArgs(orgID, news), 8 * 6 * 10},
-			} {
-				_, err := tx.Exec(ctx, "PREPARE batch_statement AS "+st.sql)
-				require.NoError(t, err, st.name)
-				var plan []struct {
-					Plan struct {
-						SharedHit  int `json:"Shared Hit Blocks"`
-						SharedRead int `json:"Shared Read Blocks"`
-					} `json:"Plan"`
-				}
-				var doc []byte
-				require.NoError(t, tx.QueryRow(ctx, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE batch_statement"+
-					executeArgs(t, st.args)).Scan(&doc), st.name)
-				require.NoError(t, json.Unmarshal(doc, &plan), st.name)
-				require.Len(t, plan, 1)
-				buffers := plan[0].Plan.SharedHit + plan[0].Plan.SharedRead
-				t.Logf("%s: %d buffers for 8 rows", st.name, buffers)
-				require.LessOrEqual(t, buffers, st.limit, "%s read %d buffers for 8 rows:\n%s", st.name, buffers, doc)
-				_, err = tx.Exec(ctx, "DEALLOCATE batch_statement")
-				require.NoError(t, err, st.name)
-			}
-		})
-	}
-}
-
-// executeArgs is the argument list of an EXECUTE of args, as SQL literals (EXECUTE takes no
-// bind parameters): strings, booleans, int32s and arrays of them (nil pointers are NULL).
-func executeArgs(t *testing.T, args []any) string {
-	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-	element := func(s string) string { return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"` }
-	array := func(n int, at func(i int) string) string {
-		parts := make([]string, n)
-		for i := range parts {
-			parts[i] = at(i)
-		}
-		return quote("{" + strings.Join(parts, ",") + "}")
-	}
-	out := make([]string, len(args))
-	for i, a := range args {
-		switch v := a.(type) {
-		case string:
-			out[i] = quote(v)
-		case bool:
-			out[i] = fmt.Sprint(v)
-		case []string:
-			out[i] = array(len(v), func(i int) string { return element(v[i]) })
-		case []bool:
-			out[i] = array(len(v), func(i int) string { return fmt.Sprint(v[i]) })
-		case []int32:
-			out[i] = array(len(v), func(i int) string { return fmt.Sprint(v[i]) })
-		case []*string:
-			out[i] = array(len(v), func(i int) string {
-				if v[i] == nil {
-					return "NULL"
-				}
-				return element(*v[i])
-			})
-		default:
-			t.Fatalf("executeArgs: no literal for %T", a)
-		}
-	}
-	return "(" + strings.Join(out, ", ") + ")"
+	// The buffers each statement may touch: for each of the 8 rows a primary-key probe and its
+	// heap page (and the org's row, for the ICP of leads and the policy of raw rows); where it
+	// writes, the index entries of 8 new row versions too (10 indexes on leads). Reading the
+	// org's rows takes hundreds.
+	dbtest.RequireFewBuffers(t, owner, orgID, []dbtest.PlanCheck{
+		{Name: "lock leads", SQL: lockLiveSQL, Args: []any{orgID.String(), keyOrder(leadIDs), true}, Limit: 8 * 10},
+		{Name: "store leads", SQL: storeWritesSQL, Args: storeArgs, Limit: 8 * 6 * 10},
+		{Name: "insert intake leads", SQL: insertIntakeLeadsSQL, Args: insertIntakeLeadsArgs(orgID, news), Limit: 8 * 6 * 10},
+	})
 }
 
 // TestForeignKeyChecksUsePrimaryKey proves the foreign-key checks that every new lead causes reach

@@ -19,3 +19,10 @@ const (
 	updateICPSQL  = `UPDATE orgs SET icp = $1::jsonb WHERE id = $2`
 	currentXIDSQL = `SELECT pg_current_xact_id()::text`
 )
+
+// The settings documents (Setting).
+const (
+	getSettingSQL = `SELECT value FROM org_settings WHERE org_id = $1 AND name = $2`
+	putSettingSQL = `INSERT INTO org_settings (org_id, name, value) VALUES ($1, $2, $3::jsonb)
+ON CONFLICT (org_id, name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`
+)

@@ -1,43 +1,54 @@
 package httpapi
 
 import (
-	"net/http"
+	"context"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"example.com/crm/pkg/client"
+	"example.com/crm/pkg/page"
 )
 
 // clientRoutes registers the client routes and the onboarding settings (API.md "Money, clients
-// and onboarding"). Clients and their tasks are created by the worker (create_client on
-// invoice.paid, start_onboarding on client.created), never here.
+// and onboarding"): bind and validate, call one client use case, answer with client.Client or
+// client.Task, whose JSON is the API's. Clients and their tasks are created by the worker
+// (create_client on invoice.paid, start_onboarding on client.created), never here.
 func (s *Server) clientRoutes(r router) {
-	h := &clientHandlers{svc: client.NewService(s.DB, s.Emitter), s: s}
-	r.GET("/clients", h.list)
-	r.GET("/clients/:id", h.get)
-	r.PATCH("/clients/:id", h.patch)
-	r.POST("/clients/:id/status", h.status)
-	r.GET("/clients/:id/onboarding", h.tasks)
-	r.POST("/clients/:id/onboarding/:taskId", h.setTask)
-	r.GET("/settings/onboarding", h.getSettings)
-	r.PUT("/settings/onboarding", h.putSettings)
-}
-
-// clientHandlers are the client routes' handlers: bind and validate, call one client use case,
-// answer with client.Client or client.Task, whose JSON is the API's.
-type clientHandlers struct {
-	svc *client.Service
-	s   *Server
+	svc := client.NewService(s.DB, s.Emitter)
+	r.GET("/clients", listRoute(clientFilter, svc.List))
+	r.GET("/clients/:id", getRoute(svc.Get))
+	r.PATCH("/clients/:id", actionRoute(s, bindOpts{},
+		func(ctx context.Context, orgID uuid.UUID, _ string, id uuid.UUID, req clientPatchRequest) (client.Client, error) {
+			return svc.SetRenewalDate(ctx, orgID, id, req.RenewalDate)
+		}))
+	r.POST("/clients/:id/status", actionRoute(s, bindOpts{},
+		func(ctx context.Context, orgID uuid.UUID, actor string, id uuid.UUID, req statusRequest) (client.Client, error) {
+			return svc.ChangeStatus(ctx, orgID, actor, id, client.Status(req.Status))
+		}))
+	r.GET("/clients/:id/onboarding", getRoute(func(ctx context.Context, orgID, id uuid.UUID) (map[string]any, error) {
+		tasks, err := svc.Tasks(ctx, orgID, id)
+		return map[string]any{"data": tasks}, err
+	}))
+	r.POST("/clients/:id/onboarding/:taskId", func(c echo.Context) error {
+		if _, err := pathUUID(c, "id"); err != nil {
+			return err
+		}
+		taskID, err := pathUUID(c, "taskId")
+		if err != nil {
+			return err
+		}
+		return actionRoute(s, bindOpts{},
+			func(ctx context.Context, orgID uuid.UUID, actor string, id uuid.UUID, req statusRequest) (client.Task, error) {
+				return svc.SetTask(ctx, orgID, actor, id, taskID, client.TaskStatus(req.Status))
+			})(c)
+	})
+	settingRoutes(s, r, "/settings/onboarding", client.Onboarding, onboardingRequest.settings)
 }
 
 // clientPatchRequest is the body of PATCH /clients/{id}.
 type clientPatchRequest struct {
 	RenewalDate string `json:"renewalDate" validate:"required"`
-}
-
-// clientStatusRequest is the body of POST /clients/{id}/status.
-type clientStatusRequest struct {
-	Status string `json:"status" validate:"required"`
 }
 
 // onboardingRequest is the body of PUT /settings/onboarding: the whole template, replacing the
@@ -51,112 +62,14 @@ type onboardingTaskRequest struct {
 	DueInDays *int   `json:"dueInDays"`
 }
 
-func (h *clientHandlers) get(c echo.Context) error {
-	id, err := pathUUID(c, "id")
-	if err != nil {
-		return err
-	}
-	out, err := h.svc.Get(c.Request().Context(), orgOf(c), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
-}
-
-// list is GET /clients?status=&limit=&cursor=.
-func (h *clientHandlers) list(c echo.Context) error {
-	p, err := pageRequest(c)
-	if err != nil {
-		return err
-	}
+// clientFilter is GET /clients?status=&limit=&cursor=.
+func clientFilter(c echo.Context, p page.Request) (client.ListFilter, error) {
 	status, err := queryOneOf(c, "status", client.Statuses()...)
-	if err != nil {
-		return err
-	}
-	out, err := h.svc.List(c.Request().Context(), orgOf(c), client.ListFilter{Status: client.Status(status), Page: p})
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
+	return client.ListFilter{Status: client.Status(status), Page: p}, err
 }
 
-func (h *clientHandlers) patch(c echo.Context) error {
-	id, err := pathUUID(c, "id")
-	if err != nil {
-		return err
-	}
-	var req clientPatchRequest
-	if err := h.s.bindJSON(c, &req); err != nil {
-		return err
-	}
-	out, err := h.svc.SetRenewalDate(c.Request().Context(), orgOf(c), id, req.RenewalDate)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
-}
-
-func (h *clientHandlers) status(c echo.Context) error {
-	id, err := pathUUID(c, "id")
-	if err != nil {
-		return err
-	}
-	var req clientStatusRequest
-	if err := h.s.bindJSON(c, &req); err != nil {
-		return err
-	}
-	out, err := h.svc.ChangeStatus(c.Request().Context(), orgOf(c), actorOf(c), id, client.Status(req.Status))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
-}
-
-func (h *clientHandlers) tasks(c echo.Context) error {
-	id, err := pathUUID(c, "id")
-	if err != nil {
-		return err
-	}
-	out, err := h.svc.Tasks(c.Request().Context(), orgOf(c), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"data": out})
-}
-
-func (h *clientHandlers) setTask(c echo.Context) error {
-	id, err := pathUUID(c, "id")
-	if err != nil {
-		return err
-	}
-	taskID, err := pathUUID(c, "taskId")
-	if err != nil {
-		return err
-	}
-	var req clientStatusRequest
-	if err := h.s.bindJSON(c, &req); err != nil {
-		return err
-	}
-	out, err := h.svc.SetTask(c.Request().Context(), orgOf(c), actorOf(c), id, taskID, client.TaskStatus(req.Status))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
-}
-
-func (h *clientHandlers) getSettings(c echo.Context) error {
-	out, err := h.svc.GetOnboarding(c.Request().Context(), orgOf(c))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
-}
-
-func (h *clientHandlers) putSettings(c echo.Context) error {
-	var req onboardingRequest
-	if err := h.s.bindJSON(c, &req); err != nil {
-		return err
-	}
+// settings is the request as the template it replaces the stored one with.
+func (req onboardingRequest) settings() client.Settings {
 	in := client.Settings{Tasks: make([]client.TaskTemplate, len(req.Tasks))}
 	for i, t := range req.Tasks {
 		due := -1 // a missing dueInDays is refused by Check with the field's range
@@ -165,9 +78,5 @@ func (h *clientHandlers) putSettings(c echo.Context) error {
 		}
 		in.Tasks[i] = client.TaskTemplate{Title: t.Title, DueInDays: due}
 	}
-	out, err := h.svc.PutOnboarding(c.Request().Context(), orgOf(c), in)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
+	return in
 }

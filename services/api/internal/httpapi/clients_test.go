@@ -6,12 +6,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
-	"gorm.io/gorm"
 
-	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/client"
-	"example.com/crm/pkg/events"
-	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/dbtest"
 )
 
 // clientJSON is the part of a client the tests read.
@@ -42,25 +39,12 @@ func onboardedClient(t *testing.T, a *apiTest, email string) clientJSON {
 	inv := wonInvoice(t, a, email, nil)
 	r := a.do(http.MethodPost, "/invoices/"+inv.ID+"/pay", map[string]any{"paidAt": "2026-03-15T10:00:00Z"})
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	var paidEvent int64
-	require.NoError(t, a.super.QueryRow(t.Context(), `SELECT id FROM events WHERE entity_id = $1 AND type = 'invoice.paid'`, inv.ID).Scan(&paidEvent))
-	svc := client.NewService(a.owner, events.NewEmitter(jobs.New(a.owner, jobs.Config{}), catalog.New().EventJobs))
-	var c client.Client
-	require.NoError(t, a.owner.Tx(t.Context(), a.org, func(tx *gorm.DB) error {
-		res, err := svc.Create(t.Context(), tx, a.org, []client.Paid{{EventID: paidEvent, InvoiceID: uuid.MustParse(inv.ID)}})
-		if err == nil {
-			c = res[0].Client
-		}
-		return err
-	}))
-	require.NoError(t, a.owner.Tx(t.Context(), a.org, func(tx *gorm.DB) error {
-		_, err := svc.StartOnboarding(t.Context(), tx, a.org, []client.Created{{EventID: paidEvent, ClientID: c.ID}})
-		return err
-	}))
-	r = a.do(http.MethodGet, "/clients/"+c.ID.String(), nil)
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	paidEvent := causingEvent(t, a, "invoice.paid", inv.ID)
+	svc := client.NewService(a.owner, workerEmitter(a))
+	c := dbtest.Batch(t, a.owner, a.org, svc.Create, client.Paid{EventID: paidEvent, InvoiceID: uuid.MustParse(inv.ID)})[0].Client
+	dbtest.Batch(t, a.owner, a.org, svc.StartOnboarding, client.Created{EventID: paidEvent, ClientID: c.ID})
 	var out clientJSON
-	r.json(t, &out)
+	getOK(t, a, "/clients/"+c.ID.String(), &out)
 	require.Equal(t, paidEvent, *out.CausationEventID)
 	return out
 }
@@ -81,22 +65,16 @@ func TestClientRoutes(t *testing.T) {
 		Data       []clientJSON `json:"data"`
 		NextCursor *string      `json:"nextCursor"`
 	}
-	r := a.do(http.MethodGet, "/clients?status=onboarding", nil)
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	r.json(t, &pg)
+	getOK(t, a, "/clients?status=onboarding", &pg)
 	require.Len(t, pg.Data, 1)
-	r = a.do(http.MethodGet, "/clients?status=active", nil)
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	r.json(t, &pg)
+	getOK(t, a, "/clients?status=active", &pg)
 	require.Empty(t, pg.Data)
 	require.Equal(t, http.StatusBadRequest, a.do(http.MethodGet, "/clients?status=gone", nil).Status)
 
 	var tasks struct {
 		Data []taskJSON `json:"data"`
 	}
-	r = a.do(http.MethodGet, "/clients/"+c.ID+"/onboarding", nil)
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	r.json(t, &tasks)
+	getOK(t, a, "/clients/"+c.ID+"/onboarding", &tasks)
 	require.Len(t, tasks.Data, len(client.DefaultSettings().Tasks))
 	for i, task := range tasks.Data {
 		require.Equal(t, i, task.Position)
@@ -124,10 +102,11 @@ func TestClientRoutes(t *testing.T) {
 	}
 	require.Equal(t, events, a.count(`SELECT count(*) FROM events`))
 	require.Zero(t, a.count(`SELECT count(*) FROM onboarding_tasks WHERE status <> 'pending'`))
-	require.Zero(t, a.count(`SELECT count(*) FROM onboarding_settings`))
+	require.Zero(t, a.count(`SELECT count(*) FROM org_settings WHERE name = 'onboarding'`))
 	require.Equal(t, 1, a.count(`SELECT count(*) FROM clients WHERE status = 'onboarding' AND renewal_date = '2027-03-15'`))
 
 	// onboarding refuses everything but active, which the checklist reaches.
+	var r response
 	for _, to := range []string{"onboarding", "paused", "churned"} {
 		r = a.do(http.MethodPost, base+"/status", map[string]any{"status": to})
 		require.Equal(t, http.StatusConflict, r.Status, to)

@@ -10,12 +10,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
-	"gorm.io/gorm"
 
-	"example.com/crm/pkg/catalog"
 	"example.com/crm/pkg/contract"
-	"example.com/crm/pkg/events"
-	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/dbtest"
 )
 
 // contractJSON is a contract as the API shows it.
@@ -34,26 +31,13 @@ type contractJSON struct {
 // returns the contract as GET /contracts/{id} shows it.
 func wonContract(t *testing.T, a *apiTest, email string) contractJSON {
 	t.Helper()
-	d := createDeal(t, a, convertibleLead(t, a, email), nil)
-	r := a.do(http.MethodPost, "/deals/"+d.ID+"/stage", map[string]any{"stage": "won"})
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	var eventID int64
-	require.NoError(t, a.super.QueryRow(t.Context(), `SELECT id FROM events WHERE entity_id = $1 AND type = 'deal.won'`, d.ID).Scan(&eventID))
-	svc := contract.NewService(a.owner, events.NewEmitter(jobs.New(a.owner, jobs.Config{}), catalog.New().EventJobs))
-	var id uuid.UUID
-	require.NoError(t, a.owner.Tx(t.Context(), a.org, func(tx *gorm.DB) error {
-		res, err := svc.Generate(t.Context(), tx, a.org, []contract.Won{{EventID: eventID, DealID: uuid.MustParse(d.ID)}})
-		if err == nil {
-			id = res[0].Contract.ID
-		}
-		return err
-	}))
-	r = a.do(http.MethodGet, "/contracts/"+id.String(), nil)
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	dealID, eventID := winDeal(t, a, email)
+	svc := contract.NewService(a.owner, workerEmitter(a))
+	res := dbtest.Batch(t, a.owner, a.org, svc.Generate, contract.Won{EventID: eventID, DealID: dealID})
 	var c contractJSON
-	r.json(t, &c)
+	getOK(t, a, "/contracts/"+res[0].Contract.ID.String(), &c)
 	require.Equal(t, eventID, *c.CausationEventID)
-	require.Equal(t, d.ID, c.DealID)
+	require.Equal(t, dealID.String(), c.DealID)
 	return c
 }
 
@@ -72,14 +56,10 @@ func TestContractRoutes(t *testing.T) {
 		NextCursor *string        `json:"nextCursor"`
 	}
 	wonContract(t, a, "second@client.example")
-	r := a.do(http.MethodGet, "/contracts?limit=1", nil)
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	r.json(t, &pg)
+	getOK(t, a, "/contracts?limit=1", &pg)
 	require.Len(t, pg.Data, 1)
 	require.NotNil(t, pg.NextCursor)
-	r = a.do(http.MethodGet, "/contracts?dealId="+first.DealID, nil)
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	r.json(t, &pg)
+	getOK(t, a, "/contracts?dealId="+first.DealID, &pg)
 	require.Len(t, pg.Data, 1)
 	require.Equal(t, first.ID, pg.Data[0].ID)
 	require.Equal(t, http.StatusBadRequest, a.do(http.MethodGet, "/contracts?dealId=x", nil).Status)
@@ -138,7 +118,7 @@ func TestContractRoutes(t *testing.T) {
 	}
 
 	// Idempotency-Key: the replay answers the first answer, without a second move.
-	r = a.do(http.MethodPost, status, map[string]any{"status": "sent"}, withHeader("Idempotency-Key", "send-first"))
+	r := a.do(http.MethodPost, status, map[string]any{"status": "sent"}, withHeader("Idempotency-Key", "send-first"))
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 	replay := a.do(http.MethodPost, status, map[string]any{"status": "sent"}, withHeader("Idempotency-Key", "send-first"))
 	require.Equal(t, http.StatusOK, replay.Status, string(replay.Body))
@@ -169,7 +149,7 @@ func TestContractTemplateRoutes(t *testing.T) {
 		r = a.do(http.MethodPut, "/settings/contract-template", body)
 		require.Equal(t, http.StatusUnprocessableEntity, r.Status, "%v: %s", body, r.Body)
 	}
-	require.Zero(t, a.count(`SELECT count(*) FROM contract_settings`))
+	require.Zero(t, a.count(`SELECT count(*) FROM org_settings WHERE name = 'contract-template'`))
 	r = a.do(http.MethodPut, "/settings/contract-template", map[string]any{"title": "Deal {{deal.title}}", "body": "For {{client.company}}: {{deal.value}}."})
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 	got := a.do(http.MethodGet, "/settings/contract-template", nil)

@@ -1,36 +1,39 @@
 package httpapi
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"net/http"
+	"context"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"example.com/crm/pkg/apperr"
 	"example.com/crm/pkg/invoice"
+	"example.com/crm/pkg/page"
 )
 
 // invoiceRoutes registers the invoice routes and the invoicing settings (API.md "Money, clients
-// and onboarding"). Invoices are created by the worker (create_invoice on deal.won), never here,
-// so the API's service renders nothing.
+// and onboarding"): bind and validate, call one invoice use case, answer with invoice.Invoice,
+// whose JSON is the API's. Invoices are created by the worker (create_invoice on deal.won), never
+// here, so the API's service renders nothing.
 func (s *Server) invoiceRoutes(r router) {
-	h := &invoiceHandlers{svc: invoice.NewService(s.DB, s.Emitter, nil), s: s}
-	r.GET("/invoices", h.list)
-	r.GET("/invoices/:id", h.get)
-	r.POST("/invoices/:id/pay", h.pay)
-	r.POST("/invoices/:id/void", h.void)
-	r.GET("/invoices/:id/document", h.document)
-	r.GET("/settings/invoicing", h.getSettings)
-	r.PUT("/settings/invoicing", h.putSettings)
-}
-
-// invoiceHandlers are the invoice routes' handlers: bind and validate, call one invoice use case,
-// answer with invoice.Invoice, whose JSON is the API's.
-type invoiceHandlers struct {
-	svc *invoice.Service
-	s   *Server
+	svc := invoice.NewService(s.DB, s.Emitter, nil)
+	r.GET("/invoices", listRoute(invoiceFilter, svc.List))
+	r.GET("/invoices/:id", getRoute(svc.Get))
+	r.POST("/invoices/:id/pay", actionRoute(s, bindOpts{optional: true},
+		func(ctx context.Context, orgID uuid.UUID, actor string, id uuid.UUID, req invoicePayRequest) (invoice.Invoice, error) {
+			in, err := req.payment()
+			if err != nil {
+				return invoice.Invoice{}, err
+			}
+			return svc.Pay(ctx, orgID, actor, id, in)
+		}))
+	r.POST("/invoices/:id/void", actionRoute(s, bindOpts{},
+		func(ctx context.Context, orgID uuid.UUID, actor string, id uuid.UUID, req invoiceVoidRequest) (invoice.Invoice, error) {
+			return svc.Void(ctx, orgID, actor, id, req.Reason)
+		}))
+	r.GET("/invoices/:id/document", documentRoute(svc.Document))
+	settingRoutes(s, r, "/settings/invoicing", invoice.Invoicing, invoicingRequest.settings)
 }
 
 // invoicePayRequest is the body of POST /invoices/{id}/pay: when the money arrived (RFC 3339,
@@ -60,129 +63,36 @@ type sellerRequest struct {
 	Email   string `json:"email"`
 }
 
-func (h *invoiceHandlers) get(c echo.Context) error {
-	id, err := pathUUID(c, "id")
-	if err != nil {
-		return err
-	}
-	inv, err := h.svc.Get(c.Request().Context(), orgOf(c), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, inv)
-}
-
-// list is GET /invoices?status=&dealId=&limit=&cursor=.
-func (h *invoiceHandlers) list(c echo.Context) error {
-	p, err := pageRequest(c)
-	if err != nil {
-		return err
-	}
+// invoiceFilter is GET /invoices?status=&dealId=&limit=&cursor=.
+func invoiceFilter(c echo.Context, p page.Request) (invoice.ListFilter, error) {
 	f := invoice.ListFilter{Page: p}
 	status, err := queryOneOf(c, "status", string(invoice.StatusIssued), string(invoice.StatusPaid), string(invoice.StatusVoid))
 	if err != nil {
-		return err
+		return f, err
 	}
 	f.Status = invoice.Status(status)
-	if f.DealID, err = queryUUID(c, "dealId"); err != nil {
-		return err
-	}
-	out, err := h.svc.List(c.Request().Context(), orgOf(c), f)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
+	f.DealID, err = queryUUID(c, "dealId")
+	return f, err
 }
 
-func (h *invoiceHandlers) pay(c echo.Context) error {
-	id, err := pathUUID(c, "id")
-	if err != nil {
-		return err
-	}
-	var req invoicePayRequest
-	if err := h.s.bindJSONWith(c, &req, bindOpts{optional: true}); err != nil {
-		return err
-	}
-	var in invoice.Payment
+// payment is the request as Pay's input; a paidAt that is no RFC 3339 time is 422.
+func (req invoicePayRequest) payment() (invoice.Payment, error) {
+	in := invoice.Payment{Reference: req.Reference}
 	if req.PaidAt != nil {
 		t, err := time.Parse(time.RFC3339Nano, *req.PaidAt)
 		if err != nil {
-			return apperr.Errorf(apperr.Invalid, "invoice input is invalid").
+			return in, apperr.Errorf(apperr.Invalid, "invoice input is invalid").
 				WithFields(apperr.FieldError{Field: "paidAt", Message: "must be an RFC 3339 time, such as 2026-01-01T00:00:00Z"})
 		}
 		in.PaidAt = &t
 	}
-	in.Reference = req.Reference
-	inv, err := h.svc.Pay(c.Request().Context(), orgOf(c), actorOf(c), id, in)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, inv)
+	return in, nil
 }
 
-func (h *invoiceHandlers) void(c echo.Context) error {
-	id, err := pathUUID(c, "id")
-	if err != nil {
-		return err
-	}
-	var req invoiceVoidRequest
-	if err := h.s.bindJSON(c, &req); err != nil {
-		return err
-	}
-	inv, err := h.svc.Void(c.Request().Context(), orgOf(c), actorOf(c), id, req.Reason)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, inv)
-}
-
-// document serves the invoice's stored PDF with its SHA-256 as the ETag (the bytes never change);
-// a matching If-None-Match is 304, an invoice without a document 404.
-func (h *invoiceHandlers) document(c echo.Context) error {
-	id, err := pathUUID(c, "id")
-	if err != nil {
-		return err
-	}
-	doc, err := h.svc.Document(c.Request().Context(), orgOf(c), id)
-	if err != nil {
-		return err
-	}
-	return servePDF(c, doc)
-}
-
-// servePDF answers with a stored document whose bytes never change: application/pdf with its
-// hex SHA-256 as the ETag, or 304 when If-None-Match holds that ETag.
-func servePDF(c echo.Context, doc []byte) error {
-	sum := sha256.Sum256(doc)
-	etag := `"` + hex.EncodeToString(sum[:]) + `"`
-	hd := c.Response().Header()
-	hd.Set("ETag", etag)
-	hd.Set("Cache-Control", "private, no-cache")
-	if etagMatch(c.Request().Header.Get("If-None-Match"), etag) {
-		return c.NoContent(http.StatusNotModified)
-	}
-	return c.Blob(http.StatusOK, "application/pdf", doc)
-}
-
-func (h *invoiceHandlers) getSettings(c echo.Context) error {
-	out, err := h.svc.GetInvoicing(c.Request().Context(), orgOf(c))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
-}
-
-func (h *invoiceHandlers) putSettings(c echo.Context) error {
-	var req invoicingRequest
-	if err := h.s.bindJSON(c, &req); err != nil {
-		return err
-	}
-	out, err := h.svc.PutInvoicing(c.Request().Context(), orgOf(c), invoice.Settings{
+// settings is the request as the settings it replaces the stored ones with.
+func (req invoicingRequest) settings() invoice.Settings {
+	return invoice.Settings{
 		Prefix: *req.Prefix, PaymentTermsDays: *req.PaymentTermsDays,
 		Seller: invoice.Seller{Name: req.Seller.Name, Address: req.Seller.Address, TaxID: req.Seller.TaxID, Email: req.Seller.Email},
-	})
-	if err != nil {
-		return err
 	}
-	return c.JSON(http.StatusOK, out)
 }

@@ -9,12 +9,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
-	"gorm.io/gorm"
 
-	"example.com/crm/pkg/catalog"
-	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/invoice"
-	"example.com/crm/pkg/jobs"
 )
 
 // invoiceJSON is the part of an invoice the tests read.
@@ -35,24 +32,11 @@ type invoiceJSON struct {
 // with render (nil: none). It returns the invoice as GET /invoices/{id} shows it.
 func wonInvoice(t *testing.T, a *apiTest, email string, render invoice.Renderer) invoiceJSON {
 	t.Helper()
-	d := createDeal(t, a, convertibleLead(t, a, email), nil)
-	r := a.do(http.MethodPost, "/deals/"+d.ID+"/stage", map[string]any{"stage": "won"})
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	var eventID int64
-	require.NoError(t, a.super.QueryRow(t.Context(), `SELECT id FROM events WHERE entity_id = $1 AND type = 'deal.won'`, d.ID).Scan(&eventID))
-	svc := invoice.NewService(a.owner, events.NewEmitter(jobs.New(a.owner, jobs.Config{}), catalog.New().EventJobs), render)
-	var id uuid.UUID
-	require.NoError(t, a.owner.Tx(t.Context(), a.org, func(tx *gorm.DB) error {
-		res, err := svc.Create(t.Context(), tx, a.org, []invoice.Won{{EventID: eventID, DealID: uuid.MustParse(d.ID)}})
-		if err == nil {
-			id = res[0].Invoice.ID
-		}
-		return err
-	}))
-	r = a.do(http.MethodGet, "/invoices/"+id.String(), nil)
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	dealID, eventID := winDeal(t, a, email)
+	svc := invoice.NewService(a.owner, workerEmitter(a), render)
+	res := dbtest.Batch(t, a.owner, a.org, svc.Create, invoice.Won{EventID: eventID, DealID: dealID})
 	var inv invoiceJSON
-	r.json(t, &inv)
+	getOK(t, a, "/invoices/"+res[0].Invoice.ID.String(), &inv)
 	require.Equal(t, eventID, *inv.CausationEventID)
 	return inv
 }
@@ -74,16 +58,12 @@ func TestInvoiceRoutes(t *testing.T) {
 		Data       []invoiceJSON `json:"data"`
 		NextCursor *string       `json:"nextCursor"`
 	}
-	r := a.do(http.MethodGet, "/invoices?limit=1", nil)
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	r.json(t, &pg)
+	getOK(t, a, "/invoices?limit=1", &pg)
 	require.Len(t, pg.Data, 1)
 	require.NotNil(t, pg.NextCursor)
-	r = a.do(http.MethodGet, "/invoices?limit=1&cursor="+*pg.NextCursor, nil)
+	r := a.do(http.MethodGet, "/invoices?limit=1&cursor="+*pg.NextCursor, nil)
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	r = a.do(http.MethodGet, "/invoices?dealId="+first.DealID, nil)
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	r.json(t, &pg)
+	getOK(t, a, "/invoices?dealId="+first.DealID, &pg)
 	require.Len(t, pg.Data, 1)
 	require.Equal(t, first.ID, pg.Data[0].ID)
 	require.Equal(t, http.StatusBadRequest, a.do(http.MethodGet, "/invoices?status=draft", nil).Status)
@@ -145,9 +125,7 @@ func TestInvoiceRoutes(t *testing.T) {
 	require.Equal(t, "duplicate order", *void.VoidReason)
 	require.Equal(t, http.StatusConflict, a.do(http.MethodPost, "/invoices/"+second.ID+"/pay", nil).Status)
 	require.Equal(t, http.StatusConflict, a.do(http.MethodPost, "/invoices/"+second.ID+"/void", map[string]any{"reason": "again"}).Status)
-	r = a.do(http.MethodGet, "/invoices?status=void", nil)
-	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-	r.json(t, &pg)
+	getOK(t, a, "/invoices?status=void", &pg)
 	require.Len(t, pg.Data, 1)
 	require.Equal(t, 1, a.count(`SELECT count(*) FROM events WHERE type = 'invoice.paid'`))
 	require.Equal(t, 1, a.count(`SELECT count(*) FROM events WHERE type = 'invoice.voided'`))
@@ -164,7 +142,7 @@ func TestInvoiceRoutes(t *testing.T) {
 		r = a.do(http.MethodPut, "/settings/invoicing", body)
 		require.Equal(t, http.StatusUnprocessableEntity, r.Status, "%v: %s", body, r.Body)
 	}
-	require.Zero(t, a.count(`SELECT count(*) FROM invoice_settings`))
+	require.Zero(t, a.count(`SELECT count(*) FROM org_settings WHERE name = 'invoicing'`))
 	set := map[string]any{"prefix": "ACME-", "paymentTermsDays": 30, "seller": map[string]any{
 		"name": "Acme GmbH", "address": "Hauptstr. 1\n10115 Berlin", "taxId": "DE123", "email": "billing@acme.example"}}
 	r = a.do(http.MethodPut, "/settings/invoicing", set)

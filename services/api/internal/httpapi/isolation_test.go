@@ -218,14 +218,12 @@ SELECT concat_ws('|',
   (SELECT string_agg(concat_ws(',', id, status, attempts), ';' ORDER BY id) FROM jobs WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, retried_at), ';') FROM dead_letter_jobs WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, number, status, paid_at, void_reason), ';') FROM invoices WHERE org_id = $1),
-  (SELECT count(*) FROM invoice_settings WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, status, document_sha256), ';') FROM contracts WHERE org_id = $1),
-  (SELECT count(*) FROM contract_settings WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, status, renewal_date, onboarded_at), ';') FROM clients WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, status, completed_at), ';' ORDER BY id) FROM onboarding_tasks WHERE org_id = $1),
-  (SELECT count(*) FROM onboarding_settings WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, cron_expr, enabled, last_slot_at), ';') FROM cron_tasks WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, status), ';') FROM scheduled_tasks WHERE org_id = $1),
+  (SELECT string_agg(concat_ws(',', name, value, updated_at), ';' ORDER BY name) FROM org_settings WHERE org_id = $1),
   (SELECT count(*) FROM events WHERE org_id = $1))`, a.org).Scan(&s))
 		return s
 	}

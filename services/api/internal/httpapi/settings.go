@@ -61,3 +61,29 @@ func (h *settingsHandlers) putICP(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, out)
 }
+
+// settingRoutes registers GET and PUT path for the org setting set (org.Setting, one row of
+// org_settings): GET answers the org's value (the setting's default when it saved none) in one
+// round trip; PUT binds and validates a Req, makes the value of it with in, and answers the
+// value as stored, or the setting's check's 422 with nothing written. A new /settings/<name>
+// route is one call of it.
+func settingRoutes[Req, T any](s *Server, r router, path string, set org.Setting[T], in func(Req) T) {
+	r.GET(path, func(c echo.Context) error {
+		out, err := set.Read(c.Request().Context(), s.DB, orgOf(c))
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, out)
+	})
+	r.PUT(path, func(c echo.Context) error {
+		var req Req
+		if err := s.bindJSON(c, &req); err != nil {
+			return err
+		}
+		out, err := set.Save(c.Request().Context(), s.DB, orgOf(c), in(req))
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, out)
+	})
+}

@@ -1,11 +1,8 @@
 package handler
 
 import (
-	"context"
-	"fmt"
-
+	"github.com/google/uuid"
 	"go.uber.org/zap"
-	"gorm.io/gorm"
 
 	"example.com/crm/pkg/invoice"
 	"example.com/crm/pkg/jobs"
@@ -19,35 +16,16 @@ import (
 // statement. A deal invoiced already, gone or not won is logged and its job completed: retrying
 // would change nothing.
 func CreateInvoice(invoices *invoice.Service, log *zap.Logger) jobs.Kind {
-	if invoices == nil || log == nil {
+	if invoices == nil {
 		panic("handler.CreateInvoice: nil dependency")
 	}
-	return jobs.NewKind(jobs.Shared, func(ctx context.Context, tx *jobs.Batch, js []jobs.Attempt[invoice.CreateInvoiceArgs]) error {
-		wons := make([]invoice.Won, len(js))
-		for i, j := range js {
-			wons[i] = invoice.Won{EventID: j.Args.EventID, DealID: *j.Args.EntityID}
-		}
-		var res []invoice.CreateResult
-		err := tx.Exec(ctx, func(db *gorm.DB) error {
-			var err error
-			res, err = invoices.Create(ctx, db, tx.Org(), wons)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("create %d invoices: %w", len(wons), err)
-		}
-		for i, r := range res {
-			fields := []zap.Field{
-				zap.Int64("job_id", js[i].ID), zap.String("org_id", js[i].OrgID.String()),
-				zap.String("deal_id", wons[i].DealID.String()), zap.Int64("event_id", wons[i].EventID),
-			}
-			if r.Skipped != "" {
-				log.Info("deal not invoiced", append(fields, zap.String("reason", r.Skipped))...)
-				continue
-			}
-			log.Debug("deal invoiced", append(fields, zap.String("invoice_id", r.Invoice.ID.String()),
-				zap.String("number", r.Invoice.Number))...)
-		}
-		return nil
-	})
+	return causedKind[invoice.CreateInvoiceArgs](caused[invoice.Won, invoice.CreateResult]{
+		work: "create %d invoices", entity: "deal_id",
+		in:  func(eventID int64, id uuid.UUID) invoice.Won { return invoice.Won{EventID: eventID, DealID: id} },
+		use: invoices.Create,
+		outcome: func(r invoice.CreateResult) (string, []zap.Field) {
+			return r.Skipped, []zap.Field{zap.String("invoice_id", r.Invoice.ID.String()), zap.String("number", r.Invoice.Number)}
+		},
+		made: "deal invoiced", skipped: "deal not invoiced",
+	}, log)
 }

@@ -1,11 +1,8 @@
 package handler
 
 import (
-	"context"
-	"fmt"
-
+	"github.com/google/uuid"
 	"go.uber.org/zap"
-	"gorm.io/gorm"
 
 	"example.com/crm/pkg/contract"
 	"example.com/crm/pkg/jobs"
@@ -18,34 +15,16 @@ import (
 // reads and writes the database; rendering is CPU). A deal with a contract already, gone or not
 // won is logged and its job completed: retrying would change nothing.
 func GenerateContract(contracts *contract.Service, log *zap.Logger) jobs.Kind {
-	if contracts == nil || log == nil {
+	if contracts == nil {
 		panic("handler.GenerateContract: nil dependency")
 	}
-	return jobs.NewKind(jobs.Shared, func(ctx context.Context, tx *jobs.Batch, js []jobs.Attempt[contract.GenerateContractArgs]) error {
-		wons := make([]contract.Won, len(js))
-		for i, j := range js {
-			wons[i] = contract.Won{EventID: j.Args.EventID, DealID: *j.Args.EntityID}
-		}
-		var res []contract.GenerateResult
-		err := tx.Exec(ctx, func(db *gorm.DB) error {
-			var err error
-			res, err = contracts.Generate(ctx, db, tx.Org(), wons)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("generate %d contracts: %w", len(wons), err)
-		}
-		for i, r := range res {
-			fields := []zap.Field{
-				zap.Int64("job_id", js[i].ID), zap.String("org_id", js[i].OrgID.String()),
-				zap.String("deal_id", wons[i].DealID.String()), zap.Int64("event_id", wons[i].EventID),
-			}
-			if r.Skipped != "" {
-				log.Info("contract not generated", append(fields, zap.String("reason", r.Skipped))...)
-				continue
-			}
-			log.Debug("contract generated", append(fields, zap.String("contract_id", r.Contract.ID.String()))...)
-		}
-		return nil
-	})
+	return causedKind[contract.GenerateContractArgs](caused[contract.Won, contract.GenerateResult]{
+		work: "generate %d contracts", entity: "deal_id",
+		in:  func(eventID int64, id uuid.UUID) contract.Won { return contract.Won{EventID: eventID, DealID: id} },
+		use: contracts.Generate,
+		outcome: func(r contract.GenerateResult) (string, []zap.Field) {
+			return r.Skipped, []zap.Field{zap.String("contract_id", r.Contract.ID.String())}
+		},
+		made: "contract generated", skipped: "contract not generated",
+	}, log)
 }

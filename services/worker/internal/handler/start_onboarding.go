@@ -1,11 +1,8 @@
 package handler
 
 import (
-	"context"
-	"fmt"
-
+	"github.com/google/uuid"
 	"go.uber.org/zap"
-	"gorm.io/gorm"
 
 	"example.com/crm/pkg/client"
 	"example.com/crm/pkg/jobs"
@@ -17,34 +14,18 @@ import (
 // Its jobs share a transaction. A client gone or with its tasks already is logged and its job
 // completed: retrying would change nothing.
 func StartOnboarding(clients *client.Service, log *zap.Logger) jobs.Kind {
-	if clients == nil || log == nil {
+	if clients == nil {
 		panic("handler.StartOnboarding: nil dependency")
 	}
-	return jobs.NewKind(jobs.Shared, func(ctx context.Context, tx *jobs.Batch, js []jobs.Attempt[client.StartOnboardingArgs]) error {
-		cs := make([]client.Created, len(js))
-		for i, j := range js {
-			cs[i] = client.Created{EventID: j.Args.EventID, ClientID: *j.Args.EntityID}
-		}
-		var res []client.StartResult
-		err := tx.Exec(ctx, func(db *gorm.DB) error {
-			var err error
-			res, err = clients.StartOnboarding(ctx, db, tx.Org(), cs)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("start onboarding of %d clients: %w", len(cs), err)
-		}
-		for i, r := range res {
-			fields := []zap.Field{
-				zap.Int64("job_id", js[i].ID), zap.String("org_id", js[i].OrgID.String()),
-				zap.String("client_id", cs[i].ClientID.String()), zap.Int64("event_id", cs[i].EventID),
-			}
-			if r.Skipped != "" {
-				log.Info("onboarding not started", append(fields, zap.String("reason", r.Skipped))...)
-				continue
-			}
-			log.Debug("onboarding started", append(fields, zap.Int("tasks", len(r.Tasks)))...)
-		}
-		return nil
-	})
+	return causedKind[client.StartOnboardingArgs](caused[client.Created, client.StartResult]{
+		work: "start onboarding of %d clients", entity: "client_id",
+		in: func(eventID int64, id uuid.UUID) client.Created {
+			return client.Created{EventID: eventID, ClientID: id}
+		},
+		use: clients.StartOnboarding,
+		outcome: func(r client.StartResult) (string, []zap.Field) {
+			return r.Skipped, []zap.Field{zap.Int("tasks", len(r.Tasks))}
+		},
+		made: "onboarding started", skipped: "onboarding not started",
+	}, log)
 }
