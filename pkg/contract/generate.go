@@ -38,10 +38,12 @@ type GenerateResult struct {
 // {{deal.value}} (document.FormatAmount of the deal's value in its currency), {{date}} (today,
 // UTC) and {{seller.name}} (the seller's name of the org's invoicing settings, empty when unset),
 // rendered with document.Contract and stored with its hex SHA-256, its causation the deal.won
-// event; each emits contract.generated carrying that event's id.
+// event; each emits contract.generated carrying that event's id. The deals are locked shared
+// (deal.LockShared), so the invoice of the same win (deal.LockAlone) is made beside it, not
+// after it.
 func (s *Service) Generate(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wons []Won) ([]GenerateResult, error) {
 	out := make([]GenerateResult, len(wons))
-	deals, todo, err := deal.LockWon(ctx, tx, orgID, wons, contractedDealsSQL, "deal has a contract already", func(i int, why string) { out[i].Skipped = why })
+	deals, todo, err := deal.LockWon(ctx, tx, orgID, wons, deal.LockShared, contractedDealsSQL, "deal has a contract already", func(i int, why string) { out[i].Skipped = why })
 	if err != nil || len(todo) == 0 {
 		return out, err
 	}

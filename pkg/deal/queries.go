@@ -83,10 +83,10 @@ WHERE org_id = $1 AND deal_count > 0
 ORDER BY currency, stage`
 
 // lockWonDealsSQL locks the org's deals of the ids $2 in the order of their ids (LockWon) and
-// reads each with what its lead's records need.
+// reads each with what its lead's records need; the lock clause (a Lock) follows.
 const lockWonDealsSQL = `SELECT d.id, d.lead_id, d.title, d.deal_value, d.currency, d.stage,
 	coalesce(l.company, '') AS company, coalesce(l.name, '') AS name, coalesce(l.email, '') AS email
 FROM deals d LEFT JOIN leads l ON l.org_id = d.org_id AND l.id = d.lead_id
 WHERE d.org_id = $1 AND d.id = ANY($2::uuid[])
 ORDER BY d.id
-FOR UPDATE OF d`
+`

@@ -42,13 +42,13 @@ func Number(prefix string, year int, n int64) string {
 // its document rendered and stored; each emits invoice.created carrying that event's id.
 //
 // Numbers are gapless per org and calendar year (UTC) of the issue: the deals' rows are locked
-// first (in id order), then the batch's n numbers are taken in one statement from the counter
+// first (in id order, deal.LockAlone, so a repeat of a deal's job waits for the first), then the batch's n numbers are taken in one statement from the counter
 // row of (org, Series, year), which stays locked until tx ends. Whatever fails later in tx rolls
 // the counter back with the invoices and the jobs' completions, so no number is lost; and no two
 // transactions can hold the same number. Nothing is taken when there is nothing to invoice.
 func (s *Service) Create(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, wons []Won) ([]CreateResult, error) {
 	out := make([]CreateResult, len(wons))
-	deals, todo, err := deal.LockWon(ctx, tx, orgID, wons, invoicedDealsSQL, "deal is invoiced already", func(i int, why string) { out[i].Skipped = why })
+	deals, todo, err := deal.LockWon(ctx, tx, orgID, wons, deal.LockAlone, invoicedDealsSQL, "deal is invoiced already", func(i int, why string) { out[i].Skipped = why })
 	if err != nil || len(todo) == 0 {
 		return out, err
 	}
