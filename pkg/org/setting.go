@@ -92,12 +92,13 @@ func (s Setting[T]) check(v T) (T, error) {
 	return out, nil
 }
 
-// decode returns the stored value (its JSON decoded into T's zero value) or, with no row,
-// Default.
+// decode returns the stored value or, with no row, Default. The stored JSON is decoded over
+// Default, so a member it lacks (one added to T after the org saved) has its default, not T's
+// zero value.
 func (s Setting[T]) decode(raw []byte, found bool) (T, error) {
-	var v T
+	v := s.Default()
 	if !found {
-		return s.Default(), nil
+		return v, nil
 	}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &v); err != nil {

@@ -42,7 +42,8 @@ var rules = org.Setting[testSetting]{
 // TestSetting proves an org's setting: the default until saved, a check that refuses (422 with
 // its fields) writing nothing, Save normalising and the read forms (Read, Get in a tenant
 // transaction) answering what was stored, Put in the caller's transaction, and another org and
-// another name of the same org untouched.
+// another name of the same org untouched; and a stored value that lacks a member has that
+// member's default.
 func TestSetting(t *testing.T) {
 	t.Parallel()
 	d, url := dbtest.NewDB(t)
@@ -92,6 +93,12 @@ func TestSetting(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, testSetting{Title: "again", Days: 3}, got)
 	require.Equal(t, 1, count(), "a save replaces the org's row of the name")
+
+	_, err = super.Pool.Exec(t.Context(), `INSERT INTO org_settings (org_id, name, value) VALUES ($1, 'rules', '{"title": "old"}')`, other)
+	require.NoError(t, err)
+	got, err = rules.Read(t.Context(), d, other)
+	require.NoError(t, err)
+	require.Equal(t, testSetting{Title: "old", Days: 7}, got, "a member the stored value lacks has its default")
 }
 
 // TestMigrationOrgSettings proves migration 000024: the rows of invoice_settings,
