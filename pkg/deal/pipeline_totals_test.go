@@ -1,13 +1,17 @@
 package deal_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
@@ -49,17 +53,61 @@ func scanTotals(t *testing.T, super *db.DB, q string, args ...any) []totalsRow {
 	return out
 }
 
-// storedTotals is deal_pipeline_totals as stored (groups with deals only: emptied groups stay
-// with count 0 by design).
+// storedTotals is deal_pipeline_totals as the pipeline reads it: each group's sums over its
+// shards, groups with deals only (emptied groups stay with count 0 by design).
 func storedTotals(t *testing.T, super *db.DB) []totalsRow {
 	t.Helper()
-	for _, r := range scanTotals(t, super, `SELECT org_id, stage, currency, deal_count, value_sum::text, weighted_sum::text
-FROM deal_pipeline_totals WHERE deal_count = 0`) {
+	const sums = `SELECT org_id, stage, currency, sum(deal_count)::bigint AS n, sum(value_sum)::text AS v, sum(weighted_sum)::text AS w
+FROM deal_pipeline_totals GROUP BY org_id, stage, currency`
+	for _, r := range scanTotals(t, super, `SELECT * FROM (`+sums+`) s WHERE n = 0`) {
 		require.Equal(t, "0", r.Value, "an emptied group has no value left: %+v", r)
 		require.Equal(t, "0", r.Weighted, "an emptied group has no weighted value left: %+v", r)
 	}
-	return scanTotals(t, super, `SELECT org_id, stage, currency, deal_count, value_sum::text, weighted_sum::text
-FROM deal_pipeline_totals WHERE deal_count <> 0 ORDER BY org_id, stage, currency`)
+	return scanTotals(t, super, `SELECT * FROM (`+sums+`) s WHERE n <> 0 ORDER BY org_id, stage, currency`)
+}
+
+// shardSQL is the deal_pipeline_totals shard of the current transaction (its transaction id
+// modulo 16, as deal_pipeline_totals_shard computes it; spelt out so that the tests that use it
+// also run against one row per group).
+const shardSQL = `SELECT pg_current_xact_id()::text::bigint % 16`
+
+// beginOutside begins a tenant transaction of org on pool whose shard is none of avoid (beginning
+// again until one is) and returns it with its shard. The transaction is rolled back at the end of
+// the test unless committed.
+func beginOutside(t *testing.T, pool *pgxpool.Pool, org uuid.UUID, avoid ...int64) (pgx.Tx, int64) {
+	t.Helper()
+	for range 200 {
+		tx, err := pool.Begin(t.Context())
+		require.NoError(t, err)
+		var shard int64
+		require.NoError(t, tx.QueryRow(t.Context(), shardSQL+` FROM set_config('app.org_id', $1, true)`, org.String()).Scan(&shard))
+		if !slices.Contains(avoid, shard) {
+			t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+			return tx, shard
+		}
+		require.NoError(t, tx.Rollback(t.Context()))
+	}
+	t.Fatalf("no transaction outside the shards %v", avoid)
+	return nil, 0
+}
+
+// insertDeals inserts n open deals of org (USD, the stages in turn, values 1 to n) in one
+// transaction as the superuser, and returns the transaction's shard.
+func insertDeals(t *testing.T, b *bundle, org uuid.UUID, n int) int64 {
+	t.Helper()
+	ctx := t.Context()
+	lead := b.newLead(t, org, "converted")
+	tx, err := b.super.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, `INSERT INTO deals (org_id, lead_id, title, deal_value, currency, stage, probability)
+SELECT $1, $2, 'Deal', g, 'USD', (ARRAY['discovery', 'proposal', 'negotiation'])[1 + g % 3], 0.5
+FROM generate_series(1, $3) g`, org, lead, n)
+	require.NoError(t, err)
+	var shard int64
+	require.NoError(t, tx.QueryRow(ctx, shardSQL).Scan(&shard))
+	require.NoError(t, tx.Commit(ctx))
+	return shard
 }
 
 // freshTotals aggregates the deals table now, with the arithmetic of the pipeline's scan
@@ -104,7 +152,9 @@ func appService(t *testing.T, url string) (*db.DB, *deal.Service) {
 // explicit probabilities, patches of value, probability, currency and title, stage moves within
 // the open stages and to won and lost, including racing moves of one deal), and requires after
 // each round that deal_pipeline_totals equals a fresh aggregate of the deals computed with the
-// scan's formula, and that the pipeline read from it equals the scanned one.
+// scan's formula, and that the pipeline read from it equals the scanned one. The transactions
+// write the shards of their transaction ids, so the groups end up spread over several shards,
+// deals counted in one subtracted in another.
 func TestPipelineTotalsProperty(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -234,6 +284,8 @@ func TestPipelineTotalsProperty(t *testing.T) {
 	}
 	require.Positive(t, b.count(t, `SELECT count(*) FROM deals WHERE stage IN ('won', 'lost')`))
 	require.Positive(t, b.count(t, `SELECT count(DISTINCT currency) FROM deals WHERE stage = 'negotiation'`))
+	require.Greater(t, b.count(t, `SELECT count(DISTINCT shard) FROM deal_pipeline_totals`), 1,
+		"the concurrent transactions wrote several shards")
 
 	// Writes outside the service: a bulk insert, update and delete in one statement each (an
 	// import, a correction), as the owner in a tenant transaction.
@@ -255,7 +307,9 @@ FROM generate_series(1, 500) g`, b.org, leads[b.org][0]).Error; err != nil {
 
 // TestPipelineTotalsOrgDeleteCascades proves that deleting an org takes its totals with it
 // (and its deals, whose delete trigger then has nothing to subtract from or runs before), while
-// another org's stay exact.
+// another org's stay exact. The deleting transaction is in another shard than the one that
+// counted the org's deals, so its delete trigger finds no row of its own to subtract from and
+// must not insert one for the vanishing org (whose foreign key would fail the deletion).
 func TestPipelineTotalsOrgDeleteCascades(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -266,21 +320,59 @@ func TestPipelineTotalsOrgDeleteCascades(t *testing.T) {
 	// A second org with deals but no events (an org with history cannot be deleted: events is
 	// append-only), as the bench seeds them.
 	gone := dbtest.NewOrg(t, b.d, "gone")
-	lead := b.newLead(t, gone, "converted")
-	_, err := b.super.Pool.Exec(ctx, `INSERT INTO deals (org_id, lead_id, title, deal_value, currency, stage, probability)
-SELECT $1, $2, 'Deal', g, 'USD', (ARRAY['discovery', 'proposal', 'negotiation'])[1 + g % 3], 0.5
-FROM generate_series(1, 300) g`, gone, lead)
-	require.NoError(t, err)
+	counted := insertDeals(t, b, gone, 300)
 	require.Equal(t, 3, b.count(t, `SELECT count(*) FROM deal_pipeline_totals WHERE org_id = $1`, gone))
 
 	// As the owner, in the org's tenant transaction (orgs FORCEs row-level security).
-	require.NoError(t, b.d.Tx(ctx, gone, func(tx *gorm.DB) error {
-		return tx.Exec(`DELETE FROM orgs WHERE id = ?`, gone).Error
-	}))
+	tx, _ := beginOutside(t, b.d.Pool, gone, counted)
+	_, err := tx.Exec(ctx, `DELETE FROM orgs WHERE id = $1`, gone)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
 	require.Zero(t, b.count(t, `SELECT count(*) FROM deal_pipeline_totals WHERE org_id = $1`, gone))
 	require.Zero(t, b.count(t, `SELECT count(*) FROM deals WHERE org_id = $1`, gone))
-	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM deal_pipeline_totals WHERE org_id = $1`, b.org))
+	require.Equal(t, 2, b.count(t, `SELECT count(DISTINCT (stage, currency)) FROM deal_pipeline_totals WHERE org_id = $1`, b.org))
 	requireTotalsExact(t, b.super, b.svc, b.org)
+}
+
+// TestPipelineTotalsConcurrentMovesDoNotWait proves that two transactions moving deals of one
+// org, stage and currency do not wait for each other: the first moves its deal from proposal to
+// negotiation and stays open, and the second's move of another deal, in a transaction of another
+// shard, completes under a lock_timeout (one row per group would make it wait for the first's
+// row lock until lock_not_available). The second's shard is also not the one that counted the
+// deals, so its proposal row goes negative (-1) and the group's sum stays exact.
+func TestPipelineTotalsConcurrentMovesDoNotWait(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	app, svc := appService(t, b.super.Pool.Config().ConnString())
+	counted := insertDeals(t, b, b.org, 5) // discovery 3, proposal 1 and 4, negotiation 2 and 5
+	rows, err := b.super.Pool.Query(ctx, `SELECT id FROM deals WHERE org_id = $1 AND stage = 'proposal'`, b.org)
+	require.NoError(t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	require.NoError(t, err)
+	require.Len(t, ids, 2)
+	move := `UPDATE deals SET stage = 'negotiation', stage_changed_at = now() WHERE id = $1`
+
+	first, firstShard := beginOutside(t, app.Pool, b.org)
+	_, err = first.Exec(ctx, move, ids[0])
+	require.NoError(t, err)
+
+	second, secondShard := beginOutside(t, app.Pool, b.org, firstShard, counted)
+	_, err = second.Exec(ctx, `SET LOCAL lock_timeout = '3s'`)
+	require.NoError(t, err)
+	_, err = second.Exec(ctx, move, ids[1])
+	require.NoError(t, err, "the second move waited for the first transaction (%s)", db.PgCode(err))
+	require.NoError(t, second.Commit(ctx))
+	require.NoError(t, first.Commit(ctx))
+
+	require.Equal(t, -1, b.count(t, `SELECT deal_count FROM deal_pipeline_totals
+WHERE org_id = $1 AND stage = 'proposal' AND currency = 'USD' AND shard = $2`, b.org, secondShard))
+	require.Equal(t, 1, b.count(t, `SELECT deal_count FROM deal_pipeline_totals
+WHERE org_id = $1 AND stage = 'negotiation' AND currency = 'USD' AND shard = $2`, b.org, firstShard))
+	requireTotalsExact(t, b.super, svc, b.org)
+	p, err := svc.Pipeline(ctx, b.org, deal.PipelineFilter{})
+	require.NoError(t, err)
+	require.Equal(t, []int64{1, 0, 4}, []int64{p.Stages[0].Count, p.Stages[1].Count, p.Stages[2].Count})
 }
 
 // TestPipelineTotalsRLS proves the totals are under the tenant policy like the deals: the api
@@ -338,9 +430,11 @@ func TestPipelineTotalsRLS(t *testing.T) {
 	require.Equal(t, int64(1), p.Stages[2].Count)
 }
 
-// TestPipelineTotalsBackfill proves migration 000011 counts the deals that exist when it runs:
-// its down and up migrations run again as the owner (whom deals' FORCEd policy binds), over
-// deals of two orgs, and the rebuilt totals equal a fresh aggregate.
+// TestPipelineTotalsBackfill proves migrations 000011 and 000025 keep the counts of the deals
+// that exist when they run: over deals of two orgs spread over several shards, 000025's down
+// migration folds each group into one row, 000011's down and up migrations rebuild the table,
+// and 000025's up migration converts its rows to shard 0, all as the owner (whom the FORCEd
+// policies bind); the totals equal a fresh aggregate throughout, and the triggers keep them so.
 func TestPipelineTotalsBackfill(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -354,17 +448,32 @@ SELECT $1, $2, 'Deal', g * 99991, 'GBP', (ARRAY['discovery', 'proposal', 'negoti
 FROM generate_series(1, 50) g`, other, b.newLead(t, other, "converted"))
 	require.NoError(t, err)
 	want := freshTotals(t, b.super)
+	require.Len(t, want, 6)
 	require.Equal(t, want, storedTotals(t, b.super))
+	require.Greater(t, b.count(t, `SELECT count(DISTINCT shard) FROM deal_pipeline_totals`), 1)
 
-	for _, name := range []string{"000011_deal_pipeline_totals.down.sql", "000011_deal_pipeline_totals.up.sql"} {
+	run := func(name string) {
+		t.Helper()
 		sql, err := migrations.FS.ReadFile(name)
 		require.NoError(t, err)
 		_, err = b.d.Pool.Exec(ctx, string(sql))
 		require.NoError(t, err, name)
 	}
-	require.Len(t, want, 6)
+	run("000025_pipeline_totals_shards.down.sql")
 	require.Equal(t, want, storedTotals(t, b.super))
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM pg_class WHERE relname = 'deals' AND relforcerowsecurity`),
-		"deals FORCEs row-level security again")
+	require.Equal(t, 6, b.count(t, `SELECT count(*) FROM deal_pipeline_totals`), "one row per group")
+	run("000011_deal_pipeline_totals.down.sql")
+	run("000011_deal_pipeline_totals.up.sql")
+	require.Equal(t, want, storedTotals(t, b.super))
+	run("000025_pipeline_totals_shards.up.sql")
+	require.Equal(t, want, storedTotals(t, b.super))
+	require.Equal(t, 6, b.count(t, `SELECT count(*) FROM deal_pipeline_totals WHERE shard = 0`), "the rows became shard 0")
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM pg_class
+WHERE relname IN ('deals', 'deal_pipeline_totals') AND relforcerowsecurity`), "both FORCE row-level security again")
+	requireTotalsExact(t, b.super, b.svc, b.org, other)
+
+	for i := range 12 {
+		b.dealAt(t, deal.OpenStages[i%len(deal.OpenStages)], int64(i)*777)
+	}
 	requireTotalsExact(t, b.super, b.svc, b.org, other)
 }

@@ -72,14 +72,19 @@ ORDER BY currency`
 const pipelinePlanSQL = `SELECT set_config('enable_seqscan', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)`
 
 // pipelineTotalsSQL reads the org's open pipeline without a window from deal_pipeline_totals
-// (migration 000011): per open stage and currency the count and the two sums, kept by triggers
-// on deals in the transaction of every change, each deal's weighted value rounded as in
-// pipelineSQL. It reads at most three rows per currency the org has used, however many deals it
-// has, instead of every open deal. Rows whose count fell to 0 are kept by the triggers and
-// skipped here, so the answer is the scan's: a group appears when it has deals.
-const pipelineTotalsSQL = `SELECT stage, currency, deal_count, value_sum::text, weighted_sum::text
+// (migrations 000011 and 000025): per open stage and currency the count and the two sums, kept by
+// triggers on deals in the transaction of every change, each deal's weighted value rounded as in
+// pipelineSQL. Each group is kept in up to 16 shard rows (each writing transaction adds to the
+// shard of its transaction id, so concurrent writers of one org do not queue on one row); a
+// group's figures are the sums over its shards, a single shard's may be negative. It reads at
+// most 48 rows per currency the org has used, however many deals it has, instead of every open
+// deal. Groups whose count sums to 0 are kept by the triggers and skipped here, so the answer is
+// the scan's: a group appears when it has deals.
+const pipelineTotalsSQL = `SELECT stage, currency, sum(deal_count)::bigint, sum(value_sum)::text, sum(weighted_sum)::text
 FROM deal_pipeline_totals
-WHERE org_id = $1 AND deal_count > 0
+WHERE org_id = $1
+GROUP BY stage, currency
+HAVING sum(deal_count) > 0
 ORDER BY currency, stage`
 
 // lockWonDealsSQL locks the org's deals of the ids $2 in the order of their ids (LockWon) and
