@@ -164,7 +164,9 @@ func (r *Router) now() time.Time {
 //     "route:<event id>"; lead.follow_up_scheduled);
 //   - disqualify: stage disqualified with the reason, through the stage machine
 //     (lead.stage_changed). A lead already disqualified stays as it is; one that has reached a
-//     stage from which the move is not allowed is skipped.
+//     stage from which the move is not allowed is skipped, and so is one a person has engaged
+//     meanwhile (contacted, call_booked): disqualification is final, and a model's
+//     recommendation never undoes a person's work (the recommendation stays on the lead).
 //
 // Every write is guarded by a unique key or a state check, so a rerun changes nothing. A lead
 // that is gone (deleted), in a final stage, or without a path is skipped: that is an outcome,
@@ -229,6 +231,8 @@ func (r *Router) Route(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ins []
 			followUps = append(followUps, routeFollowUp{input: i, lead: cur.ID, eventID: in.EventID, after: in.FollowUpAfter})
 		case cur.Stage == lead.StageDisqualified:
 			// Qualification (or a person) disqualified it already.
+		case cur.Stage == lead.StageContacted || cur.Stage == lead.StageCallBooked:
+			out[i].Skipped = fmt.Sprintf("lead is %s: a person has engaged it, so disqualifying it is left to them", cur.Stage)
 		case !lead.CanMove(cur.Stage, lead.StageDisqualified):
 			out[i].Skipped = fmt.Sprintf("a lead in stage %s cannot be disqualified", cur.Stage)
 		default:

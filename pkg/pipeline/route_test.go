@@ -120,8 +120,8 @@ func TestRouteNurture(t *testing.T) {
 }
 
 // TestRouteDisqualify proves disqualify moves the lead to disqualified with the reason through
-// the stage machine (lead.stage_changed), once; a lead already disqualified or in a final stage
-// is left alone without an error.
+// the stage machine (lead.stage_changed), once; a lead already disqualified, in a final stage or
+// engaged by a person (contacted, call_booked) is left alone without an error.
 func TestRouteDisqualify(t *testing.T) {
 	t.Parallel()
 	p := newPipe(t)
@@ -148,6 +148,16 @@ func TestRouteDisqualify(t *testing.T) {
 	require.NotEmpty(t, res.Skipped)
 	require.Empty(t, res.Changes)
 	require.Equal(t, "converted", p.str(t, `SELECT stage FROM leads WHERE id = $1`, done))
+
+	// A lead a person engaged before routing ran (a call booked) keeps its stage.
+	for _, stage := range []lead.Stage{lead.StageContacted, lead.StageCallBooked} {
+		engaged := p.qualified(t, string(stage)+"@example.com", stage, pipeline.PathDisqualify, lead.PriorityNormal)
+		res = p.route(t, pipeline.RouteInput{LeadID: engaged, EventID: 14})
+		require.Contains(t, res.Skipped, "a person has engaged it")
+		require.Empty(t, res.Changes)
+		require.Equal(t, string(stage), p.str(t, `SELECT stage FROM leads WHERE id = $1`, engaged))
+		require.Zero(t, p.count(t, `SELECT count(*) FROM events WHERE entity_id = $1 AND type = 'lead.stage_changed'`, engaged))
+	}
 }
 
 // TestRouteSkips proves a deleted lead, a lead without a path and a final lead on book_call are
