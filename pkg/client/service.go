@@ -18,6 +18,7 @@ import (
 // is given and emits its event there.
 type Service struct {
 	d    *db.DB
+	em   *events.Emitter
 	emit events.EmitFunc
 	now  func() time.Time
 }
@@ -27,7 +28,7 @@ func NewService(d *db.DB, emitter *events.Emitter) *Service {
 	if d == nil || emitter == nil {
 		panic("client.NewService: nil dependency")
 	}
-	return &Service{d: d, emit: emitter.About(EntityType), now: time.Now}
+	return &Service{d: d, em: emitter, emit: emitter.About(EntityType), now: time.Now}
 }
 
 // Get returns the org's client id, read in one round trip (db.DB.Read); a missing or other org's
