@@ -16,9 +16,11 @@ func returningSQL(alias string) string {
 		alias + `.entity_id, ` + alias + `.detail, ` + alias + `.detected_at`
 }
 
-// insertFoundSQL opens an alert for each row of the CTE found that has no open alert yet.
+// insertFoundSQL opens an alert for each row of the CTE found that has no open alert yet, in key
+// order, so that two runs at once wait for each other's alerts in the same order (no deadlock).
 var insertFoundSQL = `INSERT INTO integrity_alerts AS n (org_id, check_name, severity, entity_type, entity_id, detail)
 SELECT $1, f.check_name, f.severity, f.entity_type, f.entity_id, f.detail FROM found f
+ORDER BY f.check_name, f.entity_type, f.entity_id
 ON CONFLICT (org_id, check_name, entity_type, entity_id) WHERE resolved_at IS NULL DO NOTHING
 ` + returningSQL("n")
 

@@ -449,3 +449,34 @@ func TestCheckSeesOnlyItsOrg(t *testing.T) {
 	require.Empty(t, rep.Resolved)
 	require.True(t, w.alerts(t, integrity.CheckWonWithoutInvoice, &dealID)[0].Open)
 }
+
+// TestConcurrentRunsOpenOnce proves two runs at once (a cron slot and a run by hand, or two
+// replicas' workers) open each alert once and emit its event once: the open alert of a check and
+// entity is unique in the database.
+func TestConcurrentRunsOpenOnce(t *testing.T) {
+	t.Parallel()
+	w := newWatch(t)
+	var deals []uuid.UUID
+	for range 5 {
+		id, _ := w.wonDeal(t, time.Hour)
+		deals = append(deals, id)
+	}
+	errs := make(chan error, 4)
+	for range cap(errs) {
+		go func() {
+			_, err := w.checker.Check(t.Context(), w.org)
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		require.NoError(t, <-errs)
+	}
+	for _, id := range deals {
+		for _, check := range []string{integrity.CheckWonWithoutInvoice, integrity.CheckWonWithoutContract} {
+			as := w.alerts(t, check, &id)
+			require.Len(t, as, 1, "%s of %s", check, id)
+			require.Equal(t, 1, w.events(t, integrity.EventAlert, as[0].ID))
+		}
+	}
+	require.Equal(t, 10, w.count(t, `SELECT count(*) FROM events WHERE type = $1`, integrity.EventAlert))
+}
