@@ -69,7 +69,7 @@ func (s *Service) RemindRenewals(ctx context.Context, orgID uuid.UUID) (RenewalR
 			}
 			rep.Today, afterDate = today, today
 		}
-		due, err := db.Select[renewalDue](ctx, tx, renewalsDueSQL, orgID, rep.Today, afterDate, afterID, renewalChunk, RenewalWindowDays)
+		due, err := db.Select[renewalDue](ctx, tx, renewalsDueSQL, orgID, rep.Today, afterDate, afterID, s.renewalChunk, RenewalWindowDays)
 		if err != nil {
 			return false, fmt.Errorf("read renewals due: %w", err)
 		}
@@ -81,7 +81,7 @@ func (s *Service) RemindRenewals(ctx context.Context, orgID uuid.UUID) (RenewalR
 		if len(due) > 0 {
 			afterDate, afterID = due[len(due)-1].RenewalDate, due[len(due)-1].ID
 		}
-		return len(due) < renewalChunk, nil
+		return len(due) < s.renewalChunk, nil
 	})
 	rep.Chunks = n
 	if err != nil {

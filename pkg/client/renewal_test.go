@@ -52,7 +52,8 @@ func (b *bundle) reminders(t *testing.T, c client.Client) (tasks, due int) {
 // TestRenewalReminderWindow proves the reminder's boundaries and its once: clients renewing today
 // and in 29 and 30 days get one task on their lead with client.renewal_due (recording the
 // 30-day rule and the days left) and lead.activity_added; one renewing in 31 days, one whose
-// renewal passed and a churned one get nothing; a second run reminds no one.
+// renewal passed and a churned one get nothing; a second run reminds no one. The window is read
+// two clients a chunk.
 func TestRenewalReminderWindow(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -61,8 +62,10 @@ func TestRenewalReminderWindow(t *testing.T) {
 	_, err := b.super.Pool.Exec(t.Context(), `UPDATE clients SET status = 'churned' WHERE id = $1`, churned.ID)
 	require.NoError(t, err)
 
+	client.SetRenewalChunk(b.clients, 2)
 	rep := b.remind(t)
 	require.Equal(t, 3, rep.Reminded)
+	require.Equal(t, 2, rep.Chunks, "three clients in the window, two a chunk")
 	require.Equal(t, time.Now().UTC().Format(time.DateOnly), rep.Today)
 	for _, c := range []client.Client{today, in29, in30} {
 		tasks, due := b.reminders(t, c)
