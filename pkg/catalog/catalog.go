@@ -16,6 +16,7 @@ import (
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/intake"
+	"example.com/crm/pkg/integrity"
 	"example.com/crm/pkg/invoice"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/org"
@@ -46,6 +47,7 @@ func New() Catalog {
 	c.Kinds = append(c.Kinds, invoice.JobKinds()...)
 	c.Kinds = append(c.Kinds, contract.JobKinds()...)
 	c.Kinds = append(c.Kinds, client.JobKinds()...)
+	c.Kinds = append(c.Kinds, integrity.JobKinds()...)
 	c.EventJobs = append(c.EventJobs, events.Map(EventNoop, jobs.NoopArgs{}))
 	c.EventJobs = append(c.EventJobs, pipeline.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, call.EventJobs()...)

@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"time"
 
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/invoice"
@@ -13,12 +14,16 @@ const (
 	EventCreated       = "client.created"
 	EventOnboarded     = "client.onboarded"
 	EventStatusChanged = "client.status_changed"
+	// EventRenewalDue is emitted once per renewal by renewal_reminder (RenewalDuePayload).
+	EventRenewalDue = "client.renewal_due"
 )
 
 // The job kinds of clients.
 const (
 	KindCreateClient    = "create_client"
 	KindStartOnboarding = "start_onboarding"
+	// KindRenewalReminder is the job kind of the renewal_reminder cron task.
+	KindRenewalReminder = "renewal_reminder"
 )
 
 // CreateClientArgs are the arguments of create_client: the invoice.paid event that caused it.
@@ -50,6 +55,16 @@ func (a StartOnboardingArgs) Check() error {
 	return nil
 }
 
+// RenewalReminderArgs are the arguments of renewal_reminder: the cron slot it was fired for (the
+// scheduler adds it to the payload). A run counts the window from the day it runs; the slot only
+// names the run in the logs.
+type RenewalReminderArgs struct {
+	Slot time.Time `json:"slot"`
+}
+
+// Kind is renewal_reminder.
+func (RenewalReminderArgs) Kind() string { return KindRenewalReminder }
+
 // EventJobs are the jobs events enqueue here: a paid invoice makes a client, a new client starts
 // onboarding.
 func EventJobs() []events.Mapping {
@@ -60,4 +75,6 @@ func EventJobs() []events.Mapping {
 }
 
 // JobKinds are the client job kinds.
-func JobKinds() []jobs.Args { return []jobs.Args{CreateClientArgs{}, StartOnboardingArgs{}} }
+func JobKinds() []jobs.Args {
+	return []jobs.Args{CreateClientArgs{}, StartOnboardingArgs{}, RenewalReminderArgs{}}
+}

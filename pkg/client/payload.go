@@ -1,11 +1,14 @@
 package client
 
+import "github.com/google/uuid"
+
 // The payloads of the events this package emits. Each event's idempotency key names the change
 // it records:
 //
 //	client.created         "client.created:<client id>"
 //	client.onboarded       "client.onboarded:<client id>" (once)
 //	client.status_changed  "client.status_changed:<client id>:<unix nanos of the change>"
+//	client.renewal_due     "client.renewal_due:<client id>:<renewal date>" (once per renewal)
 
 // CreatedPayload is the payload of client.created: the client and the invoice.paid event whose
 // job created it.
@@ -24,4 +27,14 @@ type OnboardedPayload struct {
 type StatusChangedPayload struct {
 	From Status `json:"from"`
 	To   Status `json:"to"`
+}
+
+// RenewalDuePayload is the payload of client.renewal_due: the renewal, the rule that made it due
+// (WindowDays, RenewalWindowDays) and the task activity added to the client's lead.
+type RenewalDuePayload struct {
+	RenewalDate string    `json:"renewalDate"`
+	DaysLeft    int       `json:"daysLeft"`
+	WindowDays  int       `json:"windowDays"`
+	LeadID      uuid.UUID `json:"leadId"`
+	ActivityID  uuid.UUID `json:"activityId"`
 }

@@ -77,3 +77,19 @@ const (
 	listClientsSQL = `SELECT ` + clientColumns + ` FROM clients c WHERE c.org_id = `
 	statusIsSQL    = ` AND c.status = `
 )
+
+// The statements of RemindRenewals.
+const (
+	// todaySQL is today's date in UTC by the database clock, YYYY-MM-DD.
+	todaySQL = `SELECT to_char((now() AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD')`
+	// renewalsDueSQL reads the next $5 clients of the org that are not churned and renew from
+	// $2 (today) to $6 days after it, after the key ($3, $4) in (renewal_date, id) order
+	// (clients_org_id_renewal_date_idx), with the days left until the renewal.
+	renewalsDueSQL = `SELECT c.id, c.lead_id, c.name, c.company, to_char(c.renewal_date, 'YYYY-MM-DD') AS renewal_date,
+	c.renewal_date - $2::date AS days_left
+FROM clients c
+WHERE c.org_id = $1 AND c.renewal_date BETWEEN $2::date AND $2::date + $6::int
+	AND (c.renewal_date, c.id) > ($3::date, $4::uuid) AND c.status <> 'churned'
+ORDER BY c.renewal_date, c.id
+LIMIT $5`
+)

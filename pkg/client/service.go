@@ -18,8 +18,11 @@ import (
 // is given and emits its event there.
 type Service struct {
 	d    *db.DB
+	em   *events.Emitter
 	emit events.EmitFunc
 	now  func() time.Time
+	// renewalChunk is how many clients one chunk of RemindRenewals reads.
+	renewalChunk int
 }
 
 // NewService returns the use cases on d, emitting through emitter; both are required.
@@ -27,7 +30,7 @@ func NewService(d *db.DB, emitter *events.Emitter) *Service {
 	if d == nil || emitter == nil {
 		panic("client.NewService: nil dependency")
 	}
-	return &Service{d: d, emit: emitter.About(EntityType), now: time.Now}
+	return &Service{d: d, em: emitter, emit: emitter.About(EntityType), now: time.Now, renewalChunk: renewalChunk}
 }
 
 // Get returns the org's client id, read in one round trip (db.DB.Read); a missing or other org's

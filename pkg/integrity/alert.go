@@ -43,4 +43,6 @@ type Filter struct {
 	Open *bool
 	// Severity keeps only the alerts of one severity.
 	Severity string
+	// CheckName keeps only the alerts of one check.
+	CheckName string
 }

@@ -37,6 +37,9 @@ func List(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f Filter, p page.Re
 	if f.Severity != "" {
 		b.WriteString(severitySQL + args.Add(f.Severity))
 	}
+	if f.CheckName != "" {
+		b.WriteString(checkNameSQL + args.Add(f.CheckName))
+	}
 	tail, err := keyset.Tail(p.Cursor, limit, &args)
 	if err != nil {
 		return page.Page[Alert]{}, err
@@ -44,12 +47,10 @@ func List(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f Filter, p page.Re
 	b.WriteString(tail)
 	var out []Alert
 	err = db.Each(ctx, tx, func(row db.Row) error {
-		var a Alert
-		var detail []byte
-		if err := row.Scan(&a.OrgID, &a.ID, &a.CheckName, &a.Severity, &a.EntityType, &a.EntityID, &detail, &a.DetectedAt, &a.ResolvedAt); err != nil {
-			return fmt.Errorf("scan: %w", err)
+		a, err := scanAlert(row)
+		if err != nil {
+			return err
 		}
-		a.Detail = detail
 		out = append(out, a)
 		return nil
 	}, b.String(), args...)
@@ -57,4 +58,15 @@ func List(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, f Filter, p page.Re
 		return page.Page[Alert]{}, fmt.Errorf("list integrity alerts: %w", err)
 	}
 	return keyset.Page(out, limit), nil
+}
+
+// scanAlert reads the alertColumns of row.
+func scanAlert(row db.Row) (Alert, error) {
+	var a Alert
+	var detail []byte
+	if err := row.Scan(&a.OrgID, &a.ID, &a.CheckName, &a.Severity, &a.EntityType, &a.EntityID, &detail, &a.DetectedAt, &a.ResolvedAt); err != nil {
+		return Alert{}, fmt.Errorf("scan alert: %w", err)
+	}
+	a.Detail = detail
+	return a, nil
 }

@@ -28,6 +28,7 @@ type orgAData struct {
 	contract             string // the contract of a third won deal (wonContract)
 	client, task         string // a client of a third, paid deal and its first onboarding task (onboardedClient)
 	cronTask, oneOff     string // a cron task of a kind the worker has, and a pending one-off task
+	alert                string // an open integrity alert
 }
 
 // seedOrgA gives the test's org a lead with an activity, an intake source, jobs (from
@@ -61,8 +62,8 @@ func seedOrgA(t *testing.T, a *apiTest) orgAData {
 	require.NoError(t, err)
 
 	require.NoError(t, a.owner.Tx(t.Context(), a.org, func(tx *gorm.DB) error {
-		return tx.Exec(`INSERT INTO integrity_alerts (org_id, check_name, entity_type, entity_id) VALUES (?, 'hidden_check', 'lead', ?)`,
-			a.org, d.lead).Error
+		return tx.Raw(`INSERT INTO integrity_alerts (org_id, check_name, entity_type, entity_id) VALUES (?, 'hidden_check', 'lead', ?) RETURNING id`,
+			a.org, d.lead).Scan(&d.alert).Error
 	}))
 	seedDeal(t, a, &d)
 	seedCall(t, a, &d)
@@ -188,6 +189,8 @@ func crossOrgRequests(d orgAData) map[string]struct {
 		"GET /api/openapi.json":                       {"/api/openapi.json", nil},
 		"GET /api/docs":                               {"/api/docs", nil},
 		"GET /api/docs/{file}":                        {"/api/docs/index.html", nil},
+
+		"POST /observability/integrity-alerts/{id}/resolve": {"/observability/integrity-alerts/" + d.alert + "/resolve", nil},
 	}
 }
 
@@ -205,7 +208,7 @@ func TestCrossOrgWalk(t *testing.T) {
 	secrets := []string{d.lead, d.source, d.email, d.company, d.name, "hidden note", "hidden_check", a.org.String()}
 	secrets = append(secrets, d.deal, d.dealLead, d.dealTitle, "777777777777")
 	secrets = append(secrets, d.call, d.callLead, d.submission, d.invoice, d.client, d.task, "hidden.client@hidden-corp.example")
-	secrets = append(secrets, d.contract, d.cronTask, d.oneOff, "hidden cron")
+	secrets = append(secrets, d.contract, d.cronTask, d.oneOff, "hidden cron", d.alert)
 	snapshot := func() string {
 		var s string
 		require.NoError(t, a.super.QueryRow(t.Context(), `
@@ -217,6 +220,7 @@ SELECT concat_ws('|',
   (SELECT string_agg(concat_ws(',', id, name, signing_secret, deleted_at), ';') FROM intake_sources WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, status, attempts), ';' ORDER BY id) FROM jobs WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, retried_at), ';') FROM dead_letter_jobs WHERE org_id = $1),
+  (SELECT string_agg(concat_ws(',', id, resolved_at), ';') FROM integrity_alerts WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, number, status, paid_at, void_reason), ';') FROM invoices WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, status, document_sha256), ';') FROM contracts WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, status, renewal_date, onboarded_at), ';') FROM clients WHERE org_id = $1),

@@ -29,6 +29,7 @@ func (s *Server) observabilityRoutes(r router) {
 	r.GET("/observability/events", s.listEvents)
 	r.GET("/observability/logs", s.listJobLogs)
 	r.GET("/observability/integrity-alerts", s.listIntegrityAlerts)
+	r.POST("/observability/integrity-alerts/:id/resolve", s.resolveIntegrityAlert)
 }
 
 // jobResponse is a job.
@@ -261,7 +262,10 @@ func (s *Server) listJobLogs(c echo.Context) error {
 	})
 }
 
-// GET /observability/integrity-alerts?open=&severity=
+// maxCheckNameLen is the longest checkName filter accepted.
+const maxCheckNameLen = 100
+
+// GET /observability/integrity-alerts?open=&severity=&checkName=
 func (s *Server) listIntegrityAlerts(c echo.Context) error {
 	open, err := queryBool(c, "open")
 	if err != nil {
@@ -271,14 +275,34 @@ func (s *Server) listIntegrityAlerts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	check := c.QueryParam("checkName")
+	if len(check) > maxCheckNameLen {
+		return badQuery("checkName", "must have at most 100 characters")
+	}
 	return listInOrg(s, c, func(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, pr page.Request) (page.Page[integrity.Alert], error) {
-		return integrity.List(ctx, tx, orgID, integrity.Filter{Open: open, Severity: severity}, pr)
-	}, func(a integrity.Alert) integrityAlertResponse {
-		return integrityAlertResponse{
-			ID: a.ID, CheckName: a.CheckName, Severity: a.Severity, EntityType: a.EntityType, EntityID: a.EntityID,
-			Detail: a.Detail, DetectedAt: a.DetectedAt.UTC(), ResolvedAt: utcPtr(a.ResolvedAt),
-		}
-	})
+		return integrity.List(ctx, tx, orgID, integrity.Filter{Open: open, Severity: severity, CheckName: check}, pr)
+	}, toAlertResponse)
+}
+
+// POST /observability/integrity-alerts/{id}/resolve: a person resolves an open alert; one
+// resolved already is 409 (integrity.Service.Resolve).
+func (s *Server) resolveIntegrityAlert(c echo.Context) error {
+	id, err := pathUUID(c, "id")
+	if err != nil {
+		return err
+	}
+	a, err := integrity.NewService(s.DB, s.Emitter, integrity.Options{}).Resolve(c.Request().Context(), orgOf(c), actorOf(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toAlertResponse(a))
+}
+
+func toAlertResponse(a integrity.Alert) integrityAlertResponse {
+	return integrityAlertResponse{
+		ID: a.ID, CheckName: a.CheckName, Severity: a.Severity, EntityType: a.EntityType, EntityID: a.EntityID,
+		Detail: a.Detail, DetectedAt: a.DetectedAt.UTC(), ResolvedAt: utcPtr(a.ResolvedAt),
+	}
 }
 
 // listInOrg answers a list route: it reads the page request, runs list in a tenant transaction

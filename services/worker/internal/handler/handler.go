@@ -16,6 +16,7 @@ import (
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/intake"
+	"example.com/crm/pkg/integrity"
 	"example.com/crm/pkg/invoice"
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
@@ -73,6 +74,8 @@ func Kinds(d Deps) []jobs.Kind {
 		GenerateContract(contract.NewService(d.DB, d.Emitter), d.Log),
 		CreateClient(client.NewService(d.DB, d.Emitter), d.Log),
 		StartOnboarding(client.NewService(d.DB, d.Emitter), d.Log),
+		RenewalReminder(client.NewService(d.DB, d.Emitter), d.Log),
+		CheckIntegrity(integrity.NewService(d.DB, d.Emitter, integrity.Options{}), d.Log),
 	}
 	if d.Pipeline != nil {
 		kinds = append(kinds, EnrichLead(d.Pipeline), QualifyLead(d.Pipeline))

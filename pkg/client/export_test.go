@@ -1,0 +1,5 @@
+package client
+
+// SetRenewalChunk sets how many clients one chunk of s.RemindRenewals reads, so that a test's
+// few clients span several chunks.
+func SetRenewalChunk(s *Service, n int) { s.renewalChunk = n }
