@@ -20,6 +20,7 @@ import (
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/org"
 	"example.com/crm/pkg/pipeline"
+	"example.com/crm/pkg/report"
 )
 
 // EventNoop is the event of smoke checks and benchmarks of the event path: it enqueues a noop job.
@@ -46,6 +47,7 @@ func New() Catalog {
 	c.Kinds = append(c.Kinds, invoice.JobKinds()...)
 	c.Kinds = append(c.Kinds, contract.JobKinds()...)
 	c.Kinds = append(c.Kinds, client.JobKinds()...)
+	c.Kinds = append(c.Kinds, report.JobKinds()...)
 	c.EventJobs = append(c.EventJobs, events.Map(EventNoop, jobs.NoopArgs{}))
 	c.EventJobs = append(c.EventJobs, pipeline.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, call.EventJobs()...)
