@@ -132,7 +132,9 @@ func chartPNG(c Chart, width int) ([]byte, error) {
 		charts.DimensionsOptionFunc(width, chartPxH),
 		charts.ThemeNameOptionFunc("light"),
 		charts.TitleTextOptionFunc(c.Title),
-		charts.XAxisLabelsOptionFunc(c.Labels),
+		// Every label shown, and bars measured from zero: a count of 1 is a bar, not the axis.
+		charts.XAxisOptionFunc(charts.XAxisOption{Labels: c.Labels, LabelCount: len(c.Labels)}),
+		charts.YAxisOptionFunc(charts.YAxisOption{Min: charts.Ptr(0.0)}),
 		charts.SeriesShowLabel(true),
 	}
 	if len(names) > 1 {

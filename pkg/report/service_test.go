@@ -306,6 +306,7 @@ func TestRender(t *testing.T) {
 		"Leads in 2", "Leads qualified 2", "Calls booked 2", "Calls completed 1",
 		"Deals won 3: EUR 2,000.00, USD 20.00", "Deals lost 1: EUR 70.00", "Invoiced 2: EUR 1,500.00, USD 20.00",
 		"Paid 2: EUR 1,500.99", "Integrity alerts opened 2", "Win rate: 3 of 4 closed deals won (75%).",
+		"Pipeline: 2 new leads in, 2 qualified this week.",
 	} {
 		require.Contains(t, text, s)
 	}

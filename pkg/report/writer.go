@@ -73,7 +73,7 @@ func (Builtin) Write(_ context.Context, in Input) (Narrative, string, error) {
 }
 
 // BuiltinNarrative is the built-in writer's narrative of in: a summary of every figure and the
-// highlights qualification rate, win rate, cash collected and integrity.
+// highlights pipeline, win rate, cash collected and integrity.
 func BuiltinNarrative(in Input) Narrative {
 	f := in.Figures
 	last := in.PeriodEnd.AddDate(0, 0, -1)
@@ -88,8 +88,8 @@ func BuiltinNarrative(in Input) Narrative {
 	fmt.Fprintf(&s, "%s opened.", plural(f.Alerts.Opened, "integrity alert was", "integrity alerts were"))
 
 	var hl []string
-	if f.Leads.In > 0 {
-		hl = append(hl, fmt.Sprintf("Qualification: %d of %d new leads qualified (%s).", f.Leads.Qualified, f.Leads.In, percent(f.Leads.Qualified, f.Leads.In)))
+	if f.Leads.In > 0 || f.Leads.Qualified > 0 {
+		hl = append(hl, fmt.Sprintf("Pipeline: %s in, %d qualified this week.", plural(f.Leads.In, "new lead", "new leads"), f.Leads.Qualified))
 	} else {
 		hl = append(hl, "No new leads came in this week.")
 	}
