@@ -21,6 +21,7 @@ import (
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/org"
 	"example.com/crm/pkg/pipeline"
+	"example.com/crm/pkg/report"
 )
 
 // EventNoop is the event of smoke checks and benchmarks of the event path: it enqueues a noop job.
@@ -48,6 +49,7 @@ func New() Catalog {
 	c.Kinds = append(c.Kinds, contract.JobKinds()...)
 	c.Kinds = append(c.Kinds, client.JobKinds()...)
 	c.Kinds = append(c.Kinds, integrity.JobKinds()...)
+	c.Kinds = append(c.Kinds, report.JobKinds()...)
 	c.EventJobs = append(c.EventJobs, events.Map(EventNoop, jobs.NoopArgs{}))
 	c.EventJobs = append(c.EventJobs, pipeline.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, call.EventJobs()...)

@@ -28,11 +28,11 @@ func TestCheckRefusesUnknownKinds(t *testing.T) {
 	c := catalog.New()
 	c.Kinds = append(c.Kinds, call.AnalyzeCallArgs{})
 	c.EventJobs = append(c.EventJobs, events.Map(deal.EventWon, unbuilt{}))
-	c.CronTasks = append(c.CronTasks, org.CronTask{Name: "weekly report", JobType: "generate_weekly_report", Cron: "0 7 * * 1"})
+	c.CronTasks = append(c.CronTasks, org.CronTask{Name: "monthly report", JobType: "generate_monthly_report", Cron: "0 7 1 * *"})
 	err := c.Check()
 	require.ErrorContains(t, err, `job kind "analyze_call" is declared twice`)
 	require.ErrorContains(t, err, `event deal.won maps to job kind "generate_quote", which has no handler`)
-	require.ErrorContains(t, err, `cron task "weekly report" names job kind "generate_weekly_report", which has no handler`)
+	require.ErrorContains(t, err, `cron task "monthly report" names job kind "generate_monthly_report", which has no handler`)
 }
 
 // TestDealWonMapsToInvoiceAndContract proves that deal.won enqueues create_invoice and

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -29,6 +30,7 @@ type orgAData struct {
 	client, task         string // a client of a third, paid deal and its first onboarding task (onboardedClient)
 	cronTask, oneOff     string // a cron task of a kind the worker has, and a pending one-off task
 	alert                string // an open integrity alert
+	report               string // a weekly report (weeklyReport)
 }
 
 // seedOrgA gives the test's org a lead with an activity, an intake source, jobs (from
@@ -74,6 +76,7 @@ func seedOrgA(t *testing.T, a *apiTest) orgAData {
 	require.NoError(t, a.super.QueryRow(t.Context(), `SELECT id FROM onboarding_tasks WHERE client_id = $1 AND position = 0`, d.client).Scan(&d.task))
 	d.cronTask = a.seedCronTask(a.org, "hidden cron", "noop", "0 4 * * *", false, "NULL")
 	d.oneOff = a.seedScheduledTask(a.org, "now() + interval '1 day'", "pending")
+	d.report = weeklyReport(t, a, time.Now().AddDate(0, 0, 7))
 	return d
 }
 
@@ -183,6 +186,9 @@ func crossOrgRequests(d orgAData) map[string]struct {
 		"POST /cron-tasks/{id}/run":                   {"/cron-tasks/" + d.cronTask + "/run", nil},
 		"GET /scheduled-tasks":                        {"/scheduled-tasks", nil},
 		"DELETE /scheduled-tasks/{id}":                {"/scheduled-tasks/" + d.oneOff, nil},
+		"GET /reports":                                {"/reports?kind=weekly", nil},
+		"GET /reports/{id}":                           {"/reports/" + d.report, nil},
+		"GET /reports/{id}/document":                  {"/reports/" + d.report + "/document", nil},
 		"GET /healthz":                                {"/healthz", nil},
 		"GET /readyz":                                 {"/readyz", nil},
 		"GET /metrics":                                {"/metrics", nil},
@@ -208,7 +214,7 @@ func TestCrossOrgWalk(t *testing.T) {
 	secrets := []string{d.lead, d.source, d.email, d.company, d.name, "hidden note", "hidden_check", a.org.String()}
 	secrets = append(secrets, d.deal, d.dealLead, d.dealTitle, "777777777777")
 	secrets = append(secrets, d.call, d.callLead, d.submission, d.invoice, d.client, d.task, "hidden.client@hidden-corp.example")
-	secrets = append(secrets, d.contract, d.cronTask, d.oneOff, "hidden cron", d.alert)
+	secrets = append(secrets, d.contract, d.cronTask, d.oneOff, "hidden cron", d.alert, d.report)
 	snapshot := func() string {
 		var s string
 		require.NoError(t, a.super.QueryRow(t.Context(), `
@@ -228,6 +234,7 @@ SELECT concat_ws('|',
   (SELECT string_agg(concat_ws(',', id, cron_expr, enabled, last_slot_at), ';') FROM cron_tasks WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', id, status), ';') FROM scheduled_tasks WHERE org_id = $1),
   (SELECT string_agg(concat_ws(',', name, value, updated_at), ';' ORDER BY name) FROM org_settings WHERE org_id = $1),
+  (SELECT string_agg(concat_ws(',', id, period_start, md5(document)), ';') FROM reports WHERE org_id = $1),
   (SELECT count(*) FROM events WHERE org_id = $1))`, a.org).Scan(&s))
 		return s
 	}

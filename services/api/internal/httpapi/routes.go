@@ -49,6 +49,7 @@ func (s *Server) routes() {
 	s.contractRoutes(api)
 	s.clientRoutes(api)
 	s.scheduleRoutes(api)
+	s.reportRoutes(api)
 }
 
 // router registers routes with a fixed middleware chain.

@@ -236,7 +236,7 @@ func TestCronTaskRun(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	id := a.seedCronTask(a.org, "noop", "noop", "0 3 * * *", false, "NULL")
-	unbuilt := a.seedCronTask(a.org, "report", "generate_weekly_report", "0 7 * * 1", false, "NULL")
+	unbuilt := a.seedCronTask(a.org, "report", "generate_monthly_report", "0 7 1 * *", false, "NULL")
 	path := "/cron-tasks/" + id + "/run"
 
 	before := time.Now().UTC().Truncate(time.Second)
@@ -281,7 +281,7 @@ func TestCronTaskRun(t *testing.T) {
 	jobsBefore := a.count(`SELECT count(*) FROM jobs`)
 	r = a.do(http.MethodPost, "/cron-tasks/"+unbuilt+"/run", nil)
 	requireRefused(t, r, http.StatusConflict, "", "unbuilt kind")
-	require.Contains(t, string(r.Body), `"jobType":"generate_weekly_report"`)
+	require.Contains(t, string(r.Body), `"jobType":"generate_monthly_report"`)
 	requireRefused(t, a.do(http.MethodPost, "/cron-tasks/"+uuid.NewString()+"/run", nil), http.StatusNotFound, "", "unknown id")
 	requireRefused(t, a.do(http.MethodPost, "/cron-tasks/nope/run", nil), http.StatusBadRequest, "id", "malformed id")
 	other, otherKey := a.newOrg("other")

@@ -21,6 +21,7 @@ import (
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 	"example.com/crm/pkg/pipeline"
+	"example.com/crm/pkg/report"
 )
 
 // Deps are what the kinds need: the database, the queue and the emitter through which
@@ -42,6 +43,9 @@ type Deps struct {
 	// InvoiceRenderer renders each invoice's document at creation (create_invoice); nil stores
 	// none.
 	InvoiceRenderer invoice.Renderer
+	// Reports are the report use cases of generate_weekly_report (NewReportService); nil is the
+	// built-in writer.
+	Reports *report.Service
 }
 
 // Kinds returns every job kind the worker works, each registered once with its work and its
@@ -61,6 +65,10 @@ func Kinds(d Deps) []jobs.Kind {
 	if calls == nil {
 		calls = call.NewService(d.DB, d.Emitter, leads, call.Options{})
 	}
+	reports := d.Reports
+	if reports == nil {
+		reports = report.NewService(d.DB, d.Emitter, nil)
+	}
 	router := pipeline.NewRouter(d.Emitter)
 	kinds := []jobs.Kind{
 		Noop(),
@@ -76,6 +84,7 @@ func Kinds(d Deps) []jobs.Kind {
 		StartOnboarding(client.NewService(d.DB, d.Emitter), d.Log),
 		RenewalReminder(client.NewService(d.DB, d.Emitter), d.Log),
 		CheckIntegrity(integrity.NewService(d.DB, d.Emitter, integrity.Options{}), d.Log),
+		GenerateWeeklyReport(reports, d.Log),
 	}
 	if d.Pipeline != nil {
 		kinds = append(kinds, EnrichLead(d.Pipeline), QualifyLead(d.Pipeline))

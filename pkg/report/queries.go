@@ -1,0 +1,60 @@
+package report
+
+// The statements of the report package, in PostgreSQL's placeholders (pkg/db). Each names its
+// org itself; row-level security is the second guard.
+
+// tallySQL is the Tally (as JSON) of the rows of a grouped subquery with columns currency, n
+// (count) and v (summed amount); it is spliced into figuresSQL for each money figure.
+func tallySQL(grouped string) string {
+	return `(SELECT jsonb_build_object('count', coalesce(sum(t.n), 0),
+        'byCurrency', coalesce(jsonb_agg(jsonb_build_object('currency', t.currency, 'count', t.n, 'amount', t.v)
+                                         ORDER BY t.currency), '[]'::jsonb))
+    FROM (` + grouped + `) t)`
+}
+
+// figuresSQL computes the Figures of org $1 over [$2, $3) as one JSON document, in one statement
+// (one snapshot): every count and sum is exact (bigint sums are numeric in JSON).
+var figuresSQL = `SELECT jsonb_build_object(
+  'leads', jsonb_build_object(
+    'in', (SELECT count(*) FROM leads WHERE org_id = $1 AND deleted_at IS NULL AND created_at >= $2 AND created_at < $3),
+    'qualified', (SELECT count(*) FROM leads WHERE org_id = $1 AND deleted_at IS NULL AND qualified_at >= $2 AND qualified_at < $3)),
+  'calls', jsonb_build_object(
+    'booked', (SELECT count(*) FROM calls WHERE org_id = $1 AND created_at >= $2 AND created_at < $3),
+    'completed', (SELECT count(*) FROM calls WHERE org_id = $1 AND completed_at >= $2 AND completed_at < $3)),
+  'deals', jsonb_build_object(
+    'won', ` + tallySQL(`SELECT currency, count(*) AS n, sum(deal_value) AS v FROM deals
+        WHERE org_id = $1 AND won_at >= $2 AND won_at < $3 GROUP BY currency`) + `,
+    'lost', ` + tallySQL(`SELECT currency, count(*) AS n, sum(deal_value) AS v FROM deals
+        WHERE org_id = $1 AND lost_at >= $2 AND lost_at < $3 GROUP BY currency`) + `),
+  'money', jsonb_build_object(
+    'invoiced', ` + tallySQL(`SELECT currency, count(*) AS n, sum(amount) AS v FROM invoices
+        WHERE org_id = $1 AND status <> 'void' AND issued_at >= $2 AND issued_at < $3 GROUP BY currency`) + `,
+    'paid', ` + tallySQL(`SELECT currency, count(*) AS n, sum(amount) AS v FROM invoices
+        WHERE org_id = $1 AND status = 'paid' AND paid_at >= $2 AND paid_at < $3 GROUP BY currency`) + `),
+  'alerts', jsonb_build_object(
+    'opened', (SELECT count(*) FROM integrity_alerts WHERE org_id = $1 AND detected_at >= $2 AND detected_at < $3))
+)`
+
+// reportColumns are the columns of a reportRow.
+const reportColumns = `id, kind, period_start, period_end, model, body, created_at`
+
+const (
+	// getReportSQL reads the org's report by its primary key.
+	getReportSQL = `SELECT ` + reportColumns + ` FROM reports WHERE org_id = $1 AND id = $2`
+	// getDocumentSQL reads a report's stored document; no row when the org has no such report.
+	getDocumentSQL = `SELECT document FROM reports WHERE org_id = $1 AND id = $2`
+	// reportExistsSQL tells whether the org has the report of kind $2 for the period starting at $3.
+	reportExistsSQL = `SELECT EXISTS (SELECT 1 FROM reports WHERE org_id = $1 AND kind = $2 AND period_start = $3)`
+	// insertReportSQL stores a report unless the org has one of its kind and period already
+	// (the unique key), returning its row only when it was stored.
+	insertReportSQL = `INSERT INTO reports (org_id, kind, period_start, period_end, body, model, document)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT ON CONSTRAINT reports_org_id_kind_period_start_key DO NOTHING
+RETURNING ` + reportColumns
+)
+
+// The fragments of a page of reports (List).
+const (
+	listReportsSQL = `SELECT ` + reportColumns + ` FROM reports WHERE org_id = `
+	kindIsSQL      = ` AND kind = `
+)
