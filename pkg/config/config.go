@@ -152,7 +152,7 @@ var defaults = map[string]any{
 	"JOB_TIMEOUT_MS":              300000,
 	"JOB_RETENTION_HOURS":         168,
 	"SCHEDULER_ENABLED":           true,
-	"SCHEDULER_POLL_INTERVAL_MS":  60000,
+	"SCHEDULER_POLL_INTERVAL_MS":  1000,
 	"SCHEDULER_CLOCK_SKEW_MS":     0,
 	"ENRICHMENT_API_URL":          "",
 	"ENRICHMENT_API_KEY":          "",
