@@ -3,11 +3,12 @@
 # "## Intake gateway"), the job queue and the won deals' invoices and contracts
 # (services/worker/cmd/jobbench, "## Job queue" and "## Money"), then the API, the deal reads and
 # the invoice documents (services/api/cmd/apibench, "## API", "## Deals API" and "## Documents
-# API"); each replaces the generated parts of its sections of BENCHMARKS.md.
+# API"), then the scheduler at scale (services/scheduler/cmd/schedbench, "## Scheduler"); each
+# replaces the generated parts of its sections of BENCHMARKS.md.
 #
 # BENCH_DATABASE_URL names the PostgreSQL server: a role that may create and drop databases
 # (bench_* databases, dropped afterwards). Without it the devdb test cluster under .data/pg-test
-# is started and its superuser is used. Takes about 20 minutes on 2 cores; run it on an otherwise
+# is started and its superuser is used. Takes about 25 minutes on 2 cores; run it on an otherwise
 # idle machine, since PostgreSQL, the workers and the load generator share the cores. Each step
 # builds its binaries from the working tree when it starts, so leave the tree alone while it runs
 # (or run it from a separate `git worktree`). Arguments
@@ -15,7 +16,7 @@
 #
 #   scripts/bench.sh -scenarios latency -out ''
 #
-# BENCH_STEPS names the steps to run (default: gateway jobs api), e.g. only the money benchmark
+# BENCH_STEPS names the steps to run (default: gateway jobs api scheduler), e.g. only the money benchmark
 # and only the documents benchmark:
 #
 #   BENCH_STEPS=jobs scripts/bench.sh -money-only
@@ -25,7 +26,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # The Go that go.work names (the Makefile's GO_VERSION); GOTOOLCHAIN=local would refuse it.
 export GOTOOLCHAIN=go1.27.3
 
-steps=" ${BENCH_STEPS:-gateway jobs api} "
+steps=" ${BENCH_STEPS:-gateway jobs api scheduler} "
 step() { [[ "$steps" == *" $1 "* ]]; }
 
 mkdir -p bin
@@ -64,4 +65,15 @@ if step api; then
 	go build -o bin/apibench ./services/api/cmd/apibench
 	# shellcheck disable=SC2086 # APIBENCH_FLAGS is a list of flags
 	bin/apibench -api bin/api -out BENCHMARKS.md ${APIBENCH_FLAGS:-}
+fi
+
+# The scheduler at scale (services/scheduler/cmd/schedbench, section "## Scheduler"): 10,000
+# per-minute noop cron tasks (1,000 orgs × 10) and two bin/scheduler processes; the fire lag of
+# three minute slots and the CPU spent. About 4-5 minutes; SCHEDBENCH_FLAGS passes flags to it
+# (go run ./services/scheduler/cmd/schedbench -h lists them), e.g. SCHEDBENCH_FLAGS='-orgs 100'.
+if step scheduler; then
+	go build -o bin/scheduler ./services/scheduler
+	go build -o bin/schedbench ./services/scheduler/cmd/schedbench
+	# shellcheck disable=SC2086 # SCHEDBENCH_FLAGS is a list of flags
+	bin/schedbench -scheduler bin/scheduler -out BENCHMARKS.md ${SCHEDBENCH_FLAGS:-}
 fi

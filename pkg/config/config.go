@@ -99,6 +99,11 @@ type WorkerConfig struct {
 type SchedulerConfig struct {
 	Enabled      bool
 	PollInterval time.Duration // SCHEDULER_POLL_INTERVAL_MS
+	// ClockSkew (SCHEDULER_CLOCK_SKEW_MS) shifts every local time the scheduler reads for its own
+	// purposes (its tick timer, its log timestamps). It is for tests only: it stands in for a host
+	// whose clock is off, which cannot be faked for a Go binary (Go reads the clock through the
+	// vDSO, past libfaketime). Slots never depend on it: they come from the database clock.
+	ClockSkew time.Duration
 }
 
 // AI configures the OpenAI-compatible model; with no key the built-in scorers run.
@@ -147,7 +152,8 @@ var defaults = map[string]any{
 	"JOB_TIMEOUT_MS":              300000,
 	"JOB_RETENTION_HOURS":         168,
 	"SCHEDULER_ENABLED":           true,
-	"SCHEDULER_POLL_INTERVAL_MS":  60000,
+	"SCHEDULER_POLL_INTERVAL_MS":  1000,
+	"SCHEDULER_CLOCK_SKEW_MS":     0,
 	"ENRICHMENT_API_URL":          "",
 	"ENRICHMENT_API_KEY":          "",
 	"BUYING_SIGNAL_THRESHOLD":     75,
@@ -210,6 +216,7 @@ func Load(service string) (Config, error) {
 		Scheduler: SchedulerConfig{
 			Enabled:      v.GetBool("SCHEDULER_ENABLED"),
 			PollInterval: ms("SCHEDULER_POLL_INTERVAL_MS"),
+			ClockSkew:    ms("SCHEDULER_CLOCK_SKEW_MS"),
 		},
 		AI:         AI{APIKey: v.GetString("OPENAI_API_KEY"), Model: v.GetString("AI_MODEL"), BaseURL: v.GetString("OPENAI_BASE_URL")},
 		Enrichment: Enrichment{URL: v.GetString("ENRICHMENT_API_URL"), APIKey: v.GetString("ENRICHMENT_API_KEY")},
@@ -230,6 +237,9 @@ const maxKeyCacheTTL = time.Minute
 // maxShutdownDrain bounds SHUTDOWN_DRAIN_MS: orchestrators kill a process that takes much longer
 // to stop (Kubernetes' default grace is 30 s).
 const maxShutdownDrain = time.Minute
+
+// maxClockSkew bounds SCHEDULER_CLOCK_SKEW_MS: a day is more than any clock a test stands in for.
+const maxClockSkew = 24 * time.Hour
 
 // Validate reports every setting that is out of range, all at once.
 func (c Config) Validate() error {
@@ -261,6 +271,8 @@ func (c Config) Validate() error {
 	check(c.Worker.BatchSize >= 1 && c.Worker.BatchSize <= 1000, "WORKER_BATCH_SIZE must be 1..1000, got %d", c.Worker.BatchSize)
 	check(c.Worker.ReaperInterval > 0, "WORKER_REAPER_INTERVAL_MS must be positive")
 	check(c.Scheduler.PollInterval > 0, "SCHEDULER_POLL_INTERVAL_MS must be positive")
+	check(c.Scheduler.ClockSkew.Abs() <= maxClockSkew, "SCHEDULER_CLOCK_SKEW_MS must be within ±%d, got %d",
+		maxClockSkew.Milliseconds(), c.Scheduler.ClockSkew.Milliseconds())
 	check(c.Rules.BuyingSignalThreshold >= 0 && c.Rules.BuyingSignalThreshold <= 100, "BUYING_SIGNAL_THRESHOLD must be 0..100")
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))

@@ -7,9 +7,11 @@
 // A cron fire is enqueued with idempotency key "cron:<task id>:<slot unix seconds>", where the
 // slot is computed from the cron expression and the task's last_slot_at, never from a local
 // clock; the jobs table's unique (org_id, job_type, idempotency_key) makes a second enqueue of
-// the same slot a no-op. Rows are taken FOR UPDATE SKIP LOCKED, so two schedulers ticking at
-// once split the tasks between them instead of both firing them. All times come from the
-// database clock.
+// the same slot a no-op. A tick reads the enabled tasks without locking them and takes only
+// those with a slot due FOR UPDATE SKIP LOCKED, deciding again on the locked rows: two
+// schedulers ticking at once split the due tasks between them instead of both firing them, and a
+// tick with nothing due writes nothing. There is no leader and no lock to configure. All times
+// come from the database clock, so a replica whose own clock is off fires the same slots.
 //
 // # Catch-up
 //

@@ -4,10 +4,20 @@ package schedule
 // system work: it reads and writes the schedule tables of every org in one transaction.
 
 const (
-	// dueCronTasksSQL takes the enabled cron tasks with the database's clock. SKIP LOCKED splits
-	// the tasks between schedulers that tick at once instead of firing them twice.
-	dueCronTasksSQL = `SELECT org_id, id, job_type, cron_expr, timezone, payload, last_slot_at, created_at, now() AS now
-FROM cron_tasks WHERE enabled ORDER BY org_id, id FOR UPDATE SKIP LOCKED`
+	// candidateCronTasksSQL reads, without locking, the enabled cron tasks that may have a slot
+	// due, with the database's clock: those whose slots are accounted for only up to before the
+	// current minute (slots fall on whole minutes, so a task accounted for up to this minute's
+	// start has none due). Most ticks find no slot due; reading instead of locking every task
+	// keeps such a tick from writing a row lock into each of them.
+	candidateCronTasksSQL = `SELECT org_id, id, cron_expr, timezone, last_slot_at, created_at, now() AS now
+FROM cron_tasks WHERE enabled AND coalesce(last_slot_at, created_at) < date_trunc('minute', now())`
+
+	// lockCronTasksSQL takes the enabled cron tasks among $1 (orgs) and $2 (ids), parallel
+	// arrays, as they are now, with the database's clock. SKIP LOCKED splits the tasks between
+	// schedulers that tick at once instead of firing them twice.
+	lockCronTasksSQL = `SELECT org_id, id, job_type, cron_expr, timezone, payload, last_slot_at, created_at, now() AS now
+FROM cron_tasks WHERE enabled AND (org_id, id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
+ORDER BY org_id, id FOR UPDATE SKIP LOCKED`
 
 	// advanceCronTasksSQL moves each fired task's last_slot_at to the slot it fired, all in one
 	// statement: $1 the orgs, $2 the task ids, $3 the slots, as parallel arrays.

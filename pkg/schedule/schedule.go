@@ -82,17 +82,34 @@ func (s *Scheduler) Tick(ctx context.Context) (Result, error) {
 }
 
 // fireCron enqueues the latest due slot of each enabled cron task and advances the tasks that
-// fired, one statement for all of them at each step.
+// fired, one statement for all of them at each step. It first reads the tasks that may be due
+// without locking them, then locks only those that have a slot due and decides again on the
+// locked rows (another scheduler may have fired them in between).
 func (s *Scheduler) fireCron(ctx context.Context, tx *gorm.DB) (fired, invalid int, err error) {
-	rows, err := db.Select[cronRow](ctx, tx, dueCronTasksSQL)
+	schedules := parsedSchedules{}
+	candidates, err := db.Select[cronRow](ctx, tx, candidateCronTasksSQL)
 	if err != nil {
-		return 0, 0, fmt.Errorf("load cron tasks: %w", err)
+		return 0, 0, fmt.Errorf("read cron tasks: %w", err)
+	}
+	var dueOrgs, dueIDs []uuid.UUID
+	for _, r := range candidates {
+		// A broken schedule is counted and logged below, on the locked row.
+		if _, ok, err := schedules.latest(r.CronExpr, r.Timezone, startOf(r), r.Now); ok || err != nil {
+			dueOrgs, dueIDs = append(dueOrgs, r.OrgID), append(dueIDs, r.ID)
+		}
+	}
+	if len(dueIDs) == 0 {
+		return 0, 0, nil
+	}
+	rows, err := db.Select[cronRow](ctx, tx, lockCronTasksSQL, db.UUIDs(dueOrgs), db.UUIDs(dueIDs))
+	if err != nil {
+		return 0, 0, fmt.Errorf("lock cron tasks: %w", err)
 	}
 	var batch []jobs.NewJob
 	var orgs, ids []uuid.UUID
 	var slots []time.Time
 	for _, r := range rows {
-		slot, ok, err := LatestSlot(r.CronExpr, r.Timezone, startOf(r), r.Now)
+		slot, ok, err := schedules.latest(r.CronExpr, r.Timezone, startOf(r), r.Now)
 		if err != nil {
 			invalid++
 			s.log.Warn("cron task skipped: invalid schedule", zap.Stringer("org_id", r.OrgID),
@@ -116,6 +133,31 @@ func (s *Scheduler) fireCron(ctx context.Context, tx *gorm.DB) (fired, invalid i
 		return 0, 0, fmt.Errorf("advance %d cron tasks: %w", len(batch), err)
 	}
 	return len(batch), invalid, nil
+}
+
+// parsedSchedules holds the schedules one tick has parsed, by expression and zone: the tasks of
+// many orgs share a few schedules, and a zone is loaded from the embedded database each time.
+type parsedSchedules map[[2]string]parsedSchedule
+
+type parsedSchedule struct {
+	sched cron.Schedule
+	loc   *time.Location
+	err   error
+}
+
+// latest is LatestSlot through the cache.
+func (p parsedSchedules) latest(expr, tz string, after, now time.Time) (time.Time, bool, error) {
+	k := [2]string{expr, tz}
+	ps, ok := p[k]
+	if !ok {
+		ps.sched, ps.loc, ps.err = parse(expr, tz)
+		p[k] = ps
+	}
+	if ps.err != nil {
+		return time.Time{}, false, ps.err
+	}
+	slot, due := latest(ps.sched, ps.loc, after, now)
+	return slot, due, nil
 }
 
 // startOf is the instant after which a task's next slot is looked for.

@@ -159,6 +159,39 @@ func TestTickFiresTasksOfManyOrgs(t *testing.T) {
 	require.Zero(t, count(t, b.d, `SELECT count(*) FROM cron_tasks WHERE last_slot_at < now() - interval '1 hour'`))
 }
 
+// TestIdleTickLocksNoTask proves that a tick with no slot due reads the tasks without locking
+// them: after a tick has fired a per-minute and a daily task, a second tick leaves both rows
+// untouched (their xmax unchanged: no row lock was written), where locking every task on each
+// tick would mark each one with its transaction id.
+func TestIdleTickLocksNoTask(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	org := dbtest.NewOrg(t, b.d, "acme")
+	_, err := b.d.Pool.Exec(t.Context(), `INSERT INTO cron_tasks (org_id, name, job_type, cron_expr, last_slot_at)
+		VALUES ($1, 'every minute', 'noop', '* * * * *', now() - interval '5 minutes'),
+		       ($1, 'daily', 'noop', '0 0 * * *', now() - interval '2 days')`, org)
+	require.NoError(t, err)
+	res, err := b.sched.Tick(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 2, res.CronFired)
+	// A row lock writes the locker's transaction id into the row's xmax.
+	xmaxes := func() (minute time.Time, xmax string) {
+		require.NoError(t, b.d.Pool.QueryRow(t.Context(), `SELECT date_trunc('minute', now()),
+			(SELECT string_agg(xmax::text, ',' ORDER BY name) FROM cron_tasks)`).Scan(&minute, &xmax))
+		return minute, xmax
+	}
+	m1, before := xmaxes()
+	res, err = b.sched.Tick(t.Context())
+	require.NoError(t, err)
+	m2, after := xmaxes()
+	if !m1.Equal(m2) {
+		// A minute boundary between the ticks made the per-minute task due again.
+		t.Skip("a minute boundary passed between the ticks")
+	}
+	require.Zero(t, res.CronFired)
+	require.Equal(t, before, after, "no task was locked by the idle tick")
+}
+
 // TestTickMovesDueScheduledTasks proves that due one-off tasks become one job each and are
 // marked enqueued, that future and cancelled ones stay, and that a second tick adds nothing.
 func TestTickMovesDueScheduledTasks(t *testing.T) {

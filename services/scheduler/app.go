@@ -18,6 +18,12 @@ import (
 
 // serve runs the scheduler until shutdown.
 func serve(ctx context.Context, env cli.Env) error {
+	clock := newClock(env.Config.Scheduler.ClockSkew)
+	if env.Config.Scheduler.ClockSkew != 0 {
+		env.Log = env.Log.WithOptions(zap.WithClock(logClock{clock}))
+		env.Log.Warn("SCHEDULER_CLOCK_SKEW_MS shifts this process's clock (tests only)",
+			zap.Duration("skew", env.Config.Scheduler.ClockSkew))
+	}
 	d, err := cli.OpenDB(ctx, env, "crm-scheduler")
 	if err != nil {
 		return err
@@ -28,7 +34,7 @@ func serve(ctx context.Context, env cli.Env) error {
 	sched := schedule.New(d, queue, env.Log.Named("schedule"))
 	components := []lifecycle.Component{cli.OpsComponent(env, d, reg)}
 	if env.Config.Scheduler.Enabled {
-		t := newTicker(sched, env.Config.Scheduler.PollInterval, env.Log, reg)
+		t := newTicker(sched, env.Config.Scheduler.PollInterval, clock, env.Log, reg)
 		components = append(components, lifecycle.Component{Name: "scheduler", Run: t.run})
 	} else {
 		env.Log.Warn("SCHEDULER_ENABLED is false: serving health only")
@@ -37,19 +43,23 @@ func serve(ctx context.Context, env cli.Env) error {
 }
 
 // ticker runs schedule.Tick on a gocron duration job. Singleton mode makes a slow tick delay the
-// next one instead of overlapping it.
+// next one instead of overlapping it. The timer reads clock; the slots Tick fires do not (they
+// come from the database clock), so a replica whose clock is off fires the same slots, only its
+// ticks are spaced by the interval from wherever it started.
 type ticker struct {
 	sched    *schedule.Scheduler
 	interval time.Duration
+	clock    skewedClock
 	log      *zap.Logger
 	fired    *prometheus.CounterVec
 	errors   prometheus.Counter
 }
 
-func newTicker(sched *schedule.Scheduler, interval time.Duration, log *zap.Logger, reg prometheus.Registerer) *ticker {
+func newTicker(sched *schedule.Scheduler, interval time.Duration, clock skewedClock, log *zap.Logger, reg prometheus.Registerer) *ticker {
 	t := &ticker{
 		sched:    sched,
 		interval: interval,
+		clock:    clock,
 		log:      log.Named("ticker"),
 		fired: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "crm_scheduler_enqueued_total", Help: "Jobs enqueued by the scheduler, by source (cron or scheduled).",
@@ -61,7 +71,7 @@ func newTicker(sched *schedule.Scheduler, interval time.Duration, log *zap.Logge
 }
 
 func (t *ticker) run(ctx context.Context) error {
-	s, err := gocron.NewScheduler(gocron.WithLocation(time.UTC))
+	s, err := gocron.NewScheduler(gocron.WithLocation(time.UTC), gocron.WithClock(t.clock))
 	if err != nil {
 		return fmt.Errorf("create gocron scheduler: %w", err)
 	}
