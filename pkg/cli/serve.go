@@ -10,11 +10,15 @@ import (
 
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/httpx"
+	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lifecycle"
 )
 
 // OpenDB opens the service's database handle, named appName in pg_stat_activity, with a pool of
-// exactly DB_MAX_CONNS connections (pkg/config refuses fewer than 2).
+// exactly DB_MAX_CONNS connections (pkg/config refuses fewer than 2). Its tenant transactions
+// (DB.Tx) wake the workers after their commit rather than NOTIFY inside it
+// (jobs.WakeAfterCommit), so that the service's requests never commit one at a time behind
+// PostgreSQL's notify lock.
 func OpenDB(ctx context.Context, env Env, appName string) (*db.DB, error) {
 	d, err := db.Open(ctx, db.Options{
 		URL:      env.Config.DatabaseURL,
@@ -25,6 +29,7 @@ func OpenDB(ctx context.Context, env Env, appName string) (*db.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	jobs.WakeAfterCommit(d)
 	return d, nil
 }
 

@@ -34,6 +34,8 @@ type DB struct {
 	Gorm *gorm.DB
 	sql  *sql.DB
 	url  string
+	// deferral is what the handle's write transactions leave to after their commit (Defer).
+	deferral *Deferral
 }
 
 // idleInTxTimeout ends sessions that sit idle inside a transaction (a hung process holding row
@@ -100,7 +102,9 @@ func (d *DB) Close() {
 // Tx runs fn in a transaction scoped to orgID: it sets app.org_id with set_config(..., true), so
 // the setting lives exactly as long as the transaction and never leaks into the next user of a
 // pooled connection, and row-level security policies can rely on it. fn's error rolls back.
-// Called on a *gorm.DB that is already a transaction, it opens a savepoint.
+// Called on a *gorm.DB that is already a transaction, it opens a savepoint. A request or a use
+// case opens its transaction with the method DB.Tx instead, which also settles the handle's
+// Deferral.
 func Tx(ctx context.Context, g *gorm.DB, orgID uuid.UUID, fn func(tx *gorm.DB) error) error {
 	if orgID == uuid.Nil {
 		return fmt.Errorf("tenant transaction: org id is required")
@@ -119,11 +123,6 @@ func SetOrg(tx *gorm.DB, orgID uuid.UUID) error {
 		return fmt.Errorf("set tenant: %w", err)
 	}
 	return nil
-}
-
-// Tx is the method form of the package function Tx on the handle's gorm.
-func (d *DB) Tx(ctx context.Context, orgID uuid.UUID, fn func(tx *gorm.DB) error) error {
-	return Tx(ctx, d.Gorm, orgID, fn)
 }
 
 // Ready reports whether the database answers and its schema can serve this binary: clean and

@@ -45,4 +45,10 @@
 // pkg/jobs and pkg/events are the engine: claims, completions, the transactional enqueue and
 // LISTEN/NOTIFY are tuned statement by statement, so they talk pgx directly behind their own
 // API (as river's driver does), and they alone write the jobs and events tables.
+//
+// This package sits below the engine and does not import it. What the engine needs of every
+// request transaction, the wake-up of the workers after the commit rather than a NOTIFY inside it,
+// it installs on the handle as a Deferral (DB.Defer, jobs.WakeAfterCommit, wired by pkg/cli.OpenDB
+// and the worker): DB.Tx sends the Deferral's setting with its tenant scope, reads whether the
+// transaction owes the work with its COMMIT, and does it after the commit, at no round trip more.
 package db

@@ -51,13 +51,13 @@ func (b *Batch) Rows(fn func(Row) error, query string, args ...any) {
 // makes it read-only. Turning read-only mode on is allowed at any point of a transaction.
 const readSetOrgSQL = "SELECT set_config('app.org_id', $1, true), set_config('transaction_read_only', 'on', true)"
 
-// writeSetOrgSQL starts every pipelined write (Write): it scopes the transaction to the org;
-// Write appends a set_config per Setting.
+// writeSetOrgSQL starts every pipelined write (Write) and every DB.Tx: it scopes the transaction
+// to the org; a set_config per Setting is appended to it.
 const writeSetOrgSQL = "SELECT set_config('app.org_id', $1, true)"
 
-// Setting is a transaction-local setting (set_config(Name, Value, true)) that Write sends in the
-// statement that scopes its transaction, so that it costs no statement of its own: the engine's
-// deferral of the workers' wake-up (jobs.DeferWake) is one.
+// Setting is a transaction-local setting (set_config(Name, Value, true)) that Write (and DB.Tx,
+// for its Deferral) sends in the statement that scopes its transaction, so that it costs no
+// statement of its own: the engine's deferral of the workers' wake-up (jobs.DeferWake) is one.
 type Setting struct{ Name, Value string }
 
 // Read runs the statements that queue adds as one read-only transaction scoped to orgID, in a
@@ -75,8 +75,15 @@ func (d *DB) Read(ctx context.Context, orgID uuid.UUID, queue func(b *Batch)) er
 // COMMIT. A statement may feed the next through SQL (a WITH that inserts from what another
 // inserted) but never through Go: nothing is read back before the whole batch has run.
 func (d *DB) Write(ctx context.Context, orgID uuid.UUID, queue func(b *Batch), settings ...Setting) error {
+	scope, args := writeScope(orgID, settings)
+	return d.pipeline(ctx, orgID, queue, scope, args...)
+}
+
+// writeScope is the statement that scopes a write transaction to orgID with the settings, and its
+// arguments.
+func writeScope(orgID uuid.UUID, settings []Setting) (string, []any) {
 	if len(settings) == 0 {
-		return d.pipeline(ctx, orgID, queue, writeSetOrgSQL, orgID.String())
+		return writeSetOrgSQL, []any{orgID.String()}
 	}
 	var q strings.Builder
 	q.WriteString(writeSetOrgSQL)
@@ -85,7 +92,7 @@ func (d *DB) Write(ctx context.Context, orgID uuid.UUID, queue func(b *Batch), s
 		fmt.Fprintf(&q, ", set_config($%d, $%d, true)", len(args)+1, len(args)+2)
 		args = append(args, st.Name, st.Value)
 	}
-	return d.pipeline(ctx, orgID, queue, q.String(), args...)
+	return q.String(), args
 }
 
 // pipeline sends scope (the statement that scopes the transaction to orgID, with its args) and

@@ -168,3 +168,82 @@ func TestTxNestedIsASavepoint(t *testing.T) {
 	_, org := session(t, b.single.Gorm)
 	require.Empty(t, org)
 }
+
+// TestTxSettlesTheDeferralAfterCommit proves the handle's Deferral: DB.Tx sends its setting with
+// the tenant scope, and calls Then once after a commit whose transaction owes the work, never for
+// one that owes nothing, returned an error, committed nothing (a failed statement that fn let
+// pass) or panicked; each of those leaves the one connection clean for the next user.
+func TestTxSettlesTheDeferralAfterCommit(t *testing.T) {
+	t.Parallel()
+	b := setupTx(t)
+	ctx := t.Context()
+	paid := 0
+	b.single.Defer(db.Deferral{
+		Setting: db.Setting{Name: "app.test_deferred", Value: "on"},
+		Owed:    "coalesce(current_setting('app.test_owed', true), '') = 'on'",
+		Then:    func() { paid++ },
+	})
+	owe := func(tx *gorm.DB) error {
+		return tx.Exec(`SELECT set_config('app.test_owed', 'on', true)`).Error
+	}
+	rename := func(tx *gorm.DB, name string) error {
+		return tx.Exec(`UPDATE orgs SET name = ? WHERE id = ?`, name, b.orgA).Error
+	}
+
+	var setting string
+	require.NoError(t, b.single.Tx(ctx, b.orgA, func(tx *gorm.DB) error {
+		if err := tx.Raw(`SELECT current_setting('app.test_deferred', true)`).Scan(&setting).Error; err != nil {
+			return err
+		}
+		return owe(tx)
+	}))
+	require.Equal(t, "on", setting, "the setting goes with the tenant scope")
+	require.Equal(t, 1, paid, "a commit that owes the work settles it")
+
+	require.NoError(t, b.single.Tx(ctx, b.orgA, func(tx *gorm.DB) error { return rename(tx, "owes-nothing") }))
+	require.Equal(t, 1, paid, "a commit that owes nothing settles nothing")
+	require.Equal(t, "owes-nothing", b.orgName(t, b.orgA))
+
+	boom := errors.New("boom")
+	err := b.single.Tx(ctx, b.orgA, func(tx *gorm.DB) error {
+		if err := owe(tx); err != nil {
+			return err
+		}
+		if err := rename(tx, "rolled-back"); err != nil {
+			return err
+		}
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+
+	// A failed statement that fn lets pass aborts the transaction: nothing commits.
+	err = b.single.Tx(ctx, b.orgA, func(tx *gorm.DB) error {
+		if err := owe(tx); err != nil {
+			return err
+		}
+		_ = tx.Exec(`SELECT 1/0`).Error
+		return nil
+	})
+	require.Error(t, err)
+
+	require.Panics(t, func() {
+		_ = b.single.Tx(ctx, b.orgA, func(tx *gorm.DB) error {
+			if err := rename(tx, "panicked"); err != nil {
+				return err
+			}
+			panic("handler bug")
+		})
+	})
+	require.Equal(t, 1, paid, "nothing committed, nothing settled")
+	require.Equal(t, "owes-nothing", b.orgName(t, b.orgA))
+
+	// Committing from fn is refused: DB.Tx ends the transaction.
+	err = b.single.Tx(ctx, b.orgA, func(tx *gorm.DB) error { return tx.Commit().Error })
+	require.Error(t, err)
+
+	_, org := session(t, b.single.Gorm)
+	require.Empty(t, org, "the connection went back to the pool outside any transaction")
+	var status string
+	require.NoError(t, b.single.Gorm.Raw(`SELECT current_setting('app.test_deferred', true)`).Scan(&status).Error)
+	require.Empty(t, status, "the setting ends with its transaction")
+}

@@ -18,7 +18,10 @@
 //     runs again, so all work must be idempotent.
 //   - This package is the only writer of the jobs table: other packages insert jobs within their
 //     own statements through Insert, and the workers are woken for every insert without the
-//     writer doing anything (the insert trigger, InsertedSQL, Waker).
+//     writer doing anything (the insert trigger, InsertedSQL, Waker). No transaction that the
+//     services open for a request, a job batch or an intake delivery sends the trigger's NOTIFY
+//     itself: each defers it and has a Waker send it after the commit (WakeAfterCommit for
+//     db.DB.Tx), so that their commits never queue behind PostgreSQL's notify lock.
 //
 // All lease and schedule times come from the database clock; Go computes only durations.
 //

@@ -26,8 +26,8 @@ import (
 // spend most of their time in that line.
 //
 // CompleteInTx sends it right behind BEGIN; intake.Acceptor sends DeferWake with the tenant scope
-// of its pipeline (db.DB.Write). Both learn from InsertedSQL whether the workers are owed a
-// wake-up.
+// of its pipeline (db.DB.Write), and db.DB.Tx on a handle wired by WakeAfterCommit with its own.
+// Each learns from InsertedSQL whether the workers are owed a wake-up.
 const TenantDeferWakeSQL = "SELECT set_config('app.org_id', $1, true), set_config('app.jobs_notify', 'deferred', true)"
 
 // DeferWake is the setting of TenantDeferWakeSQL without the tenant scope, for a pipelined

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"example.com/crm/pkg/db"
 )
 
 // wakeSQL wakes idle workers as the insert trigger would. Alone in its transaction, which writes
@@ -82,3 +84,15 @@ const InsertedSQL = "SELECT " + insertedExpr
 
 // insertedExpr is InsertedSQL's expression.
 const insertedExpr = "coalesce(current_setting('app.jobs_inserted', true), '') = 'on'"
+
+// WakeAfterCommit makes every transaction that d.Tx opens (the api's requests, the use cases'
+// own transactions, a sweep's chunks) defer the trigger's NOTIFY (DeferWake, sent with its tenant
+// scope) and, after a commit that inserted jobs (InsertedSQL, read with the COMMIT), wake the
+// workers through a Waker on d's pool: no round trip more, and no request commits behind
+// PostgreSQL's notify lock. The binaries call it once on the handle they open (pkg/cli.OpenDB,
+// the worker); it returns the Waker.
+func WakeAfterCommit(d *db.DB) *Waker {
+	w := NewWaker(d.Pool)
+	d.Defer(db.Deferral{Setting: DeferWake, Owed: insertedExpr, Then: w.Wake})
+	return w
+}

@@ -105,3 +105,42 @@ ON CONFLICT (org_id, job_type, idempotency_key) DO NOTHING`, b.org.String(), key
 
 	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM jobs WHERE idempotency_key IN ('own', 'batched', 'rolled-back-savepoint')`))
 }
+
+// TestRequestTxWakesAfterCommit proves that a request's transaction (db.DB.Tx on a handle wired
+// by WakeAfterCommit, as pkg/cli.OpenDB wires the api's) inserts its jobs without the trigger's
+// NOTIFY and wakes an idle worker right after its commit, and that one which inserted no job, or
+// rolled back, wakes none. Without the wiring the deferred jobs would wake nobody.
+func TestRequestTxWakesAfterCommit(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	jobs.WakeAfterCommit(b.db)
+	wait := dbtest.Listen(t, b.db.Pool, "jobs_inserted")
+
+	insert := func(tx *gorm.DB, key string) error {
+		return tx.Exec(`INSERT INTO jobs (org_id, job_type, idempotency_key) VALUES (?, 'noop', ?)`, b.org.String(), key).Error
+	}
+	var setting string
+	require.NoError(t, b.db.Tx(ctx, b.org, func(tx *gorm.DB) error {
+		if err := tx.Raw(`SELECT current_setting('app.jobs_notify', true)`).Scan(&setting).Error; err != nil {
+			return err
+		}
+		return insert(tx, "request")
+	}))
+	committed := time.Now()
+	require.Equal(t, "deferred", setting, "the request's transaction defers the NOTIFY")
+	require.NoError(t, wait(5*time.Second), "the committed request woke the workers")
+	// The workers' poll is a second or more: the wake-up must come well before it.
+	require.Less(t, time.Since(committed), time.Second, "the wake-up follows the commit at once")
+
+	require.NoError(t, b.db.Tx(ctx, b.org, func(tx *gorm.DB) error { return tx.Exec(`SELECT 1`).Error }))
+	err := b.db.Tx(ctx, b.org, func(tx *gorm.DB) error {
+		if err := insert(tx, "rolled-back"); err != nil {
+			return err
+		}
+		return context.Canceled
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, wait(300*time.Millisecond), context.DeadlineExceeded, "nothing inserted, nothing to wake for")
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM jobs WHERE idempotency_key IN ('request', 'rolled-back')`))
+}

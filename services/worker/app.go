@@ -47,6 +47,9 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	// The use cases' own transactions (DB.Tx) wake the workers after their commit, as the job
+	// batches do (cli.OpenDB does the same for the other binaries).
+	jobs.WakeAfterCommit(d)
 	reg := httpx.NewRegistry()
 	queue := jobs.New(d, jobs.Config{BaseDelay: cfg.Jobs.BaseDelay, MaxAttempts: cfg.Jobs.MaxAttempts})
 	reg.MustRegister(jobs.NewDepthCollector(queue))

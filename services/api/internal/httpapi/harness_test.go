@@ -45,6 +45,7 @@ func newAPI(t *testing.T) *apiTest {
 	app, err := db.Open(t.Context(), db.Options{URL: dbtest.AppURL(t, url), MaxConns: 10, AppName: "api-test"})
 	require.NoError(t, err)
 	t.Cleanup(app.Close)
+	jobs.WakeAfterCommit(app) // as cli.OpenDB wires the api
 	require.NoError(t, app.CheckAppRole(t.Context()), "the test API must be bound by row-level security")
 	super, err := pgxpool.New(t.Context(), dbtest.SuperURL(t, url))
 	require.NoError(t, err)

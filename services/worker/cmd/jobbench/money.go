@@ -31,6 +31,7 @@ import (
 	"example.com/crm/pkg/document"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/invoice"
+	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 	"example.com/crm/tools/benchreport"
 )
@@ -352,6 +353,7 @@ func (b *bench) moneyOn(ctx context.Context, d *benchDB, mode string) (moneyRun,
 		return r, fmt.Errorf("open the winners' pool: %w", err)
 	}
 	defer wdb.Close()
+	jobs.WakeAfterCommit(wdb) // as cli.OpenDB wires the api
 	em := events.NewEmitter(d.queue, catalog.New().EventJobs)
 	deals := deal.NewService(wdb, em, lead.NewService(wdb, em))
 	win := func() error {

@@ -5,8 +5,8 @@
 // # Wake-up
 //
 // An idle runtime sleeps until a NOTIFY on jobs_inserted (sent by the jobs insert trigger at
-// commit, or by a jobs.Waker right after the commit of a job's transaction or an intake delivery
-// that inserted jobs, see jobs.InsertedSQL) or the fallback poll (WORKER_POLL_INTERVAL_MS),
+// commit, or by a jobs.Waker right after the commit of a job's transaction, a request's or an
+// intake delivery that inserted jobs, see jobs.InsertedSQL) or the fallback poll (WORKER_POLL_INTERVAL_MS),
 // whichever comes first, so a fresh job starts within milliseconds and a lost notification costs
 // at most one poll interval.
 //

@@ -1,0 +1,147 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
+)
+
+// Deferral is work that a write transaction of the handle may owe once it has committed and
+// must not do before: the jobs engine's wake-up of the workers is one (jobs.WakeAfterCommit),
+// since a NOTIFY sent inside a transaction makes its commit wait behind every other notifying
+// commit of the database. The handle knows nothing of the work: DB.Tx sends Setting with the
+// transaction's tenant scope, reads Owed in the round trip of its COMMIT, and calls Then after a
+// commit for which Owed was true.
+type Deferral struct {
+	// Setting tells the transaction's statements to leave the work to after the commit.
+	Setting Setting
+	// Owed is an SQL boolean expression: whether the transaction owes the work.
+	Owed string
+	// Then does the work, or starts it, after the commit; it runs on the caller's path and must
+	// return at once.
+	Then func()
+}
+
+// Defer installs def on the handle: every transaction that DB.Tx opens from then on defers the
+// work and settles it after its commit. The binaries' wiring calls it once, right after Open and
+// before the handle is shared (pkg/cli.OpenDB); a second call replaces the first.
+func (d *DB) Defer(def Deferral) { d.deferral = &def }
+
+// Tx runs fn in a transaction scoped to orgID, as the package function Tx does, on a connection
+// of its own and in one round trip fewer than a gorm transaction: BEGIN goes with the tenant
+// scope and the setting of the handle's Deferral, and the read of what the transaction owes with
+// COMMIT. fn's error, or its panic, rolls back; fn must not commit or roll back tx itself, and
+// tx.Transaction inside it opens a savepoint. After the commit it calls the Deferral's Then when
+// the transaction owes it.
+func (d *DB) Tx(ctx context.Context, orgID uuid.UUID, fn func(tx *gorm.DB) error) error {
+	if orgID == uuid.Nil {
+		return fmt.Errorf("tenant transaction: org id is required")
+	}
+	conn, err := d.sql.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("tenant transaction: acquire connection: %w", err)
+	}
+	defer func() { _ = conn.Close() }()
+
+	var settings []Setting
+	if d.deferral != nil {
+		settings = []Setting{d.deferral.Setting}
+	}
+	scope, args := writeScope(orgID, settings)
+	begin := &pgx.Batch{}
+	begin.Queue("BEGIN")
+	begin.Queue(scope, args...)
+	if err := sendBatch(ctx, conn, begin); err != nil {
+		return rollbackConn(ctx, conn, fmt.Errorf("tenant transaction: begin: %w", err))
+	}
+
+	panicked := true
+	defer func() {
+		if panicked {
+			_ = rollbackConn(ctx, conn, nil)
+		}
+	}()
+	tx := d.Gorm.Session(&gorm.Session{Context: ctx, NewDB: true})
+	tx.Statement.ConnPool = &connTx{conn}
+	err = fn(tx)
+	panicked = false
+	if err != nil {
+		return rollbackConn(ctx, conn, err)
+	}
+
+	owed, err := d.commit(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if owed {
+		d.deferral.Then()
+	}
+	return nil
+}
+
+// commit sends COMMIT on conn's transaction, preceded by the read of the handle's Deferral.Owed
+// when it has one, as one round trip, and reports what the read answered. A transaction that does
+// not commit (one that failed earlier answers COMMIT with ROLLBACK) is an error, and has been
+// rolled back.
+func (d *DB) commit(ctx context.Context, conn *sql.Conn) (owed bool, err error) {
+	b := &pgx.Batch{}
+	if d.deferral != nil {
+		b.Queue("SELECT " + d.deferral.Owed).QueryRow(func(row pgx.Row) error { return row.Scan(&owed) })
+	}
+	var tag pgconn.CommandTag
+	b.Queue("COMMIT").Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
+	if err := sendBatch(ctx, conn, b); err != nil {
+		return false, rollbackConn(ctx, conn, fmt.Errorf("tenant transaction: commit: %w", err))
+	}
+	if tag.String() != "COMMIT" {
+		return false, fmt.Errorf("tenant transaction: not committed: the server answered %s", tag.String())
+	}
+	return owed, nil
+}
+
+// sendBatch sends b on conn's pgx connection as one pipeline and reads every answer.
+func sendBatch(ctx context.Context, conn *sql.Conn, b *pgx.Batch) error {
+	return WithPgx(conn, func(c *pgx.Conn) error { return c.SendBatch(ctx, b).Close() })
+}
+
+// rollbackConn ends conn's transaction, if one is open, after cause, and returns cause. A
+// connection whose ROLLBACK fails is discarded (driver.ErrBadConn) instead of going back to the
+// pool.
+func rollbackConn(ctx context.Context, conn *sql.Conn, cause error) error {
+	var rerr error
+	err := WithPgx(conn, func(c *pgx.Conn) error {
+		if rerr = RollbackOpen(ctx, c); rerr != nil {
+			return driver.ErrBadConn
+		}
+		return nil
+	})
+	if rerr != nil {
+		return errors.Join(cause, rerr)
+	}
+	if err != nil {
+		return errors.Join(cause, fmt.Errorf("roll back: %w", err))
+	}
+	return cause
+}
+
+// connTx is the gorm connection pool of a transaction that DB.Tx opened on a connection and will
+// end: statements run on the connection, and as a gorm.TxCommitter it makes gorm treat the
+// session as a transaction (a nested Transaction opens a savepoint instead of a second BEGIN).
+// Commit and Rollback belong to DB.Tx; fn calling them gets an error. It is used as a pointer,
+// which gorm's Commit and Rollback require of a committer.
+type connTx struct{ *sql.Conn }
+
+var errManagedTx = errors.New("the transaction is committed or rolled back by DB.Tx when fn returns")
+
+// Commit refuses: DB.Tx commits when fn returns nil.
+func (*connTx) Commit() error { return errManagedTx }
+
+// Rollback refuses: returning an error from fn rolls back.
+func (*connTx) Rollback() error { return errManagedTx }
