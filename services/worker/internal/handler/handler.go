@@ -11,6 +11,7 @@ import (
 
 	"example.com/crm/pkg/call"
 	"example.com/crm/pkg/client"
+	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/contract"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/deal"
@@ -20,6 +21,7 @@ import (
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 	"example.com/crm/pkg/pipeline"
+	"example.com/crm/pkg/rules"
 )
 
 // Deps are what the kinds need: the database, the queue and the emitter through which
@@ -41,6 +43,9 @@ type Deps struct {
 	// InvoiceRenderer renders each invoice's document at creation (create_invoice); nil stores
 	// none.
 	InvoiceRenderer invoice.Renderer
+	// Rules are the configured defaults of the orgs' rules (rules.For), which the scheduled
+	// checks read; zero fields are the rules package's defaults.
+	Rules config.Rules
 }
 
 // Kinds returns every job kind the worker works, each registered once with its work and its
@@ -61,6 +66,7 @@ func Kinds(d Deps) []jobs.Kind {
 		calls = call.NewService(d.DB, d.Emitter, leads, call.Options{})
 	}
 	router := pipeline.NewRouter(d.Emitter)
+	orgRules := rules.For(d.Rules)
 	kinds := []jobs.Kind{
 		Noop(),
 		ProcessIntake(intake.NewProcessor(leads), d.Log),
@@ -73,6 +79,8 @@ func Kinds(d Deps) []jobs.Kind {
 		GenerateContract(contract.NewService(d.DB, d.Emitter), d.Log),
 		CreateClient(client.NewService(d.DB, d.Emitter), d.Log),
 		StartOnboarding(client.NewService(d.DB, d.Emitter), d.Log),
+		CheckDealDecay(deal.NewDecaySweep(d.DB, d.Emitter, orgRules), d.Log),
+		CheckLeadStale(lead.NewStaleSweep(d.DB, d.Emitter, orgRules), d.Log),
 	}
 	if d.Pipeline != nil {
 		kinds = append(kinds, EnrichLead(d.Pipeline), QualifyLead(d.Pipeline))
