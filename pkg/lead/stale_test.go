@@ -3,6 +3,7 @@ package lead_test
 import (
 	"encoding/json"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,4 +155,37 @@ func keysOf(m map[uuid.UUID]int) []uuid.UUID {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestStaleSweepsOverlap proves two sweeps of one slot running at the same time report each
+// stale lead once between them: the events' unique key decides, not the sweeps' reads.
+func TestStaleSweepsOverlap(t *testing.T) {
+	t.Parallel()
+	d, url := dbtest.NewDB(t)
+	super := dbtest.SuperDB(t, url)
+	ctx := t.Context()
+	org := dbtest.NewOrg(t, d, "acme")
+	_, err := super.Pool.Exec(ctx, `INSERT INTO leads (org_id, id, email, fingerprint, stage, last_activity_at)
+SELECT $1, gen_random_uuid(), 'l' || g || '@example.com', 'fp' || g, 'new', now() - interval '40 days'
+FROM generate_series(1, 60) g`, org)
+	require.NoError(t, err)
+	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
+	slot := time.Now()
+	results := make([]lead.SweepResult, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range results {
+		sweep := lead.NewStaleSweep(d, em, rules.For(config.Rules{}))
+		sweep.ChunkSize = 4
+		wg.Go(func() { results[i], errs[i] = sweep.Run(ctx, org, slot) })
+	}
+	wg.Wait()
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	require.Equal(t, 60, results[0].Emitted+results[1].Emitted)
+	var n int
+	require.NoError(t, super.Pool.QueryRow(ctx, `SELECT count(DISTINCT entity_id) FROM events WHERE org_id = $1 AND type = 'lead.stale'`, org).Scan(&n))
+	require.Equal(t, 60, n)
+	require.NoError(t, super.Pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE org_id = $1 AND type = 'lead.stale'`, org).Scan(&n))
+	require.Equal(t, 60, n)
 }
