@@ -19,6 +19,7 @@ import (
 	"example.com/crm/pkg/integrity"
 	"example.com/crm/pkg/invoice"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lead"
 	"example.com/crm/pkg/org"
 	"example.com/crm/pkg/pipeline"
 	"example.com/crm/pkg/report"
@@ -42,6 +43,7 @@ func New() Catalog {
 	var c Catalog
 	c.Kinds = append(c.Kinds, jobs.NoopArgs{})
 	c.Kinds = append(c.Kinds, intake.JobKinds()...)
+	c.Kinds = append(c.Kinds, lead.JobKinds()...)
 	c.Kinds = append(c.Kinds, pipeline.JobKinds()...)
 	c.Kinds = append(c.Kinds, call.JobKinds()...)
 	c.Kinds = append(c.Kinds, deal.JobKinds()...)

@@ -122,7 +122,17 @@ type Enrichment struct {
 // Rules are the business thresholds of the seed.
 type Rules struct {
 	BuyingSignalThreshold int
+	// DealDecayDays is how long a deal may stay in an open stage without a stage change or an
+	// activity before it is reported stalled (DEAL_DECAY_THRESHOLD_DAYS): the default of every
+	// open stage in an org's rules (/settings/rules) until the org sets its own.
+	DealDecayDays int
+	// GhostRiskSilenceDays is how long a contacted or booked lead may stay silent before its
+	// ghost risk rises (GHOST_RISK_SILENCE_DAYS): the default of the org's rules.
+	GhostRiskSilenceDays int
 }
+
+// MaxRuleDays bounds the day counts of Rules (and of an org's rules): a year.
+const MaxRuleDays = 365
 
 // defaults holds every key with its default; a key's name is its environment variable.
 var defaults = map[string]any{
@@ -157,6 +167,8 @@ var defaults = map[string]any{
 	"ENRICHMENT_API_URL":          "",
 	"ENRICHMENT_API_KEY":          "",
 	"BUYING_SIGNAL_THRESHOLD":     75,
+	"DEAL_DECAY_THRESHOLD_DAYS":   14,
+	"GHOST_RISK_SILENCE_DAYS":     7,
 }
 
 // Load reads the configuration of service from the environment (and CONFIG_FILE, if set) and
@@ -220,7 +232,11 @@ func Load(service string) (Config, error) {
 		},
 		AI:         AI{APIKey: v.GetString("OPENAI_API_KEY"), Model: v.GetString("AI_MODEL"), BaseURL: v.GetString("OPENAI_BASE_URL")},
 		Enrichment: Enrichment{URL: v.GetString("ENRICHMENT_API_URL"), APIKey: v.GetString("ENRICHMENT_API_KEY")},
-		Rules:      Rules{BuyingSignalThreshold: v.GetInt("BUYING_SIGNAL_THRESHOLD")},
+		Rules: Rules{
+			BuyingSignalThreshold: v.GetInt("BUYING_SIGNAL_THRESHOLD"),
+			DealDecayDays:         v.GetInt("DEAL_DECAY_THRESHOLD_DAYS"),
+			GhostRiskSilenceDays:  v.GetInt("GHOST_RISK_SILENCE_DAYS"),
+		},
 	}
 	if cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = defaultAddrs[service]
@@ -274,6 +290,8 @@ func (c Config) Validate() error {
 	check(c.Scheduler.ClockSkew.Abs() <= maxClockSkew, "SCHEDULER_CLOCK_SKEW_MS must be within ±%d, got %d",
 		maxClockSkew.Milliseconds(), c.Scheduler.ClockSkew.Milliseconds())
 	check(c.Rules.BuyingSignalThreshold >= 0 && c.Rules.BuyingSignalThreshold <= 100, "BUYING_SIGNAL_THRESHOLD must be 0..100")
+	check(c.Rules.DealDecayDays >= 1 && c.Rules.DealDecayDays <= MaxRuleDays, "DEAL_DECAY_THRESHOLD_DAYS must be 1..%d, got %d", MaxRuleDays, c.Rules.DealDecayDays)
+	check(c.Rules.GhostRiskSilenceDays >= 1 && c.Rules.GhostRiskSilenceDays <= MaxRuleDays, "GHOST_RISK_SILENCE_DAYS must be 1..%d, got %d", MaxRuleDays, c.Rules.GhostRiskSilenceDays)
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}

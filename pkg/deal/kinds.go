@@ -2,6 +2,7 @@ package deal
 
 import (
 	"fmt"
+	"time"
 
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
@@ -18,6 +19,18 @@ const (
 
 // KindNudgeDeal is the job kind that nudges the lead of a stalled deal.
 const KindNudgeDeal = "nudge_deal"
+
+// KindCheckDealDecay is the cron task's job kind that reports stalled deals (DecaySweep).
+const KindCheckDealDecay = "check_deal_decay"
+
+// CheckDecayArgs are the arguments of check_deal_decay: the cron slot the sweep measures at
+// (the scheduler adds it to the task's payload; zero measures at the database's now).
+type CheckDecayArgs struct {
+	Slot time.Time `json:"slot"`
+}
+
+// Kind is check_deal_decay.
+func (CheckDecayArgs) Kind() string { return KindCheckDealDecay }
 
 // NudgeDealArgs are the arguments of nudge_deal: the deal.stalled event that caused it (its data
 // is a StalledPayload).
@@ -41,4 +54,4 @@ func EventJobs() []events.Mapping {
 }
 
 // JobKinds are the deal job kinds.
-func JobKinds() []jobs.Args { return []jobs.Args{NudgeDealArgs{}} }
+func JobKinds() []jobs.Args { return []jobs.Args{NudgeDealArgs{}, CheckDecayArgs{}} }

@@ -31,24 +31,27 @@ type NudgeResult struct {
 	Priority lead.Priority
 }
 
-// nudgeKey names one stall of a deal: the deal and the time it entered its current stage. A new
-// stage change starts a new stall, which may be nudged again.
-func nudgeKey(id uuid.UUID, stageChangedAt time.Time) string {
-	return fmt.Sprintf("nudge_deal:%s:%d", id, stageChangedAt.UnixMicro())
+// nudgeKey names one stall of a deal: the deal and the instant its clock started (the time it
+// entered its current stage, or a later activity on its lead). A new stage change or activity
+// starts a new stall, which may be nudged again.
+func nudgeKey(id uuid.UUID, clockAt time.Time) string {
+	return fmt.Sprintf("nudge_deal:%s:%d", id, clockAt.UnixMicro())
 }
 
-// Stall is a deal reported stalled (deal.stalled): the deal, and the stage_changed_at the stall
-// was reported for (nil when the report does not say).
+// Stall is a deal reported stalled (deal.stalled): the deal, the stage_changed_at the stall
+// was reported for (nil when the report does not say), and the instant the stall's clock
+// started (StalledPayload.Since; nil is the stage change).
 type Stall struct {
-	DealID uuid.UUID
-	Since  *time.Time
+	DealID  uuid.UUID
+	Since   *time.Time
+	ClockAt *time.Time
 }
 
 // Nudge nudges each stalled deal inside the caller's tenant transaction tx (the nudge_deal jobs'
 // transaction): a "nudge" activity on the deal's lead and the lead's priority one step up
 // (lead.Service.Nudge), once per stall, and returns the result of each stall in order. The
-// stall is the deal in its current stage since its stage_changed_at: the activity's dedup key is
-// "nudge_deal:<deal id>:<stage_changed_at in microseconds>", under the unique (org_id,
+// stall is the deal at rest since its clock started (ClockAt, or its stage_changed_at): the
+// activity's dedup key is "nudge_deal:<deal id>:<that instant in microseconds>", under the unique (org_id,
 // dedup_key) of lead_activities, so the database, not this code, makes a second run (or a
 // second deal.stalled of the same stall) add nothing. The deals' rows are locked first, in one
 // statement and in the order of their ids, so a concurrent stage change either comes before
@@ -91,6 +94,10 @@ func (s *Service) Nudge(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, stall
 			continue
 		}
 		days := int(time.Since(cur.StageChangedAt).Hours() / 24)
+		clock := cur.StageChangedAt
+		if at := stalls[i].ClockAt; at != nil {
+			clock = *at
+		}
 		payload, err := json.Marshal(map[string]any{
 			"dealId": cur.ID, "stage": cur.Stage, "stageChangedAt": cur.StageChangedAt, "dealValue": cur.DealValue,
 			"currency": cur.Currency,
@@ -103,7 +110,7 @@ func (s *Service) Nudge(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, stall
 			Subject: NudgeSubject,
 			Body: fmt.Sprintf("Deal %q has been in %s for %d days without moving. Follow up with the lead.",
 				cur.Title, cur.Stage, days),
-			Payload: payload, DedupKey: nudgeKey(cur.ID, cur.StageChangedAt), Actor: NudgeActor,
+			Payload: payload, DedupKey: nudgeKey(cur.ID, clock), Actor: NudgeActor,
 		})
 		of = append(of, i)
 	}

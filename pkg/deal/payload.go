@@ -53,12 +53,18 @@ type StageChangedPayload struct {
 	Currency    string      `json:"currency"`
 }
 
-// StalledPayload is the payload of deal.stalled, which check_deal_decay emits for a deal that
-// has stayed in an open stage too long and which enqueues nudge_deal (EventJobs). Its
-// idempotency key should name the stall, "deal.stalled:<deal id>:<stage_changed_at in
-// microseconds since the Unix epoch>", so one stall is reported once.
+// StalledPayload is the payload of deal.stalled, which check_deal_decay (DecaySweep) emits for
+// a deal that has rested in an open stage longer than its org's rules allow, and which enqueues
+// nudge_deal (EventJobs). It records the rule applied: the stage, its rotting days, and Since,
+// the instant the deal's clock started (its last stage change or the last activity on its lead,
+// whichever is later; LastActivityAt is that activity, null when none). Its idempotency key
+// names the stall, "deal.stalled:<deal id>:<Since in microseconds since the Unix epoch>", so one
+// stall is reported once.
 type StalledPayload struct {
-	DealID         uuid.UUID `json:"dealId"`
-	Stage          Stage     `json:"stage"`
-	StageChangedAt time.Time `json:"stageChangedAt"`
+	DealID         uuid.UUID  `json:"dealId"`
+	Stage          Stage      `json:"stage"`
+	StageChangedAt time.Time  `json:"stageChangedAt"`
+	Days           int        `json:"days"`
+	Since          time.Time  `json:"since"`
+	LastActivityAt *time.Time `json:"lastActivityAt"`
 }

@@ -95,3 +95,45 @@ FROM deals d LEFT JOIN leads l ON l.org_id = d.org_id AND l.id = d.lead_id
 WHERE d.org_id = $1 AND d.id = ANY($2::uuid[])
 ORDER BY d.id
 `
+
+// The statements of check_deal_decay (DecaySweep). A chunk is a range of the org's deals in
+// primary-key order, (after, upper]: decayBoundSQL finds upper, the id chunk-size rows on, by an
+// index-only walk of deals_pkey, and decayStalledSQL reads the range through the same index, so
+// every chunk reads at most chunk-size deals whatever their stages.
+const (
+	// nowSQL is the database's clock: a sweep run without a slot measures at it.
+	nowSQL = `SELECT now()`
+
+	// decayBoundSQL is the id $3 + 1 deals after $2 in id order (none: the range is the last).
+	decayBoundSQL = `SELECT id FROM deals WHERE org_id = $1 AND id > $2 ORDER BY id OFFSET $3 LIMIT 1`
+
+	// decayStalledSQL reads the deals of (after $2, upper $3] that rest in an open stage of the
+	// rules ($4 stages, $5 their days, $6 their cutoffs: the slot less the days) since at or
+	// before their stage's cutoff. A deal's clock starts at its last stage change or at the last
+	// activity people logged on its lead (a loggable kind, $7), whichever is later: the
+	// activities jobs write (nudges, escalations, system notes) do not reset it, so a deal's own
+	// nudge never hides its stall.
+	//
+	// The range is read first, on its own (MATERIALIZED), so that it is always the primary-key
+	// range scan of one chunk: were the stage and time conditions planned with it, an index on
+	// (org_id, stage, stage_changed_at) would serve them over every old deal of the org, in every
+	// chunk. The activity is then the newest of the deal's lead by
+	// lead_activities_org_id_lead_id_occurred_at_id_idx, looked up only for deals whose stage
+	// change is old enough (the first condition filters the range before the lateral join). Nothing is locked.
+	decayStalledSQL = `WITH page AS MATERIALIZED (
+    SELECT id, lead_id, stage, stage_changed_at FROM deals
+    WHERE org_id = $1 AND id > $2 AND id <= $3
+)
+SELECT d.id, d.stage, r.days, d.stage_changed_at, a.occurred_at,
+    greatest(d.stage_changed_at, a.occurred_at) AS since
+FROM page d
+JOIN unnest($4::text[], $5::int[], $6::timestamptz[]) AS r(stage, days, cutoff) ON r.stage = d.stage
+LEFT JOIN LATERAL (
+    SELECT la.occurred_at FROM lead_activities la
+    WHERE la.org_id = $1 AND la.lead_id = d.lead_id AND la.kind = ANY($7::text[])
+    ORDER BY la.occurred_at DESC
+    LIMIT 1
+) a ON true
+WHERE d.stage_changed_at <= r.cutoff AND greatest(d.stage_changed_at, a.occurred_at) <= r.cutoff
+ORDER BY d.id`
+)

@@ -17,6 +17,7 @@ const EntityType = "lead"
 //	lead.stage_changed  "lead.stage_changed:<lead id>:<new version>"
 //	lead.deleted        "lead.deleted:<lead id>"
 //	lead.activity_added "lead.activity_added:<activity id>"
+//	lead.stale          "lead.stale:<lead id>:<StalePayload.Since in microseconds>"
 
 // CreatedPayload is the payload of lead.created: how the lead came in ("api" for a lead created
 // by hand) and the lead as created.
@@ -87,4 +88,17 @@ func diff(a, b Lead) map[string]Change {
 		out["extra"] = Change{From: a.Extra, To: b.Extra}
 	}
 	return out
+}
+
+// StalePayload is the payload of lead.stale, which check_lead_stale (StaleSweep) emits for an
+// open lead without activity for its org's leadStaleDays. It records the rule applied: the
+// lead's stage, the days, and Since, the instant its silence started (its last activity, or its
+// creation when it has none; LastActivityAt is null then). One stale period is reported once:
+// the key names the lead and Since, and an activity starts a new period.
+type StalePayload struct {
+	LeadID         uuid.UUID  `json:"leadId"`
+	Stage          Stage      `json:"stage"`
+	Days           int        `json:"days"`
+	Since          time.Time  `json:"since"`
+	LastActivityAt *time.Time `json:"lastActivityAt"`
 }

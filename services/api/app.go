@@ -38,7 +38,7 @@ func serve(ctx context.Context, env cli.Env) error {
 	draining := &httpx.Draining{}
 	srv := httpapi.New(httpapi.Deps{
 		DB: d, Queue: queue, Emitter: events.NewEmitter(queue, cat.EventJobs), Log: env.Log, Config: env.Config.API, Registry: reg,
-		Ready: draining.Ready(d.Ready), TrustedProxies: env.Config.TrustedProxies,
+		Ready: draining.Ready(d.Ready), TrustedProxies: env.Config.TrustedProxies, Rules: env.Config.Rules,
 	})
 	return lifecycle.Run(ctx, env.Log, cli.HTTPComponent(env, srv, draining, 10*time.Second))
 }

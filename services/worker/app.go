@@ -71,7 +71,7 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 		return nil, fmt.Errorf("build report service: %w", err)
 	}
 	kinds := handler.Kinds(handler.Deps{DB: d, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline, Leads: leads, Calls: calls,
-		InvoiceRenderer: invoice.PDF{}, Reports: reports})
+		InvoiceRenderer: invoice.PDF{}, Reports: reports, Rules: cfg.Rules})
 	if err := cat.CheckWorked(handler.Names(kinds)); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("job kinds: %w", err)

@@ -38,6 +38,10 @@ type apiTest struct {
 	key   string
 }
 
+// testRules are the configured rules of the test API: defaults unlike the rules package's own,
+// so a test sees that /settings/rules starts from the configuration.
+var testRules = config.Rules{BuyingSignalThreshold: 75, DealDecayDays: 10, GhostRiskSilenceDays: 5}
+
 // newAPI starts the API on a fresh database with one org and its key.
 func newAPI(t *testing.T) *apiTest {
 	t.Helper()
@@ -55,6 +59,7 @@ func newAPI(t *testing.T) *apiTest {
 	srv := httpapi.New(httpapi.Deps{
 		DB: app, Queue: queue, Emitter: events.NewEmitter(queue, catalog.New().EventJobs), Log: zaptest.NewLogger(t),
 		Config: config.APIConfig{BodyLimit: 64 << 10, CORSOrigins: []string{"https://ui.example.com"}}, Registry: prometheus.NewRegistry(),
+		Rules: testRules,
 	})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)

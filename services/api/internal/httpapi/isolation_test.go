@@ -35,6 +35,11 @@ type orgAData struct {
 
 // seedOrgA gives the test's org a lead with an activity, an intake source, jobs (from
 // lead.created), a dead letter and an integrity alert.
+// orgARules are the rules org A saves; org B's PUT must not reach them.
+var orgARules = map[string]any{
+	"dealDecayDays": map[string]any{"discovery": 41, "proposal": 42, "negotiation": 43}, "leadStaleDays": 44, "ghostRiskSilenceDays": 45,
+}
+
 func seedOrgA(t *testing.T, a *apiTest) orgAData {
 	t.Helper()
 	d := orgAData{email: "secret.person@hidden-corp.example", company: "Hidden Corp Unique", name: "Zebedee Hidden"}
@@ -44,6 +49,7 @@ func seedOrgA(t *testing.T, a *apiTest) orgAData {
 	r.json(t, &l)
 	d.lead = l.ID
 	require.Equal(t, http.StatusCreated, a.do(http.MethodPost, "/leads/"+d.lead+"/activities", map[string]any{"kind": "note", "body": "hidden note"}).Status)
+	require.Equal(t, http.StatusOK, a.do(http.MethodPut, "/settings/rules", orgARules).Status)
 	r = a.do(http.MethodPost, "/intake-sources", map[string]any{"kind": "webhook", "name": "Hidden source"})
 	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
 	var s struct{ ID string }
@@ -174,6 +180,8 @@ func crossOrgRequests(d orgAData) map[string]struct {
 		"PUT /settings/onboarding":                    {"/settings/onboarding", map[string]any{"tasks": []any{map[string]any{"title": "B's", "dueInDays": 1}}}},
 		"PUT /settings/invoicing":                     {"/settings/invoicing", map[string]any{"prefix": "B-", "paymentTermsDays": 1}},
 		"GET /settings/icp":                           {"/settings/icp", nil},
+		"GET /settings/rules":                         {"/settings/rules", nil},
+		"PUT /settings/rules":                         {"/settings/rules", map[string]any{"dealDecayDays": map[string]any{"discovery": 1, "proposal": 1, "negotiation": 1}, "leadStaleDays": 1, "ghostRiskSilenceDays": 1}},
 		"GET /contracts":                              {"/contracts?dealId=" + d.deal, nil},
 		"GET /contracts/{id}":                         {"/contracts/" + d.contract, nil},
 		"POST /contracts/{id}/status":                 {"/contracts/" + d.contract + "/status", map[string]any{"status": "void"}},
@@ -260,6 +268,9 @@ SELECT concat_ws('|',
 		}
 	}
 	require.Equal(t, before, snapshot(), "org A's rows changed under org B's requests")
+	var rulesA map[string]any
+	a.do(http.MethodGet, "/settings/rules", nil).json(t, &rulesA)
+	require.EqualValues(t, orgARules["leadStaleDays"], rulesA["leadStaleDays"], "org A's rules are its own")
 
 	// And org A still sees all of it.
 	for _, p := range []string{"/leads/" + d.lead, "/intake-sources/" + d.source, fmt.Sprintf("/observability/jobs/%d", d.job)} {

@@ -182,7 +182,7 @@ func TestCronTaskPatchRefused(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	id := a.seedCronTask(a.org, "noop", "noop", "0 * * * *", true, "NULL")
-	unbuilt := a.seedCronTask(a.org, "decay", "check_deal_decay", "0 2 * * *", false, "NULL")
+	unbuilt := a.seedCronTask(a.org, "retired", "retired_check", "0 2 * * *", false, "NULL")
 	other, otherKey := a.newOrg("other")
 	path := "/cron-tasks/" + id
 	before := a.cronSnapshot()
@@ -210,7 +210,7 @@ func TestCronTaskPatchRefused(t *testing.T) {
 		{"empty zone", path, map[string]any{"timezone": ""}, http.StatusUnprocessableEntity, "timezone", "empty"},
 		{"path in zone", path, map[string]any{"timezone": "../../etc/passwd"}, http.StatusUnprocessableEntity, "timezone", ""},
 		{"both bad", path, map[string]any{"cronExpr": "* *", "timezone": "Nowhere"}, http.StatusUnprocessableEntity, "timezone", ""},
-		{"unbuilt kind", "/cron-tasks/" + unbuilt, map[string]any{"enabled": true}, http.StatusConflict, "", `"jobType":"check_deal_decay"`},
+		{"unbuilt kind", "/cron-tasks/" + unbuilt, map[string]any{"enabled": true}, http.StatusConflict, "", `"jobType":"retired_check"`},
 		{"unknown id", "/cron-tasks/" + uuid.NewString(), map[string]any{"enabled": false}, http.StatusNotFound, "", ""},
 		{"malformed id", "/cron-tasks/x", map[string]any{"enabled": false}, http.StatusBadRequest, "id", ""},
 	}

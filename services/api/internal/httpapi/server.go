@@ -34,6 +34,9 @@ type Deps struct {
 	Ready httpx.ReadyFunc
 	// TrustedProxies are the peers whose X-Forwarded-For is believed (TRUSTED_PROXIES).
 	TrustedProxies []*net.IPNet
+	// Rules are the configured defaults of the orgs' rules (/settings/rules, rules.For); zero
+	// fields are the rules package's defaults.
+	Rules config.Rules
 }
 
 // Server is the API's HTTP handler.

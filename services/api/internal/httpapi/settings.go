@@ -6,14 +6,41 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"example.com/crm/pkg/org"
+	"example.com/crm/pkg/rules"
 )
 
 // settingsRoutes registers the org settings routes: the ideal customer profile that
-// qualification scores leads against (issue 4, item 5).
+// qualification scores leads against, and the rules of the scheduled checks (rules.For, with
+// the configured defaults).
 func (s *Server) settingsRoutes(r router) {
 	h := &settingsHandlers{s: s}
 	r.GET("/settings/icp", h.getICP)
 	r.PUT("/settings/icp", h.putICP)
+	settingRoutes(s, r, "/settings/rules", rules.For(s.Rules), rulesRequest.rules)
+}
+
+// rulesRequest is the body of PUT /settings/rules: every threshold, replacing the stored ones
+// (rules.Rules.Check's bounds, 422 per field).
+type rulesRequest struct {
+	DealDecayDays        *dealDecayRequest `json:"dealDecayDays" validate:"required"`
+	LeadStaleDays        *int              `json:"leadStaleDays" validate:"required"`
+	GhostRiskSilenceDays *int              `json:"ghostRiskSilenceDays" validate:"required"`
+}
+
+type dealDecayRequest struct {
+	Discovery   *int `json:"discovery" validate:"required"`
+	Proposal    *int `json:"proposal" validate:"required"`
+	Negotiation *int `json:"negotiation" validate:"required"`
+}
+
+// rules is the request's value; validation has made every field present.
+func (r rulesRequest) rules() rules.Rules {
+	return rules.Rules{
+		DealDecayDays: rules.DealDecayDays{
+			Discovery: *r.DealDecayDays.Discovery, Proposal: *r.DealDecayDays.Proposal, Negotiation: *r.DealDecayDays.Negotiation,
+		},
+		LeadStaleDays: *r.LeadStaleDays, GhostRiskSilenceDays: *r.GhostRiskSilenceDays,
+	}
 }
 
 // settingsHandlers are the settings routes' handlers.

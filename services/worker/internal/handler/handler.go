@@ -11,6 +11,7 @@ import (
 
 	"example.com/crm/pkg/call"
 	"example.com/crm/pkg/client"
+	"example.com/crm/pkg/config"
 	"example.com/crm/pkg/contract"
 	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/deal"
@@ -22,6 +23,7 @@ import (
 	"example.com/crm/pkg/lead"
 	"example.com/crm/pkg/pipeline"
 	"example.com/crm/pkg/report"
+	"example.com/crm/pkg/rules"
 )
 
 // Deps are what the kinds need: the database, the queue and the emitter through which
@@ -46,6 +48,9 @@ type Deps struct {
 	// Reports are the report use cases of generate_weekly_report (NewReportService); nil is the
 	// built-in writer.
 	Reports *report.Service
+	// Rules are the configured defaults of the orgs' rules (rules.For), which the scheduled
+	// checks read; zero fields are the rules package's defaults.
+	Rules config.Rules
 }
 
 // Kinds returns every job kind the worker works, each registered once with its work and its
@@ -70,6 +75,7 @@ func Kinds(d Deps) []jobs.Kind {
 		reports = report.NewService(d.DB, d.Emitter, nil)
 	}
 	router := pipeline.NewRouter(d.Emitter)
+	orgRules := rules.For(d.Rules)
 	kinds := []jobs.Kind{
 		Noop(),
 		ProcessIntake(intake.NewProcessor(leads), d.Log),
@@ -85,6 +91,8 @@ func Kinds(d Deps) []jobs.Kind {
 		RenewalReminder(client.NewService(d.DB, d.Emitter), d.Log),
 		CheckIntegrity(integrity.NewService(d.DB, d.Emitter, integrity.Options{}), d.Log),
 		GenerateWeeklyReport(reports, d.Log),
+		CheckDealDecay(deal.NewDecaySweep(d.DB, d.Emitter, orgRules), d.Log),
+		CheckLeadStale(lead.NewStaleSweep(d.DB, d.Emitter, orgRules), d.Log),
 	}
 	if d.Pipeline != nil {
 		kinds = append(kinds, EnrichLead(d.Pipeline), QualifyLead(d.Pipeline))

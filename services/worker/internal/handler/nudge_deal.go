@@ -15,8 +15,8 @@ import (
 
 // NudgeDeal is the nudge_deal kind: for the deal.stalled event of each job (deal.NudgeDealArgs,
 // data deal.StalledPayload) it nudges the deal's lead once per stall (deal.Service.Nudge: a
-// nudge activity and a priority step, keyed in the database on the deal and its
-// stage_changed_at) in the job's transaction, so a job run twice nudges once. A deal that is
+// nudge activity and a priority step, keyed in the database on the deal and the instant the
+// stall's clock started) in the job's transaction, so a job run twice nudges once. A deal that is
 // closed, gone, or has changed stage since it stalled is logged and the job completed: retrying
 // would change nothing. Its jobs run alone.
 func NudgeDeal(deals *deal.Service, log *zap.Logger) jobs.Kind {
@@ -26,14 +26,19 @@ func NudgeDeal(deals *deal.Service, log *zap.Logger) jobs.Kind {
 	return jobs.NewKind(jobs.Alone, func(ctx context.Context, tx *jobs.Batch, js []jobs.Attempt[deal.NudgeDealArgs]) error {
 		for _, j := range js {
 			p := j.Args
-			var since *time.Time
+			var since, clock *time.Time
 			var data deal.StalledPayload
-			if len(p.Data) > 0 && json.Unmarshal(p.Data, &data) == nil && !data.StageChangedAt.IsZero() {
-				since = &data.StageChangedAt
+			if len(p.Data) > 0 && json.Unmarshal(p.Data, &data) == nil {
+				if !data.StageChangedAt.IsZero() {
+					since = &data.StageChangedAt
+				}
+				if !data.Since.IsZero() {
+					clock = &data.Since
+				}
 			}
 			var res deal.NudgeResult
 			err := tx.Exec(ctx, func(db *gorm.DB) error {
-				out, err := deals.Nudge(ctx, db, j.OrgID, []deal.Stall{{DealID: *p.EntityID, Since: since}})
+				out, err := deals.Nudge(ctx, db, j.OrgID, []deal.Stall{{DealID: *p.EntityID, Since: since, ClockAt: clock}})
 				if err == nil {
 					res = out[0]
 				}

@@ -1,0 +1,144 @@
+package lead
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/org"
+	"example.com/crm/pkg/rules"
+)
+
+// StaleActor is the actor of the lead.stale events check_lead_stale emits.
+const StaleActor = "job:" + KindCheckLeadStale
+
+// DefaultStaleChunk is how many leads one chunk of StaleSweep reads: a key range of 2,000
+// leads is a few milliseconds of reads, and even when all of them are stale their 2,000 events
+// (lead.stale enqueues no job) go in one statement well inside the ~100 ms a chunk may take;
+// 1,000,000 leads are 500 chunks.
+const DefaultStaleChunk = 2000
+
+// OpenStages are the stages a lead is worked in: every stage but the final ones (converted,
+// whose deal the deal-decay check watches instead, lost and disqualified).
+var OpenStages = []Stage{StageNew, StageQualified, StageNurture, StageContacted, StageCallBooked}
+
+// StaleSweep is check_lead_stale: it reports each open lead that has gone without activity
+// for its org's leadStaleDays (rules.Rules) as stale, once per stale period.
+type StaleSweep struct {
+	d       *db.DB
+	emitter *events.Emitter
+	rules   org.Setting[rules.Rules]
+	// ChunkSize is how many leads one chunk reads; 0 is DefaultStaleChunk.
+	ChunkSize int
+}
+
+// NewStaleSweep returns the sweep on d, emitting through emitter, reading each org's rules
+// through set (rules.For: its defaults are the binary's configuration).
+func NewStaleSweep(d *db.DB, emitter *events.Emitter, set org.Setting[rules.Rules]) *StaleSweep {
+	if d == nil || emitter == nil || set.Default == nil {
+		panic("lead.NewStaleSweep: nil dependency")
+	}
+	return &StaleSweep{d: d, emitter: emitter, rules: set}
+}
+
+// SweepResult is what one sweep did.
+type SweepResult struct {
+	// Chunks is how many chunk transactions committed.
+	Chunks int
+	// Found is how many stale leads the sweep read; Emitted how many of them got a new event
+	// (the others were reported by an earlier sweep).
+	Found, Emitted int
+	// At is the instant the leads were measured at: the slot.
+	At time.Time
+}
+
+// Run sweeps the org's leads as of at (the cron slot; zero is the database's now): a live lead
+// in an open stage (OpenStages) whose last activity (last_activity_at, which every activity
+// moves on; its creation when it has none) is at least leadStaleDays before at is stale.
+//
+// Each stale lead gets one lead.stale (StalePayload: the rule applied) with the idempotency key
+// "lead.stale:<lead id>:<silence start in microseconds>". The events' unique key, not a read,
+// makes the sweep idempotent: a rerun of the same slot, an overlapping sweep or a later slot
+// emits nothing for a period already reported; an activity starts a new period, with a new key.
+//
+// The sweep reads in chunks of ChunkSize leads in primary-key order, each in its own short
+// tenant transaction (db.DB.Chunks) that only reads leads and inserts events: it takes no row
+// lock, so the api's writes on the same leads never wait for it.
+func (s *StaleSweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (SweepResult, error) {
+	set, err := s.rules.Read(ctx, s.d, orgID)
+	if err != nil {
+		return SweepResult{}, fmt.Errorf("lead staleness: %w", err)
+	}
+	if at.IsZero() {
+		err = s.d.Read(ctx, orgID, func(b *db.Batch) {
+			b.Row(func(r db.Row) error { return r.Scan(&at) }, sweepNowSQL)
+		})
+		if err != nil {
+			return SweepResult{}, fmt.Errorf("lead staleness: read the database clock: %w", err)
+		}
+	}
+	at = at.UTC()
+	days := set.LeadStaleDays
+	cutoff := at.Add(-time.Duration(days) * 24 * time.Hour)
+	stages := make([]string, len(OpenStages))
+	for i, st := range OpenStages {
+		stages[i] = string(st)
+	}
+	size := s.ChunkSize
+	if size <= 0 {
+		size = DefaultStaleChunk
+	}
+	res := SweepResult{At: at}
+	after := uuid.Nil
+	res.Chunks, err = s.d.Chunks(ctx, orgID, func(tx *gorm.DB) (bool, error) {
+		upper, more, err := db.Get[uuid.UUID](ctx, tx, staleBoundSQL, orgID, after, size-1)
+		if err != nil {
+			return false, fmt.Errorf("bound leads after %s: %w", after, err)
+		}
+		if !more {
+			upper = uuid.Max // the last chunk's range is open above
+		}
+		var evs []events.NewEvent
+		var (
+			id       db.NullUUID
+			stage    string
+			activity db.Timestamptz
+			since    time.Time
+		)
+		err = db.Each(ctx, tx, func(r db.Row) error {
+			if err := r.Scan(&id, &stage, &activity, &since); err != nil {
+				return fmt.Errorf("scan stale lead: %w", err)
+			}
+			p := StalePayload{LeadID: id.Bytes, Stage: Stage(stage), Days: days, Since: since.UTC()}
+			if activity.Valid {
+				t := activity.Time.UTC()
+				p.LastActivityAt = &t
+			}
+			evs = append(evs, events.NewEvent{
+				OrgID: orgID, Type: EventStale, EntityType: EntityType, EntityID: p.LeadID, Payload: p, Actor: StaleActor,
+				IdempotencyKey: fmt.Sprintf("%s:%s:%d", EventStale, p.LeadID, p.Since.UnixMicro()),
+			})
+			return nil
+		}, staleLeadsSQL, orgID, after, upper, stages, cutoff)
+		if err != nil {
+			return false, fmt.Errorf("read stale leads after %s: %w", after, err)
+		}
+		n, err := s.emitter.EmitAll(ctx, tx, evs...)
+		if err != nil {
+			return false, err
+		}
+		res.Found += len(evs)
+		res.Emitted += n
+		after = upper
+		return !more, nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("lead staleness: %w", err)
+	}
+	return res, nil
+}
