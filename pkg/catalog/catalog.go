@@ -59,6 +59,11 @@ func New() Catalog {
 	c.EventJobs = append(c.EventJobs, invoice.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, contract.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, client.EventJobs()...)
+	c.CronTasks = append(c.CronTasks, lead.CronTasks()...)
+	c.CronTasks = append(c.CronTasks, deal.CronTasks()...)
+	c.CronTasks = append(c.CronTasks, client.CronTasks()...)
+	c.CronTasks = append(c.CronTasks, report.CronTasks()...)
+	c.CronTasks = append(c.CronTasks, integrity.CronTasks()...)
 	return c
 }
 

@@ -36,7 +36,7 @@ func TestCheckRefusesUnknownKinds(t *testing.T) {
 }
 
 // TestDealWonMapsToInvoiceAndContract proves that deal.won enqueues create_invoice and
-// generate_contract and nothing else, and that no cron task is seeded.
+// generate_contract and nothing else.
 func TestDealWonMapsToInvoiceAndContract(t *testing.T) {
 	t.Parallel()
 	c := catalog.New()
@@ -49,7 +49,6 @@ func TestDealWonMapsToInvoiceAndContract(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{invoice.KindCreateInvoice, contract.KindGenerateContract}, won)
-	require.Empty(t, c.CronTasks)
 	require.Equal(t, []events.Mapping{events.Map(deal.EventStalled, deal.NudgeDealArgs{})}, deal.EventJobs())
 }
 
@@ -62,6 +61,22 @@ func TestCheckWorked(t *testing.T) {
 	err := c.CheckWorked(append(c.KindNames()[1:], "ghost"))
 	require.ErrorContains(t, err, `job kind "noop" has no handler`)
 	require.ErrorContains(t, err, `handler of job kind "ghost" is not in the catalog`)
+}
+
+// TestCronTasksAreTheSevenChecks proves the tasks every new org is seeded with: the seven
+// recurring checks of the seed design, each once, each of a kind the catalog has (Check), with
+// the schedules migration 000030 gives existing orgs (TestMigrationSeedsScheduledChecks).
+func TestCronTasksAreTheSevenChecks(t *testing.T) {
+	t.Parallel()
+	var got []string
+	for _, s := range catalog.New().CronTasks {
+		got = append(got, s.JobType+" "+s.Cron)
+	}
+	require.ElementsMatch(t, []string{
+		"check_deal_decay 0 * * * *", "check_lead_stale 15 * * * *", "recalc_auto_priority 30 * * * *",
+		"recalc_ghost_risk 0 6 * * *", "renewal_reminder 0 8 * * *", "generate_weekly_report 0 7 * * 1",
+		"check_integrity */10 * * * *",
+	}, got)
 }
 
 type unbuilt struct{}

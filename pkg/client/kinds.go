@@ -7,6 +7,7 @@ import (
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/invoice"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/org"
 )
 
 // The event types of clients.
@@ -77,4 +78,10 @@ func EventJobs() []events.Mapping {
 // JobKinds are the client job kinds.
 func JobKinds() []jobs.Args {
 	return []jobs.Args{CreateClientArgs{}, StartOnboardingArgs{}, RenewalReminderArgs{}}
+}
+
+// CronTasks are the recurring tasks every org starts with for the client kinds: the renewal
+// reminder every morning.
+func CronTasks() []org.CronTask {
+	return []org.CronTask{{Name: "renewal reminder", JobType: KindRenewalReminder, Cron: "0 8 * * *"}}
 }

@@ -6,6 +6,7 @@ import (
 
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/org"
 )
 
 // The event types of deals (and EventUpdated, in payload.go).
@@ -55,3 +56,9 @@ func EventJobs() []events.Mapping {
 
 // JobKinds are the deal job kinds.
 func JobKinds() []jobs.Args { return []jobs.Args{NudgeDealArgs{}, CheckDecayArgs{}} }
+
+// CronTasks are the recurring tasks every org starts with for the deal kinds: the decay check
+// every hour.
+func CronTasks() []org.CronTask {
+	return []org.CronTask{{Name: "deal decay", JobType: KindCheckDealDecay, Cron: "0 * * * *"}}
+}

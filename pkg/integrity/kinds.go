@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/org"
 )
 
 // EntityType is the events.entity_type of the events about an alert: the alert is the entity,
@@ -65,4 +66,10 @@ type ResolvedPayload struct {
 	EntityID   *uuid.UUID `json:"entityId"`
 	// By is ResolvedByCheck (a run found the condition gone) or ResolvedByHand.
 	By string `json:"by"`
+}
+
+// CronTasks are the recurring tasks every org starts with for the watchdog: its checks every ten
+// minutes (the grace of its lifecycle checks is longer, so a finding is never a job in flight).
+func CronTasks() []org.CronTask {
+	return []org.CronTask{{Name: "integrity watchdog", JobType: KindCheckIntegrity, Cron: "*/10 * * * *"}}
 }

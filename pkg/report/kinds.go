@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/org"
 )
 
 // EventGenerated is the event of a stored report; no job is mapped to it.
@@ -44,3 +45,9 @@ type GeneratedPayload struct {
 
 // JobKinds are the report job kinds.
 func JobKinds() []jobs.Args { return []jobs.Args{GenerateWeeklyReportArgs{}} }
+
+// CronTasks are the recurring tasks every org starts with for the reports: the weekly report on
+// Monday morning, about the week just ended.
+func CronTasks() []org.CronTask {
+	return []org.CronTask{{Name: "weekly report", JobType: KindGenerateWeeklyReport, Cron: "0 7 * * 1"}}
+}
