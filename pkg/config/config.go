@@ -117,6 +117,9 @@ type Enrichment struct {
 // Rules are the business thresholds of the seed.
 type Rules struct {
 	BuyingSignalThreshold int
+	// GhostRiskSilenceDays is how long a contacted or call_booked lead may stay silent before its
+	// ghost risk goes up by one (GHOST_RISK_SILENCE_DAYS): the default of every org's rules.
+	GhostRiskSilenceDays int
 }
 
 // defaults holds every key with its default; a key's name is its environment variable.
@@ -151,6 +154,7 @@ var defaults = map[string]any{
 	"ENRICHMENT_API_URL":          "",
 	"ENRICHMENT_API_KEY":          "",
 	"BUYING_SIGNAL_THRESHOLD":     75,
+	"GHOST_RISK_SILENCE_DAYS":     7,
 }
 
 // Load reads the configuration of service from the environment (and CONFIG_FILE, if set) and
@@ -213,7 +217,7 @@ func Load(service string) (Config, error) {
 		},
 		AI:         AI{APIKey: v.GetString("OPENAI_API_KEY"), Model: v.GetString("AI_MODEL"), BaseURL: v.GetString("OPENAI_BASE_URL")},
 		Enrichment: Enrichment{URL: v.GetString("ENRICHMENT_API_URL"), APIKey: v.GetString("ENRICHMENT_API_KEY")},
-		Rules:      Rules{BuyingSignalThreshold: v.GetInt("BUYING_SIGNAL_THRESHOLD")},
+		Rules:      Rules{BuyingSignalThreshold: v.GetInt("BUYING_SIGNAL_THRESHOLD"), GhostRiskSilenceDays: v.GetInt("GHOST_RISK_SILENCE_DAYS")},
 	}
 	if cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = defaultAddrs[service]
@@ -262,6 +266,7 @@ func (c Config) Validate() error {
 	check(c.Worker.ReaperInterval > 0, "WORKER_REAPER_INTERVAL_MS must be positive")
 	check(c.Scheduler.PollInterval > 0, "SCHEDULER_POLL_INTERVAL_MS must be positive")
 	check(c.Rules.BuyingSignalThreshold >= 0 && c.Rules.BuyingSignalThreshold <= 100, "BUYING_SIGNAL_THRESHOLD must be 0..100")
+	check(c.Rules.GhostRiskSilenceDays >= 1 && c.Rules.GhostRiskSilenceDays <= 365, "GHOST_RISK_SILENCE_DAYS must be 1..365, got %d", c.Rules.GhostRiskSilenceDays)
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}

@@ -23,6 +23,7 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, 3, cfg.Jobs.MaxAttempts)
 	require.Equal(t, "gpt-4o", cfg.AI.Model)
 	require.Equal(t, 75, cfg.Rules.BuyingSignalThreshold)
+	require.Equal(t, 7, cfg.Rules.GhostRiskSilenceDays)
 }
 
 func TestLoadEnvAndFile(t *testing.T) {
@@ -46,10 +47,12 @@ func TestLoadRejectsBadValues(t *testing.T) {
 	t.Setenv("DATABASE_URL", "")
 	t.Setenv("WORKER_CONCURRENCY", "0")
 	t.Setenv("LOG_FORMAT", "xml")
+	t.Setenv("GHOST_RISK_SILENCE_DAYS", "0")
 	_, err := config.Load(config.Worker)
 	require.ErrorContains(t, err, "DATABASE_URL is required")
 	require.ErrorContains(t, err, "WORKER_CONCURRENCY must be 1..10000")
 	require.ErrorContains(t, err, "LOG_FORMAT must be json or console")
+	require.ErrorContains(t, err, "GHOST_RISK_SILENCE_DAYS must be 1..365, got 0")
 }
 
 func TestLoadShutdownDrainAndTrustedProxies(t *testing.T) {
