@@ -18,6 +18,7 @@ import (
 	"example.com/crm/pkg/intake"
 	"example.com/crm/pkg/invoice"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lead"
 	"example.com/crm/pkg/org"
 	"example.com/crm/pkg/pipeline"
 )
@@ -46,6 +47,7 @@ func New() Catalog {
 	c.Kinds = append(c.Kinds, invoice.JobKinds()...)
 	c.Kinds = append(c.Kinds, contract.JobKinds()...)
 	c.Kinds = append(c.Kinds, client.JobKinds()...)
+	c.Kinds = append(c.Kinds, lead.JobKinds()...)
 	c.EventJobs = append(c.EventJobs, events.Map(EventNoop, jobs.NoopArgs{}))
 	c.EventJobs = append(c.EventJobs, pipeline.EventJobs()...)
 	c.EventJobs = append(c.EventJobs, call.EventJobs()...)

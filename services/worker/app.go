@@ -62,7 +62,9 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 		d.Close()
 		return nil, fmt.Errorf("build call service: %w", err)
 	}
-	kinds := handler.Kinds(handler.Deps{DB: d, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline, Leads: leads, Calls: calls, InvoiceRenderer: invoice.PDF{}})
+	kinds := handler.Kinds(handler.Deps{DB: d, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline, Leads: leads, Calls: calls, InvoiceRenderer: invoice.PDF{},
+		// Every org's ghost-risk silence: GHOST_RISK_SILENCE_DAYS.
+		GhostRiskSilenceDays: handler.FixedDays(cfg.Rules.GhostRiskSilenceDays)})
 	if err := cat.CheckWorked(handler.Names(kinds)); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("job kinds: %w", err)

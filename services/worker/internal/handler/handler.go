@@ -41,6 +41,9 @@ type Deps struct {
 	// InvoiceRenderer renders each invoice's document at creation (create_invoice); nil stores
 	// none.
 	InvoiceRenderer invoice.Renderer
+	// GhostRiskSilenceDays reads an org's ghost-risk silence days for recalc_ghost_risk; nil is
+	// FixedDays(lead.DefaultGhostRiskSilenceDays).
+	GhostRiskSilenceDays OrgDays
 }
 
 // Kinds returns every job kind the worker works, each registered once with its work and its
@@ -61,6 +64,10 @@ func Kinds(d Deps) []jobs.Kind {
 		calls = call.NewService(d.DB, d.Emitter, leads, call.Options{})
 	}
 	router := pipeline.NewRouter(d.Emitter)
+	silenceDays := d.GhostRiskSilenceDays
+	if silenceDays == nil {
+		silenceDays = FixedDays(lead.DefaultGhostRiskSilenceDays)
+	}
 	kinds := []jobs.Kind{
 		Noop(),
 		ProcessIntake(intake.NewProcessor(leads), d.Log),
@@ -73,6 +80,8 @@ func Kinds(d Deps) []jobs.Kind {
 		GenerateContract(contract.NewService(d.DB, d.Emitter), d.Log),
 		CreateClient(client.NewService(d.DB, d.Emitter), d.Log),
 		StartOnboarding(client.NewService(d.DB, d.Emitter), d.Log),
+		RecalcGhostRisk(d.DB, leads, silenceDays, d.Log),
+		RecalcAutoPriority(leads, lead.DefaultPriorityRules(), d.Log),
 	}
 	if d.Pipeline != nil {
 		kinds = append(kinds, EnrichLead(d.Pipeline), QualifyLead(d.Pipeline))
