@@ -25,8 +25,8 @@ type Service struct {
 	emit    events.EmitFunc
 	// Now is the clock for checks of client-given times; nil is time.Now.
 	Now func() time.Time
-	// SweepChunk, when positive, is the chunk size of both sweeps instead of GhostRiskChunk and
-	// AutoPriorityChunk (tests cross chunk boundaries with a few leads).
+	// SweepChunk, when positive, is the fixed chunk size of both sweeps instead of one adapted
+	// to ChunkTarget (tests cross chunk boundaries with a few leads).
 	SweepChunk int
 }
 
