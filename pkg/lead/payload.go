@@ -18,6 +18,8 @@ const EntityType = "lead"
 //	lead.deleted        "lead.deleted:<lead id>"
 //	lead.activity_added "lead.activity_added:<activity id>"
 //	lead.stale          "lead.stale:<lead id>:<StalePayload.Since in microseconds>"
+//	lead.ghost_risk_raised "lead.ghost_risk_raised:<lead id>:<slot, unix seconds>"
+//	lead.priority_changed  "lead.priority_changed:<lead id>:<new version>"
 
 // CreatedPayload is the payload of lead.created: how the lead came in ("api" for a lead created
 // by hand) and the lead as created.
@@ -101,4 +103,36 @@ type StalePayload struct {
 	Days           int        `json:"days"`
 	Since          time.Time  `json:"since"`
 	LastActivityAt *time.Time `json:"lastActivityAt"`
+}
+
+// GhostRiskRaisedPayload is the payload of lead.ghost_risk_raised: the ghost risk before and
+// after, and the rule that raised it.
+type GhostRiskRaisedPayload struct {
+	From int           `json:"from"`
+	To   int           `json:"to"`
+	Rule GhostRiskRule `json:"rule"`
+}
+
+// GhostRiskRule is the rule recalc_ghost_risk applied: the lead, in Stage, had been silent since
+// SilentSince (its last touchpoint or stage change) for at least SilenceDays as of Slot, with no
+// period counted in the last SilenceDays.
+type GhostRiskRule struct {
+	Name        string    `json:"name"`
+	SilenceDays int       `json:"silenceDays"`
+	SilentSince time.Time `json:"silentSince"`
+	Stage       Stage     `json:"stage"`
+	Slot        time.Time `json:"slot"`
+}
+
+// GhostRiskRuleSilence is the name of recalc_ghost_risk's rule.
+const GhostRiskRuleSilence = "silence"
+
+// PriorityChangedPayload is the payload of lead.priority_changed: the priority before and after,
+// the version the change made, the row of the table that fired (PriorityRules) and what it saw.
+type PriorityChangedPayload struct {
+	From    Priority       `json:"from"`
+	To      Priority       `json:"to"`
+	Version int            `json:"version"`
+	Rule    string         `json:"rule"`
+	Inputs  PriorityInputs `json:"inputs"`
 }

@@ -222,3 +222,122 @@ FROM page
 WHERE deleted_at IS NULL AND stage = ANY($4::text[]) AND coalesce(last_activity_at, created_at) <= $5
 ORDER BY id`
 )
+
+// The statements of the lead sweeps (sweep.go), one chunk of one org each. A chunk is a range of
+// the org's leads in id order after the last id of the chunk before ($2), so every chunk is an
+// index range scan of its own rows, never a walk of the org from the start.
+
+// sweepSettingsSQL sets the chunk transaction of a sweep up: without JIT compilation. The
+// generic plan of a chunk statement is costed for a tenth of the org's leads (its LIMIT is a
+// parameter), above jit_above_cost, and compiling it took 390 ms at 1,000,000 leads for a chunk
+// whose work takes 30.
+const sweepSettingsSQL = `SELECT set_config('jit', 'off', true)`
+
+// ghostRiskDue is true for a lead of ghostRiskChunkSQL (alias l) that is due as of the slot $4
+// with $5 silence days: the latest of its last touchpoint (last_activity_at), its last stage
+// change and the last period counted on it (ghost_risk_counted_at) is at least $5 days before
+// the slot.
+const ghostRiskDue = `l.deleted_at IS NULL AND l.stage IN ('contacted', 'call_booked')
+      AND greatest(l.last_activity_at, l.stage_changed_at, l.ghost_risk_counted_at)
+          <= $4::timestamptz - make_interval(days => $5::int)`
+
+// ghostRiskChunkSQL counts a silence period on the due leads (ghostRiskDue) of one chunk: the
+// next $3 live contacted or call_booked leads of the org ($1) after $2
+// (leads_org_id_id_awaiting_idx). A due lead gets ghost_risk + 1 and ghost_risk_counted_at = $4,
+// after which it is not due again for $5 days; its version does not move (ghost risk is derived
+// data, as the no-show's raise).
+//
+// As in storeWritesSQL, each lead of the chunk is found by its own primary-key probe (the LATERAL
+// subquery, kept apart by OFFSET 0, filtering by the key alone and computing the due test as a
+// column: with the test in its WHERE, the partial indexes of leads on org_id become candidates,
+// as liveLeadSQL explains) and the UPDATE reaches it by its tuple id, so that no plan reads the
+// org's other leads whatever the statistics say (a young table has none). The due test
+// is repeated in the UPDATE's own WHERE: when a concurrent touchpoint changed the lead after this
+// statement began, PostgreSQL checks it again on the newest version, and the lead is left alone
+// (or, should the tuple id no longer match, left for the next sweep), never counted twice. There
+// it is wrapped in coalesce, so that the planner cannot take it for an index or join condition
+// (nor prove a partial index's predicate from it) and reaches the row by its tuple id alone.
+//
+// It returns the chunk's last id and size ("last", "n": the sweep is done when n < $3) and one
+// row per raised lead, or one row of NULLs besides those when none was.
+const ghostRiskChunkSQL = `
+WITH chunk AS MATERIALIZED (
+    SELECT id FROM leads
+    WHERE org_id = $1 AND id > $2 AND deleted_at IS NULL AND stage IN ('contacted', 'call_booked')
+    ORDER BY id LIMIT $3
+), due AS (
+    SELECT t.ct FROM chunk c CROSS JOIN LATERAL (
+        SELECT l.ctid AS ct, ` + ghostRiskDue + ` AS due FROM leads l WHERE l.org_id = $1 AND l.id = c.id
+        OFFSET 0
+    ) t
+    WHERE t.due
+), raised AS (
+    UPDATE leads l SET ghost_risk = l.ghost_risk + 1, ghost_risk_counted_at = $4::timestamptz
+    FROM due WHERE l.ctid = due.ct AND coalesce(` + ghostRiskDue + `, false)
+    RETURNING l.id, l.ghost_risk, l.stage, greatest(l.last_activity_at, l.stage_changed_at) AS silent_since
+)
+SELECT k.last, k.n, r.id, r.ghost_risk, r.stage, r.silent_since
+FROM (SELECT (SELECT id FROM chunk ORDER BY id DESC LIMIT 1) AS last, (SELECT count(*) FROM chunk) AS n) k
+LEFT JOIN raised r ON true`
+
+// priorityChunkSQL reads the inputs of the auto-priority table for one chunk: the next $3 leads
+// of the org ($1) after $2, with their version, whether they are deleted (the caller skips those)
+// and the value of their largest open deal (NULL when none is open). It takes no lock:
+// priorityWritesSQL checks each change against the version read here.
+//
+// The chunk's ids are read alone, in the primary key's order (an index-only scan), and each lead
+// is then read by its own primary-key probe (the LATERAL subquery, kept apart by OFFSET 0),
+// filtering by the key alone: with the lead's columns in the chunk's scan, or "deleted_at IS
+// NULL" in its WHERE (which makes the partial indexes of leads on org_id candidates, as
+// liveLeadSQL explains), the planner without statistics reads the whole org and sorts it. For
+// the same reason each lead's deals are one probe of
+// deals_org_id_lead_id_idx, the open ones picked by the aggregate's FILTER rather than by a
+// stage condition that makes the partial index of the open deals a candidate.
+const priorityChunkSQL = `
+WITH chunk AS MATERIALIZED (
+    SELECT id FROM leads WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3
+)
+SELECT l.*, d.open_deal_value
+FROM chunk c
+CROSS JOIN LATERAL (
+    SELECT id, version, priority, stage, score, ghost_risk, deleted_at IS NOT NULL AS deleted
+    FROM leads WHERE org_id = $1 AND id = c.id
+    OFFSET 0
+) l
+CROSS JOIN LATERAL (
+    SELECT max(deal_value) FILTER (WHERE stage IN ('discovery', 'proposal', 'negotiation')) AS open_deal_value
+    FROM deals WHERE org_id = $1 AND lead_id = c.id
+    OFFSET 0
+) d
+ORDER BY c.id`
+
+// priorityWritesSQL sets the priorities the table gave (parallel arrays from $2: lead, the
+// version it was read at, new priority) on the org's ($1) leads, each moving the version on by
+// one as StoreWrites does, and returns each changed lead's id and new version. A lead is left as
+// it is when it was changed since it was read (its version moved: the next sweep sees the
+// change), is deleted, already has the priority, or when its priority is held: a lead.updated
+// that changed the priority, or a lead.created by hand with a priority other than normal,
+// occurred after $5 (PriorityRules.Hold; a probe of events_entity_idx per lead). Each lead is
+// found by its own primary-key probe and updated by its tuple id, as in storeWritesSQL; the
+// checks are in the UPDATE's WHERE, so a lead changed concurrently is checked again on its
+// newest version, wrapped in coalesce as in ghostRiskChunkSQL so that the row is reached by its
+// tuple id alone.
+const priorityWritesSQL = `
+WITH w AS (
+    SELECT * FROM unnest((SELECT $2::uuid[]), $3::int[], $4::text[]) AS w(id, version, priority)
+), k AS (
+    SELECT w.*, t.ct, EXISTS (
+        SELECT 1 FROM events e
+        WHERE e.org_id = $1 AND e.entity_type = 'lead' AND e.entity_id = w.id AND e.occurred_at > $5::timestamptz
+          AND ((e.type = 'lead.updated' AND e.payload->'changes'->'priority' IS NOT NULL)
+            OR (e.type = 'lead.created' AND e.payload->>'via' = 'api' AND e.payload->'lead'->>'priority' <> 'normal'))
+    ) AS held
+    FROM w CROSS JOIN LATERAL (
+        SELECT ctid AS ct FROM leads WHERE org_id = $1 AND id = w.id OFFSET 0
+    ) t
+)
+UPDATE leads l SET priority = w.priority, version = l.version + 1, updated_at = now()
+FROM k w
+WHERE l.ctid = w.ct
+  AND coalesce(l.version = w.version AND l.deleted_at IS NULL AND l.priority <> w.priority AND NOT w.held, false)
+RETURNING l.id, l.version`

@@ -25,6 +25,9 @@ type Service struct {
 	emit    events.EmitFunc
 	// Now is the clock for checks of client-given times; nil is time.Now.
 	Now func() time.Time
+	// SweepChunk, when positive, is the fixed chunk size of both sweeps instead of one adapted
+	// to ChunkTarget (tests cross chunk boundaries with a few leads).
+	SweepChunk int
 }
 
 // NewService returns the use cases on d, emitting through emitter.

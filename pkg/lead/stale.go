@@ -46,8 +46,8 @@ func NewStaleSweep(d *db.DB, emitter *events.Emitter, set org.Setting[rules.Rule
 	return &StaleSweep{d: d, emitter: emitter, rules: set}
 }
 
-// SweepResult is what one sweep did.
-type SweepResult struct {
+// StaleResult is what one stale sweep did.
+type StaleResult struct {
 	// Chunks is how many chunk transactions committed.
 	Chunks int
 	// Found is how many stale leads the sweep read; Emitted how many of them got a new event
@@ -69,17 +69,17 @@ type SweepResult struct {
 // The sweep reads in chunks of ChunkSize leads in primary-key order, each in its own short
 // tenant transaction (db.DB.Chunks) that only reads leads and inserts events: it takes no row
 // lock, so the api's writes on the same leads never wait for it.
-func (s *StaleSweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (SweepResult, error) {
+func (s *StaleSweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (StaleResult, error) {
 	set, err := s.rules.Read(ctx, s.d, orgID)
 	if err != nil {
-		return SweepResult{}, fmt.Errorf("lead staleness: %w", err)
+		return StaleResult{}, fmt.Errorf("lead staleness: %w", err)
 	}
 	if at.IsZero() {
 		err = s.d.Read(ctx, orgID, func(b *db.Batch) {
 			b.Row(func(r db.Row) error { return r.Scan(&at) }, sweepNowSQL)
 		})
 		if err != nil {
-			return SweepResult{}, fmt.Errorf("lead staleness: read the database clock: %w", err)
+			return StaleResult{}, fmt.Errorf("lead staleness: read the database clock: %w", err)
 		}
 	}
 	at = at.UTC()
@@ -93,7 +93,7 @@ func (s *StaleSweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (Sw
 	if size <= 0 {
 		size = DefaultStaleChunk
 	}
-	res := SweepResult{At: at}
+	res := StaleResult{At: at}
 	after := uuid.Nil
 	res.Chunks, err = s.d.Chunks(ctx, orgID, func(tx *gorm.DB) (bool, error) {
 		upper, more, err := db.Get[uuid.UUID](ctx, tx, staleBoundSQL, orgID, after, size-1)

@@ -171,7 +171,7 @@ FROM generate_series(1, 60) g`, org)
 	require.NoError(t, err)
 	em := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
 	slot := time.Now()
-	results := make([]lead.SweepResult, 2)
+	results := make([]lead.StaleResult, 2)
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
 	for i := range results {

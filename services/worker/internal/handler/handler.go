@@ -93,6 +93,8 @@ func Kinds(d Deps) []jobs.Kind {
 		GenerateWeeklyReport(reports, d.Log),
 		CheckDealDecay(deal.NewDecaySweep(d.DB, d.Emitter, orgRules), d.Log),
 		CheckLeadStale(lead.NewStaleSweep(d.DB, d.Emitter, orgRules), d.Log),
+		RecalcGhostRisk(d.DB, leads, SilenceDays(orgRules), d.Log),
+		RecalcAutoPriority(leads, lead.DefaultPriorityRules(), d.Log),
 	}
 	if d.Pipeline != nil {
 		kinds = append(kinds, EnrichLead(d.Pipeline), QualifyLead(d.Pipeline))
