@@ -56,7 +56,6 @@ func TestLoadRejectsBadValues(t *testing.T) {
 	require.ErrorContains(t, err, "DATABASE_URL is required")
 	require.ErrorContains(t, err, "WORKER_CONCURRENCY must be 1..10000")
 	require.ErrorContains(t, err, "LOG_FORMAT must be json or console")
-	require.ErrorContains(t, err, "GHOST_RISK_SILENCE_DAYS must be 1..365, got 0")
 }
 
 func TestLoadShutdownDrainAndTrustedProxies(t *testing.T) {
