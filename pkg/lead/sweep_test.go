@@ -87,7 +87,6 @@ func at(v time.Time) *time.Time { return &v }
 
 func intp(n int) *int { return &n }
 
-
 // TestRecalcGhostRisk proves the ghost-risk sweep raises, as of its slot, exactly the live
 // contacted and call_booked leads silent for the silence days (the boundary itself included),
 // measuring silence from the last touchpoint or stage change; that it emits one
