@@ -4,25 +4,21 @@ package schedule
 // system work: it reads and writes the schedule tables of every org in one transaction.
 
 const (
-	// candidateCronTasksSQL reads, without locking, the enabled cron tasks that may have a slot
-	// due, with the database's clock: those whose slots are accounted for only up to before the
-	// current minute (slots fall on whole minutes, so a task accounted for up to this minute's
-	// start has none due). Most ticks find no slot due; reading instead of locking every task
-	// keeps such a tick from writing a row lock into each of them.
-	candidateCronTasksSQL = `SELECT org_id, id, cron_expr, timezone, last_slot_at, created_at, now() AS now
-FROM cron_tasks WHERE enabled AND coalesce(last_slot_at, created_at) < date_trunc('minute', now())`
-
-	// lockCronTasksSQL takes the enabled cron tasks among $1 (orgs) and $2 (ids), parallel
-	// arrays, as they are now, with the database's clock. SKIP LOCKED splits the tasks between
-	// schedulers that tick at once instead of firing them twice.
-	lockCronTasksSQL = `SELECT org_id, id, job_type, cron_expr, timezone, payload, last_slot_at, created_at, now() AS now
-FROM cron_tasks WHERE enabled AND (org_id, id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
+	// dueCronTasksSQL takes the enabled cron tasks whose next slot has come (next_slot_at at or
+	// before the database's now) or has not been computed yet (NULL), as they are now, with the
+	// database's clock. The partial index on next_slot_at finds them: a tick between slots reads
+	// no task at all, so ticking every second costs nothing per task. SKIP LOCKED splits the tasks
+	// between schedulers that tick at once instead of firing them twice.
+	dueCronTasksSQL = `SELECT org_id, id, job_type, cron_expr, timezone, payload, last_slot_at, created_at, now() AS now
+FROM cron_tasks WHERE enabled AND (next_slot_at IS NULL OR next_slot_at <= now())
 ORDER BY org_id, id FOR UPDATE SKIP LOCKED`
 
-	// advanceCronTasksSQL moves each fired task's last_slot_at to the slot it fired, all in one
-	// statement: $1 the orgs, $2 the task ids, $3 the slots, as parallel arrays.
-	advanceCronTasksSQL = `UPDATE cron_tasks t SET last_slot_at = x.slot
-FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS x(org_id, id, slot)
+	// advanceCronTasksSQL writes what a tick decided for each task it took, all in one
+	// statement: $1 the orgs, $2 the task ids, $3 whether it fired, $4 the slot it fired, $5 its
+	// next slot, as parallel arrays. A task that fired has its last_slot_at moved to the slot.
+	advanceCronTasksSQL = `UPDATE cron_tasks t
+SET last_slot_at = CASE WHEN x.fired THEN x.slot ELSE t.last_slot_at END, next_slot_at = x.next
+FROM unnest($1::uuid[], $2::uuid[], $3::boolean[], $4::timestamptz[], $5::timestamptz[]) AS x(org_id, id, fired, slot, next)
 WHERE t.org_id = x.org_id AND t.id = x.id`
 
 	// takeDueScheduledSQL marks up to $1 pending one-off tasks whose time has come as enqueued,
@@ -53,8 +49,9 @@ const (
 	// lockCronTaskSQL is getCronTaskSQL with the row locked until the transaction ends: a tick
 	// then skips the task (SKIP LOCKED) instead of firing it from the schedule being replaced.
 	lockCronTaskSQL = getCronTaskSQL + ` FOR UPDATE`
-	// updateCronTaskSQL writes a cron task's schedule and where its slots are accounted for.
-	updateCronTaskSQL = `UPDATE cron_tasks SET cron_expr = $3, timezone = $4, enabled = $5, last_slot_at = $6
+	// updateCronTaskSQL writes a cron task's schedule, where its slots are accounted for and the
+	// slot a tick looks at next.
+	updateCronTaskSQL = `UPDATE cron_tasks SET cron_expr = $3, timezone = $4, enabled = $5, last_slot_at = $6, next_slot_at = $7
 WHERE org_id = $1 AND id = $2`
 
 	// jobByKeySQL finds the job of the org with a type and an idempotency key (the unique key of

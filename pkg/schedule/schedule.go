@@ -27,6 +27,9 @@ type Result struct {
 	ScheduledQueued int
 	// Invalid counts cron tasks skipped because their expression or time zone is broken.
 	Invalid int
+	// CronRead counts the cron tasks the tick read: those whose next slot had come or had not
+	// been computed yet. Between slots it is zero however many tasks there are.
+	CronRead int
 }
 
 // Scheduler enqueues due cron slots and scheduled tasks.
@@ -69,7 +72,7 @@ func (s *Scheduler) Tick(ctx context.Context) (Result, error) {
 	var res Result
 	err := s.d.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
-		if res.CronFired, res.Invalid, err = s.fireCron(ctx, tx); err != nil {
+		if res.CronFired, res.Invalid, res.CronRead, err = s.fireCron(ctx, tx); err != nil {
 			return err
 		}
 		res.ScheduledQueued, err = s.moveScheduled(ctx, tx)
@@ -81,59 +84,53 @@ func (s *Scheduler) Tick(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
-// fireCron enqueues the latest due slot of each enabled cron task and advances the tasks that
-// fired, one statement for all of them at each step. It first reads the tasks that may be due
-// without locking them, then locks only those that have a slot due and decides again on the
-// locked rows (another scheduler may have fired them in between).
-func (s *Scheduler) fireCron(ctx context.Context, tx *gorm.DB) (fired, invalid int, err error) {
+// fireCron enqueues the latest due slot of each enabled cron task whose next slot has come, and
+// writes each task it took back with its next slot, one statement for all of them at each step.
+// The tasks are taken FOR UPDATE SKIP LOCKED and decided on the locked rows, so a task another
+// scheduler is firing is left to it.
+func (s *Scheduler) fireCron(ctx context.Context, tx *gorm.DB) (fired, invalid, read int, err error) {
 	schedules := parsedSchedules{}
-	candidates, err := db.Select[cronRow](ctx, tx, candidateCronTasksSQL)
+	rows, err := db.Select[cronRow](ctx, tx, dueCronTasksSQL)
 	if err != nil {
-		return 0, 0, fmt.Errorf("read cron tasks: %w", err)
+		return 0, 0, 0, fmt.Errorf("take cron tasks: %w", err)
 	}
-	var dueOrgs, dueIDs []uuid.UUID
-	for _, r := range candidates {
-		// A broken schedule is counted and logged below, on the locked row.
-		if _, ok, err := schedules.latest(r.CronExpr, r.Timezone, startOf(r), r.Now); ok || err != nil {
-			dueOrgs, dueIDs = append(dueOrgs, r.OrgID), append(dueIDs, r.ID)
-		}
-	}
-	if len(dueIDs) == 0 {
-		return 0, 0, nil
-	}
-	rows, err := db.Select[cronRow](ctx, tx, lockCronTasksSQL, db.UUIDs(dueOrgs), db.UUIDs(dueIDs))
-	if err != nil {
-		return 0, 0, fmt.Errorf("lock cron tasks: %w", err)
+	if len(rows) == 0 {
+		return 0, 0, 0, nil
 	}
 	var batch []jobs.NewJob
 	var orgs, ids []uuid.UUID
-	var slots []time.Time
+	var fires []bool
+	var slots, nexts []time.Time
 	for _, r := range rows {
-		slot, ok, err := schedules.latest(r.CronExpr, r.Timezone, startOf(r), r.Now)
+		slot, due, next, err := schedules.decide(r.CronExpr, r.Timezone, startOf(r), r.Now)
 		if err != nil {
 			invalid++
 			s.log.Warn("cron task skipped: invalid schedule", zap.Stringer("org_id", r.OrgID),
 				zap.Stringer("task_id", r.ID), zap.String("cron_expr", r.CronExpr), zap.Error(err))
-			continue
 		}
-		if !ok {
-			continue
+		if due {
+			key := "cron:" + r.ID.String() + ":" + strconv.FormatInt(slot.Unix(), 10)
+			batch = append(batch, jobs.NewJob{OrgID: r.OrgID, Type: r.JobType, Payload: slotPayload(r.Payload, slot), IdempotencyKey: key})
 		}
-		key := "cron:" + r.ID.String() + ":" + strconv.FormatInt(slot.Unix(), 10)
-		batch = append(batch, jobs.NewJob{OrgID: r.OrgID, Type: r.JobType, Payload: slotPayload(r.Payload, slot), IdempotencyKey: key})
-		orgs, ids, slots = append(orgs, r.OrgID), append(ids, r.ID), append(slots, slot)
+		orgs, ids, fires = append(orgs, r.OrgID), append(ids, r.ID), append(fires, due)
+		slots, nexts = append(slots, slot), append(nexts, next)
 	}
-	if len(batch) == 0 {
-		return 0, invalid, nil
+	if len(batch) > 0 {
+		if _, err := s.queue.Enqueue(ctx, tx, batch...); err != nil {
+			return 0, 0, 0, fmt.Errorf("enqueue %d cron tasks: %w", len(batch), err)
+		}
 	}
-	if _, err := s.queue.Enqueue(ctx, tx, batch...); err != nil {
-		return 0, 0, fmt.Errorf("enqueue %d cron tasks: %w", len(batch), err)
+	if _, err := db.Exec(ctx, tx, advanceCronTasksSQL, db.UUIDs(orgs), db.UUIDs(ids), fires, slots, nexts); err != nil {
+		return 0, 0, 0, fmt.Errorf("advance %d cron tasks: %w", len(rows), err)
 	}
-	if _, err := db.Exec(ctx, tx, advanceCronTasksSQL, db.UUIDs(orgs), db.UUIDs(ids), slots); err != nil {
-		return 0, 0, fmt.Errorf("advance %d cron tasks: %w", len(batch), err)
-	}
-	return len(batch), invalid, nil
+	return len(batch), invalid, len(rows), nil
 }
+
+// recheckAfter is how long a tick leaves a task it cannot compute a next slot for (a broken
+// expression or zone, or one that matches no time in the parser's horizon) before reading it
+// again: it is logged that often rather than on every tick. A change of its schedule clears
+// next_slot_at, so a fix takes effect at the next tick.
+const recheckAfter = time.Hour
 
 // parsedSchedules holds the schedules one tick has parsed, by expression and zone: the tasks of
 // many orgs share a few schedules, and a zone is loaded from the embedded database each time.
@@ -158,6 +155,38 @@ func (p parsedSchedules) latest(expr, tz string, after, now time.Time) (time.Tim
 	}
 	slot, due := latest(ps.sched, ps.loc, after, now)
 	return slot, due, nil
+}
+
+// decide is what a tick does with a task whose slots are accounted for up to after, seen at now:
+// the latest slot in (after, now] when one is due (fire it), and the slot to store as its
+// next_slot_at: the first slot after the fired one, or after both after and now. A broken
+// schedule is err, with now+recheckAfter as next.
+func (p parsedSchedules) decide(expr, tz string, after, now time.Time) (slot time.Time, due bool, next time.Time, err error) {
+	slot, due, err = p.latest(expr, tz, after, now)
+	if err != nil {
+		return time.Time{}, false, now.Add(recheckAfter).UTC(), err
+	}
+	if due {
+		after = slot
+	}
+	ps := p[[2]string{expr, tz}]
+	next, ok := following(ps.sched, ps.loc, after, now)
+	if !ok {
+		next = now.Add(recheckAfter).UTC()
+	}
+	return slot, due, next, nil
+}
+
+// following is the first slot after both after and now; ok is false when the schedule matches
+// no time in the parser's horizon (five years).
+func following(sched cron.Schedule, loc *time.Location, after, now time.Time) (time.Time, bool) {
+	// A slot fired by a clock a little ahead of now is past already: look after it.
+	from := now
+	if after.After(from) {
+		from = after
+	}
+	next := sched.Next(from.In(loc))
+	return next.UTC(), !next.IsZero()
 }
 
 // startOf is the instant after which a task's next slot is looked for.
@@ -213,13 +242,8 @@ func NextSlot(expr, tz string, after, now time.Time) (slot time.Time, ok bool, e
 	if slot, ok = latest(sched, loc, after, now); ok {
 		return slot, true, nil
 	}
-	// A slot fired by a clock a little ahead of now is past already: look after it.
-	from := now
-	if after.After(from) {
-		from = after
-	}
-	next := sched.Next(from.In(loc))
-	return next.UTC(), !next.IsZero(), nil
+	slot, ok = following(sched, loc, after, now)
+	return slot, ok, nil
 }
 
 // latest is LatestSlot on a parsed schedule.

@@ -112,7 +112,8 @@ func (s *Service) CronTasks(ctx context.Context, orgID uuid.UUID) ([]CronTask, e
 // expression or zone changed, or it was disabled, its last_slot_at moves to the latest slot of
 // the new schedule that has already passed (LatestSlot, as Tick computes it). So Tick fires
 // nothing for a slot before the change, neither a burst nor the one catch-up slot; the task
-// fires next at its first slot after the change.
+// fires next at its first slot after the change. Its next_slot_at, which a tick reads the task by, is set
+// to that slot in the same statement.
 //
 // An expression or zone that does not parse is apperr.Invalid naming the field with the
 // parser's reason; an empty patch is apperr.Invalid; enabling a task whose job kind the worker
@@ -172,7 +173,15 @@ func (s *Service) UpdateCronTask(ctx context.Context, orgID uuid.UUID, actor str
 				last = &slot
 			}
 		}
-		if _, err := db.Exec(ctx, tx, updateCronTaskSQL, orgID, id, to.CronExpr, to.Timezone, to.Enabled, last); err != nil {
+		// The slot a tick looks at next: none is due after the move above, so it is the first
+		// slot after the change (NULL, for the tick to compute, when disabled or matching nothing).
+		var next *time.Time
+		if to.Enabled {
+			if slot, ok, err := NextSlot(to.CronExpr, to.Timezone, accountedFrom(last, row.CreatedAt), row.Now); err == nil && ok {
+				next = &slot
+			}
+		}
+		if _, err := db.Exec(ctx, tx, updateCronTaskSQL, orgID, id, to.CronExpr, to.Timezone, to.Enabled, last, next); err != nil {
 			return fmt.Errorf("update cron task: %w", err)
 		}
 		row.CronExpr, row.Timezone, row.Enabled, row.LastSlotAt = to.CronExpr, to.Timezone, to.Enabled, last

@@ -16,7 +16,15 @@
 //   - every (task, slot) is checked to have exactly one job;
 //   - CPU: of the scheduler processes (/proc, from readiness to the end) and of the PostgreSQL
 //     processes serving their connections (application_name crm-scheduler; /proc, so only when
-//     the server runs on this machine).
+//     the server runs on this machine);
+//   - the cron_tasks rows the ticks read (pg_stat_user_tables: rows fetched by sequential and
+//     index scans over the same window).
+//
+// -idle-tasks-per-org adds hourly tasks to each org whose slot falls half an hour from the start,
+// so none is due during the run: what an idle tick costs with many tasks that are not due (an org
+// is seeded with seven daily and weekly checks). -settle waits that long after readiness before
+// measuring, so that the first ticks' one-time work (computing next slots) is left out, then
+// analyzes cron_tasks as autovacuum would soon after that work.
 //
 // Usage (scripts/bench.sh, i.e. make bench, builds the binary; BENCH_STEPS=scheduler runs only
 // this step):
@@ -76,6 +84,8 @@ type options struct {
 	note      string
 	out       string
 	keep      bool
+	idle      int
+	settle    time.Duration
 }
 
 func main() {
@@ -98,8 +108,10 @@ func run() error {
 	flag.StringVar(&o.note, "note", "", "a sentence the report adds about the conditions (e.g. that the machine was busy)")
 	flag.StringVar(&o.out, "out", "", "Markdown file in whose \"## Scheduler\" section the report replaces the generated part (empty: stdout only)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the bench database")
+	flag.IntVar(&o.idle, "idle-tasks-per-org", 0, "hourly cron tasks of each org that are not due during the run")
+	flag.DurationVar(&o.settle, "settle", 0, "wait after readiness before measuring")
 	flag.Parse()
-	if o.orgs < 1 || o.perOrg < 1 || o.replicas < 1 || o.slots < 1 {
+	if o.orgs < 1 || o.perOrg < 1 || o.replicas < 1 || o.slots < 1 || o.idle < 0 || o.settle < 0 {
 		return errors.New("-orgs, -tasks-per-org, -replicas and -slots must be positive")
 	}
 	for _, kv := range strings.Split(env, ",") {
@@ -164,6 +176,8 @@ type report struct {
 	pgCPU       time.Duration
 	pgCPUOK     bool
 	tasks       int
+	idleTasks   int
+	rowsRead    int64
 	seedTime    time.Duration
 	pollSetting string
 }
@@ -222,13 +236,17 @@ func bench(ctx context.Context, o options) (*report, error) {
 		`DELETE FROM cron_tasks`,
 		`INSERT INTO cron_tasks (org_id, name, job_type, cron_expr, last_slot_at)
 SELECT o.id, 'bench-' || g, 'noop', '* * * * *', date_trunc('minute', now()) FROM orgs o, generate_series(1, ` + strconv.Itoa(o.perOrg) + `) g`,
+		`INSERT INTO cron_tasks (org_id, name, job_type, cron_expr, last_slot_at)
+SELECT o.id, 'idle-' || g, 'noop', ((extract(minute FROM now())::int + 30) % 60) || ' * * * *', date_trunc('minute', now())
+FROM orgs o, generate_series(1, ` + strconv.Itoa(o.idle) + `) g`,
 		`ANALYZE`,
 	} {
 		if _, err := pool.Exec(ctx, q); err != nil {
 			return nil, fmt.Errorf("seed: %w", err)
 		}
 	}
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM cron_tasks`).Scan(&r.tasks); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE cron_expr = '* * * * *'), count(*) FILTER (WHERE cron_expr <> '* * * * *')
+FROM cron_tasks`).Scan(&r.tasks, &r.idleTasks); err != nil {
 		return nil, fmt.Errorf("count tasks: %w", err)
 	}
 	r.seedTime = time.Since(seedStart)
@@ -256,6 +274,19 @@ SELECT o.id, 'bench-' || g, 'noop', '* * * * *', date_trunc('minute', now()) FRO
 			return nil, err
 		}
 	}
+	if o.settle > 0 {
+		logf("settling for %s", o.settle)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(o.settle):
+		}
+		// What autovacuum does within a minute of the first ticks' writes: fresh statistics,
+		// which also make the schedulers' connections plan the tick's statements again.
+		if _, err := pool.Exec(ctx, `ANALYZE cron_tasks`); err != nil {
+			return nil, fmt.Errorf("analyze: %w", err)
+		}
+	}
 	r.loadBefore = benchreport.LoadAvg()
 	var ready time.Time
 	if err := pool.QueryRow(ctx, `SELECT now()`).Scan(&ready); err != nil {
@@ -271,6 +302,10 @@ SELECT o.id, 'bench-' || g, 'noop', '* * * * *', date_trunc('minute', now()) FRO
 		cpu0[i] = jiffies(p.cmd.Process.Pid)
 	}
 	pg0, pgOK0 := backendJiffies(ctx, pool)
+	read0, err := rowsRead(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
 	wall0 := time.Now()
 
 	// Wait until every measured slot has all its jobs, or until the last slot is two poll
@@ -300,6 +335,11 @@ AND split_part(idempotency_key, ':', 3)::bigint BETWEEN $1 AND $2`, first.Unix()
 		}
 	}
 	r.window = time.Since(wall0)
+	read1, err := rowsRead(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	r.rowsRead = read1 - read0
 	for i, p := range procs {
 		r.schedCPU += time.Duration(jiffies(p.cmd.Process.Pid)-cpu0[i]) * time.Second / clkTck
 	}
@@ -339,6 +379,17 @@ FROM jobs WHERE idempotency_key LIKE 'cron:%' AND split_part(idempotency_key, ':
 		r.fired = append(r.fired, fired)
 	}
 	return r, nil
+}
+
+// rowsRead is how many cron_tasks rows scans have returned so far (sequential and index scans),
+// as the statistics collector counts them.
+func rowsRead(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
+	var n int64
+	if err := pool.QueryRow(ctx, `SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)
+FROM pg_stat_user_tables WHERE relname = 'cron_tasks'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read table statistics: %w", err)
+	}
+	return n, nil
 }
 
 // backendJiffies is the CPU time (in clock ticks) of the server processes serving the
@@ -533,6 +584,15 @@ func (r *report) markdown() string {
 		"*committed by* is when the last tick that fired in the slot's minute logged its result, after its commit "+
 		"(local clock).", benchreport.Num(float64(r.tasks)), benchreport.Num(float64(r.opts.orgs)), r.opts.perOrg,
 		r.opts.replicas, env, r.pollSetting, r.opts.slots, sec(r.seedTime))
+	if r.idleTasks > 0 {
+		p("")
+		p("Besides them, %s hourly `noop` tasks (%d per org) whose slot falls half an hour from the start: none is due during the run.",
+			benchreport.Num(float64(r.idleTasks)), r.opts.idle)
+	}
+	if r.opts.settle > 0 {
+		p("")
+		p("Measured from %s after all schedulers were ready (then `ANALYZE cron_tasks`), leaving out their first ticks.", r.opts.settle)
+	}
 	p("")
 	p("| Slot | Jobs | Missing | Committed by |")
 	p("| --- | ---: | ---: | ---: |")
@@ -566,6 +626,8 @@ func (r *report) markdown() string {
 		strings.Join(fired, " / "), yesNo(missing == 0))
 	p("- CPU over the %s measured (%.1f min): schedulers %s (%.1f %% of a core); PostgreSQL backends serving them %s.",
 		sec(r.window), minutes, sec(r.schedCPU), 100*r.schedCPU.Seconds()/r.window.Seconds(), pgCPU)
+	p("- `cron_tasks` rows read by scans over the same window: %s (%s a second, all replicas).",
+		benchreport.Num(float64(r.rowsRead)), benchreport.Num(float64(r.rowsRead)/r.window.Seconds()))
 	return s.String()
 }
 
