@@ -3,8 +3,9 @@
 # "## Intake gateway"), the job queue and the won deals' invoices and contracts
 # (services/worker/cmd/jobbench, "## Job queue" and "## Money"), then the API, the deal reads and
 # the invoice documents (services/api/cmd/apibench, "## API", "## Deals API" and "## Documents
-# API"), then the scheduler at scale (services/scheduler/cmd/schedbench, "## Scheduler"); each
-# replaces the generated parts of its sections of BENCHMARKS.md.
+# API"), the scheduled sweeps over one large org (apibench -sweeps-only, "## Scheduled sweeps"),
+# then the scheduler at scale (services/scheduler/cmd/schedbench, "## Scheduler"); each replaces
+# the generated parts of its sections of BENCHMARKS.md.
 #
 # BENCH_DATABASE_URL names the PostgreSQL server: a role that may create and drop databases
 # (bench_* databases, dropped afterwards). Without it the devdb test cluster under .data/pg-test
@@ -16,17 +17,18 @@
 #
 #   scripts/bench.sh -scenarios latency -out ''
 #
-# BENCH_STEPS names the steps to run (default: gateway jobs api scheduler), e.g. only the money benchmark
-# and only the documents benchmark:
+# BENCH_STEPS names the steps to run (default: gateway jobs api sweeps scheduler), e.g. only the
+# money benchmark, only the documents benchmark and only the sweeps:
 #
 #   BENCH_STEPS=jobs scripts/bench.sh -money-only
 #   BENCH_STEPS=api APIBENCH_FLAGS=-documents-only scripts/bench.sh
+#   BENCH_STEPS=sweeps scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # The Go that go.work names (the Makefile's GO_VERSION); GOTOOLCHAIN=local would refuse it.
 export GOTOOLCHAIN=go1.27.3
 
-steps=" ${BENCH_STEPS:-gateway jobs api scheduler} "
+steps=" ${BENCH_STEPS:-gateway jobs api sweeps scheduler} "
 step() { [[ "$steps" == *" $1 "* ]]; }
 
 mkdir -p bin
@@ -65,6 +67,18 @@ if step api; then
 	go build -o bin/apibench ./services/api/cmd/apibench
 	# shellcheck disable=SC2086 # APIBENCH_FLAGS is a list of flags
 	bin/apibench -api bin/api -out BENCHMARKS.md ${APIBENCH_FLAGS:-}
+fi
+
+# The scheduled sweeps (apibench -sweeps-only, section "## Scheduled sweeps"): one org with
+# 1,000,000 leads and 100,000 deals, each of the seven cron checks run in apibench's process
+# beside a PATCH /leads/{id} load on that org through bin/api: wall time, longest transaction,
+# PATCH p99 idle and during. SWEEPBENCH_FLAGS passes more flags, e.g. SWEEPBENCH_FLAGS='-sweep-max
+# 10m' to stop a sweep that runs longer and report it unfinished.
+if step sweeps; then
+	go build -o bin/api ./services/api
+	go build -o bin/apibench ./services/api/cmd/apibench
+	# shellcheck disable=SC2086 # SWEEPBENCH_FLAGS is a list of flags
+	bin/apibench -sweeps-only -api bin/api -out BENCHMARKS.md ${SWEEPBENCH_FLAGS:-}
 fi
 
 # The scheduler at scale (services/scheduler/cmd/schedbench, section "## Scheduler"): 10,000

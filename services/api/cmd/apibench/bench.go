@@ -81,6 +81,10 @@ type report struct {
 	// The document scenario (documents.go): its seed and what its check proved.
 	docs      *docSeed
 	docChecks []string
+
+	// The scheduled sweeps (sweeps.go): their data and their runs.
+	sweepSeed *sweepSeed
+	sweeps    []sweepRun
 }
 
 // all seeds, runs the floor and the api runs, and drops the database.
@@ -105,11 +109,19 @@ func (b *bench) all(ctx context.Context) (rep *report, err error) {
 	rep.seed = b.seed
 	logf("seed: %s leads, %d orgs, %s, ready in %s", num(float64(b.seed.leads)), len(b.seed.orgs), b.seed.size,
 		b.seed.took.Round(time.Second))
+	if b.opts.sweepsOnly {
+		if err := b.sweepRuns(ctx, rep); err != nil {
+			return nil, fmt.Errorf("sweeps: %w", err)
+		}
+		rep.endLoad = loadAvg()
+		rep.took = time.Since(start)
+		return rep, nil
+	}
 	if rep.matches, err = b.searchMatches(ctx); err != nil {
 		return nil, err
 	}
 	if slices.ContainsFunc(b.opts.scenarios, isDealScenario) {
-		if b.deals, err = b.seedDeals(ctx, b.opts.deals); err != nil {
+		if b.deals, err = b.seedDeals(ctx, b.opts.deals, 365*24*time.Hour); err != nil {
 			return nil, err
 		}
 		rep.deals = b.deals

@@ -54,13 +54,14 @@ type dealSeed struct {
 // won and one in ten lost; of the open ones, four in ten are in discovery, two in proposal and
 // two in negotiation, each with its stage's default probability except every seventh, which has
 // 0.3333. Values are spread from 1 to 500,000,000 minor units in three currencies (7 in 10 EUR,
-// 2 USD, 1 GBP, independently of the stage), creation times over the last year.
+// 2 USD, 1 GBP, independently of the stage), creation times over the $3 seconds before now (a
+// year for the deal scenarios), each stage changed a day after its creation.
 const seedDealsSQL = `
 WITH l AS (SELECT array_agg(id) AS ids FROM (SELECT id FROM leads WHERE org_id = $1 AND deleted_at IS NULL LIMIT $2) x),
 g AS (
 	SELECT g, CASE WHEN g % 10 < 4 THEN 'discovery' WHEN g % 10 < 6 THEN 'proposal' WHEN g % 10 < 8 THEN 'negotiation'
 		WHEN g % 10 = 8 THEN 'won' ELSE 'lost' END AS stage,
-		now() - ((g::bigint * 7919) % 31536000) * interval '1 second' AS created
+		now() - ((g::bigint * 7919) % $3) * interval '1 second' AS created
 	FROM generate_series(1, $2) g
 )
 INSERT INTO deals (org_id, lead_id, title, deal_value, currency, stage, probability, stage_changed_at, won_at, lost_at,
@@ -78,7 +79,7 @@ SELECT $1, l.ids[1 + (g - 1) % cardinality(l.ids)], 'Bench deal ' || g,
 FROM g, l`
 
 // seedDeals replaces the deals of the seed's first org with n new ones and vacuums the table.
-func (b *bench) seedDeals(ctx context.Context, n int) (*dealSeed, error) {
+func (b *bench) seedDeals(ctx context.Context, n int, span time.Duration) (*dealSeed, error) {
 	start := time.Now()
 	ds := &dealSeed{org: 0}
 	d, err := db.Open(ctx, db.Options{URL: b.seed.superURL, MaxConns: 2, AppName: "apibench"})
@@ -90,7 +91,7 @@ func (b *bench) seedDeals(ctx context.Context, n int) (*dealSeed, error) {
 	if _, err := d.Pool.Exec(ctx, `DELETE FROM deals WHERE org_id = $1`, orgID); err != nil {
 		return nil, fmt.Errorf("clear deals: %w", err)
 	}
-	if _, err := d.Pool.Exec(ctx, seedDealsSQL, orgID, n); err != nil {
+	if _, err := d.Pool.Exec(ctx, seedDealsSQL, orgID, n, int64(span/time.Second)); err != nil {
 		return nil, fmt.Errorf("seed deals: %w", err)
 	}
 	if _, err := d.Pool.Exec(ctx, "VACUUM (ANALYZE) deals"); err != nil {

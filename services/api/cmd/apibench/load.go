@@ -58,6 +58,9 @@ type loadConfig struct {
 	next     requestFunc
 	// sample takes the CPU counters at the start and the end of the measured window.
 	sample func() cpuSnap
+	// during, when set, is the measured window instead of duration: the load is measured for as
+	// long as it runs, and its error ends the run.
+	during func(ctx context.Context) error
 }
 
 // phases of a load run.
@@ -154,7 +157,11 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 	a := cfg.sample()
 	start := time.Now()
 	phase.Store(phaseMeasure)
-	if err := sleep(cfg.duration); err != nil {
+	measure := sleep
+	if cfg.during != nil {
+		measure = func(time.Duration) error { return cfg.during(ctx) }
+	}
+	if err := measure(cfg.duration); err != nil {
 		stopAll()
 		return loadResult{}, err
 	}

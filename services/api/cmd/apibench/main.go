@@ -33,6 +33,10 @@
 //     GET /invoices/{id}/document on the same api process, every answer checked against the
 //     stored bytes, reported beside GET /leads/{id} in its own section ("## Documents API");
 //     -documents-only runs GET /leads/{id} and it alone.
+//  7. sweeps (sweeps.go): -sweeps-only seeds one org alone with the leads and deals, and times
+//     each of the seven scheduled sweeps (the use case its job kind calls, in this process)
+//     beside a PATCH /leads/{id} load on the same org, reported in their own section
+//     ("## Scheduled sweeps").
 //
 // Before the load every scenario is checked once for correctness: the lead asked for (and
 // byte-for-byte what the floor returns for it), a page of 50 of the right org in order, search
@@ -86,19 +90,26 @@ type options struct {
 	dealsOnly bool // run the floor and the deal scenarios only, and write only their section
 	documents int  // invoices with stored PDFs seeded in one org for the document scenario (documents.go)
 	docsOnly  bool // run GET /leads/{id} and the document scenario only, and write only their section
-	conns     int
-	warmup    time.Duration
-	duration  time.Duration
-	scenarios []string
-	logLevels []string // LOG_LEVEL of each api run; the first is the headline
-	apiEnv    []string // more settings of the api process
-	maxConns  int      // DB_MAX_CONNS of the api, and the floor's pool size
-	runs      int
-	out       string
-	keep      bool
-	reuse     bool // use an already seeded bench database (diagnostics)
-	profile   string
-	logDir    string
+	// sweepsOnly seeds one org and measures the scheduled sweeps alone (sweeps.go), writing only
+	// their section.
+	sweepsOnly bool
+	sweepConns int           // connections of the PATCH load beside the sweeps
+	sweepIdle  time.Duration // measured time of the idle PATCH load before each sweep
+	sweepMax   time.Duration // a sweep still running after this is stopped and reported unfinished (0: no limit)
+	leadSpan   time.Duration // the seeded leads are created over this span before now
+	conns      int
+	warmup     time.Duration
+	duration   time.Duration
+	scenarios  []string
+	logLevels  []string // LOG_LEVEL of each api run; the first is the headline
+	apiEnv     []string // more settings of the api process
+	maxConns   int      // DB_MAX_CONNS of the api, and the floor's pool size
+	runs       int
+	out        string
+	keep       bool
+	reuse      bool // use an already seeded bench database (diagnostics)
+	profile    string
+	logDir     string
 }
 
 func main() {
@@ -127,6 +138,10 @@ func runMain() error {
 	flag.BoolVar(&o.dealsOnly, "deals-only", false, "run only the floor and the deal scenarios (deals, pipeline) and write only the \"## Deals API\" section")
 	flag.IntVar(&o.documents, "documents", 5_000, "invoices with their own stored PDF seeded in one org for the document scenario")
 	flag.BoolVar(&o.docsOnly, "documents-only", false, "run only GET /leads/{id} and GET /invoices/{id}/document and write only the \"## Documents API\" section")
+	flag.BoolVar(&o.sweepsOnly, "sweeps-only", false, "seed one org with -leads leads and -deals deals and measure only the seven scheduled sweeps with PATCH /leads/{id} beside them; write only the \"## Scheduled sweeps\" section")
+	flag.IntVar(&o.sweepConns, "sweep-conns", 4, "keep-alive connections of the PATCH /leads/{id} load beside the sweeps")
+	flag.DurationVar(&o.sweepIdle, "sweep-idle", 10*time.Second, "measured time of the idle PATCH /leads/{id} load before each sweep")
+	flag.DurationVar(&o.sweepMax, "sweep-max", 0, "stop a sweep still running after this long and report it unfinished (0: no limit)")
 	flag.IntVar(&o.conns, "conns", 50, "concurrent keep-alive connections of the load generator")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before each measurement")
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "measured time per scenario")
@@ -142,7 +157,17 @@ func runMain() error {
 	flag.Parse()
 
 	o.scenarios = splitList(scen)
-	if o.dealsOnly || o.docsOnly {
+	o.leadSpan = 730 * 24 * time.Hour
+	if o.sweepsOnly {
+		if o.dealsOnly || o.docsOnly {
+			return errors.New("-sweeps-only excludes -deals-only and -documents-only")
+		}
+		o.orgs, o.leadSpan, scen = 1, sweepLeadSpan, ""
+		if o.sweepConns < 1 || o.sweepIdle <= 0 {
+			return errors.New("-sweep-conns and -sweep-idle must be positive")
+		}
+	}
+	if o.dealsOnly || o.docsOnly || o.sweepsOnly {
 		o.scenarios = nil
 	}
 	if o.dealsOnly {
@@ -174,7 +199,7 @@ func runMain() error {
 	if o.deals < 1 || o.documents < 1 {
 		return errors.New("-deals and -documents must be at least 1")
 	}
-	if o.leads < o.orgs || o.orgs < 2 || o.conns < 1 || o.warmup < 0 || o.duration <= 0 || o.runs < 1 || o.maxConns < 2 {
+	if o.leads < o.orgs || (o.orgs < 2 && !o.sweepsOnly) || o.conns < 1 || o.warmup < 0 || o.duration <= 0 || o.runs < 1 || o.maxConns < 2 {
 		return errors.New("need leads >= orgs >= 2, and positive connections, durations, runs and pool size")
 	}
 	if o.profile == "" {
@@ -209,7 +234,7 @@ func runMain() error {
 		return err
 	}
 	md := rep.markdown()
-	apiSection := !o.dealsOnly && !o.docsOnly
+	apiSection := !o.dealsOnly && !o.docsOnly && !o.sweepsOnly
 	if apiSection {
 		fmt.Print(md)
 	}
@@ -223,7 +248,17 @@ func runMain() error {
 		docsMD = rep.documentsMarkdown()
 		fmt.Print("\n" + docsMD)
 	}
+	var sweepsMD string
+	if rep.hasSweeps() {
+		sweepsMD = rep.sweepsMarkdown()
+		fmt.Print("\n" + sweepsMD)
+	}
 	if o.out != "" && o.profile == "" {
+		if sweepsMD != "" {
+			if err := writeSweepsSection(o.out, sweepsMD); err != nil {
+				return err
+			}
+		}
 		if apiSection {
 			if err := writeSection(o.out, md); err != nil {
 				return err

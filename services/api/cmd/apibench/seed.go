@@ -115,7 +115,7 @@ func sqlArray(xs []string) string {
 // seedLeadsSQL inserts $3 leads spread round-robin over the orgs $1 ($2 of them). Lead k of an
 // org (k = g / orgs) gets first and last names from short lists, the company word number
 // k % 1000 (in company, email and domain), a stage, a score for most, contact fields for some,
-// and created_at spread over the last two years (newest last). The fingerprint is
+// and created_at spread over the $4 before now (two years for the API scenarios; newest last). The fingerprint is
 // lead.Fingerprint(email, domain, ""), exactly what intake and POST /leads compute for such a
 // lead, so every row is one the api could have written.
 func seedLeadsSQL() string {
@@ -158,7 +158,7 @@ FROM (
 				(` + sqlArray(syl1) + `)[1 + k % 10] || (` + sqlArray(syl2) + `)[1 + (k / 10) % 10] ||
 					(` + sqlArray(syl3) + `)[1 + (k / 100) % 10] AS word,
 				(` + sqlArray([]string{"Labs", "GmbH", "Inc.", "Systems", "Group", "Partners", "Ltd"}) + `)[1 + (k / 1000) % 7] AS suffix,
-				CASE WHEN k % 10 < 7 THEN '+1 555 ' || lpad(((k * 7919) % 10000000)::text, 7, '0') END AS phone,
+				CASE WHEN k % 10 < 7 THEN '+1 555 ' || lpad(((k::bigint * 7919) % 10000000)::text, 7, '0') END AS phone,
 				(` + sqlArray([]string{"Head of Sales", "CTO", "Founder", "Marketing Manager", "VP Engineering",
 		"Operations Lead", "CFO", "Product Manager", "Procurement Officer", "Managing Director"}) + `)[1 + k % 10] AS title,
 				(` + sqlArray([]string{"web form", "referral", "linkedin", "webinar", "csv import", "trade fair"}) + `)[1 + k % 6] AS source,
@@ -169,7 +169,7 @@ FROM (
 				       'nurture', 'nurture', 'contacted', 'contacted', 'call_booked', 'converted', 'lost', 'lost',
 				       'disqualified'])[1 + (k * 13) % 20] AS stage,
 				(ARRAY['normal', 'normal', 'normal', 'normal', 'normal', 'normal', 'normal', 'high', 'low', 'urgent'])[1 + (k * 7) % 10] AS priority,
-				now() - ($3 - g) * (interval '730 days' / $3) AS created_at
+				now() - ($3 - g) * ($4::interval / $3) AS created_at
 			FROM (SELECT g, g / $2 AS k FROM generate_series(0, $3 - 1) AS g) AS n
 		) AS a
 	) AS b
@@ -221,7 +221,7 @@ func (s *server) seedDB(ctx context.Context, o options) (*seed, error) {
 			sd.orgs = append(sd.orgs, tenant{id: c.OrgID, key: c.APIKey})
 			orgIDs[i] = c.OrgID
 		}
-		if err := insertLeads(ctx, d, orgIDs, o.leads); err != nil {
+		if err := insertLeads(ctx, d, orgIDs, o.leads, o.leadSpan); err != nil {
 			return nil, err
 		}
 		if _, err := d.Pool.Exec(ctx, "VACUUM (ANALYZE) leads"); err != nil {
@@ -256,7 +256,7 @@ type leadIndex struct {
 // the insert (session_replication_role = replica, superuser only), and the rows are checked
 // against orgs afterwards instead. This takes about a third of the time of inserting into the
 // indexed table row by row.
-func insertLeads(ctx context.Context, d *db.DB, orgIDs []uuid.UUID, n int) error {
+func insertLeads(ctx context.Context, d *db.DB, orgIDs []uuid.UUID, n int, span time.Duration) error {
 	conn, err := d.Pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("acquire connection: %w", err)
@@ -300,7 +300,7 @@ ORDER BY i.indisunique, c.relname`)
 	if err := exec("SET session_replication_role = replica"); err != nil {
 		return err
 	}
-	if err := exec(seedLeadsSQL(), orgIDs, len(orgIDs), n); err != nil {
+	if err := exec(seedLeadsSQL(), orgIDs, len(orgIDs), n, fmt.Sprintf("%d seconds", int64(span/time.Second))); err != nil {
 		return err
 	}
 	if err := exec("RESET session_replication_role"); err != nil {

@@ -1,0 +1,373 @@
+package main
+
+// The scheduled sweeps of apibench (-sweeps-only): one org with -leads leads (1,000,000) and
+// -deals deals (100,000), and for each of the seven cron checks, in the order of the issue: the
+// p99 of PATCH /leads/{id} on that org through the real bin/api with no sweep running (-sweep-idle),
+// then the same load while the check's use case runs in this process (the one its job kind calls,
+// with the slot = now), timing the sweep and sampling pg_stat_activity every 10 ms for the age of
+// the sweep's open transaction (its pool has its own application_name). Reported in its own
+// section of BENCHMARKS.md ("## Scheduled sweeps", between the apibench-sweeps markers).
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"gorm.io/gorm"
+
+	"example.com/crm/pkg/catalog"
+	crmclient "example.com/crm/pkg/client"
+	"example.com/crm/pkg/config"
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/deal"
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/integrity"
+	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lead"
+	weekly "example.com/crm/pkg/report"
+	"example.com/crm/pkg/rules"
+	"example.com/crm/tools/benchreport"
+)
+
+// sweepAppName is the application_name of the sweeps' pool, by which the sampler finds their
+// transactions.
+const sweepAppName = "apibench-sweep"
+
+// The spreads of the sweep seed's creation times, chosen so that a share of the rows is due for
+// each sweep and most are not (a sweep reads them all): leads created over the last 34 days
+// (about a tenth of the open ones older than the 30 stale days; about four in five contacted or
+// call_booked ones silent for the 7 ghost-risk days), deals over the last 19 days (their stage
+// changed a day later: about a fifth of the open ones older than the 14 rotting days).
+const (
+	sweepLeadSpan = 34 * 24 * time.Hour
+	sweepDealSpan = 19 * 24 * time.Hour
+)
+
+// Targets of the issue for each sweep.
+const (
+	targetSweepWall = 30 * time.Second
+	targetP99Ratio  = 2.0
+)
+
+// sweepNames are the cron checks, in the order they run.
+var sweepNames = []string{"check_deal_decay", "check_lead_stale", "recalc_ghost_risk", "recalc_auto_priority",
+	"renewal_reminder", "check_integrity", "generate_weekly_report"}
+
+// sweepOutcome is what one sweep reports of itself: its chunk transactions (-1: not chunked) and
+// what it found or changed, in words.
+type sweepOutcome struct {
+	chunks int
+	did    string
+}
+
+// sweepRun is one measured sweep.
+type sweepRun struct {
+	name    string
+	wall    time.Duration
+	outcome sweepOutcome
+	longest time.Duration // the oldest open transaction of the sweep's pool seen by the sampler
+	stopped bool          // the sweep was stopped at -sweep-max, unfinished
+	samples int
+	idle    loadResult // PATCH /leads/{id} without a sweep
+	during  loadResult // PATCH /leads/{id} while the sweep runs
+}
+
+// sweepSeed describes the data the sweeps ran over.
+type sweepSeed struct {
+	leads, deals, openDeals int64
+	due                     map[string]int64 // rows due for a sweep when seeded, counted in SQL
+}
+
+// sweepRuns seeds the deals, starts bin/api and measures every sweep.
+func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
+	ds, err := b.seedDeals(ctx, b.opts.deals, sweepDealSpan)
+	if err != nil {
+		return err
+	}
+	b.deals = ds
+	rep.deals = ds
+	logf("seed: %s deals in the org, %s, ready in %s", num(float64(ds.deals)), ds.size, ds.took.Round(time.Millisecond))
+	orgID := b.seed.orgs[0].id
+	ss := &sweepSeed{leads: b.seed.leads, deals: ds.deals, openDeals: ds.open}
+	sampler, err := pgx.Connect(ctx, b.seed.superURL)
+	if err != nil {
+		return fmt.Errorf("connect the transaction sampler: %w", err)
+	}
+	defer func() { _ = sampler.Close(context.Background()) }()
+	if ss.due, err = countDue(ctx, sampler, orgID); err != nil {
+		return err
+	}
+	rep.sweepSeed = ss
+
+	d, err := db.Open(ctx, db.Options{URL: b.seed.appURL, MaxConns: 4, AppName: sweepAppName})
+	if err != nil {
+		return fmt.Errorf("open sweep pool: %w", err)
+	}
+	defer d.Close()
+	emitter := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
+	orgRules := rules.For(config.Rules{})
+	leads := lead.NewService(d, emitter)
+	sweeps := map[string]func(ctx context.Context, slot time.Time) (sweepOutcome, error){
+		"check_deal_decay": func(ctx context.Context, slot time.Time) (sweepOutcome, error) {
+			r, err := deal.NewDecaySweep(d, emitter, orgRules).Run(ctx, orgID, slot)
+			return sweepOutcome{r.Chunks, fmt.Sprintf("%s stalled deals, %s events", num(float64(r.Found)), num(float64(r.Emitted)))}, err
+		},
+		"check_lead_stale": func(ctx context.Context, slot time.Time) (sweepOutcome, error) {
+			r, err := lead.NewStaleSweep(d, emitter, orgRules).Run(ctx, orgID, slot)
+			return sweepOutcome{r.Chunks, fmt.Sprintf("%s stale leads, %s events", num(float64(r.Found)), num(float64(r.Emitted)))}, err
+		},
+		"recalc_ghost_risk": func(ctx context.Context, slot time.Time) (sweepOutcome, error) {
+			set, err := orgRules.Read(ctx, d, orgID)
+			if err != nil {
+				return sweepOutcome{}, err
+			}
+			r, err := leads.RecalcGhostRisk(ctx, orgID, slot, set.GhostRiskSilenceDays)
+			return sweepOutcome{r.Chunks, fmt.Sprintf("%s leads raised", num(float64(r.Changed)))}, err
+		},
+		"recalc_auto_priority": func(ctx context.Context, slot time.Time) (sweepOutcome, error) {
+			r, err := leads.RecalcAutoPriority(ctx, orgID, slot, lead.DefaultPriorityRules())
+			return sweepOutcome{r.Chunks, fmt.Sprintf("%s priorities changed", num(float64(r.Changed)))}, err
+		},
+		"renewal_reminder": func(ctx context.Context, _ time.Time) (sweepOutcome, error) {
+			r, err := crmclient.NewService(d, emitter).RemindRenewals(ctx, orgID)
+			return sweepOutcome{r.Chunks, fmt.Sprintf("%d renewals reminded", r.Reminded)}, err
+		},
+		"check_integrity": func(ctx context.Context, _ time.Time) (sweepOutcome, error) {
+			r, err := integrity.NewService(d, emitter, integrity.Options{}).Check(ctx, orgID)
+			opened := 0
+			for _, n := range r.Opened {
+				opened += n
+			}
+			return sweepOutcome{r.Chunks, fmt.Sprintf("%s alerts opened", num(float64(opened)))}, err
+		},
+		"generate_weekly_report": func(ctx context.Context, slot time.Time) (sweepOutcome, error) {
+			r, err := weekly.NewService(d, emitter, nil).Generate(ctx, orgID, slot, func(ctx context.Context, fn func(tx *gorm.DB) error) error {
+				return d.Tx(ctx, orgID, fn)
+			})
+			did := "report stored"
+			if r.Skipped != "" {
+				did = "skipped: " + r.Skipped
+			}
+			return sweepOutcome{-1, did}, err
+		},
+	}
+
+	level := b.opts.logLevels[0]
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	p, err := startProc("api-"+level, b.opts.apiBin, []string{"serve"}, b.apiEnv(addr, level), addr, apiAppName, b.opts.logDir)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = p.stop(15 * time.Second) }()
+	if err := p.waitReady(ctx, "/readyz", 30*time.Second); err != nil {
+		return err
+	}
+	patch := patchRequests(b.seed, 0)
+	for _, name := range sweepNames {
+		sr := sweepRun{name: name}
+		cfg := loadConfig{addr: p.addr, conns: b.opts.sweepConns, warmup: b.opts.warmup, duration: b.opts.sweepIdle, next: patch,
+			sample: func() cpuSnap { return cpuSnap{} }}
+		if sr.idle, err = runLoad(ctx, cfg); err != nil {
+			return fmt.Errorf("%s: idle PATCH: %w", name, err)
+		}
+		cfg.during = func(ctx context.Context) error {
+			var wg sync.WaitGroup
+			sctx, stop := context.WithCancel(ctx)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sr.longest, sr.samples = sampleLongest(sctx, sampler, b.seed.name)
+			}()
+			start := time.Now()
+			rctx, cancel := ctx, context.CancelFunc(func() {})
+			if b.opts.sweepMax > 0 {
+				rctx, cancel = context.WithTimeout(ctx, b.opts.sweepMax)
+			}
+			var err error
+			sr.outcome, err = sweeps[name](rctx, start.UTC())
+			sr.wall = time.Since(start)
+			if err != nil && rctx.Err() != nil && ctx.Err() == nil {
+				sr.stopped, err = true, nil
+			}
+			cancel()
+			stop()
+			wg.Wait()
+			return err
+		}
+		if sr.during, err = runLoad(ctx, cfg); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if err := p.alive(); err != nil {
+			return err
+		}
+		if sr.stopped {
+			logf("%s: stopped unfinished at -sweep-max %s", name, b.opts.sweepMax)
+		}
+		logf("%s: %s in %s (%d chunks), longest transaction %s; PATCH p99 %s idle, %s during (%d and %d requests, %d and %d errors%s)",
+			name, sr.outcome.did, sr.wall.Round(time.Millisecond), sr.outcome.chunks, ms(sr.longest), ms(pct(sr.idle.lat, 99)),
+			ms(pct(sr.during.lat, 99)), sr.idle.requests, sr.during.requests, sr.idle.errors, sr.during.errors,
+			firstErr(sr.during))
+		rep.sweeps = append(rep.sweeps, sr)
+	}
+	if err := b.checkRole(ctx); err != nil {
+		return err
+	}
+	return p.stop(15 * time.Second)
+}
+
+// sampleLongest polls pg_stat_activity every 10 ms until ctx ends and returns the greatest age
+// of an open transaction of the sweeps' pool it saw, and how many samples it took. A
+// transaction shorter than the interval may be missed: the figure is a lower bound, within
+// 10 ms (plus the poll's own time) of the truth.
+func sampleLongest(ctx context.Context, conn *pgx.Conn, dbName string) (time.Duration, int) {
+	var longest time.Duration
+	n := 0
+	for ctx.Err() == nil {
+		var age time.Duration
+		err := conn.QueryRow(ctx, `SELECT coalesce(max(clock_timestamp() - xact_start), interval '0')
+FROM pg_stat_activity WHERE datname = $1 AND application_name = $2 AND xact_start IS NOT NULL`, dbName, sweepAppName).Scan(&age)
+		if err == nil {
+			n++
+			longest = max(longest, age)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return longest, n
+}
+
+// countDue counts on conn (the bench database as the superuser) the rows of the org due for the lead and deal sweeps at
+// the seed's rules (14 rotting days, 30 stale days, 7 silence days).
+func countDue(ctx context.Context, conn *pgx.Conn, orgID uuid.UUID) (map[string]int64, error) {
+	var decay, stale, ghost int64
+	err := conn.QueryRow(ctx, `SELECT
+	(SELECT count(*) FROM deals WHERE org_id = $1 AND stage IN ('discovery', 'proposal', 'negotiation')
+		AND stage_changed_at <= now() - interval '14 days'),
+	(SELECT count(*) FROM leads WHERE org_id = $1 AND deleted_at IS NULL
+		AND stage IN ('new', 'qualified', 'nurture', 'contacted', 'call_booked')
+		AND coalesce(last_activity_at, created_at) <= now() - interval '30 days'),
+	(SELECT count(*) FROM leads WHERE org_id = $1 AND deleted_at IS NULL AND stage IN ('contacted', 'call_booked')
+		AND greatest(last_activity_at, stage_changed_at) <= now() - interval '7 days')`, orgID).Scan(&decay, &stale, &ghost)
+	if err != nil {
+		return nil, fmt.Errorf("count due rows: %w", err)
+	}
+	return map[string]int64{"check_deal_decay": decay, "check_lead_stale": stale, "recalc_ghost_risk": ghost}, nil
+}
+
+// patchRequests returns the request maker of PATCH /leads/{id} on the sampled leads of org o:
+// a new note each time, without a version (no If-Match), as an edit from the UI.
+func patchRequests(sd *seed, o int) requestFunc {
+	t := sd.orgs[o]
+	orgID := t.id.String()
+	var ids []string
+	for _, l := range sd.sample {
+		if l.org == o {
+			ids = append(ids, l.id.String())
+		}
+	}
+	return func(rng *rand.Rand, buf []byte) request {
+		id := ids[rng.IntN(len(ids))]
+		body := `{"notes":"apibench note ` + strconv.FormatUint(rng.Uint64(), 36) + `"}`
+		buf = append(buf, "PATCH /leads/"...)
+		buf = append(buf, id...)
+		buf = append(buf, " HTTP/1.1\r\nHost: apibench\r\nContent-Type: application/json\r\nAuthorization: Bearer "...)
+		buf = append(buf, t.key...)
+		buf = append(buf, "\r\nX-Org-Id: "...)
+		buf = append(buf, orgID...)
+		buf = append(buf, "\r\nContent-Length: "...)
+		buf = strconv.AppendInt(buf, int64(len(body)), 10)
+		buf = append(buf, "\r\n\r\n"...)
+		buf = append(buf, body...)
+		return request{raw: buf, want: []byte(`"id":"` + id + `"`)}
+	}
+}
+
+// sweepsMarkdown renders the sweeps as the body of the "## Scheduled sweeps" section.
+func (r *report) sweepsMarkdown() string {
+	var s strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&s, format+"\n", args...) }
+	m := r.machine
+	p("Measured %s by `scripts/bench.sh` (`apibench %s`), on the machine of the API section (%d cores, %s; PostgreSQL %s), "+
+		"which was busy with other work (builds and test suites of other sessions) at the same time: the figures are upper bounds.",
+		m.date.Format("2006-01-02 15:04 MST"), strings.Join(os.Args[1:], " "), m.NProc, m.CPU, m.pgVersion)
+	p("Load average (1/5/15 min): %s at start, %s at end.", r.startLoad, r.endLoad)
+	p("")
+	if ss := r.sweepSeed; ss != nil {
+		p("**Data**: one org with %s leads (created over the last %d days; `leads` with its indexes: %s) and %s deals "+
+			"(%s open, created over the last %d days, each stage changed a day after; `deals`: %s), bulk-loaded and vacuumed, so that "+
+			"a share is due for each sweep at the rules' defaults and the rest is read and left alone: %s open deals rotting "+
+			"(≥ 14 days in their stage), %s open leads stale (≥ 30 days without activity), %s contacted or booked leads silent "+
+			"(≥ 7 days). No clients are seeded (the renewal reminder reads none), nor invoices: every won deal lacks its invoice "+
+			"and contract, which the watchdog reports once its grace period has passed.",
+			num(float64(ss.leads)), int(sweepLeadSpan.Hours()/24), r.seed.size, num(float64(ss.deals)), num(float64(ss.openDeals)),
+			int(sweepDealSpan.Hours()/24), dealSize(r.deals), num(float64(ss.due["check_deal_decay"])),
+			num(float64(ss.due["check_lead_stale"])), num(float64(ss.due["recalc_ghost_risk"])))
+		p("")
+	}
+	p("**Method**: each sweep is the use case its job kind calls (services/worker/internal/handler), run in the bench's process "+
+		"with the slot = now, on its own pool (%s as the app role, bound by row-level security). Before it, %s of `PATCH /leads/{id}` "+
+		"(`{\"notes\": ...}`, no version) on random leads of the same org through `bin/api serve` (`LOG_LEVEL=%s`, `DB_MAX_CONNS=%d`) "+
+		"with %d keep-alive connections in a closed loop after %s warm-up: the idle p99; then the same load for as long as the "+
+		"sweep runs: the p99 during. The longest transaction is the oldest `xact_start` among the sweep pool's backends in "+
+		"`pg_stat_activity`, sampled every 10 ms while the sweep runs (a lower bound within about 10 ms). The sweeps run one "+
+		"after the other in this order, each over what the ones before left.",
+		"`application_name` "+sweepAppName, r.opts.sweepIdle, r.opts.logLevels[0], r.opts.maxConns, r.opts.sweepConns, r.opts.warmup)
+	p("")
+	p("| Sweep | Did | Wall | Chunks | Longest transaction | PATCH p99 idle | PATCH p99 during | Ratio | PATCH requests during | Errors | Wall ≤ %s | p99 ≤ %.0f× idle |",
+		targetSweepWall, targetP99Ratio)
+	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+	for _, x := range r.sweeps {
+		chunks := "–"
+		if x.outcome.chunks >= 0 {
+			chunks = num(float64(x.outcome.chunks))
+		}
+		idle, during := pct(x.idle.lat, 99), pct(x.during.lat, 99)
+		ratio, ok := "–", false
+		if idle > 0 && len(x.during.lat) > 0 {
+			q := float64(during) / float64(idle)
+			ratio, ok = fmt.Sprintf("%.2f", q), q <= targetP99Ratio
+		}
+		wall := x.wall.Round(time.Millisecond).String()
+		if x.stopped {
+			wall = "> " + wall + " (stopped unfinished)"
+		}
+		p("| `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |", x.name, x.outcome.did, wall,
+			chunks, ms(x.longest), ms(idle), ms(during), ratio, num(float64(x.during.requests)), x.idle.errors+x.during.errors,
+			verdict(x.wall <= targetSweepWall && !x.stopped), verdict(ok))
+	}
+	return s.String()
+}
+
+// dealSize is the deal seed's table size, "?" without one.
+func dealSize(ds *dealSeed) string {
+	if ds == nil {
+		return "?"
+	}
+	return ds.size
+}
+
+// hasSweeps reports whether the report measured the sweeps.
+func (r *report) hasSweeps() bool { return len(r.sweeps) > 0 }
+
+// Markers around the generated part of the "## Scheduled sweeps" section.
+const (
+	sweepsBeginMarker = "<!-- apibench-sweeps:begin: generated by scripts/bench.sh; edits between the markers are overwritten -->"
+	sweepsEndMarker   = "<!-- apibench-sweeps:end -->"
+)
+
+// writeSweepsSection puts body between the sweep markers of path (benchreport.WriteSection).
+func writeSweepsSection(path, body string) error {
+	return benchreport.WriteSection(path, "## Scheduled sweeps", sweepsBeginMarker, sweepsEndMarker, body)
+}

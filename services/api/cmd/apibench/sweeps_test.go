@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestSweepsMarkdown proves the section has one row per sweep with its wall time, chunks,
+// longest transaction and PATCH p99 idle and during, and judges both targets: a sweep over 30 s
+// or stopped unfinished misses the wall target, a p99 over twice the idle one misses the other.
+func TestSweepsMarkdown(t *testing.T) {
+	t.Parallel()
+	lat := func(p99 time.Duration) []time.Duration {
+		out := make([]time.Duration, 100)
+		for i := range out {
+			out[i] = time.Millisecond
+		}
+		out[98], out[99] = p99, p99
+		return out
+	}
+	res := func(p99 time.Duration) loadResult { return loadResult{requests: 100, took: time.Second, lat: lat(p99)} }
+	r := &report{
+		opts:      options{logLevels: []string{"info"}, maxConns: 20, sweepConns: 4, sweepIdle: 10 * time.Second, warmup: time.Second},
+		seed:      &seed{leads: 1000, orgs: make([]tenant, 1), size: "1 MB"},
+		deals:     &dealSeed{deals: 100, open: 80, size: "64 kB"},
+		sweepSeed: &sweepSeed{leads: 1000, deals: 100, openDeals: 80, due: map[string]int64{"check_deal_decay": 17, "check_lead_stale": 90, "recalc_ghost_risk": 120}},
+		sweeps: []sweepRun{
+			{name: "check_deal_decay", wall: 1500 * time.Millisecond, outcome: sweepOutcome{chunks: 100, did: "17 stalled deals"},
+				longest: 40 * time.Millisecond, idle: res(10 * time.Millisecond), during: res(15 * time.Millisecond)},
+			{name: "recalc_auto_priority", wall: 8 * time.Minute, stopped: true, outcome: sweepOutcome{chunks: 5000, did: "9 changed"},
+				longest: 450 * time.Millisecond, idle: res(10 * time.Millisecond), during: res(25 * time.Millisecond)},
+			{name: "generate_weekly_report", wall: 31 * time.Second, outcome: sweepOutcome{chunks: -1, did: "report stored"},
+				idle: res(10 * time.Millisecond), during: res(20 * time.Millisecond)},
+		},
+	}
+	md := r.sweepsMarkdown()
+	require.Contains(t, md, "| `check_deal_decay` | 17 stalled deals | 1.5s | 100 | 40.00 ms | 10.00 ms | 15.00 ms | 1.50 | 100 | 0 | met | met |")
+	require.Contains(t, md, "| `recalc_auto_priority` | 9 changed | > 8m0s (stopped unfinished) | 5,000 | 450.00 ms | 10.00 ms | 25.00 ms | 2.50 | 100 | 0 | **missed** | **missed** |")
+	require.Contains(t, md, "| `generate_weekly_report` | report stored | 31s | – | 0.00 ms | 10.00 ms | 20.00 ms | 2.00 | 100 | 0 | **missed** | met |")
+	require.Contains(t, md, "17 open deals rotting")
+	require.Contains(t, md, "90 open leads stale")
+	require.Contains(t, md, "120 contacted or booked leads silent")
+	require.Contains(t, md, "busy with other work")
+}
+
+// TestWriteSweepsSectionKeepsTheOthers proves the sweeps report has its own markers: writing it
+// leaves the API and deal sections as they are, and writing those leaves it as it is.
+func TestWriteSweepsSectionKeepsTheOthers(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
+	require.NoError(t, writeSection(path, "leads"))
+	require.NoError(t, writeSweepsSection(path, "sweeps one"))
+	require.NoError(t, writeDealsSection(path, "deals"))
+	require.NoError(t, writeSweepsSection(path, "sweeps two"))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	text := string(b)
+	require.Equal(t, 1, strings.Count(text, "## Scheduled sweeps\n"))
+	require.Contains(t, text, beginMarker+"\n\nleads\n"+endMarker)
+	require.Contains(t, text, dealsBeginMarker+"\n\ndeals\n"+dealsEndMarker)
+	require.Contains(t, text, sweepsBeginMarker+"\n\nsweeps two\n"+sweepsEndMarker)
+	require.NotContains(t, text, "one")
+}
+
+// TestRunLoadDuring proves a load with during set measures for as long as during runs, and
+// returns its error.
+func TestRunLoadDuring(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"id":"x"}`))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := loadConfig{
+		addr: strings.TrimPrefix(srv.URL, "http://"), conns: 2, duration: time.Hour,
+		next: func(_ *rand.Rand, buf []byte) request {
+			return request{raw: appendGet(buf, "/", "org", "key"), want: []byte(`"id"`)}
+		},
+		sample: func() cpuSnap { return cpuSnap{} },
+		during: func(ctx context.Context) error {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+				return nil
+			}
+		},
+	}
+	res, err := runLoad(t.Context(), cfg)
+	require.NoError(t, err)
+	require.Positive(t, res.requests)
+	require.Less(t, res.took, time.Minute)
+
+	boom := errors.New("boom")
+	cfg.during = func(context.Context) error { return boom }
+	_, err = runLoad(t.Context(), cfg)
+	require.ErrorIs(t, err, boom)
+}
