@@ -47,9 +47,10 @@ func NewDecaySweep(d *db.DB, emitter *events.Emitter, set org.Setting[rules.Rule
 type SweepResult struct {
 	// Chunks is how many chunk transactions committed.
 	Chunks int
-	// Found is how many stalled deals the sweep read; Emitted how many of them got a new event
-	// (the others were reported by an earlier sweep).
-	Found, Emitted int
+	// Found is how many stalled deals the sweep read; Reported how many of them an earlier sweep
+	// had reported, whose events were not sent again; Emitted how many got a new event (the
+	// rest were reported by a concurrent sweep).
+	Found, Reported, Emitted int
 	// At is the instant the deals were measured at: the slot.
 	At time.Time
 }
@@ -61,13 +62,15 @@ type SweepResult struct {
 //
 // Each stalled deal gets one deal.stalled (StalledPayload: the rule applied) with the
 // idempotency key "deal.stalled:<deal id>:<clock start in microseconds>", which enqueues
-// nudge_deal. The events' unique key, not a read, makes the sweep idempotent: a rerun of the same
-// slot, an overlapping sweep or the next slot emits nothing for a stall already reported, and a
-// new stall (a stage change or an activity, then rest again) has a new key.
+// nudge_deal. The events' unique key makes the sweep idempotent: a rerun of the same slot, an
+// overlapping sweep or the next slot emits nothing for a stall already reported, and a new stall
+// (a stage change or an activity, then rest again) has a new key. Each chunk probes its stalled
+// deals' keys first (events.Emitter.EmitAllNew) and sends only the unreported ones, so a rerun
+// costs a read and an index probe per stalled deal, not its event's encoding and refused insert.
 //
-// The sweep reads in chunks of ChunkSize deals in primary-key order, each in its own short
-// tenant transaction (db.DB.Chunks) that only reads deals and inserts events and jobs: it takes
-// no row lock, so the api's writes on the same deals never wait for it.
+// The sweep reads in chunks of ChunkSize deals in primary-key order (db.DB.KeyRanges), each in
+// its own short tenant transaction that only reads deals and events and inserts events and jobs:
+// it takes no row lock, so the api's writes on the same deals never wait for it.
 func (s *DecaySweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (SweepResult, error) {
 	set, err := s.rules.Read(ctx, s.d, orgID)
 	if err != nil {
@@ -95,18 +98,10 @@ func (s *DecaySweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (Sw
 		size = DefaultSweepChunk
 	}
 	res := SweepResult{At: at}
-	after := uuid.Nil
-	res.Chunks, err = s.d.Chunks(ctx, orgID, func(tx *gorm.DB) (bool, error) {
-		upper, more, err := db.Get[uuid.UUID](ctx, tx, decayBoundSQL, orgID, after, size-1)
-		if err != nil {
-			return false, fmt.Errorf("bound deals after %s: %w", after, err)
-		}
-		if !more {
-			upper = uuid.Max // the last chunk's range is open above
-		}
+	res.Chunks, err = s.d.KeyRanges(ctx, orgID, "deals", size, func(tx *gorm.DB, r db.KeyRange) error {
 		var evs []events.NewEvent
 		var sc stalledScan
-		err = db.Each(ctx, tx, func(r db.Row) error {
+		err := db.Each(ctx, tx, func(r db.Row) error {
 			p, err := sc.scan(r)
 			if err != nil {
 				return err
@@ -116,18 +111,18 @@ func (s *DecaySweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (Sw
 				IdempotencyKey: stalledKey(p.DealID, p.Since),
 			})
 			return nil
-		}, decayStalledSQL, orgID, after, upper, stages, days, cutoffs, kinds)
+		}, decayStalledSQL, orgID, r.After, r.Upper, stages, days, cutoffs, kinds)
 		if err != nil {
-			return false, fmt.Errorf("read stalled deals after %s: %w", after, err)
+			return fmt.Errorf("read stalled deals after %s: %w", r.After, err)
 		}
-		n, err := s.emitter.EmitAll(ctx, tx, evs...)
+		emitted, reported, err := s.emitter.EmitAllNew(ctx, tx, evs...)
 		if err != nil {
-			return false, err
+			return err
 		}
 		res.Found += len(evs)
-		res.Emitted += n
-		after = upper
-		return !more, nil
+		res.Reported += reported
+		res.Emitted += emitted
+		return nil
 	})
 	if err != nil {
 		return res, fmt.Errorf("deal decay: %w", err)

@@ -50,9 +50,10 @@ func NewStaleSweep(d *db.DB, emitter *events.Emitter, set org.Setting[rules.Rule
 type StaleResult struct {
 	// Chunks is how many chunk transactions committed.
 	Chunks int
-	// Found is how many stale leads the sweep read; Emitted how many of them got a new event
-	// (the others were reported by an earlier sweep).
-	Found, Emitted int
+	// Found is how many stale leads the sweep read; Reported how many of them an earlier sweep
+	// had reported, whose events were not sent again; Emitted how many got a new event (the
+	// rest were reported by a concurrent sweep).
+	Found, Reported, Emitted int
 	// At is the instant the leads were measured at: the slot.
 	At time.Time
 }
@@ -62,13 +63,15 @@ type StaleResult struct {
 // moves on; its creation when it has none) is at least leadStaleDays before at is stale.
 //
 // Each stale lead gets one lead.stale (StalePayload: the rule applied) with the idempotency key
-// "lead.stale:<lead id>:<silence start in microseconds>". The events' unique key, not a read,
-// makes the sweep idempotent: a rerun of the same slot, an overlapping sweep or a later slot
-// emits nothing for a period already reported; an activity starts a new period, with a new key.
+// "lead.stale:<lead id>:<silence start in microseconds>". The events' unique key makes the sweep
+// idempotent: a rerun of the same slot, an overlapping sweep or a later slot emits nothing for a
+// period already reported; an activity starts a new period, with a new key. Each chunk probes
+// its stale leads' keys first (events.Emitter.EmitAllNew) and sends only the unreported ones, so
+// a rerun, where nearly every stale lead is reported, costs a read and an index probe per lead.
 //
-// The sweep reads in chunks of ChunkSize leads in primary-key order, each in its own short
-// tenant transaction (db.DB.Chunks) that only reads leads and inserts events: it takes no row
-// lock, so the api's writes on the same leads never wait for it.
+// The sweep reads in chunks of ChunkSize leads in primary-key order (db.DB.KeyRanges), each in
+// its own short tenant transaction that only reads leads and events and inserts events: it takes
+// no row lock, so the api's writes on the same leads never wait for it.
 func (s *StaleSweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (StaleResult, error) {
 	set, err := s.rules.Read(ctx, s.d, orgID)
 	if err != nil {
@@ -94,15 +97,7 @@ func (s *StaleSweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (St
 		size = DefaultStaleChunk
 	}
 	res := StaleResult{At: at}
-	after := uuid.Nil
-	res.Chunks, err = s.d.Chunks(ctx, orgID, func(tx *gorm.DB) (bool, error) {
-		upper, more, err := db.Get[uuid.UUID](ctx, tx, staleBoundSQL, orgID, after, size-1)
-		if err != nil {
-			return false, fmt.Errorf("bound leads after %s: %w", after, err)
-		}
-		if !more {
-			upper = uuid.Max // the last chunk's range is open above
-		}
+	res.Chunks, err = s.d.KeyRanges(ctx, orgID, "leads", size, func(tx *gorm.DB, r db.KeyRange) error {
 		var evs []events.NewEvent
 		var (
 			id       db.NullUUID
@@ -110,7 +105,7 @@ func (s *StaleSweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (St
 			activity db.Timestamptz
 			since    time.Time
 		)
-		err = db.Each(ctx, tx, func(r db.Row) error {
+		err := db.Each(ctx, tx, func(r db.Row) error {
 			if err := r.Scan(&id, &stage, &activity, &since); err != nil {
 				return fmt.Errorf("scan stale lead: %w", err)
 			}
@@ -124,18 +119,18 @@ func (s *StaleSweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (St
 				IdempotencyKey: fmt.Sprintf("%s:%s:%d", EventStale, p.LeadID, p.Since.UnixMicro()),
 			})
 			return nil
-		}, staleLeadsSQL, orgID, after, upper, stages, cutoff)
+		}, staleLeadsSQL, orgID, r.After, r.Upper, stages, cutoff)
 		if err != nil {
-			return false, fmt.Errorf("read stale leads after %s: %w", after, err)
+			return fmt.Errorf("read stale leads after %s: %w", r.After, err)
 		}
-		n, err := s.emitter.EmitAll(ctx, tx, evs...)
+		emitted, reported, err := s.emitter.EmitAllNew(ctx, tx, evs...)
 		if err != nil {
-			return false, err
+			return err
 		}
 		res.Found += len(evs)
-		res.Emitted += n
-		after = upper
-		return !more, nil
+		res.Reported += reported
+		res.Emitted += emitted
+		return nil
 	})
 	if err != nil {
 		return res, fmt.Errorf("lead staleness: %w", err)
