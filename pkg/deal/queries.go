@@ -101,9 +101,6 @@ ORDER BY d.id
 // deals_pkey), and decayStalledSQL reads the range through the same index, so every chunk reads
 // at most chunk-size deals whatever their stages.
 const (
-	// nowSQL is the database's clock: a sweep run without a slot measures at it.
-	nowSQL = `SELECT now()`
-
 	// decayStalledSQL reads the deals of (after $2, upper $3] that rest in an open stage of the
 	// rules ($4 stages, $5 their days, $6 their cutoffs: the slot less the days) since at or
 	// before their stage's cutoff. A deal's clock starts at its last stage change or at the last

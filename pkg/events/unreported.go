@@ -3,7 +3,9 @@ package events
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/db"
@@ -62,4 +64,43 @@ func (e *Emitter) EmitAllNew(ctx context.Context, tx *gorm.DB, evs ...NewEvent) 
 	}
 	emitted, err = e.EmitAll(ctx, tx, evs...)
 	return emitted, reported, err
+}
+
+// SweepResult is what one event sweep (Emitter.Sweep) did.
+type SweepResult struct {
+	// Chunks is how many chunk transactions committed.
+	Chunks int
+	// Found is how many events the chunks' reads asked for; Reported how many of them an
+	// earlier sweep had stored, which were not sent again; Emitted how many were created (the
+	// rest were stored by a concurrent sweep in the meantime).
+	Found, Reported, Emitted int
+	// At is the instant the rows were measured at: the slot.
+	At time.Time
+}
+
+// Sweep is the form of a check that reports rows of an org as events: it walks the org's rows
+// of table in primary-key order, size rows a chunk, each chunk in its own tenant transaction
+// (db.DB.KeyRanges), and emits the events read returns for the chunk's key range with
+// EmitAllNew, so that what an earlier sweep reported costs an index probe, not a resend. read
+// reads the range by key (at most size rows, whatever else its statement selects) and locks
+// nothing. The result's At is left to the caller.
+func (e *Emitter) Sweep(ctx context.Context, d *db.DB, orgID uuid.UUID, table string, size int,
+	read func(tx *gorm.DB, r db.KeyRange) ([]NewEvent, error)) (SweepResult, error) {
+	var res SweepResult
+	var err error
+	res.Chunks, err = d.KeyRanges(ctx, orgID, table, size, func(tx *gorm.DB, r db.KeyRange) error {
+		evs, err := read(tx, r)
+		if err != nil {
+			return err
+		}
+		emitted, reported, err := e.EmitAllNew(ctx, tx, evs...)
+		if err != nil {
+			return err
+		}
+		res.Found += len(evs)
+		res.Reported += reported
+		res.Emitted += emitted
+		return nil
+	})
+	return res, err
 }

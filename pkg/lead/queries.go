@@ -202,9 +202,6 @@ const (
 // leads_pkey), and staleLeadsSQL reads the range through the same index, so every chunk reads at
 // most chunk-size leads whatever their stages.
 const (
-	// sweepNowSQL is the database's clock: a sweep run without a slot measures at it.
-	sweepNowSQL = `SELECT now()`
-
 	// staleLeadsSQL reads the live leads of (after $2, upper $3] in an open stage ($4) whose last
 	// activity, or creation when they have none, is at or before the cutoff $5. The range is
 	// read first, on its own (MATERIALIZED), so that it is always the primary-key range scan of

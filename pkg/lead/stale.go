@@ -30,33 +30,20 @@ var OpenStages = []Stage{StageNew, StageQualified, StageNurture, StageContacted,
 // StaleSweep is check_lead_stale: it reports each open lead that has gone without activity
 // for its org's leadStaleDays (rules.Rules) as stale, once per stale period.
 type StaleSweep struct {
-	d       *db.DB
-	emitter *events.Emitter
-	rules   org.Setting[rules.Rules]
-	// ChunkSize is how many leads one chunk reads; 0 is DefaultStaleChunk.
-	ChunkSize int
+	// Sweep holds the database, emitter and rules; its ChunkSize is how many leads one chunk
+	// reads (0 is DefaultStaleChunk).
+	rules.Sweep
 }
 
 // NewStaleSweep returns the sweep on d, emitting through emitter, reading each org's rules
 // through set (rules.For: its defaults are the binary's configuration).
 func NewStaleSweep(d *db.DB, emitter *events.Emitter, set org.Setting[rules.Rules]) *StaleSweep {
-	if d == nil || emitter == nil || set.Default == nil {
-		panic("lead.NewStaleSweep: nil dependency")
-	}
-	return &StaleSweep{d: d, emitter: emitter, rules: set}
+	return &StaleSweep{Sweep: rules.NewSweep("lead.NewStaleSweep", d, emitter, set)}
 }
 
-// StaleResult is what one stale sweep did.
-type StaleResult struct {
-	// Chunks is how many chunk transactions committed.
-	Chunks int
-	// Found is how many stale leads the sweep read; Reported how many of them an earlier sweep
-	// had reported, whose events were not sent again; Emitted how many got a new event (the
-	// rest were reported by a concurrent sweep).
-	Found, Reported, Emitted int
-	// At is the instant the leads were measured at: the slot.
-	At time.Time
-}
+// StaleResult is what one stale sweep did: Found counts the stale leads read, Reported those of
+// them whose period an earlier sweep had reported (their events were not sent again).
+type StaleResult = events.SweepResult
 
 // Run sweeps the org's leads as of at (the cron slot; zero is the database's now): a live lead
 // in an open stage (OpenStages) whose last activity (last_activity_at, which every activity
@@ -66,38 +53,24 @@ type StaleResult struct {
 // "lead.stale:<lead id>:<silence start in microseconds>". The events' unique key makes the sweep
 // idempotent: a rerun of the same slot, an overlapping sweep or a later slot emits nothing for a
 // period already reported; an activity starts a new period, with a new key. Each chunk probes
-// its stale leads' keys first (events.Emitter.EmitAllNew) and sends only the unreported ones, so
-// a rerun, where nearly every stale lead is reported, costs a read and an index probe per lead.
+// its stale leads' keys first and sends only the unreported ones, so a rerun, where nearly every
+// stale lead is reported, costs a read and an index probe per lead.
 //
-// The sweep reads in chunks of ChunkSize leads in primary-key order (db.DB.KeyRanges), each in
+// The sweep reads in chunks of ChunkSize leads in primary-key order (rules.Sweep.Walk), each in
 // its own short tenant transaction that only reads leads and events and inserts events: it takes
 // no row lock, so the api's writes on the same leads never wait for it.
 func (s *StaleSweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (StaleResult, error) {
-	set, err := s.rules.Read(ctx, s.d, orgID)
+	set, at, err := s.Start(ctx, orgID, at)
 	if err != nil {
 		return StaleResult{}, fmt.Errorf("lead staleness: %w", err)
 	}
-	if at.IsZero() {
-		err = s.d.Read(ctx, orgID, func(b *db.Batch) {
-			b.Row(func(r db.Row) error { return r.Scan(&at) }, sweepNowSQL)
-		})
-		if err != nil {
-			return StaleResult{}, fmt.Errorf("lead staleness: read the database clock: %w", err)
-		}
-	}
-	at = at.UTC()
 	days := set.LeadStaleDays
 	cutoff := at.Add(-time.Duration(days) * 24 * time.Hour)
 	stages := make([]string, len(OpenStages))
 	for i, st := range OpenStages {
 		stages[i] = string(st)
 	}
-	size := s.ChunkSize
-	if size <= 0 {
-		size = DefaultStaleChunk
-	}
-	res := StaleResult{At: at}
-	res.Chunks, err = s.d.KeyRanges(ctx, orgID, "leads", size, func(tx *gorm.DB, r db.KeyRange) error {
+	res, err := s.Walk(ctx, orgID, at, "leads", DefaultStaleChunk, func(tx *gorm.DB, r db.KeyRange) ([]events.NewEvent, error) {
 		var evs []events.NewEvent
 		var (
 			id       db.NullUUID
@@ -121,16 +94,9 @@ func (s *StaleSweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (St
 			return nil
 		}, staleLeadsSQL, orgID, r.After, r.Upper, stages, cutoff)
 		if err != nil {
-			return fmt.Errorf("read stale leads after %s: %w", r.After, err)
+			return nil, fmt.Errorf("read stale leads after %s: %w", r.After, err)
 		}
-		emitted, reported, err := s.emitter.EmitAllNew(ctx, tx, evs...)
-		if err != nil {
-			return err
-		}
-		res.Found += len(evs)
-		res.Reported += reported
-		res.Emitted += emitted
-		return nil
+		return evs, nil
 	})
 	if err != nil {
 		return res, fmt.Errorf("lead staleness: %w", err)
