@@ -27,32 +27,20 @@ const DefaultSweepChunk = 1000
 // DecaySweep is check_deal_decay: it reports each deal that has rested in an open stage longer
 // than its org's rules allow (rules.Rules.DealDecayDays) as stalled, once per stall.
 type DecaySweep struct {
-	d       *db.DB
-	emitter *events.Emitter
-	rules   org.Setting[rules.Rules]
-	// ChunkSize is how many deals one chunk reads; 0 is DefaultSweepChunk.
-	ChunkSize int
+	// Sweep holds the database, emitter and rules; its ChunkSize is how many deals one chunk
+	// reads (0 is DefaultSweepChunk).
+	rules.Sweep
 }
 
 // NewDecaySweep returns the sweep on d, emitting through emitter, reading each org's rules
 // through set (rules.For: its defaults are the binary's configuration).
 func NewDecaySweep(d *db.DB, emitter *events.Emitter, set org.Setting[rules.Rules]) *DecaySweep {
-	if d == nil || emitter == nil || set.Default == nil {
-		panic("deal.NewDecaySweep: nil dependency")
-	}
-	return &DecaySweep{d: d, emitter: emitter, rules: set}
+	return &DecaySweep{Sweep: rules.NewSweep("deal.NewDecaySweep", d, emitter, set)}
 }
 
-// SweepResult is what one sweep did.
-type SweepResult struct {
-	// Chunks is how many chunk transactions committed.
-	Chunks int
-	// Found is how many stalled deals the sweep read; Emitted how many of them got a new event
-	// (the others were reported by an earlier sweep).
-	Found, Emitted int
-	// At is the instant the deals were measured at: the slot.
-	At time.Time
-}
+// SweepResult is what one decay sweep did: Found counts the stalled deals read, Reported those of
+// them whose stall an earlier sweep had reported (their events were not sent again).
+type SweepResult = events.SweepResult
 
 // Run sweeps the org's deals as of at (the cron slot; zero is the database's now): a deal in
 // an open stage whose clock started at least its stage's rotting days before at is stalled.
@@ -61,24 +49,20 @@ type SweepResult struct {
 //
 // Each stalled deal gets one deal.stalled (StalledPayload: the rule applied) with the
 // idempotency key "deal.stalled:<deal id>:<clock start in microseconds>", which enqueues
-// nudge_deal. The events' unique key, not a read, makes the sweep idempotent: a rerun of the same
-// slot, an overlapping sweep or the next slot emits nothing for a stall already reported, and a
-// new stall (a stage change or an activity, then rest again) has a new key.
+// nudge_deal. The events' unique key makes the sweep idempotent: a rerun of the same slot, an
+// overlapping sweep or the next slot emits nothing for a stall already reported, and a new stall
+// (a stage change or an activity, then rest again) has a new key. Each chunk probes its stalled
+// deals' keys first and sends only the unreported ones, so a rerun costs a read and an index
+// probe per stalled deal, not its event's encoding and refused insert.
 //
-// The sweep reads in chunks of ChunkSize deals in primary-key order, each in its own short
-// tenant transaction (db.DB.Chunks) that only reads deals and inserts events and jobs: it takes
-// no row lock, so the api's writes on the same deals never wait for it.
+// The sweep reads in chunks of ChunkSize deals in primary-key order (rules.Sweep.Walk), each in
+// its own short tenant transaction that only reads deals and events and inserts events and jobs:
+// it takes no row lock, so the api's writes on the same deals never wait for it.
 func (s *DecaySweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (SweepResult, error) {
-	set, err := s.rules.Read(ctx, s.d, orgID)
+	set, at, err := s.Start(ctx, orgID, at)
 	if err != nil {
 		return SweepResult{}, fmt.Errorf("deal decay: %w", err)
 	}
-	if at.IsZero() {
-		if at, err = dbNow(ctx, s.d, orgID); err != nil {
-			return SweepResult{}, fmt.Errorf("deal decay: %w", err)
-		}
-	}
-	at = at.UTC()
 	stages := make([]string, len(OpenStages))
 	days := make([]int32, len(OpenStages))
 	cutoffs := make([]time.Time, len(OpenStages))
@@ -90,23 +74,10 @@ func (s *DecaySweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (Sw
 	for i, k := range lead.LoggableKinds {
 		kinds[i] = string(k)
 	}
-	size := s.ChunkSize
-	if size <= 0 {
-		size = DefaultSweepChunk
-	}
-	res := SweepResult{At: at}
-	after := uuid.Nil
-	res.Chunks, err = s.d.Chunks(ctx, orgID, func(tx *gorm.DB) (bool, error) {
-		upper, more, err := db.Get[uuid.UUID](ctx, tx, decayBoundSQL, orgID, after, size-1)
-		if err != nil {
-			return false, fmt.Errorf("bound deals after %s: %w", after, err)
-		}
-		if !more {
-			upper = uuid.Max // the last chunk's range is open above
-		}
+	res, err := s.Walk(ctx, orgID, at, "deals", DefaultSweepChunk, func(tx *gorm.DB, r db.KeyRange) ([]events.NewEvent, error) {
 		var evs []events.NewEvent
 		var sc stalledScan
-		err = db.Each(ctx, tx, func(r db.Row) error {
+		err := db.Each(ctx, tx, func(r db.Row) error {
 			p, err := sc.scan(r)
 			if err != nil {
 				return err
@@ -116,35 +87,16 @@ func (s *DecaySweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (Sw
 				IdempotencyKey: stalledKey(p.DealID, p.Since),
 			})
 			return nil
-		}, decayStalledSQL, orgID, after, upper, stages, days, cutoffs, kinds)
+		}, decayStalledSQL, orgID, r.After, r.Upper, stages, days, cutoffs, kinds)
 		if err != nil {
-			return false, fmt.Errorf("read stalled deals after %s: %w", after, err)
+			return nil, fmt.Errorf("read stalled deals after %s: %w", r.After, err)
 		}
-		n, err := s.emitter.EmitAll(ctx, tx, evs...)
-		if err != nil {
-			return false, err
-		}
-		res.Found += len(evs)
-		res.Emitted += n
-		after = upper
-		return !more, nil
+		return evs, nil
 	})
 	if err != nil {
 		return res, fmt.Errorf("deal decay: %w", err)
 	}
 	return res, nil
-}
-
-// dbNow reads the database's clock, the one the scheduler's slots come from.
-func dbNow(ctx context.Context, d *db.DB, orgID uuid.UUID) (time.Time, error) {
-	var now time.Time
-	err := d.Read(ctx, orgID, func(b *db.Batch) {
-		b.Row(func(r db.Row) error { return r.Scan(&now) }, nowSQL)
-	})
-	if err != nil {
-		return now, fmt.Errorf("read the database clock: %w", err)
-	}
-	return now, nil
 }
 
 // stalledKey is the idempotency key of the deal.stalled of one stall: the deal and the instant

@@ -127,10 +127,12 @@ func TestDecaySweep(t *testing.T) {
 	res, err = sweep.Run(ctx, b.org, slot)
 	require.NoError(t, err)
 	require.Equal(t, 5, res.Found)
+	require.Equal(t, 5, res.Reported, "a reported stall's event is not sent again")
 	require.Zero(t, res.Emitted)
 	res, err = sweep.Run(ctx, b.org, slot.Add(time.Hour))
 	require.NoError(t, err)
 	require.Equal(t, 2, res.Emitted)
+	require.Equal(t, 5, res.Reported)
 	_, n = b.stalls(t, b.org)
 	require.ElementsMatch(t, []uuid.UUID{atBoundary, proposalOld, negotiationOld, nudged, callAt, justInside, callInside}, keys(n))
 	for id, c := range n {

@@ -97,16 +97,10 @@ ORDER BY d.id
 `
 
 // The statements of check_deal_decay (DecaySweep). A chunk is a range of the org's deals in
-// primary-key order, (after, upper]: decayBoundSQL finds upper, the id chunk-size rows on, by an
-// index-only walk of deals_pkey, and decayStalledSQL reads the range through the same index, so
-// every chunk reads at most chunk-size deals whatever their stages.
+// primary-key order, (after, upper] (db.DB.KeyRanges finds upper by an index-only walk of
+// deals_pkey), and decayStalledSQL reads the range through the same index, so every chunk reads
+// at most chunk-size deals whatever their stages.
 const (
-	// nowSQL is the database's clock: a sweep run without a slot measures at it.
-	nowSQL = `SELECT now()`
-
-	// decayBoundSQL is the id $3 + 1 deals after $2 in id order (none: the range is the last).
-	decayBoundSQL = `SELECT id FROM deals WHERE org_id = $1 AND id > $2 ORDER BY id OFFSET $3 LIMIT 1`
-
 	// decayStalledSQL reads the deals of (after $2, upper $3] that rest in an open stage of the
 	// rules ($4 stages, $5 their days, $6 their cutoffs: the slot less the days) since at or
 	// before their stage's cutoff. A deal's clock starts at its last stage change or at the last

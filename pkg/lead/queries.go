@@ -198,16 +198,10 @@ const (
 )
 
 // The statements of check_lead_stale (StaleSweep). A chunk is a range of the org's leads in
-// primary-key order, (after, upper]: staleBoundSQL finds upper, the id chunk-size rows on, by an
-// index-only walk of leads_pkey, and staleLeadsSQL reads the range through the same index, so
-// every chunk reads at most chunk-size leads whatever their stages.
+// primary-key order, (after, upper] (db.DB.KeyRanges finds upper by an index-only walk of
+// leads_pkey), and staleLeadsSQL reads the range through the same index, so every chunk reads at
+// most chunk-size leads whatever their stages.
 const (
-	// sweepNowSQL is the database's clock: a sweep run without a slot measures at it.
-	sweepNowSQL = `SELECT now()`
-
-	// staleBoundSQL is the id $3 + 1 leads after $2 in id order (none: the range is the last).
-	staleBoundSQL = `SELECT id FROM leads WHERE org_id = $1 AND id > $2 ORDER BY id OFFSET $3 LIMIT 1`
-
 	// staleLeadsSQL reads the live leads of (after $2, upper $3] in an open stage ($4) whose last
 	// activity, or creation when they have none, is at or before the cutoff $5. The range is
 	// read first, on its own (MATERIALIZED), so that it is always the primary-key range scan of

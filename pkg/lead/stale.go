@@ -30,79 +30,47 @@ var OpenStages = []Stage{StageNew, StageQualified, StageNurture, StageContacted,
 // StaleSweep is check_lead_stale: it reports each open lead that has gone without activity
 // for its org's leadStaleDays (rules.Rules) as stale, once per stale period.
 type StaleSweep struct {
-	d       *db.DB
-	emitter *events.Emitter
-	rules   org.Setting[rules.Rules]
-	// ChunkSize is how many leads one chunk reads; 0 is DefaultStaleChunk.
-	ChunkSize int
+	// Sweep holds the database, emitter and rules; its ChunkSize is how many leads one chunk
+	// reads (0 is DefaultStaleChunk).
+	rules.Sweep
 }
 
 // NewStaleSweep returns the sweep on d, emitting through emitter, reading each org's rules
 // through set (rules.For: its defaults are the binary's configuration).
 func NewStaleSweep(d *db.DB, emitter *events.Emitter, set org.Setting[rules.Rules]) *StaleSweep {
-	if d == nil || emitter == nil || set.Default == nil {
-		panic("lead.NewStaleSweep: nil dependency")
-	}
-	return &StaleSweep{d: d, emitter: emitter, rules: set}
+	return &StaleSweep{Sweep: rules.NewSweep("lead.NewStaleSweep", d, emitter, set)}
 }
 
-// StaleResult is what one stale sweep did.
-type StaleResult struct {
-	// Chunks is how many chunk transactions committed.
-	Chunks int
-	// Found is how many stale leads the sweep read; Emitted how many of them got a new event
-	// (the others were reported by an earlier sweep).
-	Found, Emitted int
-	// At is the instant the leads were measured at: the slot.
-	At time.Time
-}
+// StaleResult is what one stale sweep did: Found counts the stale leads read, Reported those of
+// them whose period an earlier sweep had reported (their events were not sent again).
+type StaleResult = events.SweepResult
 
 // Run sweeps the org's leads as of at (the cron slot; zero is the database's now): a live lead
 // in an open stage (OpenStages) whose last activity (last_activity_at, which every activity
 // moves on; its creation when it has none) is at least leadStaleDays before at is stale.
 //
 // Each stale lead gets one lead.stale (StalePayload: the rule applied) with the idempotency key
-// "lead.stale:<lead id>:<silence start in microseconds>". The events' unique key, not a read,
-// makes the sweep idempotent: a rerun of the same slot, an overlapping sweep or a later slot
-// emits nothing for a period already reported; an activity starts a new period, with a new key.
+// "lead.stale:<lead id>:<silence start in microseconds>". The events' unique key makes the sweep
+// idempotent: a rerun of the same slot, an overlapping sweep or a later slot emits nothing for a
+// period already reported; an activity starts a new period, with a new key. Each chunk probes
+// its stale leads' keys first and sends only the unreported ones, so a rerun, where nearly every
+// stale lead is reported, costs a read and an index probe per lead.
 //
-// The sweep reads in chunks of ChunkSize leads in primary-key order, each in its own short
-// tenant transaction (db.DB.Chunks) that only reads leads and inserts events: it takes no row
-// lock, so the api's writes on the same leads never wait for it.
+// The sweep reads in chunks of ChunkSize leads in primary-key order (rules.Sweep.Walk), each in
+// its own short tenant transaction that only reads leads and events and inserts events: it takes
+// no row lock, so the api's writes on the same leads never wait for it.
 func (s *StaleSweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (StaleResult, error) {
-	set, err := s.rules.Read(ctx, s.d, orgID)
+	set, at, err := s.Start(ctx, orgID, at)
 	if err != nil {
 		return StaleResult{}, fmt.Errorf("lead staleness: %w", err)
 	}
-	if at.IsZero() {
-		err = s.d.Read(ctx, orgID, func(b *db.Batch) {
-			b.Row(func(r db.Row) error { return r.Scan(&at) }, sweepNowSQL)
-		})
-		if err != nil {
-			return StaleResult{}, fmt.Errorf("lead staleness: read the database clock: %w", err)
-		}
-	}
-	at = at.UTC()
 	days := set.LeadStaleDays
 	cutoff := at.Add(-time.Duration(days) * 24 * time.Hour)
 	stages := make([]string, len(OpenStages))
 	for i, st := range OpenStages {
 		stages[i] = string(st)
 	}
-	size := s.ChunkSize
-	if size <= 0 {
-		size = DefaultStaleChunk
-	}
-	res := StaleResult{At: at}
-	after := uuid.Nil
-	res.Chunks, err = s.d.Chunks(ctx, orgID, func(tx *gorm.DB) (bool, error) {
-		upper, more, err := db.Get[uuid.UUID](ctx, tx, staleBoundSQL, orgID, after, size-1)
-		if err != nil {
-			return false, fmt.Errorf("bound leads after %s: %w", after, err)
-		}
-		if !more {
-			upper = uuid.Max // the last chunk's range is open above
-		}
+	res, err := s.Walk(ctx, orgID, at, "leads", DefaultStaleChunk, func(tx *gorm.DB, r db.KeyRange) ([]events.NewEvent, error) {
 		var evs []events.NewEvent
 		var (
 			id       db.NullUUID
@@ -110,7 +78,7 @@ func (s *StaleSweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (St
 			activity db.Timestamptz
 			since    time.Time
 		)
-		err = db.Each(ctx, tx, func(r db.Row) error {
+		err := db.Each(ctx, tx, func(r db.Row) error {
 			if err := r.Scan(&id, &stage, &activity, &since); err != nil {
 				return fmt.Errorf("scan stale lead: %w", err)
 			}
@@ -124,18 +92,11 @@ func (s *StaleSweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (St
 				IdempotencyKey: fmt.Sprintf("%s:%s:%d", EventStale, p.LeadID, p.Since.UnixMicro()),
 			})
 			return nil
-		}, staleLeadsSQL, orgID, after, upper, stages, cutoff)
+		}, staleLeadsSQL, orgID, r.After, r.Upper, stages, cutoff)
 		if err != nil {
-			return false, fmt.Errorf("read stale leads after %s: %w", after, err)
+			return nil, fmt.Errorf("read stale leads after %s: %w", r.After, err)
 		}
-		n, err := s.emitter.EmitAll(ctx, tx, evs...)
-		if err != nil {
-			return false, err
-		}
-		res.Found += len(evs)
-		res.Emitted += n
-		after = upper
-		return !more, nil
+		return evs, nil
 	})
 	if err != nil {
 		return res, fmt.Errorf("lead staleness: %w", err)

@@ -99,6 +99,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8 THEN now() END)`,
 	require.NoError(t, err)
 	require.Equal(t, 4, res.Chunks, "10 leads in chunks of 3")
 	require.Equal(t, 4, res.Emitted)
+	require.Zero(t, res.Reported)
 	last, n := stale(org)
 	require.ElementsMatch(t, []uuid.UUID{atBoundary, neverActive, nurture, qualified}, keysOf(n))
 	p := last[atBoundary]
@@ -111,14 +112,17 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8 THEN now() END)`,
 	require.Zero(t, count(`SELECT count(*) FROM events WHERE org_id = $1`, other), "another org is untouched")
 	require.Zero(t, count(`SELECT count(*) FROM jobs WHERE org_id = $1`, org), "lead.stale enqueues nothing")
 
-	// The same slot again, and a later one: once per stale period.
+	// The same slot again, and a later one: once per stale period. A reported period's event is
+	// not even sent again (the probe of its key finds it), only the new one's.
 	res, err = sweep.Run(ctx, org, slot)
 	require.NoError(t, err)
 	require.Equal(t, 4, res.Found)
+	require.Equal(t, 4, res.Reported, "every event was left out before the insert")
 	require.Zero(t, res.Emitted)
 	res, err = sweep.Run(ctx, org, slot.Add(time.Hour))
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Emitted, "only the lead that became stale since")
+	require.Equal(t, 4, res.Reported)
 	_, n = stale(org)
 	require.Contains(t, n, justInside)
 	for id, c := range n {

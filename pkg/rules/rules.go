@@ -2,7 +2,8 @@
 // how long a deal may rest in each open stage, how long an open lead may go without activity,
 // and how long a lead may stay silent before its ghost risk rises. It is a package of its own,
 // below pkg/deal and pkg/lead, because the sweeps of both read the one settings document and
-// neither domain owns the other's thresholds.
+// neither domain owns the other's thresholds. Sweep is the frame those sweeps share: their
+// rules, the instant they measure at, and the chunked walk that reports rows as events.
 //
 // The defaults of an org that has saved no rules come from the binaries' configuration
 // (DEAL_DECAY_THRESHOLD_DAYS, GHOST_RISK_SILENCE_DAYS; config.Rules), so the api and the worker

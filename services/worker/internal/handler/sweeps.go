@@ -26,7 +26,7 @@ func CheckDealDecay(sweep *deal.DecaySweep, log *zap.Logger) jobs.Kind {
 				return fmt.Errorf("check deal decay: %w", err)
 			}
 			log.Info("deal decay checked", zap.Int64("job_id", j.ID), zap.String("org_id", j.OrgID.String()),
-				zap.Time("at", res.At), zap.Int("chunks", res.Chunks), zap.Int("stalled", res.Found), zap.Int("emitted", res.Emitted))
+				zap.Time("at", res.At), zap.Int("chunks", res.Chunks), zap.Int("stalled", res.Found), zap.Int("reported", res.Reported), zap.Int("emitted", res.Emitted))
 		}
 		return nil
 	})
@@ -46,7 +46,7 @@ func CheckLeadStale(sweep *lead.StaleSweep, log *zap.Logger) jobs.Kind {
 				return fmt.Errorf("check lead staleness: %w", err)
 			}
 			log.Info("lead staleness checked", zap.Int64("job_id", j.ID), zap.String("org_id", j.OrgID.String()),
-				zap.Time("at", res.At), zap.Int("chunks", res.Chunks), zap.Int("stale", res.Found), zap.Int("emitted", res.Emitted))
+				zap.Time("at", res.At), zap.Int("chunks", res.Chunks), zap.Int("stale", res.Found), zap.Int("reported", res.Reported), zap.Int("emitted", res.Emitted))
 		}
 		return nil
 	})
