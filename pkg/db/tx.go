@@ -58,22 +58,20 @@ func (d *DB) Tx(ctx context.Context, orgID uuid.UUID, fn func(tx *gorm.DB) error
 	begin := &pgx.Batch{}
 	begin.Queue("BEGIN")
 	begin.Queue(scope, args...)
-	if err := sendBatch(ctx, conn, begin); err != nil {
-		return rollbackConn(ctx, conn, fmt.Errorf("tenant transaction: begin: %w", err))
+	if err := SendBatch(ctx, conn, begin); err != nil {
+		return RollbackConn(ctx, conn, fmt.Errorf("tenant transaction: begin: %w", err))
 	}
 
 	panicked := true
 	defer func() {
 		if panicked {
-			_ = rollbackConn(ctx, conn, nil)
+			_ = RollbackConn(ctx, conn, nil)
 		}
 	}()
-	tx := d.Gorm.Session(&gorm.Session{Context: ctx, NewDB: true})
-	tx.Statement.ConnPool = &connTx{conn}
-	err = fn(tx)
+	err = fn(ConnSession(ctx, d.Gorm, conn))
 	panicked = false
 	if err != nil {
-		return rollbackConn(ctx, conn, err)
+		return RollbackConn(ctx, conn, err)
 	}
 
 	owed, err := d.commit(ctx, conn)
@@ -97,8 +95,8 @@ func (d *DB) commit(ctx context.Context, conn *sql.Conn) (owed bool, err error) 
 	}
 	var tag pgconn.CommandTag
 	b.Queue("COMMIT").Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
-	if err := sendBatch(ctx, conn, b); err != nil {
-		return false, rollbackConn(ctx, conn, fmt.Errorf("tenant transaction: commit: %w", err))
+	if err := SendBatch(ctx, conn, b); err != nil {
+		return false, RollbackConn(ctx, conn, fmt.Errorf("tenant transaction: commit: %w", err))
 	}
 	if tag.String() != "COMMIT" {
 		return false, fmt.Errorf("tenant transaction: not committed: the server answered %s", tag.String())
@@ -106,15 +104,15 @@ func (d *DB) commit(ctx context.Context, conn *sql.Conn) (owed bool, err error) 
 	return owed, nil
 }
 
-// sendBatch sends b on conn's pgx connection as one pipeline and reads every answer.
-func sendBatch(ctx context.Context, conn *sql.Conn, b *pgx.Batch) error {
+// SendBatch sends b on conn's pgx connection as one pipeline and reads every answer.
+func SendBatch(ctx context.Context, conn *sql.Conn, b *pgx.Batch) error {
 	return WithPgx(conn, func(c *pgx.Conn) error { return c.SendBatch(ctx, b).Close() })
 }
 
-// rollbackConn ends conn's transaction, if one is open, after cause, and returns cause. A
+// RollbackConn ends conn's transaction, if one is open, after cause, and returns cause. A
 // connection whose ROLLBACK fails is discarded (driver.ErrBadConn) instead of going back to the
 // pool.
-func rollbackConn(ctx context.Context, conn *sql.Conn, cause error) error {
+func RollbackConn(ctx context.Context, conn *sql.Conn, cause error) error {
 	var rerr error
 	err := WithPgx(conn, func(c *pgx.Conn) error {
 		if rerr = RollbackOpen(ctx, c); rerr != nil {
@@ -131,17 +129,25 @@ func rollbackConn(ctx context.Context, conn *sql.Conn, cause error) error {
 	return cause
 }
 
-// connTx is the gorm connection pool of a transaction that DB.Tx opened on a connection and will
-// end: statements run on the connection, and as a gorm.TxCommitter it makes gorm treat the
-// session as a transaction (a nested Transaction opens a savepoint instead of a second BEGIN).
-// Commit and Rollback belong to DB.Tx; fn calling them gets an error. It is used as a pointer,
-// which gorm's Commit and Rollback require of a committer.
+// ConnSession is a gorm session of g, with ctx, on the transaction its caller opened on conn and
+// will end (DB.Tx, the jobs engine's batches): statements run on the connection, and gorm treats
+// the session as a transaction (a nested Transaction opens a savepoint instead of a second BEGIN).
+func ConnSession(ctx context.Context, g *gorm.DB, conn *sql.Conn) *gorm.DB {
+	tx := g.Session(&gorm.Session{Context: ctx, NewDB: true})
+	tx.Statement.ConnPool = &connTx{conn}
+	return tx
+}
+
+// connTx is ConnSession's connection pool. As a gorm.TxCommitter it makes gorm treat the session
+// as a transaction; Commit and Rollback belong to whoever opened it, so code given the session
+// that calls them gets an error. It is used as a pointer, which gorm's Commit and Rollback
+// require of a committer.
 type connTx struct{ *sql.Conn }
 
-var errManagedTx = errors.New("the transaction is committed or rolled back by DB.Tx when fn returns")
+var errManagedTx = errors.New("the transaction is committed or rolled back by whoever opened it, not by the code it was given to")
 
-// Commit refuses: DB.Tx commits when fn returns nil.
+// Commit refuses: the opener commits.
 func (*connTx) Commit() error { return errManagedTx }
 
-// Rollback refuses: returning an error from fn rolls back.
+// Rollback refuses: returning an error to the opener rolls back.
 func (*connTx) Rollback() error { return errManagedTx }

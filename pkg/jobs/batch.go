@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"example.com/crm/pkg/db"
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 )
@@ -170,5 +171,5 @@ func (b *Batch) end(ctx context.Context, cause error) error {
 	conn := b.conn
 	b.conn = nil
 	defer func() { _ = conn.Close() }()
-	return rollback(context.WithoutCancel(ctx), conn, cause)
+	return db.RollbackConn(context.WithoutCancel(ctx), conn, cause)
 }

@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 
@@ -96,19 +95,17 @@ func (q *Queue) beginTenantTx(ctx context.Context, orgID uuid.UUID) (*sql.Conn, 
 	begin := &pgx.Batch{}
 	begin.Queue("BEGIN")
 	begin.Queue(TenantDeferWakeSQL, orgID.String())
-	if err := sendBatch(ctx, conn, begin); err != nil {
-		err = rollback(ctx, conn, fmt.Errorf("begin: %w", err))
+	if err := db.SendBatch(ctx, conn, begin); err != nil {
+		err = db.RollbackConn(ctx, conn, fmt.Errorf("begin: %w", err))
 		_ = conn.Close()
 		return nil, err
 	}
 	return conn, nil
 }
 
-// txSession is a gorm session on the transaction open on conn (see connTx), with ctx.
+// txSession is a gorm session on the transaction open on conn (db.ConnSession), with ctx.
 func (q *Queue) txSession(ctx context.Context, conn *sql.Conn) *gorm.DB {
-	tx := q.gorm.Session(&gorm.Session{Context: ctx, NewDB: true})
-	tx.Statement.ConnPool = connTx{conn}
-	return tx
+	return db.ConnSession(ctx, q.gorm, conn)
 }
 
 // completeAndCommit sends completeSQL for every attempt of done (all or none) and COMMIT on
@@ -125,55 +122,16 @@ func completeAndCommit(ctx context.Context, conn *sql.Conn, done []Completion) (
 		return row.Scan(&ids, &inserted, &failed)
 	})
 	commit.Queue("COMMIT").Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
-	err = sendBatch(ctx, conn, commit)
+	err = db.SendBatch(ctx, conn, commit)
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == leaseLostState:
-		return false, rollback(ctx, conn, ErrLeaseLost)
+		return false, db.RollbackConn(ctx, conn, ErrLeaseLost)
 	case err != nil:
-		return false, rollback(ctx, conn, err)
+		return false, db.RollbackConn(ctx, conn, err)
 	case tag.String() != "COMMIT":
 		// COMMIT of a transaction that had already failed answers ROLLBACK without an error.
 		return false, fmt.Errorf("transaction rolled back (%s)", tag.String())
 	}
 	return inserted, nil
 }
-
-// sendBatch sends b on conn's pgx connection as one pipeline and reads every answer.
-func sendBatch(ctx context.Context, conn *sql.Conn, b *pgx.Batch) error {
-	return db.WithPgx(conn, func(c *pgx.Conn) error { return c.SendBatch(ctx, b).Close() })
-}
-
-// rollback ends the connection's transaction, if one is open, after cause, and returns cause.
-// A connection whose ROLLBACK fails is discarded (driver.ErrBadConn) instead of going back to
-// the pool.
-func rollback(ctx context.Context, conn *sql.Conn, cause error) error {
-	var rerr error
-	err := db.WithPgx(conn, func(c *pgx.Conn) error {
-		if rerr = db.RollbackOpen(ctx, c); rerr != nil {
-			return driver.ErrBadConn
-		}
-		return nil
-	})
-	if rerr != nil {
-		return errors.Join(cause, rerr)
-	}
-	if err != nil {
-		return errors.Join(cause, fmt.Errorf("roll back: %w", err))
-	}
-	return cause
-}
-
-// connTx is the gorm connection pool of a transaction that a Batch opened and will end:
-// statements run on its connection, and as a TxCommitter it makes gorm treat the session as a
-// transaction (a nested Transaction opens a savepoint instead of a second BEGIN). Commit and
-// Rollback are the Batch's own; a handler calling them gets an error.
-type connTx struct{ *sql.Conn }
-
-var errManagedTx = errors.New("the job's transaction is committed or rolled back by CompleteInTx")
-
-// Commit refuses: CompleteInTx commits.
-func (connTx) Commit() error { return errManagedTx }
-
-// Rollback refuses: returning an error from fn rolls back.
-func (connTx) Rollback() error { return errManagedTx }
