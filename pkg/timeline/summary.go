@@ -261,6 +261,21 @@ var summaries = map[string]func(json.RawMessage) string{
 	}) string {
 		return move("Client status", p.From, p.To)
 	}),
+	client.EventOnboardingStarted: view(func(p struct {
+		Tasks []string `json:"tasks"`
+	}) string {
+		if len(p.Tasks) == 1 {
+			return "Onboarding started: 1 task"
+		}
+		return fmt.Sprintf("Onboarding started: %d tasks", len(p.Tasks))
+	}),
+	client.EventTaskStatusChanged: view(func(p struct {
+		Title string `json:"title"`
+		From  string `json:"from"`
+		To    string `json:"to"`
+	}) string {
+		return move(join("Onboarding task", quote(p.Title)), p.From, p.To)
+	}),
 	client.EventRenewalDue: view(func(p struct {
 		RenewalDate string `json:"renewalDate"`
 		DaysLeft    int    `json:"daysLeft"`

@@ -61,6 +61,9 @@ func TestSummary(t *testing.T) {
 		{"client.created", `{"client":{"name":null,"company":"Analytical Engines","status":"onboarding"}}`, `Client "Analytical Engines" created (status onboarding)`},
 		{"client.onboarded", `{"done":4,"skipped":1}`, "Onboarding complete: 4 done, 1 skipped"},
 		{"client.status_changed", `{"from":"active","to":"paused"}`, "Client status active -> paused"},
+		{"client.onboarding_started", `{"tasks":["Kickoff call","Access"],"causationEventId":9}`, "Onboarding started: 2 tasks"},
+		{"client.onboarding_started", `{"tasks":["Kickoff call"]}`, "Onboarding started: 1 task"},
+		{"onboarding_task.status_changed", `{"title":"Kickoff call","position":0,"from":"pending","to":"done"}`, `Onboarding task "Kickoff call" pending -> done`},
 		{"client.renewal_due", `{"renewalDate":"2027-03-15","daysLeft":30}`, "Renewal due on 2027-03-15 (30 days left)"},
 		// Fallbacks: the type in words.
 		{"report.generated", `{}`, "Report generated"},

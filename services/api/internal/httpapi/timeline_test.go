@@ -41,7 +41,7 @@ type timelinePage struct {
 type leadChain struct {
 	lead, call, deal, invoice, contract, client string
 	tasks                                       []string
-	won, paid                                   int64 // the deal.won and invoice.paid events
+	won, paid, created                          int64 // the deal.won, invoice.paid and client.created events
 	number                                      string
 }
 
@@ -90,8 +90,8 @@ func wholeChain(t *testing.T, a *apiTest, email string) leadChain {
 	svc := client.NewService(a.owner, workerEmitter(a))
 	cl := dbtest.Batch(t, a.owner, a.org, svc.Create, client.Paid{EventID: ch.paid, InvoiceID: inv.ID})[0].Client
 	ch.client = cl.ID.String()
-	created := causingEvent(t, a, "client.created", ch.client)
-	tasks := dbtest.Batch(t, a.owner, a.org, svc.StartOnboarding, client.Created{EventID: created, ClientID: cl.ID})[0].Tasks
+	ch.created = causingEvent(t, a, "client.created", ch.client)
+	tasks := dbtest.Batch(t, a.owner, a.org, svc.StartOnboarding, client.Created{EventID: ch.created, ClientID: cl.ID})[0].Tasks
 	require.NotEmpty(t, tasks)
 	for i, task := range tasks {
 		ch.tasks = append(ch.tasks, task.ID.String())
@@ -173,8 +173,12 @@ func TestLeadTimeline(t *testing.T) {
 		{"contract.generated", "contract", ch.contract, "Contract generated"},
 		{"invoice.paid", "invoice", ch.invoice, inv + " paid: EUR 12,500.00 (reference BANK-42)"},
 		{"client.created", "client", ch.client, `Client "Ada Lovelace" created (status onboarding)`},
-		{"client.onboarded", "client", ch.client, "Onboarding complete: " + strconv.Itoa(len(ch.tasks)-1) + " done, 1 skipped"},
+		{"client.onboarding_started", "client", ch.client, "Onboarding started: " + strconv.Itoa(len(ch.tasks)) + " tasks"},
 	}
+	for _, task := range ch.tasks {
+		want = append(want, step{"onboarding_task.status_changed", "onboarding_task", task, ""})
+	}
+	want = append(want, step{"client.onboarded", "client", ch.client, "Onboarding complete: " + strconv.Itoa(len(ch.tasks)-1) + " done, 1 skipped"})
 	require.Len(t, all, len(want), "%+v", all)
 	for i, w := range want {
 		e := all[i]
@@ -190,6 +194,8 @@ func TestLeadTimeline(t *testing.T) {
 			require.Equal(t, ch.won, *e.CausationEventID, e.Type)
 		case "client.created":
 			require.Equal(t, ch.paid, *e.CausationEventID, e.Type)
+		case "client.onboarding_started":
+			require.Equal(t, ch.created, *e.CausationEventID, e.Type)
 		default:
 			require.Nil(t, e.CausationEventID, e.Type)
 		}
@@ -202,11 +208,15 @@ func TestLeadTimeline(t *testing.T) {
 	require.Equal(t, "call.booked", all[5].Type)
 	require.Regexp(t, `^Call booked for \d{4}-\d\d-\d\d \d\d:\d\d UTC \(45 min\)$`, all[5].Summary)
 	require.Regexp(t, `^Stage call_booked -> converted \(reason: .+\)$`, all[8].Summary)
+	require.Regexp(t, `^Onboarding task ".+" pending -> done$`, all[19].Summary)
+	last := all[len(all)-2]
+	require.Regexp(t, `^Onboarding task ".+" pending -> skipped$`, last.Summary)
+	require.True(t, last.OccurredAt.Equal(all[len(all)-1].OccurredAt), "the last task's change onboards the client in its transaction")
 
 	// The same as a naive reading of the events table: every event about the lead's records, by
 	// (occurred_at, id).
 	rows, err := a.super.Query(t.Context(), `SELECT id FROM events WHERE org_id = $1 AND entity_id = ANY($2::uuid[])
-ORDER BY occurred_at, id`, a.org, []string{ch.lead, ch.call, ch.deal, ch.invoice, ch.contract, ch.client})
+ORDER BY occurred_at, id`, a.org, append([]string{ch.lead, ch.call, ch.deal, ch.invoice, ch.contract, ch.client}, ch.tasks...))
 	require.NoError(t, err)
 	var naive []int64
 	for rows.Next() {
