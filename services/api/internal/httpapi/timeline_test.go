@@ -299,7 +299,8 @@ ORDER BY occurred_at, id`, a.org, append([]string{ch.lead, ch.call, ch.deal, ch.
 }
 
 // TestLeadTimelineIsolation proves a lead's timeline is its org's alone: another org asking for it
-// gets 404 and nothing of it, as does the org for a lead id it does not have or another org's.
+// gets 404 and nothing of it, as does the org for a lead id it does not have or another org's. A
+// deleted lead's timeline stays readable.
 func TestLeadTimelineIsolation(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
@@ -327,4 +328,14 @@ func TestLeadTimelineIsolation(t *testing.T) {
 	require.Equal(t, "lead.created", own.Data[0].Type)
 	r = a.do(http.MethodGet, "/leads/"+l.ID+"/timeline", nil)
 	require.Equal(t, http.StatusNotFound, r.Status, string(r.Body))
+
+	// A deleted lead keeps its story, its deletion last.
+	r = a.do(http.MethodPost, "/leads", map[string]any{"email": "gone@example.com"})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	r.json(t, &l)
+	require.Equal(t, http.StatusNoContent, a.do(http.MethodDelete, "/leads/"+l.ID, nil).Status)
+	gone := timeline(t, a, "/leads/"+l.ID+"/timeline?order=desc&limit=1")
+	require.Len(t, gone.Data, 1)
+	require.Equal(t, "Lead deleted (stage new)", gone.Data[0].Summary)
+	require.NotNil(t, gone.NextCursor)
 }
