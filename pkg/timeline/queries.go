@@ -11,11 +11,11 @@ import (
 const leadExistsSQL = `SELECT EXISTS (SELECT 1 FROM leads WHERE org_id = $1 AND id = $2)`
 
 // entitiesSQL lists the records of lead $2 of org $1 that the timeline shows, as (entity_type,
-// entity_id): the lead, its calls, deals and client by their lead_id (calls_org_id_lead_id_
-// scheduled_at_idx, deals_org_id_lead_id_idx, clients_org_id_lead_id_idx), the deals' invoices and
-// contracts by their deal (one each, unique on (org_id, deal_id)), the client's onboarding tasks
-// by their client (unique on (org_id, client_id, position)). Every read is a key range of the
-// lead's own few rows.
+// entity_id): the lead; its calls, deals and client by their lead_id (the indexes
+// calls_org_id_lead_id_scheduled_at_idx, deals_org_id_lead_id_idx, clients_org_id_lead_id_idx);
+// the deals' invoices and contracts by their deal (one each, unique on (org_id, deal_id)); the
+// client's onboarding tasks by their client (unique on (org_id, client_id, position)). Every
+// read is a key range of the lead's own few rows.
 const entitiesSQL = `
 SELECT 'lead'::text AS entity_type, $2::uuid AS entity_id
 UNION ALL SELECT 'call', c.id FROM calls c WHERE c.org_id = $1 AND c.lead_id = $2
