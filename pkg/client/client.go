@@ -15,6 +15,9 @@ import (
 // EntityType is the events.entity_type of every event about a client.
 const EntityType = "client"
 
+// TaskEntityType is the events.entity_type of every event about an onboarding task.
+const TaskEntityType = "onboarding_task"
+
 // Client is a client as the API shows it (API.md field names). RenewalDate is a date YYYY-MM-DD.
 type Client struct {
 	ID               uuid.UUID `json:"id"`

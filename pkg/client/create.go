@@ -79,9 +79,9 @@ type StartResult struct {
 // StartOnboarding gives each new client the org's checklist template (Settings, DefaultSettings
 // without saved ones) as its onboarding tasks, inside the caller's tenant transaction tx (the
 // start_onboarding jobs' batch transaction): one task per template entry in its order
-// (position 0..), pending, due dueInDays after now, caused by the client.created event. The
-// client's row is locked first, so a repeat waits for the first and then finds the tasks there
-// and does nothing.
+// (position 0..), pending, due dueInDays after now, caused by the client.created event, and
+// emits client.onboarding_started with the tasks' titles. The client's row is locked first, so a
+// repeat waits for the first and then finds the tasks there and does nothing.
 func (s *Service) StartOnboarding(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, cs []Created) ([]StartResult, error) {
 	out := make([]StartResult, len(cs))
 	if len(cs) == 0 {
@@ -118,6 +118,14 @@ func (s *Service) StartOnboarding(ctx context.Context, tx *gorm.DB, orgID uuid.U
 		}
 		if out[i].Tasks, err = listTasks(ctx, tx, orgID, c.ClientID); err != nil {
 			return nil, err
+		}
+		titles := make([]string, len(out[i].Tasks))
+		for j, t := range out[i].Tasks {
+			titles[j] = t.Title
+		}
+		if err := s.emit(ctx, tx, orgID, StartOnboardingActor, EventOnboardingStarted, c.ClientID,
+			EventOnboardingStarted+":"+c.ClientID.String(), OnboardingStartedPayload{Tasks: titles, CausationEventID: c.EventID}); err != nil {
+			return nil, fmt.Errorf("emit %s: %w", EventOnboardingStarted, err)
 		}
 	}
 	return out, nil

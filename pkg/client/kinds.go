@@ -17,6 +17,12 @@ const (
 	EventStatusChanged = "client.status_changed"
 	// EventRenewalDue is emitted once per renewal by renewal_reminder (RenewalDuePayload).
 	EventRenewalDue = "client.renewal_due"
+	// EventOnboardingStarted is emitted once per client by start_onboarding, when it gives the
+	// client its tasks (OnboardingStartedPayload).
+	EventOnboardingStarted = "client.onboarding_started"
+	// EventTaskStatusChanged is about an onboarding task (TaskEntityType) whose status a person
+	// changed (TaskStatusChangedPayload).
+	EventTaskStatusChanged = "onboarding_task.status_changed"
 )
 
 // The job kinds of clients.

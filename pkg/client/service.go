@@ -20,7 +20,9 @@ type Service struct {
 	d    *db.DB
 	em   *events.Emitter
 	emit events.EmitFunc
-	now  func() time.Time
+	// emitTask emits the events about onboarding tasks.
+	emitTask events.EmitFunc
+	now      func() time.Time
 	// renewalChunk is how many clients one chunk of RemindRenewals reads.
 	renewalChunk int
 }
@@ -30,7 +32,8 @@ func NewService(d *db.DB, emitter *events.Emitter) *Service {
 	if d == nil || emitter == nil {
 		panic("client.NewService: nil dependency")
 	}
-	return &Service{d: d, em: emitter, emit: emitter.About(EntityType), now: time.Now, renewalChunk: renewalChunk}
+	return &Service{d: d, em: emitter, emit: emitter.About(EntityType), emitTask: emitter.About(TaskEntityType), now: time.Now,
+		renewalChunk: renewalChunk}
 }
 
 // Get returns the org's client id, read in one round trip (db.DB.Read); a missing or other org's
@@ -137,7 +140,7 @@ func (s *Service) Tasks(ctx context.Context, orgID, id uuid.UUID) ([]Task, error
 }
 
 // SetTask sets the status of the client's onboarding task: done or skipped stamps completedAt,
-// pending clears it. When afterwards every task is done or skipped and the client was never
+// pending clears it; a change of status emits onboarding_task.status_changed. When afterwards every task is done or skipped and the client was never
 // onboarded, it is marked onboarded, becomes active when it is still onboarding, and
 // client.onboarded is emitted: once, since the client's row is locked first and onboarded_at is
 // kept (a task set back to pending later changes neither).
@@ -151,7 +154,8 @@ func (s *Service) SetTask(ctx context.Context, orgID uuid.UUID, actor string, cl
 		if err != nil {
 			return err
 		}
-		if _, err := lockTask(ctx, tx, orgID, clientID, taskID); err != nil {
+		prev, err := lockTask(ctx, tx, orgID, clientID, taskID)
+		if err != nil {
 			return err
 		}
 		at := s.now().UTC().Truncate(time.Microsecond)
@@ -160,6 +164,14 @@ func (s *Service) SetTask(ctx context.Context, orgID uuid.UUID, actor string, cl
 		}
 		if out, err = lockTask(ctx, tx, orgID, clientID, taskID); err != nil {
 			return err
+		}
+		if prev.Status != to {
+			key := fmt.Sprintf("%s:%s:%d", EventTaskStatusChanged, taskID, at.UnixNano())
+			if err := s.emitTask(ctx, tx, orgID, actor, EventTaskStatusChanged, taskID, key, TaskStatusChangedPayload{
+				ClientID: clientID, Title: out.Title, Position: out.Position, From: prev.Status, To: to,
+			}); err != nil {
+				return fmt.Errorf("emit %s: %w", EventTaskStatusChanged, err)
+			}
 		}
 		if cur.OnboardedAt != nil || to == TaskPending {
 			return nil

@@ -114,6 +114,8 @@ func TestChainPaidInvoiceToActiveClient(t *testing.T) {
 	}
 	require.NotEmpty(t, b.start(t, client.Created{EventID: createdEvent, ClientID: c.ID}, client.Created{EventID: createdEvent, ClientID: uuid.New()})[0].Skipped)
 	require.Equal(t, len(def), b.count(t, `SELECT count(*) FROM onboarding_tasks`))
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM events WHERE type = 'client.onboarding_started' AND entity_id = $1
+	AND (payload->>'causationEventId')::bigint = $2 AND jsonb_array_length(payload->'tasks') = $3`, c.ID, createdEvent, len(def)))
 
 	for i, task := range tasks {
 		st := client.TaskDone
@@ -140,6 +142,12 @@ func TestChainPaidInvoiceToActiveClient(t *testing.T) {
 	_, err = b.clients.SetTask(t.Context(), b.org, "user:test", c.ID, tasks[0].ID, client.TaskDone)
 	require.NoError(t, err)
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM events WHERE type = 'client.onboarded'`))
+	// Each change of a task's status is an event about the task; setting the status it has is none.
+	_, err = b.clients.SetTask(t.Context(), b.org, "user:test", c.ID, tasks[0].ID, client.TaskDone)
+	require.NoError(t, err)
+	require.Equal(t, len(tasks)+2, b.count(t, `SELECT count(*) FROM events WHERE type = 'onboarding_task.status_changed'`))
+	require.Equal(t, 3, b.count(t, `SELECT count(*) FROM events WHERE type = 'onboarding_task.status_changed'
+	AND entity_type = 'onboarding_task' AND entity_id = $1 AND payload->>'clientId' = $2`, tasks[0].ID, c.ID.String()))
 
 	_, err = b.clients.SetTask(t.Context(), b.org, "user:test", c.ID, uuid.New(), client.TaskDone)
 	require.True(t, apperr.Is(err, apperr.NotFound), "%v", err)

@@ -149,6 +149,7 @@ func crossOrgRequests(d orgAData) map[string]struct {
 		"GET /leads/{id}/activities":                  {lead + "/activities", nil},
 		"POST /leads/{id}/activities":                 {lead + "/activities", map[string]any{"kind": "note", "body": "x"}},
 		"GET /leads/{id}/events":                      {lead + "/events", nil},
+		"GET /leads/{id}/timeline":                    {lead + "/timeline", nil},
 		"GET /intake-sources":                         {"/intake-sources", nil},
 		"POST /intake-sources":                        {"/intake-sources", map[string]any{"kind": "csv", "name": "B's own"}},
 		"GET /intake-sources/{id}":                    {src, nil},
