@@ -184,16 +184,17 @@ func softDelete(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID) (Lead, er
 }
 
 // touchActivity moves the live lead's last_activity_at forward to at (never backward), locking
-// its row. A missing or deleted lead is apperr.NotFound.
-func touchActivity(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, at time.Time) error {
-	n, err := db.Exec(ctx, tx, touchActivitySQL, orgID, id, at)
+// its row, and returns the row record of the change (the lead's last_activity_at after it). A
+// missing or deleted lead is apperr.NotFound.
+func touchActivity(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, at time.Time) (Row, error) {
+	last, ok, err := db.Get[time.Time](ctx, tx, touchActivitySQL, orgID, id, at)
 	if err != nil {
-		return fmt.Errorf("touch lead activity: %w", err)
+		return Row{}, fmt.Errorf("touch lead activity: %w", err)
 	}
-	if n == 0 {
-		return notFound(id)
+	if !ok {
+		return Row{}, notFound(id)
 	}
-	return nil
+	return rowSet(map[string]any{"lastActivityAt": last.UTC()})
 }
 
 func insertActivity(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, a Activity) (Activity, error) {

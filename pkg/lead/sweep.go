@@ -110,10 +110,10 @@ func (s *Service) RecalcGhostRisk(ctx context.Context, orgID uuid.UUID, slot tim
 			}
 			evs = append(evs, NewEvent(orgID, GhostRiskActor, EventGhostRiskRaised, *r.ID,
 				fmt.Sprintf("%s:%s:%d", EventGhostRiskRaised, *r.ID, slot.Unix()),
-				GhostRiskRaisedPayload{From: r.GhostRisk - 1, To: r.GhostRisk, Rule: GhostRiskRule{
+				WithRow(GhostRiskRaisedPayload{From: r.GhostRisk - 1, To: r.GhostRisk, Rule: GhostRiskRule{
 					Name: GhostRiskRuleSilence, SilenceDays: silenceDays, SilentSince: r.SilentSince.UTC(),
 					Stage: Stage(*r.Stage), Slot: slot,
-				}}))
+				}}, ghostRiskRow(r.GhostRisk))))
 		}
 		if len(evs) > 0 {
 			if _, err := s.emitter.EmitAll(ctx, tx, evs...); err != nil {
@@ -197,7 +197,8 @@ func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot 
 				c := changes[id]
 				return NewEvent(orgID, AutoPriorityActor, EventPriorityChanged, id,
 					fmt.Sprintf("%s:%s:%d", EventPriorityChanged, id, version),
-					PriorityChangedPayload{From: c.from, To: c.to, Version: version, Rule: c.rule, Inputs: c.in})
+					WithRow(PriorityChangedPayload{From: c.from, To: c.to, Version: version, Rule: c.rule, Inputs: c.in},
+						priorityRow(c.to, version)))
 			}, &res.Changed); err != nil {
 				return false, err
 			}
