@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -356,4 +357,40 @@ VALUES ($1, $2, 'application/json', convert_to($3, 'UTF8')) RETURNING id`, b.org
 	require.NoError(t, b.super.Pool.QueryRow(ctx, `SELECT string_agg(type || ' ' || n || CASE WHEN r > 0 THEN ' (' || r || ' with a row record)' ELSE '' END, ', ' ORDER BY type)
 FROM (SELECT type, count(*) AS n, count(*) FILTER (WHERE payload ? 'row') AS r FROM events WHERE org_id = $1 GROUP BY type) t`, b.org).Scan(&kinds))
 	t.Logf("%d steps, %d leads, %d deals, %d snapshots replayed; events: %s", steps, len(leadIDs), len(dealIDs), len(snaps), kinds)
+}
+
+// TestAsOfThousandEvents rebuilds a lead from 1,000 events (its creation and 999 patches) and
+// requires the result to be the lead as GET shows it; it logs how long the rebuild takes (the
+// median and the slowest of 50), a rough figure beside the benchmark's.
+func TestAsOfThousandEvents(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("writes 1,000 events")
+	}
+	b := setupAsOf(t)
+	ctx := t.Context()
+	l, err := b.leads.Create(ctx, b.org, "apikey:test", lead.NewLead{Contact: lead.Contact{Email: "busy@acme.example", Name: "Busy Bee"}})
+	require.NoError(t, err)
+	for i := range 999 {
+		notes := fmt.Sprintf("call notes %d: %s", i, "the customer asked about pricing and the roadmap")
+		_, err := b.leads.Update(ctx, b.org, "apikey:test", l.ID, lead.Patch{Notes: &notes})
+		require.NoError(t, err)
+	}
+	want, err := b.leads.Get(ctx, b.org, l.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1000, want.Version)
+	wantJSON, err := json.Marshal(want)
+	require.NoError(t, err)
+	var took []time.Duration
+	for range 50 {
+		start := time.Now()
+		got, err := b.leads.AsOf(ctx, b.org, l.ID, time.Now())
+		took = append(took, time.Since(start))
+		require.NoError(t, err)
+		gotJSON, err := json.Marshal(got)
+		require.NoError(t, err)
+		require.JSONEq(t, string(wantJSON), string(gotJSON))
+	}
+	slices.Sort(took)
+	t.Logf("AsOf of a lead with 1,000 events: median %s, slowest %s of 50", took[len(took)/2], took[len(took)-1])
 }
