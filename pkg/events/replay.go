@@ -23,9 +23,10 @@ const RowRev = 1
 // (RowRev), the fields the change set, by their API names, with their new values (Set), and
 // the fields it set to its transaction's time (At: a column set to now(), which is the event's
 // occurred_at, so the record stays free of times it can take from the event). On the creating
-// event the entity is a member of the payload (History.Base) and Set is empty. updatedAt is in
-// neither: an updated_at column is its transaction's now() (the tables' trigger) on every change,
-// and Replay sets it from each event with a row record.
+// event the entity is a member of the payload (History.Base) and Set is empty. updatedAt is the
+// event's time unless Set gives it: a change of the entity's own data sets updated_at to its
+// transaction's now() (the tables' trigger), while a write of derived data alone may leave it,
+// and then its record carries the updatedAt the row kept.
 type Row struct {
 	Rev int                        `json:"rev"`
 	Set map[string]json.RawMessage `json:"set,omitempty"`
@@ -164,7 +165,9 @@ func (r *Replay) apply(typ string, record, base []byte, occurred time.Time) erro
 	for _, f := range row.At {
 		r.fields[f] = stamp
 	}
-	r.fields["updatedAt"] = stamp
+	if _, kept := row.Set["updatedAt"]; !kept {
+		r.fields["updatedAt"] = stamp
+	}
 	if typ == r.h.Deleted {
 		r.deletedAt = &occurred
 	}

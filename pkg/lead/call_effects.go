@@ -170,17 +170,20 @@ func (s *Service) recordCallActivity(ctx context.Context, tx *gorm.DB, orgID uui
 	var added any = ActivityAddedPayload{ActivityID: act.ID, Kind: act.Kind, Subject: act.Subject, OccurredAt: act.OccurredAt}
 	set := map[string]any{}
 	if a.RaiseGhostRisk > 0 {
-		if out.GhostTo, err = raiseGhostRisk(ctx, tx, orgID, cur.ID, a.RaiseGhostRisk); err != nil {
+		var updatedAt time.Time
+		if out.GhostTo, updatedAt, err = raiseGhostRisk(ctx, tx, orgID, cur.ID, a.RaiseGhostRisk); err != nil {
 			return CallActivityResult{}, err
 		}
-		set["ghostRisk"] = out.GhostTo
+		set["ghostRisk"], set["updatedAt"] = out.GhostTo, updatedAt
 	}
 	if a.Touch {
 		touched, err := touchActivity(ctx, tx, orgID, cur.ID, act.OccurredAt)
 		if err != nil {
 			return CallActivityResult{}, err
 		}
+		// The touch sets updated_at to the transaction's time, the event's.
 		set["lastActivityAt"] = touched.Set["lastActivityAt"]
+		delete(set, "updatedAt")
 	}
 	if len(set) > 0 {
 		row, err := rowSet(set)

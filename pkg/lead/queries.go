@@ -184,7 +184,9 @@ RETURNING last_activity_at`
 const insertActivitySQL = `INSERT INTO lead_activities (org_id, lead_id, kind, subject, body, occurred_at, created_by)
 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ` + activityColumns
 
-const raiseGhostRiskSQL = `UPDATE leads SET ghost_risk = ghost_risk + $3 WHERE org_id = $1 AND id = $2 RETURNING ghost_risk`
+// raiseGhostRiskSQL raises a lead's ghost risk and returns it with the lead's updated_at, which
+// a write of derived data alone may leave as it was (the row record carries it).
+const raiseGhostRiskSQL = `UPDATE leads SET ghost_risk = ghost_risk + $3 WHERE org_id = $1 AND id = $2 RETURNING ghost_risk, updated_at`
 
 // The heads of the lists; each is followed by its filters and its keyset's tail (page.Keyset).
 const (
@@ -276,9 +278,9 @@ WITH chunk AS MATERIALIZED (
 ), raised AS (
     UPDATE leads l SET ghost_risk = l.ghost_risk + 1, ghost_risk_counted_at = $4::timestamptz
     FROM due WHERE l.ctid = due.ct AND coalesce(` + ghostRiskDue + `, false)
-    RETURNING l.id, l.ghost_risk, l.stage, greatest(l.last_activity_at, l.stage_changed_at) AS silent_since
+    RETURNING l.id, l.ghost_risk, l.stage, greatest(l.last_activity_at, l.stage_changed_at) AS silent_since, l.updated_at
 )
-SELECT k.last, k.n, r.id, r.ghost_risk, r.stage, r.silent_since
+SELECT k.last, k.n, r.id, r.ghost_risk, r.stage, r.silent_since, r.updated_at
 FROM (SELECT (SELECT id FROM chunk ORDER BY id DESC LIMIT 1) AS last, (SELECT count(*) FROM chunk) AS n) k
 LEFT JOIN raised r ON true`
 
@@ -342,4 +344,4 @@ UPDATE leads l SET priority = w.priority, version = l.version + 1, updated_at = 
 FROM k w
 WHERE l.ctid = w.ct
   AND coalesce(l.version = w.version AND l.deleted_at IS NULL AND l.priority <> w.priority AND NOT w.held, false)
-RETURNING l.id, l.version`
+RETURNING l.id, l.version, l.updated_at`

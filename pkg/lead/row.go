@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -109,9 +110,21 @@ func AttachRows(evs []events.NewEvent, writes []Write, written []Written) error 
 	return nil
 }
 
-// ghostRiskRow is the row record of a ghost risk raised to risk (the version does not move).
-func ghostRiskRow(risk int) Row {
-	return Row{Rev: RowRev, Set: map[string]json.RawMessage{"ghostRisk": json.RawMessage(strconv.Itoa(risk))}}
+// ghostRiskRow is the row record of a ghost risk raised to risk, leaving updatedAt (the version
+// does not move; updated_at is the row's after the write, which a derived write may leave).
+func ghostRiskRow(risk int, updatedAt time.Time) Row {
+	return Row{Rev: RowRev, Set: map[string]json.RawMessage{
+		"ghostRisk": json.RawMessage(strconv.Itoa(risk)), "updatedAt": timeJSON(updatedAt),
+	}}
+}
+
+// updatedAtRow is the row record of a write that left the row's updated_at at t.
+func updatedAtRow(t time.Time) Row {
+	return Row{Rev: RowRev, Set: map[string]json.RawMessage{"updatedAt": timeJSON(t)}}
+}
+
+func timeJSON(t time.Time) json.RawMessage {
+	return json.RawMessage(strconv.Quote(t.UTC().Format(time.RFC3339Nano)))
 }
 
 // priorityRow is the row record of a priority set to p, making version.

@@ -329,13 +329,17 @@ func addActivity(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, a SystemActi
 }
 
 // raiseGhostRisk raises the ghost risk of the lead id, which the transaction has locked and seen
-// live, by step and returns the new value.
-func raiseGhostRisk(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, step int) (int, error) {
-	out, _, err := db.Get[int](ctx, tx, raiseGhostRiskSQL, orgID, id, step)
-	if err != nil {
-		return 0, fmt.Errorf("raise lead ghost risk: %w", err)
+// live, by step and returns the new value and the lead's updated_at after the write.
+func raiseGhostRisk(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, step int) (int, time.Time, error) {
+	type raised struct {
+		GhostRisk int       `gorm:"column:ghost_risk"`
+		UpdatedAt time.Time `gorm:"column:updated_at"`
 	}
-	return out, nil
+	out, _, err := db.Get[raised](ctx, tx, raiseGhostRiskSQL, orgID, id, step)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("raise lead ghost risk: %w", err)
+	}
+	return out.GhostRisk, out.UpdatedAt.UTC(), nil
 }
 
 // inSavepoint runs fn after a savepoint of tx and rolls back to it when fn fails, so that a

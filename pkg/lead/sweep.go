@@ -94,6 +94,7 @@ func (s *Service) RecalcGhostRisk(ctx context.Context, orgID uuid.UUID, slot tim
 			GhostRisk   int        `gorm:"column:ghost_risk"`
 			Stage       *string    `gorm:"column:stage"`
 			SilentSince *time.Time `gorm:"column:silent_since"`
+			UpdatedAt   *time.Time `gorm:"column:updated_at"`
 		}
 		start, size := time.Now(), z.size
 		if _, err := db.Exec(ctx, tx, sweepSettingsSQL); err != nil {
@@ -113,7 +114,7 @@ func (s *Service) RecalcGhostRisk(ctx context.Context, orgID uuid.UUID, slot tim
 				WithRow(GhostRiskRaisedPayload{From: r.GhostRisk - 1, To: r.GhostRisk, Rule: GhostRiskRule{
 					Name: GhostRiskRuleSilence, SilenceDays: silenceDays, SilentSince: r.SilentSince.UTC(),
 					Stage: Stage(*r.Stage), Slot: slot,
-				}}, ghostRiskRow(r.GhostRisk))))
+				}}, ghostRiskRow(r.GhostRisk, *r.UpdatedAt))))
 		}
 		if len(evs) > 0 {
 			if _, err := s.emitter.EmitAll(ctx, tx, evs...); err != nil {
@@ -223,8 +224,9 @@ func (s *Service) writePriorities(ctx context.Context, tx *gorm.DB, orgID uuid.U
 	ids []string, versions []int32, tos []string, event func(uuid.UUID, int) events.NewEvent, changed *int,
 ) error {
 	type written struct {
-		ID      uuid.UUID `gorm:"column:id"`
-		Version int       `gorm:"column:version"`
+		ID        uuid.UUID `gorm:"column:id"`
+		Version   int       `gorm:"column:version"`
+		UpdatedAt time.Time `gorm:"column:updated_at"`
 	}
 	out, err := db.Select[written](ctx, tx, priorityWritesSQL, orgID, ids, versions, tos, holdSince)
 	if err != nil {
@@ -236,6 +238,7 @@ func (s *Service) writePriorities(ctx context.Context, tx *gorm.DB, orgID uuid.U
 	evs := make([]events.NewEvent, len(out))
 	for i, w := range out {
 		evs[i] = event(w.ID, w.Version)
+		evs[i].Payload = WithRow(evs[i].Payload, updatedAtRow(w.UpdatedAt)) // the row record's updatedAt
 	}
 	if _, err := s.emitter.EmitAll(ctx, tx, evs...); err != nil {
 		return fmt.Errorf("write lead priorities: %w", err)
