@@ -352,6 +352,10 @@ VALUES ($1, $2, 'application/json', convert_to($3, 'UTF8')) RETURNING id`, b.org
 		_, lerr := b.leads.AsOf(ctx, b.org, id, at.Add(-time.Microsecond))
 		_, derr := b.deals.AsOf(ctx, b.org, id, at.Add(-time.Microsecond))
 		require.True(t, apperr.Is(lerr, apperr.NotFound) && apperr.Is(derr, apperr.NotFound), "%s before it existed: %v, %v", id, lerr, derr)
+		// Another org has none of them, at any instant.
+		_, lerr = b.leads.AsOf(ctx, b.other, id, time.Now())
+		_, derr = b.deals.AsOf(ctx, b.other, id, time.Now())
+		require.True(t, apperr.Is(lerr, apperr.NotFound) && apperr.Is(derr, apperr.NotFound), "%s in another org: %v, %v", id, lerr, derr)
 	}
 	var kinds string
 	require.NoError(t, b.super.Pool.QueryRow(ctx, `SELECT string_agg(type || ' ' || n || CASE WHEN r > 0 THEN ' (' || r || ' with a row record)' ELSE '' END, ', ' ORDER BY type)
