@@ -1,6 +1,7 @@
 package deal
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +51,17 @@ func (p Probability) AppendText(b []byte) []byte {
 
 // MarshalJSON writes p as a JSON number.
 func (p Probability) MarshalJSON() ([]byte, error) { return p.AppendText(nil), nil }
+
+// UnmarshalJSON reads a probability as MarshalJSON writes it (ParseProbability's rules), so that
+// a deal read back from its events has the probability it was stored with.
+func (p *Probability) UnmarshalJSON(b []byte) error {
+	v, ok := ParseProbability(string(b))
+	if !ok {
+		return fmt.Errorf("probability %s: must be a number from 0 to 1 with at most four decimal places", b)
+	}
+	*p = v
+	return nil
+}
 
 // ParseProbability reads a probability from the decimal text of a JSON number, exactly: it must
 // be within 0..1 and have at most four decimal places ("0.3333" is 3333 basis points, "1e-1"

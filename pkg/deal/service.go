@@ -3,7 +3,10 @@ package deal
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -24,6 +27,8 @@ type Service struct {
 	d     *db.DB
 	emit  events.EmitFunc
 	leads *lead.Service
+	// Now is the clock AsOf checks its instant against; nil is time.Now.
+	Now func() time.Time
 }
 
 // NewService returns the use cases on d, emitting through emitter, changing the deals' leads
@@ -88,7 +93,7 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 			return err
 		}
 		return s.emit(ctx, tx, orgID, actor, EventCreated, out.ID, "deal.created:"+out.ID.String(),
-			CreatedPayload{Deal: out, LeadConverted: conv[0].Changed})
+			events.WithRow(CreatedPayload{Deal: out, LeadConverted: conv[0].Changed}, events.Row{Rev: events.RowRev}))
 	})
 	if err != nil {
 		return Deal{}, fmt.Errorf("create deal: %w", err)
@@ -156,8 +161,12 @@ func (s *Service) Update(ctx context.Context, orgID uuid.UUID, actor string, id 
 		if out, err = updateFields(ctx, tx, orgID, next); err != nil {
 			return err
 		}
+		row, err := events.RowOf(out, slices.Concat(slices.Collect(maps.Keys(changes)), []string{"version"})...)
+		if err != nil {
+			return err
+		}
 		return s.emit(ctx, tx, orgID, actor, EventUpdated, id, fmt.Sprintf("deal.updated:%s:%d", id, out.Version),
-			UpdatedPayload{Version: out.Version, Changes: changes})
+			events.WithRow(UpdatedPayload{Version: out.Version, Changes: changes}, row))
 	})
 	if err != nil {
 		return Deal{}, fmt.Errorf("update deal: %w", err)
@@ -254,8 +263,12 @@ func (s *Service) ChangeStage(ctx context.Context, orgID uuid.UUID, actor string
 		}
 		payload := StageChangedPayload{From: cur.Stage, To: to, Probability: out.Probability, LostReason: out.LostReason,
 			Version: out.Version, LeadID: out.LeadID, DealValue: out.DealValue, Currency: out.Currency}
+		row, err := stageRow(out, to)
+		if err != nil {
+			return err
+		}
 		if err := s.emit(ctx, tx, orgID, actor, EventStageChanged, id,
-			fmt.Sprintf("deal.stage_changed:%s:%d", id, out.Version), payload); err != nil {
+			fmt.Sprintf("deal.stage_changed:%s:%d", id, out.Version), events.WithRow(payload, row)); err != nil {
 			return err
 		}
 		switch to {

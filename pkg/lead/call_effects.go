@@ -61,13 +61,13 @@ func (s *Service) BookCalls(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, a
 			reason = string(r[:MaxReasonLen])
 		}
 		for _, to := range BookingPath(cur.Stage) {
-			moved, err := storeOne(ctx, tx, orgID, cur, Write{Stage: &to, Reason: &reason})
+			moved, row, err := storeOne(ctx, tx, orgID, cur, Write{Stage: &to, Reason: &reason})
 			if err != nil {
 				return nil, err
 			}
 			if err := s.emit(ctx, tx, orgID, actor, EventStageChanged, cur.ID,
 				fmt.Sprintf("lead.stage_changed:%s:%d", cur.ID, moved.Version),
-				StageChangedPayload{From: cur.Stage, To: to, Reason: &reason, Version: moved.Version}); err != nil {
+				WithRow(StageChangedPayload{From: cur.Stage, To: to, Reason: &reason, Version: moved.Version}, row)); err != nil {
 				return nil, err
 			}
 			cur = moved
@@ -167,19 +167,33 @@ func (s *Service) recordCallActivity(ctx context.Context, tx *gorm.DB, orgID uui
 	if err != nil || act == nil {
 		return out, err
 	}
+	var added any = ActivityAddedPayload{ActivityID: act.ID, Kind: act.Kind, Subject: act.Subject, OccurredAt: act.OccurredAt}
+	set := map[string]any{}
 	if a.RaiseGhostRisk > 0 {
-		if out.GhostTo, err = raiseGhostRisk(ctx, tx, orgID, cur.ID, a.RaiseGhostRisk); err != nil {
+		var updatedAt time.Time
+		if out.GhostTo, updatedAt, err = raiseGhostRisk(ctx, tx, orgID, cur.ID, a.RaiseGhostRisk); err != nil {
 			return CallActivityResult{}, err
 		}
+		set["ghostRisk"], set["updatedAt"] = out.GhostTo, updatedAt
 	}
 	if a.Touch {
-		if err := touchActivity(ctx, tx, orgID, cur.ID, act.OccurredAt); err != nil {
+		touched, err := touchActivity(ctx, tx, orgID, cur.ID, act.OccurredAt)
+		if err != nil {
 			return CallActivityResult{}, err
 		}
+		// The touch sets updated_at to the transaction's time, the event's.
+		set["lastActivityAt"] = touched.Set["lastActivityAt"]
+		delete(set, "updatedAt")
+	}
+	if len(set) > 0 {
+		row, err := rowSet(set)
+		if err != nil {
+			return CallActivityResult{}, err
+		}
+		added = WithRow(added, row)
 	}
 	out.Added = true
-	return out, s.emit(ctx, tx, orgID, actor, EventActivityAdded, cur.ID, "lead.activity_added:"+act.ID.String(),
-		ActivityAddedPayload{ActivityID: act.ID, Kind: act.Kind, Subject: act.Subject, OccurredAt: act.OccurredAt})
+	return out, s.emit(ctx, tx, orgID, actor, EventActivityAdded, cur.ID, "lead.activity_added:"+act.ID.String(), added)
 }
 
 // Escalation is an escalation of a lead: an "escalation" activity and priority urgent.
@@ -252,14 +266,14 @@ func (s *Service) escalate(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ac
 	out := EscalationResult{Escalated: true, ActivityID: act.ID}
 	if cur.Priority != PriorityUrgent {
 		urgent := PriorityUrgent
-		updated, err := storeOne(ctx, tx, orgID, cur, Write{Priority: &urgent})
+		updated, row, err := storeOne(ctx, tx, orgID, cur, Write{Priority: &urgent})
 		if err != nil {
 			return EscalationResult{}, cur, err
 		}
 		if err := s.emit(ctx, tx, orgID, actor, EventUpdated, cur.ID,
-			fmt.Sprintf("lead.updated:%s:%d", cur.ID, updated.Version), UpdatedPayload{
+			fmt.Sprintf("lead.updated:%s:%d", cur.ID, updated.Version), WithRow(UpdatedPayload{
 				Version: updated.Version, Changes: map[string]Change{"priority": {From: cur.Priority, To: PriorityUrgent}},
-			}); err != nil {
+			}, row)); err != nil {
 			return EscalationResult{}, cur, err
 		}
 		out.PriorityChanged, cur = true, updated

@@ -60,13 +60,13 @@ func (s *Service) Convert(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, act
 			reason = string(r[:MaxReasonLen])
 		}
 		to := StageConverted
-		moved, err := storeOne(ctx, tx, orgID, cur, Write{Stage: &to, Reason: ptr(reason)})
+		moved, row, err := storeOne(ctx, tx, orgID, cur, Write{Stage: &to, Reason: ptr(reason)})
 		if err != nil {
 			return nil, err
 		}
 		if err := s.emit(ctx, tx, orgID, actor, EventStageChanged, cur.ID,
 			fmt.Sprintf("lead.stage_changed:%s:%d", cur.ID, moved.Version),
-			StageChangedPayload{From: cur.Stage, To: StageConverted, Reason: ptr(reason), Version: moved.Version}); err != nil {
+			WithRow(StageChangedPayload{From: cur.Stage, To: StageConverted, Reason: ptr(reason), Version: moved.Version}, row)); err != nil {
 			return nil, err
 		}
 		leads[cur.ID], out[i] = moved, Converted{Lead: moved, Changed: true}

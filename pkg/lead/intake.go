@@ -123,7 +123,7 @@ func (s *Service) Admit(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, actor
 }
 
 func createdEvent(orgID uuid.UUID, actor string, l Lead) events.NewEvent {
-	return NewEvent(orgID, actor, EventCreated, l.ID, "lead.created:"+l.ID.String(), CreatedPayload{Via: ViaIntake, Lead: l})
+	return NewEvent(orgID, actor, EventCreated, l.ID, "lead.created:"+l.ID.String(), WithRow(CreatedPayload{Via: ViaIntake, Lead: l}, createdRow))
 }
 
 // admitRepeated admits a submission that Admit's insert found repeating a live lead: a
@@ -166,11 +166,12 @@ func (s *Service) addTouchpoint(ctx context.Context, tx *gorm.DB, orgID uuid.UUI
 	if err != nil || a == nil {
 		return err
 	}
-	if err := touchActivity(ctx, tx, orgID, leadID, a.OccurredAt); err != nil {
+	touched, err := touchActivity(ctx, tx, orgID, leadID, a.OccurredAt)
+	if err != nil {
 		return err
 	}
 	return s.emit(ctx, tx, orgID, actor, EventActivityAdded, leadID, "lead.activity_added:"+a.ID.String(),
-		ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt})
+		WithRow(ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt}, touched))
 }
 
 // submitted lists a contact's non-empty fields by their API names.

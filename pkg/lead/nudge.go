@@ -83,23 +83,24 @@ func (s *Service) nudge(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, cur L
 	if err != nil || a == nil {
 		return NudgeResult{From: cur.Priority, To: cur.Priority}, cur, err
 	}
-	if err := touchActivity(ctx, tx, orgID, cur.ID, a.OccurredAt); err != nil {
+	touched, err := touchActivity(ctx, tx, orgID, cur.ID, a.OccurredAt)
+	if err != nil {
 		return NudgeResult{}, cur, err
 	}
 	if err := s.emit(ctx, tx, orgID, n.Actor, EventActivityAdded, cur.ID, "lead.activity_added:"+a.ID.String(),
-		ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt}); err != nil {
+		WithRow(ActivityAddedPayload{ActivityID: a.ID, Kind: a.Kind, Subject: a.Subject, OccurredAt: a.OccurredAt}, touched)); err != nil {
 		return NudgeResult{}, cur, err
 	}
 	res := NudgeResult{Added: true, From: cur.Priority, To: cur.Priority.bump()}
 	if res.To == res.From {
 		return res, cur, nil
 	}
-	updated, err := storeOne(ctx, tx, orgID, cur, Write{Priority: &res.To})
+	updated, row, err := storeOne(ctx, tx, orgID, cur, Write{Priority: &res.To})
 	if err != nil {
 		return NudgeResult{}, cur, err
 	}
 	return res, updated, s.emit(ctx, tx, orgID, n.Actor, EventUpdated, cur.ID,
-		fmt.Sprintf("lead.updated:%s:%d", cur.ID, updated.Version), UpdatedPayload{
+		fmt.Sprintf("lead.updated:%s:%d", cur.ID, updated.Version), WithRow(UpdatedPayload{
 			Version: updated.Version, Changes: map[string]Change{"priority": {From: res.From, To: res.To}},
-		})
+		}, row))
 }

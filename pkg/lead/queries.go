@@ -11,6 +11,13 @@ const leadColumns = `id, first_name, last_name, name, email, phone, company, web
 	recommended_path, priority, ghost_risk, revenue_band, enrichment, version, last_activity_at,
 	stage_changed_at, created_at, updated_at, fingerprint`
 
+// qualifiedLeadColumns are leadColumns of the alias l, for statements whose other tables share
+// column names with leads.
+const qualifiedLeadColumns = `l.id, l.first_name, l.last_name, l.name, l.email, l.phone, l.company, l.website, l.domain,
+	l.title, l.profile_link, l.source, l.notes, l.extra, l.stage, l.stage_reason, l.score, l.score_reasons, l.icp_match,
+	l.recommended_path, l.priority, l.ghost_risk, l.revenue_band, l.enrichment, l.version, l.last_activity_at,
+	l.stage_changed_at, l.created_at, l.updated_at, l.fingerprint`
+
 const activityColumns = `id, lead_id, kind, subject, body, payload, occurred_at, created_by, created_at`
 
 // getLeadSQL reads the org's live lead by its primary key: the read of GET /leads/{id}.
@@ -61,7 +68,7 @@ CROSS JOIN LATERAL (
 // leads: an enrichment (doc, band, domain) where has_enrichment, a score where has_score, a stage
 // move where to_stage is not NULL (stamping stage_changed_at, and qualified_at the first time the
 // lead is qualified), a priority where priority is not NULL, the version moved on by one for
-// either of the last two. It returns each changed lead's id, version and times.
+// either of the last two. It returns each changed lead as it now is (leadColumns).
 //
 // As in lockLiveSQL, each lead is found by its own primary-key probe (the LATERAL subquery of k),
 // and the UPDATE then reaches it by its tuple id (a TID scan per lead), so no plan reads the org's
@@ -94,7 +101,7 @@ UPDATE leads l SET
     qualified_at = CASE WHEN w.to_stage = 'qualified' THEN coalesce(l.qualified_at, now()) ELSE l.qualified_at END,
     updated_at = now()
 FROM k w WHERE l.ctid = w.ct
-RETURNING l.id, l.version, l.stage_changed_at, l.updated_at`
+RETURNING ` + qualifiedLeadColumns
 
 // addActivitiesSQL adds activities ($2.. parallel arrays) to the org's ($1) leads, each once per
 // dedup key (the unique (org_id, dedup_key) of lead_activities decides), in the order given, and
@@ -169,14 +176,17 @@ RETURNING ` + leadColumns
 const softDeleteSQL = `UPDATE leads SET deleted_at = now() WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL
 RETURNING ` + leadColumns
 
-// touchActivitySQL moves last_activity_at forward to $3, never backward.
+// touchActivitySQL moves last_activity_at forward to $3, never backward, and returns it.
 const touchActivitySQL = `UPDATE leads SET last_activity_at = greatest(last_activity_at, $3::timestamptz)
-WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL`
+WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL
+RETURNING last_activity_at`
 
 const insertActivitySQL = `INSERT INTO lead_activities (org_id, lead_id, kind, subject, body, occurred_at, created_by)
 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ` + activityColumns
 
-const raiseGhostRiskSQL = `UPDATE leads SET ghost_risk = ghost_risk + $3 WHERE org_id = $1 AND id = $2 RETURNING ghost_risk`
+// raiseGhostRiskSQL raises a lead's ghost risk and returns it with the lead's updated_at, which
+// a write of derived data alone may leave as it was (the row record carries it).
+const raiseGhostRiskSQL = `UPDATE leads SET ghost_risk = ghost_risk + $3 WHERE org_id = $1 AND id = $2 RETURNING ghost_risk, updated_at`
 
 // The heads of the lists; each is followed by its filters and its keyset's tail (page.Keyset).
 const (
@@ -268,9 +278,9 @@ WITH chunk AS MATERIALIZED (
 ), raised AS (
     UPDATE leads l SET ghost_risk = l.ghost_risk + 1, ghost_risk_counted_at = $4::timestamptz
     FROM due WHERE l.ctid = due.ct AND coalesce(` + ghostRiskDue + `, false)
-    RETURNING l.id, l.ghost_risk, l.stage, greatest(l.last_activity_at, l.stage_changed_at) AS silent_since
+    RETURNING l.id, l.ghost_risk, l.stage, greatest(l.last_activity_at, l.stage_changed_at) AS silent_since, l.updated_at
 )
-SELECT k.last, k.n, r.id, r.ghost_risk, r.stage, r.silent_since
+SELECT k.last, k.n, r.id, r.ghost_risk, r.stage, r.silent_since, r.updated_at
 FROM (SELECT (SELECT id FROM chunk ORDER BY id DESC LIMIT 1) AS last, (SELECT count(*) FROM chunk) AS n) k
 LEFT JOIN raised r ON true`
 
@@ -334,4 +344,4 @@ UPDATE leads l SET priority = w.priority, version = l.version + 1, updated_at = 
 FROM k w
 WHERE l.ctid = w.ct
   AND coalesce(l.version = w.version AND l.deleted_at IS NULL AND l.priority <> w.priority AND NOT w.held, false)
-RETURNING l.id, l.version`
+RETURNING l.id, l.version, l.updated_at`

@@ -3,6 +3,8 @@ package lead
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -91,7 +93,7 @@ func (s *Service) Create(ctx context.Context, orgID uuid.UUID, actor string, in 
 			if inserted {
 				out = stored
 				return s.emit(ctx, tx, orgID, actor, EventCreated, stored.ID,
-					"lead.created:"+stored.ID.String(), CreatedPayload{Via: ViaAPI, Lead: stored})
+					"lead.created:"+stored.ID.String(), WithRow(CreatedPayload{Via: ViaAPI, Lead: stored}, createdRow))
 			}
 			existing, found, err := liveLeadWithFingerprint(ctx, tx, orgID, l.Fingerprint)
 			if err != nil {
@@ -193,8 +195,12 @@ func (s *Service) Update(ctx context.Context, orgID uuid.UUID, actor string, id 
 		if err != nil {
 			return err
 		}
+		row, err := rowOf(out, slices.Collect(maps.Keys(changes))...)
+		if err != nil {
+			return err
+		}
 		return s.emit(ctx, tx, orgID, actor, EventUpdated, id,
-			fmt.Sprintf("lead.updated:%s:%d", id, out.Version), UpdatedPayload{Version: out.Version, Changes: changes})
+			fmt.Sprintf("lead.updated:%s:%d", id, out.Version), WithRow(UpdatedPayload{Version: out.Version, Changes: changes}, row))
 	})
 	if err != nil {
 		return Lead{}, fmt.Errorf("update lead: %w", err)
@@ -249,7 +255,7 @@ func (s *Service) Delete(ctx context.Context, orgID uuid.UUID, actor string, id 
 			return err
 		}
 		return s.emit(ctx, tx, orgID, actor, EventDeleted, id, "lead.deleted:"+id.String(),
-			DeletedPayload{Stage: l.Stage, Version: l.Version})
+			WithRow(DeletedPayload{Stage: l.Stage, Version: l.Version}, Row{Rev: RowRev}))
 	})
 	if err != nil {
 		return fmt.Errorf("delete lead: %w", err)
@@ -283,13 +289,14 @@ func (s *Service) ChangeStage(ctx context.Context, orgID uuid.UUID, actor string
 			return apperr.Errorf(apperr.Conflict, "a lead in stage %s cannot move to %s", cur.Stage, to).
 				With("currentStage", cur.Stage).With("allowed", Allowed(cur.Stage))
 		}
-		out, err = storeOne(ctx, tx, orgID, cur, Write{Stage: &to, Reason: ptr(reason)})
+		var row Row
+		out, row, err = storeOne(ctx, tx, orgID, cur, Write{Stage: &to, Reason: ptr(reason)})
 		if err != nil {
 			return err
 		}
 		return s.emit(ctx, tx, orgID, actor, EventStageChanged, id,
 			fmt.Sprintf("lead.stage_changed:%s:%d", id, out.Version),
-			StageChangedPayload{From: cur.Stage, To: to, Reason: ptr(reason), Version: out.Version})
+			WithRow(StageChangedPayload{From: cur.Stage, To: to, Reason: ptr(reason), Version: out.Version}, row))
 	})
 	if err != nil {
 		return Lead{}, fmt.Errorf("change lead stage: %w", err)
@@ -335,11 +342,12 @@ func (s *Service) AddActivity(ctx context.Context, orgID uuid.UUID, actor string
 		if err != nil {
 			return err
 		}
-		if err := touchActivity(ctx, tx, orgID, leadID, out.OccurredAt); err != nil {
+		row, err := touchActivity(ctx, tx, orgID, leadID, out.OccurredAt)
+		if err != nil {
 			return err
 		}
 		return s.emit(ctx, tx, orgID, actor, EventActivityAdded, leadID, "lead.activity_added:"+out.ID.String(),
-			ActivityAddedPayload{ActivityID: out.ID, Kind: out.Kind, Subject: out.Subject, OccurredAt: out.OccurredAt})
+			WithRow(ActivityAddedPayload{ActivityID: out.ID, Kind: out.Kind, Subject: out.Subject, OccurredAt: out.OccurredAt}, row))
 	})
 	if err != nil {
 		return Activity{}, fmt.Errorf("add lead activity: %w", err)

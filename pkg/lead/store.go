@@ -184,16 +184,17 @@ func softDelete(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID) (Lead, er
 }
 
 // touchActivity moves the live lead's last_activity_at forward to at (never backward), locking
-// its row. A missing or deleted lead is apperr.NotFound.
-func touchActivity(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, at time.Time) error {
-	n, err := db.Exec(ctx, tx, touchActivitySQL, orgID, id, at)
+// its row, and returns the row record of the change (the lead's last_activity_at after it). A
+// missing or deleted lead is apperr.NotFound.
+func touchActivity(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, at time.Time) (Row, error) {
+	last, ok, err := db.Get[time.Time](ctx, tx, touchActivitySQL, orgID, id, at)
 	if err != nil {
-		return fmt.Errorf("touch lead activity: %w", err)
+		return Row{}, fmt.Errorf("touch lead activity: %w", err)
 	}
-	if n == 0 {
-		return notFound(id)
+	if !ok {
+		return Row{}, notFound(id)
 	}
-	return nil
+	return rowSet(map[string]any{"lastActivityAt": last.UTC()})
 }
 
 func insertActivity(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, a Activity) (Activity, error) {
@@ -328,13 +329,17 @@ func addActivity(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, a SystemActi
 }
 
 // raiseGhostRisk raises the ghost risk of the lead id, which the transaction has locked and seen
-// live, by step and returns the new value.
-func raiseGhostRisk(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, step int) (int, error) {
-	out, _, err := db.Get[int](ctx, tx, raiseGhostRiskSQL, orgID, id, step)
-	if err != nil {
-		return 0, fmt.Errorf("raise lead ghost risk: %w", err)
+// live, by step and returns the new value and the lead's updated_at after the write.
+func raiseGhostRisk(ctx context.Context, tx *gorm.DB, orgID, id uuid.UUID, step int) (int, time.Time, error) {
+	type raised struct {
+		GhostRisk int       `gorm:"column:ghost_risk"`
+		UpdatedAt time.Time `gorm:"column:updated_at"`
 	}
-	return out, nil
+	out, _, err := db.Get[raised](ctx, tx, raiseGhostRiskSQL, orgID, id, step)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("raise lead ghost risk: %w", err)
+	}
+	return out.GhostRisk, out.UpdatedAt.UTC(), nil
 }
 
 // inSavepoint runs fn after a savepoint of tx and rolls back to it when fn fails, so that a

@@ -136,24 +136,14 @@ type Write struct {
 	Priority   *Priority
 }
 
-// Written is what a Write left on its lead.
+// Written is what a Write left on its lead: its version and times, and the whole lead as it
+// now is (Lead).
 type Written struct {
 	ID             uuid.UUID
 	Version        int
 	StageChangedAt time.Time
 	UpdatedAt      time.Time
-}
-
-// apply returns l with w applied as the database applied it (written's version and times).
-func (w Write) apply(l Lead, written Written) Lead {
-	if w.Stage != nil {
-		l.Stage, l.StageReason = *w.Stage, w.Reason
-	}
-	if w.Priority != nil {
-		l.Priority = *w.Priority
-	}
-	l.Version, l.StageChangedAt, l.UpdatedAt = written.Version, written.StageChangedAt.UTC(), written.UpdatedAt.UTC()
-	return l
+	Lead           Lead
 }
 
 // StoreWrites applies writes in one statement, each to a lead the caller's transaction has locked
@@ -168,12 +158,13 @@ func StoreWrites(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, writes []Wri
 		return nil, err
 	}
 	out := make([]Written, 0, len(writes))
+	scan := newLeadScan()
 	err = db.Each(ctx, tx, func(row db.Row) error {
-		var w Written
-		if err := row.Scan(&w.ID, &w.Version, &w.StageChangedAt, &w.UpdatedAt); err != nil {
+		l, err := scan.scan(row)
+		if err != nil {
 			return err
 		}
-		out = append(out, w)
+		out = append(out, Written{ID: l.ID, Version: l.Version, StageChangedAt: l.StageChangedAt, UpdatedAt: l.UpdatedAt, Lead: l})
 		return nil
 	}, storeWritesSQL, args...)
 	if err != nil {
@@ -186,14 +177,18 @@ func StoreWrites(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, writes []Wri
 }
 
 // storeOne applies w to the locked live lead cur (StoreWrites of one) and returns the lead as it
-// now is.
-func storeOne(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, cur Lead, w Write) (Lead, error) {
+// now is with the row record of the change, for its event.
+func storeOne(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, cur Lead, w Write) (Lead, Row, error) {
 	w.ID = cur.ID
 	written, err := StoreWrites(ctx, tx, orgID, []Write{w})
 	if err != nil {
-		return Lead{}, err
+		return Lead{}, Row{}, err
 	}
-	return w.apply(cur, written[0]), nil
+	r, err := written[0].RowOf(w)
+	if err != nil {
+		return Lead{}, Row{}, err
+	}
+	return written[0].Lead, r, nil
 }
 
 // storeWritesArgs returns the parameters of storeWritesSQL for writes of orgID.

@@ -94,6 +94,7 @@ func (s *Service) RecalcGhostRisk(ctx context.Context, orgID uuid.UUID, slot tim
 			GhostRisk   int        `gorm:"column:ghost_risk"`
 			Stage       *string    `gorm:"column:stage"`
 			SilentSince *time.Time `gorm:"column:silent_since"`
+			UpdatedAt   *time.Time `gorm:"column:updated_at"`
 		}
 		start, size := time.Now(), z.size
 		if _, err := db.Exec(ctx, tx, sweepSettingsSQL); err != nil {
@@ -110,10 +111,10 @@ func (s *Service) RecalcGhostRisk(ctx context.Context, orgID uuid.UUID, slot tim
 			}
 			evs = append(evs, NewEvent(orgID, GhostRiskActor, EventGhostRiskRaised, *r.ID,
 				fmt.Sprintf("%s:%s:%d", EventGhostRiskRaised, *r.ID, slot.Unix()),
-				GhostRiskRaisedPayload{From: r.GhostRisk - 1, To: r.GhostRisk, Rule: GhostRiskRule{
+				WithRow(GhostRiskRaisedPayload{From: r.GhostRisk - 1, To: r.GhostRisk, Rule: GhostRiskRule{
 					Name: GhostRiskRuleSilence, SilenceDays: silenceDays, SilentSince: r.SilentSince.UTC(),
 					Stage: Stage(*r.Stage), Slot: slot,
-				}}))
+				}}, ghostRiskRow(r.GhostRisk, *r.UpdatedAt))))
 		}
 		if len(evs) > 0 {
 			if _, err := s.emitter.EmitAll(ctx, tx, evs...); err != nil {
@@ -197,7 +198,8 @@ func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot 
 				c := changes[id]
 				return NewEvent(orgID, AutoPriorityActor, EventPriorityChanged, id,
 					fmt.Sprintf("%s:%s:%d", EventPriorityChanged, id, version),
-					PriorityChangedPayload{From: c.from, To: c.to, Version: version, Rule: c.rule, Inputs: c.in})
+					WithRow(PriorityChangedPayload{From: c.from, To: c.to, Version: version, Rule: c.rule, Inputs: c.in},
+						priorityRow(c.to, version)))
 			}, &res.Changed); err != nil {
 				return false, err
 			}
@@ -222,8 +224,9 @@ func (s *Service) writePriorities(ctx context.Context, tx *gorm.DB, orgID uuid.U
 	ids []string, versions []int32, tos []string, event func(uuid.UUID, int) events.NewEvent, changed *int,
 ) error {
 	type written struct {
-		ID      uuid.UUID `gorm:"column:id"`
-		Version int       `gorm:"column:version"`
+		ID        uuid.UUID `gorm:"column:id"`
+		Version   int       `gorm:"column:version"`
+		UpdatedAt time.Time `gorm:"column:updated_at"`
 	}
 	out, err := db.Select[written](ctx, tx, priorityWritesSQL, orgID, ids, versions, tos, holdSince)
 	if err != nil {
@@ -235,6 +238,7 @@ func (s *Service) writePriorities(ctx context.Context, tx *gorm.DB, orgID uuid.U
 	evs := make([]events.NewEvent, len(out))
 	for i, w := range out {
 		evs[i] = event(w.ID, w.Version)
+		evs[i].Payload = WithRow(evs[i].Payload, updatedAtRow(w.UpdatedAt)) // the row record's updatedAt
 	}
 	if _, err := s.emitter.EmitAll(ctx, tx, evs...); err != nil {
 		return fmt.Errorf("write lead priorities: %w", err)

@@ -113,7 +113,11 @@ func (p *Pipeline) inTx(ctx context.Context, orgID uuid.UUID, ids []uuid.UUID, w
 			}
 			evs = append(evs, more...)
 		}
-		if _, err := lead.StoreWrites(ctx, tx, orgID, writes); err != nil {
+		written, err := lead.StoreWrites(ctx, tx, orgID, writes)
+		if err != nil {
+			return err
+		}
+		if err := lead.AttachRows(evs, writes, written); err != nil {
 			return err
 		}
 		_, err = p.emitter.EmitAll(ctx, tx, evs...)

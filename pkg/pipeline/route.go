@@ -246,7 +246,8 @@ func (r *Router) Route(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ins []
 		}
 	}
 
-	if _, err := lead.StoreWrites(ctx, tx, orgID, writes); err != nil {
+	written, err := lead.StoreWrites(ctx, tx, orgID, writes)
+	if err != nil {
 		return nil, err
 	}
 	if err := r.insertRouteTasks(ctx, tx, orgID, tasks); err != nil {
@@ -275,6 +276,9 @@ func (r *Router) Route(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, ins []
 	var all []events.NewEvent
 	for _, e := range evs {
 		all = append(all, e...)
+	}
+	if err := lead.AttachRows(all, writes, written); err != nil {
+		return nil, err
 	}
 	if _, err := r.emitter.EmitAll(ctx, tx, all...); err != nil {
 		return nil, err

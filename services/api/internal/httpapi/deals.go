@@ -122,7 +122,16 @@ func (h *dealHandlers) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := h.svc.Get(c.Request().Context(), orgOf(c), id)
+	at, err := queryAsOf(c)
+	if err != nil {
+		return err
+	}
+	var d deal.Deal
+	if at != nil {
+		d, err = h.svc.AsOf(c.Request().Context(), orgOf(c), id, *at)
+	} else {
+		d, err = h.svc.Get(c.Request().Context(), orgOf(c), id)
+	}
 	if err != nil {
 		return err
 	}

@@ -136,7 +136,16 @@ func (h *leadHandlers) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	l, err := h.svc.Get(c.Request().Context(), orgOf(c), id)
+	at, err := queryAsOf(c)
+	if err != nil {
+		return err
+	}
+	var l lead.Lead
+	if at != nil {
+		l, err = h.svc.AsOf(c.Request().Context(), orgOf(c), id, *at)
+	} else {
+		l, err = h.svc.Get(c.Request().Context(), orgOf(c), id)
+	}
 	if err != nil {
 		return err
 	}

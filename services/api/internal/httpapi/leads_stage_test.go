@@ -86,7 +86,8 @@ func TestLeadStageMachineEveryPair(t *testing.T) {
 				var payload []byte
 				require.NoError(t, a.super.QueryRow(t.Context(), `SELECT payload FROM events WHERE entity_id = $1
 					AND idempotency_key = $2`, l.ID, fmt.Sprintf("lead.stage_changed:%s:%d", l.ID, got.Version)).Scan(&payload))
-				require.JSONEq(t, fmt.Sprintf(`{"from":%q,"to":%q,"reason":%q,"version":%d}`, from, to, "because "+name, got.Version),
+				require.JSONEq(t, fmt.Sprintf(`{"from":%q,"to":%q,"reason":%q,"version":%d,
+					"row":{"rev":1,"set":{"stage":%[2]q,"stageReason":%[3]q,"version":%[4]d},"at":["stageChangedAt"]}}`, from, to, "because "+name, got.Version),
 					string(payload), name)
 				require.Equal(t, len(path)+1, a.leadEvents(l.ID, "lead.stage_changed"), name)
 				continue

@@ -441,7 +441,9 @@ func TestLeadPatch(t *testing.T) {
 		"lastName":{"from":"Lovelace","to":"Ada King"},
 		"title":{"from":"CTO","to":null},
 		"priority":{"from":"normal","to":"urgent"},
-		"extra":{"from":{"a":1},"to":{"b":true}}}}`, string(payload))
+		"extra":{"from":{"a":1},"to":{"b":true}}},
+		"row":{"rev":1,"set":{"email":"ada@analytical.io","domain":"analytical.io","name":"Augusta Ada King",
+			"firstName":"Augusta","lastName":"Ada King","title":null,"priority":"urgent","extra":{"b":true},"version":2}}}`, string(payload))
 
 	// First name alone: the full name is joined again. An explicit domain wins.
 	r = a.do(http.MethodPatch, path, map[string]any{"firstName": "Ada", "domain": "https://www.Engines.co.uk/"})
@@ -879,10 +881,12 @@ func TestLeadHistory(t *testing.T) {
 			require.False(t, e.OccurredAt.Before(hist[i-1].OccurredAt))
 		}
 	}
-	require.JSONEq(t, `{"from":"new","to":"qualified","reason":"fits the ICP","version":3}`, string(hist[2].Payload))
-	require.JSONEq(t, `{"from":"qualified","to":"contacted","reason":null,"version":4}`, string(hist[4].Payload))
-	require.JSONEq(t, `{"version":2,"changes":{"title":{"from":null,"to":"CTO"}}}`, string(hist[1].Payload))
-	require.JSONEq(t, `{"stage":"contacted","version":4}`, string(hist[5].Payload))
+	require.JSONEq(t, `{"from":"new","to":"qualified","reason":"fits the ICP","version":3,
+		"row":{"rev":1,"set":{"stage":"qualified","stageReason":"fits the ICP","version":3},"at":["stageChangedAt"]}}`, string(hist[2].Payload))
+	require.JSONEq(t, `{"from":"qualified","to":"contacted","reason":null,"version":4,
+		"row":{"rev":1,"set":{"stage":"contacted","stageReason":null,"version":4},"at":["stageChangedAt"]}}`, string(hist[4].Payload))
+	require.JSONEq(t, `{"version":2,"changes":{"title":{"from":null,"to":"CTO"}},"row":{"rev":1,"set":{"title":"CTO","version":2}}}`, string(hist[1].Payload))
+	require.JSONEq(t, `{"stage":"contacted","version":4,"row":{"rev":1}}`, string(hist[5].Payload))
 	var act map[string]any
 	require.NoError(t, json.Unmarshal(hist[3].Payload, &act))
 	require.Equal(t, "call", act["kind"])
