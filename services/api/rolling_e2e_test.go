@@ -199,13 +199,16 @@ const rollingDrain = 1000 * time.Millisecond
 //
 //   - every delivery the gateway acknowledged (202) has its lead_intake_raw row, and each is
 //     processed into a lead of its own: no acknowledged delivery is lost;
-//   - no job was rescued by the lease reaper (a 6 s lease with a reaper every 0.5 s, so that a
-//     stranded claim would be reaped inside the test): every job completed on its first counted
-//     attempt, the claims a stopping worker had not started handed back (released), nothing
-//     failed or dead-lettered;
+//   - no job was rescued by the lease reaper: every job completed on its first counted attempt,
+//     each stopped worker's attempts in flight ended in its drain, the claims it had not started
+//     were handed back (released), nothing failed or dead-lettered. A job a stopped worker left
+//     running could only complete once reaped, and the test waits for every job to complete,
+//     so the lease (15 s, a reaper every 0.5 s) bounds the test's time, not what it sees; it is
+//     longer than the 6 s of the kill -9 tests so that lease renewals slowed by a busy machine
+//     (each may take a quarter of it) do not abandon healthy attempts;
 //   - no request failed (5xx, a refused connection, no ready replica) outside the drain window
 //     of a replica, defined as SHUTDOWN_DRAIN_MS (1 s) from its SIGTERM for the requests sent to
-//     it; the failures inside windows are counted and logged (none expected).
+//     it; the failures inside windows are counted and logged.
 func TestRollingRestartUnderLoad(t *testing.T) {
 	longE2E(t)
 	t.Parallel()
@@ -238,7 +241,7 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 		"WORKER_CONCURRENCY=4",
 		"WORKER_POLL_INTERVAL_MS=200",
 		"WORKER_SHUTDOWN_GRACE_MS=5000",
-		"WORKER_LOCK_TIMEOUT_MINUTES=0.1", // 6 s; a stranded claim is reaped within the test
+		"WORKER_LOCK_TIMEOUT_MINUTES=0.25", // 15 s: a stranded claim is reaped before the queue is empty
 		"WORKER_REAPER_INTERVAL_MS=500",
 	)
 	schedEnv := proctest.Env(url, "SCHEDULER_POLL_INTERVAL_MS=200")
@@ -354,13 +357,13 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	loadTime := hooks[len(hooks)-1].sent.Sub(hooks[0].sent)
 
 	// No failure outside a drain window.
-	inWindow := func(s shot) bool {
+	windowOf := func(s shot) (drainWindow, bool) {
 		for _, w := range windows {
 			if s.target == w.name && !s.sent.Before(w.from) && !s.sent.After(w.to) {
-				return true
+				return w, true
 			}
 		}
-		return false
+		return drainWindow{}, false
 	}
 	var acked []string
 	tolerated := 0
@@ -374,8 +377,11 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 				}
 				continue
 			}
-			require.True(t, inWindow(s), "a request to %q sent at %s failed outside every drain window: status %d, %s",
+			w, ok := windowOf(s)
+			require.True(t, ok, "a request to %q sent at %s failed outside every drain window: status %d, %s",
 				s.target, s.sent.Format(time.StampMilli), s.status, s.err)
+			t.Logf("inside the drain window of %s: a request sent %s after its SIGTERM failed: status %d, %s",
+				s.target, s.sent.Sub(w.from).Round(time.Millisecond), s.status, s.err)
 			tolerated++
 		}
 	}
