@@ -60,14 +60,22 @@ type Shutdown struct {
 }
 
 // Serve listens on srv.Addr and serves until ctx is cancelled. Then it begins stop.Draining,
-// goes on serving for stop.Drain (with keep-alives off, so that clients open their next
-// connection elsewhere), and shuts down gracefully, giving in-flight requests up to stop.Grace
-// to finish. It logs the bound address (useful with port 0).
+// goes on serving for stop.Drain, and shuts down gracefully, giving in-flight requests up to
+// stop.Grace to finish. It logs the bound address (useful with port 0).
+//
+// During the drain every answer closes its connection (Connection: close), so that clients
+// open their next connection elsewhere, but idle keep-alive connections stay open until the
+// shutdown at the drain's end: closing them when the drain begins (as SetKeepAlivesEnabled(false)
+// does) fails the request a client has just sent on one, and clients retry such a failure only
+// for idempotent requests, never for a webhook's POST. By the drain's end the load balancer
+// has stopped sending requests here.
 func Serve(ctx context.Context, srv *http.Server, stop Shutdown, log *zap.Logger) error {
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", srv.Addr, err)
 	}
+	var draining atomic.Bool
+	srv.Handler = closeWhile(&draining, srv.Handler)
 	log.Info("http server listening", zap.String("addr", ln.Addr().String()))
 	errCh := make(chan error, 1)
 	go func() { errCh <- srv.Serve(ln) }()
@@ -80,8 +88,8 @@ func Serve(ctx context.Context, srv *http.Server, stop Shutdown, log *zap.Logger
 		stop.Draining.Begin()
 	}
 	if stop.Drain > 0 {
+		draining.Store(true)
 		log.Info("draining: not ready, still serving", zap.Duration("drain", stop.Drain))
-		srv.SetKeepAlivesEnabled(false)
 		t := time.NewTimer(stop.Drain)
 		select {
 		case err := <-errCh:
@@ -99,4 +107,18 @@ func Serve(ctx context.Context, srv *http.Server, stop Shutdown, log *zap.Logger
 		return fmt.Errorf("serve http: %w", err)
 	}
 	return nil
+}
+
+// closeWhile wraps h (http.DefaultServeMux when nil) so that its answers close their
+// connections while on is set.
+func closeWhile(on *atomic.Bool, h http.Handler) http.Handler {
+	if h == nil {
+		h = http.DefaultServeMux
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if on.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -41,6 +41,50 @@ func Build(pkg string) (bin string, cleanup func(), err error) {
 	return bin, cleanup, nil
 }
 
+// Builds compiles main packages on first use, each once per test binary, for the binaries that
+// only some tests of a package need; TestMain defers Cleanup. The zero value is ready to use.
+type Builds struct {
+	mu    sync.Mutex
+	built map[string]*build
+}
+
+// build is one main package's compilation, done once.
+type build struct {
+	once    sync.Once
+	bin     string
+	cleanup func()
+	err     error
+}
+
+// Bin returns the path of the binary of the main package pkg, building it the first time.
+func (b *Builds) Bin(t *testing.T, pkg string) string {
+	t.Helper()
+	b.mu.Lock()
+	if b.built == nil {
+		b.built = map[string]*build{}
+	}
+	one := b.built[pkg]
+	if one == nil {
+		one = &build{}
+		b.built[pkg] = one
+	}
+	b.mu.Unlock()
+	one.once.Do(func() { one.bin, one.cleanup, one.err = Build(pkg) })
+	require.NoError(t, one.err)
+	return one.bin
+}
+
+// Cleanup removes every binary built so far.
+func (b *Builds) Cleanup() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, one := range b.built {
+		if one.cleanup != nil {
+			one.cleanup()
+		}
+	}
+}
+
 // Env is the environment of a process under test: nothing from the test's own environment but
 // PATH, so that no stray DATABASE_URL or CONFIG_FILE leaks in, and no shutdown drain, so that
 // stopping a process takes no longer than its work does; extra entries come last and win.

@@ -33,6 +33,7 @@ var apiBin, workerBin string
 func TestMain(m *testing.M) {
 	code := 1
 	defer func() { os.Exit(code) }()
+	defer builds.Cleanup()
 	for pkg, bin := range map[string]*string{"example.com/crm/services/api": &apiBin, "example.com/crm/services/worker": &workerBin} {
 		b, cleanup, err := proctest.Build(pkg)
 		if err != nil {
