@@ -256,6 +256,10 @@ func checkManifests(t *testing.T, m *manifests, overlay bool) {
 		stop := time.Duration(*spec.TerminationGracePeriodSeconds) * time.Second
 		if name == "crm-api" || name == "crm-intake-gateway" {
 			require.Greater(t, stop, drain+httpShutdownGrace, "%s: terminationGracePeriodSeconds must exceed the drain and the request grace", name)
+			// A draining pod fails readiness long enough before it stops answering.
+			rp := c.ReadinessProbe
+			notReadyAfter := time.Duration(max(rp.PeriodSeconds, 1)*max(rp.FailureThreshold, 1)) * time.Second
+			require.Less(t, notReadyAfter, drain, "%s: readiness fails after %s, the drain lasts %s", name, notReadyAfter, drain)
 		}
 
 		// A Service selecting the pods, on the container's named port.
