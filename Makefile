@@ -3,7 +3,7 @@
 SHELL := /usr/bin/env bash
 
 SERVICES := api intake-gateway worker scheduler
-MODULES  := pkg migrations tools $(addprefix services/,$(SERVICES))
+MODULES  := pkg migrations tools $(addprefix services/,$(SERVICES)) deploy
 PKGS     := example.com/crm/...
 GO       ?= go
 
@@ -41,13 +41,13 @@ migrate: build ## migrate DATABASE_URL (or the local dev database) up; `make mig
 	@scripts/migrate.sh $(or $(CMD),up)
 
 .PHONY: lint
-lint: vet tools/golangci-lint ## go vet, gofmt, golangci-lint (.golangci.yml) over all seven modules, the module checks
+lint: vet tools/golangci-lint ## go vet, gofmt, golangci-lint (.golangci.yml) over all eight modules, the module checks
 	@out=$$($(GOFMT) -l $(MODULES)); if [ -n "$$out" ]; then echo "not gofmt-ed:"; echo "$$out"; exit 1; fi
 	bin/golangci-lint run --allow-serial-runners $(addsuffix /...,$(addprefix ./,$(MODULES)))
 	@$(MAKE) --no-print-directory check/modules
 
 .PHONY: vuln
-# govulncheck starts from a module directory; from pkg/ the workspace pattern reaches all seven modules.
+# govulncheck starts from a module directory; from pkg/ the workspace pattern reaches all eight modules.
 vuln: tools/govulncheck ## govulncheck every module, offline, against the pinned golang.org/x/vulndb module's OSV files
 	@db=$$($(GO) mod download -json $(VULNDB_MODULE) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
 	[ -d "$$db/data/osv" ] || { echo "cannot download $(VULNDB_MODULE)" >&2; exit 1; }; \
