@@ -21,7 +21,8 @@ import (
 
 // ChunkTarget is how long a sweep's chunk may take, and so hold the row locks of its writes. A
 // chunk's time depends on how many of its leads change (an unchanged lead is a probe of its
-// key; a changed one a new row version in a dozen indexes and an event, tens of times as much)
+// key; a changed one a new row version and an event, several times as much, and many times
+// more when the version cannot stay on its page and needs an entry in every index of leads)
 // and on what is in the cache, so the sweeps size their chunks by the time the last one took
 // (chunkSizer), aiming at half of it.
 const ChunkTarget = 100 * time.Millisecond

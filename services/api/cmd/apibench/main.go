@@ -34,9 +34,10 @@
 //     stored bytes, reported beside GET /leads/{id} in its own section ("## Documents API");
 //     -documents-only runs GET /leads/{id} and it alone.
 //  7. sweeps (sweeps.go): -sweeps-only seeds one org alone with the leads and deals, and times
-//     each of the seven scheduled sweeps (the use case its job kind calls, in this process)
-//     beside a PATCH /leads/{id} load on the same org, reported in their own section
-//     ("## Scheduled sweeps").
+//     each of the seven scheduled sweeps (the use case its job kind calls, in this process; the
+//     auto-priority one as a backfill and as the recurring sweep; -sweeps picks some) beside a
+//     PATCH /leads/{id} load on the same org, reported in their own section ("## Scheduled
+//     sweeps").
 //
 // Before the load every scenario is checked once for correctness: the lead asked for (and
 // byte-for-byte what the floor returns for it), a page of 50 of the right org in order, search

@@ -1,7 +1,8 @@
 package main
 
 // The scheduled sweeps of apibench (-sweeps-only): one org with -leads leads (1,000,000) and
-// -deals deals (100,000), and for each of the seven cron checks, in the order of the issue: the
+// -deals deals (100,000), and for each of the seven cron checks (-sweeps: all, or some; see
+// sweepNames for the order and the auto-priority sweep's two runs): the
 // p99 of PATCH /leads/{id} on that org through the real bin/api with no sweep running (-sweep-idle),
 // then the same load while the check's use case runs in this process (the one its job kind calls,
 // with the slot = now), timing the sweep and sampling pg_stat_activity every 10 ms for the age of
