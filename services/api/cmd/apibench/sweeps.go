@@ -465,10 +465,11 @@ func (r *report) sweepsMarkdown() string {
 			chunks = num(float64(x.outcome.chunks))
 		}
 		idle, during := pct(x.idle.lat, 99), pct(x.during.lat, 99)
-		ratio, ok := "–", false
+		// A sweep shorter than one PATCH has no p99 during it, and no verdict.
+		ratio, p99Verdict := "–", "–"
 		if idle > 0 && len(x.during.lat) > 0 {
 			q := float64(during) / float64(idle)
-			ratio, ok = fmt.Sprintf("%.2f", q), q <= targetP99Ratio
+			ratio, p99Verdict = fmt.Sprintf("%.2f", q), verdict(q <= targetP99Ratio)
 		}
 		wall := x.wall.Round(time.Millisecond).String()
 		if x.stopped {
@@ -480,7 +481,7 @@ func (r *report) sweepsMarkdown() string {
 		}
 		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |", sweepLabel(x.name), x.outcome.did, wall,
 			chunks, hot, ms(x.longest), ms(idle), ms(during), ratio, num(float64(x.during.requests)), x.idle.errors+x.during.errors,
-			verdict(x.wall <= targetSweepWall && !x.stopped), verdict(ok))
+			verdict(x.wall <= targetSweepWall && !x.stopped), p99Verdict)
 	}
 	return s.String()
 }

@@ -39,6 +39,8 @@ func TestSweepsMarkdown(t *testing.T) {
 				longest: 40 * time.Millisecond, idle: res(10 * time.Millisecond), during: res(15 * time.Millisecond)},
 			{name: sweepPriorityBackfill, wall: 8 * time.Minute, stopped: true, outcome: sweepOutcome{chunks: 5000, did: "9 changed", leads: 9},
 				hot: 6, longest: 450 * time.Millisecond, idle: res(10 * time.Millisecond), during: res(25 * time.Millisecond)},
+			{name: "renewal_reminder", wall: 2 * time.Millisecond, outcome: sweepOutcome{chunks: 1, did: "0 renewals reminded", leads: -1},
+				idle: res(10 * time.Millisecond)},
 			{name: "generate_weekly_report", wall: 31 * time.Second, outcome: sweepOutcome{chunks: -1, did: "report stored", leads: -1},
 				idle: res(10 * time.Millisecond), during: res(20 * time.Millisecond)},
 		},
@@ -47,6 +49,8 @@ func TestSweepsMarkdown(t *testing.T) {
 	require.Contains(t, md, "| `check_deal_decay` | 17 stalled deals | 1.5s | 100 | – | 40.00 ms | 10.00 ms | 15.00 ms | 1.50 | 100 | 0 | met | met |")
 	require.Contains(t, md, "| `recalc_auto_priority` (backfill) | 9 changed | > 8m0s (stopped unfinished) | 5,000 | 67 % | 450.00 ms | 10.00 ms | 25.00 ms | 2.50 | 100 | 0 | **missed** | **missed** |")
 	require.Contains(t, md, "| `generate_weekly_report` | report stored | 31s | – | – | 0.00 ms | 10.00 ms | 20.00 ms | 2.00 | 100 | 0 | **missed** | met |")
+	require.Contains(t, md, "| `renewal_reminder` | 0 renewals reminded | 2ms | 1 | – | 0.00 ms | 10.00 ms | 0.00 ms | – | 0 | 0 | met | – |",
+		"a sweep shorter than one PATCH has no verdict on the p99")
 	require.Contains(t, md, "17 open deals rotting")
 	require.Contains(t, md, "90 open leads stale")
 	require.Contains(t, md, "120 contacted or booked leads silent")
