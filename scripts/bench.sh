@@ -71,9 +71,12 @@ fi
 
 # The scheduled sweeps (apibench -sweeps-only, section "## Scheduled sweeps"): one org with
 # 1,000,000 leads and 100,000 deals, each of the seven cron checks run in apibench's process
-# beside a PATCH /leads/{id} load on that org through bin/api: wall time, longest transaction,
-# PATCH p99 idle and during. SWEEPBENCH_FLAGS passes more flags, e.g. SWEEPBENCH_FLAGS='-sweep-max
-# 10m' to stop a sweep that runs longer and report it unfinished.
+# (the auto-priority one twice: the backfill of random priorities, and the recurring sweep after a
+# day's changes) beside a PATCH /leads/{id} load on that org through bin/api: wall time, longest
+# transaction, PATCH p99 idle and during. SWEEPBENCH_FLAGS passes more flags, e.g.
+# SWEEPBENCH_FLAGS='-sweep-max 10m' to stop a sweep that runs longer and report it unfinished, or
+# SWEEPBENCH_FLAGS='-sweeps recalc_auto_priority_backfill,recalc_ghost_risk,recalc_auto_priority'
+# for the lead sweeps alone.
 if step sweeps; then
 	go build -o bin/api ./services/api
 	go build -o bin/apibench ./services/api/cmd/apibench

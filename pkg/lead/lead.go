@@ -47,7 +47,9 @@ type Lead struct {
 	LastActivityAt  *time.Time `json:"lastActivityAt" gorm:"column:last_activity_at"`
 	StageChangedAt  time.Time  `json:"stageChangedAt" gorm:"column:stage_changed_at"`
 	CreatedAt       time.Time  `json:"createdAt" gorm:"column:created_at"`
-	UpdatedAt       time.Time  `json:"updatedAt" gorm:"column:updated_at"`
+	// UpdatedAt is when a person or a process last changed the lead's own data; the sweeps'
+	// derived writes (ghost risk, the table's priority) leave it (migration 000032).
+	UpdatedAt time.Time `json:"updatedAt" gorm:"column:updated_at"`
 	// Fingerprint is the dedup key (FingerprintOf); internal, not shown.
 	Fingerprint string `json:"-" gorm:"column:fingerprint"`
 }

@@ -21,7 +21,8 @@ import (
 
 // ChunkTarget is how long a sweep's chunk may take, and so hold the row locks of its writes. A
 // chunk's time depends on how many of its leads change (an unchanged lead is a probe of its
-// key; a changed one a new row version in a dozen indexes and an event, tens of times as much)
+// key; a changed one a new row version and an event, several times as much, and many times
+// more when the version cannot stay on its page and needs an entry in every index of leads)
 // and on what is in the cache, so the sweeps size their chunks by the time the last one took
 // (chunkSizer), aiming at half of it.
 const ChunkTarget = 100 * time.Millisecond
@@ -70,7 +71,8 @@ type SweepResult struct {
 }
 
 // RecalcGhostRisk counts a silence period on every contacted or call_booked lead of the org that
-// has been silent for silenceDays as of slot: its ghost risk goes up by one and
+// has been silent for silenceDays as of slot: its ghost risk goes up by one (derived data: the
+// lead's version and updated_at stay) and
 // lead.ghost_risk_raised records the rule (GhostRiskRaisedPayload), once per period. Silence is
 // measured from the latest of the lead's last touchpoint (last_activity_at, which every activity
 // a person logs, a call booked or held, a repeated intake submission and a nudge move on), its
@@ -140,7 +142,9 @@ func (s *Service) RecalcGhostRisk(ctx context.Context, orgID uuid.UUID, slot tim
 // PriorityRules) as of slot, and emits lead.priority_changed (PriorityChangedPayload: from, to,
 // the row that fired and its inputs) for each lead whose priority changed, moving its version on
 // by one, as any priority change does: a client's PATCH with the version it read before the sweep
-// gets its conflict. A lead whose priority is already the table's is not written and emits
+// gets its conflict, since it would otherwise write back a priority it never saw. Its updated_at
+// stays: the table's priority is derived from the lead's data, and updated_at says when that data
+// last changed (which also keeps the write a HOT update, see priorityWritesSQL). A lead whose priority is already the table's is not written and emits
 // nothing; nor is one whose priority was set otherwise within rules.Hold before slot, or one
 // changed between the chunk's read and its write (the next sweep takes it). Thresholds the
 // table cannot work with are apperr.Invalid.

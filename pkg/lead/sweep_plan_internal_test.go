@@ -57,8 +57,13 @@ FROM generate_series(1, 20000) g`, orgID)
 	})
 	// The chunk read of the auto-priority sweep walks the primary key in order once the table has
 	// statistics; without them the planner may read the org's leads and sort them, which is cheap
-	// while the table is young, and the nightly sweep never meets it at scale.
-	_, err = super.Pool.Exec(ctx, `ANALYZE leads`)
+	// while the table is young, and the nightly sweep never meets it at scale. Its deals are the
+	// range of the chunk's leads: with two deals on every lead (40,000, some 500 pages), reading
+	// them all would pass the limit on its own.
+	_, err = super.Pool.Exec(ctx, `INSERT INTO deals (org_id, lead_id, title, deal_value, currency, stage)
+SELECT org_id, id, 'Licence', 1000, 'EUR', s FROM leads, unnest(ARRAY['discovery', 'proposal']) s WHERE org_id = $1`, orgID)
+	require.NoError(t, err)
+	_, err = super.Pool.Exec(ctx, `ANALYZE leads, deals`)
 	require.NoError(t, err)
 	dbtest.RequireFewBuffers(t, owner, orgID, []dbtest.PlanCheck{
 		// The ids' index-only scan also visits the row versions the writes above left (rolled back).

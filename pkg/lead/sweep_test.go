@@ -341,3 +341,73 @@ WHERE type = 'lead.priority_changed' AND entity_id = $1`, id).Scan(&payload, &ac
 	_, err = b.svc.RecalcAutoPriority(ctx, b.org, slot, bad)
 	require.Error(t, err)
 }
+
+// updatedAt returns the lead's updated_at.
+func (b *sweepBundle) updatedAt(t *testing.T, id uuid.UUID) time.Time {
+	t.Helper()
+	var at time.Time
+	require.NoError(t, b.super.Pool.QueryRow(t.Context(), `SELECT updated_at FROM leads WHERE id = $1`, id).Scan(&at))
+	return at
+}
+
+// TestSweepsLeaveUpdatedAt proves the sweeps' writes are derived data that leave the lead's
+// updated_at as it was: a ghost-risk raise (whose version stays too) and an auto-priority change
+// (whose version moves); while a person's edit of the priority alone, and of any other field,
+// moves it.
+func TestSweepsLeaveUpdatedAt(t *testing.T) {
+	t.Parallel()
+	b := setupSweep(t)
+	ctx := t.Context()
+	slot := time.Now().UTC().Truncate(time.Second)
+	silent := b.insert(t, b.org, fixture{stage: lead.StageContacted, lastActivity: at(slot.Add(-30 * day)), score: intp(60)})
+	cold := b.insert(t, b.org, fixture{stage: lead.StageNurture, score: intp(10)})
+	edited := b.insert(t, b.org, fixture{stage: lead.StageNurture, score: intp(60)})
+	before := map[uuid.UUID]time.Time{silent: b.updatedAt(t, silent), cold: b.updatedAt(t, cold), edited: b.updatedAt(t, edited)}
+
+	res, err := b.svc.RecalcGhostRisk(ctx, b.org, slot, 7)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Changed)
+	risk, version := b.ghost(t, silent)
+	require.Equal(t, 1, risk)
+	require.Equal(t, 1, version)
+	require.Equal(t, before[silent], b.updatedAt(t, silent), "a ghost-risk raise leaves updated_at")
+
+	res, err = b.svc.RecalcAutoPriority(ctx, b.org, slot, lead.DefaultPriorityRules())
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Changed, "silent is at risk (high), cold is low")
+	for _, id := range []uuid.UUID{silent, cold} {
+		p, version := b.priority(t, id)
+		require.NotEqual(t, lead.PriorityNormal, p)
+		require.Equal(t, 2, version, "a priority change moves the version")
+		require.Equal(t, before[id], b.updatedAt(t, id), "an auto-priority change leaves updated_at")
+	}
+
+	high := lead.PriorityHigh
+	_, err = b.svc.Update(ctx, b.org, "apikey:test", edited, lead.Patch{Priority: &high})
+	require.NoError(t, err)
+	moved := b.updatedAt(t, edited)
+	require.True(t, moved.After(before[edited]), "a person's priority edit moves updated_at")
+	notes := "called back"
+	_, err = b.svc.Update(ctx, b.org, "apikey:test", edited, lead.Patch{Notes: &notes})
+	require.NoError(t, err)
+	require.True(t, b.updatedAt(t, edited).After(moved), "a person's edit moves updated_at")
+}
+
+// TestUpdatedAtTriggerColumns proves the trigger that sets updated_at fires for a write of every
+// column of leads but the ones the sweeps write alone (migration 000032): a column added to leads
+// and forgotten in the trigger's list would leave updated_at behind on every write of it alone.
+func TestUpdatedAtTriggerColumns(t *testing.T) {
+	t.Parallel()
+	_, url := dbtest.NewDB(t)
+	super := dbtest.SuperDB(t, url)
+	var fired, left []string
+	require.NoError(t, super.Pool.QueryRow(t.Context(), `
+SELECT
+    array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = t.tgrelid AND a.attnum = ANY (t.tgattr) ORDER BY a.attname),
+    array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = t.tgrelid AND a.attnum > 0 AND NOT a.attisdropped
+          AND NOT a.attnum = ANY (t.tgattr) ORDER BY a.attname)
+FROM pg_trigger t WHERE t.tgrelid = 'leads'::regclass AND t.tgname = 'leads_set_updated_at'`).Scan(&fired, &left))
+	require.Equal(t, []string{"ghost_risk", "ghost_risk_counted_at", "priority", "updated_at", "version"}, left)
+	require.Contains(t, fired, "notes")
+	require.Contains(t, fired, "deleted_at")
+}

@@ -34,9 +34,10 @@
 //     stored bytes, reported beside GET /leads/{id} in its own section ("## Documents API");
 //     -documents-only runs GET /leads/{id} and it alone.
 //  7. sweeps (sweeps.go): -sweeps-only seeds one org alone with the leads and deals, and times
-//     each of the seven scheduled sweeps (the use case its job kind calls, in this process)
-//     beside a PATCH /leads/{id} load on the same org, reported in their own section
-//     ("## Scheduled sweeps").
+//     each of the seven scheduled sweeps (the use case its job kind calls, in this process; the
+//     auto-priority one as a backfill and as the recurring sweep; -sweeps picks some) beside a
+//     PATCH /leads/{id} load on the same org, reported in their own section ("## Scheduled
+//     sweeps").
 //
 // Before the load every scenario is checked once for correctness: the lead asked for (and
 // byte-for-byte what the floor returns for it), a page of 50 of the right org in order, search
@@ -96,6 +97,7 @@ type options struct {
 	sweepConns int           // connections of the PATCH load beside the sweeps
 	sweepIdle  time.Duration // measured time of the idle PATCH load before each sweep
 	sweepMax   time.Duration // a sweep still running after this is stopped and reported unfinished (0: no limit)
+	sweeps     []string      // the sweeps to measure, in the order they run (sweepNames)
 	leadSpan   time.Duration // the seeded leads are created over this span before now
 	conns      int
 	warmup     time.Duration
@@ -128,7 +130,7 @@ func main() {
 
 func runMain() error {
 	var o options
-	var scen, levels, extra string
+	var scen, levels, extra, sweeps string
 	flag.StringVar(&o.serverURL, "database-url", os.Getenv("BENCH_DATABASE_URL"), "superuser URL of the PostgreSQL server (default $BENCH_DATABASE_URL, else the devdb test cluster)")
 	flag.StringVar(&o.apiBin, "api", "bin/api", "api binary (go build -o bin/api ./services/api)")
 	flag.StringVar(&o.dbName, "db", "bench_api", "name of the bench database (dropped and created)")
@@ -142,6 +144,7 @@ func runMain() error {
 	flag.IntVar(&o.sweepConns, "sweep-conns", 4, "keep-alive connections of the PATCH /leads/{id} load beside the sweeps")
 	flag.DurationVar(&o.sweepIdle, "sweep-idle", 10*time.Second, "measured time of the idle PATCH /leads/{id} load before each sweep")
 	flag.DurationVar(&o.sweepMax, "sweep-max", 0, "stop a sweep still running after this long and report it unfinished (0: no limit)")
+	flag.StringVar(&sweeps, "sweeps", strings.Join(sweepNames, ","), "comma-separated sweeps of -sweeps-only, run in this order (recalc_auto_priority, the recurring sweep, needs "+sweepPriorityBackfill+")")
 	flag.IntVar(&o.conns, "conns", 50, "concurrent keep-alive connections of the load generator")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before each measurement")
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "measured time per scenario")
@@ -165,6 +168,10 @@ func runMain() error {
 		o.orgs, o.leadSpan, scen = 1, sweepLeadSpan, ""
 		if o.sweepConns < 1 || o.sweepIdle <= 0 {
 			return errors.New("-sweep-conns and -sweep-idle must be positive")
+		}
+		var err error
+		if o.sweeps, err = pickSweeps(sweeps); err != nil {
+			return err
 		}
 	}
 	if o.dealsOnly || o.docsOnly || o.sweepsOnly {

@@ -208,7 +208,7 @@ func (s *server) seedDB(ctx context.Context, o options) (*seed, error) {
 	}
 	defer d.Close()
 	if o.reuse {
-		if err := sd.readOrgs(ctx, d); err != nil {
+		if err := sd.readOrgs(ctx, d, min(o.orgs, 2)); err != nil {
 			return nil, err
 		}
 	} else {
@@ -343,9 +343,9 @@ func firstWords(q string) string {
 	return strings.Join(f, " ")
 }
 
-// readOrgs finds the orgs of a kept database and gives each a fresh key (the clear keys of the
-// first run are gone).
-func (sd *seed) readOrgs(ctx context.Context, d *db.DB) error {
+// readOrgs finds the orgs of a kept database (at least least of them) and gives each a fresh key
+// (the clear keys of the first run are gone).
+func (sd *seed) readOrgs(ctx context.Context, d *db.DB, least int) error {
 	rows, err := d.Pool.Query(ctx, "SELECT id FROM orgs WHERE name LIKE 'Bench Org %' ORDER BY name")
 	if err != nil {
 		return fmt.Errorf("read orgs: %w", err)
@@ -354,7 +354,7 @@ func (sd *seed) readOrgs(ctx context.Context, d *db.DB) error {
 	if err != nil {
 		return fmt.Errorf("read orgs: %w", err)
 	}
-	if len(ids) < 2 {
+	if len(ids) < least {
 		return fmt.Errorf("database %s has no seeded orgs; run without -reuse", sd.name)
 	}
 	for _, id := range ids {

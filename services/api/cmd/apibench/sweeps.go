@@ -1,7 +1,8 @@
 package main
 
 // The scheduled sweeps of apibench (-sweeps-only): one org with -leads leads (1,000,000) and
-// -deals deals (100,000), and for each of the seven cron checks, in the order of the issue: the
+// -deals deals (100,000), and for each of the seven cron checks (-sweeps: all, or some; see
+// sweepNames for the order and the auto-priority sweep's two runs): the
 // p99 of PATCH /leads/{id} on that org through the real bin/api with no sweep running (-sweep-idle),
 // then the same load while the check's use case runs in this process (the one its job kind calls,
 // with the slot = now), timing the sweep and sampling pg_stat_activity every 10 ms for the age of
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,15 +58,81 @@ const (
 	targetP99Ratio  = 2.0
 )
 
-// sweepNames are the cron checks, in the order they run.
-var sweepNames = []string{"check_deal_decay", "check_lead_stale", "recalc_ghost_risk", "recalc_auto_priority",
-	"renewal_reminder", "check_integrity", "generate_weekly_report"}
+// The sweeps of the bench (-sweeps), in the order they run: the seven cron checks, the
+// auto-priority one twice. Its first run (sweepPriorityBackfill) is a backfill: the seed's
+// priorities are random, so about four leads in five disagree with the rule table, as in an org
+// whose priorities were never computed. Its second run (the recurring sweep, the one the issue's
+// target is about) follows a day's changes: the ghost-risk sweep's raises and the day's
+// rescored and restaged leads (dayChangesSQL).
+const sweepPriorityBackfill = "recalc_auto_priority_backfill"
+
+var sweepNames = []string{"check_deal_decay", "check_lead_stale", sweepPriorityBackfill, "recalc_ghost_risk",
+	"recalc_auto_priority", "renewal_reminder", "check_integrity", "generate_weekly_report"}
+
+// sweepLabel is how the report names sweep name.
+func sweepLabel(name string) string {
+	switch name {
+	case sweepPriorityBackfill:
+		return "`recalc_auto_priority` (backfill)"
+	case "recalc_auto_priority":
+		return "`recalc_auto_priority` (recurring)"
+	}
+	return "`" + name + "`"
+}
+
+// pickSweeps returns the sweeps of the comma-separated list, in the bench's order; the recurring
+// auto-priority sweep needs the backfill before it.
+func pickSweeps(list string) ([]string, error) {
+	want := splitList(list)
+	for _, w := range want {
+		if !slices.Contains(sweepNames, w) {
+			return nil, fmt.Errorf("unknown sweep %q (have %s)", w, strings.Join(sweepNames, ", "))
+		}
+	}
+	if slices.Contains(want, "recalc_auto_priority") && !slices.Contains(want, sweepPriorityBackfill) {
+		return nil, fmt.Errorf("sweep recalc_auto_priority (recurring) needs %s before it", sweepPriorityBackfill)
+	}
+	var out []string
+	for _, n := range sweepNames {
+		if slices.Contains(want, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// The day's changes before the recurring auto-priority sweep, besides the ghost-risk sweep's
+// raises: a share of the org's live leads rescored (dayRescoredPerMille, a new score) and a share
+// of its open leads moved on a stage (dayRestagedPerMille: new to qualified, contacted to
+// call_booked, the others lost), each moving the lead's version as the api's writes do. Chosen
+// by a hash of the lead's id, so every run changes the same leads.
+const (
+	dayRescoredPerMille = 20
+	dayRestagedPerMille = 10
+)
+
+// dayChangesSQL applies the day's changes to the org ($1) and returns the leads rescored and
+// restaged.
+const dayChangesSQL = `
+WITH rescored AS (
+    UPDATE leads SET score = (coalesce(score, 0) + 17 + abs(hashtext(id::text || 'score')) % 60) % 101, version = version + 1
+    WHERE org_id = $1 AND deleted_at IS NULL AND abs(hashtext(id::text || 'day')) % 1000 < $2
+    RETURNING 1
+), restaged AS (
+    UPDATE leads SET stage = CASE stage WHEN 'new' THEN 'qualified' WHEN 'contacted' THEN 'call_booked' ELSE 'lost' END,
+        stage_changed_at = now(), version = version + 1
+    WHERE org_id = $1 AND deleted_at IS NULL AND stage IN ('new', 'qualified', 'nurture', 'contacted', 'call_booked')
+      AND abs(hashtext(id::text || 'day')) % 1000 >= $2 AND abs(hashtext(id::text || 'day')) % 1000 < $2 + $3
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM rescored), (SELECT count(*) FROM restaged)`
 
 // sweepOutcome is what one sweep reports of itself: its chunk transactions (-1: not chunked) and
 // what it found or changed, in words.
 type sweepOutcome struct {
 	chunks int
 	did    string
+	leads  int // leads the sweep updated (-1: it updates none)
 }
 
 // sweepRun is one measured sweep.
@@ -75,14 +143,49 @@ type sweepRun struct {
 	longest time.Duration // the oldest open transaction of the sweep's pool seen by the sampler
 	stopped bool          // the sweep was stopped at -sweep-max, unfinished
 	samples int
-	idle    loadResult // PATCH /leads/{id} without a sweep
-	during  loadResult // PATCH /leads/{id} while the sweep runs
+	// hot is the HOT updates of leads while the sweep and its PATCH load ran
+	// (pg_stat_user_tables): the sweep's, since a PATCH moves the indexed updated_at.
+	hot    int64
+	idle   loadResult // PATCH /leads/{id} without a sweep
+	during loadResult // PATCH /leads/{id} while the sweep runs
 }
 
 // sweepSeed describes the data the sweeps ran over.
 type sweepSeed struct {
 	leads, deals, openDeals int64
 	due                     map[string]int64 // rows due for a sweep when seeded, counted in SQL
+	rescored, restaged      int64            // the day's changes before the recurring auto-priority sweep
+}
+
+// leadUpdates reads the HOT updates of leads so far (pg_stat_user_tables) on conn.
+func leadUpdates(ctx context.Context, conn *pgx.Conn) (int64, error) {
+	var n int64
+	err := conn.QueryRow(ctx, `SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'leads'`).Scan(&n)
+	if err != nil {
+		return n, fmt.Errorf("read lead updates: %w", err)
+	}
+	return n, nil
+}
+
+// flushStats makes the idle connections of the sweep's pool report their table statistics at
+// once (pg_stat_force_next_flush, run as a statement of its own so that it is flushed after it),
+// so that leadUpdates counts the sweep's updates.
+func flushStats(ctx context.Context, d *db.DB) error {
+	conns := d.Pool.AcquireAllIdle(ctx)
+	defer func() {
+		for _, c := range conns {
+			c.Release()
+		}
+	}()
+	for _, c := range conns {
+		if _, err := c.Exec(ctx, "SELECT pg_stat_force_next_flush()"); err != nil {
+			return fmt.Errorf("flush statistics: %w", err)
+		}
+		if _, err := c.Exec(ctx, "SELECT 1"); err != nil {
+			return fmt.Errorf("flush statistics: %w", err)
+		}
+	}
+	return nil
 }
 
 // sweepRuns seeds the deals, starts bin/api and measures every sweep.
@@ -114,30 +217,32 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 	emitter := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
 	orgRules := rules.For(config.Rules{})
 	leads := lead.NewService(d, emitter)
+	priority := func(ctx context.Context, slot time.Time) (sweepOutcome, error) {
+		r, err := leads.RecalcAutoPriority(ctx, orgID, slot, lead.DefaultPriorityRules())
+		return sweepOutcome{r.Chunks, fmt.Sprintf("%s priorities changed", num(float64(r.Changed))), r.Changed}, err
+	}
 	sweeps := map[string]func(ctx context.Context, slot time.Time) (sweepOutcome, error){
 		"check_deal_decay": func(ctx context.Context, slot time.Time) (sweepOutcome, error) {
 			r, err := deal.NewDecaySweep(d, emitter, orgRules).Run(ctx, orgID, slot)
-			return sweepOutcome{r.Chunks, fmt.Sprintf("%s stalled deals, %s events", num(float64(r.Found)), num(float64(r.Emitted)))}, err
+			return sweepOutcome{r.Chunks, fmt.Sprintf("%s stalled deals, %s events", num(float64(r.Found)), num(float64(r.Emitted))), -1}, err
 		},
 		"check_lead_stale": func(ctx context.Context, slot time.Time) (sweepOutcome, error) {
 			r, err := lead.NewStaleSweep(d, emitter, orgRules).Run(ctx, orgID, slot)
-			return sweepOutcome{r.Chunks, fmt.Sprintf("%s stale leads, %s events", num(float64(r.Found)), num(float64(r.Emitted)))}, err
+			return sweepOutcome{r.Chunks, fmt.Sprintf("%s stale leads, %s events", num(float64(r.Found)), num(float64(r.Emitted))), -1}, err
 		},
 		"recalc_ghost_risk": func(ctx context.Context, slot time.Time) (sweepOutcome, error) {
 			set, err := orgRules.Read(ctx, d, orgID)
 			if err != nil {
-				return sweepOutcome{}, err
+				return sweepOutcome{leads: -1}, err
 			}
 			r, err := leads.RecalcGhostRisk(ctx, orgID, slot, set.GhostRiskSilenceDays)
-			return sweepOutcome{r.Chunks, fmt.Sprintf("%s leads raised", num(float64(r.Changed)))}, err
+			return sweepOutcome{r.Chunks, fmt.Sprintf("%s leads raised", num(float64(r.Changed))), r.Changed}, err
 		},
-		"recalc_auto_priority": func(ctx context.Context, slot time.Time) (sweepOutcome, error) {
-			r, err := leads.RecalcAutoPriority(ctx, orgID, slot, lead.DefaultPriorityRules())
-			return sweepOutcome{r.Chunks, fmt.Sprintf("%s priorities changed", num(float64(r.Changed)))}, err
-		},
+		sweepPriorityBackfill:  priority,
+		"recalc_auto_priority": priority,
 		"renewal_reminder": func(ctx context.Context, _ time.Time) (sweepOutcome, error) {
 			r, err := crmclient.NewService(d, emitter).RemindRenewals(ctx, orgID)
-			return sweepOutcome{r.Chunks, fmt.Sprintf("%d renewals reminded", r.Reminded)}, err
+			return sweepOutcome{r.Chunks, fmt.Sprintf("%d renewals reminded", r.Reminded), -1}, err
 		},
 		"check_integrity": func(ctx context.Context, _ time.Time) (sweepOutcome, error) {
 			r, err := integrity.NewService(d, emitter, integrity.Options{}).Check(ctx, orgID)
@@ -145,7 +250,7 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 			for _, n := range r.Opened {
 				opened += n
 			}
-			return sweepOutcome{r.Chunks, fmt.Sprintf("%s alerts opened", num(float64(opened)))}, err
+			return sweepOutcome{r.Chunks, fmt.Sprintf("%s alerts opened", num(float64(opened))), -1}, err
 		},
 		"generate_weekly_report": func(ctx context.Context, slot time.Time) (sweepOutcome, error) {
 			r, err := weekly.NewService(d, emitter, nil).Generate(ctx, orgID, slot, func(ctx context.Context, fn func(tx *gorm.DB) error) error {
@@ -155,7 +260,7 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 			if r.Skipped != "" {
 				did = "skipped: " + r.Skipped
 			}
-			return sweepOutcome{-1, did}, err
+			return sweepOutcome{-1, did, -1}, err
 		},
 	}
 
@@ -173,8 +278,19 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 		return err
 	}
 	patch := patchRequests(b.seed, 0)
-	for _, name := range sweepNames {
+	for _, name := range b.opts.sweeps {
 		sr := sweepRun{name: name}
+		if name == "recalc_auto_priority" {
+			if err := sampler.QueryRow(ctx, dayChangesSQL, orgID, dayRescoredPerMille, dayRestagedPerMille).
+				Scan(&ss.rescored, &ss.restaged); err != nil {
+				return fmt.Errorf("the day's changes: %w", err)
+			}
+			logf("day's changes: %s leads rescored, %s restaged", num(float64(ss.rescored)), num(float64(ss.restaged)))
+		}
+		before, err := leadUpdates(ctx, sampler)
+		if err != nil {
+			return err
+		}
 		cfg := loadConfig{addr: p.addr, conns: b.opts.sweepConns, warmup: b.opts.warmup, duration: b.opts.sweepIdle, next: patch,
 			sample: func() cpuSnap { return cpuSnap{} }}
 		if sr.idle, err = runLoad(ctx, cfg); err != nil {
@@ -207,14 +323,22 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 		if sr.during, err = runLoad(ctx, cfg); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		if err := flushStats(ctx, d); err != nil {
+			return err
+		}
+		after, err := leadUpdates(ctx, sampler)
+		if err != nil {
+			return err
+		}
+		sr.hot = after - before
 		if err := p.alive(); err != nil {
 			return err
 		}
 		if sr.stopped {
 			logf("%s: stopped unfinished at -sweep-max %s", name, b.opts.sweepMax)
 		}
-		logf("%s: %s in %s (%d chunks), longest transaction %s; PATCH p99 %s idle, %s during (%d and %d requests, %d and %d errors%s)",
-			name, sr.outcome.did, sr.wall.Round(time.Millisecond), sr.outcome.chunks, ms(sr.longest), ms(pct(sr.idle.lat, 99)),
+		logf("%s: %s in %s (%d chunks, %d HOT lead updates), longest transaction %s; PATCH p99 %s idle, %s during (%d and %d requests, %d and %d errors%s)",
+			name, sr.outcome.did, sr.wall.Round(time.Millisecond), sr.outcome.chunks, sr.hot, ms(sr.longest), ms(pct(sr.idle.lat, 99)),
 			ms(pct(sr.during.lat, 99)), sr.idle.requests, sr.during.requests, sr.idle.errors, sr.during.errors,
 			firstErr(sr.during))
 		rep.sweeps = append(rep.sweeps, sr)
@@ -315,37 +439,49 @@ func (r *report) sweepsMarkdown() string {
 			int(sweepDealSpan.Hours()/24), dealSize(r.deals), num(float64(ss.due["check_deal_decay"])),
 			num(float64(ss.due["check_lead_stale"])), num(float64(ss.due["recalc_ghost_risk"])))
 		p("")
+		p("The seed's priorities are random (seven in ten normal), so about four leads in five disagree with the rule table: "+
+			"the first `recalc_auto_priority` is the **backfill** of an org whose priorities were never computed, a one-off. "+
+			"The **recurring** one runs after a day's changes: the ghost-risk sweep's raises, then %s live leads rescored (%.0f %%) "+
+			"and %s open leads moved a stage on (%.0f %%), each moving the lead's version as the api's writes do.",
+			num(float64(ss.rescored)), float64(dayRescoredPerMille)/10, num(float64(ss.restaged)), float64(dayRestagedPerMille)/10)
+		p("")
 	}
 	p("**Method**: each sweep is the use case its job kind calls (services/worker/internal/handler), run in the bench's process "+
 		"with the slot = now, on its own pool (%s as the app role, bound by row-level security). Before it, %s of `PATCH /leads/{id}` "+
 		"(`{\"notes\": ...}`, no version) on random leads of the same org through `bin/api serve` (`LOG_LEVEL=%s`, `DB_MAX_CONNS=%d`) "+
 		"with %d keep-alive connections in a closed loop after %s warm-up: the idle p99; then the same load for as long as the "+
 		"sweep runs: the p99 during. The longest transaction is the oldest `xact_start` among the sweep pool's backends in "+
-		"`pg_stat_activity`, sampled every 10 ms while the sweep runs (a lower bound within about 10 ms). The sweeps run one "+
-		"after the other in this order, each over what the ones before left.",
+		"`pg_stat_activity`, sampled every 10 ms while the sweep runs (a lower bound within about 10 ms). HOT updates are the "+
+		"share of the leads a sweep updated whose new row version needed no index entry (`n_tup_hot_upd` of `leads`). The sweeps "+
+		"run one after the other in this order, each over what the ones before left.",
 		"`application_name` "+sweepAppName, r.opts.sweepIdle, r.opts.logLevels[0], r.opts.maxConns, r.opts.sweepConns, r.opts.warmup)
 	p("")
-	p("| Sweep | Did | Wall | Chunks | Longest transaction | PATCH p99 idle | PATCH p99 during | Ratio | PATCH requests during | Errors | Wall ≤ %s | p99 ≤ %.0f× idle |",
+	p("| Sweep | Did | Wall | Chunks | HOT updates | Longest transaction | PATCH p99 idle | PATCH p99 during | Ratio | PATCH requests during | Errors | Wall ≤ %s | p99 ≤ %.0f× idle |",
 		targetSweepWall, targetP99Ratio)
-	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
 	for _, x := range r.sweeps {
 		chunks := "–"
 		if x.outcome.chunks >= 0 {
 			chunks = num(float64(x.outcome.chunks))
 		}
 		idle, during := pct(x.idle.lat, 99), pct(x.during.lat, 99)
-		ratio, ok := "–", false
+		// A sweep shorter than one PATCH has no p99 during it, and no verdict.
+		ratio, p99Verdict := "–", "–"
 		if idle > 0 && len(x.during.lat) > 0 {
 			q := float64(during) / float64(idle)
-			ratio, ok = fmt.Sprintf("%.2f", q), q <= targetP99Ratio
+			ratio, p99Verdict = fmt.Sprintf("%.2f", q), verdict(q <= targetP99Ratio)
 		}
 		wall := x.wall.Round(time.Millisecond).String()
 		if x.stopped {
 			wall = "> " + wall + " (stopped unfinished)"
 		}
-		p("| `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |", x.name, x.outcome.did, wall,
-			chunks, ms(x.longest), ms(idle), ms(during), ratio, num(float64(x.during.requests)), x.idle.errors+x.during.errors,
-			verdict(x.wall <= targetSweepWall && !x.stopped), verdict(ok))
+		hot := "–"
+		if x.outcome.leads > 0 {
+			hot = fmt.Sprintf("%.0f %%", 100*float64(x.hot)/float64(x.outcome.leads))
+		}
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |", sweepLabel(x.name), x.outcome.did, wall,
+			chunks, hot, ms(x.longest), ms(idle), ms(during), ratio, num(float64(x.during.requests)), x.idle.errors+x.during.errors,
+			verdict(x.wall <= targetSweepWall && !x.stopped), p99Verdict)
 	}
 	return s.String()
 }

@@ -35,22 +35,42 @@ func TestSweepsMarkdown(t *testing.T) {
 		deals:     &dealSeed{deals: 100, open: 80, size: "64 kB"},
 		sweepSeed: &sweepSeed{leads: 1000, deals: 100, openDeals: 80, due: map[string]int64{"check_deal_decay": 17, "check_lead_stale": 90, "recalc_ghost_risk": 120}},
 		sweeps: []sweepRun{
-			{name: "check_deal_decay", wall: 1500 * time.Millisecond, outcome: sweepOutcome{chunks: 100, did: "17 stalled deals"},
+			{name: "check_deal_decay", wall: 1500 * time.Millisecond, outcome: sweepOutcome{chunks: 100, did: "17 stalled deals", leads: -1},
 				longest: 40 * time.Millisecond, idle: res(10 * time.Millisecond), during: res(15 * time.Millisecond)},
-			{name: "recalc_auto_priority", wall: 8 * time.Minute, stopped: true, outcome: sweepOutcome{chunks: 5000, did: "9 changed"},
-				longest: 450 * time.Millisecond, idle: res(10 * time.Millisecond), during: res(25 * time.Millisecond)},
-			{name: "generate_weekly_report", wall: 31 * time.Second, outcome: sweepOutcome{chunks: -1, did: "report stored"},
+			{name: sweepPriorityBackfill, wall: 8 * time.Minute, stopped: true, outcome: sweepOutcome{chunks: 5000, did: "9 changed", leads: 9},
+				hot: 6, longest: 450 * time.Millisecond, idle: res(10 * time.Millisecond), during: res(25 * time.Millisecond)},
+			{name: "renewal_reminder", wall: 2 * time.Millisecond, outcome: sweepOutcome{chunks: 1, did: "0 renewals reminded", leads: -1},
+				idle: res(10 * time.Millisecond)},
+			{name: "generate_weekly_report", wall: 31 * time.Second, outcome: sweepOutcome{chunks: -1, did: "report stored", leads: -1},
 				idle: res(10 * time.Millisecond), during: res(20 * time.Millisecond)},
 		},
 	}
 	md := r.sweepsMarkdown()
-	require.Contains(t, md, "| `check_deal_decay` | 17 stalled deals | 1.5s | 100 | 40.00 ms | 10.00 ms | 15.00 ms | 1.50 | 100 | 0 | met | met |")
-	require.Contains(t, md, "| `recalc_auto_priority` | 9 changed | > 8m0s (stopped unfinished) | 5,000 | 450.00 ms | 10.00 ms | 25.00 ms | 2.50 | 100 | 0 | **missed** | **missed** |")
-	require.Contains(t, md, "| `generate_weekly_report` | report stored | 31s | – | 0.00 ms | 10.00 ms | 20.00 ms | 2.00 | 100 | 0 | **missed** | met |")
+	require.Contains(t, md, "| `check_deal_decay` | 17 stalled deals | 1.5s | 100 | – | 40.00 ms | 10.00 ms | 15.00 ms | 1.50 | 100 | 0 | met | met |")
+	require.Contains(t, md, "| `recalc_auto_priority` (backfill) | 9 changed | > 8m0s (stopped unfinished) | 5,000 | 67 % | 450.00 ms | 10.00 ms | 25.00 ms | 2.50 | 100 | 0 | **missed** | **missed** |")
+	require.Contains(t, md, "| `generate_weekly_report` | report stored | 31s | – | – | 0.00 ms | 10.00 ms | 20.00 ms | 2.00 | 100 | 0 | **missed** | met |")
+	require.Contains(t, md, "| `renewal_reminder` | 0 renewals reminded | 2ms | 1 | – | 0.00 ms | 10.00 ms | 0.00 ms | – | 0 | 0 | met | – |",
+		"a sweep shorter than one PATCH has no verdict on the p99")
 	require.Contains(t, md, "17 open deals rotting")
 	require.Contains(t, md, "90 open leads stale")
 	require.Contains(t, md, "120 contacted or booked leads silent")
 	require.Contains(t, md, "busy with other work")
+}
+
+// TestPickSweeps proves -sweeps runs the sweeps asked for in the bench's order, refuses an
+// unknown one, and refuses the recurring auto-priority sweep without the backfill before it.
+func TestPickSweeps(t *testing.T) {
+	t.Parallel()
+	got, err := pickSweeps("recalc_auto_priority, recalc_ghost_risk," + sweepPriorityBackfill)
+	require.NoError(t, err)
+	require.Equal(t, []string{sweepPriorityBackfill, "recalc_ghost_risk", "recalc_auto_priority"}, got)
+	got, err = pickSweeps("")
+	require.NoError(t, err)
+	require.Empty(t, got)
+	_, err = pickSweeps("recalc_ghost_risk,nope")
+	require.ErrorContains(t, err, `unknown sweep "nope"`)
+	_, err = pickSweeps("recalc_auto_priority")
+	require.ErrorContains(t, err, "needs "+sweepPriorityBackfill)
 }
 
 // TestWriteSweepsSectionKeepsTheOthers proves the sweeps report has its own markers: writing it
