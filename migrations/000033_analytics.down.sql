@@ -13,7 +13,7 @@ DROP FUNCTION deals_lead_funnel_won(), leads_analytics_insert(), leads_analytics
     lead_funnel_days_insert(), lead_funnel_days_update(), lead_funnel_days_delete(),
     lead_funnel_days_add(uuid, date, text, smallint, bigint), lead_stage_totals_add(uuid, text, bigint),
     lead_funnel_step(text);
-DROP INDEX deals_org_id_currency_won_at_idx, deals_org_id_currency_lost_at_idx, deals_org_id_closed_stage_currency_idx,
+DROP INDEX deals_org_id_won_at_idx, deals_org_id_lost_at_idx, deals_org_id_closed_stage_currency_idx,
     invoices_org_id_issued_at_idx, invoices_org_id_paid_at_idx, integrity_alerts_org_id_open_idx;
 
 ALTER TABLE deal_pipeline_totals NO FORCE ROW LEVEL SECURITY;

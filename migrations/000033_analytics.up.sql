@@ -365,9 +365,9 @@ CREATE TRIGGER deals_lead_funnel_won AFTER INSERT OR UPDATE OF stage ON deals
 -- The indexes of the figures read from the tables themselves: deals closed (won or lost) in a
 -- window per currency with what velocity averages, the pipeline's closed deals created in a
 -- window, and invoices issued or paid in a window.
-CREATE INDEX deals_org_id_currency_won_at_idx ON deals (org_id, currency, won_at) INCLUDE (deal_value, created_at)
+CREATE INDEX deals_org_id_won_at_idx ON deals (org_id, won_at) INCLUDE (currency, deal_value, created_at)
     WHERE stage = 'won';
-CREATE INDEX deals_org_id_currency_lost_at_idx ON deals (org_id, currency, lost_at) WHERE stage = 'lost';
+CREATE INDEX deals_org_id_lost_at_idx ON deals (org_id, lost_at) INCLUDE (currency) WHERE stage = 'lost';
 CREATE INDEX deals_org_id_closed_stage_currency_idx ON deals (org_id, stage, currency) INCLUDE (deal_value, probability_bp, created_at)
     WHERE stage IN ('won', 'lost');
 CREATE INDEX invoices_org_id_issued_at_idx ON invoices (org_id, issued_at) INCLUDE (currency, amount, status);

@@ -55,10 +55,12 @@ type CurrencySum struct {
 // To it reads the maintained totals (pipelineTotalsSQL: a few rows, whatever the number of
 // deals); with either it sums the deals created in the window (pipelineSQL and
 // closedPipelineSQL, index-only scans of the org's open and of its closed deals). Both
-// give the same numbers for the same deals. A From that is not before To is apperr.BadRequest.
+// give the same numbers for the same deals. A From after To is apperr.Invalid (From equal to To
+// is an empty window).
 func (s *Service) Pipeline(ctx context.Context, orgID uuid.UUID, f PipelineFilter) (Pipeline, error) {
-	if f.From != nil && f.To != nil && !f.From.Before(*f.To) {
-		return Pipeline{}, badParam("to", "must be after from")
+	if f.From != nil && f.To != nil && f.From.After(*f.To) {
+		return Pipeline{}, apperr.Errorf(apperr.Invalid, "from must not be after to").
+			WithFields(apperr.FieldError{Field: "from", Message: "must not be after to"})
 	}
 	out := Pipeline{
 		Stages: make([]PipelineStage, len(OpenStages)),

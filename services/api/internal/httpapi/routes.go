@@ -50,6 +50,7 @@ func (s *Server) routes() {
 	s.clientRoutes(api)
 	s.scheduleRoutes(api)
 	s.reportRoutes(api)
+	s.analyticsRoutes(api)
 }
 
 // router registers routes with a fixed middleware chain.
