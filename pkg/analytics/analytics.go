@@ -87,9 +87,9 @@ type SourceCount struct {
 // DashboardDeals: the open deals now (count and per currency), the deals won and lost in the
 // window.
 type DashboardDeals struct {
-	Open               int64          `json:"open"`
-	Won                int64          `json:"won"`
-	Lost               int64          `json:"lost"`
+	Open               int64           `json:"open"`
+	Won                int64           `json:"won"`
+	Lost               int64           `json:"lost"`
 	PipelineByCurrency []PipelineMoney `json:"pipelineByCurrency"`
 }
 
