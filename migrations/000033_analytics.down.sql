@@ -11,8 +11,8 @@ DROP TRIGGER leads_analytics_delete ON leads;
 DROP TABLE lead_funnel_days, lead_funnel, lead_stage_totals;
 DROP FUNCTION deals_lead_funnel_won(), leads_analytics_insert(), leads_analytics_update(), leads_analytics_delete(),
     lead_funnel_days_insert(), lead_funnel_days_update(), lead_funnel_days_delete(),
-    lead_funnel_days_add(uuid, date, text, smallint, bigint), lead_stage_totals_add(uuid, text, bigint),
-    lead_funnel_step(text);
+    lead_funnel_days_add(uuid, text, date, text, bigint), lead_stage_totals_add(uuid, text, bigint),
+    lead_funnel_keys(timestamptz, text, smallint), lead_funnel_step(text);
 DROP INDEX deals_org_id_won_at_idx, deals_org_id_lost_at_idx, deals_org_id_closed_stage_currency_idx,
     invoices_org_id_issued_at_idx, invoices_org_id_paid_at_idx, integrity_alerts_org_id_open_idx;
 

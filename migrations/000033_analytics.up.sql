@@ -12,10 +12,13 @@
 --                      whether it is alive (not soft-deleted). The step only grows: a stage
 --                      change raises it to the new stage's step, a won deal to 5; nurture, lost
 --                      and disqualified are no steps (0). Kept by triggers on leads and deals.
---   lead_funnel_days   the alive rows of lead_funnel counted per UTC day of creation, source
---                      and step, in up to 16 shards per group (deal_pipeline_totals_shard: the
---                      writing transaction's id modulo 16, so that concurrent intake of one org
---                      does not queue on one row). Kept by triggers on lead_funnel.
+--   lead_funnel_days   the alive rows of lead_funnel counted per UTC day of creation and step
+--                      (dim 'step') and, apart, per day and source (dim 'source'): a day is a few
+--                      rows of each, whatever its number of leads, so that a window of two years
+--                      sums a few thousand rows. In up to 16 shards per group
+--                      (deal_pipeline_totals_shard: the writing transaction's id modulo 16, so that
+--                      concurrent intake of one org does not queue on one row). Kept by triggers
+--                      on lead_funnel.
 --   lead_stage_totals  the alive leads per current stage, in the same shards. Kept by triggers
 --                      on leads.
 --
@@ -56,16 +59,16 @@ COMMENT ON TABLE lead_funnel IS
 
 CREATE TABLE lead_funnel_days (
     org_id     uuid     NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+    dim        text     NOT NULL CHECK (dim IN ('step', 'source')),
     day        date     NOT NULL,
-    source     text     NOT NULL,
-    step       smallint NOT NULL,
+    key        text     NOT NULL,
     shard      smallint NOT NULL CHECK (shard BETWEEN 0 AND 15),
     lead_count bigint   NOT NULL,
-    PRIMARY KEY (org_id, day, source, step, shard)
+    PRIMARY KEY (org_id, dim, day, key, shard)
 );
 COMMENT ON TABLE lead_funnel_days IS
-    'The alive rows of lead_funnel counted per UTC day of created_at, source and step, in up to 16 shards (sum over shards is exact; a shard may be negative). '
-    'Maintained by the lead_funnel_days_* triggers.';
+    'The alive rows of lead_funnel counted per UTC day of created_at and step (dim step, key the step) and per day and source (dim source, key the source), '
+    'in up to 16 shards (sum over shards is exact; a shard may be negative). Maintained by the lead_funnel_days_* triggers.';
 
 CREATE TABLE lead_stage_totals (
     org_id     uuid     NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
@@ -79,7 +82,7 @@ COMMENT ON TABLE lead_stage_totals IS
 
 -- lead_funnel_days_add adds n to one group's row of the transaction's shard (see
 -- deal_pipeline_totals_add of 000025 for the insert rules).
-CREATE FUNCTION lead_funnel_days_add(p_org uuid, p_day date, p_source text, p_step smallint, p_n bigint) RETURNS void
+CREATE FUNCTION lead_funnel_days_add(p_org uuid, p_dim text, p_day date, p_key text, p_n bigint) RETURNS void
     LANGUAGE plpgsql AS
 $$
 DECLARE
@@ -87,14 +90,14 @@ DECLARE
 BEGIN
     IF p_n < 0 THEN
         UPDATE lead_funnel_days SET lead_count = lead_count + p_n
-        WHERE org_id = p_org AND day = p_day AND source = p_source AND step = p_step AND shard = my_shard;
+        WHERE org_id = p_org AND dim = p_dim AND day = p_day AND key = p_key AND shard = my_shard;
         IF FOUND OR NOT EXISTS (SELECT FROM orgs WHERE id = p_org) THEN
             RETURN;
         END IF;
     END IF;
-    INSERT INTO lead_funnel_days AS t (org_id, day, source, step, shard, lead_count)
-    VALUES (p_org, p_day, p_source, p_step, my_shard, p_n)
-    ON CONFLICT (org_id, day, source, step, shard) DO UPDATE SET lead_count = t.lead_count + EXCLUDED.lead_count;
+    INSERT INTO lead_funnel_days AS t (org_id, dim, day, key, shard, lead_count)
+    VALUES (p_org, p_dim, p_day, p_key, my_shard, p_n)
+    ON CONFLICT (org_id, dim, day, key, shard) DO UPDATE SET lead_count = t.lead_count + EXCLUDED.lead_count;
 END;
 $$;
 
@@ -118,6 +121,14 @@ BEGIN
 END;
 $$;
 
+-- lead_funnel_keys are the two lead_funnel_days groups a lead_funnel row counts in: its day and
+-- step, its day and source.
+CREATE FUNCTION lead_funnel_keys(p_created_at timestamptz, p_source text, p_step smallint)
+    RETURNS TABLE (dim text, day date, key text)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ VALUES ('step', (p_created_at AT TIME ZONE 'UTC')::date, p_step::text),
+          ('source', (p_created_at AT TIME ZONE 'UTC')::date, p_source) $$;
+
 -- The lead_funnel_days_* trigger functions move a statement's lead_funnel rows' contributions in
 -- lead_funnel_days: statement triggers with transition tables (000011 says why not row
 -- triggers), each group written once per statement, in key order; groups that net out write
@@ -128,11 +139,12 @@ DECLARE
     g record;
 BEGIN
     FOR g IN
-        SELECT org_id, (created_at AT TIME ZONE 'UTC')::date AS day, source, step, count(*) AS n
-        FROM new_rows WHERE alive
+        SELECT org_id, dim, day, key, count(*) AS n
+        FROM new_rows CROSS JOIN LATERAL lead_funnel_keys(created_at, source, step) k
+        WHERE alive
         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
     LOOP
-        PERFORM lead_funnel_days_add(g.org_id, g.day, g.source, g.step, g.n);
+        PERFORM lead_funnel_days_add(g.org_id, g.dim, g.day, g.key, g.n);
     END LOOP;
     RETURN NULL;
 END;
@@ -144,11 +156,12 @@ DECLARE
     g record;
 BEGIN
     FOR g IN
-        SELECT org_id, (created_at AT TIME ZONE 'UTC')::date AS day, source, step, count(*) AS n
-        FROM old_rows WHERE alive
+        SELECT org_id, dim, day, key, count(*) AS n
+        FROM old_rows CROSS JOIN LATERAL lead_funnel_keys(created_at, source, step) k
+        WHERE alive
         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
     LOOP
-        PERFORM lead_funnel_days_add(g.org_id, g.day, g.source, g.step, -g.n);
+        PERFORM lead_funnel_days_add(g.org_id, g.dim, g.day, g.key, -g.n);
     END LOOP;
     RETURN NULL;
 END;
@@ -160,15 +173,16 @@ DECLARE
     g record;
 BEGIN
     FOR g IN
-        SELECT org_id, day, source, step, sum(s)::bigint AS n
-        FROM (SELECT -1 AS s, org_id, (created_at AT TIME ZONE 'UTC')::date AS day, source, step FROM old_rows WHERE alive
+        SELECT org_id, dim, day, key, sum(s)::bigint AS n
+        FROM (SELECT -1 AS s, org_id, created_at, source, step FROM old_rows WHERE alive
               UNION ALL
-              SELECT 1, org_id, (created_at AT TIME ZONE 'UTC')::date, source, step FROM new_rows WHERE alive) x
+              SELECT 1, org_id, created_at, source, step FROM new_rows WHERE alive) x
+            CROSS JOIN LATERAL lead_funnel_keys(created_at, source, step) k
         GROUP BY 1, 2, 3, 4
         HAVING sum(s) <> 0
         ORDER BY 1, 2, 3, 4
     LOOP
-        PERFORM lead_funnel_days_add(g.org_id, g.day, g.source, g.step, g.n);
+        PERFORM lead_funnel_days_add(g.org_id, g.dim, g.day, g.key, g.n);
     END LOOP;
     RETURN NULL;
 END;
@@ -272,9 +286,9 @@ SELECT l.org_id, l.id, l.created_at, coalesce(l.source, ''),
     l.deleted_at IS NULL
 FROM leads l;
 
-INSERT INTO lead_funnel_days (org_id, day, source, step, shard, lead_count)
-SELECT org_id, (created_at AT TIME ZONE 'UTC')::date, source, step, 0, count(*)
-FROM lead_funnel WHERE alive
+INSERT INTO lead_funnel_days (org_id, dim, day, key, shard, lead_count)
+SELECT org_id, dim, day, key, 0, count(*)
+FROM lead_funnel CROSS JOIN LATERAL lead_funnel_keys(created_at, source, step) k WHERE alive
 GROUP BY 1, 2, 3, 4;
 
 INSERT INTO lead_stage_totals (org_id, stage, shard, lead_count)

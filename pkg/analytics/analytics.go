@@ -130,7 +130,18 @@ type DashboardAlerts struct {
 func (s *Service) Funnel(ctx context.Context, orgID uuid.UUID, w Window) (Funnel, error) {
 	var reached [6]int64
 	err := s.d.Read(ctx, orgID, func(b *db.Batch) {
-		s.queueLeadCounts(b, orgID, w, func(_ string, step int, n int64) { reached[step] += n })
+		queueWindowed(b, orgID, w, leadStepsSQL, func(r db.Row) error {
+			var step int16
+			var n int64
+			if err := r.Scan(&step, &n); err != nil {
+				return fmt.Errorf("scan lead steps: %w", err)
+			}
+			if step < 0 || int(step) >= len(Steps) {
+				return fmt.Errorf("lead steps: unexpected step %d", step)
+			}
+			reached[step] += n
+			return nil
+		})
 	})
 	if err != nil {
 		return Funnel{}, fmt.Errorf("analytics funnel: %w", err)
@@ -151,22 +162,11 @@ func (s *Service) Funnel(ctx context.Context, orgID uuid.UUID, w Window) (Funnel
 	return out, nil
 }
 
-// queueLeadCounts queues leadCountsSQL for w and calls add per (source, step) group.
-func (s *Service) queueLeadCounts(b *db.Batch, orgID uuid.UUID, w Window, add func(source string, step int, n int64)) {
+// queueWindowed queues query, one of the lead counts over w (leadStepsSQL, leadSourcesSQL), with
+// w cut into its whole days and its partial edges, and calls fn per row.
+func queueWindowed(b *db.Batch, orgID uuid.UUID, w Window, query string, fn func(db.Row) error) {
 	head, tail, firstDay, endDay := w.split()
-	b.Rows(func(r db.Row) error {
-		var source string
-		var step int16
-		var n int64
-		if err := r.Scan(&source, &step, &n); err != nil {
-			return fmt.Errorf("scan lead counts: %w", err)
-		}
-		if step < 0 || int(step) >= len(Steps) {
-			return fmt.Errorf("lead counts: unexpected step %d", step)
-		}
-		add(source, int(step), n)
-		return nil
-	}, leadCountsSQL, db.UUID(orgID), head.From, head.To, firstDay, endDay, tail.From, tail.To)
+	b.Rows(fn, query, db.UUID(orgID), head.From, head.To, firstDay, endDay, tail.From, tail.To)
 }
 
 // Velocity returns the velocity of the deals in currency closed in w.
@@ -236,9 +236,15 @@ func (s *Service) Dashboard(ctx context.Context, orgID uuid.UUID, w Window) (Das
 	}
 	sources := map[string]int64{}
 	err := s.d.Read(ctx, orgID, func(b *db.Batch) {
-		s.queueLeadCounts(b, orgID, w, func(source string, _ int, n int64) {
+		queueWindowed(b, orgID, w, leadSourcesSQL, func(r db.Row) error {
+			var source string
+			var n int64
+			if err := r.Scan(&source, &n); err != nil {
+				return fmt.Errorf("scan lead sources: %w", err)
+			}
 			sources[source] += n
 			out.Leads.Created += n
+			return nil
 		})
 		b.Rows(countInto(out.Leads.ByStage, "lead stages"), leadStagesSQL, db.UUID(orgID))
 		b.Rows(func(r db.Row) error {

@@ -1,20 +1,34 @@
 package analytics
 
-// leadCountsSQL counts the org's alive leads created in a window per source and funnel step:
-// the whole UTC days [$4, $5) from lead_funnel_days (summed over their shards), the partial
-// spans [$2, $3) and [$6, $7) at the window's edges from lead_funnel's index on
-// (org_id, created_at). Groups that sum to 0 are left out.
-const leadCountsSQL = `SELECT source, step, sum(n)::bigint FROM (
-    SELECT source, step, lead_count AS n FROM lead_funnel_days
-    WHERE org_id = $1 AND day >= $4::date AND day < $5::date
+// leadStepsSQL counts the org's alive leads created in a window per funnel step: the whole UTC
+// days [$4, $5) from lead_funnel_days (dim step, summed over their shards), the partial spans
+// [$2, $3) and [$6, $7) at the window's edges from lead_funnel's index on (org_id, created_at).
+// Groups that sum to 0 are left out.
+const leadStepsSQL = `SELECT key::smallint, sum(n)::bigint FROM (
+    SELECT key, lead_count AS n FROM lead_funnel_days
+    WHERE org_id = $1 AND dim = 'step' AND day >= $4::date AND day < $5::date
     UNION ALL
-    SELECT source, step, 1 FROM lead_funnel
+    SELECT step::text, 1 FROM lead_funnel
     WHERE org_id = $1 AND alive AND created_at >= $2 AND created_at < $3
     UNION ALL
-    SELECT source, step, 1 FROM lead_funnel
+    SELECT step::text, 1 FROM lead_funnel
     WHERE org_id = $1 AND alive AND created_at >= $6 AND created_at < $7
 ) x
-GROUP BY source, step
+GROUP BY key
+HAVING sum(n) <> 0`
+
+// leadSourcesSQL is leadStepsSQL per source (the empty string for none; dim source).
+const leadSourcesSQL = `SELECT key, sum(n)::bigint FROM (
+    SELECT key, lead_count AS n FROM lead_funnel_days
+    WHERE org_id = $1 AND dim = 'source' AND day >= $4::date AND day < $5::date
+    UNION ALL
+    SELECT source, 1 FROM lead_funnel
+    WHERE org_id = $1 AND alive AND created_at >= $2 AND created_at < $3
+    UNION ALL
+    SELECT source, 1 FROM lead_funnel
+    WHERE org_id = $1 AND alive AND created_at >= $6 AND created_at < $7
+) x
+GROUP BY key
 HAVING sum(n) <> 0`
 
 // leadStagesSQL counts the org's alive leads per current stage (lead_stage_totals, summed over
