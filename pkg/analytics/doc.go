@@ -5,8 +5,8 @@
 // The figures stay exact and fast on an org with a million leads because the leads are read
 // from projections that triggers keep in every writing transaction (migration 000033):
 // lead_funnel holds each lead's furthest funnel step (its stage history's highest step, or won
-// when a deal of it was won), lead_funnel_days counts them per UTC day of creation, source and
-// step, and lead_stage_totals counts the leads per current stage. A window sums the whole days
+// when a deal of it was won), lead_funnel_days counts them per UTC day of creation and step and,
+// apart, per day and source, and lead_stage_totals counts the leads per current stage. A window sums the whole days
 // it covers and scans only its partial edge days on lead_funnel's index. Deals, invoices,
 // clients and alerts (at most a few hundred thousand rows per org) are read on their indexes;
 // the open deals from deal_pipeline_totals.
