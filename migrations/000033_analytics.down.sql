@@ -5,6 +5,12 @@ LOCK TABLE deals IN SHARE ROW EXCLUSIVE MODE;
 LOCK TABLE deal_pipeline_totals IN ACCESS EXCLUSIVE MODE;
 
 DROP TRIGGER deals_lead_funnel_won ON deals;
+DROP TRIGGER deals_closed_days_insert ON deals;
+DROP TRIGGER deals_closed_days_update ON deals;
+DROP TRIGGER deals_closed_days_delete ON deals;
+DROP TABLE deal_closed_days;
+DROP FUNCTION deal_closed_days_insert(), deal_closed_days_update(), deal_closed_days_delete(),
+    deal_closed_days_add(uuid, date, text, char(3), bigint, numeric, numeric, boolean);
 DROP TRIGGER leads_analytics_insert ON leads;
 DROP TRIGGER leads_analytics_update ON leads;
 DROP TRIGGER leads_analytics_delete ON leads;

@@ -21,6 +21,10 @@
 --                      on lead_funnel.
 --   lead_stage_totals  the alive leads per current stage, in the same shards. Kept by triggers
 --                      on leads.
+--   deal_closed_days   the won and the lost deals per UTC day of won_at or lost_at, stage and
+--                      currency: their count, the sum of their values and of their cycles
+--                      (closing time - created_at, in seconds), in the same shards. Kept by
+--                      triggers on deals.
 --
 -- A window [from, to) of the funnel sums the whole UTC days inside it from lead_funnel_days and
 -- reads the rest (at most the two partial days at its edges) from lead_funnel's index on
@@ -79,6 +83,116 @@ CREATE TABLE lead_stage_totals (
 );
 COMMENT ON TABLE lead_stage_totals IS
     'The alive (not deleted) leads per org and current stage, in up to 16 shards (sum over shards is exact). Maintained by the leads_analytics_* triggers.';
+
+CREATE TABLE deal_closed_days (
+    org_id      uuid     NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+    day         date     NOT NULL,
+    stage       text     NOT NULL CHECK (stage IN ('won', 'lost')),
+    currency    char(3)  NOT NULL,
+    shard       smallint NOT NULL CHECK (shard BETWEEN 0 AND 15),
+    deal_count  bigint   NOT NULL,
+    value_sum   numeric  NOT NULL,
+    cycle_sum   numeric  NOT NULL,
+    PRIMARY KEY (org_id, day, stage, currency, shard)
+);
+COMMENT ON TABLE deal_closed_days IS
+    'The won and lost deals per UTC day of won_at or lost_at, stage and currency: count, sum of deal_value, sum of (won_at or lost_at) - created_at in seconds; '
+    'in up to 16 shards (sum over shards is exact; a shard may be negative). Maintained by the deals_closed_days_* triggers.';
+
+-- deal_closed_days_add adds one group's deltas to its row of the transaction's shard.
+CREATE FUNCTION deal_closed_days_add(p_org uuid, p_day date, p_stage text, p_currency char(3), p_n bigint, p_value numeric,
+    p_cycle numeric, may_insert boolean) RETURNS void
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    my_shard smallint := deal_pipeline_totals_shard();
+BEGIN
+    IF NOT may_insert THEN
+        UPDATE deal_closed_days SET deal_count = deal_count + p_n, value_sum = value_sum + p_value, cycle_sum = cycle_sum + p_cycle
+        WHERE org_id = p_org AND day = p_day AND stage = p_stage AND currency = p_currency AND shard = my_shard;
+        IF FOUND OR NOT EXISTS (SELECT FROM orgs WHERE id = p_org) THEN
+            RETURN;
+        END IF;
+    END IF;
+    INSERT INTO deal_closed_days AS t (org_id, day, stage, currency, shard, deal_count, value_sum, cycle_sum)
+    VALUES (p_org, p_day, p_stage, p_currency, my_shard, p_n, p_value, p_cycle)
+    ON CONFLICT (org_id, day, stage, currency, shard) DO UPDATE
+    SET deal_count = t.deal_count + EXCLUDED.deal_count, value_sum = t.value_sum + EXCLUDED.value_sum,
+        cycle_sum = t.cycle_sum + EXCLUDED.cycle_sum;
+END;
+$$;
+
+-- The deal_closed_days_* trigger functions move a statement's closed deals' contributions in
+-- deal_closed_days (statement triggers with transition tables, as deal_pipeline_totals_apply);
+-- a statement that touches no closed deal writes nothing.
+CREATE FUNCTION deal_closed_days_insert() RETURNS trigger
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN
+        SELECT org_id, (closed_at AT TIME ZONE 'UTC')::date AS day, stage, currency, sum(s)::bigint AS n,
+            sum(s * deal_value) AS v, sum(s * extract(epoch FROM closed_at - created_at)) AS c, bool_or(s > 0) AS has_new
+        FROM (SELECT 1 AS s, org_id, stage, currency, deal_value, created_at, CASE stage WHEN 'won' THEN won_at ELSE lost_at END AS closed_at
+              FROM new_rows WHERE stage IN ('won', 'lost')) x
+        GROUP BY 1, 2, 3, 4
+        ORDER BY 1, 2, 3, 4
+    LOOP
+        IF g.n <> 0 OR g.v <> 0 OR g.c <> 0 THEN
+            PERFORM deal_closed_days_add(g.org_id, g.day, g.stage, g.currency, g.n, g.v, g.c, g.has_new);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+
+CREATE FUNCTION deal_closed_days_delete() RETURNS trigger
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN
+        SELECT org_id, (closed_at AT TIME ZONE 'UTC')::date AS day, stage, currency, sum(s)::bigint AS n,
+            sum(s * deal_value) AS v, sum(s * extract(epoch FROM closed_at - created_at)) AS c, bool_or(s > 0) AS has_new
+        FROM (SELECT -1 AS s, org_id, stage, currency, deal_value, created_at, CASE stage WHEN 'won' THEN won_at ELSE lost_at END AS closed_at
+              FROM old_rows WHERE stage IN ('won', 'lost')) x
+        GROUP BY 1, 2, 3, 4
+        ORDER BY 1, 2, 3, 4
+    LOOP
+        IF g.n <> 0 OR g.v <> 0 OR g.c <> 0 THEN
+            PERFORM deal_closed_days_add(g.org_id, g.day, g.stage, g.currency, g.n, g.v, g.c, g.has_new);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+
+CREATE FUNCTION deal_closed_days_update() RETURNS trigger
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN
+        SELECT org_id, (closed_at AT TIME ZONE 'UTC')::date AS day, stage, currency, sum(s)::bigint AS n,
+            sum(s * deal_value) AS v, sum(s * extract(epoch FROM closed_at - created_at)) AS c, bool_or(s > 0) AS has_new
+        FROM (SELECT -1 AS s, org_id, stage, currency, deal_value, created_at, CASE stage WHEN 'won' THEN won_at ELSE lost_at END AS closed_at
+              FROM old_rows WHERE stage IN ('won', 'lost')
+              UNION ALL
+              SELECT 1, org_id, stage, currency, deal_value, created_at, CASE stage WHEN 'won' THEN won_at ELSE lost_at END
+              FROM new_rows WHERE stage IN ('won', 'lost')) x
+        GROUP BY 1, 2, 3, 4
+        ORDER BY 1, 2, 3, 4
+    LOOP
+        IF g.n <> 0 OR g.v <> 0 OR g.c <> 0 THEN
+            PERFORM deal_closed_days_add(g.org_id, g.day, g.stage, g.currency, g.n, g.v, g.c, g.has_new);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
 
 -- lead_funnel_days_add adds n to one group's row of the transaction's shard (see
 -- deal_pipeline_totals_add of 000025 for the insert rules).
@@ -294,6 +408,13 @@ GROUP BY 1, 2, 3, 4;
 INSERT INTO lead_stage_totals (org_id, stage, shard, lead_count)
 SELECT org_id, stage, 0, count(*) FROM leads WHERE deleted_at IS NULL GROUP BY 1, 2;
 
+INSERT INTO deal_closed_days (org_id, day, stage, currency, shard, deal_count, value_sum, cycle_sum)
+SELECT org_id, (closed_at AT TIME ZONE 'UTC')::date, stage, currency, 0, count(*), sum(deal_value),
+    sum(extract(epoch FROM closed_at - created_at))
+FROM (SELECT org_id, stage, currency, deal_value, created_at, CASE stage WHEN 'won' THEN won_at ELSE lost_at END AS closed_at
+      FROM deals WHERE stage IN ('won', 'lost')) d
+GROUP BY 1, 2, 3, 4;
+
 -- deal_pipeline_totals keeps the won and lost deals too (the pipeline's won and lost totals):
 -- the same trigger function over every stage.
 ALTER TABLE deal_pipeline_totals DROP CONSTRAINT deal_pipeline_totals_stage_check;
@@ -373,15 +494,22 @@ CREATE TRIGGER leads_analytics_update AFTER UPDATE ON leads
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION leads_analytics_update();
 CREATE TRIGGER leads_analytics_delete AFTER DELETE ON leads
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION leads_analytics_delete();
+CREATE TRIGGER deals_closed_days_insert AFTER INSERT ON deals
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION deal_closed_days_insert();
+CREATE TRIGGER deals_closed_days_update AFTER UPDATE ON deals
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION deal_closed_days_update();
+CREATE TRIGGER deals_closed_days_delete AFTER DELETE ON deals
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION deal_closed_days_delete();
 CREATE TRIGGER deals_lead_funnel_won AFTER INSERT OR UPDATE OF stage ON deals
     FOR EACH ROW WHEN (NEW.stage = 'won') EXECUTE FUNCTION deals_lead_funnel_won();
 
--- The indexes of the figures read from the tables themselves: deals closed (won or lost) in a
--- window per currency with what velocity averages, the pipeline's closed deals created in a
+-- The indexes of the figures read from the tables themselves: deals closed (won or lost) in the
+-- partial edge days of a window, with what velocity averages, the pipeline's closed deals created in a
 -- window, and invoices issued or paid in a window.
 CREATE INDEX deals_org_id_won_at_idx ON deals (org_id, won_at) INCLUDE (currency, deal_value, created_at)
     WHERE stage = 'won';
-CREATE INDEX deals_org_id_lost_at_idx ON deals (org_id, lost_at) INCLUDE (currency) WHERE stage = 'lost';
+CREATE INDEX deals_org_id_lost_at_idx ON deals (org_id, lost_at) INCLUDE (currency, deal_value, created_at)
+    WHERE stage = 'lost';
 CREATE INDEX deals_org_id_closed_stage_currency_idx ON deals (org_id, stage, currency) INCLUDE (deal_value, probability_bp, created_at)
     WHERE stage IN ('won', 'lost');
 CREATE INDEX invoices_org_id_issued_at_idx ON invoices (org_id, issued_at) INCLUDE (currency, amount, status);
@@ -403,4 +531,10 @@ ALTER TABLE lead_stage_totals ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON lead_stage_totals
     USING (org_id = NULLIF(current_setting('app.org_id', true), '')::uuid)
     WITH CHECK (org_id = NULLIF(current_setting('app.org_id', true), '')::uuid);
-GRANT SELECT, INSERT, UPDATE, DELETE ON lead_funnel, lead_funnel_days, lead_stage_totals TO crm_app;
+-- deal_closed_days follows deals: ENABLEd and FORCEd, as deal_pipeline_totals.
+ALTER TABLE deal_closed_days ENABLE ROW LEVEL SECURITY;
+ALTER TABLE deal_closed_days FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON deal_closed_days
+    USING (org_id = NULLIF(current_setting('app.org_id', true), '')::uuid)
+    WITH CHECK (org_id = NULLIF(current_setting('app.org_id', true), '')::uuid);
+GRANT SELECT, INSERT, UPDATE, DELETE ON lead_funnel, lead_funnel_days, lead_stage_totals, deal_closed_days TO crm_app;

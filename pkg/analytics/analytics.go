@@ -174,20 +174,14 @@ func (s *Service) Velocity(ctx context.Context, orgID uuid.UUID, w Window, curre
 	out := Velocity{Window: w, Currency: currency}
 	wonValue, wonSeconds := new(big.Int), new(big.Rat)
 	err := s.d.Read(ctx, orgID, func(b *db.Batch) {
-		b.Rows(func(r db.Row) error {
-			var cur, value, seconds string
-			if err := r.Scan(&cur, &out.WonDeals, &value, &seconds); err != nil {
-				return fmt.Errorf("scan won deals: %w", err)
+		queueClosed(b, orgID, w, &currency, func(stage string, n int64, value, seconds string) error {
+			if stage == "lost" {
+				out.LostDeals = n
+				return nil
 			}
+			out.WonDeals = n
 			return parseSums(wonValue, wonSeconds, value, seconds)
-		}, wonSQL, db.UUID(orgID), w.From, w.To, currency)
-		b.Rows(func(r db.Row) error {
-			var cur string
-			if err := r.Scan(&cur, &out.LostDeals); err != nil {
-				return fmt.Errorf("scan lost deals: %w", err)
-			}
-			return nil
-		}, lostSQL, db.UUID(orgID), w.From, w.To, currency)
+		})
 		b.Rows(func(r db.Row) error {
 			var cur, value, weighted string
 			if err := r.Scan(&cur, &out.OpenDeals, &value, &weighted); err != nil {
@@ -216,6 +210,20 @@ func (s *Service) Velocity(ctx context.Context, orgID uuid.UUID, w Window, curre
 }
 
 const secondsPerDay = 24 * 60 * 60
+
+// queueClosed queues closedSQL for w (currency nil: every currency) and calls fn per stage (won,
+// lost) with the count and the exact sums of values and cycle seconds.
+func queueClosed(b *db.Batch, orgID uuid.UUID, w Window, currency *string, fn func(stage string, n int64, value, seconds string) error) {
+	head, tail, firstDay, endDay := w.split()
+	b.Rows(func(r db.Row) error {
+		var stage, value, seconds string
+		var n int64
+		if err := r.Scan(&stage, &n, &value, &seconds); err != nil {
+			return fmt.Errorf("scan closed deals: %w", err)
+		}
+		return fn(stage, n, value, seconds)
+	}, closedSQL, db.UUID(orgID), head.From, head.To, firstDay, endDay, tail.From, tail.To, currency)
+}
 
 // Dashboard returns the org's dashboard for w.
 func (s *Service) Dashboard(ctx context.Context, orgID uuid.UUID, w Window) (Dashboard, error) {
@@ -247,24 +255,14 @@ func (s *Service) Dashboard(ctx context.Context, orgID uuid.UUID, w Window) (Das
 			return nil
 		})
 		b.Rows(countInto(out.Leads.ByStage, "lead stages"), leadStagesSQL, db.UUID(orgID))
-		b.Rows(func(r db.Row) error {
-			var cur, value, seconds string
-			var n int64
-			if err := r.Scan(&cur, &n, &value, &seconds); err != nil {
-				return fmt.Errorf("scan won deals: %w", err)
+		queueClosed(b, orgID, w, nil, func(stage string, n int64, _, _ string) error {
+			if stage == "lost" {
+				out.Deals.Lost = n
+			} else {
+				out.Deals.Won = n
 			}
-			out.Deals.Won += n
 			return nil
-		}, wonSQL, db.UUID(orgID), w.From, w.To, nil)
-		b.Rows(func(r db.Row) error {
-			var cur string
-			var n int64
-			if err := r.Scan(&cur, &n); err != nil {
-				return fmt.Errorf("scan lost deals: %w", err)
-			}
-			out.Deals.Lost += n
-			return nil
-		}, lostSQL, db.UUID(orgID), w.From, w.To, nil)
+		})
 		b.Rows(func(r db.Row) error {
 			var p PipelineMoney
 			var value, weighted string

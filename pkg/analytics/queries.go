@@ -36,18 +36,24 @@ HAVING sum(n) <> 0`
 const leadStagesSQL = `SELECT stage, sum(lead_count)::bigint FROM lead_stage_totals
 WHERE org_id = $1 GROUP BY stage HAVING sum(lead_count) <> 0`
 
-// wonSQL sums the org's deals won in [$2, $3) per currency ($4, or every currency when null):
-// their count, the sum of their values and of their cycles (won_at - created_at) in seconds,
-// exact numeric text.
-const wonSQL = `SELECT currency, count(*), sum(deal_value)::text, sum(extract(epoch FROM won_at - created_at))::text
-FROM deals
-WHERE org_id = $1 AND stage = 'won' AND won_at >= $2 AND won_at < $3 AND ($4::text IS NULL OR currency = $4)
-GROUP BY currency`
-
-// lostSQL counts the org's deals lost in [$2, $3) per currency ($4, or every currency when null).
-const lostSQL = `SELECT currency, count(*) FROM deals
-WHERE org_id = $1 AND stage = 'lost' AND lost_at >= $2 AND lost_at < $3 AND ($4::text IS NULL OR currency = $4)
-GROUP BY currency`
+// closedSQL sums the org's deals closed in a window per stage (won, lost), of currency $8 (or
+// every currency when null): their count, the sum of their values and of their cycles (closing
+// time - created_at) in seconds, exact numeric text. The whole UTC days [$4, $5) come from
+// deal_closed_days (summed over shards and currencies), the partial spans [$2, $3) and [$6, $7)
+// at the window's edges from the deals' indexes on won_at and lost_at.
+const closedSQL = `SELECT stage, sum(n)::bigint, sum(v)::text, sum(c)::text FROM (
+    SELECT stage, deal_count AS n, value_sum AS v, cycle_sum AS c FROM deal_closed_days
+    WHERE org_id = $1 AND day >= $4::date AND day < $5::date AND ($8::text IS NULL OR currency = $8::char(3))
+    UNION ALL
+    SELECT 'won', 1, deal_value, extract(epoch FROM won_at - created_at) FROM deals
+    WHERE org_id = $1 AND stage = 'won' AND ($8::text IS NULL OR currency = $8::char(3))
+        AND ((won_at >= $2 AND won_at < $3) OR (won_at >= $6 AND won_at < $7))
+    UNION ALL
+    SELECT 'lost', 1, deal_value, extract(epoch FROM lost_at - created_at) FROM deals
+    WHERE org_id = $1 AND stage = 'lost' AND ($8::text IS NULL OR currency = $8::char(3))
+        AND ((lost_at >= $2 AND lost_at < $3) OR (lost_at >= $6 AND lost_at < $7))
+) x
+GROUP BY stage`
 
 // openDealsSQL reads the org's open deals now per currency ($2, or every currency when null) from
 // deal_pipeline_totals (summed over its shards and open stages): count, value and weighted value.
