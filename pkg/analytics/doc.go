@@ -8,10 +8,9 @@
 // when a deal of it was won), lead_funnel_days counts them per UTC day of creation and step and,
 // apart, per day and source, lead_stage_totals counts the leads per current stage, and
 // deal_closed_days the won and lost deals per UTC day of closing, stage and currency (with the
-// sums of their values and cycles). A window sums the whole days it covers and, of each partial
-// edge day, scans the shorter part on the rows' indexes (Window.cut). Invoices, clients and
-// alerts (at most a few hundred thousand rows per org) are read on their indexes; the open deals
-// from deal_pipeline_totals.
+// sums of their values and cycles). A window sums the whole days it covers and scans only its
+// partial edge days on the rows' indexes. Invoices, clients and alerts (at most a few hundred
+// thousand rows per org) are read on their indexes; the open deals from deal_pipeline_totals.
 //
 // Money is summed per currency, never across currencies, in minor units as exact decimal text.
 // Ratios and means are computed on exact rationals (math/big) and rounded half away from zero
