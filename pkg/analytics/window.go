@@ -53,7 +53,7 @@ func (w Window) cut() (days span, plus, minus [2]span) {
 	}
 	endDay := w.To.Truncate(day)
 	if !firstDay.Before(endDay) {
-		plus[0] = span(w)
+		plus[0] = span{w.From, w.To}
 		return span{firstDay, firstDay}, plus, minus
 	}
 	days = span{firstDay, endDay}
