@@ -163,9 +163,10 @@ func (s *Service) Funnel(ctx context.Context, orgID uuid.UUID, w Window) (Funnel
 }
 
 // queueWindowed queues query, one of the lead counts over w (leadStepsSQL, leadSourcesSQL), with
-// w cut into its whole days and the spans at its edges (Window.cut), and calls fn per row.
+// w cut into its whole days and its partial edges, and calls fn per row.
 func queueWindowed(b *db.Batch, orgID uuid.UUID, w Window, query string, fn func(db.Row) error) {
-	b.Rows(fn, query, append([]any{db.UUID(orgID)}, w.cutArgs()...)...)
+	head, tail, firstDay, endDay := w.split()
+	b.Rows(fn, query, db.UUID(orgID), head.From, head.To, firstDay, endDay, tail.From, tail.To)
 }
 
 // Velocity returns the velocity of the deals in currency closed in w.
@@ -213,6 +214,7 @@ const secondsPerDay = 24 * 60 * 60
 // queueClosed queues closedSQL for w (currency nil: every currency) and calls fn per stage (won,
 // lost) with the count and the exact sums of values and cycle seconds.
 func queueClosed(b *db.Batch, orgID uuid.UUID, w Window, currency *string, fn func(stage string, n int64, value, seconds string) error) {
+	head, tail, firstDay, endDay := w.split()
 	b.Rows(func(r db.Row) error {
 		var stage, value, seconds string
 		var n int64
@@ -220,7 +222,7 @@ func queueClosed(b *db.Batch, orgID uuid.UUID, w Window, currency *string, fn fu
 			return fmt.Errorf("scan closed deals: %w", err)
 		}
 		return fn(stage, n, value, seconds)
-	}, closedSQL, append(append([]any{db.UUID(orgID)}, w.cutArgs()...), currency)...)
+	}, closedSQL, db.UUID(orgID), head.From, head.To, firstDay, endDay, tail.From, tail.To, currency)
 }
 
 // Dashboard returns the org's dashboard for w.

@@ -1,23 +1,18 @@
 package analytics
 
-// The windowed counts take the window as Window.cutArgs cuts it: $4 and $5 the whole UTC days
-// read from a day summary (summed over its shards), $2-$3 and $6-$7 the spans counted from the
-// rows and added, $8-$9 and $10-$11 the spans counted from the rows and subtracted (each on the
-// rows' index of its time; an empty span reads nothing). Groups that sum to 0 are left out.
-
-// leadStepsSQL counts the org's alive leads created in a window per funnel step (lead_funnel_days
-// dim step, lead_funnel's index on (org_id, created_at)).
+// leadStepsSQL counts the org's alive leads created in a window per funnel step: the whole UTC
+// days [$4, $5) from lead_funnel_days (dim step, summed over their shards), the partial spans
+// [$2, $3) and [$6, $7) at the window's edges from lead_funnel's index on (org_id, created_at).
+// Groups that sum to 0 are left out.
 const leadStepsSQL = `SELECT key::smallint, sum(n)::bigint FROM (
     SELECT key, lead_count AS n FROM lead_funnel_days
     WHERE org_id = $1 AND dim = 'step' AND day >= $4::date AND day < $5::date
     UNION ALL
-    SELECT step::text, 1 FROM lead_funnel WHERE org_id = $1 AND alive AND created_at >= $2 AND created_at < $3
+    SELECT step::text, 1 FROM lead_funnel
+    WHERE org_id = $1 AND alive AND created_at >= $2 AND created_at < $3
     UNION ALL
-    SELECT step::text, 1 FROM lead_funnel WHERE org_id = $1 AND alive AND created_at >= $6 AND created_at < $7
-    UNION ALL
-    SELECT step::text, -1 FROM lead_funnel WHERE org_id = $1 AND alive AND created_at >= $8 AND created_at < $9
-    UNION ALL
-    SELECT step::text, -1 FROM lead_funnel WHERE org_id = $1 AND alive AND created_at >= $10 AND created_at < $11
+    SELECT step::text, 1 FROM lead_funnel
+    WHERE org_id = $1 AND alive AND created_at >= $6 AND created_at < $7
 ) x
 GROUP BY key
 HAVING sum(n) <> 0`
@@ -27,13 +22,11 @@ const leadSourcesSQL = `SELECT key, sum(n)::bigint FROM (
     SELECT key, lead_count AS n FROM lead_funnel_days
     WHERE org_id = $1 AND dim = 'source' AND day >= $4::date AND day < $5::date
     UNION ALL
-    SELECT source, 1 FROM lead_funnel WHERE org_id = $1 AND alive AND created_at >= $2 AND created_at < $3
+    SELECT source, 1 FROM lead_funnel
+    WHERE org_id = $1 AND alive AND created_at >= $2 AND created_at < $3
     UNION ALL
-    SELECT source, 1 FROM lead_funnel WHERE org_id = $1 AND alive AND created_at >= $6 AND created_at < $7
-    UNION ALL
-    SELECT source, -1 FROM lead_funnel WHERE org_id = $1 AND alive AND created_at >= $8 AND created_at < $9
-    UNION ALL
-    SELECT source, -1 FROM lead_funnel WHERE org_id = $1 AND alive AND created_at >= $10 AND created_at < $11
+    SELECT source, 1 FROM lead_funnel
+    WHERE org_id = $1 AND alive AND created_at >= $6 AND created_at < $7
 ) x
 GROUP BY key
 HAVING sum(n) <> 0`
@@ -43,34 +36,22 @@ HAVING sum(n) <> 0`
 const leadStagesSQL = `SELECT stage, sum(lead_count)::bigint FROM lead_stage_totals
 WHERE org_id = $1 GROUP BY stage HAVING sum(lead_count) <> 0`
 
-// closedSQL sums the org's deals closed in a window per stage (won, lost), of currency $12 (or
+// closedSQL sums the org's deals closed in a window per stage (won, lost), of currency $8 (or
 // every currency when null): their count, the sum of their values and of their cycles (closing
-// time - created_at) in seconds, exact numeric text; the whole days from deal_closed_days (summed
-// over shards and currencies), the spans from the deals' indexes on won_at and lost_at.
-const closedSQL = `WITH d AS (
-    SELECT 1 AS s, stage, currency, deal_value, created_at, won_at AS closed_at FROM deals
-    WHERE org_id = $1 AND stage = 'won' AND won_at >= $2 AND won_at < $3
-    UNION ALL
-    SELECT 1, stage, currency, deal_value, created_at, won_at FROM deals WHERE org_id = $1 AND stage = 'won' AND won_at >= $6 AND won_at < $7
-    UNION ALL
-    SELECT -1, stage, currency, deal_value, created_at, won_at FROM deals WHERE org_id = $1 AND stage = 'won' AND won_at >= $8 AND won_at < $9
-    UNION ALL
-    SELECT -1, stage, currency, deal_value, created_at, won_at FROM deals WHERE org_id = $1 AND stage = 'won' AND won_at >= $10 AND won_at < $11
-    UNION ALL
-    SELECT 1, stage, currency, deal_value, created_at, lost_at FROM deals WHERE org_id = $1 AND stage = 'lost' AND lost_at >= $2 AND lost_at < $3
-    UNION ALL
-    SELECT 1, stage, currency, deal_value, created_at, lost_at FROM deals WHERE org_id = $1 AND stage = 'lost' AND lost_at >= $6 AND lost_at < $7
-    UNION ALL
-    SELECT -1, stage, currency, deal_value, created_at, lost_at FROM deals WHERE org_id = $1 AND stage = 'lost' AND lost_at >= $8 AND lost_at < $9
-    UNION ALL
-    SELECT -1, stage, currency, deal_value, created_at, lost_at FROM deals WHERE org_id = $1 AND stage = 'lost' AND lost_at >= $10 AND lost_at < $11
-)
-SELECT stage, sum(n)::bigint, sum(v)::text, sum(c)::text FROM (
+// time - created_at) in seconds, exact numeric text. The whole UTC days [$4, $5) come from
+// deal_closed_days (summed over shards and currencies), the partial spans [$2, $3) and [$6, $7)
+// at the window's edges from the deals' indexes on won_at and lost_at.
+const closedSQL = `SELECT stage, sum(n)::bigint, sum(v)::text, sum(c)::text FROM (
     SELECT stage, deal_count AS n, value_sum AS v, cycle_sum AS c FROM deal_closed_days
-    WHERE org_id = $1 AND day >= $4::date AND day < $5::date AND ($12::text IS NULL OR currency = $12::char(3))
+    WHERE org_id = $1 AND day >= $4::date AND day < $5::date AND ($8::text IS NULL OR currency = $8::char(3))
     UNION ALL
-    SELECT stage, s, s * deal_value, s * extract(epoch FROM closed_at - created_at) FROM d
-    WHERE $12::text IS NULL OR currency = $12::char(3)
+    SELECT 'won', 1, deal_value, extract(epoch FROM won_at - created_at) FROM deals
+    WHERE org_id = $1 AND stage = 'won' AND ($8::text IS NULL OR currency = $8::char(3))
+        AND ((won_at >= $2 AND won_at < $3) OR (won_at >= $6 AND won_at < $7))
+    UNION ALL
+    SELECT 'lost', 1, deal_value, extract(epoch FROM lost_at - created_at) FROM deals
+    WHERE org_id = $1 AND stage = 'lost' AND ($8::text IS NULL OR currency = $8::char(3))
+        AND ((lost_at >= $2 AND lost_at < $3) OR (lost_at >= $6 AND lost_at < $7))
 ) x
 GROUP BY stage`
 

@@ -33,49 +33,17 @@ func NewWindow(from, to *time.Time, now time.Time) (Window, error) {
 	return w, nil
 }
 
-// span is a half-open interval [From, To) of time; From equal to To is empty.
-type span struct{ From, To time.Time }
-
-// cut cuts w at UTC midnights for the day summaries: the whole days [days.From, days.To) are read
-// from a summary, the spans of plus are counted from the rows and added, those of minus counted
-// and subtracted. A window's partial edge day is either counted from its rows (its part inside
-// the window) or read whole from the summary less the rows of its part outside the window,
-// whichever part is shorter; so an edge costs a scan of at most half a day, and the end of a
-// window that reaches up to now costs almost nothing (no row is created after now). Without a
-// whole day inside it, the window is counted from its rows.
-func (w Window) cut() (days span, plus, minus [2]span) {
-	const day = 24 * time.Hour
-	empty := span{w.To, w.To}
-	plus, minus = [2]span{empty, empty}, [2]span{empty, empty}
-	firstDay := w.From.Truncate(day)
+// split cuts w at UTC midnights: the whole days [firstDay, endDay) inside it, and the two
+// partial spans before and after them. Without a whole day, the first span is the whole window
+// and the second is empty (firstDay equals endDay).
+func (w Window) split() (head, tail Window, firstDay, endDay time.Time) {
+	firstDay = w.From.Truncate(24 * time.Hour)
 	if firstDay.Before(w.From) {
-		firstDay = firstDay.Add(day)
+		firstDay = firstDay.Add(24 * time.Hour)
 	}
-	endDay := w.To.Truncate(day)
+	endDay = w.To.Truncate(24 * time.Hour)
 	if !firstDay.Before(endDay) {
-		plus[0] = span{w.From, w.To}
-		return span{firstDay, firstDay}, plus, minus
+		return w, Window{From: w.To, To: w.To}, firstDay, firstDay
 	}
-	days = span{firstDay, endDay}
-	if firstDay.Sub(w.From) <= w.From.Sub(firstDay.Add(-day)) {
-		plus[0] = span{w.From, firstDay}
-	} else {
-		days.From = firstDay.Add(-day)
-		minus[0] = span{days.From, w.From}
-	}
-	if w.To.Sub(endDay) <= endDay.Add(day).Sub(w.To) {
-		plus[1] = span{endDay, w.To}
-	} else {
-		days.To = endDay.Add(day)
-		minus[1] = span{w.To, days.To}
-	}
-	return days, plus, minus
-}
-
-// cutArgs are the arguments $2 to $11 of a windowed count (queries.go): the two spans to add,
-// the whole days, the two spans to subtract.
-func (w Window) cutArgs() []any {
-	days, plus, minus := w.cut()
-	return []any{plus[0].From, plus[0].To, days.From, days.To, plus[1].From, plus[1].To,
-		minus[0].From, minus[0].To, minus[1].From, minus[1].To}
+	return Window{From: w.From, To: firstDay}, Window{From: endDay, To: w.To}, firstDay, endDay
 }
