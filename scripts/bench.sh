@@ -4,6 +4,7 @@
 # (services/worker/cmd/jobbench, "## Job queue" and "## Money"), then the API, the deal reads and
 # the invoice documents (services/api/cmd/apibench, "## API", "## Deals API" and "## Documents
 # API"), the scheduled sweeps over one large org (apibench -sweeps-only, "## Scheduled sweeps"),
+# the analytics routes over one large org (apibench -analytics-only, "## Analytics API"),
 # then the scheduler at scale (services/scheduler/cmd/schedbench, "## Scheduler"); each replaces
 # the generated parts of its sections of BENCHMARKS.md.
 #
@@ -17,7 +18,7 @@
 #
 #   scripts/bench.sh -scenarios latency -out ''
 #
-# BENCH_STEPS names the steps to run (default: gateway jobs api sweeps scheduler), e.g. only the
+# BENCH_STEPS names the steps to run (default: gateway jobs api sweeps analytics scheduler), e.g. only the
 # money benchmark, only the documents benchmark and only the sweeps:
 #
 #   BENCH_STEPS=jobs scripts/bench.sh -money-only
@@ -28,7 +29,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # The Go that go.work names (the Makefile's GO_VERSION); GOTOOLCHAIN=local would refuse it.
 export GOTOOLCHAIN=go1.27.3
 
-steps=" ${BENCH_STEPS:-gateway jobs api sweeps scheduler} "
+steps=" ${BENCH_STEPS:-gateway jobs api sweeps analytics scheduler} "
 step() { [[ "$steps" == *" $1 "* ]]; }
 
 mkdir -p bin
@@ -82,6 +83,17 @@ if step sweeps; then
 	go build -o bin/apibench ./services/api/cmd/apibench
 	# shellcheck disable=SC2086 # SWEEPBENCH_FLAGS is a list of flags
 	bin/apibench -sweeps-only -api bin/api -out BENCHMARKS.md ${SWEEPBENCH_FLAGS:-}
+fi
+
+# The analytics routes (apibench -analytics-only, section "## Analytics API"): one org with
+# 1,000,000 leads and 100,000 deals beside three smaller orgs; funnel, velocity, dashboard and
+# pipeline of that org, the timeline and asOf of a lead with 1,000 events, and GET /leads/{id},
+# through bin/api. ANALYTICSBENCH_FLAGS passes more flags, e.g. ANALYTICSBENCH_FLAGS='-duration 5s'.
+if step analytics; then
+	go build -o bin/api ./services/api
+	go build -o bin/apibench ./services/api/cmd/apibench
+	# shellcheck disable=SC2086 # ANALYTICSBENCH_FLAGS is a list of flags
+	bin/apibench -analytics-only -db bench_analytics -api bin/api -out BENCHMARKS.md ${ANALYTICSBENCH_FLAGS:-}
 fi
 
 # The scheduler at scale (services/scheduler/cmd/schedbench, section "## Scheduler"): 10,000

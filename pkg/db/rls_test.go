@@ -44,7 +44,7 @@ var seededTables = []struct{ name, orgCol string }{
 // leads is not among them since migration 000005 (its lead_list view must read past the policy),
 // nor intake_sources since 000006 (the gateway's SECURITY DEFINER lookups must).
 var forcedTables = []string{
-	"api_keys", "calls", "clients", "contracts", "deal_pipeline_totals", "deals", "events", "integrity_alerts",
+	"api_keys", "calls", "clients", "contracts", "deal_closed_days", "deal_pipeline_totals", "deals", "events", "integrity_alerts",
 	"invoice_counters", "invoices", "lead_activities", "lead_intake_raw", "onboarding_tasks", "org_settings", "orgs", "reports",
 }
 

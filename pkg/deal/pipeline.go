@@ -1,7 +1,7 @@
 package deal
 
 // The pipeline sums of GET /analytics/pipeline: what the open deals are worth, per stage and
-// currency, as face value and weighted by probability.
+// currency, as face value and weighted by probability, and what the won and lost deals came to.
 
 import (
 	"context"
@@ -21,11 +21,15 @@ type PipelineFilter struct {
 }
 
 // Pipeline is the open pipeline of an org: one entry per open stage, in pipeline order, each
-// present even when empty.
+// present even when empty; and the totals of the won and of the lost deals (of the same deals:
+// created in the window when there is one), as entries of the same shape (a won deal's weighted
+// value is its value, a lost deal's 0).
 type Pipeline struct {
 	From   *time.Time      `json:"from"`
 	To     *time.Time      `json:"to"`
 	Stages []PipelineStage `json:"stages"`
+	Won    PipelineStage   `json:"won"`
+	Lost   PipelineStage   `json:"lost"`
 }
 
 // PipelineStage is one open stage of the pipeline: how many deals are in it, and their sums per
@@ -47,19 +51,26 @@ type CurrencySum struct {
 	WeightedValue json.Number `json:"weightedValue"`
 }
 
-// Pipeline returns the org's open pipeline for f. Without From and To it reads the maintained
-// totals (pipelineTotalsSQL: a few rows, whatever the number of deals); with either it sums the
-// deals created in the window (pipelineSQL, an index-only scan of the org's open deals). Both
-// give the same numbers for the same deals. A From that is not before To is apperr.BadRequest.
+// Pipeline returns the org's open pipeline and its won and lost totals for f. Without From and
+// To it reads the maintained totals (pipelineTotalsSQL: a few rows, whatever the number of
+// deals); with either it sums the deals created in the window (pipelineSQL and
+// closedPipelineSQL, index-only scans of the org's open and of its closed deals). Both
+// give the same numbers for the same deals. A From after To is apperr.Invalid (From equal to To
+// is an empty window).
 func (s *Service) Pipeline(ctx context.Context, orgID uuid.UUID, f PipelineFilter) (Pipeline, error) {
-	if f.From != nil && f.To != nil && !f.From.Before(*f.To) {
-		return Pipeline{}, badParam("to", "must be after from")
+	if f.From != nil && f.To != nil && f.From.After(*f.To) {
+		return Pipeline{}, apperr.Errorf(apperr.Invalid, "from must not be after to").
+			WithFields(apperr.FieldError{Field: "from", Message: "must not be after to"})
 	}
-	out := Pipeline{Stages: make([]PipelineStage, len(OpenStages))}
-	idx := map[Stage]int{}
+	out := Pipeline{
+		Stages: make([]PipelineStage, len(OpenStages)),
+		Won:    PipelineStage{Stage: StageWon, Currencies: []CurrencySum{}},
+		Lost:   PipelineStage{Stage: StageLost, Currencies: []CurrencySum{}},
+	}
+	entry := map[Stage]*PipelineStage{StageWon: &out.Won, StageLost: &out.Lost}
 	for i, st := range OpenStages {
 		out.Stages[i] = PipelineStage{Stage: st, Currencies: []CurrencySum{}}
-		idx[st] = i
+		entry[st] = &out.Stages[i]
 	}
 	var from, to *time.Time
 	if f.From != nil {
@@ -76,13 +87,13 @@ func (s *Service) Pipeline(ctx context.Context, orgID uuid.UUID, f PipelineFilte
 		if err := row.Scan(&st, &c.Currency, &c.Count, &sum, &weighted); err != nil {
 			return fmt.Errorf("scan pipeline: %w", err)
 		}
-		i, ok := idx[Stage(st)]
+		e, ok := entry[Stage(st)]
 		if !ok {
 			return apperr.Errorf(apperr.Internal, "pipeline: unexpected stage %q", st)
 		}
 		c.DealValue, c.WeightedValue = json.Number(sum), json.Number(weighted)
-		out.Stages[i].Count += c.Count
-		out.Stages[i].Currencies = append(out.Stages[i].Currencies, c)
+		e.Count += c.Count
+		e.Currencies = append(e.Currencies, c)
 		return nil
 	}
 	err := s.d.Read(ctx, orgID, func(b *db.Batch) {
@@ -92,6 +103,7 @@ func (s *Service) Pipeline(ctx context.Context, orgID uuid.UUID, f PipelineFilte
 		}
 		b.Exec(pipelinePlanSQL)
 		b.Rows(sumRow, pipelineSQL, db.UUID(orgID), from, to)
+		b.Rows(sumRow, closedPipelineSQL, db.UUID(orgID), from, to)
 	})
 	if err != nil {
 		return Pipeline{}, fmt.Errorf("deal pipeline: %w", err)

@@ -110,9 +110,18 @@ FROM generate_series(1, $3) g`, org, lead, n)
 	return shard
 }
 
-// freshTotals aggregates the deals table now, with the arithmetic of the pipeline's scan
-// (pipelineSQL).
+// freshTotals aggregates the deals table now, every stage (000033), with the arithmetic of the
+// pipeline's scan (pipelineSQL).
 func freshTotals(t *testing.T, super *db.DB) []totalsRow {
+	t.Helper()
+	return scanTotals(t, super, `SELECT org_id, stage, currency, count(*), sum(deal_value)::text,
+	sum((deal_value / 10000) * probability_bp + ((deal_value % 10000) * probability_bp + 5000) / 10000)::text
+FROM deals
+GROUP BY org_id, stage, currency ORDER BY org_id, stage, currency`)
+}
+
+// freshOpenTotals is freshTotals of the open stages only, what the table held before 000033.
+func freshOpenTotals(t *testing.T, super *db.DB) []totalsRow {
 	t.Helper()
 	return scanTotals(t, super, `SELECT org_id, stage, currency, count(*), sum(deal_value)::text,
 	sum((deal_value / 10000) * probability_bp + ((deal_value % 10000) * probability_bp + 5000) / 10000)::text
@@ -330,7 +339,7 @@ func TestPipelineTotalsOrgDeleteCascades(t *testing.T) {
 	require.NoError(t, tx.Commit(ctx))
 	require.Zero(t, b.count(t, `SELECT count(*) FROM deal_pipeline_totals WHERE org_id = $1`, gone))
 	require.Zero(t, b.count(t, `SELECT count(*) FROM deals WHERE org_id = $1`, gone))
-	require.Equal(t, 2, b.count(t, `SELECT count(DISTINCT (stage, currency)) FROM deal_pipeline_totals WHERE org_id = $1`, b.org))
+	require.Equal(t, 3, b.count(t, `SELECT count(DISTINCT (stage, currency)) FROM deal_pipeline_totals WHERE org_id = $1`, b.org))
 	requireTotalsExact(t, b.super, b.svc, b.org)
 }
 
@@ -447,10 +456,7 @@ func TestPipelineTotalsBackfill(t *testing.T) {
 SELECT $1, $2, 'Deal', g * 99991, 'GBP', (ARRAY['discovery', 'proposal', 'negotiation'])[1 + g % 3], 0.3333
 FROM generate_series(1, 50) g`, other, b.newLead(t, other, "converted"))
 	require.NoError(t, err)
-	want := freshTotals(t, b.super)
-	require.Len(t, want, 6)
-	require.Equal(t, want, storedTotals(t, b.super))
-	require.Greater(t, b.count(t, `SELECT count(DISTINCT shard) FROM deal_pipeline_totals`), 1)
+	require.Equal(t, freshTotals(t, b.super), storedTotals(t, b.super))
 
 	run := func(name string) {
 		t.Helper()
@@ -459,6 +465,12 @@ FROM generate_series(1, 50) g`, other, b.newLead(t, other, "converted"))
 		_, err = b.d.Pool.Exec(ctx, string(sql))
 		require.NoError(t, err, name)
 	}
+	// Back to the open stages only, as before 000033.
+	run("000033_analytics.down.sql")
+	want := freshOpenTotals(t, b.super)
+	require.Len(t, want, 6)
+	require.Equal(t, want, storedTotals(t, b.super))
+	require.Greater(t, b.count(t, `SELECT count(DISTINCT shard) FROM deal_pipeline_totals`), 1)
 	run("000025_pipeline_totals_shards.down.sql")
 	require.Equal(t, want, storedTotals(t, b.super))
 	require.Equal(t, 6, b.count(t, `SELECT count(*) FROM deal_pipeline_totals`), "one row per group")
@@ -468,6 +480,11 @@ FROM generate_series(1, 50) g`, other, b.newLead(t, other, "converted"))
 	run("000025_pipeline_totals_shards.up.sql")
 	require.Equal(t, want, storedTotals(t, b.super))
 	require.Equal(t, 6, b.count(t, `SELECT count(*) FROM deal_pipeline_totals WHERE shard = 0`), "the rows became shard 0")
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM pg_class
+WHERE relname IN ('deals', 'deal_pipeline_totals') AND relforcerowsecurity`), "both FORCE row-level security again")
+	// 000033 adds the won and lost deals that exist.
+	run("000033_analytics.up.sql")
+	require.Equal(t, freshTotals(t, b.super), storedTotals(t, b.super))
 	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM pg_class
 WHERE relname IN ('deals', 'deal_pipeline_totals') AND relforcerowsecurity`), "both FORCE row-level security again")
 	requireTotalsExact(t, b.super, b.svc, b.org, other)

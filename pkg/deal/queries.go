@@ -63,6 +63,15 @@ WHERE org_id = $1 AND stage IN ('discovery', 'proposal', 'negotiation')
 GROUP BY stage, currency
 ORDER BY currency`
 
+// closedPipelineSQL is pipelineSQL of the won and lost deals, on their covering index (000033).
+const closedPipelineSQL = `SELECT stage, currency, count(*), sum(deal_value)::text,
+	sum((deal_value / 10000) * probability_bp + ((deal_value % 10000) * probability_bp + 5000) / 10000)::text
+FROM deals
+WHERE org_id = $1 AND stage IN ('won', 'lost')
+	AND ($2::timestamptz IS NULL OR created_at >= $2) AND ($3::timestamptz IS NULL OR created_at < $3)
+GROUP BY stage, currency
+ORDER BY currency`
+
 // pipelinePlanSQL steers the scan (pipelineSQL, the pipeline with a from/to window) to the
 // covering index of the open deals (migration 000009): the planner, seeing that most of an org's
 // deals are open, prefers a sequential scan of the heap, which is slower (the rows
@@ -71,8 +80,8 @@ ORDER BY currency`
 // transaction. The unfiltered pipeline (pipelineTotalsSQL) does not need them.
 const pipelinePlanSQL = `SELECT set_config('enable_seqscan', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)`
 
-// pipelineTotalsSQL reads the org's open pipeline without a window from deal_pipeline_totals
-// (migrations 000011 and 000025): per open stage and currency the count and the two sums, kept by
+// pipelineTotalsSQL reads the org's pipeline without a window from deal_pipeline_totals
+// (migrations 000011, 000025 and 000033, which added the won and lost deals): per stage and currency the count and the two sums, kept by
 // triggers on deals in the transaction of every change, each deal's weighted value rounded as in
 // pipelineSQL. Each group is kept in up to 16 shard rows (each writing transaction adds to the
 // shard of its transaction id, so concurrent writers of one org do not queue on one row); a

@@ -197,8 +197,8 @@ var gapSQL = reconcileSQL(`
 // weightedSQL is a deal's rounded weighted value, as deal_pipeline_totals sums it (000011).
 const weightedSQL = `(deal_value / 10000) * probability_bp + ((deal_value % 10000) * probability_bp + 5000) / 10000`
 
-// driftSQL compares, per open stage and currency, deal_pipeline_totals summed over its shards
-// (000025) with a fresh aggregate of the open deals, in one snapshot (the triggers write both in
+// driftSQL compares, per stage and currency, deal_pipeline_totals summed over its shards
+// (000025, 000033) with a fresh aggregate of the deals, in one snapshot (the triggers write both in
 // the deal's transaction, so they agree in every snapshot unless the totals drifted). A drift is
 // one org-wide finding naming every group that differs.
 var driftSQL = reconcileSQL(`
@@ -213,7 +213,7 @@ var driftSQL = reconcileSQL(`
         FROM (SELECT stage, currency, sum(deal_count) AS n, sum(value_sum) AS v, sum(weighted_sum) AS w, count(*) AS shards
               FROM deal_pipeline_totals WHERE org_id = $1 GROUP BY stage, currency) s
         FULL JOIN (SELECT stage, currency, count(*) AS n, sum(deal_value) AS v, sum(` + weightedSQL + `) AS w
-              FROM deals WHERE org_id = $1 AND stage IN ('discovery', 'proposal', 'negotiation') GROUP BY stage, currency) f
+              FROM deals WHERE org_id = $1 GROUP BY stage, currency) f
           ON f.stage = s.stage AND f.currency = s.currency
     ) g
     WHERE g.sn <> g.fn OR g.sv <> g.fv OR g.sw <> g.fw

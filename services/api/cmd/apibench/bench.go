@@ -85,6 +85,9 @@ type report struct {
 	// The scheduled sweeps (sweeps.go): their data and their runs.
 	sweepSeed *sweepSeed
 	sweeps    []sweepRun
+
+	// The analytics routes (analytics.go).
+	analytics *analyticsReport
 }
 
 // all seeds, runs the floor and the api runs, and drops the database.
@@ -112,6 +115,14 @@ func (b *bench) all(ctx context.Context) (rep *report, err error) {
 	if b.opts.sweepsOnly {
 		if err := b.sweepRuns(ctx, rep); err != nil {
 			return nil, fmt.Errorf("sweeps: %w", err)
+		}
+		rep.endLoad = loadAvg()
+		rep.took = time.Since(start)
+		return rep, nil
+	}
+	if b.opts.analyticsOnly {
+		if err := b.analyticsRuns(ctx, rep); err != nil {
+			return nil, fmt.Errorf("analytics: %w", err)
 		}
 		rep.endLoad = loadAvg()
 		rep.took = time.Since(start)

@@ -38,6 +38,9 @@
 //     auto-priority one as a backfill and as the recurring sweep; -sweeps picks some) beside a
 //     PATCH /leads/{id} load on the same org, reported in their own section ("## Scheduled
 //     sweeps").
+//  8. analytics (analytics.go): -analytics-only seeds one org with the leads and deals beside a few
+//     smaller orgs, and measures the analytics routes, a long lead's timeline and asOf, and
+//     GET /leads/{id} beside them ("## Analytics API").
 //
 // Before the load every scenario is checked once for correctness: the lead asked for (and
 // byte-for-byte what the floor returns for it), a page of 50 of the right org in order, search
@@ -97,21 +100,25 @@ type options struct {
 	sweepConns int           // connections of the PATCH load beside the sweeps
 	sweepIdle  time.Duration // measured time of the idle PATCH load before each sweep
 	sweepMax   time.Duration // a sweep still running after this is stopped and reported unfinished (0: no limit)
-	sweeps     []string      // the sweeps to measure, in the order they run (sweepNames)
-	leadSpan   time.Duration // the seeded leads are created over this span before now
-	conns      int
-	warmup     time.Duration
-	duration   time.Duration
-	scenarios  []string
-	logLevels  []string // LOG_LEVEL of each api run; the first is the headline
-	apiEnv     []string // more settings of the api process
-	maxConns   int      // DB_MAX_CONNS of the api, and the floor's pool size
-	runs       int
-	out        string
-	keep       bool
-	reuse      bool // use an already seeded bench database (diagnostics)
-	profile    string
-	logDir     string
+	// analyticsOnly seeds one large org beside smaller ones and measures the analytics routes
+	// alone (analytics.go), writing only their section.
+	analyticsOnly                           bool
+	analyticsOtherOrgs, analyticsOtherLeads int
+	sweeps                                  []string      // the sweeps to measure, in the order they run (sweepNames)
+	leadSpan                                time.Duration // the seeded leads are created over this span before now
+	conns                                   int
+	warmup                                  time.Duration
+	duration                                time.Duration
+	scenarios                               []string
+	logLevels                               []string // LOG_LEVEL of each api run; the first is the headline
+	apiEnv                                  []string // more settings of the api process
+	maxConns                                int      // DB_MAX_CONNS of the api, and the floor's pool size
+	runs                                    int
+	out                                     string
+	keep                                    bool
+	reuse                                   bool // use an already seeded bench database (diagnostics)
+	profile                                 string
+	logDir                                  string
 }
 
 func main() {
@@ -145,6 +152,9 @@ func runMain() error {
 	flag.DurationVar(&o.sweepIdle, "sweep-idle", 10*time.Second, "measured time of the idle PATCH /leads/{id} load before each sweep")
 	flag.DurationVar(&o.sweepMax, "sweep-max", 0, "stop a sweep still running after this long and report it unfinished (0: no limit)")
 	flag.StringVar(&sweeps, "sweeps", strings.Join(sweepNames, ","), "comma-separated sweeps of -sweeps-only, run in this order (recalc_auto_priority, the recurring sweep, needs "+sweepPriorityBackfill+")")
+	flag.BoolVar(&o.analyticsOnly, "analytics-only", false, "seed one org with -leads leads and -deals deals beside smaller orgs and measure only the analytics routes, a 1,000-event lead's timeline and asOf, and GET /leads/{id}; write only the \"## Analytics API\" section")
+	flag.IntVar(&o.analyticsOtherOrgs, "analytics-other-orgs", 3, "orgs beside the large one for -analytics-only")
+	flag.IntVar(&o.analyticsOtherLeads, "analytics-other-leads", 150_000, "leads of the other orgs, spread evenly, for -analytics-only")
 	flag.IntVar(&o.conns, "conns", 50, "concurrent keep-alive connections of the load generator")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before each measurement")
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "measured time per scenario")
@@ -174,7 +184,13 @@ func runMain() error {
 			return err
 		}
 	}
-	if o.dealsOnly || o.docsOnly || o.sweepsOnly {
+	if o.analyticsOnly {
+		if o.dealsOnly || o.docsOnly || o.sweepsOnly {
+			return errors.New("-analytics-only excludes -deals-only, -documents-only and -sweeps-only")
+		}
+		o.orgs, o.leadSpan, scen = 1, analyticsLeadSpan, ""
+	}
+	if o.dealsOnly || o.docsOnly || o.sweepsOnly || o.analyticsOnly {
 		o.scenarios = nil
 	}
 	if o.dealsOnly {
@@ -206,7 +222,7 @@ func runMain() error {
 	if o.deals < 1 || o.documents < 1 {
 		return errors.New("-deals and -documents must be at least 1")
 	}
-	if o.leads < o.orgs || (o.orgs < 2 && !o.sweepsOnly) || o.conns < 1 || o.warmup < 0 || o.duration <= 0 || o.runs < 1 || o.maxConns < 2 {
+	if o.leads < o.orgs || (o.orgs < 2 && !o.sweepsOnly && !o.analyticsOnly) || o.conns < 1 || o.warmup < 0 || o.duration <= 0 || o.runs < 1 || o.maxConns < 2 {
 		return errors.New("need leads >= orgs >= 2, and positive connections, durations, runs and pool size")
 	}
 	if o.profile == "" {
@@ -241,7 +257,7 @@ func runMain() error {
 		return err
 	}
 	md := rep.markdown()
-	apiSection := !o.dealsOnly && !o.docsOnly && !o.sweepsOnly
+	apiSection := !o.dealsOnly && !o.docsOnly && !o.sweepsOnly && !o.analyticsOnly
 	if apiSection {
 		fmt.Print(md)
 	}
@@ -260,7 +276,17 @@ func runMain() error {
 		sweepsMD = rep.sweepsMarkdown()
 		fmt.Print("\n" + sweepsMD)
 	}
+	var analyticsMD string
+	if rep.hasAnalytics() {
+		analyticsMD = rep.analyticsMarkdown()
+		fmt.Print("\n" + analyticsMD)
+	}
 	if o.out != "" && o.profile == "" {
+		if analyticsMD != "" {
+			if err := writeAnalyticsSection(o.out, analyticsMD); err != nil {
+				return err
+			}
+		}
 		if sweepsMD != "" {
 			if err := writeSweepsSection(o.out, sweepsMD); err != nil {
 				return err

@@ -51,6 +51,7 @@ func (s *Server) routes() {
 	s.scheduleRoutes(api)
 	s.reportRoutes(api)
 	s.timelineRoutes(api)
+	s.analyticsRoutes(api)
 }
 
 // router registers routes with a fixed middleware chain.

@@ -1,0 +1,112 @@
+package analytics_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"example.com/crm/pkg/catalog"
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/dbtest"
+	"example.com/crm/pkg/deal"
+	"example.com/crm/pkg/events"
+	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lead"
+)
+
+// TestProjectionsUnderConcurrentWriters runs the lead and deal use cases from several goroutines
+// at once on the api's role (leads created with sources, moved to call_booked, converted by a
+// deal, the deal won or lost, some leads deleted), so that the writing transactions fall in
+// different shards and wait for each other's rows, and then requires every projection of
+// migration 000033 to equal a fresh aggregate of the rows it summarises: lead_funnel_days of
+// lead_funnel (per day and step, per day and source), lead_stage_totals of leads, and
+// deal_closed_days of deals.
+func TestProjectionsUnderConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	owner, url := dbtest.NewDB(t)
+	org := dbtest.NewOrg(t, owner, "acme")
+	app, err := db.Open(t.Context(), db.Options{URL: dbtest.AppURL(t, url), MaxConns: 8, AppName: "analytics_test"})
+	require.NoError(t, err)
+	t.Cleanup(app.Close)
+	em := events.NewEmitter(jobs.New(app, jobs.Config{}), catalog.New().EventJobs)
+	leads := lead.NewService(app, em)
+	deals := deal.NewService(app, em, leads)
+	super := dbtest.SuperDB(t, url)
+
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for w := range errs {
+		wg.Go(func() {
+			errs[w] = func() error {
+				for i := range 12 {
+					l, err := leads.Create(t.Context(), org, "test", lead.NewLead{Contact: lead.Contact{
+						Email: fmt.Sprintf("w%d.l%d@example.com", w, i), Source: []string{"", "web", "ads"}[(w+i)%3]}})
+					if err != nil {
+						return err
+					}
+					stops := []lead.Stage{lead.StageQualified, lead.StageContacted, lead.StageCallBooked}[:i%4]
+					for _, st := range stops {
+						if _, err := leads.ChangeStage(t.Context(), org, "test", l.ID, st, ""); err != nil {
+							return err
+						}
+					}
+					if i%4 == 3 {
+						d, err := deals.Create(t.Context(), org, "test", deal.NewDeal{LeadID: l.ID, Title: "Deal",
+							DealValue: int64(1000 * (i + 1)), Currency: []string{"EUR", "USD"}[w%2]})
+						if err != nil {
+							return err
+						}
+						to, reason := deal.StageWon, ""
+						if w%3 == 0 {
+							to, reason = deal.StageLost, "budget"
+						}
+						if _, err := deals.ChangeStage(t.Context(), org, "test", d.ID, to, reason); err != nil {
+							return err
+						}
+					}
+					if i%5 == 4 {
+						if err := leads.Delete(t.Context(), org, "test", l.ID); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			}()
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+
+	same := func(stored, fresh string) {
+		t.Helper()
+		var a, b []string
+		require.NoError(t, super.Gorm.Raw(stored, org).Scan(&a).Error)
+		require.NoError(t, super.Gorm.Raw(fresh, org).Scan(&b).Error)
+		require.NotEmpty(t, b)
+		require.Equal(t, b, a)
+	}
+	same(`SELECT concat_ws(',', dim, day, key, n) FROM (SELECT dim, day, key, sum(lead_count) AS n FROM lead_funnel_days
+WHERE org_id = ? GROUP BY 1, 2, 3 HAVING sum(lead_count) <> 0) x ORDER BY 1`,
+		`SELECT concat_ws(',', dim, day, key, n) FROM (SELECT k.dim, k.day, k.key, count(*) AS n FROM lead_funnel f
+CROSS JOIN LATERAL lead_funnel_keys(f.created_at, f.source, f.step) k WHERE f.org_id = ? AND f.alive GROUP BY 1, 2, 3) x ORDER BY 1`)
+	same(`SELECT concat_ws(',', stage, n) FROM (SELECT stage, sum(lead_count) AS n FROM lead_stage_totals
+WHERE org_id = ? GROUP BY 1 HAVING sum(lead_count) <> 0) x ORDER BY 1`,
+		`SELECT concat_ws(',', stage, count(*)) FROM leads WHERE org_id = ? AND deleted_at IS NULL GROUP BY stage ORDER BY 1`)
+	same(`SELECT concat_ws(',', f.lead_id, f.step, f.alive) FROM lead_funnel f WHERE f.org_id = ? ORDER BY 1`,
+		`SELECT concat_ws(',', l.id, CASE WHEN EXISTS (SELECT FROM deals d WHERE d.org_id = l.org_id AND d.lead_id = l.id AND d.stage = 'won') THEN 5
+    WHEN l.stage = 'converted' OR EXISTS (SELECT FROM deals d WHERE d.org_id = l.org_id AND d.lead_id = l.id) THEN 4
+    WHEN l.stage = 'call_booked' THEN 3 WHEN l.stage = 'contacted' THEN 2 WHEN l.stage = 'qualified' THEN 1 ELSE 0 END,
+    l.deleted_at IS NULL) FROM leads l WHERE l.org_id = ? ORDER BY 1`)
+	same(`SELECT concat_ws(',', day, stage, currency, n, v, c) FROM (SELECT day, stage, currency, sum(deal_count) AS n, sum(value_sum) AS v,
+    sum(cycle_sum) AS c FROM deal_closed_days WHERE org_id = ? GROUP BY 1, 2, 3 HAVING sum(deal_count) <> 0) x ORDER BY 1`,
+		`SELECT concat_ws(',', day, stage, currency, n, v, c) FROM (SELECT (coalesce(won_at, lost_at) AT TIME ZONE 'UTC')::date AS day, stage, currency,
+    count(*) AS n, sum(deal_value) AS v, sum(extract(epoch FROM coalesce(won_at, lost_at) - created_at)) AS c
+    FROM deals WHERE org_id = ? AND stage IN ('won', 'lost') GROUP BY 1, 2, 3) x ORDER BY 1`)
+	var shards int
+	require.NoError(t, super.Gorm.Raw(`SELECT count(DISTINCT shard) FROM lead_funnel_days WHERE org_id = ?`, org).Scan(&shards).Error)
+	require.Greater(t, shards, 1, "the writers should have spread over several shards")
+}
