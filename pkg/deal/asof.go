@@ -2,13 +2,10 @@ package deal
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
-	"example.com/crm/pkg/apperr"
-	"example.com/crm/pkg/db"
 	"example.com/crm/pkg/events"
 )
 
@@ -32,14 +29,10 @@ func stageRow(d Deal, to Stage) (events.Row, error) {
 // history is how a deal's events rebuild it: deal.created carries the deal as created, every
 // change after it a row record (events.Row); deals are never deleted.
 var history = events.History{
-	Entity: EntityType, Name: "deal",
+	Entity: EntityType, Name: "deal", Table: "deals",
 	Created: EventCreated, Base: "deal",
 	Changing: []string{EventUpdated, EventStageChanged},
 }
-
-// createdAtSQL reads when the org's deal was created: AsOf tells a deal that did not exist yet
-// from one whose creation left no event.
-const createdAtSQL = `SELECT created_at FROM deals WHERE org_id = $1 AND id = $2`
 
 // AsOf returns the org's deal id as it was at the instant at, rebuilt from its events alone:
 // deal.created and the row records of the changes after it, in id order, up to at (one range
@@ -52,26 +45,9 @@ func (s *Service) AsOf(ctx context.Context, orgID, id uuid.UUID, at time.Time) (
 	if s.Now != nil {
 		now = s.Now
 	}
-	if at.After(now()) {
-		return Deal{}, apperr.Errorf(apperr.Invalid, "asOf %s is in the future", at.UTC().Format(time.RFC3339Nano)).
-			WithFields(apperr.FieldError{Field: "asOf", Message: "must not be in the future"})
-	}
-	var r events.Replay
-	var created db.Timestamptz
-	err := s.d.Read(ctx, orgID, func(b *db.Batch) {
-		events.QueueReplay(b, orgID, history, id, at, &r)
-		b.Row(func(row db.Row) error { return row.Scan(&created) }, createdAtSQL, db.UUID(orgID), db.UUID(id))
-	})
-	if err != nil {
-		return Deal{}, fmt.Errorf("deal as of: %w", err)
-	}
-	var createdAt *time.Time
-	if created.Valid {
-		createdAt = &created.Time
-	}
 	var out Deal
-	if err := r.Result(createdAt, &out); err != nil {
-		return Deal{}, fmt.Errorf("deal as of: %w", err)
+	if err := events.AsOf(ctx, s.d, orgID, history, id, at, now(), &out); err != nil {
+		return Deal{}, err
 	}
 	out.WeightedValue = WeightedValue(out.DealValue, out.Probability)
 	return out, nil

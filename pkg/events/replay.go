@@ -1,6 +1,7 @@
 package events
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -75,6 +76,9 @@ func WithRow(payload any, r Row) any {
 type History struct {
 	// Entity is the entity type ("lead") and Name how messages call it.
 	Entity, Name string
+	// Table is the entity's table ("leads"), whose created_at tells an entity that did not exist
+	// yet from one whose creation left no event (AsOf).
+	Table string
 	// Created is the type of the event that creates the entity, whose payload's member Base is
 	// the entity as created.
 	Created, Base string
@@ -123,6 +127,34 @@ func QueueReplay(b *db.Batch, orgID uuid.UUID, h History, id uuid.UUID, at time.
 		}
 		return out.apply(typ, record, base, occurred.UTC())
 	}, replaySQL, db.UUID(orgID), h.Entity, db.UUID(id), at, h.Created, h.Base)
+}
+
+// AsOf rebuilds the org's entity id as it was at the instant at from its events alone into out
+// (the entity's JSON shape): in one round trip, the replay of its events up to at (QueueReplay)
+// and its row's created_at, judged by Replay.Result. An instant after now is apperr.Invalid.
+func AsOf(ctx context.Context, d *db.DB, orgID uuid.UUID, h History, id uuid.UUID, at, now time.Time, out any) error {
+	if at.After(now) {
+		return apperr.Errorf(apperr.Invalid, "asOf %s is in the future", at.UTC().Format(time.RFC3339Nano)).
+			WithFields(apperr.FieldError{Field: "asOf", Message: "must not be in the future"})
+	}
+	var r Replay
+	var created db.Timestamptz
+	err := d.Read(ctx, orgID, func(b *db.Batch) {
+		QueueReplay(b, orgID, h, id, at, &r)
+		b.Row(func(row db.Row) error { return row.Scan(&created) },
+			`SELECT created_at FROM `+h.Table+` WHERE org_id = $1 AND id = $2`, db.UUID(orgID), db.UUID(id))
+	})
+	if err != nil {
+		return fmt.Errorf("%s as of: %w", h.Name, err)
+	}
+	var createdAt *time.Time
+	if created.Valid {
+		createdAt = &created.Time
+	}
+	if err := r.Result(createdAt, out); err != nil {
+		return fmt.Errorf("%s as of: %w", h.Name, err)
+	}
+	return nil
 }
 
 // apply folds one event: its type, its row record (nil for none) and, for the creating event,
