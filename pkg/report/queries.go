@@ -35,6 +35,14 @@ var figuresSQL = `SELECT jsonb_build_object(
     'opened', (SELECT count(*) FROM integrity_alerts WHERE org_id = $1 AND detected_at >= $2 AND detected_at < $3))
 )`
 
+// serialReadSQL keeps the figures' read in the one backend that runs it. Counting the week's
+// qualified leads reads every lead of the org (qualified_at has no index of its own: one more
+// entry on each write of a qualified lead, for a weekly read), which the planner hands to
+// parallel workers once the org is large: at 1,000,000 leads three processes, every core of a
+// small database machine, for a second, while the api's writes wait for a core. A background
+// report may take longer; the api's requests may not.
+const serialReadSQL = `SELECT set_config('max_parallel_workers_per_gather', '0', true)`
+
 // reportColumns are the columns of a reportRow.
 const reportColumns = `id, kind, period_start, period_end, model, body, created_at`
 

@@ -119,9 +119,15 @@ func (s *Service) Generate(ctx context.Context, orgID uuid.UUID, slot time.Time,
 	return out, nil
 }
 
-// Figures computes the org's figures over [start, end) in one statement.
+// Figures computes the org's figures over [start, end) in one statement, in one backend
+// (serialReadSQL).
 func (s *Service) Figures(ctx context.Context, orgID uuid.UUID, start, end time.Time) (Figures, error) {
-	raw, _, err := db.ReadOne[[]byte](ctx, s.d, orgID, figuresSQL, db.UUID(orgID), start, end)
+	var raw []byte
+	var found bool
+	err := s.d.Read(ctx, orgID, func(b *db.Batch) {
+		b.Exec(serialReadSQL)
+		db.QueueOne(b, &raw, &found, figuresSQL, db.UUID(orgID), start, end)
+	})
 	if err != nil {
 		return Figures{}, fmt.Errorf("read figures: %w", err)
 	}
