@@ -261,24 +261,35 @@ func (q *Queue) Release(ctx context.Context, held []*Job) (map[int64]bool, error
 }
 
 // unclaimSQL undoes claims that no attempt followed: the jobs are pending again in their place
-// in the queue (run_at kept), with the claim's attempt not counted and nothing logged.
+// in the queue (run_at kept), with the claim's attempt not counted, and a 'released' log row
+// ($5: why) says which claim held them and handed them back.
 const unclaimSQL = `
-UPDATE jobs j
-SET status = 'pending', locked_at = NULL, locked_by = NULL, attempts = j.attempts - 1` + heldBy + `
-RETURNING j.id`
+WITH r AS (
+    UPDATE jobs j
+    SET status = 'pending', locked_at = NULL, locked_by = NULL, attempts = j.attempts - 1` + heldBy + `
+    RETURNING j.org_id, j.id, j.job_type, c.attempt, c.locked_by
+), lg AS (
+    INSERT INTO job_logs (org_id, job_id, job_type, attempt, worker, outcome, error)
+    SELECT org_id, id, job_type, attempt, locked_by, 'released', $5::text FROM r
+)
+SELECT id FROM r`
 
 // Unclaim hands back claimed jobs whose attempts never started (a worker that claimed more than
-// it will run soon), as if they had not been claimed. It returns the ids it handed back.
-func (q *Queue) Unclaim(ctx context.Context, claimed []*Job) (map[int64]bool, error) {
-	return q.fenced(ctx, unclaimSQL, claimed)
+// it will run soon, or whose claim returned as it began shutting down), as if they had not been
+// claimed, except for the log row that records the hand-back with why (job_logs is the trail of
+// every claim). It returns the ids it handed back.
+func (q *Queue) Unclaim(ctx context.Context, claimed []*Job, why string) (map[int64]bool, error) {
+	return q.fenced(ctx, unclaimSQL, claimed, why)
 }
 
-func (q *Queue) fenced(ctx context.Context, query string, held []*Job) (map[int64]bool, error) {
+// fenced runs query, a statement on the jobs that the attempts held still hold (heldBy) that
+// returns their ids, with extra arguments from $5 on.
+func (q *Queue) fenced(ctx context.Context, query string, held []*Job, extra ...any) (map[int64]bool, error) {
 	out := make(map[int64]bool, len(held))
 	if len(held) == 0 {
 		return out, nil
 	}
-	rows, err := q.pool.Query(ctx, query, fence(held)...)
+	rows, err := q.pool.Query(ctx, query, append(fence(held), extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("update leases: %w", err)
 	}

@@ -37,7 +37,8 @@
 // queue's head holds shared kinds (the last claim had one) a claim asks for BatchSize jobs per
 // free slot, and takes only jobs of the oldest job's kind when that kind is shared
 // (jobs.Queue.ClaimForBatches), so that batches fill; the jobs of other kinds it cannot start at
-// once are handed back unclaimed (jobs.Queue.Unclaim), not hoarded.
+// once are handed back unclaimed (jobs.Queue.Unclaim, which logs each hand-back as released), not
+// hoarded.
 //
 // Before the work, each job's payload is decoded into its kind's arguments; a job whose payload
 // does not decode is dead-lettered alone. A batch that fails in any way (an error or panic of the

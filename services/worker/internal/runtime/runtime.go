@@ -225,7 +225,7 @@ func (r *Runtime) produce(ctx context.Context, work chan<- []*attempt) {
 				wide = anyBatched
 			}
 			if len(spare) > 0 {
-				r.unclaim(spare)
+				r.unclaim(spare, "not started: claimed beyond the worker's free slots")
 				likely = true
 			}
 			if !r.dispatch(ctx, units, work, sent) {
@@ -277,7 +277,7 @@ func (r *Runtime) handBack(claimed []*jobs.Job) {
 	if len(claimed) == 0 {
 		return
 	}
-	r.unclaim(claimed)
+	r.unclaim(claimed, "not started: claimed as the worker began shutting down")
 	r.log.Info("jobs claimed during shutdown handed back", zap.Int("jobs", len(claimed)))
 }
 
@@ -621,11 +621,11 @@ func (r *Runtime) release(atts []*attempt) {
 	r.forget(ids...)
 }
 
-// unclaim hands back claimed jobs that were never dispatched.
-func (r *Runtime) unclaim(spare []*jobs.Job) {
+// unclaim hands back claimed jobs that were never dispatched, logged as released for why.
+func (r *Runtime) unclaim(spare []*jobs.Job, why string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := r.queue.Unclaim(ctx, spare); err != nil {
+	if _, err := r.queue.Unclaim(ctx, spare, why); err != nil {
 		r.log.Error("handing back spare jobs failed; the reaper will free them", zap.Error(err), zap.Int("jobs", len(spare)))
 	}
 }
