@@ -201,8 +201,9 @@ func (r *Runtime) heartbeat(ctx context.Context) {
 
 // renew renews the leases held once and returns the wait before the next renewal: the renewal
 // interval (a quarter of the lock timeout) after a renewal, an eighth of it after a failed one,
-// and in either case no longer than until the next attempt must stop. It first stops the attempts whose leases it can no
-// longer prove, and bounds the renewal by the moment the next one must stop.
+// and in either case no longer than until the next attempt must stop. It first stops the
+// attempts whose leases it can no longer prove, and bounds the renewal by the moment the next
+// one must stop.
 func (r *Runtime) renew(ctx context.Context, renewer *jobs.Renewer) time.Duration {
 	every := r.cfg.LockTimeout / 4
 	atts, due := r.unproven()
