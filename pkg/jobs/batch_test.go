@@ -548,8 +548,9 @@ func TestBatchWakesAfterCommit(t *testing.T) {
 }
 
 // TestUnclaim proves Unclaim undoes a claim no attempt followed: the jobs handed back are
-// pending in their old place in the queue (run_at unchanged), with the attempt not counted, no
-// lease and nothing logged, while the rest of the claim stays running; it is fenced on
+// pending in their old place in the queue (run_at unchanged), with the attempt not counted and no
+// lease, and one 'released' log row names the claim and why, while the rest of the claim stays
+// running; it is fenced on
 // (locked_by, attempt), so a wrong claim or attempt, a second Unclaim and the old claim after a
 // new one hand back nothing; and the next claim takes the jobs, oldest first, as attempt 1.
 func TestUnclaim(t *testing.T) {
@@ -580,7 +581,8 @@ func TestUnclaim(t *testing.T) {
 	wrongClaim.LockedBy = jobs.NewClaimID("w")
 	wrongAttempt := *got[1]
 	wrongAttempt.Attempt = 2
-	back, err := b.q.Unclaim(ctx, []*jobs.Job{&wrongClaim, &wrongAttempt})
+	const why = "not started: test"
+	back, err := b.q.Unclaim(ctx, []*jobs.Job{&wrongClaim, &wrongAttempt}, why)
 	require.NoError(t, err)
 	require.Empty(t, back, "a wrong claim or attempt hands back nothing")
 	for _, j := range got {
@@ -590,7 +592,7 @@ func TestUnclaim(t *testing.T) {
 		require.Equal(t, ptr(claimID), r.LockedBy)
 	}
 
-	back, err = b.q.Unclaim(ctx, got[:2])
+	back, err = b.q.Unclaim(ctx, got[:2], why)
 	require.NoError(t, err)
 	require.Equal(t, map[int64]bool{got[0].ID: true, got[1].ID: true}, back)
 	for _, j := range got[:2] {
@@ -603,7 +605,7 @@ func TestUnclaim(t *testing.T) {
 		require.False(t, r.CompletedAt)
 		require.False(t, r.FailedAt)
 		require.True(t, before[j.ID].Equal(runAt(j.ID)), "run_at kept: %v, was %v", runAt(j.ID), before[j.ID])
-		require.Empty(t, b.logs(t, j.ID), "an unclaim logs nothing")
+		require.Equal(t, []logRow{{Attempt: 1, Worker: claimID, Outcome: "released", Error: ptr(why)}}, b.logs(t, j.ID))
 	}
 	r := b.row(t, got[2].ID)
 	require.Equal(t, jobs.StatusRunning, r.Status)
@@ -611,10 +613,11 @@ func TestUnclaim(t *testing.T) {
 	require.Equal(t, ptr(claimID), r.LockedBy)
 	require.True(t, r.LockedAt)
 
-	back, err = b.q.Unclaim(ctx, got[:2])
+	back, err = b.q.Unclaim(ctx, got[:2], why)
 	require.NoError(t, err)
 	require.Empty(t, back, "a second unclaim hands back nothing")
-	back, err = b.q.Unclaim(ctx, nil)
+	require.Len(t, b.logs(t, got[0].ID), 1, "and logs nothing")
+	back, err = b.q.Unclaim(ctx, nil, why)
 	require.NoError(t, err)
 	require.Empty(t, back)
 
@@ -628,7 +631,7 @@ func TestUnclaim(t *testing.T) {
 	}
 
 	// The old claim is fenced out of the new ones.
-	back, err = b.q.Unclaim(ctx, got[:2])
+	back, err = b.q.Unclaim(ctx, got[:2], why)
 	require.NoError(t, err)
 	require.Empty(t, back)
 	require.Equal(t, ptr(first.LockedBy), b.row(t, first.ID).LockedBy)
@@ -636,7 +639,10 @@ func TestUnclaim(t *testing.T) {
 	done, err := b.q.CompleteMany(ctx, []jobs.Completion{{Job: first}, {Job: second}, {Job: got[2]}})
 	require.NoError(t, err)
 	require.Len(t, done, 3)
-	require.Equal(t, []logRow{{Attempt: 1, Worker: first.LockedBy, Outcome: "completed"}}, b.logs(t, first.ID))
+	require.Equal(t, []logRow{
+		{Attempt: 1, Worker: claimID, Outcome: "released", Error: ptr(why)},
+		{Attempt: 1, Worker: first.LockedBy, Outcome: "completed"},
+	}, b.logs(t, first.ID))
 }
 
 // newBatch starts a batch of claimed on q, rolled back when the test ends unless it ended.

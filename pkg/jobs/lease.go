@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 
@@ -114,14 +115,130 @@ FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::text[]) AS c(org_id, id, at
 WHERE j.org_id = c.org_id AND j.id = c.id
   AND j.status = 'running' AND j.locked_by = c.locked_by AND j.attempts = c.attempt`
 
-// heartbeatSQL refreshes the leases of the given attempts and returns the ones still held.
-const heartbeatSQL = `UPDATE jobs j SET locked_at = now()` + heldBy + `
-RETURNING j.id`
+// heartbeatSQL refreshes the leases of the given attempts ($1..$4 as in heldBy) that it can lock
+// at once, and says for each attempt whether it renewed the lease and whether the job was still
+// held by the attempt in the statement's snapshot. It never waits for a row lock: a row locked by
+// another statement (the attempt's own completion or failure committing, a release, a reaper) is
+// skipped, which also keeps the renewal out of every deadlock with those statements, whose
+// multi-row updates lock the same rows in other orders.
+const heartbeatSQL = `
+WITH c AS (
+    SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::text[]) AS c(org_id, id, attempt, locked_by)
+), free AS (
+    SELECT j.org_id, j.id
+    FROM jobs j JOIN c ON j.org_id = c.org_id AND j.id = c.id
+    WHERE j.status = 'running' AND j.locked_by = c.locked_by AND j.attempts = c.attempt
+    FOR UPDATE OF j SKIP LOCKED
+), renewed AS (
+    UPDATE jobs j SET locked_at = now()
+    FROM free f
+    WHERE j.org_id = f.org_id AND j.id = f.id
+    RETURNING j.id
+)
+SELECT c.id, r.id IS NOT NULL,
+       coalesce(j.status = 'running' AND j.locked_by = c.locked_by AND j.attempts = c.attempt, false)
+FROM c
+LEFT JOIN renewed r ON r.id = c.id
+LEFT JOIN jobs j ON j.org_id = c.org_id AND j.id = c.id`
 
-// Heartbeat renews the leases of running attempts and returns the ids still held; an
-// attempt missing from the result has lost its lease and must stop.
-func (q *Queue) Heartbeat(ctx context.Context, held []*Job) (map[int64]bool, error) {
-	return q.fenced(ctx, heartbeatSQL, held)
+// Renewal is what one heartbeat found for the attempts it was given. An attempt in neither
+// Renewed nor Lost was busy: its row was locked by a statement changing it, so its lease was
+// neither renewed nor found lost, and stands as it was until a later heartbeat decides.
+type Renewal struct {
+	// Renewed holds the ids of the jobs whose leases were renewed (locked_at = now()).
+	Renewed map[int64]bool
+	// Lost holds the ids of the jobs the attempt no longer holds (reaped, released, finished by
+	// another claim): their attempts must stop.
+	Lost map[int64]bool
+}
+
+// Heartbeat renews the leases of running attempts on a pooled connection; see Renewer, which the
+// worker runtime uses, for one that never waits for a connection.
+func (q *Queue) Heartbeat(ctx context.Context, held []*Job) (Renewal, error) {
+	return heartbeat(ctx, q.pool, held)
+}
+
+// querier runs a statement that returns rows: a pool or a connection.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// heartbeat runs heartbeatSQL for held on c.
+func heartbeat(ctx context.Context, c querier, held []*Job) (Renewal, error) {
+	out := Renewal{Renewed: map[int64]bool{}, Lost: map[int64]bool{}}
+	if len(held) == 0 {
+		return out, nil
+	}
+	rows, err := c.Query(ctx, heartbeatSQL, fence(held)...)
+	if err != nil {
+		return Renewal{}, fmt.Errorf("renew leases: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var renewed, stillHeld bool
+		if err := rows.Scan(&id, &renewed, &stillHeld); err != nil {
+			return Renewal{}, fmt.Errorf("renew leases: scan: %w", err)
+		}
+		switch {
+		case renewed:
+			out.Renewed[id] = true
+		case !stillHeld:
+			out.Lost[id] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Renewal{}, fmt.Errorf("renew leases: %w", err)
+	}
+	return out, nil
+}
+
+// Renewer renews leases on a database connection of its own, opened on first use and again
+// after any failure, so that a renewal never waits for a connection behind the work whose
+// leases it keeps (a pool exhausted by handlers) and a broken connection costs one renewal.
+// It is for one goroutine at a time.
+type Renewer struct {
+	cfg  *pgx.ConnConfig
+	conn *pgx.Conn
+}
+
+// NewRenewer returns a Renewer that connects as the queue's pool does, under the pool's
+// application_name with " leases" appended, so that pg_stat_activity tells its connection apart.
+func (q *Queue) NewRenewer() *Renewer {
+	cfg := q.pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = strings.TrimSpace(cfg.RuntimeParams["application_name"] + " leases")
+	return &Renewer{cfg: cfg}
+}
+
+// Heartbeat is Queue.Heartbeat on the renewer's connection. After an error the connection is
+// closed, and the next call opens a new one.
+func (r *Renewer) Heartbeat(ctx context.Context, held []*Job) (Renewal, error) {
+	if len(held) == 0 {
+		return Renewal{Renewed: map[int64]bool{}, Lost: map[int64]bool{}}, nil
+	}
+	if r.conn == nil {
+		conn, err := pgx.ConnectConfig(ctx, r.cfg.Copy())
+		if err != nil {
+			return Renewal{}, fmt.Errorf("renew leases: connect: %w", err)
+		}
+		r.conn = conn
+	}
+	out, err := heartbeat(ctx, r.conn, held)
+	if err != nil {
+		r.Close()
+	}
+	return out, err
+}
+
+// Close closes the renewer's connection, if open.
+func (r *Renewer) Close() {
+	if r.conn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = r.conn.Close(ctx)
+	r.conn = nil
 }
 
 // releaseSQL hands held jobs back to the queue at once (graceful shutdown): pending, runnable
@@ -144,29 +261,35 @@ func (q *Queue) Release(ctx context.Context, held []*Job) (map[int64]bool, error
 }
 
 // unclaimSQL undoes claims that no attempt followed: the jobs are pending again in their place
-// in the queue (run_at kept), with the claim's attempt not counted and nothing logged.
+// in the queue (run_at kept), with the claim's attempt not counted, and a 'released' log row
+// ($5: why) says which claim held them and handed them back.
 const unclaimSQL = `
-UPDATE jobs j
-SET status = 'pending', locked_at = NULL, locked_by = NULL, attempts = j.attempts - 1` + heldBy + `
-RETURNING j.id`
+WITH r AS (
+    UPDATE jobs j
+    SET status = 'pending', locked_at = NULL, locked_by = NULL, attempts = j.attempts - 1` + heldBy + `
+    RETURNING j.org_id, j.id, j.job_type, c.attempt, c.locked_by
+), lg AS (
+    INSERT INTO job_logs (org_id, job_id, job_type, attempt, worker, outcome, error)
+    SELECT org_id, id, job_type, attempt, locked_by, 'released', $5::text FROM r
+)
+SELECT id FROM r`
 
 // Unclaim hands back claimed jobs whose attempts never started (a worker that claimed more than
-// it will run soon), as if they had not been claimed. It returns the ids it handed back.
-func (q *Queue) Unclaim(ctx context.Context, claimed []*Job) (map[int64]bool, error) {
-	return q.fenced(ctx, unclaimSQL, claimed)
+// it will run soon, or whose claim returned as it began shutting down), as if they had not been
+// claimed, except for the log row that records the hand-back with why (job_logs is the trail of
+// every claim). It returns the ids it handed back.
+func (q *Queue) Unclaim(ctx context.Context, claimed []*Job, why string) (map[int64]bool, error) {
+	return q.fenced(ctx, unclaimSQL, claimed, why)
 }
 
-func (q *Queue) fenced(ctx context.Context, query string, held []*Job) (map[int64]bool, error) {
+// fenced runs query, a statement on the jobs that the attempts held still hold (heldBy) that
+// returns their ids, with extra arguments from $5 on.
+func (q *Queue) fenced(ctx context.Context, query string, held []*Job, extra ...any) (map[int64]bool, error) {
 	out := make(map[int64]bool, len(held))
 	if len(held) == 0 {
 		return out, nil
 	}
-	n := len(held)
-	orgs, ids, attempts, lockedBy := make([][16]byte, n), make([]int64, n), make([]int32, n), make([]string, n)
-	for i, j := range held {
-		orgs[i], ids[i], attempts[i], lockedBy[i] = j.OrgID, j.ID, int32(j.Attempt), j.LockedBy
-	}
-	rows, err := q.pool.Query(ctx, query, orgs, ids, attempts, lockedBy)
+	rows, err := q.pool.Query(ctx, query, append(fence(held), extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("update leases: %w", err)
 	}
@@ -182,6 +305,16 @@ func (q *Queue) fenced(ctx context.Context, query string, held []*Job) (map[int6
 		return nil, fmt.Errorf("update leases: %w", err)
 	}
 	return out, nil
+}
+
+// fence is the arguments $1..$4 of heldBy for the attempts held.
+func fence(held []*Job) []any {
+	n := len(held)
+	orgs, ids, attempts, lockedBy := make([][16]byte, n), make([]int64, n), make([]int32, n), make([]string, n)
+	for i, j := range held {
+		orgs[i], ids[i], attempts[i], lockedBy[i] = j.OrgID, j.ID, int32(j.Attempt), j.LockedBy
+	}
+	return []any{orgs, ids, attempts, lockedBy}
 }
 
 // maxErrorLen bounds the error text stored per attempt.

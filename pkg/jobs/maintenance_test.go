@@ -1,6 +1,7 @@
 package jobs_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -94,7 +95,7 @@ func TestHeartbeat(t *testing.T) {
 
 	alive, err := b.q.Heartbeat(ctx, []*jobs.Job{held, lost})
 	require.NoError(t, err)
-	require.Equal(t, map[int64]bool{held.ID: true}, alive)
+	require.Equal(t, jobs.Renewal{Renewed: map[int64]bool{held.ID: true}, Lost: map[int64]bool{lost.ID: true}}, alive)
 	require.Less(t, b.row(t, held.ID).LockAgeMS, float64(time.Minute.Milliseconds()), "locked_at was renewed")
 	require.Equal(t, jobs.StatusPending, b.row(t, lost.ID).Status)
 	require.False(t, b.row(t, lost.ID).LockedAt, "a lost lease is not revived")
@@ -108,7 +109,63 @@ func TestHeartbeat(t *testing.T) {
 
 	empty, err := b.q.Heartbeat(ctx, nil)
 	require.NoError(t, err)
-	require.Empty(t, empty)
+	require.Empty(t, empty.Renewed)
+	require.Empty(t, empty.Lost)
+}
+
+// TestHeartbeatNeverWaitsForRowLocks proves a renewal skips a held job whose row another
+// transaction has locked (as the attempt's own completion does while it commits) instead of
+// waiting for it: it returns at once, renews the other leases, reports the locked one neither
+// renewed nor lost and a stolen one lost, and renews the locked one once the lock is gone. A
+// renewal that waited would queue behind the worker's completions and, as their multi-row updates
+// lock the same rows in other orders, deadlock with them. Through a Renewer too, whose connection
+// comes back after it was terminated.
+func TestHeartbeatNeverWaitsForRowLocks(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	b.enqueueN(t, "j", 3)
+	got := b.claim(t, jobs.NewClaimID("w"), 10, 3)
+	free, busy, stolen := got[0], got[1], got[2]
+	for _, j := range []*jobs.Job{free, busy} {
+		b.expireLease(t, j.ID, 10*time.Minute)
+	}
+	b.exec(t, `UPDATE jobs SET locked_by = 'thief' WHERE id = $1`, stolen.ID)
+
+	tx, err := b.db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	_, err = tx.Exec(ctx, `UPDATE jobs SET last_error = 'completing' WHERE id = $1`, busy.ID)
+	require.NoError(t, err)
+
+	renewer := b.q.NewRenewer()
+	defer renewer.Close()
+	want := jobs.Renewal{Renewed: map[int64]bool{free.ID: true}, Lost: map[int64]bool{stolen.ID: true}}
+	for name, renew := range map[string]func(context.Context, []*jobs.Job) (jobs.Renewal, error){
+		"pool": b.q.Heartbeat, "renewer": renewer.Heartbeat,
+	} {
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		began := time.Now()
+		res, err := renew(hctx, []*jobs.Job{free, busy, stolen})
+		cancel()
+		require.NoError(t, err, name)
+		require.Less(t, time.Since(began), 2*time.Second, "%s: the renewal did not wait for the locked row", name)
+		require.Equal(t, want, res, name)
+		require.Less(t, b.row(t, free.ID).LockAgeMS, float64(time.Minute.Milliseconds()), "%s: renewed", name)
+		b.expireLease(t, free.ID, 10*time.Minute)
+	}
+	require.NoError(t, tx.Rollback(ctx))
+	require.Greater(t, b.row(t, busy.ID).LockAgeMS, float64(time.Minute.Milliseconds()), "the locked lease was not renewed")
+
+	// The renewer's connection is terminated; the next renewal fails, the one after reconnects.
+	require.EqualValues(t, 1, b.count(t, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE datname = current_database() AND application_name LIKE '%leases'`))
+	_, err = renewer.Heartbeat(ctx, []*jobs.Job{busy})
+	require.Error(t, err, "the terminated connection")
+	res, err := renewer.Heartbeat(ctx, []*jobs.Job{free, busy})
+	require.NoError(t, err)
+	require.Equal(t, jobs.Renewal{Renewed: map[int64]bool{free.ID: true, busy.ID: true}, Lost: map[int64]bool{}}, res)
+	require.Less(t, b.row(t, busy.ID).LockAgeMS, float64(time.Minute.Milliseconds()))
 }
 
 // TestRelease proves a release hands a held job back as pending and runnable at once without
@@ -156,9 +213,9 @@ func TestRelease(t *testing.T) {
 	require.ErrorIs(t, err, jobs.ErrLeaseLost)
 	_, err = b.q.Fail(ctx, released, errors.New("late"), 0)
 	require.ErrorIs(t, err, jobs.ErrLeaseLost)
-	out, err = b.q.Heartbeat(ctx, []*jobs.Job{released})
+	renewal, err := b.q.Heartbeat(ctx, []*jobs.Job{released})
 	require.NoError(t, err)
-	require.Empty(t, out)
+	require.Equal(t, jobs.Renewal{Renewed: map[int64]bool{}, Lost: map[int64]bool{released.ID: true}}, renewal)
 	out, err = b.q.Release(ctx, []*jobs.Job{released})
 	require.NoError(t, err)
 	require.Empty(t, out)

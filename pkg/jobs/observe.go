@@ -31,7 +31,7 @@ const (
 	OutcomeFailed    = "failed"   // failed, retried after a backoff
 	OutcomeDead      = "dead"     // failed and dead-lettered
 	OutcomeReaped    = "reaped"   // its lease expired; retried
-	OutcomeReleased  = "released" // handed back on shutdown; not counted
+	OutcomeReleased  = "released" // handed back on shutdown, or unstarted from a claim; not counted
 )
 
 // Outcomes lists every attempt outcome.

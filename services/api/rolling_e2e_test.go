@@ -201,12 +201,13 @@ const rollingDrain = 1000 * time.Millisecond
 //   - every delivery the gateway acknowledged (202) has its lead_intake_raw row, and each is
 //     processed into a lead of its own: no acknowledged delivery is lost;
 //   - no job was rescued by the lease reaper: every job completed on its first counted attempt,
-//     each stopped worker's attempts in flight ended in its drain, the claims it had not started
-//     were handed back (released), nothing failed or dead-lettered. A job a stopped worker left
-//     running could only complete once reaped, and the test waits for every job to complete,
-//     so the lease (15 s, a reaper every 0.5 s) bounds the test's time, not what it sees; it is
-//     longer than the 6 s of the kill -9 tests so that lease renewals slowed by a busy machine
-//     (each may take a quarter of it) do not abandon healthy attempts;
+//     nothing failed or dead-lettered, and every job a stopped worker held at its SIGTERM ended
+//     by one of its claims, logged: completed, released in its drain, or handed back unstarted.
+//     The lease is 6 s with a reaper every 0.5 s, as in the kill -9 tests, so that a live
+//     worker's lease that lapsed would be reaped within the test; it is as short as the test
+//     honestly allows: a worker renews every 1.5 s and stops an attempt only 4.5 s after its
+//     lease was last proven, slack for a busy machine (this test beside others runs at a load of
+//     15 on two cores), and a shorter lease would test the machine's scheduling instead;
 //   - no request failed (5xx, a refused connection, no ready replica) outside the drain window
 //     of a replica, defined as SHUTDOWN_DRAIN_MS (1 s) from its SIGTERM for the requests sent to
 //     it; the failures inside windows are counted and logged.
@@ -242,7 +243,7 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 		"WORKER_CONCURRENCY=4",
 		"WORKER_POLL_INTERVAL_MS=200",
 		"WORKER_SHUTDOWN_GRACE_MS=5000",
-		"WORKER_LOCK_TIMEOUT_MINUTES=0.25", // 15 s: a stranded claim is reaped before the queue is empty
+		"WORKER_LOCK_TIMEOUT_MINUTES=0.1", // 6 s: see the test's doc
 		"WORKER_REAPER_INTERVAL_MS=500",
 	)
 	schedEnv := proctest.Env(url, "SCHEDULER_POLL_INTERVAL_MS=200")
@@ -409,19 +410,27 @@ WHERE id = ANY($1::uuid[]) AND status = 'processed' AND lead_id IS NOT NULL`, ac
 	require.Zero(t, count(t, super, `SELECT count(*) FROM job_logs WHERE outcome NOT IN ('completed', 'released')`), "no attempt failed")
 	require.Zero(t, count(t, super, `SELECT count(*) FROM jobs WHERE attempts <> 1`), "every job completed on its first counted attempt")
 	require.Zero(t, count(t, super, `SELECT count(*) FROM dead_letter_jobs`))
-	held, byIt, handedBack := 0, 0, 0
+	held, byIt, drained, unstarted := 0, 0, 0, 0
 	for _, w := range stoppedWorkers {
-		// A job the worker held ended by its claim (completed, or released in the drain), or
-		// was handed back unclaimed (a claim's spare jobs, or one that ran into the signal: no
-		// log row); either way it completed later on its first counted attempt, never reaped.
+		// A job the worker held ended by one of its claims, with its log row: completed, released
+		// in the drain, or handed back unstarted (a claim's spare jobs, or a claim that ran into
+		// the signal); either way it completed on its first counted attempt, never reaped.
 		require.Equal(t, len(w.held), count(t, super, `SELECT count(*) FROM jobs WHERE id = ANY($1) AND status = 'completed' AND attempts = 1`, w.held),
 			"every job %s held at its SIGTERM completed on its first counted attempt", w.name)
+		require.Equal(t, len(w.held), count(t, super, `SELECT count(DISTINCT job_id) FROM job_logs
+WHERE job_id = ANY($1) AND worker LIKE $2 AND outcome IN ('completed', 'released')`, w.held, w.claims),
+			"every job %s held at its SIGTERM ended by its claim, logged", w.name)
 		held += len(w.held)
 		byIt += count(t, super, `SELECT count(*) FROM job_logs WHERE job_id = ANY($1) AND worker LIKE $2 AND outcome = 'completed'`, w.held, w.claims)
-		handedBack += count(t, super, `SELECT count(*) FROM job_logs WHERE job_id = ANY($1) AND worker LIKE $2 AND outcome = 'released'`, w.held, w.claims)
+		drained += count(t, super, `SELECT count(*) FROM job_logs WHERE job_id = ANY($1) AND worker LIKE $2 AND outcome = 'released'
+AND error = 'worker shutting down'`, w.held, w.claims)
+		unstarted += count(t, super, `SELECT count(*) FROM job_logs WHERE job_id = ANY($1) AND worker LIKE $2 AND outcome = 'released'
+AND error LIKE 'not started:%'`, w.held, w.claims)
 	}
-	t.Logf("jobs: %d completed; the stopped workers held %d at their SIGTERMs: %d completed by them, %d released, %d unclaimed; the whole test took %s",
-		count(t, super, `SELECT count(*) FROM jobs`), held, byIt, handedBack, held-byIt-handedBack, time.Since(began).Round(time.Millisecond))
+	t.Logf("jobs: %d completed (%d hand-backs of unstarted claims logged in all); the stopped workers held %d at their SIGTERMs: "+
+		"%d completed by them, %d released in their drains, %d handed back unstarted; the whole test took %s",
+		count(t, super, `SELECT count(*) FROM jobs`), count(t, super, `SELECT count(*) FROM job_logs WHERE error LIKE 'not started:%'`),
+		held, byIt, drained, unstarted, time.Since(began).Round(time.Millisecond))
 }
 
 // count runs a count query on the superuser connection.

@@ -37,8 +37,9 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 	if err := cat.Check(); err != nil {
 		return nil, fmt.Errorf("job catalog: %w", err)
 	}
-	// Each running job may hold a connection, plus the completer, heartbeat, reaper and claims
-	// (README: the worker takes at least concurrency + 6).
+	// Each running job may hold a connection, plus the completer, reaper and claims (README: the
+	// worker takes at least concurrency + 6); the listener and the lease renewals have connections
+	// of their own.
 	maxConns := max(cfg.DBMaxConns, int32(min(cfg.Worker.Concurrency, 200))+6)
 	if maxConns != cfg.DBMaxConns {
 		log.Info("DB_MAX_CONNS raised to fit WORKER_CONCURRENCY", zap.Int32("db_max_conns", cfg.DBMaxConns), zap.Int32("pool_size", maxConns))

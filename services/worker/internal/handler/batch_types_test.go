@@ -102,7 +102,7 @@ func TestBatchesRunThePipeline(t *testing.T) {
 				others = append(others, j)
 			}
 		}
-		_, err = q.Unclaim(t.Context(), others)
+		_, err = q.Unclaim(t.Context(), others, "not started: another type")
 		require.NoError(t, err)
 		require.Len(t, mine, want, typ)
 		return workBatch(t.Context(), q, kinds, mine)

@@ -178,52 +178,109 @@ func listenOnce(ctx context.Context, connCfg *pgx.ConnConfig, listening, notify 
 	}
 }
 
-// heartbeat renews the leases this process holds and stops the attempts that lost theirs.
-// Abandoning stops the attempts one by one and never cancels the pool's shared run context:
-// that context is also every later attempt's parent, so cancelling it would hand each job
-// claimed after the outage an already cancelled context, and the runtime would keep claiming
-// jobs only to hold them, running, until the process stops.
+// heartbeat keeps the leases this process holds and stops the attempts whose leases it can no
+// longer prove, as the package doc's Leases section describes. Stopping cancels the attempts one
+// by one and never the pool's shared run context: that context is also every later attempt's
+// parent, so cancelling it would hand each job claimed after an outage an already cancelled
+// context, and the runtime would keep claiming jobs only to hold them, running, until the
+// process stops.
 func (r *Runtime) heartbeat(ctx context.Context) {
-	interval := r.cfg.LockTimeout / 4
-	t := time.NewTicker(interval)
+	renewer := r.queue.NewRenewer()
+	defer renewer.Close()
+	t := time.NewTimer(r.cfg.LockTimeout / 4)
 	defer t.Stop()
-	lastOK := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		atts := r.snapshot()
-		if len(atts) == 0 {
-			lastOK = time.Now()
-			continue
+		t.Reset(r.renew(ctx, renewer))
+	}
+}
+
+// renew renews the leases held once and returns the wait before the next renewal: the renewal
+// interval (a quarter of the lock timeout) after a renewal, an eighth of it after a failed one,
+// and in either case no longer than until the next attempt must stop. It first stops the
+// attempts whose leases it can no longer prove, and bounds the renewal by the moment the next
+// one must stop.
+func (r *Runtime) renew(ctx context.Context, renewer *jobs.Renewer) time.Duration {
+	every := r.cfg.LockTimeout / 4
+	atts, due := r.unproven()
+	if len(atts) == 0 {
+		return every
+	}
+	held := make([]*jobs.Job, len(atts))
+	for i, a := range atts {
+		held[i] = a.job
+	}
+	deadline := time.Now().Add(every)
+	if due.Before(deadline) {
+		deadline = due
+	}
+	hctx, cancel := context.WithDeadline(ctx, deadline)
+	sent := time.Now()
+	res, err := renewer.Heartbeat(hctx, held)
+	cancel()
+	next := every
+	if err != nil {
+		if ctx.Err() != nil {
+			return every
 		}
-		held := make([]*jobs.Job, len(atts))
-		for i, a := range atts {
-			held[i] = a.job
-		}
-		hctx, cancel := context.WithTimeout(ctx, interval)
-		alive, err := r.queue.Heartbeat(hctx, held)
-		cancel()
-		if err != nil {
-			if time.Since(lastOK) < r.cfg.LockTimeout/2 {
-				r.log.Warn("lease renewal failed", zap.Error(err))
-				continue
-			}
-			r.log.Error("leases cannot be renewed; abandoning running jobs", zap.Error(err), zap.Int("jobs", len(atts)))
-			for _, a := range atts {
-				r.stop(a)
-			}
-			continue
-		}
-		lastOK = time.Now()
+		r.log.Warn("lease renewal failed; retrying", zap.Error(err), zap.Int("jobs", len(held)))
+		next = every / 8
+	} else {
+		r.mu.Lock()
 		for _, a := range atts {
-			if !alive[a.job.ID] {
+			if res.Renewed[a.job.ID] {
+				a.proof = sent
+			}
+		}
+		r.mu.Unlock()
+		for _, a := range atts {
+			if res.Lost[a.job.ID] {
 				r.stop(a)
 			}
 		}
 	}
+	if atts, due = r.unproven(); len(atts) > 0 {
+		next = min(next, time.Until(due))
+	}
+	return max(next, time.Millisecond)
+}
+
+// unproven stops the attempts held whose leases are no longer proven for long enough: three
+// quarters of the lock timeout after their proof (attempt.proof), which leaves their handlers
+// the last quarter to return before the reaper may free the job. It returns the attempts still
+// running, and the moment the first of them must stop.
+func (r *Runtime) unproven() (running []*attempt, due time.Time) {
+	proven := r.cfg.LockTimeout * 3 / 4
+	now := time.Now()
+	var expired []*attempt
+	r.mu.Lock()
+	for _, a := range r.held {
+		if a.lost.Load() {
+			continue
+		}
+		stopAt := a.proof.Add(proven)
+		if !stopAt.After(now) {
+			expired = append(expired, a)
+			continue
+		}
+		running = append(running, a)
+		if due.IsZero() || stopAt.Before(due) {
+			due = stopAt
+		}
+	}
+	r.mu.Unlock()
+	if len(expired) > 0 {
+		r.log.Error("leases not renewed in time; stopping their attempts", zap.Int("jobs", len(expired)),
+			zap.Duration("unproven_for", proven))
+	}
+	for _, a := range expired {
+		r.stop(a)
+	}
+	return running, due
 }
 
 // stop marks an attempt's lease lost, cancels its work and makes its batch refuse any further

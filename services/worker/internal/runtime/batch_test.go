@@ -60,7 +60,8 @@ func (b *bundle) enqueueN(t *testing.T, jobType string, n int) []int64 {
 }
 
 // txOf returns the transaction (xmin) that completed job id, and checks that its event was
-// written by that same transaction and that it has exactly one log row, 'completed'.
+// written by that same transaction and that it was logged completed once and otherwise only
+// handed back unstarted (a wide claim's spare jobs).
 func (b *bundle) txOf(t *testing.T, id int64) string {
 	t.Helper()
 	ctx := t.Context()
@@ -70,7 +71,16 @@ func (b *bundle) txOf(t *testing.T, id int64) string {
 	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT xmin::text FROM job_logs WHERE job_id = $1 AND outcome = 'completed'`, id).Scan(&logX))
 	require.Equal(t, jobX, eventX, "job %d: its write commits with its completion", id)
 	require.Equal(t, jobX, logX)
-	require.Len(t, b.logs(t, id), 1, "job %d completed once, nothing else logged", id)
+	completed := 0
+	for _, l := range b.logs(t, id) {
+		if l.Outcome == "completed" {
+			completed++
+			continue
+		}
+		require.Equal(t, "released", l.Outcome, "job %d: only completed, or handed back unstarted", id)
+		require.Contains(t, *l.Error, "not started")
+	}
+	require.Equal(t, 1, completed, "job %d completed once", id)
 	return jobX
 }
 
@@ -194,8 +204,9 @@ func TestBatchLeaseLost(t *testing.T) {
 }
 
 // TestSpareJobsAreNotHoarded proves that a wide claim (taken because the queue's head held a
-// batched type) hands back at once, uncounted and unlogged, the jobs of other types it cannot
-// start soon, so that other workers can take them; each then runs once, on attempt 1.
+// batched type) hands back at once, uncounted, the jobs of other types it cannot start soon, so
+// that other workers can take them; each hand-back is logged as released, naming its claim and
+// why, and each job then runs once, on attempt 1.
 func TestSpareJobsAreNotHoarded(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -229,8 +240,16 @@ func TestSpareJobsAreNotHoarded(t *testing.T) {
 		b.waitStatus(t, id, jobs.StatusCompleted, 10*time.Second)
 		require.Equal(t, 1, b.job(t, id).Attempts)
 		logs := b.logs(t, id)
-		require.Len(t, logs, 1, "job %d: no log of the handed-back claim", id)
-		require.Equal(t, "completed", logs[0].Outcome)
+		if id == running {
+			require.Len(t, logs, 1, "job %d ran from its first claim", id)
+		} else {
+			require.Len(t, logs, 2, "job %d: the hand-back, then the attempt", id)
+			require.Equal(t, "released", logs[0].Outcome)
+			require.Equal(t, "not started: claimed beyond the worker's free slots", *logs[0].Error)
+			require.NotEqual(t, logs[0].Worker, logs[1].Worker, "job %d: another claim ran it", id)
+		}
+		require.Equal(t, "completed", logs[len(logs)-1].Outcome)
+		require.Equal(t, 1, logs[len(logs)-1].Attempt)
 	}
 }
 

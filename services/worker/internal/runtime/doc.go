@@ -12,13 +12,21 @@
 //
 // # Leases
 //
-// Claims commit at once (status running, locked_at, locked_by = worker/nonce). Every quarter of
-// WORKER_LOCK_TIMEOUT_MINUTES the runtime renews the leases it holds; a job whose lease is gone
-// (reaped or released) has its context cancelled at once. When renewals keep failing (database
-// unreachable) for half the lock timeout, every running job is cancelled, so no attempt runs
-// past about three quarters of the lock timeout without a lease, and the reaper (horizon: the
-// full lock timeout) never hands a job to a second worker while the first still runs it —
-// provided handlers honour their context.
+// Claims commit at once (status running, locked_at, locked_by = worker/nonce). An attempt's lease
+// is proven up to the moment the statement that last set its locked_at was sent, its claim or a
+// renewal that renewed it: locked_at is the database clock at a later moment, and the reaper frees
+// a lease only a full WORKER_LOCK_TIMEOUT_MINUTES after locked_at. Every quarter of the lock
+// timeout the runtime renews the leases it holds, on a database connection of its own
+// (jobs.Renewer), so that renewals never queue for the pool behind the work they protect, and with
+// a statement that skips rows locked by others (jobs.Queue.Heartbeat), so that they never wait
+// behind, or deadlock with, the completions of the same jobs. A failed renewal is retried after an
+// eighth of the renewal interval. A job whose lease is found gone (reaped or released) has its
+// context cancelled at once; an attempt whose lease has not been proven for three quarters of the
+// lock timeout (renewals failing, the database unreachable, its row locked away) is cancelled then,
+// before the reaper can hand the job to a second worker, and each renewal is bounded by the moment
+// the next attempt must stop. So no attempt runs while its lease may have expired, provided its
+// handler returns within a quarter of the lock timeout of its cancellation, and no attempt is
+// stopped while its lease is still renewable.
 //
 // # Batches
 //
@@ -29,7 +37,8 @@
 // queue's head holds shared kinds (the last claim had one) a claim asks for BatchSize jobs per
 // free slot, and takes only jobs of the oldest job's kind when that kind is shared
 // (jobs.Queue.ClaimForBatches), so that batches fill; the jobs of other kinds it cannot start at
-// once are handed back unclaimed (jobs.Queue.Unclaim), not hoarded.
+// once are handed back unclaimed (jobs.Queue.Unclaim, which logs each hand-back as released), not
+// hoarded.
 //
 // Before the work, each job's payload is decoded into its kind's arguments; a job whose payload
 // does not decode is dead-lettered alone. A batch that fails in any way (an error or panic of the

@@ -59,6 +59,11 @@ type attempt struct {
 	cancel context.CancelFunc // nil until the handler starts
 	batch  *jobs.Batch        // the transaction it runs in, once it runs
 	lost   atomic.Bool        // the lease was found gone
+	// proof is when the statement that last set the job's locked_at for this attempt was sent
+	// (its claim, or a renewal that renewed it): the lease holds at least until proof plus the
+	// lock timeout, since locked_at is the database's clock at a later moment. Guarded by
+	// Runtime.mu.
+	proof time.Time
 }
 
 // New returns a runtime that works the jobs of kinds on the queue; a job of any other kind fails
@@ -192,7 +197,7 @@ func (r *Runtime) produce(ctx context.Context, work chan<- []*attempt) {
 				n *= int64(r.cfg.BatchSize)
 			}
 			n = min(n, int64(r.cfg.ClaimBatch))
-			claimed, err := r.claim(ctx, int(n), wide)
+			claimed, sent, err := r.claim(ctx, int(n), wide)
 			if err == nil && ctx.Err() != nil {
 				// Shutdown began while the claim ran: nothing of it starts here.
 				r.handBack(claimed)
@@ -220,10 +225,10 @@ func (r *Runtime) produce(ctx context.Context, work chan<- []*attempt) {
 				wide = anyBatched
 			}
 			if len(spare) > 0 {
-				r.unclaim(spare)
+				r.unclaim(spare, "not started: claimed beyond the worker's free slots")
 				likely = true
 			}
-			if !r.dispatch(ctx, units, work) {
+			if !r.dispatch(ctx, units, work, sent) {
 				return
 			}
 			continue
@@ -249,16 +254,20 @@ const claimTimeout = 10 * time.Second
 // may still commit on the server while its rows never reach the runtime, and those jobs would
 // then stay running until the reaper frees them. Run to its end, a claim either returns its
 // jobs, which the caller then runs or hands back, or takes none; only a claim whose answer is
-// lost with its connection (or that outlasts claimTimeout) leaves its jobs to the reaper.
-func (r *Runtime) claim(ctx context.Context, n int, wide bool) ([]*jobs.Job, error) {
+// lost with its connection (or that outlasts claimTimeout) leaves its jobs to the reaper. sent
+// is when the claim was sent, the proof of the leases it took (attempt.proof).
+func (r *Runtime) claim(ctx context.Context, n int, wide bool) (claimed []*jobs.Job, sent time.Time, err error) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
 	defer cancel()
 	claimID := jobs.NewClaimID(r.cfg.WorkerID)
+	sent = time.Now()
 	if wide {
 		// Batches fill when a claim takes one type.
-		return r.queue.ClaimForBatches(cctx, claimID, n, r.batched)
+		claimed, err = r.queue.ClaimForBatches(cctx, claimID, n, r.batched)
+	} else {
+		claimed, err = r.queue.Claim(cctx, claimID, n)
 	}
-	return r.queue.Claim(cctx, claimID, n)
+	return claimed, sent, err
 }
 
 // handBack returns the jobs of a claim that finished after shutdown began to the queue at once,
@@ -268,7 +277,7 @@ func (r *Runtime) handBack(claimed []*jobs.Job) {
 	if len(claimed) == 0 {
 		return
 	}
-	r.unclaim(claimed)
+	r.unclaim(claimed, "not started: claimed as the worker began shutting down")
 	r.log.Info("jobs claimed during shutdown handed back", zap.Int("jobs", len(claimed)))
 }
 
@@ -304,16 +313,16 @@ func (r *Runtime) group(claimed []*jobs.Job, free int) (units [][]*jobs.Job, spa
 	return units, spare, anyBatched
 }
 
-// dispatch hands claimed units to the executors; on shutdown it releases the ones not yet
-// started and reports false.
-func (r *Runtime) dispatch(ctx context.Context, units [][]*jobs.Job, work chan<- []*attempt) bool {
+// dispatch hands claimed units, whose claim was sent at sent, to the executors; on shutdown it
+// releases the ones not yet started and reports false.
+func (r *Runtime) dispatch(ctx context.Context, units [][]*jobs.Job, work chan<- []*attempt, sent time.Time) bool {
 	r.inflight.Add(int64(len(units)))
 	batches := make([][]*attempt, len(units))
 	r.mu.Lock()
 	for i, u := range units {
 		batches[i] = make([]*attempt, len(u))
 		for k, j := range u {
-			a := &attempt{job: j}
+			a := &attempt{job: j, proof: sent}
 			batches[i][k] = a
 			r.held[j.ID] = a
 			r.m.claimed.WithLabelValues(j.Type).Inc()
@@ -612,11 +621,11 @@ func (r *Runtime) release(atts []*attempt) {
 	r.forget(ids...)
 }
 
-// unclaim hands back claimed jobs that were never dispatched.
-func (r *Runtime) unclaim(spare []*jobs.Job) {
+// unclaim hands back claimed jobs that were never dispatched, logged as released for why.
+func (r *Runtime) unclaim(spare []*jobs.Job, why string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := r.queue.Unclaim(ctx, spare); err != nil {
+	if _, err := r.queue.Unclaim(ctx, spare, why); err != nil {
 		r.log.Error("handing back spare jobs failed; the reaper will free them", zap.Error(err), zap.Int("jobs", len(spare)))
 	}
 }
@@ -630,15 +639,4 @@ func (r *Runtime) releaseAll() {
 	}
 	r.mu.Unlock()
 	r.release(atts)
-}
-
-// snapshot returns the attempts held now.
-func (r *Runtime) snapshot() []*attempt {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]*attempt, 0, len(r.held))
-	for _, a := range r.held {
-		out = append(out, a)
-	}
-	return out
 }

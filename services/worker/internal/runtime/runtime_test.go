@@ -495,10 +495,10 @@ func TestLostLeaseStopsHandler(t *testing.T) {
 	require.Zero(t, n, "a refused CompleteInTx keeps none of its writes")
 }
 
-// TestRuntimeRecoversAfterRenewalOutage proves that when lease renewals fail for half the lock
-// timeout (here: the job rows are locked away from the heartbeat), the runtime abandons the
-// running attempts — and afterwards, once the database answers again, it still runs new
-// jobs normally instead of handing them an already cancelled context.
+// TestRuntimeRecoversAfterRenewalOutage proves that when a lease cannot be renewed for three
+// quarters of the lock timeout (here: the job's row is locked away from the heartbeat), the
+// runtime abandons the running attempt — and afterwards, once the database answers again, it
+// still runs new jobs normally instead of handing them an already cancelled context.
 func TestRuntimeRecoversAfterRenewalOutage(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -506,7 +506,7 @@ func TestRuntimeRecoversAfterRenewalOutage(t *testing.T) {
 	b.start(t, runtime.Config{
 		Concurrency:    2,
 		PollInterval:   50 * time.Millisecond,
-		LockTimeout:    time.Second, // heartbeat every 250 ms, give up after 500 ms
+		LockTimeout:    time.Second, // heartbeat every 250 ms, stop after 750 ms unrenewed
 		ReaperInterval: time.Hour,
 	}, map[string]handler{
 		"hold": func(ctx context.Context, _ *testRun) error {
