@@ -142,6 +142,10 @@ type sweepRun struct {
 	outcome sweepOutcome
 	txs     sweepTxs // the longest writing and read-only transactions of the sweep's pool
 	stopped bool     // the sweep was stopped at -sweep-max, unfinished
+	// timeouts counts the chunks cut by their budget and rolled back (db.ChunkReport.TimedOut);
+	// rested is the time the sweep rested between chunks.
+	timeouts int
+	rested   time.Duration
 	// hot is the HOT updates of leads while the sweep and its PATCH load ran
 	// (pg_stat_user_tables): the sweep's, since a PATCH moves the indexed updated_at.
 	hot    int64
@@ -213,6 +217,20 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 		return fmt.Errorf("open sweep pool: %w", err)
 	}
 	defer d.Close()
+	var paceMu sync.Mutex
+	var cur *sweepRun // the sweep that is running, told of its chunks by the pace
+	pace := b.opts.sweepPace
+	pace.Observe = func(r db.ChunkReport) {
+		paceMu.Lock()
+		defer paceMu.Unlock()
+		if cur != nil {
+			cur.rested += r.Rest
+			if r.TimedOut {
+				cur.timeouts++
+			}
+		}
+	}
+	d.SetPace(pace)
 	emitter := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
 	orgRules := rules.For(config.Rules{})
 	leads := lead.NewService(d, emitter)
@@ -309,8 +327,14 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 				rctx, cancel = context.WithTimeout(ctx, b.opts.sweepMax)
 			}
 			var err error
+			paceMu.Lock()
+			cur = &sr
+			paceMu.Unlock()
 			sr.outcome, err = sweeps[name](rctx, start.UTC())
 			sr.wall = time.Since(start)
+			paceMu.Lock()
+			cur = nil
+			paceMu.Unlock()
 			if err != nil && rctx.Err() != nil && ctx.Err() == nil {
 				sr.stopped, err = true, nil
 			}
@@ -336,8 +360,8 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 		if sr.stopped {
 			logf("%s: stopped unfinished at -sweep-max %s", name, b.opts.sweepMax)
 		}
-		logf("%s: %s in %s (%d chunks, %d HOT lead updates), longest writing transaction %s (%s), longest read-only %s (%s); PATCH p99 %s idle, %s during (%d and %d requests, %d and %d errors%s)",
-			name, sr.outcome.did, sr.wall.Round(time.Millisecond), sr.outcome.chunks, sr.hot, ms(sr.txs.writer.age), sr.txs.writer.waits(),
+		logf("%s: %s in %s (%d chunks, %d cut by their budget, %s rested, %d HOT lead updates), longest writing transaction %s (%s), longest read-only %s (%s); PATCH p99 %s idle, %s during (%d and %d requests, %d and %d errors%s)",
+			name, sr.outcome.did, sr.wall.Round(time.Millisecond), sr.outcome.chunks, sr.timeouts, sr.rested.Round(time.Millisecond), sr.hot, ms(sr.txs.writer.age), sr.txs.writer.waits(),
 			ms(sr.txs.reader.age), sr.txs.reader.waits(), ms(pct(sr.idle.lat, 99)),
 			ms(pct(sr.during.lat, 99)), sr.idle.requests, sr.during.requests, sr.idle.errors, sr.during.errors,
 			firstErr(sr.during))
@@ -537,12 +561,15 @@ func (r *report) sweepsMarkdown() string {
 		"`IO:DataFileRead`: reading a page not in shared buffers; `LWLock:*`: a shared structure; `Client:ClientRead`: between "+
 		"statements, in the sweep's own code). HOT updates are the "+
 		"share of the leads a sweep updated whose new row version needed no index entry (`n_tup_hot_upd` of `leads`). The sweeps "+
-		"run one after the other in this order, each over what the ones before left.",
-		"`application_name` "+sweepAppName, r.opts.sweepIdle, r.opts.logLevels[0], r.opts.maxConns, r.opts.sweepConns, r.opts.warmup)
+		"run one after the other in this order, each over what the ones before left. The chunks run under the worker's pace "+
+		"(db.Pace: budget %s, rest %.0f %% of a chunk's time): *Cut by budget* counts the chunks rolled back for running out "+
+		"of their budget (each retried smaller), *Rested* the sweep's pauses between chunks, part of its wall time.",
+		"`application_name` "+sweepAppName, r.opts.sweepIdle, r.opts.logLevels[0], r.opts.maxConns, r.opts.sweepConns, r.opts.warmup,
+		r.opts.sweepPace.Resolved().Budget, 100*r.opts.sweepPace.Resolved().Rest)
 	p("")
-	p("| Sweep | Did | Wall | Chunks | HOT updates | Longest writing transaction | Its samples | Longest read-only transaction | PATCH p99 idle | PATCH p99 during | Ratio | PATCH requests during | Errors | Wall ≤ %s | p99 ≤ %.0f× idle |",
+	p("| Sweep | Did | Wall | Chunks | Cut by budget | Rested | HOT updates | Longest writing transaction | Its samples | Longest read-only transaction | PATCH p99 idle | PATCH p99 during | Ratio | PATCH requests during | Errors | Wall ≤ %s | p99 ≤ %.0f× idle |",
 		targetSweepWall, targetP99Ratio)
-	p("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
 	for _, x := range r.sweeps {
 		chunks := "–"
 		if x.outcome.chunks >= 0 {
@@ -563,8 +590,8 @@ func (r *report) sweepsMarkdown() string {
 		if x.outcome.leads > 0 {
 			hot = fmt.Sprintf("%.0f %%", 100*float64(x.hot)/float64(x.outcome.leads))
 		}
-		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |", sweepLabel(x.name), x.outcome.did, wall,
-			chunks, hot, ms(x.txs.writer.age), x.txs.writer.waits(), ms(x.txs.reader.age), ms(idle), ms(during), ratio, num(float64(x.during.requests)), x.idle.errors+x.during.errors,
+		p("| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |", sweepLabel(x.name), x.outcome.did, wall,
+			chunks, x.timeouts, x.rested.Round(time.Millisecond), hot, ms(x.txs.writer.age), x.txs.writer.waits(), ms(x.txs.reader.age), ms(idle), ms(during), ratio, num(float64(x.during.requests)), x.idle.errors+x.during.errors,
 			verdict(x.wall <= targetSweepWall && !x.stopped), p99Verdict)
 	}
 	return s.String()

@@ -40,7 +40,7 @@ func TestSweepsMarkdown(t *testing.T) {
 				txs: sweepTxs{writer: sweepTx{age: 40 * time.Millisecond, writes: true, samples: map[string]int{"CPU": 3, "IO:WALSync": 1}},
 					reader: sweepTx{age: 5 * time.Millisecond}}, idle: res(10 * time.Millisecond), during: res(15 * time.Millisecond)},
 			{name: sweepPriorityBackfill, wall: 8 * time.Minute, stopped: true, outcome: sweepOutcome{chunks: 5000, did: "9 changed", leads: 9},
-				hot: 6, txs: sweepTxs{writer: sweepTx{age: 450 * time.Millisecond, writes: true,
+				hot: 6, timeouts: 3, rested: 1200 * time.Millisecond, txs: sweepTxs{writer: sweepTx{age: 450 * time.Millisecond, writes: true,
 					samples: map[string]int{"Lock:transactionid": 30, "CPU": 10, "Client:ClientRead": 10}}}, idle: res(10 * time.Millisecond), during: res(25 * time.Millisecond)},
 			{name: "renewal_reminder", wall: 2 * time.Millisecond, outcome: sweepOutcome{chunks: 1, did: "0 renewals reminded", leads: -1},
 				idle: res(10 * time.Millisecond)},
@@ -49,15 +49,16 @@ func TestSweepsMarkdown(t *testing.T) {
 		},
 	}
 	md := r.sweepsMarkdown()
-	require.Contains(t, md, "| `check_deal_decay` | 17 stalled deals | 1.5s | 100 | – | 40.00 ms | CPU 3, IO:WALSync 1 | 5.00 ms | 10.00 ms | 15.00 ms | 1.50 | 100 | 0 | met | met |")
-	require.Contains(t, md, "| `recalc_auto_priority` (backfill) | 9 changed | > 8m0s (stopped unfinished) | 5,000 | 67 % | 450.00 ms | Lock:transactionid 30, CPU 10, Client:ClientRead 10 | 0.00 ms | 10.00 ms | 25.00 ms | 2.50 | 100 | 0 | **missed** | **missed** |")
-	require.Contains(t, md, "| `generate_weekly_report` | report stored | 31s | – | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 20.00 ms | 2.00 | 100 | 0 | **missed** | met |")
-	require.Contains(t, md, "| `renewal_reminder` | 0 renewals reminded | 2ms | 1 | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 0.00 ms | – | 0 | 0 | met | – |",
+	require.Contains(t, md, "| `check_deal_decay` | 17 stalled deals | 1.5s | 100 | 0 | 0s | – | 40.00 ms | CPU 3, IO:WALSync 1 | 5.00 ms | 10.00 ms | 15.00 ms | 1.50 | 100 | 0 | met | met |")
+	require.Contains(t, md, "| `recalc_auto_priority` (backfill) | 9 changed | > 8m0s (stopped unfinished) | 5,000 | 3 | 1.2s | 67 % | 450.00 ms | Lock:transactionid 30, CPU 10, Client:ClientRead 10 | 0.00 ms | 10.00 ms | 25.00 ms | 2.50 | 100 | 0 | **missed** | **missed** |")
+	require.Contains(t, md, "| `generate_weekly_report` | report stored | 31s | – | 0 | 0s | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 20.00 ms | 2.00 | 100 | 0 | **missed** | met |")
+	require.Contains(t, md, "| `renewal_reminder` | 0 renewals reminded | 2ms | 1 | 0 | 0s | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 0.00 ms | – | 0 | 0 | met | – |",
 		"a sweep shorter than one PATCH has no verdict on the p99")
 	require.Contains(t, md, "17 open deals rotting")
 	require.Contains(t, md, "90 open leads stale")
 	require.Contains(t, md, "120 contacted or booked leads silent")
 	require.Contains(t, md, "busy with other work")
+	require.Contains(t, md, "budget 100ms, rest 50 %", "the worker's default pace")
 }
 
 // TestPickSweeps proves -sweeps runs the sweeps asked for in the bench's order, refuses an
