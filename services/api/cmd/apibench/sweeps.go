@@ -435,7 +435,9 @@ func sampleLongest(ctx context.Context, conn *pgx.Conn, dbName string) sweepTxs 
 	seen := map[key]*sweepTx{}
 	n := 0
 	for ctx.Err() == nil {
-		rows, err := conn.Query(ctx, sampleSQL, dbName, sweepAppName)
+		// A poll is not cancelled halfway: pgx closes a connection whose query's context ends,
+		// and conn is the bench's for the rest of the run.
+		rows, err := conn.Query(context.WithoutCancel(ctx), sampleSQL, dbName, sweepAppName)
 		if err == nil {
 			for rows.Next() {
 				var k key
