@@ -165,7 +165,7 @@ var defaults = map[string]any{
 	"WORKER_BATCH_SIZE":           64,
 	"WORKER_REAPER_INTERVAL_MS":   60000,
 	"SWEEP_CHUNK_BUDGET_MS":       100,
-	"SWEEP_CHUNK_REST_PERCENT":    50,
+	"SWEEP_CHUNK_REST_PERCENT":    25,
 	"JOB_BASE_DELAY_MS":           5000,
 	"JOB_MAX_ATTEMPTS":            3,
 	"JOB_TIMEOUT_MS":              300000,

@@ -9,14 +9,14 @@ import (
 	"example.com/crm/pkg/config"
 )
 
-// TestSweepPace proves the sweeps' chunk budget and rest default to 100 ms and 50 %, are read
+// TestSweepPace proves the sweeps' chunk budget and rest default to 100 ms and 25 %, are read
 // from the environment, and are refused outside their ranges.
 func TestSweepPace(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://x@localhost/db")
 	cfg, err := config.Load(config.Worker)
 	require.NoError(t, err)
 	require.Equal(t, 100*time.Millisecond, cfg.Worker.SweepBudget)
-	require.InDelta(t, 0.5, cfg.Worker.SweepRest, 1e-9)
+	require.InDelta(t, 0.25, cfg.Worker.SweepRest, 1e-9)
 
 	t.Setenv("SWEEP_CHUNK_BUDGET_MS", "250")
 	t.Setenv("SWEEP_CHUNK_REST_PERCENT", "0")

@@ -31,12 +31,13 @@ type Pace struct {
 // wait behind a sweep's chunk.
 const DefaultChunkBudget = 100 * time.Millisecond
 
-// DefaultChunkRest is the rest after a chunk per unit of its time. Measured at 1,000,000 leads
-// on 2 cores beside the bench's PATCH load (BENCHMARKS.md, "Scheduled sweeps"): a sweep running
-// flat out kept one core busy and put the PATCH p99 at about twice its idle figure; resting half
-// a chunk's time between chunks keeps the sweeps inside their 30 s while giving the api a third
-// of the sweep's core back.
-const DefaultChunkRest = 0.5
+// DefaultChunkRest is the rest after a chunk per unit of its time: a sweep runs four fifths of
+// the time and leaves the fifth of a core to the api. Chosen by the wall-time target at 1,000,000
+// leads on 2 cores (BENCHMARKS.md, "Scheduled sweeps"): the longest sweep that must stay inside
+// 30 s, ghost risk, took 13-20 s flat out on a quiet machine, so a rest of r makes it 16-25 s at
+// 0.25 and up to 30 s at 0.5, with nothing left for a busy hour; the PATCH p99 during a sweep
+// moved with the machine's other load far more than with the rest (BENCHMARKS.md).
+const DefaultChunkRest = 0.25
 
 // ChunkReport is one chunk of a sweep as Pace.Observe sees it.
 type ChunkReport struct {

@@ -58,7 +58,7 @@ func TestSweepsMarkdown(t *testing.T) {
 	require.Contains(t, md, "90 open leads stale")
 	require.Contains(t, md, "120 contacted or booked leads silent")
 	require.Contains(t, md, "busy with other work")
-	require.Contains(t, md, "budget 100ms, rest 50 %", "the worker's default pace")
+	require.Contains(t, md, "budget 100ms, rest 25 %", "the worker's default pace")
 }
 
 // TestPickSweeps proves -sweeps runs the sweeps asked for in the bench's order, refuses an
