@@ -28,7 +28,11 @@ import (
 //     rolls back, releasing its locks, and runs again
 //     at a quarter of its size. A chunk already at its smallest size runs again with twice the
 //     budget (and again doubled until it commits), so a row that takes longer than the budget
-//     on its own, or waits behind a client's lock, delays the sweep but never stops it. Only
+//     on its own, or waits behind a client's lock, delays the sweep but never stops it; the
+//     chunks after it keep that budget until one fits in the configured budget again, since
+//     cutting chunks that cannot get smaller at a budget they cannot meet only throws their work
+//     away (a statement whose cost does not shrink with its chunk, or a machine too busy for
+//     the budget). Only
 //     step's statements are bounded: BEGIN and COMMIT run on ctx (a COMMIT waits for its WAL
 //     flush and is not cut short). Each statement also runs under a statement_timeout of the
 //     budget: the server's own bound, which costs no cancel request (PostgreSQL answers one in a
@@ -83,7 +87,9 @@ func (d *DB) Chunks(ctx context.Context, orgID uuid.UUID, size Size,
 				return n, nil
 			}
 			z.took(took, p.Aim)
-			budget = p.Budget
+			if took <= p.Budget {
+				budget = p.Budget
+			}
 		}
 		rep.Rest = time.Duration(p.Rest * float64(took))
 		p.observe(rep)
