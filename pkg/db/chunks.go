@@ -25,19 +25,18 @@ import (
 //   - A hard bound. step's statements run with a context whose deadline is Pace.Budget after the
 //     chunk began: a statement still running at the deadline is cancelled by a cancel request
 //     (the connection stays usable), one not yet sent fails before it is sent, and the chunk
-//     rolls back, releasing its locks, and runs again
-//     at a quarter of its size. A chunk already at its smallest size runs again with twice the
-//     budget (and again doubled until it commits), so a row that takes longer than the budget
-//     on its own, or waits behind a client's lock, delays the sweep but never stops it; the
-//     chunks after it keep that budget until one fits in the configured budget again, since
-//     cutting chunks that cannot get smaller at a budget they cannot meet only throws their work
-//     away (a statement whose cost does not shrink with its chunk, or a machine too busy for
-//     the budget). Only
-//     step's statements are bounded: BEGIN and COMMIT run on ctx (a COMMIT waits for its WAL
-//     flush and is not cut short). Each statement also runs under a statement_timeout of the
-//     budget: the server's own bound, which costs no cancel request (PostgreSQL answers one in a
-//     process of its own, slow to start on a loaded machine) and ends a chunk of one statement
-//     about as soon. Neither interrupts a wait on an LWLock (a buffer's content lock), which
+//     rolls back, releasing its locks, and runs again at a quarter of its size. A chunk already
+//     at its smallest size runs again with twice the budget (and again doubled until it commits),
+//     so a row that takes longer than the budget on its own, or waits behind a client's lock,
+//     delays the sweep but never stops it; the chunks after it keep that budget until one fits
+//     in the configured budget again, since cutting chunks that cannot get smaller at a budget
+//     they cannot meet only throws their work away (a statement whose cost does not shrink with
+//     its chunk, or a machine too busy for the budget). Each statement also runs under a
+//     statement_timeout of the budget: the server's own bound, which costs no cancel request
+//     (PostgreSQL answers one in a process of its own, slow to start on a loaded machine) and
+//     ends a chunk of one statement about as soon. Only step's statements are bounded: BEGIN and
+//     COMMIT run on ctx (a COMMIT waits for its WAL flush and is not cut short), and neither
+//     bound interrupts a wait on an LWLock (a buffer's content lock, the WAL writer's), which
 //     PostgreSQL does not cut short: a chunk can outlive its budget by such a wait.
 //   - No JIT. A chunk's statements run without JIT compilation: their plans are costed for a
 //     LIMIT they only learn when run, and compiling one took longer than the chunk's work (390 ms
@@ -103,9 +102,9 @@ func (d *DB) Chunks(ctx context.Context, orgID uuid.UUID, size Size,
 var errChunkOverBudget = errors.New("chunk over its budget")
 
 // chunk runs fn in one tenant transaction of orgID, without JIT, whose statements are bounded by
-// budget (the context fn gets, and statement_timeout), and commits it. A chunk cut short by the budget is
-// rolled back and answered with errChunkOverBudget (wrapping the statement's error); any other
-// failure rolls back with its own error.
+// budget (the context fn gets, and statement_timeout), and commits it. A chunk cut short by the
+// budget is rolled back and answered with errChunkOverBudget (wrapping the statement's error);
+// any other failure rolls back with its own error.
 func (d *DB) chunk(ctx context.Context, orgID uuid.UUID, budget time.Duration,
 	fn func(ctx context.Context, tx *gorm.DB) (bool, error)) (bool, error) {
 	var done bool
