@@ -23,8 +23,9 @@ const RenewalActor = "job:" + KindRenewalReminder
 // RenewalSubject is the subject of the task activity a renewal reminder adds to the client's lead.
 const RenewalSubject = "Prepare the renewal"
 
-// renewalChunk is how many clients one chunk of the reminder reads: each reminded one costs an
-// activity and two events, all written in the chunk's one short transaction.
+// renewalChunk is how many clients the first chunk of the reminder reads (the next adapt to the
+// handle's pace, db.DB.Chunks): each reminded one costs an activity and two events, all written in
+// the chunk's one short transaction.
 const renewalChunk = 500
 
 // RenewalReport is what one run of RemindRenewals did.
@@ -56,12 +57,12 @@ type renewalDue struct {
 // renewal and is reminded again when the new date comes within the window. A renewal date that
 // has passed is not reminded of.
 //
-// It reads the clients in the window in chunks of renewalChunk in (renewal_date, id) order, each
-// chunk one short transaction (db.DB.Chunks) that commits its reminders.
+// It reads the clients in the window in chunks in (renewal_date, id) order, each chunk one short
+// transaction (db.DB.Chunks, under the handle's pace) that commits its reminders.
 func (s *Service) RemindRenewals(ctx context.Context, orgID uuid.UUID) (RenewalReport, error) {
 	var rep RenewalReport
 	afterDate, afterID := "", uuid.Nil
-	n, err := s.d.Chunks(ctx, orgID, func(tx *gorm.DB) (bool, error) {
+	n, err := s.d.Chunks(ctx, orgID, s.renewalChunk, func(ctx context.Context, tx *gorm.DB, size int) (bool, error) {
 		if rep.Today == "" {
 			today, _, err := db.Get[string](ctx, tx, todaySQL)
 			if err != nil {
@@ -69,7 +70,7 @@ func (s *Service) RemindRenewals(ctx context.Context, orgID uuid.UUID) (RenewalR
 			}
 			rep.Today, afterDate = today, today
 		}
-		due, err := db.Select[renewalDue](ctx, tx, renewalsDueSQL, orgID, rep.Today, afterDate, afterID, s.renewalChunk, RenewalWindowDays)
+		due, err := db.Select[renewalDue](ctx, tx, renewalsDueSQL, orgID, rep.Today, afterDate, afterID, size, RenewalWindowDays)
 		if err != nil {
 			return false, fmt.Errorf("read renewals due: %w", err)
 		}
@@ -81,7 +82,7 @@ func (s *Service) RemindRenewals(ctx context.Context, orgID uuid.UUID) (RenewalR
 		if len(due) > 0 {
 			afterDate, afterID = due[len(due)-1].RenewalDate, due[len(due)-1].ID
 		}
-		return len(due) < s.renewalChunk, nil
+		return len(due) < size, nil
 	})
 	rep.Chunks = n
 	if err != nil {

@@ -23,8 +23,8 @@ type Service struct {
 	// emitTask emits the events about onboarding tasks.
 	emitTask events.EmitFunc
 	now      func() time.Time
-	// renewalChunk is how many clients one chunk of RemindRenewals reads.
-	renewalChunk int
+	// renewalChunk is the chunk size of RemindRenewals: adapted from renewalChunk clients.
+	renewalChunk db.Size
 }
 
 // NewService returns the use cases on d, emitting through emitter; both are required.
@@ -33,7 +33,7 @@ func NewService(d *db.DB, emitter *events.Emitter) *Service {
 		panic("client.NewService: nil dependency")
 	}
 	return &Service{d: d, em: emitter, emit: emitter.About(EntityType), emitTask: emitter.About(TaskEntityType), now: time.Now,
-		renewalChunk: renewalChunk}
+		renewalChunk: db.Size{First: renewalChunk}}
 }
 
 // Get returns the org's client id, read in one round trip (db.DB.Read); a missing or other org's

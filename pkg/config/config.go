@@ -93,6 +93,13 @@ type WorkerConfig struct {
 	ClaimBatch     int           // WORKER_CLAIM_BATCH: most jobs claimed by one query
 	BatchSize      int           // WORKER_BATCH_SIZE: most jobs of one type and org run in one transaction
 	ReaperInterval time.Duration // WORKER_REAPER_INTERVAL_MS
+	// SweepBudget (SWEEP_CHUNK_BUDGET_MS) is the most a chunk of a scheduled sweep may take, and
+	// so hold the row locks of its writes: a chunk over it is rolled back and retried smaller
+	// (db.Pace.Budget).
+	SweepBudget time.Duration
+	// SweepRest (SWEEP_CHUNK_REST_PERCENT / 100) is the pause after a sweep's chunk per unit of
+	// the chunk's time: the share of a core a sweep leaves to the api (db.Pace.Rest).
+	SweepRest float64
 }
 
 // SchedulerConfig configures the scheduler.
@@ -157,6 +164,8 @@ var defaults = map[string]any{
 	"WORKER_CLAIM_BATCH":          100,
 	"WORKER_BATCH_SIZE":           64,
 	"WORKER_REAPER_INTERVAL_MS":   60000,
+	"SWEEP_CHUNK_BUDGET_MS":       100,
+	"SWEEP_CHUNK_REST_PERCENT":    25,
 	"JOB_BASE_DELAY_MS":           5000,
 	"JOB_MAX_ATTEMPTS":            3,
 	"JOB_TIMEOUT_MS":              300000,
@@ -224,6 +233,8 @@ func Load(service string) (Config, error) {
 			ClaimBatch:     v.GetInt("WORKER_CLAIM_BATCH"),
 			BatchSize:      v.GetInt("WORKER_BATCH_SIZE"),
 			ReaperInterval: ms("WORKER_REAPER_INTERVAL_MS"),
+			SweepBudget:    ms("SWEEP_CHUNK_BUDGET_MS"),
+			SweepRest:      float64(v.GetInt("SWEEP_CHUNK_REST_PERCENT")) / 100,
 		},
 		Scheduler: SchedulerConfig{
 			Enabled:      v.GetBool("SCHEDULER_ENABLED"),
@@ -286,6 +297,10 @@ func (c Config) Validate() error {
 	check(c.Worker.ClaimBatch >= 1 && c.Worker.ClaimBatch <= 10000, "WORKER_CLAIM_BATCH must be 1..10000, got %d", c.Worker.ClaimBatch)
 	check(c.Worker.BatchSize >= 1 && c.Worker.BatchSize <= 1000, "WORKER_BATCH_SIZE must be 1..1000, got %d", c.Worker.BatchSize)
 	check(c.Worker.ReaperInterval > 0, "WORKER_REAPER_INTERVAL_MS must be positive")
+	check(c.Worker.SweepBudget >= 10*time.Millisecond && c.Worker.SweepBudget <= 10*time.Second,
+		"SWEEP_CHUNK_BUDGET_MS must be 10..10000, got %d", c.Worker.SweepBudget.Milliseconds())
+	check(c.Worker.SweepRest >= 0 && c.Worker.SweepRest <= 10,
+		"SWEEP_CHUNK_REST_PERCENT must be 0..1000, got %.0f", c.Worker.SweepRest*100)
 	check(c.Scheduler.PollInterval > 0, "SCHEDULER_POLL_INTERVAL_MS must be positive")
 	check(c.Scheduler.ClockSkew.Abs() <= maxClockSkew, "SCHEDULER_CLOCK_SKEW_MS must be within ±%d, got %d",
 		maxClockSkew.Milliseconds(), c.Scheduler.ClockSkew.Milliseconds())

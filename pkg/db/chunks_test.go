@@ -34,7 +34,7 @@ func TestChunks(t *testing.T) {
 	}
 
 	calls := 0
-	n, err := s.app.Chunks(ctx, s.orgA, func(tx *gorm.DB) (bool, error) {
+	n, err := s.app.Chunks(ctx, s.orgA, db.Size{}, func(ctx context.Context, tx *gorm.DB, _ int) (bool, error) {
 		calls++
 		org, ok, err := db.Get[string](ctx, tx, `SELECT current_setting('app.org_id')`)
 		require.True(t, ok)
@@ -46,7 +46,7 @@ func TestChunks(t *testing.T) {
 	require.Equal(t, []string{"chunk-1", "chunk-2", "chunk-3"}, names())
 
 	calls = 0
-	n, err = s.app.Chunks(ctx, s.orgA, func(tx *gorm.DB) (bool, error) {
+	n, err = s.app.Chunks(ctx, s.orgA, db.Size{}, func(ctx context.Context, tx *gorm.DB, _ int) (bool, error) {
 		calls++
 		if err := put(tx, fmt.Sprintf("again-%d", calls)); err != nil {
 			return false, err
@@ -62,7 +62,7 @@ func TestChunks(t *testing.T) {
 
 	cctx, cancel := context.WithCancel(ctx)
 	calls = 0
-	n, err = s.app.Chunks(cctx, s.orgA, func(tx *gorm.DB) (bool, error) {
+	n, err = s.app.Chunks(cctx, s.orgA, db.Size{}, func(context.Context, *gorm.DB, int) (bool, error) {
 		calls++
 		if calls == 2 {
 			cancel()

@@ -36,6 +36,9 @@ type DB struct {
 	url  string
 	// deferral is what the handle's write transactions leave to after their commit (Defer).
 	deferral *Deferral
+	// pace bounds and paces the handle's sweeps (SetPace).
+	pace Pace
+	log  *zap.Logger
 }
 
 // idleInTxTimeout ends sessions that sit idle inside a transaction (a hung process holding row
@@ -58,6 +61,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	rp["idle_in_transaction_session_timeout"] = strconv.FormatInt(idleInTxTimeout.Milliseconds(), 10)
 	// Durability of every acknowledged write is a promise: never let a session turn it off.
 	rp["synchronous_commit"] = "on"
+	// A sweep's chunk cancels its statement by a cancel request when its budget ends (Chunks);
+	// every other context keeps pgx's default.
+	pc.ConnConfig.BuildContextWatcherHandler = newWatchHandler
 	pc.MaxConnIdleTime = 5 * time.Minute
 	pc.HealthCheckPeriod = 30 * time.Second
 
@@ -87,7 +93,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open gorm: %w", err)
 	}
-	return &DB{Pool: pool, Gorm: g, sql: sqlDB, url: opts.URL}, nil
+	return &DB{Pool: pool, Gorm: g, sql: sqlDB, url: opts.URL, log: logger}, nil
 }
 
 // URL returns the connection string the handle was opened with.

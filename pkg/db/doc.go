@@ -34,6 +34,10 @@
 //     A request's Get of one row is ReadByID (ReadOne, QueueOne on a shared Batch) and a page of
 //     a list ReadPage (ReadAll, QueueAll): the rows read into the package's row struct by column
 //     name, as Select reads them, in one round trip.
+//   - A sweep over an org's rows (the scheduler's checks) goes through Chunks, or KeyRanges on
+//     it: one short transaction per chunk, sized, bounded by a hard budget and paced by the
+//     handle's Pace, so no sweep holds the locks of its writes longer than the budget. A sweep
+//     never opens its own long transaction for writes.
 //   - Every statement still filters org_id itself; row-level security (app.org_id, set
 //     transaction-locally by Tx, Read and Write) is the second guard, never the only one.
 //   - Errors keep their cause (%w). PgCode and the Is* helpers classify PostgreSQL's; a domain

@@ -13,6 +13,8 @@ const (
 	CodeForeignKeyViolation = "23503"
 	CodeCheckViolation      = "23514"
 	CodeInsufficientPriv    = "42501"
+	CodeQueryCanceled       = "57014"
+	CodeLockNotAvailable    = "55P03"
 )
 
 // PgCode returns the SQLSTATE of the first PostgreSQL error in err's chain, or "".
@@ -33,4 +35,11 @@ func IsUniqueViolation(err error) bool {
 // IsForeignKeyViolation reports a missing referenced row (for example an id of another org).
 func IsForeignKeyViolation(err error) bool {
 	return errors.Is(err, gorm.ErrForeignKeyViolated) || PgCode(err) == CodeForeignKeyViolation
+}
+
+// IsTimeout reports a statement cancelled by statement_timeout or a cancel request, or a lock
+// not granted within lock_timeout.
+func IsTimeout(err error) bool {
+	c := PgCode(err)
+	return c == CodeQueryCanceled || c == CodeLockNotAvailable
 }

@@ -18,8 +18,9 @@ type KeyRange struct {
 // that it can be written into the bound statement as it is.
 var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
-// KeyRanges walks the org's rows of table in primary-key order, size rows a chunk, each chunk
-// in its own tenant transaction (Chunks): the form of a sweep that reads an org's rows and
+// KeyRanges walks the org's rows of table in primary-key order, in chunks of the size Chunks
+// hands it within size, each chunk in its own tenant transaction (Chunks, so under its budget
+// and pacing): the form of a sweep that reads an org's rows and
 // writes something else (events) for some of them. table has a uuid column id and an index on
 // (org_id, id) (its primary key).
 //
@@ -30,14 +31,14 @@ var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 // org. The last chunk's range is open above (uuid.Max), so rows inserted past the last bound
 // during the walk are read too. The position only advances when a chunk commits. It returns
 // the number of chunks committed.
-func (d *DB) KeyRanges(ctx context.Context, orgID uuid.UUID, table string, size int,
-	step func(tx *gorm.DB, r KeyRange) error) (int, error) {
-	if !tableName.MatchString(table) || size <= 0 {
-		return 0, fmt.Errorf("key ranges of %q by %d: a table name and a positive size are required", table, size)
+func (d *DB) KeyRanges(ctx context.Context, orgID uuid.UUID, table string, size Size,
+	step func(ctx context.Context, tx *gorm.DB, r KeyRange) error) (int, error) {
+	if !tableName.MatchString(table) || size.First < 0 || size.Min < 0 || size.Max < 0 {
+		return 0, fmt.Errorf("key ranges of %q by %v: a table name and sizes not below zero are required", table, size)
 	}
 	boundSQL := `SELECT id FROM ` + table + ` WHERE org_id = $1 AND id > $2 ORDER BY id OFFSET $3 LIMIT 1`
 	after := uuid.Nil
-	return d.Chunks(ctx, orgID, func(tx *gorm.DB) (bool, error) {
+	return d.Chunks(ctx, orgID, size, func(ctx context.Context, tx *gorm.DB, size int) (bool, error) {
 		upper, more, err := Get[uuid.UUID](ctx, tx, boundSQL, orgID, after, size-1)
 		if err != nil {
 			return false, fmt.Errorf("bound %s after %s: %w", table, after, err)
@@ -45,7 +46,7 @@ func (d *DB) KeyRanges(ctx context.Context, orgID uuid.UUID, table string, size 
 		if !more {
 			upper = uuid.Max
 		}
-		if err := step(tx, KeyRange{After: after, Upper: upper}); err != nil {
+		if err := step(ctx, tx, KeyRange{After: after, Upper: upper}); err != nil {
 			return false, err
 		}
 		after = upper

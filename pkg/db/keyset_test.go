@@ -1,6 +1,7 @@
 package db_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -34,7 +35,7 @@ SELECT $1, 'p' || g || '@example.com', 'fp' || g FROM generate_series(1, $2::int
 
 	var ranges []db.KeyRange
 	var chunks [][]uuid.UUID
-	n, err := s.app.KeyRanges(ctx, s.orgA, "leads", 3, func(tx *gorm.DB, r db.KeyRange) error {
+	n, err := s.app.KeyRanges(ctx, s.orgA, "leads", db.Fixed(3), func(ctx context.Context, tx *gorm.DB, r db.KeyRange) error {
 		ids, err := db.Select[uuid.UUID](ctx, tx, `SELECT id FROM leads WHERE id > $1 AND id <= $2 ORDER BY id`, r.After, r.Upper)
 		ranges, chunks = append(ranges, r), append(chunks, ids)
 		return err
@@ -53,7 +54,7 @@ SELECT $1, 'p' || g || '@example.com', 'fp' || g FROM generate_series(1, $2::int
 
 	errBoom := errors.New("boom")
 	calls := 0
-	n, err = s.app.KeyRanges(ctx, s.orgA, "leads", 2, func(*gorm.DB, db.KeyRange) error {
+	n, err = s.app.KeyRanges(ctx, s.orgA, "leads", db.Fixed(2), func(context.Context, *gorm.DB, db.KeyRange) error {
 		calls++
 		if calls == 2 {
 			return errBoom
@@ -63,8 +64,8 @@ SELECT $1, 'p' || g || '@example.com', 'fp' || g FROM generate_series(1, $2::int
 	require.ErrorIs(t, err, errBoom)
 	require.Equal(t, 1, n)
 
-	_, err = s.app.KeyRanges(ctx, s.orgA, "leads; DROP TABLE leads", 2, func(*gorm.DB, db.KeyRange) error { return nil })
+	_, err = s.app.KeyRanges(ctx, s.orgA, "leads; DROP TABLE leads", db.Fixed(2), func(context.Context, *gorm.DB, db.KeyRange) error { return nil })
 	require.ErrorContains(t, err, "table name")
-	_, err = s.app.KeyRanges(ctx, s.orgA, "leads", 0, func(*gorm.DB, db.KeyRange) error { return nil })
-	require.ErrorContains(t, err, "positive size")
+	_, err = s.app.KeyRanges(ctx, s.orgA, "leads", db.Fixed(-1), func(context.Context, *gorm.DB, db.KeyRange) error { return nil })
+	require.ErrorContains(t, err, "sizes not below zero")
 }

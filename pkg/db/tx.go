@@ -41,6 +41,12 @@ func (d *DB) Defer(def Deferral) { d.deferral = &def }
 // tx.Transaction inside it opens a savepoint. After the commit it calls the Deferral's Then when
 // the transaction owes it.
 func (d *DB) Tx(ctx context.Context, orgID uuid.UUID, fn func(tx *gorm.DB) error) error {
+	return d.tx(ctx, orgID, nil, fn)
+}
+
+// tx is Tx with more transaction-local settings sent with the tenant scope (a sweep chunk's
+// statement_timeout).
+func (d *DB) tx(ctx context.Context, orgID uuid.UUID, extra []Setting, fn func(tx *gorm.DB) error) error {
 	if orgID == uuid.Nil {
 		return fmt.Errorf("tenant transaction: org id is required")
 	}
@@ -50,9 +56,9 @@ func (d *DB) Tx(ctx context.Context, orgID uuid.UUID, fn func(tx *gorm.DB) error
 	}
 	defer func() { _ = conn.Close() }()
 
-	var settings []Setting
+	settings := extra
 	if d.deferral != nil {
-		settings = []Setting{d.deferral.Setting}
+		settings = append(settings[:len(settings):len(settings)], d.deferral.Setting)
 	}
 	scope, args := writeScope(orgID, settings)
 	begin := &pgx.Batch{}

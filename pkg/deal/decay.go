@@ -18,7 +18,8 @@ import (
 // DecayActor is the actor of the deal.stalled events check_deal_decay emits.
 const DecayActor = "job:" + KindCheckDealDecay
 
-// DefaultSweepChunk is how many deals one chunk of DecaySweep reads: a range of 1,000 deals in
+// DefaultSweepChunk is how many deals the first chunk of DecaySweep reads (the next adapt to the
+// handle's pace, db.DB.Chunks): a range of 1,000 deals in
 // key order is a few milliseconds of reads, and even when every one of them has stalled, its
 // 1,000 events and nudge_deal jobs are inserted in one statement well inside the ~100 ms a
 // chunk may take, so the api's writes never wait long behind one.
@@ -27,8 +28,8 @@ const DefaultSweepChunk = 1000
 // DecaySweep is check_deal_decay: it reports each deal that has rested in an open stage longer
 // than its org's rules allow (rules.Rules.DealDecayDays) as stalled, once per stall.
 type DecaySweep struct {
-	// Sweep holds the database, emitter and rules; its ChunkSize is how many deals one chunk
-	// reads (0 is DefaultSweepChunk).
+	// Sweep holds the database, emitter and rules; its ChunkSize, when positive, is how many
+	// deals every chunk reads (0 adapts it, starting from DefaultSweepChunk).
 	rules.Sweep
 }
 
@@ -74,7 +75,7 @@ func (s *DecaySweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (Sw
 	for i, k := range lead.LoggableKinds {
 		kinds[i] = string(k)
 	}
-	res, err := s.Walk(ctx, orgID, at, "deals", DefaultSweepChunk, func(tx *gorm.DB, r db.KeyRange) ([]events.NewEvent, error) {
+	res, err := s.Walk(ctx, orgID, at, "deals", DefaultSweepChunk, func(ctx context.Context, tx *gorm.DB, r db.KeyRange) ([]events.NewEvent, error) {
 		var evs []events.NewEvent
 		var sc stalledScan
 		err := db.Each(ctx, tx, func(r db.Row) error {

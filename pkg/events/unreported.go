@@ -79,17 +79,17 @@ type SweepResult struct {
 }
 
 // Sweep is the form of a check that reports rows of an org as events: it walks the org's rows
-// of table in primary-key order, size rows a chunk, each chunk in its own tenant transaction
-// (db.DB.KeyRanges), and emits the events read returns for the chunk's key range with
+// of table in primary-key order, in chunks within size, each chunk in its own tenant transaction
+// (db.DB.KeyRanges, under the handle's pace), and emits the events read returns for the chunk's key range with
 // EmitAllNew, so that what an earlier sweep reported costs an index probe, not a resend. read
-// reads the range by key (at most size rows, whatever else its statement selects) and locks
-// nothing. The result's At is left to the caller.
-func (e *Emitter) Sweep(ctx context.Context, d *db.DB, orgID uuid.UUID, table string, size int,
-	read func(tx *gorm.DB, r db.KeyRange) ([]NewEvent, error)) (SweepResult, error) {
+// reads the range by key (at most the chunk's rows, whatever else its statement selects) on the
+// ctx it is given (the chunk's budget) and locks nothing. The result's At is left to the caller.
+func (e *Emitter) Sweep(ctx context.Context, d *db.DB, orgID uuid.UUID, table string, size db.Size,
+	read func(ctx context.Context, tx *gorm.DB, r db.KeyRange) ([]NewEvent, error)) (SweepResult, error) {
 	var res SweepResult
 	var err error
-	res.Chunks, err = d.KeyRanges(ctx, orgID, table, size, func(tx *gorm.DB, r db.KeyRange) error {
-		evs, err := read(tx, r)
+	res.Chunks, err = d.KeyRanges(ctx, orgID, table, size, func(ctx context.Context, tx *gorm.DB, r db.KeyRange) error {
+		evs, err := read(ctx, tx, r)
 		if err != nil {
 			return err
 		}

@@ -28,7 +28,7 @@ type Service struct {
 	// Now is the clock for checks of client-given times; nil is time.Now.
 	Now func() time.Time
 	// SweepChunk, when positive, is the fixed chunk size of both sweeps instead of one adapted
-	// to ChunkTarget (tests cross chunk boundaries with a few leads).
+	// to the handle's pace, db.Pace (tests cross chunk boundaries with a few leads).
 	SweepChunk int
 }
 

@@ -17,7 +17,8 @@ import (
 // StaleActor is the actor of the lead.stale events check_lead_stale emits.
 const StaleActor = "job:" + KindCheckLeadStale
 
-// DefaultStaleChunk is how many leads one chunk of StaleSweep reads: a key range of 2,000
+// DefaultStaleChunk is how many leads the first chunk of StaleSweep reads (the next adapt to the
+// handle's pace, db.DB.Chunks): a key range of 2,000
 // leads is a few milliseconds of reads, and even when all of them are stale their 2,000 events
 // (lead.stale enqueues no job) go in one statement well inside the ~100 ms a chunk may take;
 // 1,000,000 leads are 500 chunks.
@@ -70,7 +71,7 @@ func (s *StaleSweep) Run(ctx context.Context, orgID uuid.UUID, at time.Time) (St
 	for i, st := range OpenStages {
 		stages[i] = string(st)
 	}
-	res, err := s.Walk(ctx, orgID, at, "leads", DefaultStaleChunk, func(tx *gorm.DB, r db.KeyRange) ([]events.NewEvent, error) {
+	res, err := s.Walk(ctx, orgID, at, "leads", DefaultStaleChunk, func(ctx context.Context, tx *gorm.DB, r db.KeyRange) ([]events.NewEvent, error) {
 		var evs []events.NewEvent
 		var (
 			id       db.NullUUID

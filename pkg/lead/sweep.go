@@ -19,48 +19,16 @@ import (
 	"example.com/crm/pkg/events"
 )
 
-// ChunkTarget is how long a sweep's chunk may take, and so hold the row locks of its writes. A
-// chunk's time depends on how many of its leads change (an unchanged lead is a probe of its
-// key; a changed one a new row version and an event, several times as much, and many times
-// more when the version cannot stay on its page and needs an entry in every index of leads)
-// and on what is in the cache, so the sweeps size their chunks by the time the last one took
-// (chunkSizer), aiming at half of it.
-const ChunkTarget = 100 * time.Millisecond
-
-// The first, the smallest and the largest chunk of the sweeps. Measured at 1,000,000 leads of
-// one org (README, "Lead sweeps"): a ghost-risk chunk of 5,000 leads of which two thirds were due
-// took 580 ms with a cold cache, so the sweeps start small and grow while their chunks stay short.
-const (
-	firstChunk = 250
-	minChunk   = 10
-	maxChunk   = 10000
-)
-
-// chunkSizer is the chunk size of one sweep, adapted after each chunk to the time it took:
-// scaled towards ChunkTarget/2, at most doubled at once, within minChunk and maxChunk. A fixed
-// size (Service.SweepChunk) stays as it is.
-type chunkSizer struct {
-	size  int
-	fixed bool
-}
-
-func (s *Service) sizer() *chunkSizer {
+// chunkSize is the chunk size of the sweeps: adapted by the handle's pace (db.DB.Chunks, which
+// bounds each chunk's time), or Service.SweepChunk's fixed size. A chunk's time depends on how
+// many of its leads change (an unchanged lead is a probe of its key; a changed one a new row
+// version and an event, several times as much) and on what is in the cache, so no fixed size
+// keeps every chunk short.
+func (s *Service) chunkSize() db.Size {
 	if s.SweepChunk > 0 {
-		return &chunkSizer{size: s.SweepChunk, fixed: true}
+		return db.Fixed(s.SweepChunk)
 	}
-	return &chunkSizer{size: firstChunk}
-}
-
-// took adapts the size to a chunk of the current size that took d.
-func (z *chunkSizer) took(d time.Duration) {
-	if z.fixed {
-		return
-	}
-	want := 2 * z.size
-	if d > 0 {
-		want = min(want, int(float64(z.size)*float64(ChunkTarget/2)/float64(d)))
-	}
-	z.size = max(minChunk, min(maxChunk, want))
+	return db.DefaultSize
 }
 
 // SweepResult is what one sweep of an org did: the chunks (transactions) it committed and the
@@ -85,10 +53,9 @@ func (s *Service) RecalcGhostRisk(ctx context.Context, orgID uuid.UUID, slot tim
 		return SweepResult{}, apperr.Errorf(apperr.Invalid, "ghost risk silence days must be at least 1, got %d", silenceDays)
 	}
 	slot = slot.UTC()
-	z := s.sizer()
 	var res SweepResult
 	after := uuid.Nil
-	n, err := s.db.Chunks(ctx, orgID, func(tx *gorm.DB) (bool, error) {
+	n, err := s.db.Chunks(ctx, orgID, s.chunkSize(), func(ctx context.Context, tx *gorm.DB, size int) (bool, error) {
 		type row struct {
 			Last        *uuid.UUID `gorm:"column:last"`
 			N           int        `gorm:"column:n"`
@@ -98,7 +65,6 @@ func (s *Service) RecalcGhostRisk(ctx context.Context, orgID uuid.UUID, slot tim
 			SilentSince *time.Time `gorm:"column:silent_since"`
 			UpdatedAt   *time.Time `gorm:"column:updated_at"`
 		}
-		start, size := time.Now(), z.size
 		if _, err := db.Exec(ctx, tx, sweepSettingsSQL); err != nil {
 			return false, fmt.Errorf("set the chunk up: %w", err)
 		}
@@ -128,7 +94,6 @@ func (s *Service) RecalcGhostRisk(ctx context.Context, orgID uuid.UUID, slot tim
 			return true, nil
 		}
 		after = *rows[0].Last
-		z.took(time.Since(start))
 		return false, nil
 	})
 	res.Chunks = n
@@ -154,10 +119,9 @@ func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot 
 	}
 	slot = slot.UTC()
 	holdSince := slot.Add(-rules.Hold)
-	z := s.sizer()
 	var res SweepResult
 	after := uuid.Nil
-	n, err := s.db.Chunks(ctx, orgID, func(tx *gorm.DB) (bool, error) {
+	n, err := s.db.Chunks(ctx, orgID, s.chunkSize(), func(ctx context.Context, tx *gorm.DB, size int) (bool, error) {
 		type row struct {
 			ID            uuid.UUID `gorm:"column:id"`
 			Version       int       `gorm:"column:version"`
@@ -168,7 +132,6 @@ func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot 
 			Deleted       bool      `gorm:"column:deleted"`
 			OpenDealValue *int64    `gorm:"column:open_deal_value"`
 		}
-		start, size := time.Now(), z.size
 		if _, err := db.Exec(ctx, tx, sweepSettingsSQL); err != nil {
 			return false, fmt.Errorf("set the chunk up: %w", err)
 		}
@@ -212,7 +175,6 @@ func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot 
 			return true, nil
 		}
 		after = rows[len(rows)-1].ID
-		z.took(time.Since(start))
 		return false, nil
 	})
 	res.Chunks = n

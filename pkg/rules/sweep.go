@@ -23,7 +23,8 @@ type Sweep struct {
 	d       *db.DB
 	emitter *events.Emitter
 	rules   org.Setting[Rules]
-	// ChunkSize is how many rows one chunk reads; 0 is the check's default.
+	// ChunkSize, when positive, is how many rows every chunk reads; 0 adapts the size to the
+	// pace of the handle (db.DB.Chunks), starting from the check's default.
 	ChunkSize int
 }
 
@@ -54,13 +55,14 @@ func (s Sweep) Start(ctx context.Context, orgID uuid.UUID, at time.Time) (Rules,
 	return set, at.UTC(), nil
 }
 
-// Walk is events.Emitter.Sweep over the org's rows of table, in chunks of ChunkSize rows (def
-// when it is not positive), its result measured at at.
-func (s Sweep) Walk(ctx context.Context, orgID uuid.UUID, at time.Time, table string, def int,
-	read func(tx *gorm.DB, r db.KeyRange) ([]events.NewEvent, error)) (events.SweepResult, error) {
-	size := s.ChunkSize
-	if size <= 0 {
-		size = def
+// Walk is events.Emitter.Sweep over the org's rows of table, in chunks of ChunkSize rows, or,
+// when it is not positive, of the size the handle's pace adapts starting from first; its result
+// measured at at.
+func (s Sweep) Walk(ctx context.Context, orgID uuid.UUID, at time.Time, table string, first int,
+	read func(ctx context.Context, tx *gorm.DB, r db.KeyRange) ([]events.NewEvent, error)) (events.SweepResult, error) {
+	size := db.Size{First: first}
+	if s.ChunkSize > 0 {
+		size = db.Fixed(s.ChunkSize)
 	}
 	res, err := s.emitter.Sweep(ctx, s.d, orgID, table, size, read)
 	res.At = at

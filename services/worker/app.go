@@ -51,6 +51,13 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 	// The use cases' own transactions (DB.Tx) wake the workers after their commit, as the job
 	// batches do (cli.OpenDB does the same for the other binaries).
 	jobs.WakeAfterCommit(d)
+	// The scheduled sweeps' chunks run under the configured budget and rest (db.DB.Chunks); a
+	// rest of 0 % is none, which db.Pace spells as a negative rest.
+	rest := cfg.Worker.SweepRest
+	if rest == 0 {
+		rest = -1
+	}
+	d.SetPace(db.Pace{Budget: cfg.Worker.SweepBudget, Rest: rest})
 	reg := httpx.NewRegistry()
 	queue := jobs.New(d, jobs.Config{BaseDelay: cfg.Jobs.BaseDelay, MaxAttempts: cfg.Jobs.MaxAttempts})
 	reg.MustRegister(jobs.NewDepthCollector(queue))

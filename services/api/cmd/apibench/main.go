@@ -71,6 +71,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"example.com/crm/pkg/db"
 )
 
 // Scenario names, in the order they run.
@@ -100,6 +102,7 @@ type options struct {
 	sweepConns int           // connections of the PATCH load beside the sweeps
 	sweepIdle  time.Duration // measured time of the idle PATCH load before each sweep
 	sweepMax   time.Duration // a sweep still running after this is stopped and reported unfinished (0: no limit)
+	sweepPace  db.Pace       // the sweeps' chunk budget and rest (zero: the worker's defaults)
 	// analyticsOnly seeds one large org beside smaller ones and measures the analytics routes
 	// alone (analytics.go), writing only their section.
 	analyticsOnly                           bool
@@ -151,6 +154,8 @@ func runMain() error {
 	flag.IntVar(&o.sweepConns, "sweep-conns", 4, "keep-alive connections of the PATCH /leads/{id} load beside the sweeps")
 	flag.DurationVar(&o.sweepIdle, "sweep-idle", 10*time.Second, "measured time of the idle PATCH /leads/{id} load before each sweep")
 	flag.DurationVar(&o.sweepMax, "sweep-max", 0, "stop a sweep still running after this long and report it unfinished (0: no limit)")
+	flag.DurationVar(&o.sweepPace.Budget, "sweep-budget", 0, "budget of a sweep's chunk (db.Pace.Budget; 0: the worker's default, SWEEP_CHUNK_BUDGET_MS)")
+	flag.Float64Var(&o.sweepPace.Rest, "sweep-rest", 0, "rest after a sweep's chunk per unit of its time (db.Pace.Rest; 0: the worker's default, SWEEP_CHUNK_REST_PERCENT; negative: none)")
 	flag.StringVar(&sweeps, "sweeps", strings.Join(sweepNames, ","), "comma-separated sweeps of -sweeps-only, run in this order (recalc_auto_priority, the recurring sweep, needs "+sweepPriorityBackfill+")")
 	flag.BoolVar(&o.analyticsOnly, "analytics-only", false, "seed one org with -leads leads and -deals deals beside smaller orgs and measure only the analytics routes, a 1,000-event lead's timeline and asOf, and GET /leads/{id}; write only the \"## Analytics API\" section")
 	flag.IntVar(&o.analyticsOtherOrgs, "analytics-other-orgs", 3, "orgs beside the large one for -analytics-only")

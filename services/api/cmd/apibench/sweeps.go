@@ -140,9 +140,12 @@ type sweepRun struct {
 	name    string
 	wall    time.Duration
 	outcome sweepOutcome
-	longest time.Duration // the oldest open transaction of the sweep's pool seen by the sampler
-	stopped bool          // the sweep was stopped at -sweep-max, unfinished
-	samples int
+	txs     sweepTxs // the longest writing and read-only transactions of the sweep's pool
+	stopped bool     // the sweep was stopped at -sweep-max, unfinished
+	// timeouts counts the chunks cut by their budget and rolled back (db.ChunkReport.TimedOut);
+	// rested is the time the sweep rested between chunks.
+	timeouts int
+	rested   time.Duration
 	// hot is the HOT updates of leads while the sweep and its PATCH load ran
 	// (pg_stat_user_tables): the sweep's, since a PATCH moves the indexed updated_at.
 	hot    int64
@@ -214,6 +217,20 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 		return fmt.Errorf("open sweep pool: %w", err)
 	}
 	defer d.Close()
+	var paceMu sync.Mutex
+	var cur *sweepRun // the sweep that is running, told of its chunks by the pace
+	pace := b.opts.sweepPace
+	pace.Observe = func(r db.ChunkReport) {
+		paceMu.Lock()
+		defer paceMu.Unlock()
+		if cur != nil {
+			cur.rested += r.Rest
+			if r.TimedOut {
+				cur.timeouts++
+			}
+		}
+	}
+	d.SetPace(pace)
 	emitter := events.NewEmitter(jobs.New(d, jobs.Config{}), catalog.New().EventJobs)
 	orgRules := rules.For(config.Rules{})
 	leads := lead.NewService(d, emitter)
@@ -302,7 +319,7 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				sr.longest, sr.samples = sampleLongest(sctx, sampler, b.seed.name)
+				sr.txs = sampleLongest(sctx, sampler, b.seed.name)
 			}()
 			start := time.Now()
 			rctx, cancel := ctx, context.CancelFunc(func() {})
@@ -310,8 +327,14 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 				rctx, cancel = context.WithTimeout(ctx, b.opts.sweepMax)
 			}
 			var err error
+			paceMu.Lock()
+			cur = &sr
+			paceMu.Unlock()
 			sr.outcome, err = sweeps[name](rctx, start.UTC())
 			sr.wall = time.Since(start)
+			paceMu.Lock()
+			cur = nil
+			paceMu.Unlock()
 			if err != nil && rctx.Err() != nil && ctx.Err() == nil {
 				sr.stopped, err = true, nil
 			}
@@ -337,8 +360,9 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 		if sr.stopped {
 			logf("%s: stopped unfinished at -sweep-max %s", name, b.opts.sweepMax)
 		}
-		logf("%s: %s in %s (%d chunks, %d HOT lead updates), longest transaction %s; PATCH p99 %s idle, %s during (%d and %d requests, %d and %d errors%s)",
-			name, sr.outcome.did, sr.wall.Round(time.Millisecond), sr.outcome.chunks, sr.hot, ms(sr.longest), ms(pct(sr.idle.lat, 99)),
+		logf("%s: %s in %s (%d chunks, %d cut by their budget, %s rested, %d HOT lead updates), longest writing transaction %s (%s), longest read-only %s (%s); PATCH p99 %s idle, %s during (%d and %d requests, %d and %d errors%s)",
+			name, sr.outcome.did, sr.wall.Round(time.Millisecond), sr.outcome.chunks, sr.timeouts, sr.rested.Round(time.Millisecond), sr.hot, ms(sr.txs.writer.age), sr.txs.writer.waits(),
+			ms(sr.txs.reader.age), sr.txs.reader.waits(), ms(pct(sr.idle.lat, 99)),
 			ms(pct(sr.during.lat, 99)), sr.idle.requests, sr.during.requests, sr.idle.errors, sr.during.errors,
 			firstErr(sr.during))
 		rep.sweeps = append(rep.sweeps, sr)
@@ -349,27 +373,108 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 	return p.stop(15 * time.Second)
 }
 
-// sampleLongest polls pg_stat_activity every 10 ms until ctx ends and returns the greatest age
-// of an open transaction of the sweeps' pool it saw, and how many samples it took. A
-// transaction shorter than the interval may be missed: the figure is a lower bound, within
+// sweepTx is what the sampler saw of one transaction of the sweeps' pool: its greatest age,
+// whether it had written (backend_xid set: it holds the locks of what it wrote), and what its
+// backend was doing at each sample (waitLabel), counted.
+type sweepTx struct {
+	age     time.Duration
+	writes  bool
+	samples map[string]int
+}
+
+// waits renders the transaction's samples as "what count" pairs, the most frequent first.
+func (t sweepTx) waits() string {
+	if len(t.samples) == 0 {
+		return "–"
+	}
+	keys := make([]string, 0, len(t.samples))
+	for k := range t.samples {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := t.samples[b] - t.samples[a]; c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, t.samples[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sweepTxs is the sampler's verdict on one sweep: its longest writing transaction and its longest
+// read-only one, and how many samples it took.
+type sweepTxs struct {
+	writer, reader sweepTx
+	samples        int
+}
+
+// sampleSQL reads the open transactions of the sweeps' pool: the start that identifies one (with
+// its backend), its age, whether it has written, and what the backend is doing: "CPU" when it
+// runs a statement and waits on nothing, the wait event (type:event) when it waits (Lock:* behind
+// another transaction's lock, IO:WALSync or IO:WALWrite flushing a commit, IO:DataFileRead a cold
+// page, LWLock:* a shared structure), "Client:ClientRead" between statements (the sweep's Go
+// code, or its rest).
+const sampleSQL = `SELECT pid, xact_start, clock_timestamp() - xact_start, backend_xid IS NOT NULL,
+    CASE WHEN wait_event IS NOT NULL THEN wait_event_type || ':' || wait_event
+         WHEN state = 'active' THEN 'CPU' ELSE coalesce(state, '?') END
+FROM pg_stat_activity WHERE datname = $1 AND application_name = $2 AND xact_start IS NOT NULL`
+
+// sampleLongest polls pg_stat_activity every 10 ms until ctx ends and returns the longest
+// transaction of the sweeps' pool that wrote (held row locks) and the longest that did not,
+// each with what its backend was doing at the samples that saw it, and the number of samples.
+// A transaction shorter than the interval may be missed: the ages are lower bounds, within
 // 10 ms (plus the poll's own time) of the truth.
-func sampleLongest(ctx context.Context, conn *pgx.Conn, dbName string) (time.Duration, int) {
-	var longest time.Duration
+func sampleLongest(ctx context.Context, conn *pgx.Conn, dbName string) sweepTxs {
+	type key struct {
+		pid   int32
+		start time.Time
+	}
+	seen := map[key]*sweepTx{}
 	n := 0
 	for ctx.Err() == nil {
-		var age time.Duration
-		err := conn.QueryRow(ctx, `SELECT coalesce(max(clock_timestamp() - xact_start), interval '0')
-FROM pg_stat_activity WHERE datname = $1 AND application_name = $2 AND xact_start IS NOT NULL`, dbName, sweepAppName).Scan(&age)
+		// A poll is not cancelled halfway: pgx closes a connection whose query's context ends,
+		// and conn is the bench's for the rest of the run.
+		rows, err := conn.Query(context.WithoutCancel(ctx), sampleSQL, dbName, sweepAppName)
 		if err == nil {
-			n++
-			longest = max(longest, age)
+			for rows.Next() {
+				var k key
+				var t sweepTx
+				var what string
+				if rows.Scan(&k.pid, &k.start, &t.age, &t.writes, &what) != nil {
+					continue
+				}
+				x := seen[k]
+				if x == nil {
+					x = &sweepTx{samples: map[string]int{}}
+					seen[k] = x
+				}
+				x.age, x.writes = max(x.age, t.age), x.writes || t.writes
+				x.samples[what]++
+			}
+			if rows.Err() == nil {
+				n++
+			}
+			rows.Close()
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	return longest, n
+	out := sweepTxs{samples: n}
+	for _, t := range seen {
+		best := &out.reader
+		if t.writes {
+			best = &out.writer
+		}
+		if t.age > best.age {
+			*best = *t
+		}
+	}
+	return out
 }
 
 // countDue counts on conn (the bench database as the superuser) the rows of the org due for the lead and deal sweeps at
@@ -450,15 +555,23 @@ func (r *report) sweepsMarkdown() string {
 		"with the slot = now, on its own pool (%s as the app role, bound by row-level security). Before it, %s of `PATCH /leads/{id}` "+
 		"(`{\"notes\": ...}`, no version) on random leads of the same org through `bin/api serve` (`LOG_LEVEL=%s`, `DB_MAX_CONNS=%d`) "+
 		"with %d keep-alive connections in a closed loop after %s warm-up: the idle p99; then the same load for as long as the "+
-		"sweep runs: the p99 during. The longest transaction is the oldest `xact_start` among the sweep pool's backends in "+
-		"`pg_stat_activity`, sampled every 10 ms while the sweep runs (a lower bound within about 10 ms). HOT updates are the "+
+		"sweep runs: the p99 during. The longest transactions are the oldest `xact_start` among the sweep pool's backends in "+
+		"`pg_stat_activity`, sampled every 10 ms while the sweep runs (lower bounds within about 10 ms): the longest that had "+
+		"written (`backend_xid` set, so it held the locks of the rows it wrote; the issue's bound is about these) apart from the "+
+		"longest read-only one, and for the writing one what its backend was doing at each sample that saw it (CPU: running a "+
+		"statement; `Lock:*`: waiting behind another transaction's lock; `IO:WALSync`/`IO:WALWrite`: flushing WAL; "+
+		"`IO:DataFileRead`: reading a page not in shared buffers; `LWLock:*`: a shared structure; `Client:ClientRead`: between "+
+		"statements, in the sweep's own code). HOT updates are the "+
 		"share of the leads a sweep updated whose new row version needed no index entry (`n_tup_hot_upd` of `leads`). The sweeps "+
-		"run one after the other in this order, each over what the ones before left.",
-		"`application_name` "+sweepAppName, r.opts.sweepIdle, r.opts.logLevels[0], r.opts.maxConns, r.opts.sweepConns, r.opts.warmup)
+		"run one after the other in this order, each over what the ones before left. The chunks run under the worker's pace "+
+		"(db.Pace: budget %s, rest %.0f %% of a chunk's time): *Cut by budget* counts the chunks rolled back for running out "+
+		"of their budget (each retried smaller), *Rested* the sweep's pauses between chunks, part of its wall time.",
+		"`application_name` "+sweepAppName, r.opts.sweepIdle, r.opts.logLevels[0], r.opts.maxConns, r.opts.sweepConns, r.opts.warmup,
+		r.opts.sweepPace.Resolved().Budget, 100*r.opts.sweepPace.Resolved().Rest)
 	p("")
-	p("| Sweep | Did | Wall | Chunks | HOT updates | Longest transaction | PATCH p99 idle | PATCH p99 during | Ratio | PATCH requests during | Errors | Wall ≤ %s | p99 ≤ %.0f× idle |",
+	p("| Sweep | Did | Wall | Chunks | Cut by budget | Rested | HOT updates | Longest writing transaction | Its samples | Longest read-only transaction | PATCH p99 idle | PATCH p99 during | Ratio | PATCH requests during | Errors | Wall ≤ %s | p99 ≤ %.0f× idle |",
 		targetSweepWall, targetP99Ratio)
-	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
 	for _, x := range r.sweeps {
 		chunks := "–"
 		if x.outcome.chunks >= 0 {
@@ -479,8 +592,8 @@ func (r *report) sweepsMarkdown() string {
 		if x.outcome.leads > 0 {
 			hot = fmt.Sprintf("%.0f %%", 100*float64(x.hot)/float64(x.outcome.leads))
 		}
-		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |", sweepLabel(x.name), x.outcome.did, wall,
-			chunks, hot, ms(x.longest), ms(idle), ms(during), ratio, num(float64(x.during.requests)), x.idle.errors+x.during.errors,
+		p("| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |", sweepLabel(x.name), x.outcome.did, wall,
+			chunks, x.timeouts, x.rested.Round(time.Millisecond), hot, ms(x.txs.writer.age), x.txs.writer.waits(), ms(x.txs.reader.age), ms(idle), ms(during), ratio, num(float64(x.during.requests)), x.idle.errors+x.during.errors,
 			verdict(x.wall <= targetSweepWall && !x.stopped), p99Verdict)
 	}
 	return s.String()

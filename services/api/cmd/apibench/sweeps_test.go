@@ -16,7 +16,8 @@ import (
 )
 
 // TestSweepsMarkdown proves the section has one row per sweep with its wall time, chunks,
-// longest transaction and PATCH p99 idle and during, and judges both targets: a sweep over 30 s
+// longest writing transaction with what it was doing (the most frequent first), longest read-only
+// transaction and PATCH p99 idle and during, and judges both targets: a sweep over 30 s
 // or stopped unfinished misses the wall target, a p99 over twice the idle one misses the other.
 func TestSweepsMarkdown(t *testing.T) {
 	t.Parallel()
@@ -36,9 +37,11 @@ func TestSweepsMarkdown(t *testing.T) {
 		sweepSeed: &sweepSeed{leads: 1000, deals: 100, openDeals: 80, due: map[string]int64{"check_deal_decay": 17, "check_lead_stale": 90, "recalc_ghost_risk": 120}},
 		sweeps: []sweepRun{
 			{name: "check_deal_decay", wall: 1500 * time.Millisecond, outcome: sweepOutcome{chunks: 100, did: "17 stalled deals", leads: -1},
-				longest: 40 * time.Millisecond, idle: res(10 * time.Millisecond), during: res(15 * time.Millisecond)},
+				txs: sweepTxs{writer: sweepTx{age: 40 * time.Millisecond, writes: true, samples: map[string]int{"CPU": 3, "IO:WALSync": 1}},
+					reader: sweepTx{age: 5 * time.Millisecond}}, idle: res(10 * time.Millisecond), during: res(15 * time.Millisecond)},
 			{name: sweepPriorityBackfill, wall: 8 * time.Minute, stopped: true, outcome: sweepOutcome{chunks: 5000, did: "9 changed", leads: 9},
-				hot: 6, longest: 450 * time.Millisecond, idle: res(10 * time.Millisecond), during: res(25 * time.Millisecond)},
+				hot: 6, timeouts: 3, rested: 1200 * time.Millisecond, txs: sweepTxs{writer: sweepTx{age: 450 * time.Millisecond, writes: true,
+					samples: map[string]int{"Lock:transactionid": 30, "CPU": 10, "Client:ClientRead": 10}}}, idle: res(10 * time.Millisecond), during: res(25 * time.Millisecond)},
 			{name: "renewal_reminder", wall: 2 * time.Millisecond, outcome: sweepOutcome{chunks: 1, did: "0 renewals reminded", leads: -1},
 				idle: res(10 * time.Millisecond)},
 			{name: "generate_weekly_report", wall: 31 * time.Second, outcome: sweepOutcome{chunks: -1, did: "report stored", leads: -1},
@@ -46,15 +49,16 @@ func TestSweepsMarkdown(t *testing.T) {
 		},
 	}
 	md := r.sweepsMarkdown()
-	require.Contains(t, md, "| `check_deal_decay` | 17 stalled deals | 1.5s | 100 | – | 40.00 ms | 10.00 ms | 15.00 ms | 1.50 | 100 | 0 | met | met |")
-	require.Contains(t, md, "| `recalc_auto_priority` (backfill) | 9 changed | > 8m0s (stopped unfinished) | 5,000 | 67 % | 450.00 ms | 10.00 ms | 25.00 ms | 2.50 | 100 | 0 | **missed** | **missed** |")
-	require.Contains(t, md, "| `generate_weekly_report` | report stored | 31s | – | – | 0.00 ms | 10.00 ms | 20.00 ms | 2.00 | 100 | 0 | **missed** | met |")
-	require.Contains(t, md, "| `renewal_reminder` | 0 renewals reminded | 2ms | 1 | – | 0.00 ms | 10.00 ms | 0.00 ms | – | 0 | 0 | met | – |",
+	require.Contains(t, md, "| `check_deal_decay` | 17 stalled deals | 1.5s | 100 | 0 | 0s | – | 40.00 ms | CPU 3, IO:WALSync 1 | 5.00 ms | 10.00 ms | 15.00 ms | 1.50 | 100 | 0 | met | met |")
+	require.Contains(t, md, "| `recalc_auto_priority` (backfill) | 9 changed | > 8m0s (stopped unfinished) | 5,000 | 3 | 1.2s | 67 % | 450.00 ms | Lock:transactionid 30, CPU 10, Client:ClientRead 10 | 0.00 ms | 10.00 ms | 25.00 ms | 2.50 | 100 | 0 | **missed** | **missed** |")
+	require.Contains(t, md, "| `generate_weekly_report` | report stored | 31s | – | 0 | 0s | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 20.00 ms | 2.00 | 100 | 0 | **missed** | met |")
+	require.Contains(t, md, "| `renewal_reminder` | 0 renewals reminded | 2ms | 1 | 0 | 0s | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 0.00 ms | – | 0 | 0 | met | – |",
 		"a sweep shorter than one PATCH has no verdict on the p99")
 	require.Contains(t, md, "17 open deals rotting")
 	require.Contains(t, md, "90 open leads stale")
 	require.Contains(t, md, "120 contacted or booked leads silent")
 	require.Contains(t, md, "busy with other work")
+	require.Contains(t, md, "budget 100ms, rest 25 %", "the worker's default pace")
 }
 
 // TestPickSweeps proves -sweeps runs the sweeps asked for in the bench's order, refuses an
