@@ -13,7 +13,7 @@ import (
 )
 
 // TestChunks proves a sweep in chunks: each chunk is its own tenant transaction (it sees its org
-// only, and a failing chunk rolls back alone, the chunks before it committed), the sweep ends when
+// only, runs without JIT and commits without waiting for its WAL flush, and a failing chunk rolls back alone, the chunks before it committed), the sweep ends when
 // a chunk says done, and a cancelled context stops it.
 func TestChunks(t *testing.T) {
 	t.Parallel()
@@ -39,6 +39,9 @@ func TestChunks(t *testing.T) {
 		org, ok, err := db.Get[string](ctx, tx, `SELECT current_setting('app.org_id')`)
 		require.True(t, ok)
 		require.Equal(t, s.orgA.String(), org, "each chunk is a tenant transaction of the org")
+		settings, _, err := db.Get[string](ctx, tx, `SELECT current_setting('jit') || ' ' || current_setting('synchronous_commit')`)
+		require.NoError(t, err)
+		require.Equal(t, "off off", settings, "a chunk runs without JIT and commits without waiting for its WAL flush")
 		return calls == 3, errors.Join(err, put(tx, fmt.Sprintf("chunk-%d", calls)))
 	})
 	require.NoError(t, err)
