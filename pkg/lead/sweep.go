@@ -144,10 +144,12 @@ func (s *Service) RecalcGhostRisk(ctx context.Context, orgID uuid.UUID, slot tim
 // by one, as any priority change does: a client's PATCH with the version it read before the sweep
 // gets its conflict, since it would otherwise write back a priority it never saw. Its updated_at
 // stays: the table's priority is derived from the lead's data, and updated_at says when that data
-// last changed (which also keeps the write a HOT update, see priorityWritesSQL). A lead whose priority is already the table's is not written and emits
-// nothing; nor is one whose priority was set otherwise within rules.Hold before slot, or one
-// changed between the chunk's read and its write (the next sweep takes it). Thresholds the
-// table cannot work with are apperr.Invalid.
+// last changed (which also keeps the write a HOT update). A lead whose priority is already the
+// table's is not written and emits nothing; nor is one whose priority was set otherwise within
+// rules.Hold before slot, or one changed while its chunk ran (the next sweep takes it). Each
+// chunk is one statement (autoPriorityChunkSQL) that computes the table in SQL and returns only
+// the leads it changed; AutoPriority is the same table in Go, the one the documentation and the
+// tests hold it to. Thresholds the table cannot work with are apperr.Invalid.
 func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot time.Time, rules PriorityRules) (SweepResult, error) {
 	if err := rules.Check(); err != nil {
 		return SweepResult{}, apperr.Errorf(apperr.Invalid, "%s", err)
@@ -159,59 +161,49 @@ func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot 
 	after := uuid.Nil
 	n, err := s.db.Chunks(ctx, orgID, func(tx *gorm.DB) (bool, error) {
 		type row struct {
-			ID            uuid.UUID `gorm:"column:id"`
-			Version       int       `gorm:"column:version"`
-			Priority      Priority  `gorm:"column:priority"`
-			Stage         Stage     `gorm:"column:stage"`
-			Score         *int      `gorm:"column:score"`
-			GhostRisk     int       `gorm:"column:ghost_risk"`
-			Deleted       bool      `gorm:"column:deleted"`
-			OpenDealValue *int64    `gorm:"column:open_deal_value"`
+			Last          *uuid.UUID `gorm:"column:last"`
+			N             int        `gorm:"column:n"`
+			ID            *uuid.UUID `gorm:"column:id"`
+			Version       int        `gorm:"column:version"`
+			UpdatedAt     *time.Time `gorm:"column:updated_at"`
+			From          Priority   `gorm:"column:from_priority"`
+			To            Priority   `gorm:"column:to_priority"`
+			Rule          string     `gorm:"column:rule"`
+			Stage         Stage      `gorm:"column:stage"`
+			Score         *int       `gorm:"column:score"`
+			GhostRisk     int        `gorm:"column:ghost_risk"`
+			OpenDealValue *int64     `gorm:"column:open_deal_value"`
 		}
 		start, size := time.Now(), z.size
 		if _, err := db.Exec(ctx, tx, sweepSettingsSQL); err != nil {
 			return false, fmt.Errorf("set the chunk up: %w", err)
 		}
-		rows, err := db.Select[row](ctx, tx, priorityChunkSQL, orgID, after, size)
+		rows, err := db.Select[row](ctx, tx, autoPriorityChunkSQL, orgID, after, size,
+			rules.HotScore, rules.WarmScore, rules.ColdGhostRisk, rules.LargeDealValue, holdSince)
 		if err != nil {
-			return false, fmt.Errorf("read lead priorities: %w", err)
+			return false, fmt.Errorf("write lead priorities: %w", err)
 		}
-		type change struct {
-			from, to Priority
-			rule     string
-			in       PriorityInputs
-		}
-		changes := map[uuid.UUID]change{}
-		var ids []string
-		var versions []int32
-		var tos []string
+		evs := make([]events.NewEvent, 0, len(rows))
 		for _, r := range rows {
-			if r.Deleted {
+			if r.ID == nil {
 				continue
 			}
 			in := PriorityInputs{Stage: r.Stage, Score: r.Score, GhostRisk: r.GhostRisk, OpenDealValue: r.OpenDealValue}
-			to, rule := rules.AutoPriority(in)
-			if to == r.Priority {
-				continue
-			}
-			changes[r.ID] = change{from: r.Priority, to: to, rule: rule, in: in}
-			ids, versions, tos = append(ids, r.ID.String()), append(versions, int32(r.Version)), append(tos, string(to))
+			evs = append(evs, NewEvent(orgID, AutoPriorityActor, EventPriorityChanged, *r.ID,
+				fmt.Sprintf("%s:%s:%d", EventPriorityChanged, *r.ID, r.Version),
+				WithRow(WithRow(PriorityChangedPayload{From: r.From, To: r.To, Version: r.Version, Rule: r.Rule, Inputs: in},
+					priorityRow(r.To, r.Version)), updatedAtRow(*r.UpdatedAt))))
 		}
-		if len(ids) > 0 {
-			if err := s.writePriorities(ctx, tx, orgID, holdSince, ids, versions, tos, func(id uuid.UUID, version int) events.NewEvent {
-				c := changes[id]
-				return NewEvent(orgID, AutoPriorityActor, EventPriorityChanged, id,
-					fmt.Sprintf("%s:%s:%d", EventPriorityChanged, id, version),
-					WithRow(PriorityChangedPayload{From: c.from, To: c.to, Version: version, Rule: c.rule, Inputs: c.in},
-						priorityRow(c.to, version)))
-			}, &res.Changed); err != nil {
-				return false, err
+		if len(evs) > 0 {
+			if _, err := s.emitter.EmitAll(ctx, tx, evs...); err != nil {
+				return false, fmt.Errorf("write lead priorities: %w", err)
 			}
 		}
-		if len(rows) < size {
+		res.Changed += len(evs)
+		if len(rows) == 0 || rows[0].N < size {
 			return true, nil
 		}
-		after = rows[len(rows)-1].ID
+		after = *rows[0].Last
 		z.took(time.Since(start))
 		return false, nil
 	})
@@ -220,33 +212,4 @@ func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot 
 		return res, fmt.Errorf("recalc auto priority of org %s: %w", orgID, err)
 	}
 	return res, nil
-}
-
-// writePriorities runs priorityWritesSQL for one chunk's changes and emits the event of each lead
-// it changed (event of the lead's id and new version), adding their number to changed.
-func (s *Service) writePriorities(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, holdSince time.Time,
-	ids []string, versions []int32, tos []string, event func(uuid.UUID, int) events.NewEvent, changed *int,
-) error {
-	type written struct {
-		ID        uuid.UUID `gorm:"column:id"`
-		Version   int       `gorm:"column:version"`
-		UpdatedAt time.Time `gorm:"column:updated_at"`
-	}
-	out, err := db.Select[written](ctx, tx, priorityWritesSQL, orgID, ids, versions, tos, holdSince)
-	if err != nil {
-		return fmt.Errorf("write lead priorities: %w", err)
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	evs := make([]events.NewEvent, len(out))
-	for i, w := range out {
-		evs[i] = event(w.ID, w.Version)
-		evs[i].Payload = WithRow(evs[i].Payload, updatedAtRow(w.UpdatedAt)) // the row record's updatedAt
-	}
-	if _, err := s.emitter.EmitAll(ctx, tx, evs...); err != nil {
-		return fmt.Errorf("write lead priorities: %w", err)
-	}
-	*changed += len(out)
-	return nil
 }
