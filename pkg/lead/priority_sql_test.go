@@ -81,11 +81,11 @@ func priorityGrid(rules lead.PriorityRules) []priorityCase {
 // TestAutoPrioritySQLAgreesWithGo proves the auto-priority sweep, which computes the table in SQL,
 // gives every lead of an exhaustive grid at the table's boundaries (priorityGrid) the priority
 // and the row that Go's PriorityRules.AutoPriority gives it, and records the inputs it saw, for
-// the default thresholds and for another set: a change of a row on either side fails it.
+// the default thresholds and for another set, in both walks of the sweep (by id, by page): a
+// change of a row on either side fails it.
 func TestAutoPrioritySQLAgreesWithGo(t *testing.T) {
 	t.Parallel()
 	b := setupSweep(t)
-	b.svc.SweepChunk = 500
 	ctx := t.Context()
 	other := lead.PriorityRules{HotScore: 65, WarmScore: 30, ColdGhostRisk: 5, LargeDealValue: 25_000, Hold: time.Hour}
 	for _, c := range []struct {
@@ -132,41 +132,61 @@ SELECT $1, ($2::uuid[])[d.i + 1], 'Licence', d.value, 'EUR', d.stage,
     CASE WHEN d.stage = 'won' THEN now() END, CASE WHEN d.stage = 'lost' THEN now() END
 FROM unnest($3::int[], $4::text[], $5::bigint[]) AS d(i, stage, value)`, c.org, ids, dealLeads, dealStages, dealValues)
 		require.NoError(t, err)
-
-		res, err := b.svc.RecalcAutoPriority(ctx, c.org, time.Now().UTC(), c.rules)
-		require.NoError(t, err)
 		byID := map[uuid.UUID]priorityCase{}
 		for i, id := range ids {
 			byID[id] = grid[i]
 		}
-		rows, err = b.super.Pool.Query(ctx, `SELECT l.id, l.priority, e.payload FROM leads l
-LEFT JOIN events e ON e.org_id = l.org_id AND e.entity_id = l.id AND e.type = 'lead.priority_changed'
-WHERE l.org_id = $1`, c.org)
-		require.NoError(t, err)
-		var wrong []string
-		seen := 0
-		for rows.Next() {
-			var id uuid.UUID
-			var p string
-			var payload []byte
-			require.NoError(t, rows.Scan(&id, &p, &payload))
-			g := byID[id]
-			seen++
-			var got lead.PriorityChangedPayload
-			if payload != nil {
-				require.NoError(t, json.Unmarshal(payload, &got))
+
+		// Both walks of the sweep, each from the grid's start priorities: the org's leads in id
+		// order, then the table's pages in order (chunks of 20 pages). Resetting a lead's priority
+		// moves its version on by one, so the first walk makes version 2, the second version 4.
+		for _, walk := range []struct {
+			name    string
+			from    int
+			chunk   int
+			version int
+		}{{"by id", -1, 500, 2}, {"by page", 1, 20, 4}} {
+			if walk.version > 2 {
+				_, err := b.super.Pool.Exec(ctx, `UPDATE leads SET priority = s.priority, version = version + 1
+FROM unnest($2::uuid[], $3::text[]) AS s(id, priority) WHERE leads.org_id = $1 AND leads.id = s.id`, c.org, ids, starts)
+				require.NoError(t, err)
 			}
-			want := lead.PriorityChangedPayload{From: g.start, To: g.want, Version: 2, Rule: g.rule, Inputs: g.in}
-			if lead.Priority(p) != g.want || !reflect.DeepEqual(got, want) {
-				wrong = append(wrong, fmt.Sprintf("%s: priority %s, event %s -> %s by %s of %s; Go: %s by %s",
-					describe(g.in), p, got.From, got.To, got.Rule, describe(got.Inputs), g.want, g.rule))
+			b.svc.HeapWalkLeads, b.svc.SweepChunk = walk.from, walk.chunk
+			res, err := b.svc.RecalcAutoPriority(ctx, c.org, time.Now().UTC(), c.rules)
+			require.NoError(t, err)
+			rows, err = b.super.Pool.Query(ctx, `SELECT l.id, l.priority, e.payload FROM leads l
+LEFT JOIN events e ON e.org_id = l.org_id AND e.entity_id = l.id AND e.type = 'lead.priority_changed'
+    AND e.idempotency_key = 'lead.priority_changed:' || l.id || ':' || $2::int
+WHERE l.org_id = $1`, c.org, walk.version)
+			require.NoError(t, err)
+			var wrong []string
+			seen := 0
+			for rows.Next() {
+				var id uuid.UUID
+				var p string
+				var payload []byte
+				require.NoError(t, rows.Scan(&id, &p, &payload))
+				g := byID[id]
+				seen++
+				var got lead.PriorityChangedPayload
+				if payload != nil {
+					require.NoError(t, json.Unmarshal(payload, &got))
+				}
+				want := lead.PriorityChangedPayload{From: g.start, To: g.want, Version: walk.version, Rule: g.rule, Inputs: g.in}
+				if lead.Priority(p) != g.want || !reflect.DeepEqual(got, want) {
+					wrong = append(wrong, fmt.Sprintf("%s: priority %s, event %s -> %s by %s of %s; Go: %s by %s",
+						describe(g.in), p, got.From, got.To, got.Rule, describe(got.Inputs), g.want, g.rule))
+				}
+			}
+			require.NoError(t, rows.Err())
+			require.Equal(t, len(grid), seen)
+			require.Empty(t, wrong, "%s: %d of %d leads disagree with Go (thresholds %+v):\n%s", walk.name, len(wrong), len(grid),
+				c.rules, strings.Join(wrong, "\n"))
+			require.Equal(t, len(grid), res.Changed, walk.name)
+			if walk.from > 0 {
+				require.Greater(t, res.Chunks, 1, "the table's pages in several chunks")
 			}
 		}
-		require.NoError(t, rows.Err())
-		require.Equal(t, len(grid), seen)
-		require.Empty(t, wrong, "%d of %d leads disagree with Go (thresholds %+v):\n%s", len(wrong), len(grid), c.rules,
-			strings.Join(wrong, "\n"))
-		require.Equal(t, len(grid), res.Changed)
 	}
 }
 

@@ -156,6 +156,10 @@ func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot 
 	}
 	slot = slot.UTC()
 	holdSince := slot.Add(-rules.Hold)
+	walk, err := s.priorityWalk(ctx, orgID)
+	if err != nil {
+		return SweepResult{}, fmt.Errorf("recalc auto priority of org %s: %w", orgID, err)
+	}
 	z := s.sizer()
 	var res SweepResult
 	after := uuid.Nil
@@ -163,6 +167,7 @@ func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot 
 		type row struct {
 			Last          *uuid.UUID `gorm:"column:last"`
 			N             int        `gorm:"column:n"`
+			Pages         int64      `gorm:"column:pages"`
 			ID            *uuid.UUID `gorm:"column:id"`
 			Version       int        `gorm:"column:version"`
 			UpdatedAt     *time.Time `gorm:"column:updated_at"`
@@ -178,8 +183,16 @@ func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot 
 		if _, err := db.Exec(ctx, tx, sweepSettingsSQL); err != nil {
 			return false, fmt.Errorf("set the chunk up: %w", err)
 		}
-		rows, err := db.Select[row](ctx, tx, autoPriorityChunkSQL, orgID, after, size,
-			rules.HotScore, rules.WarmScore, rules.ColdGhostRisk, rules.LargeDealValue, holdSince)
+		var rows []row
+		var err error
+		pages := walk.pagesOf(size)
+		if walk.byPages {
+			rows, err = db.Select[row](ctx, tx, autoPriorityPagesSQL, orgID, tidOf(walk.next), tidOf(walk.next+pages),
+				rules.HotScore, rules.WarmScore, rules.ColdGhostRisk, rules.LargeDealValue, holdSince)
+		} else {
+			rows, err = db.Select[row](ctx, tx, autoPriorityChunkSQL, orgID, after, size,
+				rules.HotScore, rules.WarmScore, rules.ColdGhostRisk, rules.LargeDealValue, holdSince)
+		}
 		if err != nil {
 			return false, fmt.Errorf("write lead priorities: %w", err)
 		}
@@ -200,10 +213,16 @@ func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot 
 			}
 		}
 		res.Changed += len(evs)
-		if len(rows) == 0 || rows[0].N < size {
+		switch {
+		case walk.byPages:
+			if walk.next += pages; len(rows) == 0 || walk.next >= rows[0].Pages {
+				return true, nil
+			}
+		case len(rows) == 0 || rows[0].N < size:
 			return true, nil
+		default:
+			after = *rows[0].Last
 		}
-		after = *rows[0].Last
 		z.took(time.Since(start))
 		return false, nil
 	})
@@ -212,4 +231,59 @@ func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot 
 		return res, fmt.Errorf("recalc auto priority of org %s: %w", orgID, err)
 	}
 	return res, nil
+}
+
+// DefaultHeapWalkLeads is the number of live leads from which the auto-priority sweep of an org
+// walks the heap of leads in page order (autoPriorityPagesSQL) rather than the org's leads in id
+// order, provided they are also at least one per page of the table: below it a walk in id order
+// is short whatever it reads (50,000 leads, about a second), and the heap's pages may be mostly
+// other orgs' leads.
+const DefaultHeapWalkLeads = 50_000
+
+// priorityWalk is how one auto-priority sweep walks the org: in id order, or by the heap's pages
+// from next (byPages), a chunk of size leads being about size/perPage pages.
+type priorityWalk struct {
+	byPages bool
+	next    int64
+	perPage float64
+}
+
+// priorityWalk chooses the walk of the org's auto-priority sweep (autoPriorityPlanSQL): by the
+// heap's pages when the org has at least Service.HeapWalkLeads live leads (DefaultHeapWalkLeads
+// when zero) and at least as many as the table has pages, so that reading every page of the
+// table in order costs less than a random page per lead of the org; in id order otherwise.
+func (s *Service) priorityWalk(ctx context.Context, orgID uuid.UUID) (*priorityWalk, error) {
+	type plan struct {
+		Leads  int64   `gorm:"column:leads"`
+		Pages  int64   `gorm:"column:pages"`
+		Tuples float64 `gorm:"column:tuples"`
+	}
+	var p plan
+	if err := s.db.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		var err error
+		p, _, err = db.Get[plan](ctx, tx, autoPriorityPlanSQL, orgID)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("choose the walk: %w", err)
+	}
+	from := int64(s.HeapWalkLeads)
+	if from == 0 {
+		from = DefaultHeapWalkLeads
+	}
+	w := &priorityWalk{perPage: 1}
+	if p.Pages > 0 && p.Tuples > 0 {
+		w.perPage = max(1, p.Tuples/float64(p.Pages))
+	}
+	w.byPages = from > 0 && p.Leads >= from && p.Leads >= p.Pages
+	return w, nil
+}
+
+// pagesOf is the pages of a chunk of size leads of the table.
+func (w *priorityWalk) pagesOf(size int) int64 {
+	return max(1, int64(float64(size)/w.perPage))
+}
+
+// tidOf is the first tuple id of page, as text ("(page,0)").
+func tidOf(page int64) string {
+	return fmt.Sprintf("(%d,0)", page)
 }

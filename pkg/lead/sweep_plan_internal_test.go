@@ -66,6 +66,16 @@ SELECT org_id, id, 'Licence', 1000, 'EUR', s FROM leads, unnest(ARRAY['discovery
 	_, err = super.Pool.Exec(ctx, `VACUUM ANALYZE leads`)
 	require.NoError(t, err)
 	dbtest.RequireFewBuffers(t, owner, orgID, []dbtest.PlanCheck{priority("auto priority chunk, none differ", 50*5)})
+
+	// The walk by the table's pages reads the leads of its pages alone (a TID range scan) and
+	// probes the deals of each: the first five pages and their leads' deals stay within 150
+	// buffers, where reading the org takes over a thousand.
+	var onPages int
+	require.NoError(t, super.Pool.QueryRow(ctx, `SELECT count(*) FROM leads WHERE ctid < '(5,0)'::tid`).Scan(&onPages))
+	require.Positive(t, onPages)
+	pages := priority("auto priority pages, none differ", 150)
+	pages.SQL, pages.Args[1], pages.Args[2] = autoPriorityPagesSQL, "(0,0)", "(5,0)"
+	dbtest.RequireFewBuffers(t, owner, orgID, []dbtest.PlanCheck{pages})
 }
 
 // TestAutoPriorityChunkLeavesAConcurrentChange proves the auto-priority chunk leaves a lead
