@@ -147,9 +147,11 @@ func (s *Service) RecalcGhostRisk(ctx context.Context, orgID uuid.UUID, slot tim
 // last changed (which also keeps the write a HOT update). A lead whose priority is already the
 // table's is not written and emits nothing; nor is one whose priority was set otherwise within
 // rules.Hold before slot, or one changed while its chunk ran (the next sweep takes it). Each
-// chunk is one statement (autoPriorityChunkSQL) that computes the table in SQL and returns only
-// the leads it changed; AutoPriority is the same table in Go, the one the documentation and the
-// tests hold it to. Thresholds the table cannot work with are apperr.Invalid.
+// chunk is one statement that computes the table in SQL and returns only the leads it changed;
+// AutoPriority is the same table in Go, the one the documentation and the tests hold it to. An
+// org with most of the leads table is walked by the table's pages in order (autoPriorityPagesSQL,
+// see priorityWalk), any other by its leads in id order (autoPriorityChunkSQL). Thresholds the
+// table cannot work with are apperr.Invalid.
 func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot time.Time, rules PriorityRules) (SweepResult, error) {
 	if err := rules.Check(); err != nil {
 		return SweepResult{}, apperr.Errorf(apperr.Invalid, "%s", err)
