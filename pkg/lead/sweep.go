@@ -238,8 +238,8 @@ func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot 
 // DefaultHeapWalkLeads is the number of live leads from which the auto-priority sweep of an org
 // walks the heap of leads in page order (autoPriorityPagesSQL) rather than the org's leads in id
 // order, provided they are also at least one per page of the table: below it a walk in id order
-// is short whatever it reads (50,000 leads, about a second), and the heap's pages may be mostly
-// other orgs' leads.
+// reads at most that many pages, a twentieth of the walk of an org of 1,000,000, and the heap's
+// pages may be mostly other orgs' leads.
 const DefaultHeapWalkLeads = 50_000
 
 // priorityWalk is how one auto-priority sweep walks the org: in id order, or by the heap's pages
