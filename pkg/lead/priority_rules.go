@@ -23,6 +23,10 @@ import (
 // table whatever the lead's own signals say. A lead that went silent for a period or two while
 // worth chasing is raised (chase it now); one silent for ColdGhostRisk periods has gone cold and
 // drops. Deal values are compared in minor units whatever their currency.
+//
+// The sweep (RecalcAutoPriority) computes the same table in SQL, beside its read of each chunk
+// (autoPriorityRuleSQL); a test holds the two to each other on every boundary of the table, so a
+// row changed on one side alone fails it.
 type PriorityRules struct {
 	HotScore       int
 	WarmScore      int

@@ -231,12 +231,6 @@ ORDER BY id`
 // the org's leads in id order after the last id of the chunk before ($2), so every chunk is an
 // index range scan of its own rows, never a walk of the org from the start.
 
-// sweepSettingsSQL sets the chunk transaction of a sweep up: without JIT compilation. The
-// generic plan of a chunk statement is costed for a tenth of the org's leads (its LIMIT is a
-// parameter), above jit_above_cost, and compiling it took 390 ms at 1,000,000 leads for a chunk
-// whose work takes 30.
-const sweepSettingsSQL = `SELECT set_config('jit', 'off', true)`
-
 // ghostRiskDue is true for a lead of ghostRiskChunkSQL (alias l) that is due as of the slot $4
 // with $5 silence days: the latest of its last touchpoint (last_activity_at), its last stage
 // change and the last period counted on it (ghost_risk_counted_at) is at least $5 days before
@@ -286,71 +280,154 @@ SELECT k.last, k.n, r.id, r.ghost_risk, r.stage, r.silent_since, r.updated_at
 FROM (SELECT (SELECT id FROM chunk ORDER BY id DESC LIMIT 1) AS last, (SELECT count(*) FROM chunk) AS n) k
 LEFT JOIN raised r ON true`
 
-// priorityChunkSQL reads the inputs of the auto-priority table for one chunk: the next $3 leads
-// of the org ($1) after $2, with their version, whether they are deleted (the caller skips those)
-// and the value of their largest open deal (NULL when none is open). It takes no lock:
-// priorityWritesSQL checks each change against the version read here.
+// autoPriorityRuleSQL is the auto-priority table (PriorityRules.AutoPriority) as SQL: the name
+// of the first row that matches a lead of autoPriorityChunkSQL (alias l: stage, score,
+// ghost_risk; alias d: open_deal_value), with the thresholds as parameters: $4 HotScore, $5
+// WarmScore, $6 ColdGhostRisk, $7 LargeDealValue. An unscored lead (score NULL) fails every
+// comparison of its score, as -1 does in Go. TestAutoPrioritySQLAgreesWithGo checks it against
+// AutoPriority on every boundary of the table.
+const autoPriorityRuleSQL = `CASE
+        WHEN d.open_deal_value >= $7::bigint THEN 'large_deal'
+        WHEN d.open_deal_value IS NOT NULL THEN 'open_deal'
+        WHEN l.stage IN ('converted', 'lost', 'disqualified') THEN 'closed'
+        WHEN l.ghost_risk >= $6::int THEN 'gone_cold'
+        WHEN l.score >= $4::int THEN 'hot'
+        WHEN l.ghost_risk >= 1 AND l.score >= $5::int THEN 'at_risk'
+        WHEN l.score < $5::int THEN 'cold'
+        ELSE 'default' END`
+
+// autoPriorityOfRuleSQL is the priority of the table's row named x.rule (PriorityRules).
+const autoPriorityOfRuleSQL = `CASE x.rule
+        WHEN 'large_deal' THEN 'urgent' WHEN 'open_deal' THEN 'high' WHEN 'closed' THEN 'low'
+        WHEN 'gone_cold' THEN 'low' WHEN 'hot' THEN 'high' WHEN 'at_risk' THEN 'high'
+        WHEN 'cold' THEN 'low' ELSE 'normal' END`
+
+// autoPriorityChunkSQL is one chunk of the auto-priority sweep in one statement: it reads the
+// next $3 leads of the org ($1) after $2, gives each the priority of the table
+// (autoPriorityRuleSQL, thresholds $4 to $7) and writes it on the live leads whose priority
+// differs and is not held, each moving its version on by one as StoreWrites does. A lead's
+// priority is held when a lead.updated that changed it, or a lead.created by hand with a
+// priority other than normal, occurred after $8 (PriorityRules.Hold; a probe of
+// events_entity_idx per lead that differs, not per lead read).
 //
-// The chunk's ids are read alone, in the primary key's order (an index-only scan), and each lead
-// is then read by its own primary-key probe (the LATERAL subquery, kept apart by OFFSET 0),
-// filtering by the key alone: with the lead's columns in the chunk's scan, or "deleted_at IS
-// NULL" in its WHERE (which makes the partial indexes of leads on org_id candidates, as
-// liveLeadSQL explains), the planner without statistics reads the whole org and sorts it. The
-// deals of the chunk are one range of deals_org_id_lead_id_idx, the lead ids from $2 to the
-// chunk's last, grouped by lead (a tenth of the leads has a deal, so this reads a few hundred
-// entries where a probe per lead made thousands of index descents: a quarter of the chunk's
-// time at 1,000,000 leads), the open ones picked by the aggregate's FILTER rather than by a
+// Only the leads that differ leave PostgreSQL, one round trip per chunk: the table is computed
+// beside the read instead of returning every lead's inputs to compare them in Go and sending
+// the changes back (most leads already have the table's priority: a day's changes move a few
+// per cent of them).
+//
+// The chunk's leads are read in one range scan of the primary key, in its order, with the columns
+// the table needs; deletion is a column, not a filter (with "deleted_at IS NULL" in the WHERE, the
+// partial indexes of leads on org_id become candidates, as liveLeadSQL explains). An index-only
+// scan of the ids followed by a primary-key probe per lead read each lead's heap page twice (the
+// index-only scan visits the heap for every page the sweeps' and the api's writes left not
+// all-visible, which after a day is most of them) and descended the index once more per lead:
+// 5,000 leads of an org of 1,000,000 touched 27,000 buffers, the one scan 4,700. Once the table
+// has statistics the scan is the plan, custom or generic (a generic plan is costed for a tenth of
+// the org, still an index scan at 1,000,000 leads); without them the planner may read the org's
+// leads and sort them, which is cheap while the table is young. The deals of the chunk are one
+// range of deals_org_id_lead_id_idx, the lead ids from $2 to the chunk's last, grouped by lead (a
+// tenth of the leads has a deal, so this reads a few hundred entries where a probe per lead made
+// thousands of index descents), the open ones picked by the aggregate's FILTER rather than by a
 // stage condition that makes the partial index of the open deals a candidate.
-const priorityChunkSQL = `
+//
+// The write sets priority and version alone, neither of them indexed, and updated_at stays (the
+// table's priority is derived data; the updated_at trigger does not fire for these two,
+// migration 000032): it is a HOT update wherever the lead's page has room. It reaches each lead
+// by the tuple id read above (a TID scan of their list, so that no plan joins the chunk's rows
+// to a scan of the org's leads, as a generic plan costed for a tenth of the org did with a hash
+// join), so a lead changed after the statement took its snapshot is left for the next sweep: its
+// newest version has another tuple id, which PostgreSQL's recheck does not find in the list. The
+// version, deletion and priority are checked in the UPDATE's WHERE all the same, wrapped in
+// coalesce as in ghostRiskChunkSQL so that the planner cannot take them for an index or join
+// condition.
+//
+// It returns the chunk's last id and size ("last", "n": the sweep is done when n < $3) and one
+// row per changed lead (its new version and updated_at, the priority before and after, the
+// table's row and its inputs), or one row of NULLs besides those when none changed.
+const autoPriorityChunkSQL = `
 WITH chunk AS MATERIALIZED (
-    SELECT id FROM leads WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3
+    SELECT ctid AS ct, id, version, priority, stage, score, ghost_risk, deleted_at IS NULL AS live
+    FROM leads WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3
 ), deal AS MATERIALIZED (
     SELECT lead_id, max(deal_value) FILTER (WHERE stage IN ('discovery', 'proposal', 'negotiation')) AS open_deal_value
     FROM deals
     WHERE org_id = $1 AND lead_id > $2 AND lead_id <= (SELECT id FROM chunk ORDER BY id DESC LIMIT 1)
     GROUP BY lead_id
-)
-SELECT l.*, d.open_deal_value
-FROM chunk c
-CROSS JOIN LATERAL (
-    SELECT id, version, priority, stage, score, ghost_risk, deleted_at IS NOT NULL AS deleted
-    FROM leads WHERE org_id = $1 AND id = c.id
-    OFFSET 0
-) l
-LEFT JOIN deal d ON d.lead_id = c.id
-ORDER BY c.id`
+)` + autoPriorityWriteSQL + `
+SELECT k.last, k.n, w.*
+FROM (SELECT (SELECT id FROM chunk ORDER BY id DESC LIMIT 1) AS last, (SELECT count(*) FROM chunk) AS n) k
+LEFT JOIN changed w ON true`
 
-// priorityWritesSQL sets the priorities the table gave (parallel arrays from $2: lead, the
-// version it was read at, new priority) on the org's ($1) leads, each moving the version on by
-// one as StoreWrites does, and returns each changed lead's id and new version. It sets priority
-// and version alone, neither of them indexed, and updated_at stays (the table's priority is
-// derived data; the updated_at trigger does not fire for these two, migration 000032): the write
-// is a HOT update wherever the lead's page has room, with no index entry, where moving
-// updated_at made it a new entry in every index of leads. A lead is left as
-// it is when it was changed since it was read (its version moved: the next sweep sees the
-// change), is deleted, already has the priority, or when its priority is held: a lead.updated
-// that changed the priority, or a lead.created by hand with a priority other than normal,
-// occurred after $5 (PriorityRules.Hold; a probe of events_entity_idx per lead). Each lead is
-// found by its own primary-key probe and updated by its tuple id, as in storeWritesSQL; the
-// checks are in the UPDATE's WHERE, so a lead changed concurrently is checked again on its
-// newest version, wrapped in coalesce as in ghostRiskChunkSQL so that the row is reached by its
-// tuple id alone.
-const priorityWritesSQL = `
-WITH w AS (
-    SELECT * FROM unnest((SELECT $2::uuid[]), $3::int[], $4::text[]) AS w(id, version, priority)
-), k AS (
-    SELECT w.*, t.ct, EXISTS (
+// autoPriorityWriteSQL is the part of the auto-priority chunk statements (autoPriorityChunkSQL,
+// autoPriorityPagesSQL) after their read: from the chunk's leads (CTE chunk) and the open deal
+// value of those that have deals (CTE deal), the live leads whose priority differs from the
+// table's (differs), whether each is held (due), and the write of those not held (changed), as
+// autoPriorityChunkSQL describes. The hold is a column computed by a subquery per lead (a probe
+// of events_entity_idx), never a filter: as "WHERE NOT EXISTS" it is an anti-join the planner
+// may answer with a hash of every event of the table, which it did for a chunk whose differing
+// leads it overestimated (4.3 s for a sequential scan of 1,200,000 events).
+const autoPriorityWriteSQL = `, differs AS MATERIALIZED (
+    SELECT l.ct, l.id, l.version, l.priority, l.stage, l.score, l.ghost_risk, d.open_deal_value, r.rule, r.to_priority
+    FROM chunk l
+    LEFT JOIN deal d ON d.lead_id = l.id
+    CROSS JOIN LATERAL (
+        SELECT x.rule, ` + autoPriorityOfRuleSQL + ` AS to_priority FROM (SELECT ` + autoPriorityRuleSQL + ` AS rule) x
+    ) r
+    WHERE l.live AND l.priority <> r.to_priority
+), due AS MATERIALIZED (
+    SELECT w.*, EXISTS (
         SELECT 1 FROM events e
-        WHERE e.org_id = $1 AND e.entity_type = 'lead' AND e.entity_id = w.id AND e.occurred_at > $5::timestamptz
+        WHERE e.org_id = $1 AND e.entity_type = 'lead' AND e.entity_id = w.id AND e.occurred_at > $8::timestamptz
           AND ((e.type = 'lead.updated' AND e.payload->'changes'->'priority' IS NOT NULL)
             OR (e.type = 'lead.created' AND e.payload->>'via' = 'api' AND e.payload->'lead'->>'priority' <> 'normal'))
     ) AS held
-    FROM w CROSS JOIN LATERAL (
-        SELECT ctid AS ct FROM leads WHERE org_id = $1 AND id = w.id OFFSET 0
-    ) t
-)
-UPDATE leads l SET priority = w.priority, version = l.version + 1
-FROM k w
-WHERE l.ctid = w.ct
-  AND coalesce(l.version = w.version AND l.deleted_at IS NULL AND l.priority <> w.priority AND NOT w.held, false)
-RETURNING l.id, l.version, l.updated_at`
+    FROM differs w
+), changed AS (
+    UPDATE leads l SET priority = w.to_priority, version = l.version + 1
+    FROM due w
+    WHERE l.ctid = ANY (ARRAY(SELECT ct FROM due WHERE NOT held)) AND l.ctid = w.ct
+      AND coalesce(l.version = w.version AND l.deleted_at IS NULL AND l.priority <> w.to_priority AND NOT w.held, false)
+    RETURNING l.id, l.version, l.updated_at, w.priority AS from_priority, w.to_priority, w.rule,
+        w.stage, w.score, w.ghost_risk, w.open_deal_value
+)`
+
+// autoPriorityPlanSQL reads what RecalcAutoPriority chooses its walk by: the org's ($1) live
+// leads (the exact count lead_stage_totals keeps), the pages of the leads table and its rows
+// as the last ANALYZE counted them (negative or zero when none has run).
+const autoPriorityPlanSQL = `SELECT
+    (SELECT coalesce(sum(lead_count), 0) FROM lead_stage_totals WHERE org_id = $1)::bigint AS leads,
+    pg_relation_size('leads') / current_setting('block_size')::bigint AS pages,
+    (SELECT reltuples FROM pg_class WHERE oid = 'leads'::regclass)::float8 AS tuples`
+
+// autoPriorityPagesSQL is autoPriorityChunkSQL over a range of the heap of leads instead of a
+// range of the org's ids: the org's ($1) leads on the pages from $2 up to $3 (tuple ids as text,
+// "(page,0)"), read by one TID range scan, in the order they are stored. It is the walk of an org
+// that holds most of the table: its leads are in id order scattered over every page (the ids are
+// random), so a walk in id order reads a random page of the heap per lead, most of them not in
+// shared buffers when the table is larger than they are (5,000 leads of an org of 1,000,000: 120
+// to 320 ms on the loaded test machine, some 4,000 pages read), where the pages in order are read
+// once each, the next ones already in the operating system's read-ahead (400 pages with 5,200 of
+// the org's leads: 11 ms). The leads of a page range are no range of lead ids, so their deals are
+// one scan of deals_org_id_lead_id_idx for the array of the chunk's ids, a descent per lead: the
+// larger part of such a chunk's read (5,500 leads: 25-45 ms on the loaded machine, where a
+// subquery per lead took 55-80 ms).
+//
+// A lead written after the sweep read its page may move to a page the sweep has passed (when
+// its page has no room for the new version) and is then left for the next sweep, as a lead
+// changed while its chunk ran is; a lead that moves ahead is read twice, and the second time
+// already has the table's priority or a new version. It returns the table's pages now
+// ("pages": the sweep is done when its next page is at or past them) and one row per changed
+// lead as autoPriorityChunkSQL does.
+const autoPriorityPagesSQL = `
+WITH chunk AS MATERIALIZED (
+    SELECT ctid AS ct, id, version, priority, stage, score, ghost_risk, deleted_at IS NULL AS live
+    FROM leads WHERE org_id = $1 AND ctid >= $2::text::tid AND ctid < $3::text::tid
+), deal AS MATERIALIZED (
+    SELECT lead_id, max(deal_value) FILTER (WHERE stage IN ('discovery', 'proposal', 'negotiation')) AS open_deal_value
+    FROM deals
+    WHERE org_id = $1 AND lead_id = ANY (ARRAY(SELECT id FROM chunk))
+    GROUP BY lead_id
+)` + autoPriorityWriteSQL + `
+SELECT k.pages, w.*
+FROM (SELECT pg_relation_size('leads') / current_setting('block_size')::bigint AS pages) k
+LEFT JOIN changed w ON true`

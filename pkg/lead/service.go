@@ -30,6 +30,10 @@ type Service struct {
 	// SweepChunk, when positive, is the fixed chunk size of both sweeps instead of one adapted
 	// to the handle's pace, db.Pace (tests cross chunk boundaries with a few leads).
 	SweepChunk int
+	// HeapWalkLeads, when positive, is the number of live leads from which the auto-priority
+	// sweep of an org walks the heap in page order (DefaultHeapWalkLeads when zero; negative
+	// never), so that tests can sweep a few leads both ways.
+	HeapWalkLeads int
 }
 
 // NewService returns the use cases on d, emitting through emitter.

@@ -65,9 +65,6 @@ func (s *Service) RecalcGhostRisk(ctx context.Context, orgID uuid.UUID, slot tim
 			SilentSince *time.Time `gorm:"column:silent_since"`
 			UpdatedAt   *time.Time `gorm:"column:updated_at"`
 		}
-		if _, err := db.Exec(ctx, tx, sweepSettingsSQL); err != nil {
-			return false, fmt.Errorf("set the chunk up: %w", err)
-		}
 		rows, err := db.Select[row](ctx, tx, ghostRiskChunkSQL, orgID, after, size, slot, silenceDays)
 		if err != nil {
 			return false, fmt.Errorf("raise ghost risk: %w", err)
@@ -109,9 +106,13 @@ func (s *Service) RecalcGhostRisk(ctx context.Context, orgID uuid.UUID, slot tim
 // by one, as any priority change does: a client's PATCH with the version it read before the sweep
 // gets its conflict, since it would otherwise write back a priority it never saw. Its updated_at
 // stays: the table's priority is derived from the lead's data, and updated_at says when that data
-// last changed (which also keeps the write a HOT update, see priorityWritesSQL). A lead whose priority is already the table's is not written and emits
-// nothing; nor is one whose priority was set otherwise within rules.Hold before slot, or one
-// changed between the chunk's read and its write (the next sweep takes it). Thresholds the
+// last changed (which also keeps the write a HOT update). A lead whose priority is already the
+// table's is not written and emits nothing; nor is one whose priority was set otherwise within
+// rules.Hold before slot, or one changed while its chunk ran (the next sweep takes it). Each
+// chunk is one statement that computes the table in SQL and returns only the leads it changed;
+// AutoPriority is the same table in Go, the one the documentation and the tests hold it to. An
+// org with most of the leads table is walked by the table's pages in order (autoPriorityPagesSQL,
+// see priorityWalk), any other by its leads in id order (autoPriorityChunkSQL). Thresholds the
 // table cannot work with are apperr.Invalid.
 func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot time.Time, rules PriorityRules) (SweepResult, error) {
 	if err := rules.Check(); err != nil {
@@ -119,62 +120,68 @@ func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot 
 	}
 	slot = slot.UTC()
 	holdSince := slot.Add(-rules.Hold)
+	walk, err := s.priorityWalk(ctx, orgID)
+	if err != nil {
+		return SweepResult{}, fmt.Errorf("recalc auto priority of org %s: %w", orgID, err)
+	}
 	var res SweepResult
 	after := uuid.Nil
 	n, err := s.db.Chunks(ctx, orgID, s.chunkSize(), func(ctx context.Context, tx *gorm.DB, size int) (bool, error) {
 		type row struct {
-			ID            uuid.UUID `gorm:"column:id"`
-			Version       int       `gorm:"column:version"`
-			Priority      Priority  `gorm:"column:priority"`
-			Stage         Stage     `gorm:"column:stage"`
-			Score         *int      `gorm:"column:score"`
-			GhostRisk     int       `gorm:"column:ghost_risk"`
-			Deleted       bool      `gorm:"column:deleted"`
-			OpenDealValue *int64    `gorm:"column:open_deal_value"`
+			Last          *uuid.UUID `gorm:"column:last"`
+			N             int        `gorm:"column:n"`
+			Pages         int64      `gorm:"column:pages"`
+			ID            *uuid.UUID `gorm:"column:id"`
+			Version       int        `gorm:"column:version"`
+			UpdatedAt     *time.Time `gorm:"column:updated_at"`
+			From          Priority   `gorm:"column:from_priority"`
+			To            Priority   `gorm:"column:to_priority"`
+			Rule          string     `gorm:"column:rule"`
+			Stage         Stage      `gorm:"column:stage"`
+			Score         *int       `gorm:"column:score"`
+			GhostRisk     int        `gorm:"column:ghost_risk"`
+			OpenDealValue *int64     `gorm:"column:open_deal_value"`
 		}
-		if _, err := db.Exec(ctx, tx, sweepSettingsSQL); err != nil {
-			return false, fmt.Errorf("set the chunk up: %w", err)
+		var rows []row
+		var err error
+		pages := walk.pagesOf(size)
+		if walk.byPages {
+			rows, err = db.Select[row](ctx, tx, autoPriorityPagesSQL, orgID, tidOf(walk.next), tidOf(walk.next+pages),
+				rules.HotScore, rules.WarmScore, rules.ColdGhostRisk, rules.LargeDealValue, holdSince)
+		} else {
+			rows, err = db.Select[row](ctx, tx, autoPriorityChunkSQL, orgID, after, size,
+				rules.HotScore, rules.WarmScore, rules.ColdGhostRisk, rules.LargeDealValue, holdSince)
 		}
-		rows, err := db.Select[row](ctx, tx, priorityChunkSQL, orgID, after, size)
 		if err != nil {
-			return false, fmt.Errorf("read lead priorities: %w", err)
+			return false, fmt.Errorf("write lead priorities: %w", err)
 		}
-		type change struct {
-			from, to Priority
-			rule     string
-			in       PriorityInputs
-		}
-		changes := map[uuid.UUID]change{}
-		var ids []string
-		var versions []int32
-		var tos []string
+		evs := make([]events.NewEvent, 0, len(rows))
 		for _, r := range rows {
-			if r.Deleted {
+			if r.ID == nil {
 				continue
 			}
 			in := PriorityInputs{Stage: r.Stage, Score: r.Score, GhostRisk: r.GhostRisk, OpenDealValue: r.OpenDealValue}
-			to, rule := rules.AutoPriority(in)
-			if to == r.Priority {
-				continue
-			}
-			changes[r.ID] = change{from: r.Priority, to: to, rule: rule, in: in}
-			ids, versions, tos = append(ids, r.ID.String()), append(versions, int32(r.Version)), append(tos, string(to))
+			evs = append(evs, NewEvent(orgID, AutoPriorityActor, EventPriorityChanged, *r.ID,
+				fmt.Sprintf("%s:%s:%d", EventPriorityChanged, *r.ID, r.Version),
+				WithRow(WithRow(PriorityChangedPayload{From: r.From, To: r.To, Version: r.Version, Rule: r.Rule, Inputs: in},
+					priorityRow(r.To, r.Version)), updatedAtRow(*r.UpdatedAt))))
 		}
-		if len(ids) > 0 {
-			if err := s.writePriorities(ctx, tx, orgID, holdSince, ids, versions, tos, func(id uuid.UUID, version int) events.NewEvent {
-				c := changes[id]
-				return NewEvent(orgID, AutoPriorityActor, EventPriorityChanged, id,
-					fmt.Sprintf("%s:%s:%d", EventPriorityChanged, id, version),
-					WithRow(PriorityChangedPayload{From: c.from, To: c.to, Version: version, Rule: c.rule, Inputs: c.in},
-						priorityRow(c.to, version)))
-			}, &res.Changed); err != nil {
-				return false, err
+		if len(evs) > 0 {
+			if _, err := s.emitter.EmitAll(ctx, tx, evs...); err != nil {
+				return false, fmt.Errorf("write lead priorities: %w", err)
 			}
 		}
-		if len(rows) < size {
+		res.Changed += len(evs)
+		switch {
+		case walk.byPages:
+			if walk.next += pages; len(rows) == 0 || walk.next >= rows[0].Pages {
+				return true, nil
+			}
+		case len(rows) == 0 || rows[0].N < size:
 			return true, nil
+		default:
+			after = *rows[0].Last
 		}
-		after = rows[len(rows)-1].ID
 		return false, nil
 	})
 	res.Chunks = n
@@ -184,31 +191,57 @@ func (s *Service) RecalcAutoPriority(ctx context.Context, orgID uuid.UUID, slot 
 	return res, nil
 }
 
-// writePriorities runs priorityWritesSQL for one chunk's changes and emits the event of each lead
-// it changed (event of the lead's id and new version), adding their number to changed.
-func (s *Service) writePriorities(ctx context.Context, tx *gorm.DB, orgID uuid.UUID, holdSince time.Time,
-	ids []string, versions []int32, tos []string, event func(uuid.UUID, int) events.NewEvent, changed *int,
-) error {
-	type written struct {
-		ID        uuid.UUID `gorm:"column:id"`
-		Version   int       `gorm:"column:version"`
-		UpdatedAt time.Time `gorm:"column:updated_at"`
+// DefaultHeapWalkLeads is the number of live leads from which the auto-priority sweep of an org
+// walks the heap of leads in page order (autoPriorityPagesSQL) rather than the org's leads in id
+// order, provided they are also at least one per page of the table: below it a walk in id order
+// reads at most that many pages, a twentieth of the walk of an org of 1,000,000, and the heap's
+// pages may be mostly other orgs' leads.
+const DefaultHeapWalkLeads = 50_000
+
+// priorityWalk is how one auto-priority sweep walks the org: in id order, or by the heap's pages
+// from next (byPages), a chunk of size leads being about size/perPage pages.
+type priorityWalk struct {
+	byPages bool
+	next    int64
+	perPage float64
+}
+
+// priorityWalk chooses the walk of the org's auto-priority sweep (autoPriorityPlanSQL): by the
+// heap's pages when the org has at least Service.HeapWalkLeads live leads (DefaultHeapWalkLeads
+// when zero) and at least as many as the table has pages, so that reading every page of the
+// table in order costs less than a random page per lead of the org; in id order otherwise.
+func (s *Service) priorityWalk(ctx context.Context, orgID uuid.UUID) (*priorityWalk, error) {
+	type plan struct {
+		Leads  int64   `gorm:"column:leads"`
+		Pages  int64   `gorm:"column:pages"`
+		Tuples float64 `gorm:"column:tuples"`
 	}
-	out, err := db.Select[written](ctx, tx, priorityWritesSQL, orgID, ids, versions, tos, holdSince)
-	if err != nil {
-		return fmt.Errorf("write lead priorities: %w", err)
+	var p plan
+	if err := s.db.Tx(ctx, orgID, func(tx *gorm.DB) error {
+		var err error
+		p, _, err = db.Get[plan](ctx, tx, autoPriorityPlanSQL, orgID)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("choose the walk: %w", err)
 	}
-	if len(out) == 0 {
-		return nil
+	from := int64(s.HeapWalkLeads)
+	if from == 0 {
+		from = DefaultHeapWalkLeads
 	}
-	evs := make([]events.NewEvent, len(out))
-	for i, w := range out {
-		evs[i] = event(w.ID, w.Version)
-		evs[i].Payload = WithRow(evs[i].Payload, updatedAtRow(w.UpdatedAt)) // the row record's updatedAt
+	w := &priorityWalk{perPage: 1}
+	if p.Pages > 0 && p.Tuples > 0 {
+		w.perPage = max(1, p.Tuples/float64(p.Pages))
 	}
-	if _, err := s.emitter.EmitAll(ctx, tx, evs...); err != nil {
-		return fmt.Errorf("write lead priorities: %w", err)
-	}
-	*changed += len(out)
-	return nil
+	w.byPages = from > 0 && p.Leads >= from && p.Leads >= p.Pages
+	return w, nil
+}
+
+// pagesOf is the pages of a chunk of size leads of the table.
+func (w *priorityWalk) pagesOf(size int) int64 {
+	return max(1, int64(float64(size)/w.perPage))
+}
+
+// tidOf is the first tuple id of page, as text ("(page,0)").
+func tidOf(page int64) string {
+	return fmt.Sprintf("(%d,0)", page)
 }
