@@ -43,15 +43,18 @@ const DefaultGrace = 15 * time.Minute
 
 // DefaultChunkSize is how many rows the first chunk of a scan reads (and how many open alerts the
 // first chunk of a resolution pass re-checks); the next adapt to the handle's pace (db.DB.Chunks,
-// which bounds each chunk's transaction). A chunk that finds or resolves an alert per row writes
-// an alert and an event for each (two for a won deal without both records): at 1,000,000 leads
-// and 100,000 deals a chunk of 1,000 won deals opening 1,820 alerts took about 260 ms for its
-// statement and as much again for the events, so the first chunk is 250. It is also the smallest:
-// the chunks' time did not shrink with their size, so smaller chunks only multiplied it (at
-// 1,000,000 leads and 100,000 deals on a busy machine, chunks let shrink towards 10 rows made the
-// run 1 min 39 s in 726 chunks, 215 of them cut by the budget, where fixed chunks of 250 took
-// 13 s in 49); a chunk of 250 over the budget runs on a raised one (db.DB.Chunks). The scan
-// chunks only insert alerts and events, rows no client waits for.
+// which bounds each chunk's transaction), down to db.DefaultSize's smallest. A chunk that finds or
+// resolves an alert per row writes an alert and an event for each (two for a won deal without
+// both records): at 1,000,000 leads and 100,000 deals a chunk of 1,000 won deals opening 1,820
+// alerts took about 260 ms for its statement and as much again for the events, so the first chunk
+// is 250. A chunk's read is one range of its table's primary key, so its time is that of its
+// findings and shrinks with its size. The scan chunks only insert alerts and events, rows no
+// client waits for; they are kept short all the same, because a chunk's work is a burst on one
+// core of the database: on a quiet machine at that size, chunks of at least 250 made the api's
+// PATCH p99 during the run 3-3.8 times its idle p99 (longest chunk 100-165 ms), chunks let shrink
+// 1.3-1.7 times (88-92 ms), in about the same wall time (3.3-4.8 s). On a machine too busy for the
+// budget, small chunks are cut more often and the run takes longer (over a minute at load 10-16):
+// the watchdog then yields to the api's work, which is its place.
 const DefaultChunkSize = 250
 
 // Options tune a Service; zero fields are the defaults.
@@ -78,7 +81,7 @@ func NewService(d *db.DB, emitter *events.Emitter, o Options) *Service {
 	if o.Grace <= 0 {
 		o.Grace = DefaultGrace
 	}
-	chunk := db.Size{First: DefaultChunkSize, Min: DefaultChunkSize}
+	chunk := db.Size{First: DefaultChunkSize}
 	if o.ChunkSize > 0 {
 		chunk = db.Fixed(o.ChunkSize)
 	}
