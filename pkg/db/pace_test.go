@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/dbtest"
 )
 
 // chunkLog records what Pace.Observe is told.
@@ -61,21 +62,7 @@ SELECT $1, 'b' || g || '@example.com', 'fpb' || g FROM generate_series(1, 20) g 
 
 	// A client's transaction holds the fifteenth lead's row lock until the sweep has run out of
 	// its budget on it alone.
-	holder, err := s.owner.Pool.Acquire(ctx)
-	require.NoError(t, err)
-	defer holder.Release()
-	_, err = holder.Exec(ctx, "BEGIN")
-	require.NoError(t, err)
-	_, err = holder.Exec(ctx, "SELECT 1 FROM leads WHERE id = $1 FOR UPDATE", locked)
-	require.NoError(t, err)
-	var once sync.Once
-	release := func() {
-		once.Do(func() {
-			_, err := holder.Exec(context.WithoutCancel(ctx), "COMMIT")
-			require.NoError(t, err)
-		})
-	}
-	defer release()
+	release := dbtest.HoldLocks(t, s.owner, "SELECT 1 FROM leads WHERE id = $1 FOR UPDATE", locked)
 
 	log := &chunkLog{}
 	log.then = func(r db.ChunkReport) {

@@ -1,7 +1,6 @@
 package lead_test
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -35,21 +34,7 @@ func TestRecalcGhostRiskPastALockedLead(t *testing.T) {
 	var locked string
 	require.NoError(t, super.Pool.QueryRow(ctx, `SELECT id::text FROM leads WHERE org_id = $1 ORDER BY id OFFSET 20 LIMIT 1`, org).Scan(&locked))
 
-	holder, err := super.Pool.Acquire(ctx)
-	require.NoError(t, err)
-	defer holder.Release()
-	_, err = holder.Exec(ctx, "BEGIN")
-	require.NoError(t, err)
-	_, err = holder.Exec(ctx, "SELECT 1 FROM leads WHERE id = $1 FOR UPDATE", locked)
-	require.NoError(t, err)
-	var once sync.Once
-	release := func() {
-		once.Do(func() {
-			_, err := holder.Exec(context.WithoutCancel(ctx), "COMMIT")
-			require.NoError(t, err)
-		})
-	}
-	defer release()
+	release := dbtest.HoldLocks(t, super, "SELECT 1 FROM leads WHERE id = $1 FOR UPDATE", locked)
 
 	var mu sync.Mutex
 	var cuts []db.ChunkReport
