@@ -18,8 +18,8 @@ import (
 
 // TestProjectionsUnderConcurrentWriters runs the lead and deal use cases from several goroutines
 // at once on the api's role (leads created with sources, moved to call_booked, converted by a
-// deal, the deal won or lost, some leads deleted), so that the writing transactions fall in
-// different shards and wait for each other's rows, and then requires every projection of
+// deal, the deal won or lost, some leads deleted), so that the writing transactions hold rows
+// of the same groups at once, and then requires every projection of
 // migration 000033 to equal a fresh aggregate of the rows it summarises: lead_funnel_days of
 // lead_funnel (per day and step, per day and source), lead_stage_totals of leads, and
 // deal_closed_days of deals.
@@ -106,7 +106,4 @@ WHERE org_id = ? GROUP BY 1 HAVING sum(lead_count) <> 0) x ORDER BY 1`,
 		`SELECT concat_ws(',', day, stage, currency, n, v, c) FROM (SELECT (coalesce(won_at, lost_at) AT TIME ZONE 'UTC')::date AS day, stage, currency,
     count(*) AS n, sum(deal_value) AS v, sum(extract(epoch FROM coalesce(won_at, lost_at) - created_at)) AS c
     FROM deals WHERE org_id = ? AND stage IN ('won', 'lost') GROUP BY 1, 2, 3) x ORDER BY 1`)
-	var shards int
-	require.NoError(t, super.Gorm.Raw(`SELECT count(DISTINCT shard) FROM lead_funnel_days WHERE org_id = ?`, org).Scan(&shards).Error)
-	require.Greater(t, shards, 1, "the writers should have spread over several shards")
 }

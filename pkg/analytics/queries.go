@@ -1,7 +1,7 @@
 package analytics
 
 // leadStepsSQL counts the org's alive leads created in a window per funnel step: the whole UTC
-// days [$4, $5) from lead_funnel_days (dim step, summed over their shards), the partial spans
+// days [$4, $5) from lead_funnel_days (dim step, summed over their rows), the partial spans
 // [$2, $3) and [$6, $7) at the window's edges from lead_funnel's index on (org_id, created_at).
 // Groups that sum to 0 are left out.
 const leadStepsSQL = `SELECT key::smallint, sum(n)::bigint FROM (
@@ -32,14 +32,14 @@ GROUP BY key
 HAVING sum(n) <> 0`
 
 // leadStagesSQL counts the org's alive leads per current stage (lead_stage_totals, summed over
-// its shards).
+// its rows).
 const leadStagesSQL = `SELECT stage, sum(lead_count)::bigint FROM lead_stage_totals
 WHERE org_id = $1 GROUP BY stage HAVING sum(lead_count) <> 0`
 
 // closedSQL sums the org's deals closed in a window per stage (won, lost), of currency $8 (or
 // every currency when null): their count, the sum of their values and of their cycles (closing
 // time - created_at) in seconds, exact numeric text. The whole UTC days [$4, $5) come from
-// deal_closed_days (summed over shards and currencies), the partial spans [$2, $3) and [$6, $7)
+// deal_closed_days (summed over rows and currencies), the partial spans [$2, $3) and [$6, $7)
 // at the window's edges from the deals' indexes on won_at and lost_at.
 const closedSQL = `SELECT stage, sum(n)::bigint, sum(v)::text, sum(c)::text FROM (
     SELECT stage, deal_count AS n, value_sum AS v, cycle_sum AS c FROM deal_closed_days
@@ -56,7 +56,7 @@ const closedSQL = `SELECT stage, sum(n)::bigint, sum(v)::text, sum(c)::text FROM
 GROUP BY stage`
 
 // openDealsSQL reads the org's open deals now per currency ($2, or every currency when null) from
-// deal_pipeline_totals (summed over its shards and open stages): count, value and weighted value.
+// deal_pipeline_totals (summed over its rows and open stages): count, value and weighted value.
 const openDealsSQL = `SELECT currency, sum(deal_count)::bigint, sum(value_sum)::text, sum(weighted_sum)::text
 FROM deal_pipeline_totals
 WHERE org_id = $1 AND stage IN ('discovery', 'proposal', 'negotiation') AND ($2::text IS NULL OR currency = $2)

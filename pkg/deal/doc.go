@@ -3,8 +3,8 @@
 // (money.go), its statements (queries.go) and their reads and writes (store.go), the pipeline sums of
 // GET /analytics/pipeline (pipeline.go; without a window they are read from
 // deal_pipeline_totals, which triggers on deals keep exact in every writing transaction,
-// migration 000011, each group spread over shard rows so that concurrent transactions of one
-// org do not wait for each other, migration 000025) and the use cases the API and the worker
+// migration 000011, each group spread over a few rows so that concurrent transactions of one
+// org never wait for each other, migrations 000025 and 000036) and the use cases the API and the worker
 // call (service.go, nudge.go).
 //
 // Every use case that changes state runs in one tenant transaction (db.Tx) that also emits the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -66,34 +65,31 @@ FROM deal_pipeline_totals GROUP BY org_id, stage, currency`
 	return scanTotals(t, super, `SELECT * FROM (`+sums+`) s WHERE n <> 0 ORDER BY org_id, stage, currency`)
 }
 
-// shardSQL is the deal_pipeline_totals shard of the current transaction (its transaction id
-// modulo 16, as deal_pipeline_totals_shard computes it; spelt out so that the tests that use it
-// also run against one row per group).
-const shardSQL = `SELECT pg_current_xact_id()::text::bigint % 16`
-
-// beginOutside begins a tenant transaction of org on pool whose shard is none of avoid (beginning
-// again until one is) and returns it with its shard. The transaction is rolled back at the end of
-// the test unless committed.
-func beginOutside(t *testing.T, pool *pgxpool.Pool, org uuid.UUID, avoid ...int64) (pgx.Tx, int64) {
+// beginTenant begins a tenant transaction of org on pool, rolled back at the end of the test
+// unless committed, and returns it with its transaction id. With inResidue, it begins again until
+// the id is congruent to residue modulo 16: the worst case of counter rows keyed by the
+// transaction id modulo 16, where two such transactions would write the same rows.
+func beginTenant(t *testing.T, pool *pgxpool.Pool, org uuid.UUID, inResidue bool, residue int64) (pgx.Tx, int64) {
 	t.Helper()
-	for range 200 {
+	for range 500 {
 		tx, err := pool.Begin(t.Context())
 		require.NoError(t, err)
-		var shard int64
-		require.NoError(t, tx.QueryRow(t.Context(), shardSQL+` FROM set_config('app.org_id', $1, true)`, org.String()).Scan(&shard))
-		if !slices.Contains(avoid, shard) {
+		var xid int64
+		require.NoError(t, tx.QueryRow(t.Context(), `SELECT pg_current_xact_id()::text::bigint FROM set_config('app.org_id', $1, true)`,
+			org.String()).Scan(&xid))
+		if !inResidue || xid%16 == residue {
 			t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
-			return tx, shard
+			return tx, xid
 		}
 		require.NoError(t, tx.Rollback(t.Context()))
 	}
-	t.Fatalf("no transaction outside the shards %v", avoid)
+	t.Fatalf("no transaction id congruent to %d modulo 16", residue)
 	return nil, 0
 }
 
 // insertDeals inserts n open deals of org (USD, the stages in turn, values 1 to n) in one
-// transaction as the superuser, and returns the transaction's shard.
-func insertDeals(t *testing.T, b *bundle, org uuid.UUID, n int) int64 {
+// transaction as the superuser.
+func insertDeals(t *testing.T, b *bundle, org uuid.UUID, n int) {
 	t.Helper()
 	ctx := t.Context()
 	lead := b.newLead(t, org, "converted")
@@ -104,10 +100,7 @@ func insertDeals(t *testing.T, b *bundle, org uuid.UUID, n int) int64 {
 SELECT $1, $2, 'Deal', g, 'USD', (ARRAY['discovery', 'proposal', 'negotiation'])[1 + g % 3], 0.5
 FROM generate_series(1, $3) g`, org, lead, n)
 	require.NoError(t, err)
-	var shard int64
-	require.NoError(t, tx.QueryRow(ctx, shardSQL).Scan(&shard))
 	require.NoError(t, tx.Commit(ctx))
-	return shard
 }
 
 // freshTotals aggregates the deals table now, every stage (000033), with the arithmetic of the
@@ -161,9 +154,9 @@ func appService(t *testing.T, url string) (*db.DB, *deal.Service) {
 // explicit probabilities, patches of value, probability, currency and title, stage moves within
 // the open stages and to won and lost, including racing moves of one deal), and requires after
 // each round that deal_pipeline_totals equals a fresh aggregate of the deals computed with the
-// scan's formula, and that the pipeline read from it equals the scanned one. The transactions
-// write the shards of their transaction ids, so the groups end up spread over several shards,
-// deals counted in one subtracted in another.
+// scan's formula, and that the pipeline read from it equals the scanned one. Concurrent
+// transactions add to whichever row of a group no other holds, so the groups end up spread over
+// several rows, deals counted in one subtracted in another.
 func TestPipelineTotalsProperty(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -293,8 +286,6 @@ func TestPipelineTotalsProperty(t *testing.T) {
 	}
 	require.Positive(t, b.count(t, `SELECT count(*) FROM deals WHERE stage IN ('won', 'lost')`))
 	require.Positive(t, b.count(t, `SELECT count(DISTINCT currency) FROM deals WHERE stage = 'negotiation'`))
-	require.Greater(t, b.count(t, `SELECT count(DISTINCT shard) FROM deal_pipeline_totals`), 1,
-		"the concurrent transactions wrote several shards")
 
 	// Writes outside the service: a bulk insert, update and delete in one statement each (an
 	// import, a correction), as the owner in a tenant transaction.
@@ -316,9 +307,9 @@ FROM generate_series(1, 500) g`, b.org, leads[b.org][0]).Error; err != nil {
 
 // TestPipelineTotalsOrgDeleteCascades proves that deleting an org takes its totals with it
 // (and its deals, whose delete trigger then has nothing to subtract from or runs before), while
-// another org's stay exact. The deleting transaction is in another shard than the one that
-// counted the org's deals, so its delete trigger finds no row of its own to subtract from and
-// must not insert one for the vanishing org (whose foreign key would fail the deletion).
+// another org's stay exact. When the cascade has removed the totals before the deals' delete
+// trigger runs, the trigger finds no row to subtract from and must not insert one for the
+// vanishing org (whose foreign key would fail the deletion).
 func TestPipelineTotalsOrgDeleteCascades(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -329,11 +320,11 @@ func TestPipelineTotalsOrgDeleteCascades(t *testing.T) {
 	// A second org with deals but no events (an org with history cannot be deleted: events is
 	// append-only), as the bench seeds them.
 	gone := dbtest.NewOrg(t, b.d, "gone")
-	counted := insertDeals(t, b, gone, 300)
+	insertDeals(t, b, gone, 300)
 	require.Equal(t, 3, b.count(t, `SELECT count(*) FROM deal_pipeline_totals WHERE org_id = $1`, gone))
 
 	// As the owner, in the org's tenant transaction (orgs FORCEs row-level security).
-	tx, _ := beginOutside(t, b.d.Pool, gone, counted)
+	tx, _ := beginTenant(t, b.d.Pool, gone, false, 0)
 	_, err := tx.Exec(ctx, `DELETE FROM orgs WHERE id = $1`, gone)
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))
@@ -345,16 +336,17 @@ func TestPipelineTotalsOrgDeleteCascades(t *testing.T) {
 
 // TestPipelineTotalsConcurrentMovesDoNotWait proves that two transactions moving deals of one
 // org, stage and currency do not wait for each other: the first moves its deal from proposal to
-// negotiation and stays open, and the second's move of another deal, in a transaction of another
-// shard, completes under a lock_timeout (one row per group would make it wait for the first's
-// row lock until lock_not_available). The second's shard is also not the one that counted the
-// deals, so its proposal row goes negative (-1) and the group's sum stays exact.
+// negotiation and stays open, and the second's move of another deal, in a transaction whose id is
+// congruent to the first's modulo 16, completes under a lock_timeout (one row per group, or a row
+// per transaction id modulo 16, would make it wait for the first's row lock until
+// lock_not_available). Every row of both groups is held by the first, so the second adds rows of
+// its own: its proposal row is -1 and its negotiation row +1, and the groups' sums stay exact.
 func TestPipelineTotalsConcurrentMovesDoNotWait(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := t.Context()
 	app, svc := appService(t, b.super.Pool.Config().ConnString())
-	counted := insertDeals(t, b, b.org, 5) // discovery 3, proposal 1 and 4, negotiation 2 and 5
+	insertDeals(t, b, b.org, 5) // discovery 3, proposal 1 and 4, negotiation 2 and 5
 	rows, err := b.super.Pool.Query(ctx, `SELECT id FROM deals WHERE org_id = $1 AND stage = 'proposal'`, b.org)
 	require.NoError(t, err)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
@@ -362,11 +354,11 @@ func TestPipelineTotalsConcurrentMovesDoNotWait(t *testing.T) {
 	require.Len(t, ids, 2)
 	move := `UPDATE deals SET stage = 'negotiation', stage_changed_at = now() WHERE id = $1`
 
-	first, firstShard := beginOutside(t, app.Pool, b.org)
+	first, firstXid := beginTenant(t, app.Pool, b.org, false, 0)
 	_, err = first.Exec(ctx, move, ids[0])
 	require.NoError(t, err)
 
-	second, secondShard := beginOutside(t, app.Pool, b.org, firstShard, counted)
+	second, secondXid := beginTenant(t, app.Pool, b.org, true, firstXid%16)
 	_, err = second.Exec(ctx, `SET LOCAL lock_timeout = '3s'`)
 	require.NoError(t, err)
 	_, err = second.Exec(ctx, move, ids[1])
@@ -375,9 +367,9 @@ func TestPipelineTotalsConcurrentMovesDoNotWait(t *testing.T) {
 	require.NoError(t, first.Commit(ctx))
 
 	require.Equal(t, -1, b.count(t, `SELECT deal_count FROM deal_pipeline_totals
-WHERE org_id = $1 AND stage = 'proposal' AND currency = 'USD' AND shard = $2`, b.org, secondShard))
+WHERE org_id = $1 AND stage = 'proposal' AND currency = 'USD' AND shard = $2`, b.org, secondXid))
 	require.Equal(t, 1, b.count(t, `SELECT deal_count FROM deal_pipeline_totals
-WHERE org_id = $1 AND stage = 'negotiation' AND currency = 'USD' AND shard = $2`, b.org, firstShard))
+WHERE org_id = $1 AND stage = 'negotiation' AND currency = 'USD' AND shard = $2`, b.org, secondXid))
 	requireTotalsExact(t, b.super, svc, b.org)
 	p, err := svc.Pipeline(ctx, b.org, deal.PipelineFilter{})
 	require.NoError(t, err)
@@ -439,11 +431,13 @@ func TestPipelineTotalsRLS(t *testing.T) {
 	require.Equal(t, int64(1), p.Stages[2].Count)
 }
 
-// TestPipelineTotalsBackfill proves migrations 000011 and 000025 keep the counts of the deals
-// that exist when they run: over deals of two orgs spread over several shards, 000025's down
-// migration folds each group into one row, 000011's down and up migrations rebuild the table,
-// and 000025's up migration converts its rows to shard 0, all as the owner (whom the FORCEd
-// policies bind); the totals equal a fresh aggregate throughout, and the triggers keep them so.
+// TestPipelineTotalsBackfill proves migrations 000011, 000025, 000033 and 000036 keep the counts
+// of the deals that exist when they run: over deals of two orgs spread over several rows per
+// group, 000036's down migration folds each group into one row of shard 0, 000025's down migration
+// keeps one row per group, 000011's down and up migrations rebuild the table, 000025's up
+// migration converts its rows to shard 0, and 000033's and 000036's up migrations add the closed
+// deals and fold the rows again, all as the owner (whom the FORCEd policies bind); the totals
+// equal a fresh aggregate throughout, and the triggers keep them so.
 func TestPipelineTotalsBackfill(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -465,6 +459,15 @@ FROM generate_series(1, 50) g`, other, b.newLead(t, other, "converted"))
 		_, err = b.d.Pool.Exec(ctx, string(sql))
 		require.NoError(t, err, name)
 	}
+	run("000036_counters_never_wait.down.sql")
+	require.Equal(t, freshTotals(t, b.super), storedTotals(t, b.super))
+	require.Zero(t, b.count(t, `SELECT count(*) FROM deal_pipeline_totals WHERE shard <> 0`), "one row of shard 0 per group")
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM pg_class
+WHERE relname IN ('deals', 'deal_pipeline_totals') AND relforcerowsecurity`), "both FORCE row-level security again")
+	for i := range 12 {
+		b.dealAt(t, deal.OpenStages[i%len(deal.OpenStages)], int64(i)*555) // 000025's shards
+	}
+	require.Equal(t, freshTotals(t, b.super), storedTotals(t, b.super))
 	// Back to the open stages only, as before 000033.
 	run("000033_analytics.down.sql")
 	want := freshOpenTotals(t, b.super)
@@ -485,6 +488,11 @@ WHERE relname IN ('deals', 'deal_pipeline_totals') AND relforcerowsecurity`), "b
 	// 000033 adds the won and lost deals that exist.
 	run("000033_analytics.up.sql")
 	require.Equal(t, freshTotals(t, b.super), storedTotals(t, b.super))
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM pg_class
+WHERE relname IN ('deals', 'deal_pipeline_totals') AND relforcerowsecurity`), "both FORCE row-level security again")
+	run("000036_counters_never_wait.up.sql")
+	require.Equal(t, freshTotals(t, b.super), storedTotals(t, b.super))
+	require.Zero(t, b.count(t, `SELECT count(*) FROM deal_pipeline_totals WHERE shard <> 0`), "one row of shard 0 per group")
 	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM pg_class
 WHERE relname IN ('deals', 'deal_pipeline_totals') AND relforcerowsecurity`), "both FORCE row-level security again")
 	requireTotalsExact(t, b.super, b.svc, b.org, other)

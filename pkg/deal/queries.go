@@ -83,11 +83,11 @@ const pipelinePlanSQL = `SELECT set_config('enable_seqscan', 'off', true), set_c
 // pipelineTotalsSQL reads the org's pipeline without a window from deal_pipeline_totals
 // (migrations 000011, 000025 and 000033, which added the won and lost deals): per stage and currency the count and the two sums, kept by
 // triggers on deals in the transaction of every change, each deal's weighted value rounded as in
-// pipelineSQL. Each group is kept in up to 16 shard rows (each writing transaction adds to the
-// shard of its transaction id, so concurrent writers of one org do not queue on one row); a
-// group's figures are the sums over its shards, a single shard's may be negative. It reads at
-// most 48 rows per currency the org has used, however many deals it has, instead of every open
-// deal. Groups whose count sums to 0 are kept by the triggers and skipped here, so the answer is
+// pipelineSQL. Each group is kept in a few rows (a writing transaction adds to one that no other
+// transaction holds, or inserts its own: migration 000036, so concurrent writers of one org never
+// queue on a row); a group's figures are the sums over its rows, a single row's may be negative.
+// It reads a few rows per stage and currency the org has used, however many deals it has,
+// instead of every open deal. Groups whose count sums to 0 are kept by the triggers and skipped here, so the answer is
 // the scan's: a group appears when it has deals.
 const pipelineTotalsSQL = `SELECT stage, currency, sum(deal_count)::bigint, sum(value_sum)::text, sum(weighted_sum)::text
 FROM deal_pipeline_totals

@@ -30,7 +30,7 @@ const (
 	// out that no invoice holds, or an invoice numbered above its counter (critical: the numbers
 	// must be gapless).
 	CheckInvoiceNumberGap = "invoice_number_gap"
-	// CheckPipelineTotalsDrift: deal_pipeline_totals, summed over its shards, differs from a
+	// CheckPipelineTotalsDrift: deal_pipeline_totals, summed over its rows, differs from a
 	// fresh aggregate of the open deals (warning; org-wide, no entity).
 	CheckPipelineTotalsDrift = "pipeline_totals_drift"
 )

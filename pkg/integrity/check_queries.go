@@ -197,7 +197,7 @@ var gapSQL = reconcileSQL(`
 // weightedSQL is a deal's rounded weighted value, as deal_pipeline_totals sums it (000011).
 const weightedSQL = `(deal_value / 10000) * probability_bp + ((deal_value % 10000) * probability_bp + 5000) / 10000`
 
-// driftSQL compares, per stage and currency, deal_pipeline_totals summed over its shards
+// driftSQL compares, per stage and currency, deal_pipeline_totals summed over its rows
 // (000025, 000033) with a fresh aggregate of the deals, in one snapshot (the triggers write both in
 // the deal's transaction, so they agree in every snapshot unless the totals drifted). A drift is
 // one org-wide finding naming every group that differs.

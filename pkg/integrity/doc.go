@@ -7,7 +7,7 @@
 // The checks (check.go names them): a deal won longer than the grace ago without an invoice or
 // without a contract, an invoice paid longer than the grace ago without a client, a client created
 // longer than the grace ago without onboarding tasks, a number missing from (or above) an org's
-// invoice counter of one year, and deal_pipeline_totals, summed over its shards, differing from a
+// invoice counter of one year, and deal_pipeline_totals, summed over its rows, differing from a
 // fresh aggregate of the open deals. The grace (DefaultGrace, 15 minutes) is the time the job
 // that makes the next record is given before its absence is an alert.
 //

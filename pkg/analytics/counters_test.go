@@ -1,0 +1,196 @@
+package analytics_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"example.com/crm/pkg/db"
+	"example.com/crm/pkg/dbtest"
+	"example.com/crm/pkg/proctest"
+)
+
+// counterDB is a test database with one org, the api's role on it and the superuser.
+type counterDB struct {
+	org   uuid.UUID
+	app   *db.DB
+	super *db.DB
+}
+
+func newCounterDB(t *testing.T) counterDB {
+	t.Helper()
+	owner, url := dbtest.NewDB(t)
+	org := dbtest.NewOrg(t, owner, "acme")
+	app, err := db.Open(t.Context(), db.Options{URL: dbtest.AppURL(t, url), MaxConns: 4, AppName: "counters_test"})
+	require.NoError(t, err)
+	t.Cleanup(app.Close)
+	return counterDB{org: org, app: app, super: dbtest.SuperDB(t, url)}
+}
+
+// begin begins a tenant transaction of the org on the api's role whose transaction id is
+// congruent to residue modulo 16 (any when residue is negative), beginning again until one is,
+// and returns it with its transaction id. Two transactions of one residue are the worst case of
+// counter rows keyed by the transaction id modulo 16: both would write the same rows. The
+// transaction is rolled back at the end of the test unless committed.
+func (c counterDB) begin(t *testing.T, residue int64) (pgx.Tx, int64) {
+	t.Helper()
+	for range 500 {
+		tx, err := c.app.Pool.Begin(t.Context())
+		require.NoError(t, err)
+		var xid int64
+		require.NoError(t, tx.QueryRow(t.Context(), `SELECT pg_current_xact_id()::text::bigint FROM set_config('app.org_id', $1, true)`,
+			c.org.String()).Scan(&xid))
+		if residue < 0 || xid%16 == residue {
+			t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+			return tx, xid
+		}
+		require.NoError(t, tx.Rollback(t.Context()))
+	}
+	t.Fatalf("no transaction id congruent to %d modulo 16", residue)
+	return nil, 0
+}
+
+func (c counterDB) exec(t *testing.T, q string, args ...any) {
+	t.Helper()
+	_, err := c.super.Pool.Exec(t.Context(), q, args...)
+	require.NoError(t, err)
+}
+
+// newLead inserts a live lead of the org in stage new and returns its id.
+func (c counterDB) newLead(t *testing.T) uuid.UUID {
+	t.Helper()
+	id := uuid.New()
+	c.exec(t, `INSERT INTO leads (org_id, id, email, fingerprint, source) VALUES ($1, $2, $3, $3, 'web')`,
+		c.org, id, id.String()+"@example.com")
+	return id
+}
+
+// newDeal inserts an open deal (negotiation, USD) of a lead of its own and returns its id.
+func (c counterDB) newDeal(t *testing.T) uuid.UUID {
+	t.Helper()
+	id := uuid.New()
+	c.exec(t, `INSERT INTO deals (org_id, id, lead_id, title, deal_value, currency, stage, probability)
+VALUES ($1, $2, $3, 'Deal', 1000, 'USD', 'negotiation', 0.5)`, c.org, id, c.newLead(t))
+	return id
+}
+
+// requireExact requires every counter projection of the org to equal a fresh aggregate of the
+// rows it counts.
+func (c counterDB) requireExact(t *testing.T) {
+	t.Helper()
+	same := func(stored, fresh string) {
+		t.Helper()
+		var a, b []string
+		require.NoError(t, c.super.Gorm.Raw(stored, c.org).Scan(&a).Error)
+		require.NoError(t, c.super.Gorm.Raw(fresh, c.org).Scan(&b).Error)
+		require.Equal(t, b, a)
+	}
+	same(`SELECT concat_ws(',', dim, day, key, n) FROM (SELECT dim, day, key, sum(lead_count) AS n FROM lead_funnel_days
+WHERE org_id = ? GROUP BY 1, 2, 3 HAVING sum(lead_count) <> 0) x ORDER BY 1`,
+		`SELECT concat_ws(',', dim, day, key, n) FROM (SELECT k.dim, k.day, k.key, count(*) AS n FROM lead_funnel f
+CROSS JOIN LATERAL lead_funnel_keys(f.created_at, f.source, f.step) k WHERE f.org_id = ? AND f.alive GROUP BY 1, 2, 3) x ORDER BY 1`)
+	same(`SELECT concat_ws(',', stage, n) FROM (SELECT stage, sum(lead_count) AS n FROM lead_stage_totals
+WHERE org_id = ? GROUP BY 1 HAVING sum(lead_count) <> 0) x ORDER BY 1`,
+		`SELECT concat_ws(',', stage, count(*)) FROM leads WHERE org_id = ? AND deleted_at IS NULL GROUP BY stage ORDER BY 1`)
+	same(`SELECT concat_ws(',', day, stage, currency, n, v, c) FROM (SELECT day, stage, currency, sum(deal_count) AS n, sum(value_sum) AS v,
+    sum(cycle_sum) AS c FROM deal_closed_days WHERE org_id = ? GROUP BY 1, 2, 3 HAVING sum(deal_count) <> 0) x ORDER BY 1`,
+		`SELECT concat_ws(',', day, stage, currency, n, v, c) FROM (SELECT (coalesce(won_at, lost_at) AT TIME ZONE 'UTC')::date AS day, stage, currency,
+    count(*) AS n, sum(deal_value) AS v, sum(extract(epoch FROM coalesce(won_at, lost_at) - created_at)) AS c
+    FROM deals WHERE org_id = ? AND stage IN ('won', 'lost') GROUP BY 1, 2, 3) x ORDER BY 1`)
+	same(`SELECT concat_ws(',', stage, currency, n, v) FROM (SELECT stage, currency, sum(deal_count) AS n, sum(value_sum) AS v
+FROM deal_pipeline_totals WHERE org_id = ? GROUP BY 1, 2 HAVING sum(deal_count) <> 0) x ORDER BY 1`,
+		`SELECT concat_ws(',', stage, currency, count(*), sum(deal_value)) FROM deals WHERE org_id = ? GROUP BY stage, currency ORDER BY 1`)
+}
+
+// TestCounterAddsNeverWait proves that a write counted in a projection never waits for another
+// transaction that holds the same groups' counter rows: the first transaction writes and stays
+// open, the second, in the same residue of its transaction id modulo 16, makes the same kind of
+// write under a lock_timeout and commits first (with a wait it would fail lock_not_available).
+// Each case touches every counter of its kind: a new lead its stage's lead_stage_totals and its
+// day's lead_funnel_days (step and source); a won deal deal_pipeline_totals (out of negotiation,
+// into won) and its day's deal_closed_days.
+func TestCounterAddsNeverWait(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		prepare func(c counterDB, t *testing.T) []uuid.UUID
+		write   string
+	}{
+		"new leads": {
+			prepare: func(_ counterDB, _ *testing.T) []uuid.UUID { return []uuid.UUID{uuid.New(), uuid.New()} },
+			write:   `INSERT INTO leads (org_id, id, email, fingerprint, source) VALUES (current_setting('app.org_id')::uuid, $1::uuid, $1::uuid::text || '@example.com', $1::uuid::text, 'web')`,
+		},
+		"won deals": {
+			prepare: func(c counterDB, t *testing.T) []uuid.UUID { return []uuid.UUID{c.newDeal(t), c.newDeal(t)} },
+			write:   `UPDATE deals SET stage = 'won', won_at = now() WHERE id = $1`,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newCounterDB(t)
+			ids := tc.prepare(c, t)
+			first, xid := c.begin(t, -1)
+			_, err := first.Exec(t.Context(), tc.write, ids[0])
+			require.NoError(t, err)
+
+			second, _ := c.begin(t, xid%16)
+			_, err = second.Exec(t.Context(), `SET LOCAL lock_timeout = '2s'`)
+			require.NoError(t, err)
+			_, err = second.Exec(t.Context(), tc.write, ids[1])
+			require.NoError(t, err, "the second write waited for the first transaction (%s)", db.PgCode(err))
+			require.NoError(t, second.Commit(t.Context()))
+			require.NoError(t, first.Commit(t.Context()))
+			c.requireExact(t)
+		})
+	}
+}
+
+// TestIntakeAndStageMoveDoNotDeadlock replays the interleaving of a delivery batch and a batch of
+// the lead pipeline that deadlocked while counter rows were keyed by the transaction id modulo
+// 16. The pipeline's transaction locks a lead; the intake's, in the same residue, inserts a new
+// lead (counted in the stage new) and then waits for that lead, which its delivery repeats; the
+// pipeline's moves the lead out of new, which counts it out of the stage new. Both commit, and
+// the counts stay exact.
+func TestIntakeAndStageMoveDoNotDeadlock(t *testing.T) {
+	t.Parallel()
+	c := newCounterDB(t)
+	repeated := c.newLead(t)
+	pipeline, xid := c.begin(t, -1)
+	_, err := pipeline.Exec(t.Context(), `SELECT FROM leads WHERE id = $1 FOR UPDATE`, repeated)
+	require.NoError(t, err)
+
+	intake, _ := c.begin(t, xid%16)
+	fresh := uuid.New()
+	_, err = intake.Exec(t.Context(), `INSERT INTO leads (org_id, id, email, fingerprint) VALUES ($1, $2::uuid, $2::uuid::text || '@example.com', $2::uuid::text)`, c.org, fresh)
+	require.NoError(t, err)
+	locked := make(chan error, 1)
+	go func() {
+		_, err := intake.Exec(context.WithoutCancel(t.Context()), `SELECT FROM leads WHERE id = $1 FOR UPDATE`, repeated)
+		locked <- err
+	}()
+	waitForLockWait(t, c.super.Pool, intake.Conn().PgConn().PID())
+
+	_, err = pipeline.Exec(t.Context(), `SET LOCAL lock_timeout = '2s'`)
+	require.NoError(t, err)
+	_, err = pipeline.Exec(t.Context(), `UPDATE leads SET stage = 'qualified', qualified_at = now() WHERE id = $1`, repeated)
+	require.NoError(t, err, "the stage move waited for the intake (%s)", db.PgCode(err))
+	require.NoError(t, pipeline.Commit(t.Context()))
+	require.NoError(t, <-locked)
+	require.NoError(t, intake.Commit(t.Context()))
+	c.requireExact(t)
+}
+
+// waitForLockWait returns once the backend pid waits for a lock.
+func waitForLockWait(t *testing.T, pool *pgxpool.Pool, pid uint32) {
+	t.Helper()
+	proctest.Eventually(t, 10*time.Second, "the intake waits for the repeated lead", func() bool {
+		var waiting bool
+		err := pool.QueryRow(t.Context(), `SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&waiting)
+		return err == nil && waiting
+	})
+}
