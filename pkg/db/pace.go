@@ -103,6 +103,15 @@ var DefaultSize = Size{First: 250, Min: 10, Max: 10000}
 // Fixed is the size of n rows every chunk.
 func Fixed(n int) Size { return Size{First: n, Min: n, Max: n} }
 
+// FixedOr is Fixed(n) when n is positive (a setting or a test that fixes a sweep's chunks), else
+// the adaptive size that starts at first rows (DefaultSize's first when first is not positive).
+func FixedOr(n, first int) Size {
+	if n > 0 {
+		return Fixed(n)
+	}
+	return Size{First: first}
+}
+
 // sizer is the chunk size of one sweep as it adapts.
 type sizer struct {
 	size, min, max int

@@ -81,11 +81,7 @@ func NewService(d *db.DB, emitter *events.Emitter, o Options) *Service {
 	if o.Grace <= 0 {
 		o.Grace = DefaultGrace
 	}
-	chunk := db.Size{First: DefaultChunkSize}
-	if o.ChunkSize > 0 {
-		chunk = db.Fixed(o.ChunkSize)
-	}
-	return &Service{d: d, em: emitter, grace: o.Grace, chunk: chunk}
+	return &Service{d: d, em: emitter, grace: o.Grace, chunk: db.FixedOr(o.ChunkSize, DefaultChunkSize)}
 }
 
 // Report is what one run of Check did.

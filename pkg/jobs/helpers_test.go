@@ -84,6 +84,16 @@ func (b *bundle) exec(t *testing.T, sql string, args ...any) int64 {
 	return tag.RowsAffected()
 }
 
+// heartbeat renews the leases of held on a renewer of its own, closed when it returns.
+func (b *bundle) heartbeat(t *testing.T, held ...*jobs.Job) jobs.Renewal {
+	t.Helper()
+	r := b.q.NewRenewer()
+	defer r.Close()
+	res, err := r.Heartbeat(t.Context(), held)
+	require.NoError(t, err)
+	return res
+}
+
 func (b *bundle) count(t *testing.T, sql string, args ...any) int {
 	t.Helper()
 	var n int

@@ -152,19 +152,8 @@ type Renewal struct {
 	Lost map[int64]bool
 }
 
-// Heartbeat renews the leases of running attempts on a pooled connection; see Renewer, which the
-// worker runtime uses, for one that never waits for a connection.
-func (q *Queue) Heartbeat(ctx context.Context, held []*Job) (Renewal, error) {
-	return heartbeat(ctx, q.pool, held)
-}
-
-// querier runs a statement that returns rows: a pool or a connection.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 // heartbeat runs heartbeatSQL for held on c.
-func heartbeat(ctx context.Context, c querier, held []*Job) (Renewal, error) {
+func heartbeat(ctx context.Context, c *pgx.Conn, held []*Job) (Renewal, error) {
 	out := Renewal{Renewed: map[int64]bool{}, Lost: map[int64]bool{}}
 	if len(held) == 0 {
 		return out, nil
@@ -210,8 +199,9 @@ func (q *Queue) NewRenewer() *Renewer {
 	return &Renewer{cfg: cfg}
 }
 
-// Heartbeat is Queue.Heartbeat on the renewer's connection. After an error the connection is
-// closed, and the next call opens a new one.
+// Heartbeat renews the leases of the running attempts held that it can lock at once
+// (heartbeatSQL) and reports each as renewed, lost or neither (busy). After an error the
+// connection is closed, and the next call opens a new one.
 func (r *Renewer) Heartbeat(ctx context.Context, held []*Job) (Renewal, error) {
 	if len(held) == 0 {
 		return Renewal{Renewed: map[int64]bool{}, Lost: map[int64]bool{}}, nil

@@ -24,12 +24,7 @@ import (
 // many of its leads change (an unchanged lead is a probe of its key; a changed one a new row
 // version and an event, several times as much) and on what is in the cache, so no fixed size
 // keeps every chunk short.
-func (s *Service) chunkSize() db.Size {
-	if s.SweepChunk > 0 {
-		return db.Fixed(s.SweepChunk)
-	}
-	return db.DefaultSize
-}
+func (s *Service) chunkSize() db.Size { return db.FixedOr(s.SweepChunk, 0) }
 
 // SweepResult is what one sweep of an org did: the chunks (transactions) it committed and the
 // leads it changed (one event each).

@@ -60,11 +60,7 @@ func (s Sweep) Start(ctx context.Context, orgID uuid.UUID, at time.Time) (Rules,
 // measured at at.
 func (s Sweep) Walk(ctx context.Context, orgID uuid.UUID, at time.Time, table string, first int,
 	read func(ctx context.Context, tx *gorm.DB, r db.KeyRange) ([]events.NewEvent, error)) (events.SweepResult, error) {
-	size := db.Size{First: first}
-	if s.ChunkSize > 0 {
-		size = db.Fixed(s.ChunkSize)
-	}
-	res, err := s.emitter.Sweep(ctx, s.d, orgID, table, size, read)
+	res, err := s.emitter.Sweep(ctx, s.d, orgID, table, db.FixedOr(s.ChunkSize, first), read)
 	res.At = at
 	return res, err
 }

@@ -18,7 +18,7 @@
 // a lease only a full WORKER_LOCK_TIMEOUT_MINUTES after locked_at. Every quarter of the lock
 // timeout the runtime renews the leases it holds, on a database connection of its own
 // (jobs.Renewer), so that renewals never queue for the pool behind the work they protect, and with
-// a statement that skips rows locked by others (jobs.Queue.Heartbeat), so that they never wait
+// a statement that skips rows locked by others (jobs.Renewer.Heartbeat), so that they never wait
 // behind, or deadlock with, the completions of the same jobs. A failed renewal is retried after an
 // eighth of the renewal interval. A job whose lease is found gone (reaped or released) has its
 // context cancelled at once; an attempt whose lease has not been proven for three quarters of the
