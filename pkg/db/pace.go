@@ -104,12 +104,16 @@ var DefaultSize = Size{First: 250, Min: 10, Max: 10000}
 func Fixed(n int) Size { return Size{First: n, Min: n, Max: n} }
 
 // FixedOr is Fixed(n) when n is positive (a setting or a test that fixes a sweep's chunks), else
-// the adaptive size that starts at first rows (DefaultSize's first when first is not positive).
+// the adaptive size that starts at first rows (DefaultSize when first is not positive).
 func FixedOr(n, first int) Size {
-	if n > 0 {
+	switch {
+	case n > 0:
 		return Fixed(n)
+	case first > 0:
+		return Size{First: first}
+	default:
+		return DefaultSize
 	}
-	return Size{First: first}
 }
 
 // sizer is the chunk size of one sweep as it adapts.

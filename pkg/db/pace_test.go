@@ -237,3 +237,13 @@ func TestChunksRest(t *testing.T) {
 	require.Equal(t, 1, n)
 	require.Len(t, log.all(), 1, "the sweep stopped in its rest, before a second chunk")
 }
+
+// TestFixedOr proves a sweep's size is fixed when its setting is, adapts from its own first size
+// otherwise, and is DefaultSize (not a size whose smallest chunk is one row) when it names none.
+func TestFixedOr(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, db.Fixed(7), db.FixedOr(7, 300))
+	require.Equal(t, db.Size{First: 300}, db.FixedOr(0, 300))
+	require.Equal(t, db.DefaultSize, db.FixedOr(0, 0))
+	require.Equal(t, db.DefaultSize, db.FixedOr(-1, -1))
+}
