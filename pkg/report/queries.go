@@ -19,15 +19,17 @@ func tallySQL(grouped string) string {
 //
 // The lead counts do not read the leads: the sweeps update most leads of a large org every day,
 // which clears their visibility map, so counting a week's leads from leads (even from an index)
-// visits a heap page per lead. They sum the whole days from lead_funnel_days (migrations 000033
-// and 000037: the alive leads per UTC day of creation, dim source summed over its keys, and per
-// UTC day of qualified_at, dim qualified) and count the partial spans from lead_funnel's indexes
-// on creation and qualification, as the analytics funnel does. A report's week is whole UTC
-// days (WeekBefore): some fifty rows of lead_funnel_days, whatever the week's leads.
+// visits a heap page per lead. They sum the window's whole days from lead_funnel_days
+// (migrations 000033 and 000037): the alive leads per UTC day of creation (dim step, summed over
+// its at most six keys; each lead counts in one) and per UTC day of qualified_at (dim
+// qualified). The partial spans are counted from lead_funnel's indexes on creation and
+// qualification (index-only: lead_funnel changes only with a lead's stage, source,
+// qualification or deletion), as the analytics funnel does. A report's week is whole UTC days
+// (WeekBefore): a few rows per day and shard, whatever the week's leads.
 var figuresSQL = `SELECT jsonb_build_object(
   'leads', jsonb_build_object(
     'in', (SELECT coalesce(sum(n), 0)::bigint FROM (
-        SELECT lead_count AS n FROM lead_funnel_days WHERE org_id = $1 AND dim = 'source' AND day >= $4::date AND day < $5::date
+        SELECT lead_count AS n FROM lead_funnel_days WHERE org_id = $1 AND dim = 'step' AND day >= $4::date AND day < $5::date
         UNION ALL
         SELECT count(*) FROM lead_funnel WHERE org_id = $1 AND alive AND created_at >= $2 AND created_at < $6::timestamptz
         UNION ALL
