@@ -57,12 +57,12 @@ var figuresSQL = `SELECT jsonb_build_object(
     'opened', (SELECT count(*) FROM integrity_alerts WHERE org_id = $1 AND detected_at >= $2 AND detected_at < $3))
 )`
 
-// serialReadSQL keeps the figures' read in the one backend that runs it. The figures of a large
-// org read indexes of calls, deals, invoices and alerts and a few rows of the lead projections,
-// but a window of many days, or statistics that overrate one, can still lead the planner to hand
-// a scan to parallel workers: at 1,000,000 leads every core of a small database machine, while
-// the api's writes wait for a core. A background report may take longer; the api's requests may
-// not.
+// serialReadSQL keeps the figures' read in the one backend that runs it. The lead counts read a
+// few rows of the lead projections, but the deals won and lost are a scan of the org's deals (the
+// deals' won_at and lost_at indexes are partial on the stage), and a long window or an org with
+// many calls or invoices is a long range: scans the planner hands to parallel workers once they
+// are large, every core of a small database machine while the api's writes wait for one. A
+// background report may take longer; the api's requests may not.
 const serialReadSQL = `SELECT set_config('max_parallel_workers_per_gather', '0', true)`
 
 // reportColumns are the columns of a reportRow.
