@@ -19,10 +19,10 @@ import (
 // TestProjectionsUnderConcurrentWriters runs the lead and deal use cases from several goroutines
 // at once on the api's role (leads created with sources, moved to call_booked, converted by a
 // deal, the deal won or lost, some leads deleted), so that the writing transactions hold rows
-// of the same groups at once, and then requires every projection of
-// migration 000033 to equal a fresh aggregate of the rows it summarises: lead_funnel_days of
-// lead_funnel (per day and step, per day and source), lead_stage_totals of leads, and
-// deal_closed_days of deals.
+// of the same groups at once, and then requires every projection of migrations 000033 and
+// 000037 to equal a fresh aggregate of the rows it summarises: lead_funnel_days of lead_funnel
+// (per day and step, per day and source, per day of qualification), lead_funnel of leads,
+// lead_stage_totals of leads, and deal_closed_days of deals.
 func TestProjectionsUnderConcurrentWriters(t *testing.T) {
 	t.Parallel()
 	owner, url := dbtest.NewDB(t)
@@ -92,15 +92,15 @@ func TestProjectionsUnderConcurrentWriters(t *testing.T) {
 	same(`SELECT concat_ws(',', dim, day, key, n) FROM (SELECT dim, day, key, sum(lead_count) AS n FROM lead_funnel_days
 WHERE org_id = ? GROUP BY 1, 2, 3 HAVING sum(lead_count) <> 0) x ORDER BY 1`,
 		`SELECT concat_ws(',', dim, day, key, n) FROM (SELECT k.dim, k.day, k.key, count(*) AS n FROM lead_funnel f
-CROSS JOIN LATERAL lead_funnel_keys(f.created_at, f.source, f.step) k WHERE f.org_id = ? AND f.alive GROUP BY 1, 2, 3) x ORDER BY 1`)
+CROSS JOIN LATERAL lead_funnel_keys(f.created_at, f.source, f.step, f.qualified_at) k WHERE f.org_id = ? AND f.alive GROUP BY 1, 2, 3) x ORDER BY 1`)
 	same(`SELECT concat_ws(',', stage, n) FROM (SELECT stage, sum(lead_count) AS n FROM lead_stage_totals
 WHERE org_id = ? GROUP BY 1 HAVING sum(lead_count) <> 0) x ORDER BY 1`,
 		`SELECT concat_ws(',', stage, count(*)) FROM leads WHERE org_id = ? AND deleted_at IS NULL GROUP BY stage ORDER BY 1`)
-	same(`SELECT concat_ws(',', f.lead_id, f.step, f.alive) FROM lead_funnel f WHERE f.org_id = ? ORDER BY 1`,
+	same(`SELECT concat_ws(',', f.lead_id, f.step, f.alive, f.qualified_at) FROM lead_funnel f WHERE f.org_id = ? ORDER BY 1`,
 		`SELECT concat_ws(',', l.id, CASE WHEN EXISTS (SELECT FROM deals d WHERE d.org_id = l.org_id AND d.lead_id = l.id AND d.stage = 'won') THEN 5
     WHEN l.stage = 'converted' OR EXISTS (SELECT FROM deals d WHERE d.org_id = l.org_id AND d.lead_id = l.id) THEN 4
     WHEN l.stage = 'call_booked' THEN 3 WHEN l.stage = 'contacted' THEN 2 WHEN l.stage = 'qualified' THEN 1 ELSE 0 END,
-    l.deleted_at IS NULL) FROM leads l WHERE l.org_id = ? ORDER BY 1`)
+    l.deleted_at IS NULL, l.qualified_at) FROM leads l WHERE l.org_id = ? ORDER BY 1`)
 	same(`SELECT concat_ws(',', day, stage, currency, n, v, c) FROM (SELECT day, stage, currency, sum(deal_count) AS n, sum(value_sum) AS v,
     sum(cycle_sum) AS c FROM deal_closed_days WHERE org_id = ? GROUP BY 1, 2, 3 HAVING sum(deal_count) <> 0) x ORDER BY 1`,
 		`SELECT concat_ws(',', day, stage, currency, n, v, c) FROM (SELECT (coalesce(won_at, lost_at) AT TIME ZONE 'UTC')::date AS day, stage, currency,

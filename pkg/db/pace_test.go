@@ -160,13 +160,17 @@ func TestChunksBudgetBoundsTheTransaction(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
+	// Each run past its budget doubles the next one's (once on an idle machine; a loaded one can
+	// push 90 ms of sleeps past 100 ms too) until the chunk commits.
 	reports := log.all()
-	require.Len(t, reports, 2)
+	require.GreaterOrEqual(t, len(reports), 2)
 	require.True(t, reports[0].TimedOut)
 	require.Equal(t, 50*time.Millisecond, reports[0].Budget)
-	require.False(t, reports[1].TimedOut)
-	require.Equal(t, 100*time.Millisecond, reports[1].Budget)
-	require.Equal(t, 2, calls)
+	for i, r := range reports[1:] {
+		require.Equal(t, 2*reports[i].Budget, r.Budget, "run %d", i+2)
+		require.Equal(t, i+2 < len(reports), r.TimedOut, "run %d", i+2)
+	}
+	require.Equal(t, len(reports), calls)
 
 	// One statement far past the budget: cut by a cancel request near the budget.
 	log = &chunkLog{}

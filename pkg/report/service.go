@@ -124,9 +124,10 @@ func (s *Service) Generate(ctx context.Context, orgID uuid.UUID, slot time.Time,
 func (s *Service) Figures(ctx context.Context, orgID uuid.UUID, start, end time.Time) (Figures, error) {
 	var raw []byte
 	var found bool
+	headEnd, firstDay, endDay, tailStart := splitDays(start, end)
 	err := s.d.Read(ctx, orgID, func(b *db.Batch) {
 		b.Exec(serialReadSQL)
-		db.QueueOne(b, &raw, &found, figuresSQL, db.UUID(orgID), start, end)
+		db.QueueOne(b, &raw, &found, figuresSQL, db.UUID(orgID), start, end, firstDay, endDay, headEnd, tailStart)
 	})
 	if err != nil {
 		return Figures{}, fmt.Errorf("read figures: %w", err)
@@ -180,4 +181,20 @@ func truncate(s string, n int) string {
 		return string(r[:n]) + "…"
 	}
 	return s
+}
+
+// splitDays cuts [start, end) at UTC midnights for figuresSQL: the whole UTC days
+// [firstDay, endDay) inside it and the partial spans [start, headEnd) before them and
+// [tailStart, end) after them. A window without a whole day is all head: its tail is empty
+// (tailStart is end) and so are its days (endDay is firstDay).
+func splitDays(start, end time.Time) (headEnd, firstDay, endDay, tailStart time.Time) {
+	firstDay = start.UTC().Truncate(24 * time.Hour)
+	if firstDay.Before(start) {
+		firstDay = firstDay.Add(24 * time.Hour)
+	}
+	endDay = end.UTC().Truncate(24 * time.Hour)
+	if !firstDay.Before(endDay) {
+		return end, firstDay, firstDay, end
+	}
+	return firstDay, firstDay, endDay, endDay
 }

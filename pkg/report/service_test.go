@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"example.com/crm/pkg/document/pdftest"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
+	"example.com/crm/pkg/lead"
 	"example.com/crm/pkg/page"
 	"example.com/crm/pkg/report"
 )
@@ -169,6 +171,89 @@ func TestFigures(t *testing.T) {
 		Lost: report.Tally{ByCurrency: []report.CurrencyTotal{}}},
 		Money: report.MoneyFigures{Invoiced: report.Tally{ByCurrency: []report.CurrencyTotal{}}, Paid: report.Tally{ByCurrency: []report.CurrencyTotal{}}}},
 		empty)
+}
+
+// TestFiguresLeadsEqualACount proves the lead figures, read from the lead projections, equal a
+// fresh count of the org's live leads for every day of three weeks, every week, and windows with
+// partial days at their edges, within a day, across a midnight, given in other zones, and empty:
+// after leads created in one week and qualified in another, multi-row updates that qualify,
+// requalify in another week, unqualify, delete (qualified ones too), restore and leave alone,
+// hard deletes, and the lead use cases' own qualification and deletion.
+func TestFiguresLeadsEqualACount(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	other := dbtest.NewOrg(t, b.d, "other")
+	first := weekStart.AddDate(0, 0, -7) // three weeks: the one before the test week, it, and the one after
+	for _, org := range []uuid.UUID{b.org, other} {
+		_, err := b.super.Pool.Exec(ctx, `INSERT INTO leads (org_id, email, fingerprint, notes, created_at, qualified_at, deleted_at)
+SELECT $1, 'l' || g || '@example.com', 'fp:' || g, g::text, c, CASE WHEN g % 3 = 0 THEN c + make_interval(hours => g % 240) END,
+    CASE WHEN g % 10 = 0 THEN c + interval '1 hour' END
+FROM generate_series(1, 700) g, LATERAL (SELECT $2::timestamptz + make_interval(mins => (g * 7919) % (21 * 24 * 60))) x (c)`, org, first)
+		require.NoError(t, err)
+	}
+	for _, sql := range []string{
+		`UPDATE leads SET qualified_at = created_at + interval '2 days' WHERE org_id = $1 AND notes::int % 5 = 1`,
+		`UPDATE leads SET qualified_at = qualified_at + interval '9 days' WHERE org_id = $1 AND notes::int % 17 = 0 AND qualified_at IS NOT NULL`,
+		`UPDATE leads SET qualified_at = NULL WHERE org_id = $1 AND notes::int % 13 = 0`,
+		`UPDATE leads SET deleted_at = now() WHERE org_id = $1 AND notes::int % 11 = 0 AND deleted_at IS NULL`,
+		`UPDATE leads SET deleted_at = NULL WHERE org_id = $1 AND notes::int % 4 = 0 AND notes::int % 11 <> 0`,
+		`UPDATE leads SET priority = 'high', qualified_at = qualified_at WHERE org_id = $1`,
+		`DELETE FROM leads WHERE org_id = $1 AND notes::int % 19 = 0`,
+	} {
+		_, err := b.super.Pool.Exec(ctx, sql, b.org)
+		require.NoError(t, err, sql)
+	}
+	leads := lead.NewService(b.d, b.em)
+	for i, at := range []time.Time{weekStart.Add(-time.Minute), weekStart.Add(5 * time.Hour), weekEnd.Add(-time.Second)} {
+		_, err := b.super.Pool.Exec(ctx, `INSERT INTO leads (org_id, email, fingerprint, created_at) VALUES ($1, $2, $2, $3)`,
+			b.org, fmt.Sprintf("uc%d@example.com", i), at)
+		require.NoError(t, err)
+	}
+	var ucs []uuid.UUID
+	require.NoError(t, b.super.Gorm.Raw(`SELECT id FROM leads WHERE org_id = ? AND email LIKE 'uc%' ORDER BY email`, b.org).Scan(&ucs).Error)
+	require.Len(t, ucs, 3)
+	for _, id := range ucs {
+		_, err := leads.ChangeStage(ctx, b.org, "test", id, lead.StageQualified, "")
+		require.NoError(t, err)
+	}
+	require.NoError(t, leads.Delete(ctx, b.org, "test", ucs[1]))
+
+	svc := report.NewService(b.d, b.em, nil)
+	check := func(start, end time.Time) {
+		t.Helper()
+		var want report.LeadFigures
+		require.NoError(t, b.super.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE created_at >= $2 AND created_at < $3),
+    count(*) FILTER (WHERE qualified_at >= $2 AND qualified_at < $3)
+FROM leads WHERE org_id = $1 AND deleted_at IS NULL`, b.org, start, end).Scan(&want.In, &want.Qualified))
+		got, err := svc.Figures(ctx, b.org, start, end)
+		require.NoError(t, err)
+		require.Equal(t, want, got.Leads, "[%s, %s)", start, end)
+	}
+	for d := first; d.Before(weekEnd.AddDate(0, 0, 21)); d = d.AddDate(0, 0, 1) {
+		check(d, d.AddDate(0, 0, 1))
+	}
+	for w := first.AddDate(0, 0, -7); w.Before(weekEnd.AddDate(0, 0, 14)); w = w.AddDate(0, 0, 7) {
+		check(w, w.AddDate(0, 0, 7))
+	}
+	east, west := time.FixedZone("IST", 5*3600+1800), time.FixedZone("PST", -8*3600)
+	for _, w := range [][2]time.Time{
+		{weekStart.Add(5 * time.Hour), weekEnd.Add(-3 * time.Hour)},
+		{first.Add(-time.Hour), weekEnd.AddDate(0, 0, 7).Add(time.Minute)},
+		{weekStart.Add(5 * time.Hour), weekStart.Add(20 * time.Hour)},
+		{weekStart.Add(23 * time.Hour), weekStart.Add(25 * time.Hour)},
+		{weekStart.Add(23 * time.Hour), weekStart.Add(49 * time.Hour)},
+		{weekStart.Add(-time.Minute), weekStart.Add(time.Minute)},
+		{weekStart.In(east), weekEnd.In(west)},
+		{weekStart.Add(90 * time.Minute).In(east), weekEnd.Add(-90 * time.Minute).In(west)},
+		{weekStart.Add(time.Hour), weekStart.Add(time.Hour)},
+	} {
+		check(w[0], w[1])
+	}
+	all, err := svc.Figures(ctx, b.org, first.AddDate(0, 0, -1), weekEnd.AddDate(0, 0, 21))
+	require.NoError(t, err)
+	require.Greater(t, all.Leads.In, int64(500))
+	require.Greater(t, all.Leads.Qualified, int64(200))
 }
 
 // TestGenerateOnce proves that Generate stores the week's report with the built-in narrative and

@@ -61,13 +61,13 @@ type analyticsReport struct {
 	scenarios             []*analyticsScenario
 }
 
-// rebuildProjectionsSQL rebuilds the lead projections of migration 000033 with its backfill: the
+// rebuildProjectionsSQL rebuilds the lead projections of migrations 000033 and 000037 with their backfill: the
 // bulk load of the leads runs with triggers off (insertLeads), so lead_funnel and
 // lead_stage_totals are filled afterwards from the leads, their stage events and their won deals;
 // lead_funnel's insert trigger fills lead_funnel_days.
 const rebuildProjectionsSQL = `
 TRUNCATE lead_funnel, lead_funnel_days, lead_stage_totals;
-INSERT INTO lead_funnel (org_id, lead_id, created_at, source, step, alive)
+INSERT INTO lead_funnel (org_id, lead_id, created_at, source, step, alive, qualified_at)
 SELECT l.org_id, l.id, l.created_at, coalesce(l.source, ''),
     greatest(lead_funnel_step(l.stage),
         coalesce((SELECT max(lead_funnel_step(e.payload ->> 'to')) FROM events e
@@ -75,7 +75,7 @@ SELECT l.org_id, l.id, l.created_at, coalesce(l.source, ''),
                     AND e.type = 'lead.stage_changed'), 0),
         CASE WHEN EXISTS (SELECT FROM deals d WHERE d.org_id = l.org_id AND d.lead_id = l.id AND d.stage = 'won')
             THEN 5 ELSE 0 END),
-    l.deleted_at IS NULL
+    l.deleted_at IS NULL, l.qualified_at
 FROM leads l;
 INSERT INTO lead_stage_totals (org_id, stage, shard, lead_count)
 SELECT org_id, stage, 0, count(*) FROM leads WHERE deleted_at IS NULL GROUP BY 1, 2;
