@@ -93,7 +93,7 @@ func (c counterDB) requireExact(t *testing.T) {
 	same(`SELECT concat_ws(',', dim, day, key, n) FROM (SELECT dim, day, key, sum(lead_count) AS n FROM lead_funnel_days
 WHERE org_id = ? GROUP BY 1, 2, 3 HAVING sum(lead_count) <> 0) x ORDER BY 1`,
 		`SELECT concat_ws(',', dim, day, key, n) FROM (SELECT k.dim, k.day, k.key, count(*) AS n FROM lead_funnel f
-CROSS JOIN LATERAL lead_funnel_keys(f.created_at, f.source, f.step) k WHERE f.org_id = ? AND f.alive GROUP BY 1, 2, 3) x ORDER BY 1`)
+CROSS JOIN LATERAL lead_funnel_keys(f.created_at, f.source, f.step, f.qualified_at) k WHERE f.org_id = ? AND f.alive GROUP BY 1, 2, 3) x ORDER BY 1`)
 	same(`SELECT concat_ws(',', stage, n) FROM (SELECT stage, sum(lead_count) AS n FROM lead_stage_totals
 WHERE org_id = ? GROUP BY 1 HAVING sum(lead_count) <> 0) x ORDER BY 1`,
 		`SELECT concat_ws(',', stage, count(*)) FROM leads WHERE org_id = ? AND deleted_at IS NULL GROUP BY stage ORDER BY 1`)

@@ -432,8 +432,9 @@ func TestPipelineTotalsRLS(t *testing.T) {
 }
 
 // TestPipelineTotalsBackfill proves migrations 000011, 000025, 000033 and 000036 keep the counts
-// of the deals that exist when they run: over deals of two orgs spread over several rows per
-// group, 000036's down migration folds each group into one row of shard 0, 000025's down migration
+// of the deals that exist when they run (000037, which reshapes the lead projections only, is
+// undone first and redone last): over deals of two orgs spread over several rows per group,
+// 000036's down migration folds each group into one row of shard 0, 000025's down migration
 // keeps one row per group, 000011's down and up migrations rebuild the table, 000025's up
 // migration converts its rows to shard 0, and 000033's and 000036's up migrations add the closed
 // deals and fold the rows again, all as the owner (whom the FORCEd policies bind); the totals
@@ -459,6 +460,7 @@ FROM generate_series(1, 50) g`, other, b.newLead(t, other, "converted"))
 		_, err = b.d.Pool.Exec(ctx, string(sql))
 		require.NoError(t, err, name)
 	}
+	run("000037_lead_qualified_days.down.sql")
 	run("000036_counters_never_wait.down.sql")
 	require.Equal(t, freshTotals(t, b.super), storedTotals(t, b.super))
 	require.Zero(t, b.count(t, `SELECT count(*) FROM deal_pipeline_totals WHERE shard <> 0`), "one row of shard 0 per group")
@@ -491,6 +493,7 @@ WHERE relname IN ('deals', 'deal_pipeline_totals') AND relforcerowsecurity`), "b
 	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM pg_class
 WHERE relname IN ('deals', 'deal_pipeline_totals') AND relforcerowsecurity`), "both FORCE row-level security again")
 	run("000036_counters_never_wait.up.sql")
+	run("000037_lead_qualified_days.up.sql")
 	require.Equal(t, freshTotals(t, b.super), storedTotals(t, b.super))
 	require.Zero(t, b.count(t, `SELECT count(*) FROM deal_pipeline_totals WHERE shard <> 0`), "one row of shard 0 per group")
 	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM pg_class
