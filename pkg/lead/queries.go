@@ -416,8 +416,8 @@ const autoPriorityPlanSQL = `SELECT
 // its page has no room for the new version) and is then left for the next sweep, as a lead
 // changed while its chunk ran is; a lead that moves ahead is read twice, and the second time
 // already has the table's priority or a new version. It returns the table's pages now
-// ("pages": the sweep is done when its next page is at or past them) and one row per changed
-// lead as autoPriorityChunkSQL does.
+// ("pages": the sweep is done when its next page is at or past them), the org's leads it read
+// ("n") and one row per changed lead as autoPriorityChunkSQL does.
 const autoPriorityPagesSQL = `
 WITH chunk AS MATERIALIZED (
     SELECT ctid AS ct, id, version, priority, stage, score, ghost_risk, deleted_at IS NULL AS live
@@ -428,6 +428,6 @@ WITH chunk AS MATERIALIZED (
     WHERE org_id = $1 AND lead_id = ANY (ARRAY(SELECT id FROM chunk))
     GROUP BY lead_id
 )` + autoPriorityWriteSQL + `
-SELECT k.pages, w.*
-FROM (SELECT pg_relation_size('leads') / current_setting('block_size')::bigint AS pages) k
+SELECT k.pages, k.n, w.*
+FROM (SELECT pg_relation_size('leads') / current_setting('block_size')::bigint AS pages, (SELECT count(*) FROM chunk) AS n) k
 LEFT JOIN changed w ON true`

@@ -424,3 +424,42 @@ FROM pg_trigger t WHERE t.tgrelid = 'leads'::regclass AND t.tgname = 'leads_set_
 	require.Contains(t, fired, "notes")
 	require.Contains(t, fired, "deleted_at")
 }
+
+// TestRecalcAutoPriorityWalk proves the choice of the auto-priority sweep's walk over an org that
+// holds the table: by its pages while it changes few of the leads it reads (a recurring sweep),
+// and by ids once the page walk has changed a quarter or more of the leads it read, at least 100
+// and a fiftieth of the org's (the first sweep after the rules changed, most leads differing,
+// whose new versions a page chunk cannot keep on their pages, with no room there for HOT
+// updates); by ids when the page walk is off. Every lead ends with the table's priority, one event per change, either way.
+func TestRecalcAutoPriorityWalk(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		heapWalk, differing int
+		want                string
+	}{
+		"few changes":  {heapWalk: 1, differing: 10, want: lead.WalkPages},
+		"most leads":   {heapWalk: 1, differing: 1000, want: lead.WalkPagesThenIDs},
+		"no page walk": {heapWalk: -1, differing: 1000, want: lead.WalkIDs},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setupSweep(t)
+			b.svc.HeapWalkLeads, b.svc.SweepChunk = tc.heapWalk, 200
+			ctx := t.Context()
+			_, err := b.super.Pool.Exec(ctx, `INSERT INTO leads (org_id, email, fingerprint, priority)
+SELECT $1, 'w' || g || '@example.com', 'email:w' || g, CASE WHEN g <= $2 THEN 'low' ELSE 'normal' END
+FROM generate_series(1, 1000) g`, b.org, tc.differing)
+			require.NoError(t, err)
+			_, err = b.super.Pool.Exec(ctx, `ANALYZE leads`)
+			require.NoError(t, err)
+
+			res, err := b.svc.RecalcAutoPriority(ctx, b.org, time.Now().UTC(), lead.DefaultPriorityRules())
+			require.NoError(t, err)
+			require.Equal(t, tc.want, res.Walk)
+			require.Equal(t, tc.differing, res.Changed)
+			require.Zero(t, b.count(t, `SELECT count(*) FROM leads WHERE org_id = $1 AND priority <> 'normal'`, b.org))
+			require.Equal(t, tc.differing, b.count(t, `SELECT count(*) FROM events WHERE org_id = $1 AND type = 'lead.priority_changed'`, b.org))
+		})
+	}
+}

@@ -76,7 +76,8 @@ func RecalcAutoPriority(leads *lead.Service, rules lead.PriorityRules, log *zap.
 				return err
 			}
 			log.Info("auto priority recalculated", zap.Int64("job_id", j.ID), zap.String("org_id", j.OrgID.String()),
-				zap.Time("slot", j.Args.Slot), zap.Int("chunks", res.Chunks), zap.Int("changed", res.Changed))
+				zap.Time("slot", j.Args.Slot), zap.Int("chunks", res.Chunks), zap.Int("changed", res.Changed),
+				zap.String("walk", res.Walk))
 		}
 		return nil
 	})
