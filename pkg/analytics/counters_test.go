@@ -83,28 +83,42 @@ VALUES ($1, $2, $3, 'Deal', 1000, 'USD', 'negotiation', 0.5)`, c.org, id, c.newL
 // rows it counts.
 func (c counterDB) requireExact(t *testing.T) {
 	t.Helper()
-	same := func(stored, fresh string) {
-		t.Helper()
-		var a, b []string
-		require.NoError(t, c.super.Gorm.Raw(stored, c.org).Scan(&a).Error)
-		require.NoError(t, c.super.Gorm.Raw(fresh, c.org).Scan(&b).Error)
-		require.Equal(t, b, a)
-	}
-	same(`SELECT concat_ws(',', dim, day, key, n) FROM (SELECT dim, day, key, sum(lead_count) AS n FROM lead_funnel_days
+	requireProjectionsExact(t, c.super, c.org, false)
+}
+
+// projectionChecks pair each counter projection, summed over its rows, with a fresh aggregate of
+// the rows it counts, both as sorted text for org ?.
+var projectionChecks = []struct{ stored, fresh string }{
+	{`SELECT concat_ws(',', dim, day, key, n) FROM (SELECT dim, day, key, sum(lead_count) AS n FROM lead_funnel_days
 WHERE org_id = ? GROUP BY 1, 2, 3 HAVING sum(lead_count) <> 0) x ORDER BY 1`,
 		`SELECT concat_ws(',', dim, day, key, n) FROM (SELECT k.dim, k.day, k.key, count(*) AS n FROM lead_funnel f
-CROSS JOIN LATERAL lead_funnel_keys(f.created_at, f.source, f.step, f.qualified_at) k WHERE f.org_id = ? AND f.alive GROUP BY 1, 2, 3) x ORDER BY 1`)
-	same(`SELECT concat_ws(',', stage, n) FROM (SELECT stage, sum(lead_count) AS n FROM lead_stage_totals
+CROSS JOIN LATERAL lead_funnel_keys(f.created_at, f.source, f.step, f.qualified_at) k WHERE f.org_id = ? AND f.alive GROUP BY 1, 2, 3) x ORDER BY 1`},
+	{`SELECT concat_ws(',', stage, n) FROM (SELECT stage, sum(lead_count) AS n FROM lead_stage_totals
 WHERE org_id = ? GROUP BY 1 HAVING sum(lead_count) <> 0) x ORDER BY 1`,
-		`SELECT concat_ws(',', stage, count(*)) FROM leads WHERE org_id = ? AND deleted_at IS NULL GROUP BY stage ORDER BY 1`)
-	same(`SELECT concat_ws(',', day, stage, currency, n, v, c) FROM (SELECT day, stage, currency, sum(deal_count) AS n, sum(value_sum) AS v,
+		`SELECT concat_ws(',', stage, count(*)) FROM leads WHERE org_id = ? AND deleted_at IS NULL GROUP BY stage ORDER BY 1`},
+	{`SELECT concat_ws(',', day, stage, currency, n, v, c) FROM (SELECT day, stage, currency, sum(deal_count) AS n, sum(value_sum) AS v,
     sum(cycle_sum) AS c FROM deal_closed_days WHERE org_id = ? GROUP BY 1, 2, 3 HAVING sum(deal_count) <> 0) x ORDER BY 1`,
 		`SELECT concat_ws(',', day, stage, currency, n, v, c) FROM (SELECT (coalesce(won_at, lost_at) AT TIME ZONE 'UTC')::date AS day, stage, currency,
     count(*) AS n, sum(deal_value) AS v, sum(extract(epoch FROM coalesce(won_at, lost_at) - created_at)) AS c
-    FROM deals WHERE org_id = ? AND stage IN ('won', 'lost') GROUP BY 1, 2, 3) x ORDER BY 1`)
-	same(`SELECT concat_ws(',', stage, currency, n, v) FROM (SELECT stage, currency, sum(deal_count) AS n, sum(value_sum) AS v
+    FROM deals WHERE org_id = ? AND stage IN ('won', 'lost') GROUP BY 1, 2, 3) x ORDER BY 1`},
+	{`SELECT concat_ws(',', stage, currency, n, v) FROM (SELECT stage, currency, sum(deal_count) AS n, sum(value_sum) AS v
 FROM deal_pipeline_totals WHERE org_id = ? GROUP BY 1, 2 HAVING sum(deal_count) <> 0) x ORDER BY 1`,
-		`SELECT concat_ws(',', stage, currency, count(*), sum(deal_value)) FROM deals WHERE org_id = ? GROUP BY stage, currency ORDER BY 1`)
+		`SELECT concat_ws(',', stage, currency, count(*), sum(deal_value)) FROM deals WHERE org_id = ? GROUP BY stage, currency ORDER BY 1`},
+}
+
+// requireProjectionsExact requires each of projectionChecks to hold for org, read through super
+// (which row-level security does not bind); with nonEmpty, every fresh aggregate must have rows.
+func requireProjectionsExact(t *testing.T, super *db.DB, org uuid.UUID, nonEmpty bool) {
+	t.Helper()
+	for _, c := range projectionChecks {
+		var stored, fresh []string
+		require.NoError(t, super.Gorm.Raw(c.stored, org).Scan(&stored).Error)
+		require.NoError(t, super.Gorm.Raw(c.fresh, org).Scan(&fresh).Error)
+		if nonEmpty {
+			require.NotEmpty(t, fresh, c.fresh)
+		}
+		require.Equal(t, fresh, stored, c.stored)
+	}
 }
 
 // TestCounterAddsNeverWait proves that a write counted in a projection never waits for another
