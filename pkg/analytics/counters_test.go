@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -22,37 +21,16 @@ type counterDB struct {
 	super *db.DB
 }
 
+// newCounterDB makes a test database with the org acme and opens the api's role (8 connections)
+// and the superuser on it.
 func newCounterDB(t *testing.T) counterDB {
 	t.Helper()
 	owner, url := dbtest.NewDB(t)
 	org := dbtest.NewOrg(t, owner, "acme")
-	app, err := db.Open(t.Context(), db.Options{URL: dbtest.AppURL(t, url), MaxConns: 4, AppName: "counters_test"})
+	app, err := db.Open(t.Context(), db.Options{URL: dbtest.AppURL(t, url), MaxConns: 8, AppName: "analytics_test"})
 	require.NoError(t, err)
 	t.Cleanup(app.Close)
 	return counterDB{org: org, app: app, super: dbtest.SuperDB(t, url)}
-}
-
-// begin begins a tenant transaction of the org on the api's role whose transaction id is
-// congruent to residue modulo 16 (any when residue is negative), beginning again until one is,
-// and returns it with its transaction id. Two transactions of one residue are the worst case of
-// counter rows keyed by the transaction id modulo 16: both would write the same rows. The
-// transaction is rolled back at the end of the test unless committed.
-func (c counterDB) begin(t *testing.T, residue int64) (pgx.Tx, int64) {
-	t.Helper()
-	for range 500 {
-		tx, err := c.app.Pool.Begin(t.Context())
-		require.NoError(t, err)
-		var xid int64
-		require.NoError(t, tx.QueryRow(t.Context(), `SELECT pg_current_xact_id()::text::bigint FROM set_config('app.org_id', $1, true)`,
-			c.org.String()).Scan(&xid))
-		if residue < 0 || xid%16 == residue {
-			t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
-			return tx, xid
-		}
-		require.NoError(t, tx.Rollback(t.Context()))
-	}
-	t.Fatalf("no transaction id congruent to %d modulo 16", residue)
-	return nil, 0
 }
 
 func (c counterDB) exec(t *testing.T, q string, args ...any) {
@@ -148,11 +126,11 @@ func TestCounterAddsNeverWait(t *testing.T) {
 			t.Parallel()
 			c := newCounterDB(t)
 			ids := tc.prepare(c, t)
-			first, xid := c.begin(t, -1)
+			first, xid := dbtest.BeginTenant(t, c.app.Pool, c.org, dbtest.AnyResidue)
 			_, err := first.Exec(t.Context(), tc.write, ids[0])
 			require.NoError(t, err)
 
-			second, _ := c.begin(t, xid%16)
+			second, _ := dbtest.BeginTenant(t, c.app.Pool, c.org, xid%16)
 			_, err = second.Exec(t.Context(), `SET LOCAL lock_timeout = '2s'`)
 			require.NoError(t, err)
 			_, err = second.Exec(t.Context(), tc.write, ids[1])
@@ -174,11 +152,11 @@ func TestIntakeAndStageMoveDoNotDeadlock(t *testing.T) {
 	t.Parallel()
 	c := newCounterDB(t)
 	repeated := c.newLead(t)
-	pipeline, xid := c.begin(t, -1)
+	pipeline, xid := dbtest.BeginTenant(t, c.app.Pool, c.org, dbtest.AnyResidue)
 	_, err := pipeline.Exec(t.Context(), `SELECT FROM leads WHERE id = $1 FOR UPDATE`, repeated)
 	require.NoError(t, err)
 
-	intake, _ := c.begin(t, xid%16)
+	intake, _ := dbtest.BeginTenant(t, c.app.Pool, c.org, xid%16)
 	fresh := uuid.New()
 	_, err = intake.Exec(t.Context(), `INSERT INTO leads (org_id, id, email, fingerprint) VALUES ($1, $2::uuid, $2::uuid::text || '@example.com', $2::uuid::text)`, c.org, fresh)
 	require.NoError(t, err)

@@ -8,8 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"example.com/crm/pkg/catalog"
-	"example.com/crm/pkg/db"
-	"example.com/crm/pkg/dbtest"
 	"example.com/crm/pkg/deal"
 	"example.com/crm/pkg/events"
 	"example.com/crm/pkg/jobs"
@@ -25,15 +23,11 @@ import (
 // lead_stage_totals of leads, deal_closed_days and deal_pipeline_totals of deals.
 func TestProjectionsUnderConcurrentWriters(t *testing.T) {
 	t.Parallel()
-	owner, url := dbtest.NewDB(t)
-	org := dbtest.NewOrg(t, owner, "acme")
-	app, err := db.Open(t.Context(), db.Options{URL: dbtest.AppURL(t, url), MaxConns: 8, AppName: "analytics_test"})
-	require.NoError(t, err)
-	t.Cleanup(app.Close)
-	em := events.NewEmitter(jobs.New(app, jobs.Config{}), catalog.New().EventJobs)
-	leads := lead.NewService(app, em)
-	deals := deal.NewService(app, em, leads)
-	super := dbtest.SuperDB(t, url)
+	c := newCounterDB(t)
+	org, super := c.org, c.super
+	em := events.NewEmitter(jobs.New(c.app, jobs.Config{}), catalog.New().EventJobs)
+	leads := lead.NewService(c.app, em)
+	deals := deal.NewService(c.app, em, leads)
 
 	var wg sync.WaitGroup
 	errs := make([]error, 6)

@@ -1,7 +1,6 @@
 package deal_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
@@ -63,28 +61,6 @@ FROM deal_pipeline_totals GROUP BY org_id, stage, currency`
 		require.Equal(t, "0", r.Weighted, "an emptied group has no weighted value left: %+v", r)
 	}
 	return scanTotals(t, super, `SELECT * FROM (`+sums+`) s WHERE n <> 0 ORDER BY org_id, stage, currency`)
-}
-
-// beginTenant begins a tenant transaction of org on pool, rolled back at the end of the test
-// unless committed, and returns it with its transaction id. With inResidue, it begins again until
-// the id is congruent to residue modulo 16: the worst case of counter rows keyed by the
-// transaction id modulo 16, where two such transactions would write the same rows.
-func beginTenant(t *testing.T, pool *pgxpool.Pool, org uuid.UUID, inResidue bool, residue int64) (pgx.Tx, int64) {
-	t.Helper()
-	for range 500 {
-		tx, err := pool.Begin(t.Context())
-		require.NoError(t, err)
-		var xid int64
-		require.NoError(t, tx.QueryRow(t.Context(), `SELECT pg_current_xact_id()::text::bigint FROM set_config('app.org_id', $1, true)`,
-			org.String()).Scan(&xid))
-		if !inResidue || xid%16 == residue {
-			t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
-			return tx, xid
-		}
-		require.NoError(t, tx.Rollback(t.Context()))
-	}
-	t.Fatalf("no transaction id congruent to %d modulo 16", residue)
-	return nil, 0
 }
 
 // insertDeals inserts n open deals of org (USD, the stages in turn, values 1 to n) in one
@@ -324,7 +300,7 @@ func TestPipelineTotalsOrgDeleteCascades(t *testing.T) {
 	require.Equal(t, 3, b.count(t, `SELECT count(*) FROM deal_pipeline_totals WHERE org_id = $1`, gone))
 
 	// As the owner, in the org's tenant transaction (orgs FORCEs row-level security).
-	tx, _ := beginTenant(t, b.d.Pool, gone, false, 0)
+	tx, _ := dbtest.BeginTenant(t, b.d.Pool, gone, dbtest.AnyResidue)
 	_, err := tx.Exec(ctx, `DELETE FROM orgs WHERE id = $1`, gone)
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))
@@ -354,11 +330,11 @@ func TestPipelineTotalsConcurrentMovesDoNotWait(t *testing.T) {
 	require.Len(t, ids, 2)
 	move := `UPDATE deals SET stage = 'negotiation', stage_changed_at = now() WHERE id = $1`
 
-	first, firstXid := beginTenant(t, app.Pool, b.org, false, 0)
+	first, firstXid := dbtest.BeginTenant(t, app.Pool, b.org, dbtest.AnyResidue)
 	_, err = first.Exec(ctx, move, ids[0])
 	require.NoError(t, err)
 
-	second, secondXid := beginTenant(t, app.Pool, b.org, true, firstXid%16)
+	second, secondXid := dbtest.BeginTenant(t, app.Pool, b.org, firstXid%16)
 	_, err = second.Exec(ctx, `SET LOCAL lock_timeout = '3s'`)
 	require.NoError(t, err)
 	_, err = second.Exec(ctx, move, ids[1])
