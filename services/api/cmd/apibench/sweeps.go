@@ -67,7 +67,43 @@ const (
 const sweepPriorityBackfill = "recalc_auto_priority_backfill"
 
 var sweepNames = []string{"check_deal_decay", "check_lead_stale", sweepPriorityBackfill, "recalc_ghost_risk",
-	"recalc_auto_priority", "renewal_reminder", "check_integrity", "generate_weekly_report"}
+	"recalc_auto_priority", "renewal_reminder", "check_integrity", "generate_weekly_report", referenceBusyBackend}
+
+// referenceBusyBackend is the bench's last row and no sweep: a backend of the same server that
+// computes for the pace's aim, rests the pace's share of it, and again, for referenceBusyFor,
+// reading no row, taking no lock and writing no WAL (busyBackend). It is the share of a core the
+// pace gives a sweep, and nothing else, so its PATCH p99 ratio is what that share alone costs the
+// api on this machine: the floor under every sweep's ratio.
+const referenceBusyBackend = "reference_busy_backend"
+
+// referenceBusyFor is how long the reference backend runs: about as long as the lead sweeps.
+const referenceBusyFor = 15 * time.Second
+
+// busyBackend runs the reference on its own connection to url until ctx ends or for: a statement
+// that keeps its backend on a core for aim without touching a table, then a rest of rest times
+// aim, and again. It returns the number of statements.
+func busyBackend(ctx context.Context, url string, aim time.Duration, rest float64, forTime time.Duration) (int, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return 0, fmt.Errorf("connect the busy backend: %w", err)
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	spin := fmt.Sprintf(`DO $$ DECLARE t timestamptz := clock_timestamp(); BEGIN
+    WHILE clock_timestamp() < t + interval '%d microseconds' LOOP END LOOP; END $$`, aim.Microseconds())
+	pause := time.Duration(rest * float64(aim))
+	n := 0
+	for end := time.Now().Add(forTime); time.Now().Before(end); n++ {
+		if _, err := conn.Exec(ctx, spin); err != nil {
+			return n, fmt.Errorf("busy backend: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return n, ctx.Err()
+		case <-time.After(pause):
+		}
+	}
+	return n, nil
+}
 
 // sweepLabel is how the report names sweep name.
 func sweepLabel(name string) string {
@@ -76,6 +112,8 @@ func sweepLabel(name string) string {
 		return "`recalc_auto_priority` (backfill)"
 	case "recalc_auto_priority":
 		return "`recalc_auto_priority` (recurring)"
+	case referenceBusyBackend:
+		return "*reference*: a busy backend, no rows"
 	}
 	return "`" + name + "`"
 }
@@ -285,6 +323,12 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 				opened += n
 			}
 			return sweepOutcome{r.Chunks, fmt.Sprintf("%s alerts opened", num(float64(opened))), -1}, err
+		},
+		referenceBusyBackend: func(ctx context.Context, _ time.Time) (sweepOutcome, error) {
+			rp := pace.Resolved()
+			n, err := busyBackend(ctx, b.seed.appURL, rp.Aim, rp.Rest, referenceBusyFor)
+			return sweepOutcome{n, fmt.Sprintf("computed %s, rested %s, and again; no row read or written", rp.Aim,
+				time.Duration(rp.Rest*float64(rp.Aim))), -1}, err
 		},
 		"generate_weekly_report": func(ctx context.Context, slot time.Time) (sweepOutcome, error) {
 			r, err := weekly.NewService(d, emitter, nil).Generate(ctx, orgID, slot, func(ctx context.Context, fn func(tx *gorm.DB) error) error {
@@ -582,9 +626,12 @@ func (r *report) sweepsMarkdown() string {
 		"share of the leads a sweep updated whose new row version needed no index entry (`n_tup_hot_upd` of `leads`). The sweeps "+
 		"run one after the other in this order, each over what the ones before left. The chunks run under the worker's pace "+
 		"(db.Pace: budget %s, rest %.0f %% of a chunk's time): *Cut by budget* counts the chunks rolled back for running out "+
-		"of their budget (each retried smaller), *Rested* the sweep's pauses between chunks, part of its wall time.",
+		"of their budget (each retried smaller), *Rested* the sweep's pauses between chunks, part of its wall time. "+
+		"The last row is no sweep: a backend of the same server that computes for the pace's aim (%s), rests the pace's share of "+
+		"it, and again, for %s, reading no row, taking no lock and writing no WAL. It is the share of a core the pace gives a "+
+		"sweep and nothing else, so its ratio is what that share alone does to the PATCH p99 on this machine.",
 		"`application_name` "+sweepAppName, r.opts.sweepIdle, r.opts.logLevels[0], r.opts.maxConns, r.opts.sweepConns, r.opts.warmup,
-		r.opts.sweepPace.Resolved().Budget, 100*r.opts.sweepPace.Resolved().Rest)
+		r.opts.sweepPace.Resolved().Budget, 100*r.opts.sweepPace.Resolved().Rest, r.opts.sweepPace.Resolved().Aim, referenceBusyFor)
 	p("")
 	p("| Sweep | Did | Wall | Chunks | Cut by budget | Rested | HOT updates | Longest writing transaction | Its samples | Longest read-only transaction | PATCH p99 idle | PATCH p99 during | Ratio | PATCH requests during | Errors | Wall ≤ %s | p99 ≤ %.0f× idle |",
 		targetSweepWall, targetP99Ratio)
@@ -609,9 +656,13 @@ func (r *report) sweepsMarkdown() string {
 		if x.outcome.leads > 0 {
 			hot = fmt.Sprintf("%.0f %%", 100*float64(x.hot)/float64(x.outcome.leads))
 		}
+		wallVerdict := verdict(x.wall <= targetSweepWall && !x.stopped)
+		if x.name == referenceBusyBackend {
+			wallVerdict, p99Verdict = "–", "(the floor)"
+		}
 		p("| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |", sweepLabel(x.name), x.outcome.did, wall,
 			chunks, x.timeouts, x.rested.Round(time.Millisecond), hot, ms(x.txs.writer.age), x.txs.writer.waits(), ms(x.txs.reader.age), ms(idle), ms(during), ratio, num(float64(x.during.requests)), x.idle.errors+x.during.errors,
-			verdict(x.wall <= targetSweepWall && !x.stopped), p99Verdict)
+			wallVerdict, p99Verdict)
 	}
 	return s.String()
 }

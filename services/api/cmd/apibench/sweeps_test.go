@@ -13,12 +13,15 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"example.com/crm/pkg/dbtest"
 )
 
 // TestSweepsMarkdown proves the section has one row per sweep with its wall time, chunks,
 // longest writing transaction with what it was doing (the most frequent first), longest read-only
 // transaction and PATCH p99 idle and during, and judges both targets: a sweep over 30 s
-// or stopped unfinished misses the wall target, a p99 over twice the idle one misses the other.
+// or stopped unfinished misses the wall target, a p99 over twice the idle one misses the other;
+// the reference row (a busy backend) is judged by neither.
 func TestSweepsMarkdown(t *testing.T) {
 	t.Parallel()
 	lat := func(p99 time.Duration) []time.Duration {
@@ -46,6 +49,8 @@ func TestSweepsMarkdown(t *testing.T) {
 				idle: res(10 * time.Millisecond)},
 			{name: "generate_weekly_report", wall: 31 * time.Second, outcome: sweepOutcome{chunks: -1, did: "report stored", leads: -1},
 				idle: res(10 * time.Millisecond), during: res(20 * time.Millisecond)},
+			{name: referenceBusyBackend, wall: 15 * time.Second, outcome: sweepOutcome{chunks: 240, did: "computed 50ms", leads: -1},
+				idle: res(10 * time.Millisecond), during: res(21 * time.Millisecond)},
 		},
 	}
 	md := r.sweepsMarkdown()
@@ -54,6 +59,9 @@ func TestSweepsMarkdown(t *testing.T) {
 	require.Contains(t, md, "| `generate_weekly_report` | report stored | 31s | – | 0 | 0s | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 20.00 ms | 2.00 | 100 | 0 | **missed** | met |")
 	require.Contains(t, md, "| `renewal_reminder` | 0 renewals reminded | 2ms | 1 | 0 | 0s | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 0.00 ms | – | 0 | 0 | met | – |",
 		"a sweep shorter than one PATCH has no verdict on the p99")
+	require.Contains(t, md, "| *reference*: a busy backend, no rows | computed 50ms | 15s | 240 | 0 | 0s | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 21.00 ms | 2.10 | 100 | 0 | – | (the floor) |",
+		"the reference is judged by neither target")
+	require.Contains(t, md, "computes for the pace's aim (50ms)")
 	require.Contains(t, md, "17 open deals rotting")
 	require.Contains(t, md, "90 open leads stale")
 	require.Contains(t, md, "120 contacted or booked leads silent")
@@ -128,4 +136,25 @@ func TestRunLoadDuring(t *testing.T) {
 	cfg.during = func(context.Context) error { return boom }
 	_, err = runLoad(t.Context(), cfg)
 	require.ErrorIs(t, err, boom)
+}
+
+// TestBusyBackend proves the reference backend keeps a backend of the server busy for about the
+// pace's aim per statement and rests between them, so that no more statements run than aim plus
+// rest fit into its time, and stops when its context ends.
+func TestBusyBackend(t *testing.T) {
+	t.Parallel()
+	url := dbtest.ServerURL(t)
+	ctx := context.Background()
+	start := time.Now()
+	n, err := busyBackend(ctx, url, 20*time.Millisecond, 0.5, 600*time.Millisecond)
+	took := time.Since(start)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, took, 600*time.Millisecond)
+	// Each round takes at least 30 ms (20 busy, 10 resting): at most 21 fit in 630 ms.
+	require.LessOrEqual(t, n, 21)
+	require.GreaterOrEqual(t, n, 1)
+	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	_, err = busyBackend(cctx, url, 20*time.Millisecond, 0.5, time.Minute)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
