@@ -73,13 +73,13 @@ var sweepNames = []string{"check_deal_decay", "check_lead_stale", sweepPriorityB
 // computes for the pace's aim, rests the pace's share of it, and again, for referenceBusyFor,
 // reading no row, taking no lock and writing no WAL (busyBackend). It is the share of a core the
 // pace gives a sweep, and nothing else, so its PATCH p99 ratio is what that share alone costs the
-// api on this machine: the floor under every sweep's ratio.
+// api on this machine, a part of every sweep's ratio.
 const referenceBusyBackend = "reference_busy_backend"
 
 // referenceBusyFor is how long the reference backend runs: about as long as the lead sweeps.
 const referenceBusyFor = 15 * time.Second
 
-// busyBackend runs the reference on its own connection to url until ctx ends or for: a statement
+// busyBackend runs the reference on its own connection to url for forTime, or until ctx ends: a statement
 // that keeps its backend on a core for aim without touching a table, then a rest of rest times
 // aim, and again. It returns the number of statements.
 func busyBackend(ctx context.Context, url string, aim time.Duration, rest float64, forTime time.Duration) (int, error) {
@@ -626,12 +626,16 @@ func (r *report) sweepsMarkdown() string {
 		"share of the leads a sweep updated whose new row version needed no index entry (`n_tup_hot_upd` of `leads`). The sweeps "+
 		"run one after the other in this order, each over what the ones before left. The chunks run under the worker's pace "+
 		"(db.Pace: budget %s, rest %.0f %% of a chunk's time): *Cut by budget* counts the chunks rolled back for running out "+
-		"of their budget (each retried smaller), *Rested* the sweep's pauses between chunks, part of its wall time. "+
-		"The last row is no sweep: a backend of the same server that computes for the pace's aim (%s), rests the pace's share of "+
-		"it, and again, for %s, reading no row, taking no lock and writing no WAL. It is the share of a core the pace gives a "+
-		"sweep and nothing else, so its ratio is what that share alone does to the PATCH p99 on this machine.",
+		"of their budget (each retried smaller), *Rested* the sweep's pauses between chunks, part of its wall time.",
 		"`application_name` "+sweepAppName, r.opts.sweepIdle, r.opts.logLevels[0], r.opts.maxConns, r.opts.sweepConns, r.opts.warmup,
-		r.opts.sweepPace.Resolved().Budget, 100*r.opts.sweepPace.Resolved().Rest, r.opts.sweepPace.Resolved().Aim, referenceBusyFor)
+		r.opts.sweepPace.Resolved().Budget, 100*r.opts.sweepPace.Resolved().Rest)
+	if slices.ContainsFunc(r.sweeps, func(x sweepRun) bool { return x.name == referenceBusyBackend }) {
+		p("")
+		p("The reference row is no sweep: a backend of the same server that computes for the pace's aim (%s), rests the pace's "+
+			"share of it, and again, for %s, reading no row, taking no lock and writing no WAL. It is the share of a core the pace "+
+			"gives a sweep and nothing else, so its ratio is what that share alone does to the PATCH p99 on this machine.",
+			r.opts.sweepPace.Resolved().Aim, referenceBusyFor)
+	}
 	p("")
 	p("| Sweep | Did | Wall | Chunks | Cut by budget | Rested | HOT updates | Longest writing transaction | Its samples | Longest read-only transaction | PATCH p99 idle | PATCH p99 during | Ratio | PATCH requests during | Errors | Wall ≤ %s | p99 ≤ %.0f× idle |",
 		targetSweepWall, targetP99Ratio)
@@ -658,7 +662,7 @@ func (r *report) sweepsMarkdown() string {
 		}
 		wallVerdict := verdict(x.wall <= targetSweepWall && !x.stopped)
 		if x.name == referenceBusyBackend {
-			wallVerdict, p99Verdict = "–", "(the floor)"
+			wallVerdict, p99Verdict = "–", "(reference)"
 		}
 		p("| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |", sweepLabel(x.name), x.outcome.did, wall,
 			chunks, x.timeouts, x.rested.Round(time.Millisecond), hot, ms(x.txs.writer.age), x.txs.writer.waits(), ms(x.txs.reader.age), ms(idle), ms(during), ratio, num(float64(x.during.requests)), x.idle.errors+x.during.errors,
