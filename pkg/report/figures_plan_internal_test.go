@@ -39,9 +39,7 @@ FROM generate_series(1, 2000) g`, orgID)
 			require.NoError(t, err)
 		}
 		var out string
-		start := end.AddDate(0, 0, -7)
-		headEnd, firstDay, endDay, tailStart := splitDays(start, end)
-		require.NoError(t, tx.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+figuresSQL, orgID, start, end, firstDay, endDay, headEnd, tailStart).Scan(&out))
+		require.NoError(t, tx.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+figuresSQL, figuresArgs(orgID, end.AddDate(0, 0, -7), end)...).Scan(&out))
 		return out
 	}
 	require.True(t, strings.Contains(plan(false), `"Gather`), "parallel plans were not made free enough to be chosen")

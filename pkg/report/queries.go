@@ -62,8 +62,7 @@ var figuresSQL = `SELECT jsonb_build_object(
 // indexes on won_at and lost_at (which name the stage, as the statement does), but a long window
 // or an org with many calls or invoices is a long range: scans the planner hands to parallel
 // workers once they are large, every core of a small database machine while the api's writes
-// wait for one. A
-// background report may take longer; the api's requests may not.
+// wait for one. A background report may take longer; the api's requests may not.
 const serialReadSQL = `SELECT set_config('max_parallel_workers_per_gather', '0', true)`
 
 // reportColumns are the columns of a reportRow.
