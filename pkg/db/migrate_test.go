@@ -3,6 +3,7 @@ package db_test
 import (
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"example.com/crm/pkg/apperr"
@@ -65,4 +66,26 @@ func TestReadyAcceptsNewerSchema(t *testing.T) {
 	err = d.Ready(t.Context())
 	require.True(t, apperr.Is(err, apperr.Unavailable), "%v", err)
 	require.Contains(t, err.Error(), "needs at least")
+}
+
+// TestNoRaisedStatisticsTargets proves that no column or index expression of the schema has a
+// statistics target above the server's default. ANALYZE samples 300 rows per unit of a table's
+// largest target, and autovacuum analyzes a table after every tenth of it has changed, which one
+// sweep of a large org does: a raised target makes each of those ANALYZEs read many times the
+// rows, and hold its snapshot, which keeps pages from being pruned, that many times as long
+// (migration 000038).
+func TestNoRaisedStatisticsTargets(t *testing.T) {
+	t.Parallel()
+	_, url := dbtest.NewDB(t)
+	super := dbtest.SuperDB(t, url)
+	rows, err := super.Pool.Query(t.Context(), `
+SELECT c.relname || '.' || a.attname || ' ' || a.attstattarget
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND a.attnum > 0 AND NOT a.attisdropped
+  AND a.attstattarget > current_setting('default_statistics_target')::int
+ORDER BY 1`)
+	require.NoError(t, err)
+	raised, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Empty(t, raised, "columns and index expressions with a statistics target above the default")
 }
