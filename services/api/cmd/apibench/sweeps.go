@@ -58,6 +58,11 @@ const (
 	targetP99Ratio  = 2.0
 )
 
+// minP99Samples is the fewest PATCHes during a sweep whose p99 the bench judges: with fewer, the
+// 99th percentile is the slowest request or next to it, one stall of the machine, not a
+// percentile. A sweep that short gets its ratio shown and no verdict.
+const minP99Samples = 100
+
 // The sweeps of the bench (-sweeps), in the order they run: the seven cron checks, the
 // auto-priority one twice. Its first run (sweepPriorityBackfill) is a backfill: the seed's
 // priorities are random, so about four leads in five disagree with the rule table, as in an org
@@ -184,11 +189,13 @@ type sweepRun struct {
 	// rested is the time the sweep rested between chunks.
 	timeouts int
 	rested   time.Duration
-	// hot is the HOT updates of leads while the sweep and its PATCH load ran
-	// (pg_stat_user_tables): the sweep's, since a PATCH moves the indexed updated_at.
-	hot    int64
-	idle   loadResult // PATCH /leads/{id} without a sweep
-	during loadResult // PATCH /leads/{id} while the sweep runs
+	// updated and hot are the updates of leads while the sweep and its PATCH load ran, all of them
+	// and the HOT ones (pg_stat_user_tables). They count the rows of chunks cut by their budget
+	// too, updated and then rolled back. Every HOT one is the sweep's, since a PATCH moves the
+	// indexed updated_at.
+	updated, hot int64
+	idle         loadResult // PATCH /leads/{id} without a sweep
+	during       loadResult // PATCH /leads/{id} while the sweep runs
 }
 
 // sweepSeed describes the data the sweeps ran over.
@@ -198,14 +205,26 @@ type sweepSeed struct {
 	rescored, restaged      int64            // the day's changes before the recurring auto-priority sweep
 }
 
-// leadUpdates reads the HOT updates of leads so far (pg_stat_user_tables) on conn.
-func leadUpdates(ctx context.Context, conn *pgx.Conn) (int64, error) {
-	var n int64
-	err := conn.QueryRow(ctx, `SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'leads'`).Scan(&n)
+// leadUpdates reads the updates of leads so far, all of them and the HOT ones
+// (pg_stat_user_tables), on conn.
+func leadUpdates(ctx context.Context, conn *pgx.Conn) (updated, hot int64, err error) {
+	err = conn.QueryRow(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'leads'`).Scan(&updated, &hot)
 	if err != nil {
-		return n, fmt.Errorf("read lead updates: %w", err)
+		return updated, hot, fmt.Errorf("read lead updates: %w", err)
 	}
-	return n, nil
+	return updated, hot, nil
+}
+
+// hotShare is the share of the sweep's own updates of leads that were HOT: the PATCHes measured
+// during it (one update each, never HOT) are taken from all the updates. ok is false for a sweep
+// that updated no lead. A PATCH in flight as the count was read can make the share a hair more
+// than whole; it is shown as whole.
+func (x sweepRun) hotShare() (share float64, ok bool) {
+	own := x.updated - int64(x.during.requests)
+	if x.outcome.leads <= 0 || own <= 0 {
+		return 0, false
+	}
+	return min(1, float64(x.hot)/float64(own)), true
 }
 
 // flushStats makes the idle connections of the sweep's pool report their table statistics at
@@ -365,16 +384,19 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 			}
 			logf("day's changes: %s leads rescored, %s restaged", num(float64(ss.rescored)), num(float64(ss.restaged)))
 		}
-		before, err := leadUpdates(ctx, sampler)
-		if err != nil {
-			return err
-		}
+		var updated0, hot0 int64
 		cfg := loadConfig{addr: p.addr, conns: b.opts.sweepConns, warmup: b.opts.warmup, duration: b.opts.sweepIdle, next: patch,
 			sample: func() cpuSnap { return cpuSnap{} }}
+		var err error
 		if sr.idle, err = runLoad(ctx, cfg); err != nil {
 			return fmt.Errorf("%s: idle PATCH: %w", name, err)
 		}
 		cfg.during = func(ctx context.Context) error {
+			// Counted from here, after the warm-up, so that the PATCHes counted are those measured.
+			var err error
+			if updated0, hot0, err = leadUpdates(ctx, sampler); err != nil {
+				return err
+			}
 			var wg sync.WaitGroup
 			sctx, stop := context.WithCancel(ctx)
 			wg.Add(1)
@@ -387,7 +409,6 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 			if b.opts.sweepMax > 0 {
 				rctx, cancel = context.WithTimeout(ctx, b.opts.sweepMax)
 			}
-			var err error
 			paceMu.Lock()
 			cur = &sr
 			paceMu.Unlock()
@@ -410,19 +431,19 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 		if err := flushStats(ctx, d); err != nil {
 			return err
 		}
-		after, err := leadUpdates(ctx, sampler)
+		updated1, hot1, err := leadUpdates(ctx, sampler)
 		if err != nil {
 			return err
 		}
-		sr.hot = after - before
+		sr.updated, sr.hot = updated1-updated0, hot1-hot0
 		if err := p.alive(); err != nil {
 			return err
 		}
 		if sr.stopped {
 			logf("%s: stopped unfinished at -sweep-max %s", name, b.opts.sweepMax)
 		}
-		logf("%s: %s in %s (%d chunks, %d cut by their budget, %s rested, %d HOT lead updates), longest writing transaction %s (%s), longest read-only %s (%s); PATCH p99 %s idle, %s during (%d and %d requests, %d and %d errors%s)",
-			name, sr.outcome.did, sr.wall.Round(time.Millisecond), sr.outcome.chunks, sr.timeouts, sr.rested.Round(time.Millisecond), sr.hot, ms(sr.txs.writer.age), sr.txs.writer.waits(),
+		logf("%s: %s in %s (%d chunks, %d cut by their budget, %s rested, %d HOT of %d lead updates with the PATCHes'), longest writing transaction %s (%s), longest read-only %s (%s); PATCH p99 %s idle, %s during (%d and %d requests, %d and %d errors%s)",
+			name, sr.outcome.did, sr.wall.Round(time.Millisecond), sr.outcome.chunks, sr.timeouts, sr.rested.Round(time.Millisecond), sr.hot, sr.updated, ms(sr.txs.writer.age), sr.txs.writer.waits(),
 			ms(sr.txs.reader.age), sr.txs.reader.waits(), ms(pct(sr.idle.lat, 99)),
 			ms(pct(sr.during.lat, 99)), sr.idle.requests, sr.during.requests, sr.idle.errors, sr.during.errors,
 			firstErr(sr.during))
@@ -623,7 +644,9 @@ func (r *report) sweepsMarkdown() string {
 		"statement; `Lock:*`: waiting behind another transaction's lock; `IO:WALSync`/`IO:WALWrite`: flushing WAL; "+
 		"`IO:DataFileRead`: reading a page not in shared buffers; `LWLock:*`: a shared structure; `Client:ClientRead`: between "+
 		"statements, in the sweep's own code). HOT updates are the "+
-		"share of the leads a sweep updated whose new row version needed no index entry (`n_tup_hot_upd` of `leads`). The sweeps "+
+		"share of a sweep's updates of leads whose new row version needed no index entry (`n_tup_hot_upd` of all the updates "+
+		"`n_tup_upd` of `leads` during the sweep, less the PATCHes', which move the indexed `updated_at` and are never HOT; the rows "+
+		"of chunks cut by their budget count, updated and rolled back). The sweeps "+
 		"run one after the other in this order, each over what the ones before left. The chunks run under the worker's pace "+
 		"(db.Pace: budget %s, rest %.0f %% of a chunk's time): *Cut by budget* counts the chunks rolled back for running out "+
 		"of their budget (each retried smaller), *Rested* the sweep's pauses between chunks, part of its wall time.",
@@ -651,14 +674,17 @@ func (r *report) sweepsMarkdown() string {
 		if idle > 0 && len(x.during.lat) > 0 {
 			q := float64(during) / float64(idle)
 			ratio, p99Verdict = fmt.Sprintf("%.2f", q), verdict(q <= targetP99Ratio)
+			if len(x.during.lat) < minP99Samples {
+				p99Verdict = fmt.Sprintf("– (< %d requests)", minP99Samples)
+			}
 		}
 		wall := x.wall.Round(time.Millisecond).String()
 		if x.stopped {
 			wall = "> " + wall + " (stopped unfinished)"
 		}
 		hot := "–"
-		if x.outcome.leads > 0 {
-			hot = fmt.Sprintf("%.0f %%", 100*float64(x.hot)/float64(x.outcome.leads))
+		if share, ok := x.hotShare(); ok {
+			hot = fmt.Sprintf("%.0f %%", 100*share)
 		}
 		wallVerdict := verdict(x.wall <= targetSweepWall && !x.stopped)
 		if x.name == referenceBusyBackend {
