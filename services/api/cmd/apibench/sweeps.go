@@ -194,8 +194,9 @@ type sweepRun struct {
 	// too, updated and then rolled back. Every HOT one is the sweep's, since a PATCH moves the
 	// indexed updated_at.
 	updated, hot int64
-	idle         loadResult // PATCH /leads/{id} without a sweep
-	during       loadResult // PATCH /leads/{id} while the sweep runs
+	probe        time.Duration // hostProbe just before the sweep's idle PATCHes
+	idle         loadResult    // PATCH /leads/{id} without a sweep
+	during       loadResult    // PATCH /leads/{id} while the sweep runs
 }
 
 // sweepSeed describes the data the sweeps ran over.
@@ -213,6 +214,40 @@ func leadUpdates(ctx context.Context, conn *pgx.Conn) (updated, hot int64, err e
 		return updated, hot, fmt.Errorf("read lead updates: %w", err)
 	}
 	return updated, hot, nil
+}
+
+// hostProbeInts is how many integers hostProbe sorts.
+const hostProbeInts = 1 << 20
+
+// hostProbe times a sort of hostProbeInts pseudo-random integers in the bench's process, the
+// fastest of three. It is the same work in every run, so it says how fast the machine was just
+// before a sweep: the speed of a shared virtual machine moves from one run, and one minute, to
+// the next, and a slow probe beside a slow sweep says that the machine was slow, not the code.
+func hostProbe() time.Duration {
+	src := hostProbeInput()
+	buf := make([]uint64, len(src))
+	best := time.Duration(1<<63 - 1)
+	for range 3 {
+		copy(buf, src)
+		start := time.Now()
+		slices.Sort(buf)
+		best = min(best, time.Since(start))
+	}
+	return best
+}
+
+// hostProbeInput is what hostProbe sorts: hostProbeInts integers of a xorshift sequence, the
+// same in every run.
+func hostProbeInput() []uint64 {
+	src := make([]uint64, hostProbeInts)
+	x := uint64(88172645463325252)
+	for i := range src {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		src[i] = x
+	}
+	return src
 }
 
 // hotShare is the share of the sweep's own updates of leads that were HOT: the PATCHes measured
@@ -376,7 +411,7 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 	}
 	patch := patchRequests(b.seed, 0)
 	for _, name := range b.opts.sweeps {
-		sr := sweepRun{name: name}
+		sr := sweepRun{name: name, probe: hostProbe()}
 		if name == "recalc_auto_priority" {
 			if err := sampler.QueryRow(ctx, dayChangesSQL, orgID, dayRescoredPerMille, dayRestagedPerMille).
 				Scan(&ss.rescored, &ss.restaged); err != nil {
@@ -442,8 +477,8 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 		if sr.stopped {
 			logf("%s: stopped unfinished at -sweep-max %s", name, b.opts.sweepMax)
 		}
-		logf("%s: %s in %s (%d chunks, %d cut by their budget, %s rested, %d HOT of %d lead updates with the PATCHes'), longest writing transaction %s (%s), longest read-only %s (%s); PATCH p99 %s idle, %s during (%d and %d requests, %d and %d errors%s)",
-			name, sr.outcome.did, sr.wall.Round(time.Millisecond), sr.outcome.chunks, sr.timeouts, sr.rested.Round(time.Millisecond), sr.hot, sr.updated, ms(sr.txs.writer.age), sr.txs.writer.waits(),
+		logf("%s: %s in %s (host probe %s; %d chunks, %d cut by their budget, %s rested, %d HOT of %d lead updates with the PATCHes'), longest writing transaction %s (%s), longest read-only %s (%s); PATCH p99 %s idle, %s during (%d and %d requests, %d and %d errors%s)",
+			name, sr.outcome.did, sr.wall.Round(time.Millisecond), ms(sr.probe), sr.outcome.chunks, sr.timeouts, sr.rested.Round(time.Millisecond), sr.hot, sr.updated, ms(sr.txs.writer.age), sr.txs.writer.waits(),
 			ms(sr.txs.reader.age), sr.txs.reader.waits(), ms(pct(sr.idle.lat, 99)),
 			ms(pct(sr.during.lat, 99)), sr.idle.requests, sr.during.requests, sr.idle.errors, sr.during.errors,
 			firstErr(sr.during))
@@ -646,7 +681,9 @@ func (r *report) sweepsMarkdown() string {
 		"statements, in the sweep's own code). HOT updates are the "+
 		"share of a sweep's updates of leads whose new row version needed no index entry (`n_tup_hot_upd` of all the updates "+
 		"`n_tup_upd` of `leads` during the sweep, less the PATCHes', which move the indexed `updated_at` and are never HOT; the rows "+
-		"of chunks cut by their budget count, updated and rolled back). The sweeps "+
+		"of chunks cut by their budget count, updated and rolled back). *Host probe* is the time the bench's process took, just before "+
+		"the sweep's idle PATCHes, to sort 1,048,576 pseudo-random integers (the fastest of three): the same work in every run, so "+
+		"a slow probe beside a slow sweep says that the machine was slow. The sweeps "+
 		"run one after the other in this order, each over what the ones before left. The chunks run under the worker's pace "+
 		"(db.Pace: budget %s, rest %.0f %% of a chunk's time): *Cut by budget* counts the chunks rolled back for running out "+
 		"of their budget (each retried smaller), *Rested* the sweep's pauses between chunks, part of its wall time.",
@@ -660,9 +697,9 @@ func (r *report) sweepsMarkdown() string {
 			r.opts.sweepPace.Resolved().Aim, referenceBusyFor)
 	}
 	p("")
-	p("| Sweep | Did | Wall | Chunks | Cut by budget | Rested | HOT updates | Longest writing transaction | Its samples | Longest read-only transaction | PATCH p99 idle | PATCH p99 during | Ratio | PATCH requests during | Errors | Wall ≤ %s | p99 ≤ %.0f× idle |",
+	p("| Sweep | Did | Wall | Host probe | Chunks | Cut by budget | Rested | HOT updates | Longest writing transaction | Its samples | Longest read-only transaction | PATCH p99 idle | PATCH p99 during | Ratio | PATCH requests during | Errors | Wall ≤ %s | p99 ≤ %.0f× idle |",
 		targetSweepWall, targetP99Ratio)
-	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
 	for _, x := range r.sweeps {
 		chunks := "–"
 		if x.outcome.chunks >= 0 {
@@ -690,8 +727,8 @@ func (r *report) sweepsMarkdown() string {
 		if x.name == referenceBusyBackend {
 			wallVerdict, p99Verdict = "–", "(reference)"
 		}
-		p("| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |", sweepLabel(x.name), x.outcome.did, wall,
-			chunks, x.timeouts, x.rested.Round(time.Millisecond), hot, ms(x.txs.writer.age), x.txs.writer.waits(), ms(x.txs.reader.age), ms(idle), ms(during), ratio, num(float64(x.during.requests)), x.idle.errors+x.during.errors,
+		p("| %s | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |", sweepLabel(x.name), x.outcome.did, wall,
+			ms(x.probe), chunks, x.timeouts, x.rested.Round(time.Millisecond), hot, ms(x.txs.writer.age), x.txs.writer.waits(), ms(x.txs.reader.age), ms(idle), ms(during), ratio, num(float64(x.during.requests)), x.idle.errors+x.during.errors,
 			wallVerdict, p99Verdict)
 	}
 	return s.String()

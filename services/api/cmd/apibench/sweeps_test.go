@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,10 +43,10 @@ func TestSweepsMarkdown(t *testing.T) {
 		deals:     &dealSeed{deals: 100, open: 80, size: "64 kB"},
 		sweepSeed: &sweepSeed{leads: 1000, deals: 100, openDeals: 80, due: map[string]int64{"check_deal_decay": 17, "check_lead_stale": 90, "recalc_ghost_risk": 120}},
 		sweeps: []sweepRun{
-			{name: "check_deal_decay", wall: 1500 * time.Millisecond, outcome: sweepOutcome{chunks: 100, did: "17 stalled deals", leads: -1},
+			{name: "check_deal_decay", wall: 1500 * time.Millisecond, probe: 80 * time.Millisecond, outcome: sweepOutcome{chunks: 100, did: "17 stalled deals", leads: -1},
 				txs: sweepTxs{writer: sweepTx{age: 40 * time.Millisecond, writes: true, samples: map[string]int{"CPU": 3, "IO:WALSync": 1}},
 					reader: sweepTx{age: 5 * time.Millisecond}}, idle: res(10 * time.Millisecond), during: res(15 * time.Millisecond)},
-			{name: sweepPriorityBackfill, wall: 8 * time.Minute, stopped: true, outcome: sweepOutcome{chunks: 5000, did: "9 changed", leads: 9},
+			{name: sweepPriorityBackfill, wall: 8 * time.Minute, probe: 120 * time.Millisecond, stopped: true, outcome: sweepOutcome{chunks: 5000, did: "9 changed", leads: 9},
 				updated: 112, hot: 9, timeouts: 3, rested: 1200 * time.Millisecond, txs: sweepTxs{writer: sweepTx{age: 450 * time.Millisecond, writes: true,
 					samples: map[string]int{"Lock:transactionid": 30, "CPU": 10, "Client:ClientRead": 10}}}, idle: res(10 * time.Millisecond), during: res(25 * time.Millisecond)},
 			{name: "renewal_reminder", wall: 2 * time.Millisecond, outcome: sweepOutcome{chunks: 1, did: "0 renewals reminded", leads: -1},
@@ -59,14 +60,14 @@ func TestSweepsMarkdown(t *testing.T) {
 		},
 	}
 	md := r.sweepsMarkdown()
-	require.Contains(t, md, "| `check_deal_decay` | 17 stalled deals | 1.5s | 100 | 0 | 0s | – | 40.00 ms | CPU 3, IO:WALSync 1 | 5.00 ms | 10.00 ms | 15.00 ms | 1.50 | 100 | 0 | met | met |")
-	require.Contains(t, md, "| `recalc_auto_priority` (backfill) | 9 changed | > 8m0s (stopped unfinished) | 5,000 | 3 | 1.2s | 75 % | 450.00 ms | Lock:transactionid 30, CPU 10, Client:ClientRead 10 | 0.00 ms | 10.00 ms | 25.00 ms | 2.50 | 100 | 0 | **missed** | **missed** |")
-	require.Contains(t, md, "| `generate_weekly_report` | report stored | 31s | – | 0 | 0s | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 20.00 ms | 2.00 | 100 | 0 | **missed** | met |")
-	require.Contains(t, md, "| `renewal_reminder` | 0 renewals reminded | 2ms | 1 | 0 | 0s | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 0.00 ms | – | 0 | 0 | met | – |",
+	require.Contains(t, md, "| `check_deal_decay` | 17 stalled deals | 1.5s | 80.00 ms | 100 | 0 | 0s | – | 40.00 ms | CPU 3, IO:WALSync 1 | 5.00 ms | 10.00 ms | 15.00 ms | 1.50 | 100 | 0 | met | met |")
+	require.Contains(t, md, "| `recalc_auto_priority` (backfill) | 9 changed | > 8m0s (stopped unfinished) | 120.00 ms | 5,000 | 3 | 1.2s | 75 % | 450.00 ms | Lock:transactionid 30, CPU 10, Client:ClientRead 10 | 0.00 ms | 10.00 ms | 25.00 ms | 2.50 | 100 | 0 | **missed** | **missed** |")
+	require.Contains(t, md, "| `generate_weekly_report` | report stored | 31s | 0.00 ms | – | 0 | 0s | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 20.00 ms | 2.00 | 100 | 0 | **missed** | met |")
+	require.Contains(t, md, "| `renewal_reminder` | 0 renewals reminded | 2ms | 0.00 ms | 1 | 0 | 0s | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 0.00 ms | – | 0 | 0 | met | – |",
 		"a sweep shorter than one PATCH has no verdict on the p99")
-	require.Contains(t, md, "| `check_integrity` | 0 alerts opened | 90ms | 1 | 0 | 0s | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 40.00 ms | 4.00 | 27 | 0 | met | – (< 100 requests) |",
+	require.Contains(t, md, "| `check_integrity` | 0 alerts opened | 90ms | 0.00 ms | 1 | 0 | 0s | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 40.00 ms | 4.00 | 27 | 0 | met | – (< 100 requests) |",
 		"a p99 of fewer than 100 requests is shown and not judged")
-	require.Contains(t, md, "| *reference*: a busy backend, no rows | computed 50ms | 15s | 240 | 0 | 0s | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 21.00 ms | 2.10 | 100 | 0 | – | (reference) |",
+	require.Contains(t, md, "| *reference*: a busy backend, no rows | computed 50ms | 15s | 0.00 ms | 240 | 0 | 0s | – | 0.00 ms | – | 0.00 ms | 10.00 ms | 21.00 ms | 2.10 | 100 | 0 | – | (reference) |",
 		"the reference is judged by neither target")
 	require.Contains(t, md, "computes for the pace's aim (50ms)")
 	require.Contains(t, md, "17 open deals rotting")
@@ -164,4 +165,16 @@ func TestBusyBackend(t *testing.T) {
 	defer cancel()
 	_, err = busyBackend(cctx, url, 20*time.Millisecond, 0.5, time.Minute)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// TestHostProbe proves the probe sorts the same unsorted integers in every run (so that its times
+// compare across runs) and times the sort.
+func TestHostProbe(t *testing.T) {
+	t.Parallel()
+	a, b := hostProbeInput(), hostProbeInput()
+	require.Len(t, a, hostProbeInts)
+	require.Equal(t, a, b, "the same input in every run")
+	require.False(t, slices.IsSorted(a), "the input is not sorted already")
+	require.Greater(t, len(slices.Compact(slices.Sorted(slices.Values(a)))), hostProbeInts*99/100, "the input is nearly all distinct")
+	require.Positive(t, hostProbe())
 }
