@@ -252,8 +252,9 @@ func hostProbeInput() []uint64 {
 
 // hotShare is the share of the sweep's own updates of leads that were HOT: the PATCHes measured
 // during it (one update each, never HOT) are taken from all the updates. ok is false for a sweep
-// that updated no lead. A PATCH in flight as the count was read can make the share a hair more
-// than whole; it is shown as whole.
+// that updated no lead. The api's backends report their updates to the statistics up to a second
+// late, so the PATCHes counted may differ from those the counts saw by about a second's worth
+// (about 1 % of a large sweep's updates); a share that comes out more than whole is shown as whole.
 func (x sweepRun) hotShare() (share float64, ok bool) {
 	own := x.updated - int64(x.during.requests)
 	if x.outcome.leads <= 0 || own <= 0 {
@@ -678,10 +679,10 @@ func (r *report) sweepsMarkdown() string {
 		"longest read-only one, and for the writing one what its backend was doing at each sample that saw it (CPU: running a "+
 		"statement; `Lock:*`: waiting behind another transaction's lock; `IO:WALSync`/`IO:WALWrite`: flushing WAL; "+
 		"`IO:DataFileRead`: reading a page not in shared buffers; `LWLock:*`: a shared structure; `Client:ClientRead`: between "+
-		"statements, in the sweep's own code). HOT updates are the "+
-		"share of a sweep's updates of leads whose new row version needed no index entry (`n_tup_hot_upd` of all the updates "+
-		"`n_tup_upd` of `leads` during the sweep, less the PATCHes', which move the indexed `updated_at` and are never HOT; the rows "+
-		"of chunks cut by their budget count, updated and rolled back). *Host probe* is the time the bench's process took, just before "+
+		"statements, in the sweep's own code). *HOT updates* are the "+
+		"share of a sweep's own updates of leads whose new row version needed no index entry: `n_tup_hot_upd` of `leads` over "+
+		"its `n_tup_upd` during the sweep less the PATCHes (which move the indexed `updated_at` and are never HOT), counting the "+
+		"rows of chunks cut by their budget, updated and rolled back. *Host probe* is the time the bench's process took, just before "+
 		"the sweep's idle PATCHes, to sort 1,048,576 pseudo-random integers (the fastest of three): the same work in every run, so "+
 		"a slow probe beside a slow sweep says that the machine was slow. The sweeps "+
 		"run one after the other in this order, each over what the ones before left. The chunks run under the worker's pace "+
