@@ -236,16 +236,13 @@ func hostProbe() time.Duration {
 	return best
 }
 
-// hostProbeInput is what hostProbe sorts: hostProbeInts integers of a xorshift sequence, the
-// same in every run.
+// hostProbeInput is what hostProbe sorts: hostProbeInts integers of a PCG generator with a fixed
+// seed, the same in every run.
 func hostProbeInput() []uint64 {
+	r := rand.New(rand.NewPCG(1, 2))
 	src := make([]uint64, hostProbeInts)
-	x := uint64(88172645463325252)
 	for i := range src {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		src[i] = x
+		src[i] = r.Uint64()
 	}
 	return src
 }
@@ -683,7 +680,7 @@ func (r *report) sweepsMarkdown() string {
 		"share of a sweep's own updates of leads whose new row version needed no index entry: `n_tup_hot_upd` of `leads` over "+
 		"its `n_tup_upd` during the sweep less the PATCHes (which move the indexed `updated_at` and are never HOT), counting the "+
 		"rows of chunks cut by their budget, updated and rolled back. *Host probe* is the time the bench's process took, just before "+
-		"the sweep's idle PATCHes, to sort 1,048,576 pseudo-random integers (the fastest of three): the same work in every run, so "+
+		"the sweep's idle PATCHes, to sort "+num(hostProbeInts)+" pseudo-random integers (the fastest of three): the same work in every run, so "+
 		"a slow probe beside a slow sweep says that the machine was slow. The sweeps "+
 		"run one after the other in this order, each over what the ones before left. The chunks run under the worker's pace "+
 		"(db.Pace: budget %s, rest %.0f %% of a chunk's time): *Cut by budget* counts the chunks rolled back for running out "+
