@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,4 +90,46 @@ func TestRunLoad(t *testing.T) {
 	wrong := run("/ok", "other")
 	require.Zero(t, wrong.requests)
 	require.Contains(t, wrong.firstErr, "body without")
+}
+
+// TestRunLoadOpenLoop proves the open loop keeps to its schedule and counts a request's wait
+// for a connection in its latency: behind an answer that takes 300 ms on the one connection,
+// the requests due meanwhile are sent late and their latencies run from when they were due.
+func TestRunLoadOpenLoop(t *testing.T) {
+	t.Parallel()
+	var slow atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" && slow.CompareAndSwap(false, true) {
+			time.Sleep(300 * time.Millisecond)
+		}
+		_, _ = w.Write([]byte(`{"id":"x"}`))
+	}))
+	t.Cleanup(srv.Close)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	const rate, window = 100.0, 600 * time.Millisecond
+	run := func(path string) loadResult {
+		t.Helper()
+		res, err := runLoad(context.Background(), loadConfig{
+			addr: addr, conns: 1, rate: rate, warmup: 0, duration: window,
+			next: func(_ *rand.Rand, buf []byte) request {
+				return request{raw: appendGet(buf, path, "org", "key"), want: []byte(`"id":"x"`)}
+			},
+			sample: func() cpuSnap { return cpuSnap{} },
+		})
+		require.NoError(t, err)
+		require.Zero(t, res.errors, res.firstErr)
+		return res
+	}
+	// The schedule bounds the requests, however fast the answers: the window's and the one due
+	// at its end.
+	fast := run("/fast")
+	require.Positive(t, fast.requests)
+	require.LessOrEqual(t, fast.requests, int(rate*window.Seconds())+1)
+
+	// The first request holds the connection for 300 ms; the one due 10 ms after it waits
+	// about 290 ms for it, and the wait is its latency.
+	late := run("/slow")
+	require.Positive(t, late.requests)
+	require.GreaterOrEqual(t, late.lat[len(late.lat)-1], 300*time.Millisecond)
+	require.GreaterOrEqual(t, late.lat[len(late.lat)-2], 250*time.Millisecond)
 }

@@ -51,8 +51,11 @@ func (r loadResult) perRequest(d time.Duration) time.Duration {
 
 // loadConfig is the shape of the load.
 type loadConfig struct {
-	addr     string
-	conns    int
+	addr  string
+	conns int
+	// rate, when positive, makes the load an open loop of rate requests a second over all the
+	// connections (runLoad); zero is the closed loop.
+	rate     float64
 	warmup   time.Duration
 	duration time.Duration
 	next     requestFunc
@@ -74,8 +77,18 @@ const (
 // the previous answer is read, through a warm-up and then cfg.duration of measurement. Requests
 // that complete inside the measured window count; a request fails on a network error, a status
 // other than 200 or a body without the expected bytes (the connection is then dialled anew).
+//
+// With cfg.rate set it is an open loop instead: the requests are due one after the other on a
+// fixed schedule of cfg.rate a second from the start, each connection sending the next due one
+// when it is free, and a request's latency runs from the moment it was due, not from when it
+// was sent. A request that waited for a connection held by a slow one counts its wait, as it
+// would for a user who sent it then, where a closed loop would send it late and count only the
+// answer (coordinated omission). The load never sends more than the schedule, whatever the
+// answers' speed.
 func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 	var phase atomic.Int32
+	var ticket atomic.Int64
+	began := time.Now()
 	type workerOut struct {
 		lat      []time.Duration
 		errors   int
@@ -111,9 +124,18 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 						return
 					}
 				}
+				var due time.Time
+				if cfg.rate > 0 {
+					if due = began.Add(time.Duration(float64(ticket.Add(1)-1) * float64(time.Second) / cfg.rate)); !waitUntil(due, &phase) {
+						return
+					}
+				}
 				req := cfg.next(rng, buf[:0])
 				buf = req.raw[:0]
 				t0 := time.Now()
+				if cfg.rate > 0 {
+					t0 = due
+				}
 				status, body, reuse, err := c.roundTrip(req.raw)
 				d := time.Since(t0)
 				if err == nil && status != http.StatusOK {
@@ -184,6 +206,20 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 	r.requests = len(r.lat)
 	slices.Sort(r.lat)
 	return r, nil
+}
+
+// waitUntil sleeps until t, or until the load stops (false).
+func waitUntil(t time.Time, phase *atomic.Int32) bool {
+	for {
+		if phase.Load() == phaseStop {
+			return false
+		}
+		d := time.Until(t)
+		if d <= 0 {
+			return true
+		}
+		time.Sleep(min(d, 20*time.Millisecond))
+	}
 }
 
 // client is one keep-alive HTTP/1.1 connection. Requests are written as prepared bytes and

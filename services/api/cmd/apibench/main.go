@@ -100,6 +100,7 @@ type options struct {
 	// their section.
 	sweepsOnly bool
 	sweepConns int           // connections of the PATCH load beside the sweeps
+	sweepRate  float64       // requests a second of that load, an open loop (0: a closed loop)
 	sweepIdle  time.Duration // measured time of the idle PATCH load before each sweep
 	sweepMax   time.Duration // a sweep still running after this is stopped and reported unfinished (0: no limit)
 	sweepPace  db.Pace       // the sweeps' chunk budget and rest (zero: the worker's defaults)
@@ -151,7 +152,8 @@ func runMain() error {
 	flag.IntVar(&o.documents, "documents", 5_000, "invoices with their own stored PDF seeded in one org for the document scenario")
 	flag.BoolVar(&o.docsOnly, "documents-only", false, "run only GET /leads/{id} and GET /invoices/{id}/document and write only the \"## Documents API\" section")
 	flag.BoolVar(&o.sweepsOnly, "sweeps-only", false, "seed one org with -leads leads and -deals deals and measure only the seven scheduled sweeps with PATCH /leads/{id} beside them; write only the \"## Scheduled sweeps\" section")
-	flag.IntVar(&o.sweepConns, "sweep-conns", 4, "keep-alive connections of the PATCH /leads/{id} load beside the sweeps")
+	flag.IntVar(&o.sweepConns, "sweep-conns", 4, "keep-alive connections of the PATCH /leads/{id} load beside the sweeps: the closed loop's, or with -sweep-rate the open loop's senders")
+	flag.Float64Var(&o.sweepRate, "sweep-rate", 0, "PATCH /leads/{id} a second beside the sweeps on a fixed schedule, an open loop whose latencies run from when each request was due (diagnostics); 0: a closed loop of -sweep-conns connections")
 	flag.DurationVar(&o.sweepIdle, "sweep-idle", 10*time.Second, "measured time of the idle PATCH /leads/{id} load before each sweep")
 	flag.DurationVar(&o.sweepMax, "sweep-max", 0, "stop a sweep still running after this long and report it unfinished (0: no limit)")
 	flag.DurationVar(&o.sweepPace.Budget, "sweep-budget", 0, "budget of a sweep's chunk (db.Pace.Budget; 0: the worker's default, SWEEP_CHUNK_BUDGET_MS)")
@@ -181,8 +183,8 @@ func runMain() error {
 			return errors.New("-sweeps-only excludes -deals-only and -documents-only")
 		}
 		o.orgs, o.leadSpan, scen = 1, sweepLeadSpan, ""
-		if o.sweepConns < 1 || o.sweepIdle <= 0 {
-			return errors.New("-sweep-conns and -sweep-idle must be positive")
+		if o.sweepConns < 1 || o.sweepIdle <= 0 || o.sweepRate < 0 {
+			return errors.New("-sweep-conns and -sweep-idle must be positive, -sweep-rate zero or more")
 		}
 		var err error
 		if o.sweeps, err = pickSweeps(sweeps); err != nil {

@@ -418,7 +418,7 @@ func (b *bench) sweepRuns(ctx context.Context, rep *report) error {
 			logf("day's changes: %s leads rescored, %s restaged", num(float64(ss.rescored)), num(float64(ss.restaged)))
 		}
 		var updated0, hot0 int64
-		cfg := loadConfig{addr: p.addr, conns: b.opts.sweepConns, warmup: b.opts.warmup, duration: b.opts.sweepIdle, next: patch,
+		cfg := loadConfig{addr: p.addr, conns: b.opts.sweepConns, rate: b.opts.sweepRate, warmup: b.opts.warmup, duration: b.opts.sweepIdle, next: patch,
 			sample: func() cpuSnap { return cpuSnap{} }}
 		var err error
 		if sr.idle, err = runLoad(ctx, cfg); err != nil {
@@ -669,8 +669,7 @@ func (r *report) sweepsMarkdown() string {
 	p("**Method**: each sweep is the use case its job kind calls (services/worker/internal/handler), run in the bench's process "+
 		"with the slot = now, on its own pool (%s as the app role, bound by row-level security). Before it, %s of `PATCH /leads/{id}` "+
 		"(`{\"notes\": ...}`, no version) on random leads of the same org through `bin/api serve` (`LOG_LEVEL=%s`, `DB_MAX_CONNS=%d`) "+
-		"with %d keep-alive connections in a closed loop after %s warm-up: the idle p99; then the same load for as long as the "+
-		"sweep runs: the p99 during. The longest transactions are the oldest `xact_start` among the sweep pool's backends in "+
+		"%s after %s warm-up: the idle p99; then the same load for as long as the sweep runs: the p99 during. The longest transactions are the oldest `xact_start` among the sweep pool's backends in "+
 		"`pg_stat_activity`, sampled every 10 ms while the sweep runs (lower bounds within about 10 ms): the longest that had "+
 		"written (`backend_xid` set, so it held the locks of the rows it wrote; the issue's bound is about these) apart from the "+
 		"longest read-only one, and for the writing one what its backend was doing at each sample that saw it (CPU: running a "+
@@ -685,7 +684,7 @@ func (r *report) sweepsMarkdown() string {
 		"run one after the other in this order, each over what the ones before left. The chunks run under the worker's pace "+
 		"(db.Pace: budget %s, rest %.0f %% of a chunk's time): *Cut by budget* counts the chunks rolled back for running out "+
 		"of their budget (each retried smaller), *Rested* the sweep's pauses between chunks, part of its wall time.",
-		"`application_name` "+sweepAppName, r.opts.sweepIdle, r.opts.logLevels[0], r.opts.maxConns, r.opts.sweepConns, r.opts.warmup,
+		"`application_name` "+sweepAppName, r.opts.sweepIdle, r.opts.logLevels[0], r.opts.maxConns, r.patchLoad(), r.opts.warmup,
 		r.opts.sweepPace.Resolved().Budget, 100*r.opts.sweepPace.Resolved().Rest)
 	if slices.ContainsFunc(r.sweeps, func(x sweepRun) bool { return x.name == referenceBusyBackend }) {
 		p("")
@@ -730,6 +729,17 @@ func (r *report) sweepsMarkdown() string {
 			wallVerdict, p99Verdict)
 	}
 	return s.String()
+}
+
+// patchLoad describes the PATCH load beside the sweeps (runLoad): a closed loop, or with
+// -sweep-rate an open loop whose latencies run from when each request was due.
+func (r *report) patchLoad() string {
+	if r.opts.sweepRate > 0 {
+		return fmt.Sprintf("at a fixed %s requests a second over %d keep-alive connections (an open loop: each request is due at "+
+			"its place in the schedule, and its latency runs from then, a wait for a free connection included)",
+			num(r.opts.sweepRate), r.opts.sweepConns)
+	}
+	return fmt.Sprintf("with %d keep-alive connections in a closed loop", r.opts.sweepConns)
 }
 
 // dealSize is the deal seed's table size, "?" without one.
