@@ -365,7 +365,13 @@ LEFT JOIN changed w ON true`
 // autoPriorityChunkSQL describes. The hold is a column computed by a subquery per lead (a probe
 // of events_entity_idx), never a filter: as "WHERE NOT EXISTS" it is an anti-join the planner
 // may answer with a hash of every event of the table, which it did for a chunk whose differing
-// leads it overestimated (4.3 s for a sequential scan of 1,200,000 events).
+// leads it overestimated (4.3 s for a sequential scan of 1,200,000 events). The subquery ends in
+// OFFSET 0 for the same reason: without it PostgreSQL may turn the EXISTS into a hashed subplan,
+// one scan of every lead.updated and lead.created event of the org (or of the whole table)
+// whatever their leads, hashed by lead, which it chose for large chunks: in a backfill, while
+// the table held 68,000-104,000 events, a sequential scan of them took 17-25 ms of each chunk's
+// 30-44 ms. That scan grows with the org's history, and the api's edits add to it all the time;
+// the probes grow with the chunk alone.
 const autoPriorityWriteSQL = `, differs AS MATERIALIZED (
     SELECT l.ct, l.id, l.version, l.priority, l.stage, l.score, l.ghost_risk, d.open_deal_value, r.rule, r.to_priority
     FROM chunk l
@@ -380,6 +386,7 @@ const autoPriorityWriteSQL = `, differs AS MATERIALIZED (
         WHERE e.org_id = $1 AND e.entity_type = 'lead' AND e.entity_id = w.id AND e.occurred_at > $8::timestamptz
           AND ((e.type = 'lead.updated' AND e.payload->'changes'->'priority' IS NOT NULL)
             OR (e.type = 'lead.created' AND e.payload->>'via' = 'api' AND e.payload->'lead'->>'priority' <> 'normal'))
+        OFFSET 0
     ) AS held
     FROM differs w
 ), changed AS (

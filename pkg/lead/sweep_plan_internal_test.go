@@ -2,6 +2,7 @@ package lead
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,4 +143,59 @@ WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '
 	require.Equal(t, string(PriorityHigh), p)
 	require.Equal(t, 5, version)
 	require.Zero(t, chunk(), "the priority is already the table's")
+}
+
+// TestAutoPriorityHoldIsAProbePerLead proves the hold of the auto-priority chunk statements stays
+// a probe of a lead's own events for each lead that differs, in the custom and the generic plan,
+// for a chunk as large as the pace allows: an org whose 20,000 leads all have an edit among its
+// events (lead.updated, not of the priority) would otherwise be answered with one scan of all
+// those events hashed by lead (the "hashed SubPlan" of EXISTS turned into ANY), a scan that grows
+// with the org's history and that the api's edits add to all the time.
+func TestAutoPriorityHoldIsAProbePerLead(t *testing.T) {
+	t.Parallel()
+	owner, url := dbtest.NewDB(t)
+	orgID := dbtest.NewOrg(t, owner, "acme")
+	super := dbtest.SuperDB(t, url)
+	ctx := t.Context()
+	_, err := super.Pool.Exec(ctx, `INSERT INTO leads (org_id, email, fingerprint, score)
+SELECT $1, 'h' || g || '@acme.example', 'email:h' || g, g % 100 FROM generate_series(1, 20000) g`, orgID)
+	require.NoError(t, err)
+	_, err = super.Pool.Exec(ctx, `INSERT INTO events (org_id, type, entity_type, entity_id, payload, idempotency_key)
+SELECT org_id, 'lead.updated', 'lead', id, '{"changes": {"notes": {"from": "a", "to": "b"}}}', 'edit:' || id FROM leads WHERE org_id = $1`, orgID)
+	require.NoError(t, err)
+	_, err = super.Pool.Exec(ctx, `ANALYZE leads, events`)
+	require.NoError(t, err)
+	r := DefaultPriorityRules()
+	thresholds := []any{fmt.Sprint(r.HotScore), fmt.Sprint(r.WarmScore), fmt.Sprint(r.ColdGhostRisk), fmt.Sprint(r.LargeDealValue),
+		time.Now().Add(-r.Hold).Format(time.RFC3339)}
+	var pages int64
+	require.NoError(t, super.Pool.QueryRow(ctx, `SELECT pg_relation_size('leads') / current_setting('block_size')::bigint`).Scan(&pages))
+	checks := map[string][]any{
+		autoPriorityChunkSQL: append([]any{orgID.String(), uuid.Nil.String(), "10000"}, thresholds...),
+		autoPriorityPagesSQL: append([]any{orgID.String(), "(0,0)", tidOf(pages)}, thresholds...),
+	}
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		for sql, args := range checks {
+			tx, err := owner.Pool.Begin(ctx)
+			require.NoError(t, err)
+			_, err = tx.Exec(ctx, "SELECT set_config('app.org_id', $1, true), set_config('plan_cache_mode', $2, true)", orgID.String(), mode)
+			require.NoError(t, err)
+			_, err = tx.Exec(ctx, "PREPARE hold_statement AS "+sql)
+			require.NoError(t, err)
+			var plan strings.Builder
+			rows, err := tx.Query(ctx, "EXPLAIN (VERBOSE) EXECUTE hold_statement"+dbtest.ExecuteArgs(t, args))
+			require.NoError(t, err)
+			for rows.Next() {
+				var line string
+				require.NoError(t, rows.Scan(&line))
+				plan.WriteString(line + "\n")
+			}
+			require.NoError(t, rows.Err())
+			_, err = tx.Exec(ctx, "DEALLOCATE hold_statement")
+			require.NoError(t, err)
+			require.NoError(t, tx.Rollback(ctx))
+			require.NotContains(t, plan.String(), "hashed SubPlan", "%s:\n%s", mode, plan.String())
+			require.Contains(t, plan.String(), "Index Cond: ((e.org_id = ", "%s:\n%s", mode, plan.String())
+		}
+	}
 }
