@@ -2,7 +2,6 @@ package lead
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -174,28 +173,10 @@ SELECT org_id, 'lead.updated', 'lead', id, '{"changes": {"notes": {"from": "a", 
 		autoPriorityChunkSQL: append([]any{orgID.String(), uuid.Nil.String(), "10000"}, thresholds...),
 		autoPriorityPagesSQL: append([]any{orgID.String(), "(0,0)", tidOf(pages)}, thresholds...),
 	}
-	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
-		for sql, args := range checks {
-			tx, err := owner.Pool.Begin(ctx)
-			require.NoError(t, err)
-			_, err = tx.Exec(ctx, "SELECT set_config('app.org_id', $1, true), set_config('plan_cache_mode', $2, true)", orgID.String(), mode)
-			require.NoError(t, err)
-			_, err = tx.Exec(ctx, "PREPARE hold_statement AS "+sql)
-			require.NoError(t, err)
-			var plan strings.Builder
-			rows, err := tx.Query(ctx, "EXPLAIN (VERBOSE) EXECUTE hold_statement"+dbtest.ExecuteArgs(t, args))
-			require.NoError(t, err)
-			for rows.Next() {
-				var line string
-				require.NoError(t, rows.Scan(&line))
-				plan.WriteString(line + "\n")
-			}
-			require.NoError(t, rows.Err())
-			_, err = tx.Exec(ctx, "DEALLOCATE hold_statement")
-			require.NoError(t, err)
-			require.NoError(t, tx.Rollback(ctx))
-			require.NotContains(t, plan.String(), "hashed SubPlan", "%s:\n%s", mode, plan.String())
-			require.Contains(t, plan.String(), "Index Cond: ((e.org_id = ", "%s:\n%s", mode, plan.String())
+	for sql, args := range checks {
+		for mode, plan := range dbtest.PlanTexts(t, owner, orgID, sql, args) {
+			require.NotContains(t, plan, "hashed SubPlan", "%s:\n%s", mode, plan)
+			require.Contains(t, plan, "Index Cond: ((e.org_id = ", "%s:\n%s", mode, plan)
 		}
 	}
 }
