@@ -1,7 +1,9 @@
 package events_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"encoding/json/jsontext"
 	"fmt"
 	"testing"
 	"time"
@@ -94,4 +96,59 @@ VALUES ($1, $2, 'thing', $3, $4, $5, $6)`, orgID, e.typ, id, e.payload, fmt.Spri
 		events.Row{Rev: 1, Set: map[string]json.RawMessage{"b": json.RawMessage(`2`)}, At: []string{"y", "x"}}))
 	require.NoError(t, err)
 	require.JSONEq(t, `{"v": 1, "row": {"rev": 1, "set": {"a": 1, "b": 2}, "at": ["x", "y"]}}`, string(b))
+}
+
+// TestWithRowPayloads checks the row record's place in payloads of every shape WithRow takes: it
+// is appended to an object's members (one of its own or none), replaces a member named "row",
+// leaves a "row" deeper in the payload alone, and a payload that is no object is an error.
+func TestWithRowPayloads(t *testing.T) {
+	r := events.Row{Rev: 1, Set: map[string]json.RawMessage{"a": json.RawMessage(`1`)}}
+	const rec = `{"rev": 1, "set": {"a": 1}}`
+	type named struct {
+		Note string `json:"note"`
+		Row  string `json:"row"`
+	}
+	for _, c := range []struct {
+		name    string
+		payload any
+		want    string
+	}{
+		{"members", struct {
+			V int    `json:"v"`
+			S string `json:"s"`
+		}{1, "x"}, `{"v": 1, "s": "x", "row": ` + rec + `}`},
+		{"empty", struct{}{}, `{"row": ` + rec + `}`},
+		{"raw with spaces", json.RawMessage(`{ "v" : [1, 2] }`), `{"v": [1, 2], "row": ` + rec + `}`},
+		{"a member named row", named{"n", "old"}, `{"note": "n", "row": ` + rec + `}`},
+		{"row deeper", map[string]any{"note": "row", "inner": map[string]int{"row": 2}},
+			`{"note": "row", "inner": {"row": 2}, "row": ` + rec + `}`},
+	} {
+		b, err := json.Marshal(events.WithRow(c.payload, r))
+		require.NoError(t, err, c.name)
+		require.JSONEq(t, c.want, string(b), c.name)
+		require.Equal(t, 1, countRow(t, b), "%s: one member named row in %s", c.name, b)
+	}
+	for _, p := range []any{nil, []int{1}, "text", 3} {
+		_, err := json.Marshal(events.WithRow(p, r))
+		require.ErrorContains(t, err, "must be a JSON object", "%#v", p)
+	}
+}
+
+// countRow counts the members named "row" at the top of the object b, repeats included (which a
+// decode into a map would fold into one).
+func countRow(t *testing.T, b []byte) int {
+	dec := jsontext.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.ReadToken()
+	require.NoError(t, err)
+	require.Equal(t, jsontext.Kind('{'), tok.Kind())
+	n := 0
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		require.NoError(t, err)
+		if name.String() == "row" {
+			n++
+		}
+		require.NoError(t, dec.SkipValue())
+	}
+	return n
 }
