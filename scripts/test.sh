@@ -13,17 +13,18 @@ if [[ -z "${TEST_DATABASE_URL:-}" && -z "${DATABASE_URL:-}" ]]; then
 fi
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$DATABASE_URL}"
 
-# pkg/document's tests read PDFs back with pdftotext (Debian's poppler-utils) and, always, with a
-# Go extraction of their own; install poppler-utils where it is missing and apt-get is usable as
-# root (as scripts/devdb.sh does for PostgreSQL), so CI asserts with both.
+# The tests read PDFs back (pkg/document/pdftest) with pdftotext (Debian's poppler-utils) and with
+# a Go extraction of their own, which also stands in where pdftotext is missing; install
+# poppler-utils where it is missing and apt-get is usable as root (as scripts/devdb.sh does for
+# PostgreSQL), so CI asserts with both.
 if ! command -v pdftotext >/dev/null 2>&1; then
 	if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
 		echo "test.sh: no pdftotext found; installing Debian's poppler-utils" >&2
 		# Optional: a failed install (no network) leaves the Go extraction, not a failed run.
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils; } >&2 ||
-			echo "test.sh: installing poppler-utils failed; pkg/document reads PDFs back with its Go extraction only" >&2
+			echo "test.sh: installing poppler-utils failed; PDFs are read back with the Go extraction only" >&2
 	else
-		echo "test.sh: no pdftotext (poppler-utils); pkg/document reads PDFs back with its Go extraction only" >&2
+		echo "test.sh: no pdftotext (poppler-utils); PDFs are read back with the Go extraction only" >&2
 	fi
 fi
 
