@@ -39,6 +39,15 @@ func DecodeJSON(body []byte, dst any) error {
 	}
 	dec := jsontext.NewDecoder(bytes.NewReader(body))
 	if dec.PeekKind() == 'n' {
+		// PeekKind judges by the first byte alone: "nonsense" or "nullx" is no null but a
+		// syntax error.
+		if _, err := dec.ReadToken(); err != nil {
+			return decodeError(err)
+		}
+		var syntax *jsontext.SyntacticError
+		if _, err := dec.ReadToken(); errors.As(err, &syntax) {
+			return decodeError(err)
+		}
 		return apperr.Errorf(apperr.BadRequest, "request body must be %s, not null", jsonKind(reflect.TypeOf(dst).Elem().Kind()))
 	}
 	if err := json.UnmarshalDecode(dec, dst, json.RejectUnknownMembers(true)); err != nil {

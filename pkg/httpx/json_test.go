@@ -77,6 +77,28 @@ func TestDecodeJSONStrict(t *testing.T) {
 	}
 }
 
+// TestDecodeJSONBodyMessages proves what a body that is no JSON object is told: null is named,
+// and a body that only begins like a null is a syntax error, not a null.
+func TestDecodeJSONBodyMessages(t *testing.T) {
+	t.Parallel()
+	for body, message := range map[string]string{
+		`null`:        "request body must be an object, not null",
+		" null\n":     "request body must be an object, not null",
+		`not json`:    "request body is not valid JSON (at byte 1)",
+		`nul`:         "request body is truncated JSON",
+		`nullx`:       "request body is not valid JSON (at byte 4)",
+		`"text"`:      "request body must be an object",
+		`{"name":"a"`: "request body is truncated JSON",
+	} {
+		var s sample
+		err := httpx.DecodeJSON([]byte(body), &s)
+		e, ok := apperr.As(err)
+		require.True(t, ok, "%q: %v", body, err)
+		require.Equal(t, apperr.BadRequest, e.Code, body)
+		require.Equal(t, message, e.Message, "%q", body)
+	}
+}
+
 // TestReadBodyLimit proves a body over the limit is apperr.TooLarge and one at the limit passes.
 func TestReadBodyLimit(t *testing.T) {
 	t.Parallel()
