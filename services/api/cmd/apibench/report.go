@@ -35,7 +35,7 @@ type machineInfo struct {
 
 // apiSettings are the server settings the report names: those that matter for the reads.
 var apiSettings = []string{"shared_buffers", "synchronous_commit", "fsync", "max_connections", "work_mem",
-	"effective_cache_size", "random_page_cost", "jit", "plan_cache_mode", "autovacuum"}
+	"effective_cache_size", "random_page_cost", "jit", "plan_cache_mode", "wal_compression", "autovacuum"}
 
 func (b *bench) machine(ctx context.Context) (machineInfo, error) {
 	m := machineInfo{Machine: benchreport.DescribeMachine(), apiGo: benchreport.BinaryGo(b.opts.apiBin), date: time.Now().UTC()}

@@ -29,7 +29,8 @@ type machineInfo struct {
 
 // queueSettings are the server settings the report names: those that matter for the queue.
 var queueSettings = []string{"shared_buffers", "synchronous_commit", "fsync", "wal_sync_method", "max_wal_size",
-	"checkpoint_timeout", "max_connections", "work_mem", "commit_delay", "wal_level", "full_page_writes", "autovacuum"}
+	"checkpoint_timeout", "max_connections", "work_mem", "commit_delay", "wal_level", "full_page_writes",
+	"wal_compression", "autovacuum"}
 
 func (b *bench) machine(ctx context.Context) (machineInfo, error) {
 	m := machineInfo{Machine: benchreport.DescribeMachine(), workerGo: benchreport.BinaryGo(b.opts.workerBin), date: time.Now().UTC()}
