@@ -286,6 +286,18 @@ init_cluster() {
 		>>"$PGDATA_DIR/postgresql.conf"
 }
 
+# wal_compression_conf prints the setting that compresses full-page images with lz4, where the
+# server takes it (PostgreSQL 15 and later, built with lz4 as Debian's is): half the WAL of a
+# large sweep, which the commits of the api's writes beside it wait on (README, "Production
+# notes"). Elsewhere it prints a comment, and the server keeps its default.
+wal_compression_conf() {
+	if as_pg "$BIN/postgres" -C wal_compression -c wal_compression=lz4 -D "$PGDATA_DIR" >/dev/null 2>&1; then
+		echo "wal_compression = lz4"
+	else
+		echo "# wal_compression: this server does not take lz4"
+	fi
+}
+
 write_conf() { # port
 	local sockdirs
 	sockdirs="$(conf_quote "$RUN_DIR")"
@@ -303,9 +315,7 @@ shared_buffers = 256MB
 fsync = on
 synchronous_commit = on
 max_locks_per_transaction = 256
-# Full-page images compressed: half the WAL of a large sweep, which the commits of the api's
-# writes beside it wait on (README, "Production notes").
-wal_compression = lz4
+$(wal_compression_conf)
 log_min_messages = warning
 EOF
 	echo "$1" >"$PORT_FILE"
