@@ -24,10 +24,13 @@ func Text(t testing.TB, doc []byte) string {
 	if _, err := exec.LookPath("pdftotext"); err != nil {
 		return GoText(t, doc)
 	}
-	cmd := exec.CommandContext(t.Context(), "pdftotext", "-layout", "-", "-")
+	// -layout keeps a label and its value on one line together.
+	cmd := exec.CommandContext(t.Context(), "pdftotext", "-layout", "-enc", "UTF-8", "-", "-")
 	cmd.Stdin = bytes.NewReader(doc)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	require.NoError(t, err)
+	require.NoError(t, err, "pdftotext: %s", stderr.String())
 	return string(out)
 }
 
