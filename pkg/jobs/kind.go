@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"time"
 )
 
 // Args are the typed arguments of a job kind, as river's JobArgs: the job's payload decoded,
@@ -55,6 +56,7 @@ type WorkFunc[A Args] func(ctx context.Context, tx *Batch, jobs []Attempt[A]) er
 type Kind struct {
 	name    string
 	sharing Sharing
+	timeout time.Duration
 	decode  func(*Job) (any, error)
 	work    func(ctx context.Context, tx *Batch, jobs []*Job, args []any) error
 }
@@ -95,6 +97,17 @@ func (k Kind) Name() string { return k.name }
 
 // Shared reports whether the kind's jobs may share a transaction.
 func (k Kind) Shared() bool { return bool(k.sharing) }
+
+// WithTimeout is the kind with its own time limit per attempt, in place of the runtime's
+// (JOB_TIMEOUT_MS): for a kind whose work is long by nature, such as a sweep of a large org that
+// paces itself (db.DB.Chunks). Zero or less keeps the runtime's.
+func (k Kind) WithTimeout(d time.Duration) Kind {
+	k.timeout = max(0, d)
+	return k
+}
+
+// Timeout is the kind's own time limit per attempt; zero when it takes the runtime's.
+func (k Kind) Timeout() time.Duration { return k.timeout }
 
 // Decode reads job's payload into the kind's Args; an error is permanent (retrying cannot fix a
 // payload), and concerns that job alone.

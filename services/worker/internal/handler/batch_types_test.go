@@ -2,6 +2,7 @@ package handler_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -19,6 +20,7 @@ import (
 	"example.com/crm/pkg/jobs"
 	"example.com/crm/pkg/lead"
 	"example.com/crm/pkg/pipeline"
+	"example.com/crm/pkg/report"
 	"example.com/crm/services/worker/internal/handler"
 )
 
@@ -52,6 +54,37 @@ func TestKindSharing(t *testing.T) {
 		require.NoError(t, cat.CheckWorked(handler.Names(kinds)), name)
 	}
 	require.ElementsMatch(t, always, shared(handler.Kinds(handler.Deps{DB: d, Queue: q, Emitter: em})), "no pipeline")
+}
+
+// TestSweepKindsTimeout proves the scheduled sweeps' kinds, and only they, take the sweeps' time
+// limit (DefaultSweepTimeout, or Deps.SweepTimeout) in place of the runtime's JOB_TIMEOUT_MS, and
+// that every sweep the catalog seeds as a cron task is one of them but the weekly report (one
+// statement).
+func TestSweepKindsTimeout(t *testing.T) {
+	t.Parallel()
+	d, _ := dbtest.NewDB(t)
+	q := jobs.New(d, jobs.Config{})
+	em := events.NewEmitter(q, catalog.New().EventJobs)
+	for _, tc := range []struct {
+		set, want time.Duration
+	}{{0, handler.DefaultSweepTimeout}, {7 * time.Minute, 7 * time.Minute}} {
+		var sweeps []string
+		for _, k := range handler.Kinds(handler.Deps{DB: d, Queue: q, Emitter: em, SweepTimeout: tc.set}) {
+			if k.Timeout() == 0 {
+				continue
+			}
+			require.Equal(t, tc.want, k.Timeout(), k.Name())
+			sweeps = append(sweeps, k.Name())
+		}
+		require.ElementsMatch(t, handler.SweepKinds, sweeps)
+	}
+	var seeded []string
+	for _, task := range catalog.New().CronTasks {
+		if task.JobType != report.KindGenerateWeeklyReport {
+			seeded = append(seeded, task.JobType)
+		}
+	}
+	require.ElementsMatch(t, handler.SweepKinds, seeded)
 }
 
 // shared are the names of the kinds whose jobs may share a transaction.

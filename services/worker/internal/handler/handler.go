@@ -5,6 +5,7 @@
 package handler
 
 import (
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -51,7 +52,24 @@ type Deps struct {
 	// Rules are the configured defaults of the orgs' rules (rules.For), which the scheduled
 	// checks read; zero fields are the rules package's defaults.
 	Rules config.Rules
+	// SweepTimeout is the time limit of an attempt of a scheduled sweep (SweepKinds), in place
+	// of the runtime's JOB_TIMEOUT_MS; zero is DefaultSweepTimeout.
+	SweepTimeout time.Duration
 }
+
+// DefaultSweepTimeout is the time limit of an attempt of a scheduled sweep. A sweep's time grows
+// with its org and with its work: it paces itself to leave the api most of the machine, and
+// yields more once it runs long (db.Pace), so a backfill of a large org takes minutes (the
+// auto-priority backfill at 1,000,000 leads, about 4 beside a saturating api load on 2 cores;
+// BENCHMARKS.md, "Scheduled sweeps"). Its chunks bound every lock it takes, and an attempt cut
+// short keeps the chunks it committed, so the limit only guards against a sweep that stops
+// making progress; an hour leaves the largest org room without a retry.
+const DefaultSweepTimeout = time.Hour
+
+// SweepKinds are the kinds that sweep an org in chunks (db.DB.Chunks) and take
+// Deps.SweepTimeout.
+var SweepKinds = []string{client.KindRenewalReminder, integrity.KindCheckIntegrity, deal.KindCheckDealDecay,
+	lead.KindCheckLeadStale, lead.KindRecalcGhostRisk, lead.KindRecalcAutoPriority}
 
 // Kinds returns every job kind the worker works, each registered once with its work and its
 // sharing. It panics when a dependency is missing, as constructors do.
@@ -98,6 +116,15 @@ func Kinds(d Deps) []jobs.Kind {
 	}
 	if d.Pipeline != nil {
 		kinds = append(kinds, EnrichLead(d.Pipeline), QualifyLead(d.Pipeline))
+	}
+	sweepTimeout := d.SweepTimeout
+	if sweepTimeout <= 0 {
+		sweepTimeout = DefaultSweepTimeout
+	}
+	for i, k := range kinds {
+		if slices.Contains(SweepKinds, k.Name()) {
+			kinds[i] = k.WithTimeout(sweepTimeout)
+		}
 	}
 	return kinds
 }

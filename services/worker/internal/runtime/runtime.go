@@ -409,7 +409,7 @@ func (r *Runtime) runBatch(runCtx context.Context, kind jobs.Kind, atts []*attem
 	if err != nil {
 		return fmt.Errorf("new batch: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(runCtx, r.cfg.JobTimeout)
+	ctx, cancel := context.WithTimeout(runCtx, r.timeout(kind))
 	defer cancel()
 	defer b.Rollback(context.WithoutCancel(ctx))
 	r.mu.Lock()
@@ -468,7 +468,7 @@ func (r *Runtime) runOne(runCtx context.Context, kind jobs.Kind, a *attempt, arg
 	// The attempt's logger is built only when it logs, which a successful attempt never does
 	// (building it eagerly costs a noticeable share of the runtime's CPU per noop job).
 	log := func() *zap.Logger { return r.jobLog(job) }
-	jctx, cancel := r.begin(runCtx, a)
+	jctx, cancel := r.begin(runCtx, kind, a)
 	b, err := r.queue.NewBatch([]*jobs.Job{job})
 	var run *jobs.Run
 	if err == nil {
@@ -533,12 +533,21 @@ func (r *Runtime) work(ctx context.Context, kind jobs.Kind, b *jobs.Batch, claim
 	return kind.Work(ctx, b, claimed, args)
 }
 
-// begin makes the context of attempt a's handler (parent, limited to JOB_TIMEOUT_MS) and gives
-// its cancel to a, so that a lost lease stops the handler (stop). An attempt stopped between its
-// claim and now (stop saw no cancel func yet) gets an already cancelled context: it does not run
-// live.
-func (r *Runtime) begin(parent context.Context, a *attempt) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(parent, r.cfg.JobTimeout)
+// timeout is the time limit of an attempt of kind: the kind's own (jobs.Kind.WithTimeout), else
+// JOB_TIMEOUT_MS.
+func (r *Runtime) timeout(kind jobs.Kind) time.Duration {
+	if t := kind.Timeout(); t > 0 {
+		return t
+	}
+	return r.cfg.JobTimeout
+}
+
+// begin makes the context of attempt a's handler (parent, limited to the kind's timeout) and
+// gives its cancel to a, so that a lost lease stops the handler (stop). An attempt stopped
+// between its claim and now (stop saw no cancel func yet) gets an already cancelled context: it
+// does not run live.
+func (r *Runtime) begin(parent context.Context, kind jobs.Kind, a *attempt) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(parent, r.timeout(kind))
 	r.mu.Lock()
 	a.cancel = cancel
 	r.mu.Unlock()

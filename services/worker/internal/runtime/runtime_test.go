@@ -279,6 +279,51 @@ func TestJobTimeoutCancelsHandler(t *testing.T) {
 	require.Equal(t, "failed", b.logs(t, id)[0].Outcome)
 }
 
+// TestKindTimeout proves a kind's own time limit (jobs.Kind.WithTimeout) takes the place of
+// JobTimeout for its attempts, alone or shared, longer or shorter: the long kinds outlive
+// JobTimeout and complete, the short one is cut at its own limit.
+func TestKindTimeout(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const jobTimeout, long, short = 300 * time.Millisecond, 5 * time.Second, 150 * time.Millisecond
+	type seen struct {
+		kind            string
+		began, deadline time.Time
+	}
+	seenCh := make(chan seen, 3)
+	outlive := func(kind string) handler {
+		return func(ctx context.Context, _ *testRun) error {
+			d, _ := ctx.Deadline()
+			seenCh <- seen{kind, time.Now(), d}
+			select {
+			case <-time.After(2 * jobTimeout):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	b.startKinds(t, runtime.Config{Concurrency: 3, PollInterval: 50 * time.Millisecond, JobTimeout: jobTimeout},
+		kindOf("slow", jobs.Alone, outlive("slow")).WithTimeout(long),
+		kindOf("quick", jobs.Shared, outlive("quick")).WithTimeout(long),
+		kindOf("hang", jobs.Alone, outlive("hang")).WithTimeout(short))
+	slow, quick, hang := b.enqueue(t, "slow"), b.enqueue(t, "quick"), b.enqueue(t, "hang")
+	for range 3 {
+		x := receive(t, seenCh, 10*time.Second, "an attempt to begin")
+		want := long
+		if x.kind == "hang" {
+			want = short
+		}
+		require.WithinDuration(t, x.began.Add(want), x.deadline, 200*time.Millisecond, "%s's deadline is its kind's timeout", x.kind)
+	}
+	b.waitStatus(t, slow, jobs.StatusCompleted, 10*time.Second)
+	b.waitStatus(t, quick, jobs.StatusCompleted, 10*time.Second)
+	eventually(t, 5*time.Second, "hang's failed attempt logged", func() bool { return len(b.logs(t, hang)) == 1 })
+	r := b.job(t, hang)
+	require.NotNil(t, r.LastError)
+	require.Contains(t, *r.LastError, "deadline exceeded")
+}
+
 // TestGracefulShutdown proves the drain: after the run context is cancelled, jobs that finish
 // within ShutdownGrace are completed, the ones still running when it ends are cancelled and
 // released (pending, attempt not counted, a 'released' log row), Run returns within the grace
