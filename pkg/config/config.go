@@ -100,6 +100,14 @@ type WorkerConfig struct {
 	// SweepRest (SWEEP_CHUNK_REST_PERCENT / 100) is the pause after a sweep's chunk per unit of
 	// the chunk's time: the share of a core a sweep leaves to the api (db.Pace.Rest).
 	SweepRest float64
+	// SweepLongAfter (SWEEP_LONG_AFTER_S) is how long a sweep runs at SweepRest; a sweep still
+	// running then (a backfill) rests SweepLongRest (SWEEP_LONG_REST_PERCENT / 100) from then on
+	// (db.Pace.Long and LongRest).
+	SweepLongAfter time.Duration
+	SweepLongRest  float64
+	// SweepTimeout (SWEEP_JOB_TIMEOUT_MS) is the time limit of an attempt of a scheduled sweep,
+	// in place of JOB_TIMEOUT_MS (handler.DefaultSweepTimeout).
+	SweepTimeout time.Duration
 }
 
 // SchedulerConfig configures the scheduler.
@@ -166,6 +174,9 @@ var defaults = map[string]any{
 	"WORKER_REAPER_INTERVAL_MS":   60000,
 	"SWEEP_CHUNK_BUDGET_MS":       100,
 	"SWEEP_CHUNK_REST_PERCENT":    25,
+	"SWEEP_LONG_AFTER_S":          30,
+	"SWEEP_LONG_REST_PERCENT":     100,
+	"SWEEP_JOB_TIMEOUT_MS":        3600000,
 	"JOB_BASE_DELAY_MS":           5000,
 	"JOB_MAX_ATTEMPTS":            3,
 	"JOB_TIMEOUT_MS":              300000,
@@ -235,6 +246,9 @@ func Load(service string) (Config, error) {
 			ReaperInterval: ms("WORKER_REAPER_INTERVAL_MS"),
 			SweepBudget:    ms("SWEEP_CHUNK_BUDGET_MS"),
 			SweepRest:      float64(v.GetInt("SWEEP_CHUNK_REST_PERCENT")) / 100,
+			SweepLongAfter: time.Duration(v.GetInt("SWEEP_LONG_AFTER_S")) * time.Second,
+			SweepLongRest:  float64(v.GetInt("SWEEP_LONG_REST_PERCENT")) / 100,
+			SweepTimeout:   ms("SWEEP_JOB_TIMEOUT_MS"),
 		},
 		Scheduler: SchedulerConfig{
 			Enabled:      v.GetBool("SCHEDULER_ENABLED"),
@@ -301,6 +315,12 @@ func (c Config) Validate() error {
 		"SWEEP_CHUNK_BUDGET_MS must be 10..10000, got %d", c.Worker.SweepBudget.Milliseconds())
 	check(c.Worker.SweepRest >= 0 && c.Worker.SweepRest <= 10,
 		"SWEEP_CHUNK_REST_PERCENT must be 0..1000, got %.0f", c.Worker.SweepRest*100)
+	check(c.Worker.SweepLongAfter >= time.Second && c.Worker.SweepLongAfter <= 24*time.Hour,
+		"SWEEP_LONG_AFTER_S must be 1..86400, got %.0f", c.Worker.SweepLongAfter.Seconds())
+	check(c.Worker.SweepLongRest >= 0 && c.Worker.SweepLongRest <= 10,
+		"SWEEP_LONG_REST_PERCENT must be 0..1000, got %.0f", c.Worker.SweepLongRest*100)
+	check(c.Worker.SweepTimeout >= time.Second && c.Worker.SweepTimeout <= 24*time.Hour,
+		"SWEEP_JOB_TIMEOUT_MS must be 1000..86400000, got %d", c.Worker.SweepTimeout.Milliseconds())
 	check(c.Scheduler.PollInterval > 0, "SCHEDULER_POLL_INTERVAL_MS must be positive")
 	check(c.Scheduler.ClockSkew.Abs() <= maxClockSkew, "SCHEDULER_CLOCK_SKEW_MS must be within ±%d, got %d",
 		maxClockSkew.Milliseconds(), c.Scheduler.ClockSkew.Milliseconds())

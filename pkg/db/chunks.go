@@ -51,7 +51,9 @@ import (
 //     their events with them, and leaves the sweep's job unfinished: it runs again after its
 //     lease, and the sweep, being idempotent, redoes exactly what was lost.
 //   - Pacing. After each chunk the sweep rests Pace.Rest times the chunk's time before the next,
-//     so that on a small machine a sweep takes a share of a core and leaves the rest to the api.
+//     so that on a small machine a sweep takes a share of a core and leaves the rest to the api;
+//     once the sweep has run for Pace.Long, Pace.LongRest times it (a backfill, which cannot
+//     finish as soon as a recurring sweep does, leaves the api more).
 //
 // step keeps its own keyset position (the last key it read) between calls, advancing it only
 // when it returns no error; a chunk that fails or runs out of its budget leaves the position as
@@ -65,6 +67,7 @@ func (d *DB) Chunks(ctx context.Context, orgID uuid.UUID, size Size,
 	p := d.pace.Resolved()
 	z := size.within()
 	budget := p.Budget
+	began := time.Now()
 	for n := 0; ; {
 		if err := ctx.Err(); err != nil {
 			return n, fmt.Errorf("sweep stopped after %d chunks: %w", n, err)
@@ -74,7 +77,7 @@ func (d *DB) Chunks(ctx context.Context, orgID uuid.UUID, size Size,
 			return step(cctx, tx, z.size)
 		})
 		took := time.Since(start)
-		rep := ChunkReport{Size: z.size, Took: took, Budget: budget}
+		rep := ChunkReport{Size: z.size, Took: took, Budget: budget, Elapsed: time.Since(began)}
 		switch {
 		case errors.Is(err, errChunkOverBudget):
 			rep.TimedOut = true
@@ -99,7 +102,7 @@ func (d *DB) Chunks(ctx context.Context, orgID uuid.UUID, size Size,
 				budget = p.Budget
 			}
 		}
-		rep.Rest = time.Duration(p.Rest * float64(took))
+		rep.Rest = p.restAfter(took, rep.Elapsed)
 		p.observe(rep)
 		if err := rest(ctx, rep.Rest); err != nil {
 			return n, fmt.Errorf("sweep stopped after %d chunks: %w", n, err)

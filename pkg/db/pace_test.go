@@ -242,6 +242,69 @@ func TestChunksRest(t *testing.T) {
 	require.Len(t, log.all(), 1, "the sweep stopped in its rest, before a second chunk")
 }
 
+// TestChunksLongRest proves that a sweep rests Pace.Rest after its chunks until it has run for
+// Pace.Long and Pace.LongRest after every chunk that ends later, so that a long sweep (a backfill)
+// yields more of the machine than a short one.
+func TestChunksLongRest(t *testing.T) {
+	t.Parallel()
+	s := newReadSetup(t)
+	ctx := t.Context()
+	log := &chunkLog{}
+	const long = 80 * time.Millisecond
+	d := s.app.WithPace(db.Pace{Rest: 0.5, Long: long, LongRest: 3, Observe: log.observe})
+	calls := 0
+	_, err := d.Chunks(ctx, s.orgA, db.Size{}, func(ctx context.Context, tx *gorm.DB, _ int) (bool, error) {
+		calls++
+		_, err := db.Exec(ctx, tx, `SELECT pg_sleep(0.005)`)
+		return calls == 16, err
+	})
+	require.NoError(t, err)
+	reports := log.all()
+	require.Len(t, reports, 16)
+	var before, after int
+	for i, r := range reports[:15] {
+		if i > 0 {
+			require.Greater(t, r.Elapsed, reports[i-1].Elapsed+reports[i-1].Rest, "a chunk ends after the rest before it")
+		}
+		if r.Elapsed < long {
+			before++
+			require.Equal(t, time.Duration(0.5*float64(r.Took)), r.Rest, "chunk %d ended %s into the sweep", i+1, r.Elapsed)
+			continue
+		}
+		after++
+		require.Equal(t, time.Duration(3*float64(r.Took)), r.Rest, "chunk %d ended %s into the sweep", i+1, r.Elapsed)
+	}
+	require.Positive(t, before, "the first chunks end before Long")
+	require.Positive(t, after, "the last chunks end after Long")
+	require.Zero(t, reports[15].Rest, "no rest after the last chunk")
+
+	// A negative Long keeps Rest however long the sweep runs.
+	log = &chunkLog{}
+	d = s.app.WithPace(db.Pace{Rest: 0.5, Long: -1, LongRest: 3, Observe: log.observe})
+	calls = 0
+	_, err = d.Chunks(ctx, s.orgA, db.Size{}, func(ctx context.Context, tx *gorm.DB, _ int) (bool, error) {
+		calls++
+		_, err := db.Exec(ctx, tx, `SELECT pg_sleep(0.02)`)
+		return calls == 3, err
+	})
+	require.NoError(t, err)
+	for _, r := range log.all()[:2] {
+		require.Equal(t, time.Duration(0.5*float64(r.Took)), r.Rest)
+	}
+}
+
+// TestPaceResolved proves the defaults of a zero Pace and what negative fields mean.
+func TestPaceResolved(t *testing.T) {
+	t.Parallel()
+	p := db.Pace{}.Resolved()
+	require.Equal(t, db.Pace{Budget: db.DefaultChunkBudget, Aim: db.DefaultChunkBudget / 2, Rest: db.DefaultChunkRest,
+		Long: db.DefaultLongSweep, LongRest: db.DefaultLongRest}, p)
+	p = db.Pace{Rest: -1, Long: -1, LongRest: -1}.Resolved()
+	require.Zero(t, p.Rest)
+	require.Negative(t, p.Long, "a negative Long stays: for ever")
+	require.Zero(t, p.LongRest)
+}
+
 // TestFixedOr proves a sweep's size is fixed when its setting is, adapts from its own first size
 // otherwise, and is DefaultSize (not a size whose smallest chunk is one row) when it names none.
 func TestFixedOr(t *testing.T) {

@@ -51,13 +51,10 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 	// The use cases' own transactions (DB.Tx) wake the workers after their commit, as the job
 	// batches do (cli.OpenDB does the same for the other binaries).
 	jobs.WakeAfterCommit(d)
-	// The scheduled sweeps' chunks run under the configured budget and rest (db.DB.Chunks); a
+	// The scheduled sweeps' chunks run under the configured budget and rests (db.DB.Chunks); a
 	// rest of 0 % is none, which db.Pace spells as a negative rest.
-	rest := cfg.Worker.SweepRest
-	if rest == 0 {
-		rest = -1
-	}
-	d.SetPace(db.Pace{Budget: cfg.Worker.SweepBudget, Rest: rest})
+	d.SetPace(db.Pace{Budget: cfg.Worker.SweepBudget, Rest: paceRest(cfg.Worker.SweepRest),
+		Long: cfg.Worker.SweepLongAfter, LongRest: paceRest(cfg.Worker.SweepLongRest)})
 	reg := httpx.NewRegistry()
 	queue := jobs.New(d, jobs.Config{BaseDelay: cfg.Jobs.BaseDelay, MaxAttempts: cfg.Jobs.MaxAttempts})
 	reg.MustRegister(jobs.NewDepthCollector(queue))
@@ -79,7 +76,7 @@ func newApp(ctx context.Context, cfg config.Config, log *zap.Logger) (*app, erro
 		return nil, fmt.Errorf("build report service: %w", err)
 	}
 	kinds := handler.Kinds(handler.Deps{DB: d, Queue: queue, Emitter: emitter, Log: log, Pipeline: pipeline, Leads: leads, Calls: calls,
-		InvoiceRenderer: invoice.PDF{}, Reports: reports, Rules: cfg.Rules})
+		InvoiceRenderer: invoice.PDF{}, Reports: reports, Rules: cfg.Rules, SweepTimeout: cfg.Worker.SweepTimeout})
 	if err := cat.CheckWorked(handler.Names(kinds)); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("job kinds: %w", err)
@@ -109,3 +106,12 @@ func (a *app) run(ctx context.Context) error {
 }
 
 func (a *app) close() { a.db.Close() }
+
+// paceRest is a configured rest as db.Pace spells it: zero (none) is negative there, since a
+// zero field is its default.
+func paceRest(r float64) float64 {
+	if r == 0 {
+		return -1
+	}
+	return r
+}

@@ -158,6 +158,8 @@ func runMain() error {
 	flag.DurationVar(&o.sweepMax, "sweep-max", 0, "stop a sweep still running after this long and report it unfinished (0: no limit)")
 	flag.DurationVar(&o.sweepPace.Budget, "sweep-budget", 0, "budget of a sweep's chunk (db.Pace.Budget; 0: the worker's default, SWEEP_CHUNK_BUDGET_MS)")
 	flag.Float64Var(&o.sweepPace.Rest, "sweep-rest", 0, "rest after a sweep's chunk per unit of its time (db.Pace.Rest; 0: the worker's default, SWEEP_CHUNK_REST_PERCENT; negative: none)")
+	flag.DurationVar(&o.sweepPace.Long, "sweep-long", 0, "how long a sweep rests -sweep-rest before it rests -sweep-long-rest (db.Pace.Long; 0: the worker's default, SWEEP_LONG_AFTER_S; negative: never)")
+	flag.Float64Var(&o.sweepPace.LongRest, "sweep-long-rest", 0, "rest after a chunk per unit of its time once the sweep has run -sweep-long (db.Pace.LongRest; 0: the worker's default, SWEEP_LONG_REST_PERCENT; negative: none)")
 	flag.StringVar(&sweeps, "sweeps", strings.Join(sweepNames, ","), "comma-separated sweeps of -sweeps-only, run in this order (recalc_auto_priority, the recurring sweep, needs "+sweepPriorityBackfill+")")
 	flag.BoolVar(&o.analyticsOnly, "analytics-only", false, "seed one org with -leads leads and -deals deals beside smaller orgs and measure only the analytics routes, a 1,000-event lead's timeline and asOf, and GET /leads/{id}; write only the \"## Analytics API\" section")
 	flag.IntVar(&o.analyticsOtherOrgs, "analytics-other-orgs", 3, "orgs beside the large one for -analytics-only")

@@ -638,11 +638,21 @@ func patchRequests(sd *seed, o int) requestFunc {
 	}
 }
 
+// longRest is the method text's words for the rest of a sweep that has run p.Long: none when it
+// never changes.
+func longRest(p db.Pace) string {
+	if p.Long < 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %.0f %% once the sweep has run %s", 100*p.LongRest, p.Long)
+}
+
 // sweepsMarkdown renders the sweeps as the body of the "## Scheduled sweeps" section.
 func (r *report) sweepsMarkdown() string {
 	var s strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&s, format+"\n", args...) }
 	m := r.machine
+	pace := r.opts.sweepPace.Resolved()
 	p("Measured %s by `scripts/bench.sh` (`apibench %s`), on the machine of the API section (%d cores, %s; PostgreSQL %s), "+
 		"which was busy with other work (builds and test suites of other sessions) at the same time: the figures are upper bounds.",
 		m.date.Format("2006-01-02 15:04 MST"), strings.Join(os.Args[1:], " "), m.NProc, m.CPU, m.pgVersion)
@@ -682,16 +692,17 @@ func (r *report) sweepsMarkdown() string {
 		"the sweep's idle PATCHes, to sort "+num(hostProbeInts)+" pseudo-random integers (the fastest of three): the same work in every run, so "+
 		"a slow probe beside a slow sweep says that the machine was slow. The sweeps "+
 		"run one after the other in this order, each over what the ones before left. The chunks run under the worker's pace "+
-		"(db.Pace: budget %s, rest %.0f %% of a chunk's time): *Cut by budget* counts the chunks rolled back for running out "+
-		"of their budget (each retried smaller), *Rested* the sweep's pauses between chunks, part of its wall time.",
+		"(db.Pace: budget %s, rest %.0f %% of a chunk's time%s): *Cut by budget* counts the "+
+		"chunks rolled back for running out of their budget (each retried smaller), *Rested* the sweep's pauses between chunks, "+
+		"part of its wall time.",
 		"`application_name` "+sweepAppName, r.opts.sweepIdle, r.opts.logLevels[0], r.opts.maxConns, r.patchLoad(), r.opts.warmup,
-		r.opts.sweepPace.Resolved().Budget, 100*r.opts.sweepPace.Resolved().Rest)
+		pace.Budget, 100*pace.Rest, longRest(pace))
 	if slices.ContainsFunc(r.sweeps, func(x sweepRun) bool { return x.name == referenceBusyBackend }) {
 		p("")
 		p("The reference row is no sweep: a backend of the same server that computes for the pace's aim (%s), rests the pace's "+
 			"share of it, and again, for %s, reading no row, taking no lock and writing no WAL. It is the share of a core the pace "+
 			"gives a sweep and nothing else, so its ratio is what that share alone does to the PATCH p99 on this machine.",
-			r.opts.sweepPace.Resolved().Aim, referenceBusyFor)
+			pace.Aim, referenceBusyFor)
 	}
 	p("")
 	p("| Sweep | Did | Wall | Host probe | Chunks | Cut by budget | Rested | HOT updates | Longest writing transaction | Its samples | Longest read-only transaction | PATCH p99 idle | PATCH p99 during | Ratio | PATCH requests during | Errors | Wall ≤ %s | p99 ≤ %.0f× idle |",
