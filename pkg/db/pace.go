@@ -56,9 +56,9 @@ const DefaultLongSweep = 30 * time.Second
 // DefaultLongRest is the rest per unit of a chunk's time after DefaultLongSweep: a sweep runs
 // half of the time. Measured with the auto-priority backfill at 1,000,000 leads (789,000
 // changes) beside a closed loop of PATCH /leads/{id} on 2 cores, alternating runs on copies of
-// one seed: its PATCH p99 was 1.73 and 1.89 times the idle one, against 2.00-2.30 in four runs
-// at DefaultChunkRest throughout, and it took 4m12s-4m18s instead of 2m33s-2m43s
-// (BENCHMARKS.md, "Scheduled sweeps").
+// one seed: its PATCH p99 was 1.73 and 1.89 times the idle one (1.53 in a full run of the
+// sweeps), against 2.00-2.30 in four runs at DefaultChunkRest throughout, and it took
+// 4m12s-4m18s instead of 2m33s-2m43s (BENCHMARKS.md, "Scheduled sweeps").
 const DefaultLongRest = 1.0
 
 // ChunkReport is one chunk of a sweep as Pace.Observe sees it.
