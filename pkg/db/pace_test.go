@@ -250,19 +250,19 @@ func TestChunksLongRest(t *testing.T) {
 	s := newReadSetup(t)
 	ctx := t.Context()
 	log := &chunkLog{}
-	const long = 80 * time.Millisecond
+	const long = 200 * time.Millisecond
 	d := s.app.WithPace(db.Pace{Rest: 0.5, Long: long, LongRest: 3, Observe: log.observe})
 	calls := 0
 	_, err := d.Chunks(ctx, s.orgA, db.Size{}, func(ctx context.Context, tx *gorm.DB, _ int) (bool, error) {
 		calls++
 		_, err := db.Exec(ctx, tx, `SELECT pg_sleep(0.005)`)
-		return calls == 16, err
+		return calls == 40, err
 	})
 	require.NoError(t, err)
 	reports := log.all()
-	require.Len(t, reports, 16)
+	require.Len(t, reports, 40)
 	var before, after int
-	for i, r := range reports[:15] {
+	for i, r := range reports[:39] {
 		if i > 0 {
 			require.Greater(t, r.Elapsed, reports[i-1].Elapsed+reports[i-1].Rest, "a chunk ends after the rest before it")
 		}
@@ -276,7 +276,7 @@ func TestChunksLongRest(t *testing.T) {
 	}
 	require.Positive(t, before, "the first chunks end before Long")
 	require.Positive(t, after, "the last chunks end after Long")
-	require.Zero(t, reports[15].Rest, "no rest after the last chunk")
+	require.Zero(t, reports[39].Rest, "no rest after the last chunk")
 
 	// A negative Long keeps Rest however long the sweep runs.
 	log = &chunkLog{}
