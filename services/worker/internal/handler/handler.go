@@ -63,7 +63,7 @@ type Deps struct {
 // auto-priority backfill at 1,000,000 leads, about 4 beside a saturating api load on 2 cores;
 // BENCHMARKS.md, "Scheduled sweeps"). Its chunks bound every lock it takes, and an attempt cut
 // short keeps the chunks it committed, so the limit only guards against a sweep that stops
-// making progress; an hour leaves the largest org room without a retry.
+// making progress: an hour is about fifteen times that backfill.
 const DefaultSweepTimeout = time.Hour
 
 // SweepKinds are the kinds that sweep an org in chunks (db.DB.Chunks) and take
