@@ -215,3 +215,86 @@ FROM generate_series(1, 20000) g`, c.org)
 	}
 	c.requireExact(t)
 }
+
+// TestLeadUpdateTriggerGate proves the gate of the update trigger of leads (migration 000039)
+// lets every counted change through and nothing else: each counted column changes alone, for one
+// lead of a statement that writes four, and lead_funnel, lead_funnel_days and lead_stage_totals
+// must then agree with the leads; so must they after a transaction that mixes counted and
+// uncounted statements and rolls a counted one back to a savepoint. A statement that changes no
+// counted column must not call the row trigger that marks the transaction (the WHEN decides
+// before any call), and one that changes one lead calls it once.
+//
+// The gate saves work and changes no result, so the projections' checks hold with it or without
+// it; they fail when the WHEN misses a counted column or the mark is not set, and the marks'
+// count fails when the WHEN lets unchanged leads through.
+func TestLeadUpdateTriggerGate(t *testing.T) {
+	t.Parallel()
+	c := newCounterDB(t)
+	ids := []uuid.UUID{c.newLead(t), c.newLead(t), c.newLead(t), c.newLead(t)}
+	first := ids[0]
+	for _, set := range []string{
+		`stage = CASE WHEN id = $1 THEN 'contacted' ELSE stage END`,
+		`source = CASE WHEN id = $1 THEN 'ads' ELSE source END`,
+		`created_at = CASE WHEN id = $1 THEN created_at - interval '3 days' ELSE created_at END`,
+		`qualified_at = CASE WHEN id = $1 THEN now() - interval '2 days' ELSE qualified_at END`,
+		`deleted_at = CASE WHEN id = $1 THEN now() ELSE deleted_at END`,
+		`deleted_at = CASE WHEN id = $1 THEN now() - interval '1 hour' ELSE deleted_at END`,
+		`deleted_at = CASE WHEN id = $1 THEN NULL ELSE deleted_at END`,
+		`source = CASE WHEN id = $1 THEN NULL ELSE source END`,
+	} {
+		c.exec(t, `UPDATE leads SET notes = 'gate', `+set+` WHERE org_id = $2 AND id = ANY($3)`, first, c.org, ids)
+		c.requireExact(t)
+		requireFunnelOfLeads(t, c)
+	}
+
+	conn, err := c.super.Pool.Acquire(t.Context())
+	require.NoError(t, err)
+	defer conn.Release()
+	marks := func() (n int64) {
+		require.NoError(t, conn.QueryRow(t.Context(),
+			`SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions WHERE funcname = 'leads_analytics_mark'`).Scan(&n))
+		return n
+	}
+	for _, q := range []string{`SET track_functions = 'pl'`, `BEGIN`,
+		`UPDATE leads SET notes = 'uncounted', ghost_risk = ghost_risk + 1, priority = 'high', score = 50, version = version + 1`} {
+		_, err := conn.Exec(t.Context(), q)
+		require.NoError(t, err, q)
+	}
+	require.Zero(t, marks(), "an update of no counted column calls the marking trigger")
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`UPDATE leads SET stage = 'call_booked' WHERE id = $1`, []any{ids[1]}},
+		{`UPDATE leads SET notes = 'between'`, nil},
+		{`SAVEPOINT s`, nil},
+		{`UPDATE leads SET stage = 'lost' WHERE id = $1`, []any{ids[2]}},
+		{`ROLLBACK TO SAVEPOINT s`, nil},
+		{`UPDATE leads SET notes = 'after the savepoint'`, nil},
+		{`UPDATE leads SET stage = 'qualified', qualified_at = now() WHERE id = $1`, []any{ids[3]}},
+	} {
+		_, err := conn.Exec(t.Context(), q.sql, q.args...)
+		require.NoError(t, err, q.sql)
+	}
+	require.Equal(t, int64(3), marks(), "one call for each lead a statement changed a counted column of (the one rolled back included)")
+	for _, q := range []string{`COMMIT`, `RESET track_functions`} {
+		_, err := conn.Exec(t.Context(), q)
+		require.NoError(t, err, q)
+	}
+	c.requireExact(t)
+	requireFunnelOfLeads(t, c)
+}
+
+// requireFunnelOfLeads requires lead_funnel to hold each lead of the org as it is: its source
+// (empty for none), creation, whether it is alive, its qualification, and the step of its stage
+// (the test's leads have no deal and never move back, so the furthest step is the current one).
+func requireFunnelOfLeads(t *testing.T, c counterDB) {
+	t.Helper()
+	var funnel, fresh []string
+	require.NoError(t, c.super.Gorm.Raw(`SELECT concat_ws(',', lead_id, source, created_at, alive, qualified_at, step)
+FROM lead_funnel WHERE org_id = ? ORDER BY 1`, c.org).Scan(&funnel).Error)
+	require.NoError(t, c.super.Gorm.Raw(`SELECT concat_ws(',', id, coalesce(source, ''), created_at, deleted_at IS NULL, qualified_at,
+    lead_funnel_step(stage)) FROM leads WHERE org_id = ? ORDER BY 1`, c.org).Scan(&fresh).Error)
+	require.NotEmpty(t, fresh)
+	require.Equal(t, fresh, funnel, "lead_funnel against leads")
+}
