@@ -157,6 +157,7 @@ func runMain() error {
 	flag.DurationVar(&o.sweepIdle, "sweep-idle", 10*time.Second, "measured time of the idle PATCH /leads/{id} load before each sweep")
 	flag.DurationVar(&o.sweepMax, "sweep-max", 0, "stop a sweep still running after this long and report it unfinished (0: no limit)")
 	flag.DurationVar(&o.sweepPace.Budget, "sweep-budget", 0, "budget of a sweep's chunk (db.Pace.Budget; 0: the worker's default, SWEEP_CHUNK_BUDGET_MS)")
+	flag.DurationVar(&o.sweepPace.Aim, "sweep-aim", 0, "time a sweep's chunk is sized towards (db.Pace.Aim; 0: half the budget, as the worker)")
 	flag.Float64Var(&o.sweepPace.Rest, "sweep-rest", 0, "rest after a sweep's chunk per unit of its time (db.Pace.Rest; 0: the worker's default, SWEEP_CHUNK_REST_PERCENT; negative: none)")
 	flag.DurationVar(&o.sweepPace.Long, "sweep-long", 0, "how long a sweep rests -sweep-rest before it rests -sweep-long-rest (db.Pace.Long; 0: the worker's default, SWEEP_LONG_AFTER_S; negative: never)")
 	flag.Float64Var(&o.sweepPace.LongRest, "sweep-long-rest", 0, "rest after a chunk per unit of its time once the sweep has run -sweep-long (db.Pace.LongRest; 0: the worker's default, SWEEP_LONG_REST_PERCENT; negative: none)")

@@ -692,11 +692,11 @@ func (r *report) sweepsMarkdown() string {
 		"the sweep's idle PATCHes, to sort "+num(hostProbeInts)+" pseudo-random integers (the fastest of three): the same work in every run, so "+
 		"a slow probe beside a slow sweep says that the machine was slow. The sweeps "+
 		"run one after the other in this order, each over what the ones before left. The chunks run under the worker's pace "+
-		"(db.Pace: budget %s, rest %.0f %% of a chunk's time%s): *Cut by budget* counts the "+
+		"(db.Pace: budget %s, chunks sized towards %s, rest %.0f %% of a chunk's time%s): *Cut by budget* counts the "+
 		"chunks rolled back for running out of their budget (each retried smaller), *Rested* the sweep's pauses between chunks, "+
 		"part of its wall time.",
 		"`application_name` "+sweepAppName, r.opts.sweepIdle, r.opts.logLevels[0], r.opts.maxConns, r.patchLoad(), r.opts.warmup,
-		pace.Budget, 100*pace.Rest, longRest(pace))
+		pace.Budget, pace.Aim, 100*pace.Rest, longRest(pace))
 	if slices.ContainsFunc(r.sweeps, func(x sweepRun) bool { return x.name == referenceBusyBackend }) {
 		p("")
 		p("The reference row is no sweep: a backend of the same server that computes for the pace's aim (%s), rests the pace's "+

@@ -74,8 +74,11 @@ func TestSweepsMarkdown(t *testing.T) {
 	require.Contains(t, md, "90 open leads stale")
 	require.Contains(t, md, "120 contacted or booked leads silent")
 	require.Contains(t, md, "busy with other work")
-	require.Contains(t, md, "budget 100ms, rest 25 % of a chunk's time, 100 % once the sweep has run 30s)", "the worker's default pace")
+	require.Contains(t, md, "budget 100ms, chunks sized towards 50ms, rest 25 % of a chunk's time, 100 % once the sweep has run 30s)", "the worker's default pace")
 	require.Contains(t, md, "with 4 keep-alive connections in a closed loop after 1s warm-up")
+
+	r.opts.sweepPace.Aim = 5 * time.Millisecond
+	require.Contains(t, r.sweepsMarkdown(), "budget 100ms, chunks sized towards 5ms,", "the method names the aim that ran")
 
 	r.opts.sweepPace.Long = -1
 	require.Contains(t, r.sweepsMarkdown(), "rest 25 % of a chunk's time)", "a pace whose rest never changes names one")
