@@ -209,23 +209,30 @@ func TestChunksBudgetBoundsTheTransaction(t *testing.T) {
 	}))
 }
 
+// sleepChunks runs a sweep of n chunks under pace p on the app's handle of s, each chunk a
+// statement that sleeps sleep, and returns the chunks it committed and what p.Observe saw.
+func sleepChunks(t *testing.T, s readSetup, p db.Pace, n int, sleep time.Duration) (int, []db.ChunkReport) {
+	t.Helper()
+	log := &chunkLog{}
+	p.Observe = log.observe
+	calls := 0
+	done, err := s.app.WithPace(p).Chunks(t.Context(), s.orgA, db.Size{}, func(ctx context.Context, tx *gorm.DB, _ int) (bool, error) {
+		calls++
+		_, err := db.Exec(ctx, tx, `SELECT pg_sleep($1)`, sleep.Seconds())
+		return calls == n, err
+	})
+	require.NoError(t, err)
+	return done, log.all()
+}
+
 // TestChunksRest proves the pacing: after every chunk but the last the sweep rests the chunk's
 // time times Pace.Rest, and a sweep cancelled while it rests stops there.
 func TestChunksRest(t *testing.T) {
 	t.Parallel()
 	s := newReadSetup(t)
 	ctx := t.Context()
-	log := &chunkLog{}
-	d := s.app.WithPace(db.Pace{Rest: 2, Observe: log.observe})
-	calls := 0
-	n, err := d.Chunks(ctx, s.orgA, db.Size{}, func(ctx context.Context, tx *gorm.DB, _ int) (bool, error) {
-		calls++
-		_, err := db.Exec(ctx, tx, `SELECT pg_sleep(0.005)`)
-		return calls == 4, err
-	})
-	require.NoError(t, err)
+	n, reports := sleepChunks(t, s, db.Pace{Rest: 2}, 4, 5*time.Millisecond)
 	require.Equal(t, 4, n)
-	reports := log.all()
 	require.Len(t, reports, 4)
 	for _, r := range reports[:3] {
 		require.Equal(t, time.Duration(2*float64(r.Took)), r.Rest, "each chunk but the last is followed by twice its time of rest")
@@ -234,9 +241,9 @@ func TestChunksRest(t *testing.T) {
 	require.Zero(t, reports[3].Rest, "no rest after the last chunk")
 
 	cctx, cancel := context.WithCancel(ctx)
-	log = &chunkLog{then: func(db.ChunkReport) { cancel() }}
-	d = s.app.WithPace(db.Pace{Rest: 1000, Observe: log.observe})
-	n, err = d.Chunks(cctx, s.orgA, db.Size{}, func(context.Context, *gorm.DB, int) (bool, error) { return false, nil })
+	log := &chunkLog{then: func(db.ChunkReport) { cancel() }}
+	d := s.app.WithPace(db.Pace{Rest: 1000, Observe: log.observe})
+	n, err := d.Chunks(cctx, s.orgA, db.Size{}, func(context.Context, *gorm.DB, int) (bool, error) { return false, nil })
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, 1, n)
 	require.Len(t, log.all(), 1, "the sweep stopped in its rest, before a second chunk")
@@ -248,18 +255,8 @@ func TestChunksRest(t *testing.T) {
 func TestChunksLongRest(t *testing.T) {
 	t.Parallel()
 	s := newReadSetup(t)
-	ctx := t.Context()
-	log := &chunkLog{}
 	const long = 200 * time.Millisecond
-	d := s.app.WithPace(db.Pace{Rest: 0.5, Long: long, LongRest: 3, Observe: log.observe})
-	calls := 0
-	_, err := d.Chunks(ctx, s.orgA, db.Size{}, func(ctx context.Context, tx *gorm.DB, _ int) (bool, error) {
-		calls++
-		_, err := db.Exec(ctx, tx, `SELECT pg_sleep(0.005)`)
-		return calls == 40, err
-	})
-	require.NoError(t, err)
-	reports := log.all()
+	_, reports := sleepChunks(t, s, db.Pace{Rest: 0.5, Long: long, LongRest: 3}, 40, 5*time.Millisecond)
 	require.Len(t, reports, 40)
 	var before, after int
 	for i, r := range reports[:39] {
@@ -279,16 +276,8 @@ func TestChunksLongRest(t *testing.T) {
 	require.Zero(t, reports[39].Rest, "no rest after the last chunk")
 
 	// A negative Long keeps Rest however long the sweep runs.
-	log = &chunkLog{}
-	d = s.app.WithPace(db.Pace{Rest: 0.5, Long: -1, LongRest: 3, Observe: log.observe})
-	calls = 0
-	_, err = d.Chunks(ctx, s.orgA, db.Size{}, func(ctx context.Context, tx *gorm.DB, _ int) (bool, error) {
-		calls++
-		_, err := db.Exec(ctx, tx, `SELECT pg_sleep(0.02)`)
-		return calls == 3, err
-	})
-	require.NoError(t, err)
-	for _, r := range log.all()[:2] {
+	_, reports = sleepChunks(t, s, db.Pace{Rest: 0.5, Long: -1, LongRest: 3}, 3, 20*time.Millisecond)
+	for _, r := range reports[:2] {
 		require.Equal(t, time.Duration(0.5*float64(r.Took)), r.Rest)
 	}
 }
